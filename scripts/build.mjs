@@ -1,0 +1,60 @@
+// One esbuild script, one target per runtime: the extension host (Node, CJS), the panel and compare
+// webviews (browser IIFE), the inference worker (browser IIFE, started from a blob URL), and the test
+// bundles under out/test. onnxruntime-web's .wasm is copied into dist/ort so nothing comes from a CDN.
+// Usage: node scripts/build.mjs [--watch] [--no-tests]
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const watch = process.argv.includes('--watch');
+const withTests = !process.argv.includes('--no-tests');
+const exists = (p) => fs.existsSync(path.join(root, p));
+
+const common = { bundle: true, sourcemap: 'linked', logLevel: 'warning', absWorkingDir: root, legalComments: 'none' };
+const targets = [
+  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs',
+    target: 'node18', external: ['vscode'] },
+];
+for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webview/compare/main.ts', 'dist/compare.js'],
+  ['webview/worker/worker.ts', 'dist/worker.js']]) {
+  if (exists(entry)) {
+    targets.push({ ...common, entryPoints: [entry], outfile: out, platform: 'browser', format: 'iife', target: 'es2022',
+      minify: !watch });
+  }
+}
+if (withTests) {
+  const tests = [];
+  const walk = (dir) => {
+    if (!exists(dir)) return;
+    for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ts$/.test(e.name) && !e.name.endsWith('.d.ts')) tests.push(p);
+    }
+  };
+  walk('test');
+  if (tests.length) {
+    targets.push({ ...common, entryPoints: tests, outdir: 'out/test', outbase: 'test', platform: 'node', format: 'cjs',
+      target: 'node18', external: ['vscode', 'onnxruntime-node', 'tokenizers', 'playwright-core', 'mocha'] });
+  }
+}
+
+function copyOrt() {
+  const src = path.join(root, 'node_modules/onnxruntime-web/dist');
+  const dst = path.join(root, 'dist/ort');
+  fs.mkdirSync(dst, { recursive: true });
+  // The webgpu bundle (JSEP) runs both the WebGPU and the WASM execution providers from one binary.
+  for (const f of ['ort-wasm-simd-threaded.jsep.wasm']) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+}
+
+fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+copyOrt();
+if (watch) {
+  for (const t of targets) await (await esbuild.context(t)).watch();
+  console.log('watching…');
+} else {
+  await Promise.all(targets.map((t) => esbuild.build(t)));
+  console.log(`built ${targets.length} targets`);
+}

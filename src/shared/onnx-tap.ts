@@ -1,0 +1,391 @@
+/**
+ * Tapping attention probabilities out of an unmodified ONNX graph.
+ *
+ * `scanOnnx` walks the protobuf wire format of a ModelProto without decoding initializers (weights are
+ * skipped by length, never copied). `tapAttention` appends a tiny encoded `ModelProto{graph{output…}}`
+ * after the original bytes: protobuf merges concatenated messages, appending repeated fields, so the
+ * result is the same model with extra graph outputs and the weights are not re-encoded.
+ * `collectAttention` then checks what the tapped outputs hold after a run: shape [batch, heads, q, k],
+ * rows summing to 1, causality from exact zeros above the diagonal, and layer order (graph order).
+ * Imports neither `vscode` nor the DOM.
+ */
+
+/** ONNX TensorProto element types we care about. */
+export const ElemType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
+
+/** A node of the main graph, as far as the tap needs it. */
+export interface OnnxNode {
+  readonly opType: string;
+  readonly domain: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+/** A graph input or output: name, element type and (symbolic or fixed) dims when declared. */
+export interface OnnxValueInfo {
+  readonly name: string;
+  readonly elemType: number;
+  readonly dims: readonly (number | string)[];
+}
+
+/** What `scanOnnx` finds in a model. */
+export interface OnnxSummary {
+  readonly irVersion: number;
+  readonly opsets: readonly { domain: string; version: number }[];
+  readonly nodes: readonly OnnxNode[];
+  readonly inputs: readonly OnnxValueInfo[];
+  readonly outputs: readonly OnnxValueInfo[];
+  /** Names of initializers (constant weights); graph inputs with these names need no feed. */
+  readonly initializerNames: ReadonlySet<string>;
+  /** Element type of the first floating-point initializer (FLOAT or FLOAT16), if any. */
+  readonly weightType?: number;
+}
+
+/** Thrown for a file that cannot be read as ONNX or a graph the tap cannot handle. */
+export class TapError extends Error {
+  constructor(message: string, readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention') {
+    super(message);
+    this.name = 'TapError';
+  }
+}
+
+const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
+  'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'SparseAttention']);
+
+// ------------------------------------------------------------------ protobuf wire format
+
+class Reader {
+  pos: number;
+  constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
+    this.pos = start;
+  }
+  done(): boolean {
+    return this.pos >= this.end;
+  }
+  varint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= this.end) throw new TapError('Truncated varint: this is not a valid ONNX file.', 'not-onnx');
+      const b = this.buf[this.pos++];
+      result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return result;
+      shift += 7;
+      if (shift > 63) throw new TapError('Malformed varint: this is not a valid ONNX file.', 'not-onnx');
+    }
+  }
+  /** Returns [fieldNumber, wireType]. */
+  tag(): [number, number] {
+    const t = this.varint();
+    return [Math.floor(t / 8), t & 7];
+  }
+  bytes(): Uint8Array {
+    const len = this.varint();
+    if (this.pos + len > this.end) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.bytes();
+    else if (wire === 5) this.pos += 4;
+    else throw new TapError(`Unsupported protobuf wire type ${wire}: this is not a valid ONNX file.`, 'not-onnx');
+    if (this.pos > this.end) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const str = (b: Uint8Array): string => utf8.decode(b);
+
+function readNode(buf: Uint8Array): OnnxNode {
+  const r = new Reader(buf);
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  let opType = '';
+  let domain = '';
+  let name = '';
+  while (!r.done()) {
+    const [f, w] = r.tag();
+    if (w !== 2) { r.skip(w); continue; }
+    const b = r.bytes();
+    if (f === 1) inputs.push(str(b));
+    else if (f === 2) outputs.push(str(b));
+    else if (f === 3) name = str(b);
+    else if (f === 4) opType = str(b);
+    else if (f === 7) domain = str(b);
+  }
+  return { opType, domain, name, inputs, outputs };
+}
+
+function readValueInfo(buf: Uint8Array): OnnxValueInfo {
+  const r = new Reader(buf);
+  let name = '';
+  let elemType = 0;
+  const dims: (number | string)[] = [];
+  while (!r.done()) {
+    const [f, w] = r.tag();
+    if (f === 1 && w === 2) name = str(r.bytes());
+    else if (f === 2 && w === 2) {
+      const t = new Reader(r.bytes());
+      while (!t.done()) {
+        const [tf, tw] = t.tag();
+        if (tf !== 1 || tw !== 2) { t.skip(tw); continue; }
+        const tt = new Reader(t.bytes()); // TypeProto.Tensor
+        while (!tt.done()) {
+          const [ef, ew] = tt.tag();
+          if (ef === 1 && ew === 0) elemType = tt.varint();
+          else if (ef === 2 && ew === 2) {
+            const shape = new Reader(tt.bytes());
+            while (!shape.done()) {
+              const [sf, sw] = shape.tag();
+              if (sf !== 1 || sw !== 2) { shape.skip(sw); continue; }
+              const dim = new Reader(shape.bytes());
+              let value: number | string = '?';
+              while (!dim.done()) {
+                const [df, dw] = dim.tag();
+                if (df === 1 && dw === 0) value = dim.varint();
+                else if (df === 2 && dw === 2) value = str(dim.bytes());
+                else dim.skip(dw);
+              }
+              dims.push(value);
+            }
+          } else tt.skip(ew);
+        }
+      }
+    } else r.skip(w);
+  }
+  return { name, elemType, dims };
+}
+
+/** Reads name and data_type (field 2) of a TensorProto without touching its data. */
+function readInitializerHead(buf: Uint8Array): { name: string; dataType: number } {
+  const r = new Reader(buf);
+  let name = '';
+  let dataType = 0;
+  while (!r.done()) {
+    const [f, w] = r.tag();
+    if (f === 8 && w === 2) name = str(r.bytes());
+    else if (f === 2 && w === 0) dataType = r.varint();
+    else r.skip(w);
+  }
+  return { name, dataType };
+}
+
+/** Scans an ONNX ModelProto: nodes, inputs, outputs and initializer names of the main graph. */
+export function scanOnnx(model: Uint8Array): OnnxSummary {
+  if (model.length < 8) throw new TapError('The file is too small to be an ONNX model.', 'not-onnx');
+  const r = new Reader(model);
+  let irVersion = 0;
+  let sawGraph = false;
+  const opsets: { domain: string; version: number }[] = [];
+  const nodes: OnnxNode[] = [];
+  const inputs: OnnxValueInfo[] = [];
+  const outputs: OnnxValueInfo[] = [];
+  const initializerNames = new Set<string>();
+  let weightType: number | undefined;
+  while (!r.done()) {
+    const [f, w] = r.tag();
+    if (f === 1 && w === 0) irVersion = r.varint();
+    else if (f === 8 && w === 2) {
+      const o = new Reader(r.bytes());
+      let domain = '';
+      let version = 0;
+      while (!o.done()) {
+        const [of, ow] = o.tag();
+        if (of === 1 && ow === 2) domain = str(o.bytes());
+        else if (of === 2 && ow === 0) version = o.varint();
+        else o.skip(ow);
+      }
+      opsets.push({ domain, version });
+    } else if (f === 7 && w === 2) {
+      sawGraph = true;
+      const g = new Reader(r.bytes());
+      while (!g.done()) {
+        const [gf, gw] = g.tag();
+        if (gw !== 2) { g.skip(gw); continue; }
+        const b = g.bytes();
+        if (gf === 1) nodes.push(readNode(b));
+        else if (gf === 11) inputs.push(readValueInfo(b));
+        else if (gf === 12) outputs.push(readValueInfo(b));
+        else if (gf === 5) {
+          const head = readInitializerHead(b);
+          initializerNames.add(head.name);
+          if (weightType === undefined && (head.dataType === ElemType.FLOAT || head.dataType === ElemType.FLOAT16)) {
+            weightType = head.dataType;
+          }
+        }
+      }
+    } else r.skip(w);
+  }
+  if (!sawGraph || irVersion === 0) throw new TapError('No ONNX graph found: this file is not an ONNX model.', 'not-onnx');
+  return { irVersion, opsets, nodes, inputs, outputs, initializerNames, weightType };
+}
+
+/** Graph inputs that must be fed (declared inputs that are not initializers). */
+export function requiredInputs(summary: OnnxSummary): OnnxValueInfo[] {
+  return summary.inputs.filter((i) => !summary.initializerNames.has(i.name));
+}
+
+// ------------------------------------------------------------------ encoding the appended outputs
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+function field(num: number, payload: number[]): number[] {
+  return [...varintBytes(num * 8 + 2), ...varintBytes(payload.length), ...payload];
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** Encodes `ModelProto{graph{output: [ValueInfo(name, tensor(elemType))…]}}`. */
+export function encodeExtraOutputs(names: readonly string[], elemType: number): Uint8Array {
+  const tensorType = [8, ...varintBytes(elemType)]; // TypeProto.Tensor.elem_type = field 1, varint
+  const typeProto = field(1, tensorType); // TypeProto.tensor_type = field 1
+  let graph: number[] = [];
+  for (const name of names) {
+    const vi = [...field(1, Array.from(utf8Encoder.encode(name))), ...field(2, typeProto)];
+    graph = graph.concat(field(12, vi));
+  }
+  return Uint8Array.from(field(7, graph));
+}
+
+/** Candidate attention tensors: outputs of Softmax nodes in the main graph, in graph (= layer) order. */
+export interface TapPlan {
+  readonly softmaxOutputs: readonly string[];
+  /** Element type the Softmax outputs carry (FLOAT16 for fp16 graphs). */
+  readonly elemType: number;
+}
+
+/** Finds the Softmax outputs to tap, or throws a TapError that says why there are none. */
+export function planTap(summary: OnnxSummary): TapPlan {
+  const existing = new Set(summary.outputs.map((o) => o.name));
+  const softmaxOutputs = summary.nodes
+    .filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx'))
+    .map((n) => n.outputs[0])
+    .filter((name) => name && !existing.has(name));
+  if (softmaxOutputs.length === 0) {
+    const fused = summary.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType));
+    if (fused) {
+      throw new TapError(
+        `Attention in this graph is fused into a ${fused.domain || 'ai.onnx'} ${fused.opType} node, which has no ` +
+          'Softmax to tap. Export the model without attention fusion (for example, skip ORT transformer ' +
+          'optimizations) and try again.',
+        'fused-attention',
+      );
+    }
+    throw new TapError('This graph has no Softmax node, so there are no attention probabilities to tap.', 'no-softmax');
+  }
+  const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
+  return { softmaxOutputs, elemType };
+}
+
+/** Returns the model bytes with every planned Softmax output added as a graph output (one copy). */
+export function tapAttention(model: Uint8Array, plan: TapPlan): Uint8Array {
+  const extra = encodeExtraOutputs(plan.softmaxOutputs, plan.elemType);
+  const out = new Uint8Array(model.length + extra.length);
+  out.set(model, 0);
+  out.set(extra, model.length);
+  return out;
+}
+
+// ------------------------------------------------------------------ checking what the tap produced
+
+/** One fetched tapped output: dims and data converted to Float32. */
+export interface FetchedTensor {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** The attention stack found after a run: Float32 [layers, heads, T, T], plus what was checked. */
+export interface CollectedAttention {
+  readonly layers: number;
+  readonly heads: number;
+  readonly tokens: number;
+  readonly data: Float32Array;
+  readonly causal: boolean;
+  /** The tapped tensor names used, one per layer, in layer order. */
+  readonly names: readonly string[];
+  /** Largest |row sum − 1| seen. */
+  readonly maxRowError: number;
+}
+
+/**
+ * Keeps the fetched tensors shaped [1, H, T, T] (or [H, T, T]) whose rows sum to 1 within `tolerance`,
+ * in graph order, and stacks them. Throws TapError('no-attention') if none qualify.
+ */
+export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3): CollectedAttention {
+  const layers: FetchedTensor[] = [];
+  let heads = -1;
+  let maxRowError = 0;
+  for (const t of fetched) {
+    const d = t.dims;
+    const h = d.length === 4 && d[0] === 1 ? d[1] : d.length === 3 ? d[0] : -1;
+    if (h <= 0 || d[d.length - 1] !== tokens || d[d.length - 2] !== tokens) continue;
+    const err = maxRowSumError(t.data, h * tokens, tokens);
+    if (!(err <= tolerance)) continue;
+    if (heads === -1) heads = h;
+    if (h !== heads) continue;
+    maxRowError = Math.max(maxRowError, err);
+    layers.push(t);
+  }
+  if (layers.length === 0) {
+    throw new TapError(
+      `None of the ${fetched.length} Softmax outputs is an attention matrix of shape [batch, heads, ${tokens}, ${tokens}].`,
+      'no-attention',
+    );
+  }
+  const size = heads * tokens * tokens;
+  const data = new Float32Array(layers.length * size);
+  layers.forEach((t, l) => data.set(t.data.subarray(0, size), l * size));
+  return {
+    layers: layers.length, heads, tokens, data, causal: isCausal(data, layers.length * heads, tokens),
+    names: layers.map((t) => t.name), maxRowError,
+  };
+}
+
+/** Largest |Σ_j a[r, j] − 1| over `rows` rows of length `n`. */
+export function maxRowSumError(a: Float32Array, rows: number, n: number): number {
+  let worst = 0;
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += a[r * n + j];
+    const e = Math.abs(s - 1);
+    if (!(e <= worst)) worst = e; // NaN propagates as a failure
+  }
+  return worst;
+}
+
+/** True when every entry above the diagonal of every [n×n] matrix is exactly 0. */
+export function isCausal(a: Float32Array, matrices: number, n: number): boolean {
+  if (n < 2) return true;
+  for (let m = 0; m < matrices; m++) {
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) if (a[m * n * n + i * n + j] !== 0) return false;
+    }
+  }
+  return true;
+}
+
+/** Converts IEEE half-precision bits to a Float32Array. */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const f = h & 0x3ff;
+    out[i] = e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
+  }
+  return out;
+}

@@ -1,0 +1,180 @@
+/**
+ * The one message protocol of Attention Lens: host ⇄ panel webview, host ⇄ compare view, and
+ * panel ⇄ inference worker. Each direction is a discriminated union on `type`. Every receiver ends its
+ * `switch` with `assertNever`, so adding a message without handling it is a compile error.
+ * Tensors travel as transferable `ArrayBuffer`s (Float32, row-major), never as JSON arrays.
+ * Imports neither `vscode` nor the DOM.
+ */
+
+/** Which onnxruntime-web execution provider the user asked for (`attentionLens.backend`). */
+export type BackendSetting = 'auto' | 'webgpu' | 'wasm';
+
+/** The execution provider that actually ran. */
+export type BackendUsed = 'webgpu' | 'wasm';
+
+/** A head reference: `head` is an index, or 'mean' for the mean over the layer's heads. */
+export interface HeadRef {
+  /** Which attention stack: decoder self-attention for decoder-only models. */
+  readonly stack: AttentionStackKind;
+  readonly layer: number;
+  readonly head: number | 'mean';
+}
+
+/** Kinds of attention a model can have; cross-attention only in encoder–decoder models. */
+export type AttentionStackKind = 'self' | 'encoder' | 'decoder' | 'cross';
+
+/** One token of the selection, with its exact UTF-16 range relative to the selection start. */
+export interface TokenInfo {
+  /** Token id in the model's vocabulary. */
+  readonly id: number;
+  /** Human-readable text of the token (decoded; may be '' for byte fragments). */
+  readonly text: string;
+  /** UTF-16 start offset in the selected text, or -1 for special tokens with no range. */
+  readonly start: number;
+  /** UTF-16 end offset (exclusive) in the selected text, or -1 for special tokens. */
+  readonly end: number;
+}
+
+/** Static facts about a model that the panel needs before inference. */
+export interface ModelInfo {
+  /** Display name, e.g. "lens-gpt (bundled)". */
+  readonly name: string;
+  /** Webview URI of the ONNX file to fetch. */
+  readonly onnxUri: string;
+  /** The context length (max tokens per run). */
+  readonly maxTokens: number;
+  /** Graph input names the worker must feed besides input_ids (attention_mask, position_ids, …). */
+  readonly extraInputs: readonly string[];
+}
+
+/** Timings in milliseconds; each stage is filled in as it completes. */
+export interface Timings {
+  tokenizeMs?: number;
+  loadMs?: number;
+  inferenceMs?: number;
+  firstPaintMs?: number;
+}
+
+/** Attention for one run: `data` is Float32 [layers, heads, T, T], row i = query i. */
+export interface AttentionTensor {
+  readonly layers: number;
+  readonly heads: number;
+  readonly tokens: number;
+  /** Float32Array buffer, length layers*heads*T*T. */
+  readonly data: ArrayBuffer;
+  /** True when every entry above the diagonal is exactly 0 (a causal model). */
+  readonly causal: boolean;
+}
+
+// ---------------------------------------------------------------- host → panel webview
+
+/** Host → panel messages. */
+export type HostToPanel =
+  | {
+      readonly type: 'show';
+      readonly runId: number;
+      readonly documentLabel: string;
+      /** The text that was tokenized (after any truncation). */
+      readonly text: string;
+      readonly tokens: readonly TokenInfo[];
+      readonly model: ModelInfo;
+      readonly backend: BackendSetting;
+      /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
+      readonly notices: readonly string[];
+      readonly timings: Timings;
+    }
+  | { readonly type: 'focusHead'; readonly head: HeadRef }
+  | { readonly type: 'stale'; readonly reason: string }
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'editorHover'; readonly tokenIndex: number | null };
+
+// ---------------------------------------------------------------- panel webview → host
+
+/** Panel → host messages. */
+export type PanelToHost =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'result';
+      readonly runId: number;
+      readonly backendUsed: BackendUsed;
+      /** Why the requested backend was not used, if it was not. */
+      readonly fallbackReason?: string;
+      readonly attention: AttentionTensor;
+      readonly timings: Timings;
+    }
+  | { readonly type: 'runError'; readonly runId: number; readonly message: string }
+  /** The focused token (hovered or locked) and the head shown; drives editor decorations. */
+  | { readonly type: 'focus'; readonly runId: number; readonly tokenIndex: number | null; readonly head: HeadRef }
+  | { readonly type: 'pinHead'; readonly head: HeadRef }
+  | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number };
+
+// ---------------------------------------------------------------- host ⇄ compare view
+
+/** Host → compare view messages. */
+export type HostToCompare =
+  | {
+      readonly type: 'compare';
+      readonly tokens: readonly TokenInfo[];
+      readonly pinned: readonly HeadRef[];
+      /** Float32 [pinned.length, T, T]. */
+      readonly matrices: ArrayBuffer;
+    }
+  | { readonly type: 'clear'; readonly reason: string };
+
+/** Compare view → host messages. */
+export type CompareToHost =
+  | { readonly type: 'ready' }
+  | { readonly type: 'focusHead'; readonly head: HeadRef }
+  | { readonly type: 'unpin'; readonly head: HeadRef };
+
+// ---------------------------------------------------------------- panel ⇄ worker
+
+/** Panel → worker messages. */
+export type PanelToWorker =
+  | {
+      readonly type: 'run';
+      readonly runId: number;
+      /** Base URL of onnxruntime's .wasm files. */
+      readonly wasmBase: string;
+      readonly backend: BackendSetting;
+      /** The ONNX file, unmodified; the worker taps it. */
+      readonly model: ArrayBuffer;
+      /** A key that identifies the model, so the worker can reuse its session. */
+      readonly modelKey: string;
+      readonly inputIds: readonly number[];
+      readonly extraInputs: readonly string[];
+    }
+  | { readonly type: 'cancel'; readonly runId: number };
+
+/** Worker → panel messages. */
+export type WorkerToPanel =
+  | { readonly type: 'progress'; readonly runId: number; readonly stage: 'loading' | 'running' }
+  | {
+      readonly type: 'result';
+      readonly runId: number;
+      readonly backendUsed: BackendUsed;
+      readonly fallbackReason?: string;
+      readonly attention: AttentionTensor;
+      /** Float32 [T, vocab] logits, if the graph has a logits output. */
+      readonly logits?: ArrayBuffer;
+      readonly vocab?: number;
+      readonly loadMs: number;
+      readonly inferenceMs: number;
+    }
+  | { readonly type: 'error'; readonly runId: number; readonly message: string };
+
+/** Exhaustiveness check for `switch` statements over message unions. */
+export function assertNever(x: never): never {
+  throw new Error(`Unhandled message: ${JSON.stringify(x)}`);
+}
+
+/** Runtime guard for messages that arrive untyped from postMessage. */
+export function isMessage<T extends { type: string }>(value: unknown, types: readonly T['type'][]): value is T {
+  return typeof value === 'object' && value !== null && types.includes((value as { type: string }).type);
+}
+
+/** Human-readable label of a head reference, e.g. "L2 H3" or "L0 mean". */
+export function headLabel(h: HeadRef): string {
+  const prefix = h.stack === 'self' ? '' : `${h.stack} `;
+  return `${prefix}L${h.layer} ${h.head === 'mean' ? 'mean' : `H${h.head}`}`;
+}
