@@ -137,8 +137,8 @@ export type PanelToWorker =
       /** Base URL of onnxruntime's .wasm files. */
       readonly wasmBase: string;
       readonly backend: BackendSetting;
-      /** The ONNX file, unmodified; the worker taps it. */
-      readonly model: ArrayBuffer;
+      /** The ONNX file, unmodified; the worker taps it. Omitted when the worker already holds `modelKey`. */
+      readonly model?: ArrayBuffer;
       /** A key that identifies the model, so the worker can reuse its session. */
       readonly modelKey: string;
       readonly inputIds: readonly number[];
