@@ -13,10 +13,11 @@ const withTests = !process.argv.includes('--no-tests');
 const exists = (p) => fs.existsSync(path.join(root, p));
 
 const common = { bundle: true, sourcemap: 'linked', logLevel: 'warning', absWorkingDir: root, legalComments: 'none' };
-const targets = [
-  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs',
-    target: 'node18', external: ['vscode'] },
-];
+const targets = [];
+if (exists('src/extension.ts')) {
+  targets.push({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node',
+    format: 'cjs', target: 'node18', external: ['vscode'] });
+}
 for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webview/compare/main.ts', 'dist/compare.js'],
   ['webview/worker/worker.ts', 'dist/worker.js']]) {
   if (exists(entry)) {
@@ -37,7 +38,7 @@ if (withTests) {
   walk('test');
   if (tests.length) {
     targets.push({ ...common, entryPoints: tests, outdir: 'out/test', outbase: 'test', platform: 'node', format: 'cjs',
-      target: 'node18', external: ['vscode', 'onnxruntime-node', 'tokenizers', 'playwright-core', 'mocha'] });
+      target: 'node18', external: ['vscode', 'onnxruntime-node', 'onnxruntime-web', 'tokenizers', 'playwright-core', 'mocha'] });
   }
 }
 
