@@ -69,6 +69,9 @@ def main():
                 entry[key] = {"offset": offset, "shape": list(arr.shape)}
                 blobs.append(arr.tobytes()); offset += arr.nbytes
             entries.append(entry)
+    # A held-out sample (validation split, never trained on) for the head-property test.
+    val_text = open(os.path.join(WORK, "corpus", "val.txt"), encoding="utf-8").read()
+    open(os.path.join(out, "reference", "heldout.txt"), "w", encoding="utf-8").write(val_text[:40000])
     open(os.path.join(out, "reference", "reference.bin"), "wb").write(b"".join(blobs))
     json.dump({"model": args.name, "dtype": "float32", "layout": "attention [layers, heads, query, key]; logits [T, vocab]",
                "entries": entries}, open(os.path.join(out, "reference", "reference.json"), "w"), indent=1)

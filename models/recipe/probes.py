@@ -18,10 +18,10 @@ def _stack(attn):
     return torch.stack(attn, 0)  # [layers, batch, heads, T, T]
 
 
-def head_scores(model, val, config, rng, device):
+def head_scores(model, val, config, rng, device, windows=EVAL_WINDOWS, induction_batch=INDUCTION_BATCH):
     """Return {'summary': {...}, 'per_head': {...}} as plain Python numbers."""
     ctx, vocab = config["n_ctx"], config["vocab_size"]
-    offs = rng.integers(0, len(val) - ctx - 2, size=EVAL_WINDOWS)
+    offs = rng.integers(0, len(val) - ctx - 2, size=windows)
     xb = torch.from_numpy(np.stack([val[o : o + ctx + 1] for o in offs])).long().to(device)
     attn = []
     logits = model(xb[:, :-1], attn)
@@ -35,12 +35,12 @@ def head_scores(model, val, config, rng, device):
     ent = (ent / torch.log(i.double() + 1)).mean(dim=(1, 3))
 
     L = INDUCTION_LEN
-    r = torch.from_numpy(rng.integers(1, vocab, size=(INDUCTION_BATCH, L))).long().to(device)
+    r = torch.from_numpy(rng.integers(1, vocab, size=(induction_batch, L))).long().to(device)
     rr = torch.cat([r, r], 1)
     attn = []
     logits = model(rr, attn)
     losses = F.cross_entropy(logits[:, :-1].reshape(-1, vocab), rr[:, 1:].reshape(-1), reduction="none")
-    losses = losses.view(INDUCTION_BATCH, 2 * L - 1)
+    losses = losses.view(induction_batch, 2 * L - 1)
     loss_first = losses[:, : L - 1].mean().item()       # predicting tokens 1..L-1
     loss_second = losses[:, L:].mean().item()           # predicting tokens L+1..2L-1
     a = _stack(attn).double()

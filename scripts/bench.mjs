@@ -1,0 +1,54 @@
+// npm run bench: speed figures measured in ONE run, printed as ratios (never asserted in tests).
+//  1. onnxruntime-web WASM (1 thread, as in a VS Code webview) vs onnxruntime-node (2 threads), on the
+//     same tapped ONNX file and the same inputs, for several sequence lengths.
+//  2. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
+// Usage: node scripts/bench.mjs [modelDir] [--runs N]
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const runsArg = args.indexOf('--runs');
+const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 30;
+const modelDir = path.resolve(args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs') ?? path.join(root, 'models/lens-gpt'));
+
+if (!fs.existsSync(path.join(root, 'out/test/support/run-tapped.js'))) execFileSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+const { openTapped, runTapped } = require(path.join(root, 'out/test/support/run-tapped.js'));
+const config = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
+const ctx = config.n_positions ?? config.max_position_embeddings ?? 512;
+const model = new Uint8Array(fs.readFileSync(path.join(modelDir, 'onnx', 'model.onnx')));
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+async function time(ort, session, ids) {
+  await runTapped(ort, session, ids); // warm-up
+  const ms = [];
+  for (let i = 0; i < RUNS; i++) { const t0 = performance.now(); await runTapped(ort, session, ids); ms.push(performance.now() - t0); }
+  return median(ms);
+}
+
+const ortNode = require('onnxruntime-node');
+const ortWeb = require('onnxruntime-web');
+ortWeb.env.wasm.numThreads = 1;
+const nodeSession = await openTapped(ortNode, model, { intraOpNumThreads: 2 });
+const webSession = await openTapped(ortWeb, model, { executionProviders: ['wasm'] });
+
+console.log(`model: ${path.relative(root, modelDir)} (context ${ctx}), median of ${RUNS} runs, tap included`);
+console.log('| T | onnxruntime-node (2 threads) | onnxruntime-web WASM (1 thread) | WASM / node |');
+console.log('|---|---|---|---|');
+for (const T of [32, 128, 256]) {
+  if (T > ctx) { console.log(`| ${T} | — | — | skipped: longer than the model's context of ${ctx} tokens |`); continue; }
+  const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (config.vocab_size - 1)));
+  const n = await time(ortNode, nodeSession, ids);
+  const w = await time(ortWeb, webSession, ids);
+  console.log(`| ${T} | ${n.toFixed(2)} ms | ${w.toFixed(2)} ms | ${(w / n).toFixed(2)}× |`);
+}
+
+const browserBench = path.join(root, 'out/test/browser/bench.js');
+if (fs.existsSync(browserBench)) {
+  console.log('\nCommand to first paint in Chromium (panel page, real model):');
+  execFileSync('node', [browserBench], { cwd: root, stdio: 'inherit' });
+}

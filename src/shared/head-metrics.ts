@@ -1,0 +1,109 @@
+/**
+ * Per-head attention metrics, pure and unit-tested. `a` is one head's row-major T×T matrix
+ * (row i = query i, column j = key j); every formula averages over the query rows it names.
+ * Imports neither `vscode` nor the DOM.
+ */
+
+/** Previous-token score: mean over i ≥ 1 of A[i, i−1]. A pure previous-token head scores 1. */
+export function previousTokenScore(a: ArrayLike<number>, t: number): number {
+  if (t < 2) return 0;
+  let s = 0;
+  for (let i = 1; i < t; i++) s += a[i * t + i - 1];
+  return s / (t - 1);
+}
+
+/** First-token (sink) score: mean over i ≥ 1 of A[i, 0]. */
+export function sinkScore(a: ArrayLike<number>, t: number): number {
+  if (t < 2) return 0;
+  let s = 0;
+  for (let i = 1; i < t; i++) s += a[i * t];
+  return s / (t - 1);
+}
+
+/** Self score: mean over i of A[i, i]. */
+export function selfScore(a: ArrayLike<number>, t: number): number {
+  let s = 0;
+  for (let i = 0; i < t; i++) s += a[i * t + i];
+  return t ? s / t : 0;
+}
+
+/**
+ * Normalised entropy: mean over i ≥ 1 of H(A[i, ·]) / ln(n_i), where n_i is the number of keys row i may
+ * attend to (i+1 when `causal`, else T). 1 means uniform over the allowed keys, 0 means one key.
+ */
+export function normalisedEntropy(a: ArrayLike<number>, t: number, causal: boolean): number {
+  let total = 0;
+  let rows = 0;
+  for (let i = causal ? 1 : 0; i < t; i++) {
+    const n = causal ? i + 1 : t;
+    if (n < 2) continue;
+    let h = 0;
+    for (let j = 0; j < t; j++) {
+      const p = a[i * t + j];
+      if (p > 0) h -= p * Math.log(p);
+    }
+    total += h / Math.log(n);
+    rows++;
+  }
+  return rows ? total / rows : 0;
+}
+
+/** Mean attention distance: mean over i of Σ_j A[i, j]·|i − j|, in tokens. */
+export function meanAttentionDistance(a: ArrayLike<number>, t: number): number {
+  let s = 0;
+  for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) s += a[i * t + j] * Math.abs(i - j);
+  return t ? s / t : 0;
+}
+
+/**
+ * Induction score on a repeated sequence [r, r] of period `period`: mean over k = 0..period−2 of
+ * A[period + k, k + 1], the weight from the second copy of r_k onto the token after its first copy.
+ */
+export function inductionScore(a: ArrayLike<number>, t: number, period: number): number {
+  let s = 0;
+  let n = 0;
+  for (let k = 0; k + 1 < period && period + k < t; k++) {
+    s += a[(period + k) * t + k + 1];
+    n++;
+  }
+  return n ? s / n : 0;
+}
+
+/**
+ * Duplicate-token score: over queries i whose token occurred earlier, the mean total weight on those
+ * earlier occurrences (keys j < i with ids[j] = ids[i]). 0 when no token repeats.
+ */
+export function duplicateTokenScore(a: ArrayLike<number>, t: number, ids: ArrayLike<number>): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 1; i < t; i++) {
+    let w = 0;
+    let seen = false;
+    for (let j = 0; j < i; j++) {
+      if (ids[j] === ids[i]) { w += a[i * t + j]; seen = true; }
+    }
+    if (seen) { s += w; n++; }
+  }
+  return n ? s / n : 0;
+}
+
+/** The [T×T] matrix of head `h` in layer `l` of a Float32 [L, H, T, T] stack (a view, not a copy). */
+export function headMatrix(stack: Float32Array, heads: number, t: number, l: number, h: number): Float32Array {
+  const size = t * t;
+  return stack.subarray((l * heads + h) * size, (l * heads + h + 1) * size);
+}
+
+/** Mean next-token cross-entropy (nats) of `logits` [T, V] for targets ids[from+1..to] at rows from..to−1. */
+export function meanNextTokenLoss(logits: ArrayLike<number>, vocab: number, ids: ArrayLike<number>, from: number, to: number): number {
+  let total = 0;
+  let n = 0;
+  for (let i = from; i < to && i + 1 < ids.length; i++) {
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) max = Math.max(max, logits[i * vocab + v]);
+    let z = 0;
+    for (let v = 0; v < vocab; v++) z += Math.exp(logits[i * vocab + v] - max);
+    total += Math.log(z) + max - logits[i * vocab + ids[i + 1]];
+    n++;
+  }
+  return n ? total / n : NaN;
+}
