@@ -178,3 +178,29 @@ export function headLabel(h: HeadRef): string {
   const prefix = h.stack === 'self' ? '' : `${h.stack} `;
   return `${prefix}L${h.layer} ${h.head === 'mean' ? 'mean' : `H${h.head}`}`;
 }
+
+/**
+ * Packs a Float32 [layers, heads, T, T] stack into an AttentionTensor whose buffer holds exactly that
+ * data, so it can be listed as a transferable without sending unrelated bytes.
+ */
+export function packAttention(data: Float32Array, layers: number, heads: number, tokens: number, causal: boolean): AttentionTensor {
+  if (data.length !== layers * heads * tokens * tokens) {
+    throw new RangeError(`attention has ${data.length} values, expected ${layers}×${heads}×${tokens}×${tokens}`);
+  }
+  const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
+    ? data.buffer : data.slice().buffer;
+  return { layers, heads, tokens, data: own as ArrayBuffer, causal };
+}
+
+/** Checks an AttentionTensor that arrived by postMessage and returns its Float32 view. */
+export function unpackAttention(t: AttentionTensor): Float32Array {
+  const dims = [t.layers, t.heads, t.tokens];
+  if (!dims.every((d) => Number.isInteger(d) && d > 0) || !(t.data instanceof ArrayBuffer)) {
+    throw new TypeError(`malformed attention message: ${JSON.stringify(dims)}`);
+  }
+  const view = new Float32Array(t.data);
+  if (view.length !== t.layers * t.heads * t.tokens * t.tokens) {
+    throw new RangeError(`attention buffer has ${view.length} values, expected ${t.layers}×${t.heads}×${t.tokens}²`);
+  }
+  return view;
+}
