@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import {
+  checkAttention, checkDocumentRanges, checkTiling, fixture, getApi, isOrdinary, openPath, rangedTokens, selectOffsets,
+  showAttentionRun,
+} from '../helpers';
+
+describe('a prose sentence', () => {
+  it('tokens map back to the document exactly and attention is a causal distribution', async () => {
+    const api = await getApi();
+    const editor = await openPath(fixture('prose.txt'));
+    const doc = editor.document;
+    // The second line's sentence: a selection that does not start at offset 0.
+    const line = doc.lineAt(1);
+    const text = line.text;
+    const start = doc.offsetAt(line.range.start);
+    const end = start + text.indexOf('.') + 1;
+    assert.ok(end > start + 10, 'fixture line 2 holds a sentence');
+    const sel = selectOffsets(editor, start, end);
+
+    const run = await showAttentionRun(api);
+    assert.equal(run.documentUri, doc.uri.toString(), 'the run is for this document');
+    assert.equal(run.documentOffset, doc.offsetAt(sel.start), 'documentOffset is the selection start');
+    assert.equal(run.text, doc.getText(sel), 'the run tokenized exactly the selection');
+    assert.equal(run.stale, false, 'a fresh run is not stale');
+    assert.ok(run.backendUsed, 'backendUsed is defined');
+
+    const ranged = rangedTokens(run);
+    assert.ok(ranged.length >= 5, `a sentence has several tokens (got ${ranged.length})`);
+    assert.ok(ranged.every(isOrdinary), 'plain ASCII prose has no byte-fragment tokens');
+    const checked = checkDocumentRanges(doc, run);
+    assert.equal(checked, ranged.length, 'every token was checked against the document');
+    checkTiling(run);
+    checkAttention(run);
+  });
+
+  it('opens the Attention Lens panel', async () => {
+    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs);
+    const panel = tabs.find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('attentionLens.panel'));
+    assert.ok(panel, `a webview tab of type attentionLens.panel is open (tabs: ${tabs.map((t) => t.label).join(', ')})`);
+  });
+
+  it('a second run on the same selection gives the same attention', async () => {
+    const api = await getApi();
+    const first = api.lastRun();
+    assert.ok(first?.attention, 'a previous run exists');
+    const again = await showAttentionRun(api);
+    assert.notEqual(again.runId, first.runId, 'a new run id');
+    assert.deepEqual(again.tokens, first.tokens, 'same tokens');
+    const a = first.attention.data;
+    const b = again.attention!.data;
+    assert.equal(b.length, a.length);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    assert.ok(maxDiff < 1e-5, `deterministic up to float noise (max diff ${maxDiff})`);
+  });
+});

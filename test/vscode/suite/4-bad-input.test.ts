@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { Outcome } from '../helpers';
+import {
+  checkAttention, checkTiling, fixture, getApi, modelContext, openFile, openPath, rangedTokens, selectAll, selectOffsets,
+  showAttention, showAttentionRun,
+} from '../helpers';
+
+/** The user was told something: a message, a notice on the run, or the run's error. */
+function told(out: Outcome): boolean {
+  return out.messages.length > 0 || (out.run !== undefined && (out.run.notices.length > 0 || out.run.error !== undefined));
+}
+const describeOutcome = (out: Outcome) =>
+  JSON.stringify({ messages: out.messages, notices: out.run?.notices, error: out.run?.error, tokens: out.run?.tokens.length });
+
+describe('bad and unusual input', () => {
+  it('an empty document: the user is told, nothing crashes', async () => {
+    const api = await getApi();
+    await openFile('', 'empty.txt');
+    const out = await showAttention(api);
+    assert.ok(told(out), `the user is told why nothing is shown: ${describeOutcome(out)}`);
+    if (out.run && !out.run.error && out.run.attention) checkAttention(out.run);
+  });
+
+  it('whitespace only: no crash; a run, if any, is well-formed', async () => {
+    const api = await getApi();
+    const editor = await openFile('   \n\t \n  ', 'whitespace.txt');
+    selectAll(editor);
+    const out = await showAttention(api);
+    if (out.run && !out.run.error) {
+      checkTiling(out.run);
+      checkAttention(out.run);
+    } else {
+      assert.ok(told(out), `the user is told: ${describeOutcome(out)}`);
+    }
+  });
+
+  it('one character: runs with one token', async () => {
+    const api = await getApi();
+    const editor = await openFile('a', 'one-char.txt');
+    selectAll(editor);
+    const run = await showAttentionRun(api);
+    assert.equal(run.text, 'a');
+    assert.equal(rangedTokens(run).length, 1, 'one token');
+    checkTiling(run);
+    checkAttention(run);
+  });
+
+  it('a 50k-character selection is cut to the model context with a notice', async () => {
+    const api = await getApi();
+    const prose = (await vscode.workspace.openTextDocument(vscode.Uri.file(fixture('prose.txt')))).getText();
+    let big = '';
+    while (big.length < 50_000) big += prose;
+    big = big.slice(0, 50_000);
+    const editor = await openFile(big, 'big.txt');
+    selectAll(editor);
+    assert.equal(editor.document.getText(editor.selection).length, 50_000);
+    const run = await showAttentionRun(api);
+    const ctx = modelContext();
+    assert.equal(run.tokens.length, ctx, `T is the model context (${ctx})`);
+    assert.equal(run.attention!.tokens, ctx);
+    assert.ok(big.startsWith(run.text) && run.text.length < big.length, 'the tokenized text is a prefix of the selection');
+    assert.ok(run.notices.some((n) => /trunc|cut|first|limit|context|max|long/i.test(n)),
+      `a truncation notice (notices: ${JSON.stringify(run.notices)})`);
+    checkTiling(run);
+    checkAttention(run);
+  });
+
+  it('binary-looking text with NULs: the user is told, nothing crashes', async () => {
+    const api = await getApi();
+    const editor = await openFile('PK\u0003\u0004\u0000\u0000\u0000\u0008\u0000abc\u0000\u0000\u0001\u0002def\u0000\u0000', 'binary.bin.txt');
+    selectAll(editor);
+    const out = await showAttention(api);
+    assert.ok(told(out), `a message about binary content: ${describeOutcome(out)}`);
+    if (out.run && !out.run.error && out.run.attention) {
+      checkTiling(out.run);
+      checkAttention(out.run);
+    }
+  });
+
+  it('no selection: uses the current line, with a notice', async () => {
+    const api = await getApi();
+    const lines = ['First line here.', 'The cursor sits on this second line.', 'Third line.'];
+    const editor = await openFile(lines.join('\n'), 'no-selection.txt');
+    const doc = editor.document;
+    const cursor = doc.offsetAt(new vscode.Position(1, 7));
+    selectOffsets(editor, cursor, cursor);
+    assert.ok(editor.selection.isEmpty);
+    const run = await showAttentionRun(api);
+    assert.equal(run.text, lines[1], 'the run used the current line');
+    assert.equal(run.documentOffset, doc.offsetAt(new vscode.Position(1, 0)));
+    assert.ok(run.notices.length > 0, `a notice says the current line was used (notices: ${JSON.stringify(run.notices)})`);
+    checkTiling(run);
+    checkAttention(run);
+  });
+
+  it('multiple cursors: uses the primary selection, with a notice', async () => {
+    const api = await getApi();
+    const content = 'Alpha beta gamma delta.\nEpsilon zeta eta theta.\nIota kappa lambda mu.\n';
+    const editor = await openFile(content, 'multi-cursor.txt');
+    const doc = editor.document;
+    const primary = new vscode.Selection(doc.positionAt(content.indexOf('Epsilon')), doc.positionAt(content.indexOf(' theta')));
+    const other = new vscode.Selection(doc.positionAt(0), doc.positionAt(content.indexOf(' delta')));
+    editor.selections = [primary, other];
+    assert.equal(editor.selections.length, 2);
+    const run = await showAttentionRun(api);
+    assert.equal(run.text, doc.getText(primary), 'the run used the primary selection');
+    assert.equal(run.documentOffset, doc.offsetAt(primary.start));
+    assert.ok(run.notices.length > 0, `a notice about the other cursors (notices: ${JSON.stringify(run.notices)})`);
+    checkAttention(run);
+  });
+
+  it('still works normally after all of the above', async () => {
+    const api = await getApi();
+    const editor = await openPath(fixture('prose.txt'));
+    const line = editor.document.lineAt(0);
+    editor.selection = new vscode.Selection(line.range.start, line.range.end);
+    const run = await showAttentionRun(api);
+    assert.equal(run.text, line.text);
+    assert.equal(run.notices.length, 0, `a clean selection gives no notices (got ${JSON.stringify(run.notices)})`);
+    checkAttention(run);
+  });
+});
