@@ -189,6 +189,7 @@ const USER_SETTINGS = {
   'window.commandCenter': false,
   'files.hotExit': 'off',
   'workbench.editor.enablePreview': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 const live = new Set();
