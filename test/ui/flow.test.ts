@@ -109,11 +109,16 @@ async function findWebview(page: Page, selector: string, limitMs: number): Promi
  */
 async function editorDecorations(page: Page): Promise<string[]> {
   return page.evaluate(() => {
+    // Runs in the page; the project's tsconfig has no DOM lib (it would leak into host code), hence `any`.
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const w = globalThis as any;
+    const document = w.document;
+    const getComputedStyle = (el: any, pseudo?: string) => w.getComputedStyle(el, pseudo);
     const out: string[] = [];
-    const editors = Array.from(document.querySelectorAll('.editor-instance .monaco-editor, .monaco-editor'));
+    const editors = Array.from<any>(document.querySelectorAll('.monaco-editor'));
     const transparent = (c: string) => !c || c === 'transparent' || /rgba\([^)]*,\s*0\)$/.test(c);
     for (const ed of editors) {
-      for (const el of Array.from(ed.querySelectorAll('[class*="TextEditorDecorationType"]'))) {
+      for (const el of Array.from<any>(ed.querySelectorAll('[class*="TextEditorDecorationType"]'))) {
         const s = getComputedStyle(el);
         const before = getComputedStyle(el, '::before');
         const after = getComputedStyle(el, '::after');
