@@ -6,7 +6,7 @@
 //
 //   ensureCodeServer()                  -> { nodeBin, nodeDir, entry, version }   (installs once)
 //   startCodeServer({ port?, workspace, extensionDevelopmentPath, extensionTestsPath?, env? })
-//                                       -> { url, port, logPath, dataDir, stop() }
+//                                       -> { url, port, logPath, dataDir, exited, stop() }
 //   launchChromium({ userDataDir? })    -> playwright Browser (Debian /usr/bin/chromium)
 //
 // CLI: node scripts/code-server.mjs install
@@ -235,7 +235,9 @@ export async function startCodeServer({ port, host = '127.0.0.1', workspace, ext
   const child = spawn(inst.nodeBin, args, { cwd: dataDir, env: childEnv, stdio: ['ignore', logFd, logFd], detached: true });
   fs.closeSync(logFd);
   let exited = null;
-  child.on('exit', (code, signal) => { exited = { code, signal }; });
+  let onExit;
+  const exitedPromise = new Promise((r) => { onExit = r; });
+  child.on('exit', (code, signal) => { exited = { code, signal }; onExit(exited); });
 
   const handle = {
     port,
@@ -244,6 +246,8 @@ export async function startCodeServer({ port, host = '127.0.0.1', workspace, ext
     base: `http://${host}:${port}`,
     url: workbenchUrl(`http://${host}:${port}`, { workspace, extensionDevelopmentPath, extensionTestsPath }),
     pid: child.pid,
+    /** Resolves with { code, signal } when code-server exits. */
+    exited: exitedPromise,
     killNow() {
       if (exited) return;
       try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
