@@ -1,0 +1,82 @@
+/**
+ * Pure checks and wording for the text a Show Attention run starts from: which documents we refuse,
+ * binary-looking text, whitespace-only text, and the notice shown when a selection is cut to the model's
+ * context. Imports neither `vscode` nor the DOM, so unit tests run it in plain Node.
+ */
+
+/** URI schemes that are not text the user wrote (output channels, debug views, VS Code internals). */
+const REFUSED_SCHEMES = new Set(['output', 'debug']);
+/** `vscode-*` schemes that are still ordinary text documents (settings files, notebook cells, remote files). */
+const ALLOWED_VSCODE_SCHEMES = new Set(['vscode-userdata', 'vscode-notebook-cell', 'vscode-remote', 'vscode-vfs']);
+
+/** Why a document with this URI scheme is refused, or undefined when Attention Lens can run on it. */
+export function refusalForScheme(scheme: string): string | undefined {
+  const refused = REFUSED_SCHEMES.has(scheme) || (scheme.startsWith('vscode-') && !ALLOWED_VSCODE_SCHEMES.has(scheme));
+  if (!refused) return undefined;
+  return `Attention Lens works on text editors, not on "${scheme}" views. Open a file or an untitled editor, ` +
+    'select some text and run "Attention Lens: Show Attention" again.';
+}
+
+/** How many characters `looksBinary` inspects; a prefix is enough to tell text from binary. */
+export const BINARY_SCAN_CHARS = 64 * 1024;
+
+/** True when text looks binary: it contains NUL, or more than 10% control characters other than \t \r \n. */
+export function looksBinary(text: string): boolean {
+  const n = Math.min(text.length, BINARY_SCAN_CHARS);
+  if (n === 0) return false;
+  let control = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0) return true;
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) control++;
+  }
+  return control / n > 0.1;
+}
+
+/** True when the text is empty or only whitespace. */
+export function isBlank(text: string): boolean {
+  return text.trim().length === 0;
+}
+
+/** "50,000": integers with thousands separators, independent of the machine's locale. */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** What a truncation kept, for the notice. Lines are 1-based document lines. */
+export interface TruncationFacts {
+  readonly keptTokens: number;
+  readonly keptChars: number;
+  readonly totalChars: number;
+  readonly firstLine: number;
+  readonly lastLine: number;
+}
+
+/** "Showing the first 128 tokens: 412 of 50,000 characters, lines 1–5." */
+export function truncationNotice(f: TruncationFacts): string {
+  const lines = f.firstLine === f.lastLine ? `line ${f.firstLine}` : `lines ${f.firstLine}–${f.lastLine}`;
+  return `Showing the first ${formatCount(f.keptTokens)} tokens: ${formatCount(f.keptChars)} of ` +
+    `${formatCount(f.totalChars)} characters, ${lines}.`;
+}
+
+/** The tokens a run may use: the `attentionLens.maxTokens` setting (0 = the model's context), never above the context. */
+export function effectiveMaxTokens(setting: unknown, context: number): number {
+  const n = typeof setting === 'number' && Number.isFinite(setting) ? Math.floor(setting) : 0;
+  return n <= 0 ? context : Math.min(n, context);
+}
+
+/** A short label for a document in the panel title, e.g. "notes.md" or "Untitled-1". */
+export function documentLabel(path: string): string {
+  const parts = path.split(/[\\/]/).filter((p) => p.length > 0);
+  return parts.length ? parts[parts.length - 1] : path;
+}
+
+/** FNV-1a hash of a string, as 8 hex digits: a cheap fingerprint to tell if restored text is unchanged. */
+export function fingerprint(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
