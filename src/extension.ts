@@ -1,0 +1,52 @@
+/**
+ * Attention Lens extension entry point: registers the commands, the panel serializer, the compare view
+ * and the model status bar item, and returns the test API (src/api.ts) from activate().
+ */
+import * as vscode from 'vscode';
+import type { AttentionLensApi } from './api';
+import { CompareViewProvider } from './host/compare';
+import { AttentionLensController } from './host/controller';
+import { ModelStatusItem } from './host/models';
+import { errorText, guardCommand, sentence } from './host/notify';
+import { AttentionPanel } from './host/panel';
+
+/** Command ids contributed in package.json. */
+export const COMMANDS = {
+  showAttention: 'attentionLens.showAttention',
+  selectModel: 'attentionLens.selectModel',
+  pinHead: 'attentionLens.pinHead',
+  clearPinned: 'attentionLens.clearPinned',
+} as const;
+
+/** Activates the extension and returns its API. */
+export function activate(context: vscode.ExtensionContext): AttentionLensApi {
+  const controller = new AttentionLensController(context);
+  const notifier = controller.notifier;
+  const command = <A extends unknown[], R>(id: string, title: string, handler: (...args: A) => R | Promise<R>) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, guardCommand(notifier, title, handler)));
+
+  context.subscriptions.push(
+    controller,
+    new ModelStatusItem(controller.models),
+    vscode.window.registerWebviewViewProvider(CompareViewProvider.viewType, controller.compare),
+    vscode.window.registerWebviewPanelSerializer(AttentionPanel.viewType, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
+        try {
+          await controller.restorePanel(panel);
+        } catch (e) {
+          notifier.error(`Attention Lens could not restore its panel: ${sentence(errorText(e))} Run "Attention Lens: Show Attention" again.`);
+        }
+      },
+    }),
+  );
+  command(COMMANDS.showAttention, 'Show Attention', (arg?: unknown) => controller.showAttention(arg));
+  command(COMMANDS.selectModel, 'Select Model', () => controller.selectModel());
+  command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
+  command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
+  return controller.api();
+}
+
+/** Nothing to do: everything is disposed through context.subscriptions. */
+export function deactivate(): void {
+  // Disposables registered in activate() are released by VS Code.
+}

@@ -1,0 +1,167 @@
+/**
+ * The Compare Heads view (webview view attentionLens.compare in the Attention Lens side bar): keeps the
+ * pinned heads and, whenever the run's attention or the pins change, sends every pinned head's T×T matrix
+ * (Float32 [pinned, T, T], 'mean' = mean over the layer's heads) to the view.
+ */
+import * as vscode from 'vscode';
+import { makeNonce, renderCompareHtml } from '../shared/html';
+import { assertNever, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
+import { compareMatrices, isValidHead, parseHeadRef, sameHead, type AttentionData } from './attention-math';
+
+/** What the compare view asks its owner to do. */
+export interface CompareEvents {
+  /** Show this head in the panel. */
+  onFocusHead(head: HeadRef): void;
+  /** The pinned list changed. */
+  onPinsChanged(pinned: readonly HeadRef[]): void;
+  /** A handler threw; the view keeps working. */
+  onHandlerError(e: unknown): void;
+}
+
+const COMPARE_MESSAGE_TYPES: readonly CompareToHost['type'][] = ['ready', 'focusHead', 'unpin'];
+/** At most this many heads are pinned; pinning more drops the oldest. */
+export const MAX_PINNED = 12;
+const NO_RUN = 'Run "Attention Lens: Show Attention" on some text, then pin heads from the panel to compare them here.';
+
+/** Provider of the compare webview view and owner of the pinned heads. */
+export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  /** The view id contributed in package.json. */
+  static readonly viewType = 'attentionLens.compare';
+
+  private view: vscode.WebviewView | undefined;
+  private viewDisposables: vscode.Disposable[] = [];
+  private ready = false;
+  private pinned: HeadRef[] = [];
+  private source: { tokens: readonly TokenInfo[]; attention: AttentionData } | undefined;
+  private clearReason = NO_RUN;
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly events: CompareEvents) {}
+
+  /** The pinned heads, oldest first. */
+  pinnedHeads(): readonly HeadRef[] {
+    return this.pinned.slice();
+  }
+
+  /** Called by VS Code when the view becomes visible for the first time (or again after being disposed). */
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.disposeView();
+    this.view = view;
+    this.ready = false;
+    const webview = view.webview;
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
+    };
+    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...p)).toString();
+    this.viewDisposables.push(
+      webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      view.onDidDispose(() => this.disposeView()),
+    );
+    webview.html = renderCompareHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: asset('dist', 'compare.js'),
+      styleUri: asset('media', 'compare.css'),
+      title: 'Compare heads',
+    });
+  }
+
+  /** A run's attention to compare heads on. */
+  setSource(tokens: readonly TokenInfo[], attention: AttentionData): void {
+    this.source = { tokens, attention };
+    this.update();
+  }
+
+  /** No attention to show (the panel closed, or the run went stale). */
+  clearSource(reason: string): void {
+    this.source = undefined;
+    this.clearReason = reason;
+    this.update();
+  }
+
+  /** Pins a head (no duplicates; the oldest pin goes beyond MAX_PINNED) and opens the view. */
+  pin(head: HeadRef): void {
+    if (!this.pinned.some((p) => sameHead(p, head))) {
+      this.pinned.push(head);
+      if (this.pinned.length > MAX_PINNED) this.pinned.splice(0, this.pinned.length - MAX_PINNED);
+      this.pinsChanged();
+    }
+    this.show();
+  }
+
+  /** Removes a pinned head. */
+  unpin(head: HeadRef): void {
+    const before = this.pinned.length;
+    this.pinned = this.pinned.filter((p) => !sameHead(p, head));
+    if (this.pinned.length !== before) this.pinsChanged();
+  }
+
+  /** Removes every pinned head. */
+  clearPinned(): void {
+    if (this.pinned.length === 0) return;
+    this.pinned = [];
+    this.pinsChanged();
+  }
+
+  /** Disposes the view's listeners. */
+  dispose(): void {
+    this.disposeView();
+  }
+
+  private show(): void {
+    if (this.view) this.view.show(true);
+    else void vscode.commands.executeCommand(`${CompareViewProvider.viewType}.focus`).then(undefined, () => undefined);
+  }
+
+  private pinsChanged(): void {
+    this.events.onPinsChanged(this.pinnedHeads());
+    this.update();
+  }
+
+  /** The message that describes the current state. */
+  private message(): HostToCompare {
+    const src = this.source;
+    if (!src) return { type: 'clear', reason: this.clearReason };
+    const valid = this.pinned.filter((p) => isValidHead(p, src.attention.layers, src.attention.heads));
+    const matrices = compareMatrices(src.attention, valid);
+    return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer };
+  }
+
+  private update(): void {
+    if (this.view && this.ready) void this.view.webview.postMessage(this.message()).then(undefined, () => undefined);
+  }
+
+  private receive(raw: unknown): void {
+    if (!isMessage<CompareToHost>(raw, COMPARE_MESSAGE_TYPES)) return;
+    const msg = raw;
+    try {
+      switch (msg.type) {
+        case 'ready':
+          this.ready = true;
+          this.update();
+          break;
+        case 'focusHead': {
+          const head = parseHeadRef(msg.head);
+          if (head) this.events.onFocusHead(head);
+          break;
+        }
+        case 'unpin': {
+          const head = parseHeadRef(msg.head);
+          if (head) this.unpin(head);
+          break;
+        }
+        default:
+          assertNever(msg);
+      }
+    } catch (e) {
+      this.events.onHandlerError(e);
+    }
+  }
+
+  private disposeView(): void {
+    for (const d of this.viewDisposables) d.dispose();
+    this.viewDisposables = [];
+    this.view = undefined;
+    this.ready = false;
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * The Show Attention flow and the glue between its parts: pick the text, load the model, tokenize in the
+ * host, send `show` to the panel, then route what the panel, the editor and the compare view report
+ * (results, errors, focus, pins, reveals, staleness) into run snapshots and the other parts.
+ */
+import * as vscode from 'vscode';
+import type { AttentionLensApi } from '../api';
+import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
+import { isValidHead, parseHeadRef, toFloat32 } from './attention-math';
+import { CompareViewProvider } from './compare';
+import { EditorLink } from './editor';
+import { documentLabel, effectiveMaxTokens, fingerprint, truncationNotice } from './input';
+import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
+import { errorText, Notifier, sentence } from './notify';
+import { AttentionPanel } from './panel';
+import { RunStore } from './runs';
+import { pickFromEditor, pickRange, type PickedText } from './selection';
+import { tokenizeWithLimit } from './tokenize';
+
+/** workspaceState key of the last run request, used to restore the panel after a reload. */
+const LAST_REQUEST_KEY = 'attentionLens.lastRequest';
+
+/** What is stored to re-run the last request after a reload. */
+interface StoredRequest {
+  readonly uri: string;
+  readonly start: number;
+  readonly end: number;
+  /** Fingerprint of the analysed text, to tell whether it changed meanwhile. */
+  readonly fingerprint: string;
+}
+
+/** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
+export interface ShowAttentionArgs {
+  readonly uri: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+function isShowAttentionArgs(arg: unknown): arg is ShowAttentionArgs {
+  const a = arg as Partial<ShowAttentionArgs> | undefined;
+  return typeof a === 'object' && a !== null && typeof a.uri === 'string' && typeof a.start === 'number' && typeof a.end === 'number';
+}
+
+const RUN_AGAIN = 'Run "Attention Lens: Show Attention" again';
+
+/** Owns every part of the extension and routes messages between them. */
+export class AttentionLensController implements vscode.Disposable {
+  readonly notifier = new Notifier();
+  readonly runs = new RunStore();
+  readonly models: ModelSettings;
+  readonly compare: CompareViewProvider;
+  private readonly panel: AttentionPanel;
+  private readonly editorLink: EditorLink;
+  private focusState: { tokenIndex: number | null; head: HeadRef } | undefined;
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
+      `${sentence(errorText(e))} ${RUN_AGAIN}; if it keeps happening, reload the window.`);
+    this.models = new ModelSettings(context.extensionUri);
+    this.panel = new AttentionPanel(context.extensionUri, {
+      onResult: (m) => this.onResult(m),
+      onRunError: (m) => this.onRunError(m),
+      onFocus: (m) => this.onFocus(m),
+      onPinHead: (m) => {
+        const head = parseHeadRef(m.head);
+        if (head) this.compare.pin(head);
+      },
+      onReveal: (m) => void this.onReveal(m),
+      onClosed: () => this.onPanelClosed(),
+      onHandlerError,
+    });
+    this.editorLink = new EditorLink({
+      onEditorHover: (runId, tokenIndex) => {
+        if (runId === this.runs.latest()?.runId) this.panel.post({ type: 'editorHover', tokenIndex });
+      },
+      onStale: (runId, reason) => {
+        this.runs.update(runId, { stale: true });
+        this.panel.post({ type: 'stale', reason });
+      },
+    });
+    this.compare = new CompareViewProvider(context.extensionUri, {
+      onFocusHead: (head) => {
+        this.panel.post({ type: 'focusHead', head });
+        this.panel.reveal();
+      },
+      onPinsChanged: () => undefined,
+      onHandlerError,
+    });
+  }
+
+  /** The test API that activate() returns. */
+  api(): AttentionLensApi {
+    return {
+      lastRun: () => this.runs.latest(),
+      waitForRun: (runId?: number) => this.runs.waitFor(runId),
+      messages: () => this.notifier.messages(),
+      focus: () => this.focusState,
+      pinnedHeads: () => this.compare.pinnedHeads(),
+    };
+  }
+
+  /** attentionLens.showAttention: runs on the active editor (or on `arg` = {uri,start,end}); returns the run id. */
+  async showAttention(arg?: unknown): Promise<number | undefined> {
+    let picked: ReturnType<typeof pickFromEditor>;
+    if (isShowAttentionArgs(arg)) {
+      const document = await this.findDocument(arg.uri);
+      if (!document) {
+        this.notifier.warn(`The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`);
+        return undefined;
+      }
+      picked = pickRange(document, arg.start, arg.end);
+    } else {
+      picked = pickFromEditor(vscode.window.activeTextEditor);
+    }
+    if (!picked.ok) {
+      if (picked.kind === 'info') this.notifier.info(picked.message);
+      else this.notifier.warn(picked.message);
+      return undefined;
+    }
+    return this.run(picked);
+  }
+
+  /** attentionLens.pinHead: pins a head ({stack?, layer, head}) to the compare view. */
+  pinHead(arg: unknown): void {
+    const head = parseHeadRef(arg);
+    if (!head) {
+      this.notifier.warn('Attention Lens: Pin Head needs a head such as {"layer": 0, "head": 1} or {"layer": 0, "head": "mean"}. ' +
+        'Use the "Pin head" button in the Attention Lens panel instead.');
+      return;
+    }
+    const att = this.runs.latest()?.attention;
+    if (att && !isValidHead(head, att.layers, att.heads)) {
+      this.notifier.warn(`The model has ${att.layers} layers and ${att.heads} heads, so ${headLabel(head)} does not exist. ` +
+        'Pin a head inside that range.');
+      return;
+    }
+    this.compare.pin(head);
+  }
+
+  /** attentionLens.selectModel. */
+  selectModel(): Promise<void> {
+    return selectModel(this.models, this.notifier);
+  }
+
+  /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
+  async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
+    this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir)]);
+    const req = this.context.workspaceState.get<StoredRequest>(LAST_REQUEST_KEY);
+    const fail = (message: string) => {
+      this.notifier.shownInPanel('warning', message);
+      this.panel.post({ type: 'error', message });
+    };
+    if (!req) return fail(`Nothing to show yet: select some text and run "Attention Lens: Show Attention".`);
+    const document = await this.findDocument(req.uri);
+    if (!document) {
+      return fail(`The document of the last run (${req.uri}) is no longer available. Select some text and ${RUN_AGAIN.toLowerCase()}.`);
+    }
+    const picked = pickRange(document, req.start, req.end, ['Restored after a reload: the last selection was analysed again.']);
+    if (!picked.ok) return fail(picked.message);
+    const now = document.getText(new vscode.Range(document.positionAt(req.start), document.positionAt(req.end)));
+    const notices = fingerprint(now) === req.fingerprint ? picked.notices
+      : [...picked.notices, 'The text at the last selection changed since it was analysed; this shows the current text.'];
+    await this.run({ ...picked, notices });
+  }
+
+  /** Closes the panel and releases every listener. */
+  dispose(): void {
+    this.panel.dispose();
+    this.editorLink.dispose();
+    this.compare.dispose();
+    this.runs.dispose();
+  }
+
+  /** Loads the model, tokenizes the picked text and sends it to the panel. Returns the run id. */
+  private async run(p: PickedText): Promise<number> {
+    const { document, start, end } = p;
+    const notices = [...p.notices];
+    const documentUri = document.uri.toString();
+    const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+    const fail = (message: string): number => {
+      const run = this.runs.begin({ documentUri, documentOffset: start, text: '', tokens: [], notices, timings: {} });
+      this.runs.update(run.runId, { error: message });
+      this.notifier.error(message);
+      this.editorLink.clear();
+      if (this.panel.isOpen) this.panel.post({ type: 'error', message });
+      return run.runId;
+    };
+
+    let model;
+    try {
+      model = await this.models.load();
+    } catch (e) {
+      return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
+    }
+    const t0 = performance.now();
+    const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    const maxTokens = effectiveMaxTokens(config.get('maxTokens'), model.dims.context);
+    let tokenized;
+    try {
+      tokenized = tokenizeWithLimit(model.tokenizer, fullText, maxTokens);
+    } catch (e) {
+      return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
+    }
+    const tokenizeMs = performance.now() - t0;
+    const firstLine = document.positionAt(start).line + 1;
+    const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
+    if (tokenized.truncated) {
+      notices.push(truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
+        totalChars: tokenized.totalChars, firstLine, lastLine }));
+    }
+
+    const run = this.runs.begin({ documentUri, documentOffset: start, text: tokenized.text, tokens: tokenized.tokens,
+      notices, timings: { tokenizeMs } });
+    this.focusState = undefined;
+    if (notices.length) this.notifier.notice(notices.join(' '));
+    const stored: StoredRequest = { uri: documentUri, start, end, fingerprint: fingerprint(fullText) };
+    this.context.workspaceState.update(LAST_REQUEST_KEY, stored).then(undefined, () => undefined);
+
+    const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
+    const webview = this.panel.open([vscode.Uri.file(model.dir)], `Attention: ${documentLabel(document.uri.path)}`);
+    const backendSetting = config.get<string>('backend');
+    const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
+    this.panel.post({
+      type: 'show',
+      runId: run.runId,
+      documentLabel: label,
+      text: tokenized.text,
+      tokens: tokenized.tokens,
+      model: {
+        name: model.name,
+        onnxUri: webview.asWebviewUri(vscode.Uri.file(model.onnxPath)).toString(),
+        maxTokens,
+        extraInputs: model.extraInputs,
+      },
+      backend,
+      notices,
+      timings: { tokenizeMs },
+    });
+    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens });
+    return run.runId;
+  }
+
+  private onResult(msg: Extract<PanelToHost, { type: 'result' }>): void {
+    const run = this.runs.get(msg.runId);
+    if (!run || run.error !== undefined || run.attention) return; // cancelled, failed or already answered
+    const a = msg.attention;
+    const shapeOk = [a?.layers, a?.heads, a?.tokens].every((n) => Number.isInteger(n) && n > 0) && a.tokens === run.tokens.length;
+    const data = shapeOk ? toFloat32(a.data, a.layers * a.heads * a.tokens * a.tokens) : undefined;
+    if (!data) {
+      const message = `Attention Lens received attention of the wrong shape for ${run.tokens.length} tokens ` +
+        `(${a?.layers}×${a?.heads}×${a?.tokens}×${a?.tokens}). ${RUN_AGAIN}; if it persists, the model may not be supported.`;
+      this.runs.update(run.runId, { error: message });
+      this.notifier.error(message);
+      return;
+    }
+    const attention = { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal === true };
+    this.runs.update(run.runId, { attention, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason,
+      timings: { ...run.timings, ...msg.timings } });
+    if (msg.fallbackReason) {
+      const asked = vscode.workspace.getConfiguration(CONFIG_SECTION).get('backend') === 'webgpu';
+      this.notifier.once(asked ? 'warning' : 'info', `Attention Lens ran on ${msg.backendUsed === 'wasm' ? 'WebAssembly' : msg.backendUsed} ` +
+        `instead of WebGPU: ${sentence(msg.fallbackReason)}${asked ? ' Set "attentionLens.backend" to "auto" or "wasm" to hide this warning.' : ''}`);
+    }
+    if (this.runs.latest()?.runId !== run.runId) return;
+    this.editorLink.setAttention(run.runId, attention);
+    this.compare.setSource(run.tokens, attention);
+  }
+
+  private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {
+    const run = this.runs.get(msg.runId);
+    if (!run || run.error !== undefined || run.attention || this.runs.latest()?.runId !== run.runId) return;
+    const message = `Attention Lens could not compute attention: ${sentence(String(msg.message))}`;
+    this.runs.update(run.runId, { error: message });
+    this.notifier.error(message);
+  }
+
+  private onFocus(msg: Extract<PanelToHost, { type: 'focus' }>): void {
+    const head = parseHeadRef(msg.head);
+    if (!head || msg.runId !== this.runs.latest()?.runId) return;
+    const tokenIndex = typeof msg.tokenIndex === 'number' && Number.isInteger(msg.tokenIndex) ? msg.tokenIndex : null;
+    this.focusState = { tokenIndex, head };
+    this.editorLink.setFocus(msg.runId, tokenIndex, head);
+  }
+
+  private async onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): Promise<void> {
+    const run = this.runs.get(msg.runId);
+    const token = run?.tokens[msg.tokenIndex];
+    if (!run || !token || token.start < 0) return;
+    try {
+      const document = await this.findDocument(run.documentUri);
+      if (!document) {
+        this.notifier.warn(`The document of this run is no longer open, so the token cannot be shown. ${RUN_AGAIN}.`);
+        return;
+      }
+      if (run.stale) {
+        this.notifier.warn(`The document changed after this run, so the token may be shown at the wrong place. ${RUN_AGAIN} to refresh.`);
+      }
+      const range = new vscode.Range(document.positionAt(run.documentOffset + token.start),
+        document.positionAt(run.documentOffset + token.end));
+      const visible = vscode.window.visibleTextEditors.find((e) => e.document === document);
+      const editor = await vscode.window.showTextDocument(document, {
+        viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false, selection: range,
+      });
+      editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    } catch (e) {
+      this.notifier.error(`Attention Lens could not show the token in the editor: ${sentence(errorText(e))}`);
+    }
+  }
+
+  private onPanelClosed(): void {
+    this.editorLink.clear();
+    this.compare.clearSource('The Attention Lens panel was closed. Run "Attention Lens: Show Attention" to compare heads again.');
+    const latest = this.runs.latest();
+    if (latest && latest.attention === undefined && latest.error === undefined) {
+      this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
+    }
+  }
+
+  /** An open document by URI string, or a file opened for it; undefined when it no longer exists. */
+  private async findDocument(uri: string): Promise<vscode.TextDocument | undefined> {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+    if (open) return open;
+    let parsed: vscode.Uri;
+    try {
+      parsed = vscode.Uri.parse(uri, true);
+    } catch {
+      return undefined;
+    }
+    if (parsed.scheme === 'untitled') return undefined; // opening it would create a new, empty document
+    try {
+      return await vscode.workspace.openTextDocument(parsed);
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Model selection: which folder runs use (settings attentionLens.defaultModel / attentionLens.models,
+ * else the bundled model), the status bar item that names it, and the "Select Model" quick pick, which
+ * checks a folder before switching to it.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { chooseModel, listedModels, type ModelChoice, type PathContext } from './model-choice';
+import { loadModelFolder, type LoadedModel } from './model-folder';
+import { errorText, type Notifier } from './notify';
+
+/** Settings section of every Attention Lens setting. */
+export const CONFIG_SECTION = 'attentionLens';
+/** Folder name of the bundled model under models/. */
+const BUNDLED_MODEL = 'lens-gpt';
+
+/** Resolves and loads the model that runs use. */
+export class ModelSettings {
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  /** Where bundled and relative folders resolve. */
+  pathContext(): PathContext {
+    return {
+      bundledDir: vscode.Uri.joinPath(this.extensionUri, 'models', BUNDLED_MODEL).fsPath,
+      workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+      home: os.homedir(),
+    };
+  }
+
+  /** The folder runs use now. */
+  current(): ModelChoice {
+    return chooseModel(vscode.workspace.getConfiguration(CONFIG_SECTION).get('defaultModel'), this.pathContext());
+  }
+
+  /** Display name of a choice, without loading it. */
+  nameOf(choice: ModelChoice): string {
+    return choice.bundled ? `${path.basename(choice.dir)} (bundled)` : path.basename(choice.dir);
+  }
+
+  /** Loads (or reuses) the current model; throws ModelError with a message for the user. */
+  load(choice = this.current()): Promise<LoadedModel> {
+    return loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice) });
+  }
+
+  /** The bundled model plus every folder in attentionLens.models. */
+  choices(): ModelChoice[] {
+    const ctx = this.pathContext();
+    const listed = listedModels(vscode.workspace.getConfiguration(CONFIG_SECTION).get('models'), ctx)
+      .filter((d) => path.resolve(d) !== path.resolve(ctx.bundledDir));
+    return [{ dir: ctx.bundledDir, bundled: true }, ...listed.map((dir) => ({ dir, bundled: false }))];
+  }
+}
+
+/** The status bar item showing the current model; clicking it runs attentionLens.selectModel. */
+export class ModelStatusItem implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly listener: vscode.Disposable;
+
+  constructor(private readonly settings: ModelSettings) {
+    this.item = vscode.window.createStatusBarItem('attentionLens.model', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Attention Lens Model';
+    this.item.command = 'attentionLens.selectModel';
+    this.listener = vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(CONFIG_SECTION)) this.refresh();
+    });
+    this.refresh();
+    this.item.show();
+  }
+
+  /** Shows the current model's name. */
+  refresh(): void {
+    const choice = this.settings.current();
+    this.item.text = `$(eye) ${this.settings.nameOf(choice)}`;
+    this.item.tooltip = `Attention Lens model: ${choice.dir}\nClick to select another model.`;
+  }
+
+  /** Removes the item. */
+  dispose(): void {
+    this.listener.dispose();
+    this.item.dispose();
+  }
+}
+
+/** The quick pick of models; checks the picked folder, then sets attentionLens.defaultModel. */
+export async function selectModel(settings: ModelSettings, notifier: Notifier): Promise<void> {
+  const current = settings.current();
+  const items = settings.choices().map((c) => ({
+    label: settings.nameOf(c),
+    description: c.dir === current.dir ? 'current' : undefined,
+    detail: c.dir,
+    choice: c,
+  }));
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Attention Lens: Select Model',
+    placeHolder: 'Model folders come from the bundled model and the attentionLens.models setting',
+  });
+  if (!picked) return;
+  try {
+    await settings.load(picked.choice);
+  } catch (e) {
+    notifier.error(`Cannot use the model "${picked.label}": ${errorText(e)}`);
+    return;
+  }
+  const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  const inspect = config.inspect('defaultModel');
+  const target = inspect?.workspaceValue !== undefined && vscode.workspace.workspaceFolders
+    ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update('defaultModel', picked.choice.bundled ? '' : picked.choice.dir, target);
+  notifier.info(`Attention Lens now uses the model "${picked.label}". Run "Attention Lens: Show Attention" to see it.`);
+}
