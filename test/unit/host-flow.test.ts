@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AttentionLensApi } from '../../src/api';
+import { repoRoot } from '../support/model';
+import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+
+// The host modules import `vscode`; the stub must be installed before they load, hence require() below.
+const stub: VscodeStub = installVscodeStub();
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const extension = require('../../src/extension') as typeof import('../../src/extension');
+
+const config = JSON.parse(fs.readFileSync(path.join(repoRoot, 'models', 'lens-gpt', 'config.json'), 'utf8'));
+const L: number = config.n_layer;
+const H: number = config.n_head;
+
+type Posted = { type: string; [k: string]: unknown };
+const posted = () => stub.state.posted as Posted[];
+const lastPosted = (type: string) => [...posted()].reverse().find((m) => m.type === type);
+const run = (arg?: unknown) => stub.state.commands.get('attentionLens.showAttention')!(arg) as Promise<number | undefined>;
+
+/** A causal attention tensor: query i attends uniformly to tokens 0..i (head h adds a tilt to tell heads apart). */
+function causalAttention(T: number): Float32Array {
+  const data = new Float32Array(L * H * T * T);
+  for (let m = 0; m < L * H; m++) {
+    for (let i = 0; i < T; i++) {
+      const row = m * T * T + i * T;
+      let sum = 0;
+      for (let j = 0; j <= i; j++) sum += j + 1;
+      for (let j = 0; j <= i; j++) data[row + j] = (j + 1) / sum;
+    }
+  }
+  return data;
+}
+
+function answer(runId: number, T: number, extra: Record<string, unknown> = {}): void {
+  stub.fromPanel({ type: 'result', runId, backendUsed: 'wasm', timings: { inferenceMs: 1 },
+    attention: { layers: L, heads: H, tokens: T, causal: true, data: causalAttention(T).buffer }, ...extra });
+}
+
+describe('host flow against a stubbed VS Code', () => {
+  let api: AttentionLensApi;
+  const subscriptions: { dispose(): unknown }[] = [];
+
+  before(() => {
+    const state = stub.state.workspaceState;
+    api = extension.activate({
+      subscriptions, extensionUri: Uri.file(repoRoot),
+      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
+    } as never);
+  });
+  after(() => { for (const d of subscriptions) d.dispose(); });
+
+  it('registers the commands and returns the API', () => {
+    for (const id of ['attentionLens.showAttention', 'attentionLens.selectModel', 'attentionLens.pinHead', 'attentionLens.clearPinned']) {
+      assert.ok(stub.state.commands.has(id), id);
+    }
+    for (const fn of ['lastRun', 'waitForRun', 'messages', 'focus', 'pinnedHeads'] as const) assert.equal(typeof api[fn], 'function');
+    assert.equal(api.lastRun(), undefined);
+  });
+
+  it('refuses with a message when there is no editor', async () => {
+    stub.noEditor();
+    assert.equal(await run(), undefined);
+    assert.match(api.messages().at(-1)!.text, /no active text editor/i);
+  });
+
+  it('runs on the selection: queues show until ready, stores the result, reuses the panel', async () => {
+    const text = 'Header.\nThe cat sat on the mat.\n';
+    const start = text.indexOf('The');
+    const doc = stub.openEditor(text, [[start, text.length - 1]], Uri.file('/tmp/cat.txt'));
+    const runId = (await run())!;
+    assert.equal(typeof runId, 'number');
+    assert.equal(stub.state.panelsCreated, 1);
+    assert.equal(posted().length, 0, 'nothing is posted before the webview is ready');
+    assert.match(stub.state.html.at(-1)!, /Content-Security-Policy/);
+    stub.fromPanel({ type: 'ready' });
+    const show = lastPosted('show')!;
+    assert.equal(show.runId, runId);
+    assert.equal(show.text, 'The cat sat on the mat.');
+    assert.deepEqual(show.notices, []);
+    const model = show.model as { onnxUri: string; maxTokens: number; extraInputs: string[] };
+    assert.match(model.onnxUri, /model\.onnx$/);
+    assert.equal(model.maxTokens, config.n_positions);
+    const snap = api.lastRun()!;
+    assert.equal(snap.documentUri, doc.uri.toString());
+    assert.equal(snap.documentOffset, start);
+
+    const waiting = api.waitForRun(runId);
+    answer(runId, snap.tokens.length);
+    const done = await waiting;
+    assert.equal(done.attention!.data.length, L * H * snap.tokens.length ** 2);
+    assert.equal(done.backendUsed, 'wasm');
+
+    const again = (await run())!;
+    assert.equal(stub.state.panelsCreated, 1, 'the panel is reused');
+    assert.equal(lastPosted('show')!.runId, again, 'posted at once: the webview is ready');
+    answer(again, api.lastRun()!.tokens.length);
+    await api.waitForRun(again);
+  });
+
+  it('focus paints decorations, hover explains a token, pins reach the compare list', async () => {
+    const snap = api.lastRun()!;
+    const T = snap.tokens.length;
+    const head = { stack: 'self', layer: L - 1, head: 'mean' };
+    stub.fromPanel({ type: 'focus', runId: snap.runId, tokenIndex: T - 1, head });
+    assert.deepEqual(api.focus(), { tokenIndex: T - 1, head });
+    const painted = [...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0);
+    assert.ok(painted >= 2, `the attended tokens and the focused token are painted (${painted} ranges)`);
+
+    assert.equal(stub.state.hoverProviders.length, 1);
+    const doc = (stub.module.window as { activeTextEditor: { document: import('./host-vscode-stub').StubDocument } }).activeTextEditor.document;
+    const hover = stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(snap.documentOffset + snap.tokens[2].start)) as
+      { contents: { value: string } };
+    assert.match(hover.contents.value, /Token 3 of/);
+    assert.deepEqual(lastPosted('editorHover'), { type: 'editorHover', tokenIndex: 2 });
+    assert.equal(stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(0)), undefined, 'outside the analysed text');
+
+    stub.fromPanel({ type: 'pinHead', head: { stack: 'self', layer: 0, head: 1 } });
+    await stub.state.commands.get('attentionLens.pinHead')!({ layer: 0, head: 'mean' });
+    await stub.state.commands.get('attentionLens.pinHead')!({ layer: 99, head: 0 });
+    assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: 0, head: 1 }, { stack: 'self', layer: 0, head: 'mean' }]);
+    assert.match(api.messages().at(-1)!.text, /does not exist/);
+    await stub.state.commands.get('attentionLens.clearPinned')!();
+    assert.deepEqual(api.pinnedHeads(), []);
+  });
+
+  it('an edit marks the run stale, clears decorations and tells the panel', () => {
+    const snap = api.lastRun()!;
+    const doc = (stub.module.window as { activeTextEditor: { document: import('./host-vscode-stub').StubDocument } }).activeTextEditor.document;
+    stub.edit(doc, `Now ${doc.text}`);
+    assert.equal(api.lastRun()!.stale, true);
+    assert.equal(api.lastRun()!.runId, snap.runId);
+    assert.ok(lastPosted('stale'));
+    assert.equal([...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0), 0);
+  });
+
+  it('no selection uses the current line; several cursors use the primary one; both with notices', async () => {
+    stub.openEditor('first\nsecond line here\nthird', [[9, 9]]);
+    const a = (await run())!;
+    assert.equal(api.lastRun()!.text, 'second line here');
+    assert.match(api.lastRun()!.notices[0], /current line \(line 2\)/);
+    answer(a, api.lastRun()!.tokens.length);
+    stub.openEditor('alpha beta\ngamma delta', [[11, 16], [0, 5]]);
+    await run();
+    assert.equal(api.lastRun()!.text, 'gamma');
+    assert.match(api.lastRun()!.notices[0], /2 selections/);
+  });
+
+  it('cuts 50,000 characters to the context with a notice naming what was kept', async () => {
+    const big = 'Every token attends to the tokens before it.\n'.repeat(1200).slice(0, 50_000);
+    stub.openEditor(big, [[0, big.length]]);
+    await run();
+    const snap = api.lastRun()!;
+    assert.equal(snap.tokens.length, config.n_positions);
+    assert.ok(big.startsWith(snap.text));
+    assert.match(snap.notices[0], new RegExp(`^Showing the first ${config.n_positions} tokens: [\\d,]+ of 50,000 characters, lines 1–\\d+\\.$`));
+  });
+
+  it('refuses empty, whitespace-only, binary and output documents with messages', async () => {
+    const cases: [string, [number, number][], RegExp, Uri?][] = [
+      ['', [[0, 0]], /document is empty/],
+      ['  \n\t \n ', [[0, 7]], /only whitespace/],
+      ['PK\u0003\u0004\u0000\u0000abc', [[0, 9]], /binary/],
+      ['[info] output', [[0, 6]], /works on text editors/, Uri.parse('output:extension-output-1')],
+    ];
+    for (const [text, sels, re, uri] of cases) {
+      const before = api.lastRun()?.runId;
+      stub.openEditor(text, sels, uri);
+      assert.equal(await run(), undefined, re.source);
+      assert.equal(api.lastRun()?.runId, before, 'no run started');
+      assert.match(api.messages().at(-1)!.text, re);
+    }
+    stub.openEditor('a', [[0, 1]]);
+    const one = (await run())!;
+    assert.equal(api.lastRun()!.tokens.length, 1, 'one character runs with one token');
+    answer(one, 1);
+  });
+
+  it('shows run errors and wrong-shaped results, and ignores answers to replaced runs', async () => {
+    stub.openEditor('Some text to run.', [[0, 17]]);
+    const a = (await run())!;
+    const b = (await run())!;
+    assert.match((await api.waitForRun(a)).error!, /Cancelled/);
+    answer(a, api.lastRun()!.tokens.length);
+    assert.equal(api.lastRun()!.attention, undefined, 'the answer to a replaced run is ignored');
+    stub.fromPanel({ type: 'runError', runId: b, message: 'This graph has no Softmax node' });
+    assert.match((await api.waitForRun(b)).error!, /no Softmax node/);
+    assert.equal(api.messages().at(-1)!.kind, 'error');
+    const c = (await run())!;
+    stub.fromPanel({ type: 'result', runId: c, backendUsed: 'wasm', timings: {},
+      attention: { layers: L, heads: H, tokens: 2, causal: true, data: new ArrayBuffer(8) } });
+    assert.match((await api.waitForRun(c)).error!, /wrong shape/);
+  });
+
+  it('a missing model folder is an error naming the folder and what to do', async () => {
+    stub.state.config.defaultModel = '/nonexistent/model-folder';
+    try {
+      stub.openEditor('Some text.', [[0, 10]]);
+      const id = (await run())!;
+      const snap = await api.waitForRun(id);
+      assert.match(snap.error!, /\/nonexistent\/model-folder does not exist.*Select Model/);
+      assert.equal(api.messages().at(-1)!.kind, 'error');
+    } finally {
+      delete stub.state.config.defaultModel;
+    }
+  });
+
+  it('closing the panel clears decorations and the hover', async () => {
+    stub.openEditor('Close the panel after this.', [[0, 27]]);
+    const id = (await run())!;
+    answer(id, api.lastRun()!.tokens.length);
+    assert.equal(stub.state.hoverProviders.length, 1);
+    stub.closePanel();
+    assert.equal(stub.state.hoverProviders.length, 0);
+    assert.equal([...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0), 0);
+    await run();
+    assert.equal(stub.state.panelsCreated, 2, 'a closed panel is created again');
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * A small in-memory stand-in for the `vscode` module, enough to drive the extension host's Show Attention
+ * flow in plain Node: documents, editors with selections, a webview panel whose messages are captured,
+ * decorations, hover providers, settings, messages and commands. Install it with `installVscodeStub()`
+ * before requiring any host module that imports `vscode`.
+ */
+import Module from 'node:module';
+import path from 'node:path';
+
+type Listener<T> = (e: T) => void;
+
+/** A minimal vscode.EventEmitter. */
+export class Emitter<T> {
+  private listeners: Listener<T>[] = [];
+  readonly event = (l: Listener<T>) => {
+    this.listeners.push(l);
+    return { dispose: () => { this.listeners = this.listeners.filter((x) => x !== l); } };
+  };
+  fire(e: T): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+}
+
+export class Position {
+  constructor(readonly line: number, readonly character: number) {}
+}
+export class Range {
+  readonly start: Position;
+  readonly end: Position;
+  constructor(a: Position | number, b: Position | number, c?: number, d?: number) {
+    this.start = typeof a === 'number' ? new Position(a, b as number) : a;
+    this.end = typeof a === 'number' ? new Position(c!, d!) : (b as Position);
+  }
+  get isEmpty(): boolean {
+    return this.start.line === this.end.line && this.start.character === this.end.character;
+  }
+}
+export class Selection extends Range {
+  get active(): Position {
+    return this.end;
+  }
+}
+
+export class Uri {
+  private constructor(readonly scheme: string, readonly path: string) {}
+  static file(p: string): Uri { return new Uri('file', p); }
+  static parse(s: string): Uri {
+    const m = /^([a-z-]+):(?:\/\/)?(.*)$/.exec(s);
+    if (!m) throw new Error(`bad uri ${s}`);
+    return new Uri(m[1], m[1] === 'file' ? m[2] : m[2]);
+  }
+  static joinPath(u: Uri, ...parts: string[]): Uri { return new Uri(u.scheme, path.join(u.path, ...parts)); }
+  get fsPath(): string { return this.path; }
+  toString(): string { return this.scheme === 'file' ? `file://${this.path}` : `${this.scheme}:${this.path}`; }
+  with(): Uri { return this; }
+}
+
+/** An in-memory text document with VS Code's offset/position rules (a position never sits inside \r\n). */
+export class StubDocument {
+  version = 1;
+  constructor(readonly uri: Uri, public text: string) {}
+  private lineStarts(): number[] {
+    const starts = [0];
+    for (let i = 0; i < this.text.length; i++) {
+      if (this.text[i] === '\r' && this.text[i + 1] === '\n') { starts.push(i + 2); i++; }
+      else if (this.text[i] === '\n' || this.text[i] === '\r') starts.push(i + 1);
+    }
+    return starts;
+  }
+  get lineCount(): number { return this.lineStarts().length; }
+  offsetAt(p: Position): number {
+    const starts = this.lineStarts();
+    const line = Math.min(p.line, starts.length - 1);
+    return Math.min(starts[line] + p.character, this.lineEnd(line));
+  }
+  private lineEnd(line: number): number {
+    const starts = this.lineStarts();
+    if (line + 1 >= starts.length) return this.text.length;
+    let end = starts[line + 1];
+    if (this.text[end - 1] === '\n') end--;
+    if (this.text[end - 1] === '\r') end--;
+    return end;
+  }
+  positionAt(offset: number): Position {
+    const starts = this.lineStarts();
+    offset = Math.max(0, Math.min(offset, this.text.length));
+    let line = 0;
+    while (line + 1 < starts.length && starts[line + 1] <= offset) line++;
+    return new Position(line, Math.min(offset, this.lineEnd(line)) - starts[line]);
+  }
+  getText(r?: Range): string {
+    return r ? this.text.slice(this.offsetAt(r.start), this.offsetAt(r.end)) : this.text;
+  }
+  lineAt(line: number) {
+    const start = this.lineStarts()[line];
+    const text = this.text.slice(start, this.lineEnd(line));
+    return { lineNumber: line, text, range: new Range(line, 0, line, text.length), isEmptyOrWhitespace: text.trim() === '' };
+  }
+}
+
+/** Everything the stub recorded, for assertions. */
+export interface StubState {
+  messages: { kind: string; text: string }[];
+  statusMessages: string[];
+  posted: unknown[];
+  panelsCreated: number;
+  html: string[];
+  decorations: Map<unknown, Range[]>;
+  hoverProviders: { provideHover(d: StubDocument, p: Position): unknown }[];
+  config: Record<string, unknown>;
+  commands: Map<string, (...a: unknown[]) => unknown>;
+  workspaceState: Map<string, unknown>;
+}
+
+/** The stub and its controls. */
+export interface VscodeStub {
+  readonly module: Record<string, unknown>;
+  readonly state: StubState;
+  /** Opens a document in the active editor with the given selections (UTF-16 offsets). */
+  openEditor(text: string, selections: [number, number][], uri?: Uri): StubDocument;
+  /** Sends a message from the panel webview to the host. */
+  fromPanel(msg: unknown): void;
+  /** Edits a document (replaces its text) and fires onDidChangeTextDocument. */
+  edit(doc: StubDocument, text: string): void;
+  /** Closes the panel as the user would. */
+  closePanel(): void;
+  /** Clears the active editor. */
+  noEditor(): void;
+}
+
+/** Builds the stub; `install` makes `require('vscode')` return it. */
+export function installVscodeStub(): VscodeStub {
+  const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(),
+    hoverProviders: [], config: {}, commands: new Map(), workspaceState: new Map() };
+  const changeDoc = new Emitter<{ document: StubDocument; contentChanges: unknown[] }>();
+  const visibleEditorsChanged = new Emitter<unknown>();
+  const fromWebview = new Emitter<unknown>();
+  const panelDisposed = new Emitter<void>();
+  const docs: StubDocument[] = [];
+  let active: Record<string, unknown> | undefined;
+  const editors: Record<string, unknown>[] = [];
+  let panel: Record<string, unknown> | undefined;
+  const disposable = { dispose: () => undefined };
+  const window = {
+    get activeTextEditor() { return active; },
+    get visibleTextEditors() { return editors; },
+    showInformationMessage: (text: string) => { state.messages.push({ kind: 'info', text }); return Promise.resolve(undefined); },
+    showWarningMessage: (text: string) => { state.messages.push({ kind: 'warning', text }); return Promise.resolve(undefined); },
+    showErrorMessage: (text: string) => { state.messages.push({ kind: 'error', text }); return Promise.resolve(undefined); },
+    setStatusBarMessage: (text: string) => { state.statusMessages.push(text); return disposable; },
+    createTextEditorDecorationType: (o: unknown) => ({ options: o, dispose: () => undefined }),
+    onDidChangeVisibleTextEditors: visibleEditorsChanged.event,
+    createStatusBarItem: () => ({ show: () => undefined, dispose: () => undefined }),
+    registerWebviewViewProvider: () => disposable,
+    registerWebviewPanelSerializer: () => disposable,
+    showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d),
+    showQuickPick: async () => undefined,
+    createWebviewPanel: () => {
+      state.panelsCreated++;
+      const webview = {
+        cspSource: 'vscode-resource:',
+        options: {},
+        set html(h: string) { state.html.push(h); },
+        asWebviewUri: (u: Uri) => `webview:${u.path}`,
+        postMessage: (m: unknown) => { state.posted.push(m); return Promise.resolve(true); },
+        onDidReceiveMessage: fromWebview.event,
+      };
+      panel = { webview, visible: true, title: '', reveal: () => undefined, onDidDispose: panelDisposed.event,
+        dispose: () => { panel = undefined; panelDisposed.fire(); } };
+      return panel;
+    },
+  };
+  const module: Record<string, unknown> = {
+    Position, Range, Selection, Uri, EventEmitter: Emitter,
+    ThemeColor: class { constructor(readonly id: string) {} },
+    MarkdownString: class { isTrusted = false; supportHtml = false; constructor(readonly value: string) {} },
+    Hover: class { constructor(readonly contents: unknown, readonly range?: Range) {} },
+    ViewColumn: { One: 1, Beside: -2 },
+    OverviewRulerLane: { Center: 2 },
+    StatusBarAlignment: { Right: 2 },
+    ConfigurationTarget: { Global: 1, Workspace: 2 },
+    TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
+    window,
+    workspace: {
+      get textDocuments() { return docs; },
+      workspaceFolders: undefined,
+      getConfiguration: () => ({ get: (k: string) => state.config[k], inspect: () => ({}), update: async () => undefined }),
+      onDidChangeTextDocument: changeDoc.event,
+      onDidChangeConfiguration: () => disposable,
+      openTextDocument: async (u: Uri) => docs.find((d) => d.uri.toString() === u.toString()) ?? Promise.reject(new Error('nope')),
+    },
+    languages: {
+      registerHoverProvider: (_sel: unknown, p: StubState['hoverProviders'][number]) => {
+        state.hoverProviders.push(p);
+        return { dispose: () => { state.hoverProviders = state.hoverProviders.filter((x) => x !== p); } };
+      },
+    },
+    commands: {
+      registerCommand: (id: string, f: (...a: unknown[]) => unknown) => { state.commands.set(id, f); return disposable; },
+      executeCommand: async (id: string, ...a: unknown[]) => state.commands.get(id)?.(...a),
+    },
+  };
+  const M = Module as unknown as { _load: (req: string, ...rest: unknown[]) => unknown };
+  const orig = M._load;
+  M._load = function (req: string, ...rest: unknown[]) {
+    return req === 'vscode' ? module : orig.call(this, req, ...rest);
+  };
+  let untitled = 0;
+  return {
+    module,
+    state,
+    openEditor(text, selections, uri = Uri.parse(`untitled:Untitled-${++untitled}`)) {
+      const doc = new StubDocument(uri, text);
+      docs.push(doc);
+      const sels = selections.map(([a, b]) => new Selection(doc.positionAt(a), doc.positionAt(b)));
+      const editor: Record<string, unknown> = {
+        document: doc, selections: sels, selection: sels[0], viewColumn: 1,
+        setDecorations: (type: unknown, ranges: Range[]) => state.decorations.set(type, ranges),
+        revealRange: () => undefined,
+      };
+      editors.splice(0, editors.length, editor);
+      active = editor;
+      visibleEditorsChanged.fire(editors);
+      return doc;
+    },
+    fromPanel: (msg) => fromWebview.fire(msg),
+    edit(doc, text) {
+      doc.text = text;
+      doc.version++;
+      changeDoc.fire({ document: doc, contentChanges: [{}] });
+    },
+    closePanel: () => (panel?.dispose as () => void)?.(),
+    noEditor: () => { active = undefined; },
+  };
+}
