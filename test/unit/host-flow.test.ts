@@ -218,3 +218,63 @@ describe('host flow against a stubbed VS Code', () => {
     assert.equal(stub.state.panelsCreated, 2, 'a closed panel is created again');
   });
 });
+
+describe('host flow: restore after reload, compare view', () => {
+  let api: AttentionLensApi;
+  before(() => {
+    const state = stub.state.workspaceState;
+    api = extension.activate({
+      subscriptions: [], extensionUri: Uri.file(repoRoot),
+      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
+    } as never);
+  });
+
+  it('the serializer rebuilds the panel and re-runs the last request on the same text', async () => {
+    const text = 'Restore me after a reload.';
+    stub.openEditor(text, [[8, text.length]], Uri.file('/tmp/restore.txt'));
+    const first = (await stub.state.commands.get('attentionLens.showAttention')!()) as number;
+    assert.equal(api.lastRun()!.runId, first);
+    stub.state.posted.length = 0;
+    await stub.state.serializer!.deserializeWebviewPanel(stub.restoredPanel(), undefined);
+    assert.ok(api.lastRun()!.runId > first, 'a new run');
+    assert.equal(api.lastRun()!.text, text.slice(8));
+    assert.match(api.lastRun()!.notices.join(' '), /Restored after a reload/);
+    stub.fromPanel({ type: 'ready' });
+    assert.equal(lastPosted('show')!.runId, api.lastRun()!.runId);
+  });
+
+  it('restoring with the document gone shows an error in the panel', async () => {
+    stub.state.workspaceState.set('attentionLens.lastRequest', { uri: 'untitled:Gone-1', start: 0, end: 3, fingerprint: 'x' });
+    stub.state.posted.length = 0;
+    const before = api.lastRun()?.runId;
+    await stub.state.serializer!.deserializeWebviewPanel(stub.restoredPanel(), undefined);
+    stub.fromPanel({ type: 'ready' });
+    assert.match(String(lastPosted('error')?.message), /no longer available/);
+    assert.equal(api.lastRun()?.runId, before);
+  });
+
+  it('the compare view gets [pinned, T, T] matrices after ready, and handles unpin', async () => {
+    const { view, posted: viewPosts, send } = stub.compareView();
+    stub.state.viewProvider!.resolveWebviewView(view);
+    assert.match((view as { webview: { html: string } }).webview.html, /Compare heads/);
+    send({ type: 'ready' });
+    assert.equal((viewPosts.at(-1) as { type: string }).type, 'clear', 'no result yet');
+    stub.openEditor('Compare these heads.', [[0, 20]]);
+    const id = (await stub.state.commands.get('attentionLens.showAttention')!()) as number;
+    const T = api.lastRun()!.tokens.length;
+    answer(id, T);
+    await stub.state.commands.get('attentionLens.pinHead')!({ layer: 0, head: 0 });
+    await stub.state.commands.get('attentionLens.pinHead')!({ layer: L - 1, head: 'mean' });
+    const msg = viewPosts.at(-1) as { type: string; pinned: unknown[]; matrices: ArrayBuffer; tokens: unknown[] };
+    assert.equal(msg.type, 'compare');
+    assert.equal(msg.pinned.length, 2);
+    assert.equal(msg.tokens.length, T);
+    assert.equal(msg.matrices.byteLength, 2 * T * T * 4);
+    const m = new Float32Array(msg.matrices);
+    assert.ok(Math.abs(m[T * T + (T - 1) * T] - 1 / ((T * (T + 1)) / 2)) < 1e-6, 'mean head row of the last token');
+    send({ type: 'unpin', head: { stack: 'self', layer: 0, head: 0 } });
+    assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }]);
+    send({ type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
+    assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
+  });
+});

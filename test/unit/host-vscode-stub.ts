@@ -110,6 +110,9 @@ export interface StubState {
   config: Record<string, unknown>;
   commands: Map<string, (...a: unknown[]) => unknown>;
   workspaceState: Map<string, unknown>;
+  /** What registerWebviewPanelSerializer / registerWebviewViewProvider were given. */
+  serializer?: { deserializeWebviewPanel(panel: unknown, state: unknown): Promise<void> };
+  viewProvider?: { resolveWebviewView(view: unknown): void };
 }
 
 /** The stub and its controls. */
@@ -126,6 +129,10 @@ export interface VscodeStub {
   closePanel(): void;
   /** Clears the active editor. */
   noEditor(): void;
+  /** A fresh panel object as VS Code would hand to a serializer after a reload. */
+  restoredPanel(): unknown;
+  /** A webview view for the compare provider; its posts land in the returned array. */
+  compareView(): { view: unknown; posted: unknown[]; send(msg: unknown): void };
 }
 
 /** Builds the stub; `install` makes `require('vscode')` return it. */
@@ -151,12 +158,18 @@ export function installVscodeStub(): VscodeStub {
     createTextEditorDecorationType: (o: unknown) => ({ options: o, dispose: () => undefined }),
     onDidChangeVisibleTextEditors: visibleEditorsChanged.event,
     createStatusBarItem: () => ({ show: () => undefined, dispose: () => undefined }),
-    registerWebviewViewProvider: () => disposable,
-    registerWebviewPanelSerializer: () => disposable,
+    registerWebviewViewProvider: (_id: string, p: StubState['viewProvider']) => { state.viewProvider = p; return disposable; },
+    registerWebviewPanelSerializer: (_id: string, s: StubState['serializer']) => { state.serializer = s; return disposable; },
     showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d),
     showQuickPick: async () => undefined,
     createWebviewPanel: () => {
       state.panelsCreated++;
+      return makePanel();
+    },
+  };
+  /** A webview panel whose posts land in state.posted and whose incoming messages come from fromPanel(). */
+  const makePanel = () => {
+    {
       const webview = {
         cspSource: 'vscode-resource:',
         options: {},
@@ -168,7 +181,7 @@ export function installVscodeStub(): VscodeStub {
       panel = { webview, visible: true, title: '', reveal: () => undefined, onDidDispose: panelDisposed.event,
         dispose: () => { panel = undefined; panelDisposed.fire(); } };
       return panel;
-    },
+    }
   };
   const module: Record<string, unknown> = {
     Position, Range, Selection, Uri, EventEmitter: Emitter,
@@ -231,5 +244,21 @@ export function installVscodeStub(): VscodeStub {
     },
     closePanel: () => (panel?.dispose as () => void)?.(),
     noEditor: () => { active = undefined; },
+    restoredPanel: () => makePanel(),
+    compareView() {
+      const posts: unknown[] = [];
+      const incoming = new Emitter<unknown>();
+      const view = {
+        webview: {
+          cspSource: 'vscode-resource:', options: {}, html: '',
+          asWebviewUri: (u: Uri) => `webview:${u.path}`,
+          postMessage: (m: unknown) => { posts.push(m); return Promise.resolve(true); },
+          onDidReceiveMessage: incoming.event,
+        },
+        show: () => undefined,
+        onDidDispose: new Emitter<void>().event,
+      };
+      return { view, posted: posts, send: (m) => incoming.fire(m) };
+    },
   };
 }
