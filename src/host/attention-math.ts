@@ -117,15 +117,18 @@ export function formatWeight(w: number): string {
 
 /**
  * The Float32 view of attention data that arrived from a webview: an ArrayBuffer (the normal case), a
- * typed array, or a plain number array. Returns undefined when it is none of these or has the wrong length.
+ * Float32Array, another view over the raw Float32 bytes, or a plain number array. Returns undefined when it is none of these or has the wrong length.
  */
 export function toFloat32(data: unknown, expectedLength: number): Float32Array | undefined {
   let out: Float32Array | undefined;
   if (Object.prototype.toString.call(data) === '[object ArrayBuffer]') { // instanceof fails across realms
     const buf = data as ArrayBuffer;
     if (buf.byteLength % 4 === 0) out = new Float32Array(buf);
-  } else if (ArrayBuffer.isView(data)) {
-    out = data instanceof Float32Array ? data.slice() : undefined;
+  } else if (data instanceof Float32Array) {
+    out = data.slice();
+  } else if (ArrayBuffer.isView(data) && data.byteLength % 4 === 0) {
+    // Some transports hand over the raw bytes as another view: reinterpret them as Float32.
+    out = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
   } else if (Array.isArray(data) && data.every((x) => typeof x === 'number')) {
     out = Float32Array.from(data);
   }

@@ -69,7 +69,8 @@ describe('host attention maths', () => {
     assert.deepEqual([...toFloat32([0.5, 0.5, 1, 0], 4)!], [0.5, 0.5, 1, 0]);
     assert.equal(toFloat32(f.buffer, 5), undefined);
     assert.equal(toFloat32('nope', 4), undefined);
-    assert.equal(toFloat32(new Uint8Array(16), 4), undefined);
+    assert.deepEqual([...toFloat32(new Uint8Array(f.buffer), 4)!], [0.5, 0.5, 1, 0], 'raw bytes in another view');
+    assert.equal(toFloat32(new Uint8Array(15), 4), undefined);
   });
 
   it('formats weights for hover cards', () => {
