@@ -1,0 +1,190 @@
+/**
+ * Pure colour and weight maths for the attention views: CSS colour parsing and mixing, weight → alpha,
+ * sequential and diverging scales, the per-head palette, head/mean matrices out of the [L,H,T,T] stack,
+ * and target selection (threshold + top-k). Imports neither `vscode` nor the DOM.
+ */
+
+/** An sRGB colour with straight alpha; r, g, b in 0..255, a in 0..1. */
+export interface Rgba {
+  readonly r: number;
+  readonly g: number;
+  readonly b: number;
+  readonly a: number;
+}
+
+/** Weights at or below this are not highlighted as targets (unless top-k brings them in). */
+export const TARGET_THRESHOLD = 0.01;
+
+/** At least this many targets are highlighted per query, when that many keys have weight > 0. */
+export const MIN_TARGETS = 3;
+
+/** CSS variables of the head palette, in order; heads beyond its length reuse it with a shade step. */
+export const HEAD_PALETTE: readonly string[] = [
+  '--vscode-charts-blue', '--vscode-charts-red', '--vscode-charts-green',
+  '--vscode-charts-yellow', '--vscode-charts-orange', '--vscode-charts-purple',
+];
+
+/** Fallback colours for the palette variables when a theme does not define them. */
+export const HEAD_PALETTE_FALLBACK: readonly string[] = ['#3794ff', '#f14c4c', '#89d185', '#cca700', '#d18616', '#b180d7'];
+
+/** The palette CSS variable for head `h` and how many times the palette wrapped (0 for the first six). */
+export function headPalette(h: number): { readonly cssVar: string; readonly fallback: string; readonly shade: number } {
+  const n = HEAD_PALETTE.length;
+  const i = ((h % n) + n) % n;
+  return { cssVar: HEAD_PALETTE[i], fallback: HEAD_PALETTE_FALLBACK[i], shade: Math.floor(Math.max(0, h) / n) };
+}
+
+const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
+
+/** Parses #rgb, #rgba, #rrggbb, #rrggbbaa, rgb(…) and rgba(…); returns undefined for anything else. */
+export function parseCssColor(input: string | undefined | null): Rgba | undefined {
+  if (!input) return undefined;
+  const s = input.trim().toLowerCase();
+  const hex = /^#([0-9a-f]{3,8})$/.exec(s);
+  if (hex) {
+    const h = hex[1];
+    if (h.length === 3 || h.length === 4) {
+      const v = [...h].map((c) => parseInt(c + c, 16));
+      return { r: v[0], g: v[1], b: v[2], a: h.length === 4 ? v[3] / 255 : 1 };
+    }
+    if (h.length === 6 || h.length === 8) {
+      const v = [0, 2, 4, 6].map((i) => parseInt(h.slice(i, i + 2), 16));
+      return { r: v[0], g: v[1], b: v[2], a: h.length === 8 ? v[3] / 255 : 1 };
+    }
+    return undefined;
+  }
+  const fn = /^rgba?\(\s*([^)]*)\)$/.exec(s);
+  if (fn) {
+    const parts = fn[1].split(/[\s,/]+/).filter(Boolean);
+    if (parts.length < 3 || parts.length > 4) return undefined;
+    const chan = (p: string): number => (p.endsWith('%') ? (parseFloat(p) / 100) * 255 : parseFloat(p));
+    const [r, g, b] = parts.slice(0, 3).map(chan);
+    const a = parts[3] === undefined ? 1 : parts[3].endsWith('%') ? parseFloat(parts[3]) / 100 : parseFloat(parts[3]);
+    if ([r, g, b, a].some((x) => !Number.isFinite(x))) return undefined;
+    return { r: clamp(r, 0, 255), g: clamp(g, 0, 255), b: clamp(b, 0, 255), a: clamp(a, 0, 1) };
+  }
+  return undefined;
+}
+
+/** Linear mix of two colours: t = 0 gives `a`, t = 1 gives `b` (t is clamped). */
+export function mixColors(a: Rgba, b: Rgba, t: number): Rgba {
+  const u = clamp(t, 0, 1);
+  return { r: a.r + (b.r - a.r) * u, g: a.g + (b.g - a.g) * u, b: a.b + (b.b - a.b) * u, a: a.a + (b.a - a.a) * u };
+}
+
+/** The colour with its alpha replaced. */
+export function withAlpha(c: Rgba, a: number): Rgba {
+  return { r: c.r, g: c.g, b: c.b, a: clamp(a, 0, 1) };
+}
+
+/** CSS `rgba(…)` text of a colour (channels rounded). */
+export function rgbaToCss(c: Rgba): string {
+  return `rgba(${Math.round(c.r)}, ${Math.round(c.g)}, ${Math.round(c.b)}, ${+c.a.toFixed(3)})`;
+}
+
+/** Relative luminance (WCAG) of a colour, ignoring alpha. */
+export function luminance(c: Rgba): number {
+  const lin = (v: number): number => {
+    const s = v / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+}
+
+/**
+ * Highlight alpha for a weight, proportional to w / max (max = the largest weight on show), mapped into
+ * [floor, ceil] for w > 0 so that the smallest visible target still shows; 0 for w ≤ 0.
+ */
+export function weightToAlpha(w: number, max: number, floor = 0.08, ceil = 0.85): number {
+  if (!(w > 0) || !(max > 0)) return 0;
+  return floor + (ceil - floor) * clamp(w / max, 0, 1);
+}
+
+/** Sequential scale: 0 → `low`, `max` → `high`, linear in the weight. */
+export function sequentialColor(w: number, max: number, low: Rgba, high: Rgba): Rgba {
+  return mixColors(low, high, max > 0 ? w / max : 0);
+}
+
+/** Diverging scale for a signed value: −limit → `neg`, 0 → `mid`, +limit → `pos`. */
+export function divergingColor(v: number, limit: number, neg: Rgba, mid: Rgba, pos: Rgba): Rgba {
+  if (!(limit > 0) || v === 0 || !Number.isFinite(v)) return mid;
+  const t = clamp(Math.abs(v) / limit, 0, 1);
+  return mixColors(mid, v > 0 ? pos : neg, t);
+}
+
+/** Shape of an attention stack: Float32 [layers, heads, tokens, tokens]. */
+export interface StackDims {
+  readonly layers: number;
+  readonly heads: number;
+  readonly tokens: number;
+}
+
+/** The [T,T] matrix of one head (a view into `data`, not a copy). */
+export function headMatrix(data: Float32Array, dims: StackDims, layer: number, head: number): Float32Array {
+  const n = dims.tokens * dims.tokens;
+  const off = (layer * dims.heads + head) * n;
+  return data.subarray(off, off + n);
+}
+
+/** Mean over the heads of one layer: a new [T,T] matrix (rows still sum to 1). */
+export function meanOverHeads(data: Float32Array, dims: StackDims, layer: number): Float32Array {
+  const n = dims.tokens * dims.tokens;
+  const out = new Float32Array(n);
+  if (dims.heads === 0) return out;
+  for (let h = 0; h < dims.heads; h++) {
+    const m = headMatrix(data, dims, layer, h);
+    for (let k = 0; k < n; k++) out[k] += m[k];
+  }
+  for (let k = 0; k < n; k++) out[k] /= dims.heads;
+  return out;
+}
+
+/** Row `i` of a [T,T] matrix (a view). */
+export function matrixRow(m: Float32Array, tokens: number, i: number): Float32Array {
+  return m.subarray(i * tokens, (i + 1) * tokens);
+}
+
+/** Largest finite value in an array (0 for an empty one). */
+export function maxValue(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}
+
+/** Largest |value| in an array (0 for an empty one). */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/** Indices of the k largest values, largest first; ties keep the lower index first. */
+export function topK(row: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: row.length }, (_, i) => i);
+  idx.sort((a, b) => row[b] - row[a] || a - b);
+  return idx.slice(0, Math.max(0, Math.min(k, row.length)));
+}
+
+/**
+ * Keys to highlight for one query row: every j with weight > threshold, plus the largest positive
+ * weights until at least `minCount` are chosen. Returned in ascending index order.
+ */
+export function selectTargets(row: ArrayLike<number>, threshold = TARGET_THRESHOLD, minCount = MIN_TARGETS): number[] {
+  const chosen = new Set<number>();
+  for (let j = 0; j < row.length; j++) if (row[j] > threshold) chosen.add(j);
+  if (chosen.size < minCount) {
+    for (const j of topK(row, row.length)) {
+      if (chosen.size >= minCount || !(row[j] > 0)) break;
+      chosen.add(j);
+    }
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+/** Weight text as shown in data-weight and tooltips: four decimals. */
+export function formatWeight(w: number): string {
+  return w.toFixed(4);
+}

@@ -1,0 +1,85 @@
+/**
+ * Pure maths for comparing attention heads on the same tokens: Jensen–Shannon divergence per query row
+ * (base 2, so in [0, 1]), its mean over rows, a similarity figure, and the difference matrix.
+ * Imports neither `vscode` nor the DOM.
+ */
+
+/** Jensen–Shannon divergence (base 2, in [0, 1]) of two distributions; each is normalised first. */
+export function jsDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
+  if (p.length !== q.length) throw new Error(`distributions differ in length: ${p.length} vs ${q.length}`);
+  let sp = 0;
+  let sq = 0;
+  for (let i = 0; i < p.length; i++) {
+    sp += Math.max(0, p[i]);
+    sq += Math.max(0, q[i]);
+  }
+  if (!(sp > 0) || !(sq > 0)) return sp > 0 || sq > 0 ? 1 : 0;
+  let d = 0;
+  for (let i = 0; i < p.length; i++) {
+    const a = Math.max(0, p[i]) / sp;
+    const b = Math.max(0, q[i]) / sq;
+    const m = (a + b) / 2;
+    if (a > 0) d += a * Math.log2(a / m);
+    if (b > 0) d += b * Math.log2(b / m);
+  }
+  return Math.min(1, Math.max(0, d / 2));
+}
+
+/** JS divergence of each row of two [T,T] matrices: a Float64Array of length T. */
+export function rowJsDivergence(a: Float32Array, b: Float32Array, tokens: number): Float64Array {
+  checkSquare(a, b, tokens);
+  const out = new Float64Array(tokens);
+  for (let i = 0; i < tokens; i++) {
+    out[i] = jsDivergence(a.subarray(i * tokens, (i + 1) * tokens), b.subarray(i * tokens, (i + 1) * tokens));
+  }
+  return out;
+}
+
+/** Mean over query rows of the row JS divergence (0 = identical heads, 1 = disjoint attention). */
+export function meanRowJsDivergence(a: Float32Array, b: Float32Array, tokens: number): number {
+  if (tokens === 0) return 0;
+  const rows = rowJsDivergence(a, b, tokens);
+  let s = 0;
+  for (const v of rows) s += v;
+  return s / tokens;
+}
+
+/** Similarity figure shown next to a divergence: 1 − mean JS divergence, in [0, 1]. */
+export function similarity(meanJsd: number): number {
+  return Math.min(1, Math.max(0, 1 - meanJsd));
+}
+
+/** Element-wise a − b of two [T,T] matrices. */
+export function differenceMatrix(a: Float32Array, b: Float32Array, tokens: number): Float32Array {
+  checkSquare(a, b, tokens);
+  const out = new Float32Array(tokens * tokens);
+  for (let k = 0; k < out.length; k++) out[k] = a[k] - b[k];
+  return out;
+}
+
+/** One compared pair of pinned heads (indices into the pinned list). */
+export interface PairDivergence {
+  readonly a: number;
+  readonly b: number;
+  readonly meanJsd: number;
+  readonly similarity: number;
+}
+
+/** Mean row JS divergence of every pair (a < b) of `count` stacked [T,T] matrices in `stack`. */
+export function pairwiseDivergence(stack: Float32Array, count: number, tokens: number): PairDivergence[] {
+  const n = tokens * tokens;
+  if (stack.length < count * n) throw new Error(`stack holds ${stack.length} values, expected ${count * n}`);
+  const out: PairDivergence[] = [];
+  for (let a = 0; a < count; a++) {
+    for (let b = a + 1; b < count; b++) {
+      const d = meanRowJsDivergence(stack.subarray(a * n, (a + 1) * n), stack.subarray(b * n, (b + 1) * n), tokens);
+      out.push({ a, b, meanJsd: d, similarity: similarity(d) });
+    }
+  }
+  return out;
+}
+
+function checkSquare(a: Float32Array, b: Float32Array, tokens: number): void {
+  const n = tokens * tokens;
+  if (a.length < n || b.length < n) throw new Error(`matrices hold ${a.length} and ${b.length} values, expected ${n}`);
+}

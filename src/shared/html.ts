@@ -1,0 +1,165 @@
+/**
+ * The HTML documents of the two webviews (the attention panel and the compare view), with a strict
+ * Content-Security-Policy. The HTML carries only resource URIs (scripts, styles, the worker source and the
+ * onnxruntime .wasm base) as attributes; user data (text, tokens, attention) never appears in it and
+ * arrives only by postMessage after the webview posts `ready`. Imports neither `vscode` nor the DOM.
+ */
+
+/** Resource URIs and the CSP source the host computes for one webview. */
+export interface WebviewHtmlOptions {
+  /** `webview.cspSource`: the origin that serves extension resources into the webview. */
+  cspSource: string;
+  /** A fresh nonce per document (see `makeNonce`). */
+  nonce: string;
+  /** Webview URI of the bundled script (dist/panel.js or dist/compare.js). */
+  scriptUri: string;
+  /** Webview URI of the stylesheet (media/panel.css or media/compare.css). */
+  styleUri: string;
+  /** Optional separate toolkit script; the toolkit is normally bundled into the view script. */
+  toolkitUri?: string;
+  /** Panel only: webview URI of dist/worker.js, fetched and started from a blob: URL. */
+  workerUri?: string;
+  /** Panel only: webview URI of the folder holding onnxruntime's .wasm (dist/ort/), ending in '/'. */
+  wasmBase?: string;
+  /** Document title. */
+  title: string;
+}
+
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A 32-character random nonce for script tags and the CSP, from crypto.getRandomValues. */
+export function makeNonce(): string {
+  const bytes = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(bytes);
+  let out = '';
+  for (const b of bytes) out += NONCE_CHARS[b % NONCE_CHARS.length];
+  return out;
+}
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function checkOptions(o: WebviewHtmlOptions): void {
+  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) throw new Error('The nonce must be at least 16 base64 characters.');
+  // The CSP source goes into the policy unquoted; anything that could end a directive is refused.
+  if (!o.cspSource || /[;,'"\s<>]/.test(o.cspSource)) throw new Error(`Unusable CSP source: ${o.cspSource}`);
+}
+
+/** The CSP of a webview; `wasm` adds 'wasm-unsafe-eval', blob: workers and fetching (panel only). */
+export function contentSecurityPolicy(o: WebviewHtmlOptions, wasm: boolean): string {
+  checkOptions(o);
+  const src = o.cspSource;
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${o.nonce}'${wasm ? " 'wasm-unsafe-eval'" : ''}`,
+    // The toolkit (FAST) probes :focus-visible support with a <style> element carrying the nonce it reads
+    // from <meta property="csp-nonce">; everything else it styles through constructable stylesheets.
+    `style-src ${src} 'nonce-${o.nonce}'`,
+    `img-src ${src} blob: data:`,
+    `font-src ${src}`,
+    ...(wasm ? [`connect-src ${src}`, 'worker-src blob:'] : []),
+  ].join('; ');
+}
+
+function page(o: WebviewHtmlOptions, wasm: boolean, bodyAttrs: string, body: string): string {
+  const csp = contentSecurityPolicy(o, wasm);
+  const nonce = escapeHtml(o.nonce);
+  const toolkit = o.toolkitUri ? `\n  <script type="module" nonce="${nonce}" src="${escapeHtml(o.toolkitUri)}"></script>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
+  <meta property="csp-nonce" content="${nonce}">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${escapeHtml(o.styleUri)}">
+  <title>${escapeHtml(o.title)}</title>
+</head>
+<body ${bodyAttrs}>
+${body}${toolkit}
+  <script nonce="${nonce}" src="${escapeHtml(o.scriptUri)}"></script>
+</body>
+</html>
+`;
+}
+
+const PANEL_BODY = `  <header id="header">
+    <div class="title-row">
+      <h1 id="model-name">Attention Lens</h1>
+      <span id="document-label" class="muted"></span>
+      <span id="backend" class="badge" title="Execution provider that ran the model"></span>
+    </div>
+    <div id="timings" class="muted" aria-label="Timings"></div>
+    <ul id="notices" aria-label="Notices"></ul>
+    <div id="stale-banner" class="banner" role="status" hidden></div>
+    <div id="error" class="banner error" role="alert" hidden></div>
+    <div id="progress" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="progress-text"></span></div>
+  </header>
+  <div id="toolbar" role="toolbar" aria-label="Head selection">
+    <label for="layer-select">Layer</label>
+    <vscode-dropdown id="layer-select" aria-label="Layer"></vscode-dropdown>
+    <label for="head-select">Head</label>
+    <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown>
+    <vscode-button id="pin-head" appearance="secondary" title="Pin this head to the compare view">Pin head</vscode-button>
+  </div>
+  <p id="empty-state" class="muted">Select text in an editor and run <em>Attention Lens: Show Attention</em>.</p>
+  <vscode-panels id="views" activeid="tab-tokens" aria-label="Views">
+    <vscode-panel-tab id="tab-tokens">Tokens</vscode-panel-tab>
+    <vscode-panel-tab id="tab-heatmap">Heatmap</vscode-panel-tab>
+    <vscode-panel-tab id="tab-grid">Model grid</vscode-panel-tab>
+    <vscode-panel-view id="view-tokens">
+      <div class="view-body">
+        <div id="tokens-legend" class="legend"></div>
+        <div id="tokens" role="group" aria-label="Tokens: hover or use arrow keys; Enter locks, Escape unlocks"></div>
+        <p id="focus-summary" class="summary" aria-live="polite"></p>
+      </div>
+    </vscode-panel-view>
+    <vscode-panel-view id="view-heatmap">
+      <div class="view-body">
+        <div id="heatmap-legend" class="legend"></div>
+        <div id="heatmap-wrap" class="canvas-wrap">
+          <canvas id="heatmap" tabindex="0" role="img" aria-label="Attention heatmap: rows are query tokens, columns are key tokens. Arrow keys move the cursor."></canvas>
+          <div id="heatmap-tip" class="tip" role="tooltip" hidden></div>
+        </div>
+      </div>
+    </vscode-panel-view>
+    <vscode-panel-view id="view-grid">
+      <div class="view-body">
+        <div id="grid-legend" class="legend"></div>
+        <div id="grid-wrap" class="canvas-wrap">
+          <canvas id="grid" tabindex="0" role="img" aria-label="Every layer and head. Arrow keys move, Enter selects."></canvas>
+        </div>
+        <p id="grid-status" class="summary" aria-live="polite"></p>
+      </div>
+    </vscode-panel-view>
+  </vscode-panels>`;
+
+/** The attention panel document: header, layer/head toolbar, Tokens / Heatmap / Model grid views. */
+export function renderPanelHtml(o: WebviewHtmlOptions): string {
+  const attrs = ['data-view="panel"'];
+  if (o.workerUri) attrs.push(`data-worker-uri="${escapeHtml(o.workerUri)}"`);
+  if (o.wasmBase) attrs.push(`data-wasm-base="${escapeHtml(o.wasmBase)}"`);
+  return page(o, true, attrs.join(' '), PANEL_BODY);
+}
+
+const COMPARE_BODY = `  <header id="header">
+    <h1>Compare heads</h1>
+    <p id="compare-status" class="muted" role="status">Pin heads from the Attention Lens panel to compare them here.</p>
+  </header>
+  <section id="pinned" aria-label="Pinned heads"></section>
+  <section id="difference" hidden>
+    <h2 id="difference-title">Difference</h2>
+    <div id="difference-legend" class="legend"></div>
+    <canvas id="difference-canvas" role="img"></canvas>
+  </section>
+  <section id="divergence" hidden>
+    <h2>Divergence</h2>
+    <table id="divergence-table"></table>
+  </section>`;
+
+/** The compare view document: pinned heads side by side, their difference and divergences. */
+export function renderCompareHtml(o: WebviewHtmlOptions): string {
+  return page(o, false, 'data-view="compare"', COMPARE_BODY);
+}
