@@ -148,7 +148,13 @@ export type PanelToWorker =
 
 /** Worker → panel messages. */
 export type WorkerToPanel =
-  | { readonly type: 'progress'; readonly runId: number; readonly stage: 'loading' | 'running' }
+  | {
+      readonly type: 'progress';
+      readonly runId: number;
+      readonly stage: 'loading' | 'running';
+      /** The execution provider chosen for this run, once known (sent with 'running'). */
+      readonly backend?: BackendUsed;
+    }
   | {
       readonly type: 'result';
       readonly runId: number;

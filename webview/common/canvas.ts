@@ -1,0 +1,125 @@
+/**
+ * Canvas helpers shared by the panel and the compare view: devicePixelRatio-aware sizing, matrix images
+ * (one pixel per cell, scaled up without smoothing), the hatch pattern for masked cells, and colour ramps.
+ */
+import { divergingColor, mixColors, rgbaToCss, type Rgba } from '../../src/shared/colors';
+import type { Theme } from './theme';
+
+/** Sizes a canvas to css width × height at the device pixel ratio; returns a context in CSS pixels. */
+export function sizeCanvas(canvas: HTMLCanvasElement, cssWidth: number, cssHeight: number): CanvasRenderingContext2D {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(cssWidth));
+  const h = Math.max(1, Math.round(cssHeight));
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  const ctx = canvas.getContext('2d')!;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  return ctx;
+}
+
+/** Canvas fill text of a colour. */
+export const css = rgbaToCss;
+
+/** A T×T image, one pixel per cell, coloured by `colorAt(i, j)`. */
+export function matrixImage(tokens: number, colorAt: (i: number, j: number) => Rgba): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = Math.max(1, tokens);
+  c.height = Math.max(1, tokens);
+  const ctx = c.getContext('2d')!;
+  const img = ctx.createImageData(c.width, c.height);
+  for (let i = 0; i < tokens; i++) {
+    for (let j = 0; j < tokens; j++) {
+      const col = colorAt(i, j);
+      const p = (i * tokens + j) * 4;
+      img.data[p] = col.r;
+      img.data[p + 1] = col.g;
+      img.data[p + 2] = col.b;
+      img.data[p + 3] = Math.round(col.a * 255);
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return c;
+}
+
+/** Attention image of a [T,T] matrix: background → accent by weight / max; masked cells (causal, j > i) greyed. */
+export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme): HTMLCanvasElement {
+  return matrixImage(tokens, (i, j) => {
+    if (causal && j > i) return theme.masked;
+    return mixColors(theme.bg, theme.accent, max > 0 ? m[i * tokens + j] / max : 0);
+  });
+}
+
+/** Diverging image of a signed [T,T] matrix: −limit blue, 0 background, +limit red; masked cells greyed. */
+export function divergingImage(d: Float32Array, tokens: number, limit: number, causal: boolean, theme: Theme): HTMLCanvasElement {
+  return matrixImage(tokens, (i, j) => {
+    if (causal && j > i) return theme.masked;
+    return divergingColor(d[i * tokens + j], limit, theme.negative, theme.bg, theme.positive);
+  });
+}
+
+/** Draws `img` (a T×T matrix image) into the square at (x, y) with `cell` CSS px per cell, no smoothing. */
+export function blitMatrix(ctx: CanvasRenderingContext2D, img: HTMLCanvasElement, x: number, y: number, size: number): void {
+  ctx.save();
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(img, x, y, size, size);
+  ctx.restore();
+}
+
+/** Diagonal hatch pattern (lines in `line` over transparent), spaced `gap` CSS px. */
+export function hatchPattern(ctx: CanvasRenderingContext2D, line: Rgba, gap = 5): CanvasPattern | null {
+  const dpr = window.devicePixelRatio || 1;
+  const n = Math.max(2, Math.round(gap * dpr));
+  const c = document.createElement('canvas');
+  c.width = n;
+  c.height = n;
+  const p = c.getContext('2d')!;
+  p.strokeStyle = css(line);
+  p.lineWidth = Math.max(1, dpr);
+  p.beginPath();
+  // Two segments so the diagonal tiles seamlessly.
+  p.moveTo(0, n);
+  p.lineTo(n, 0);
+  p.moveTo(-n / 2, n / 2);
+  p.lineTo(n / 2, -n / 2);
+  p.moveTo(n / 2, n + n / 2);
+  p.lineTo(n + n / 2, n / 2);
+  p.stroke();
+  const pattern = ctx.createPattern(c, 'repeat');
+  // The pattern tile is in device pixels; undo the context's dpr scale.
+  pattern?.setTransform(new DOMMatrix([1 / dpr, 0, 0, 1 / dpr, 0, 0]));
+  return pattern;
+}
+
+/** Hatches the masked upper triangle (cells j > i) of a T×T matrix drawn at (x, y), `cell` px per cell. */
+export function hatchUpperTriangle(ctx: CanvasRenderingContext2D, tokens: number, x: number, y: number, cell: number,
+  line: Rgba): void {
+  const pattern = hatchPattern(ctx, line, Math.max(3, Math.min(6, cell / 2)));
+  if (!pattern) return;
+  ctx.save();
+  ctx.fillStyle = pattern;
+  ctx.beginPath();
+  for (let i = 0; i < tokens - 1; i++) ctx.rect(x + (i + 1) * cell, y + i * cell, (tokens - i - 1) * cell, cell);
+  ctx.fill();
+  ctx.restore();
+}
+
+/** A horizontal colour ramp with end labels, for legends. Returns the canvas. */
+export function rampCanvas(width: number, height: number, stops: readonly Rgba[]): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  const ctx = sizeCanvas(c, width, height);
+  const g = ctx.createLinearGradient(0, 0, width, 0);
+  stops.forEach((s, k) => g.addColorStop(stops.length === 1 ? 0 : k / (stops.length - 1), css(s)));
+  ctx.fillStyle = g;
+  ctx.fillRect(0, 0, width, height);
+  c.setAttribute('aria-hidden', 'true');
+  c.className = 'ramp';
+  return c;
+}
+
+/** Font string for canvas text in the editor font at `scale` × its size. */
+export function canvasFont(theme: Theme, scale = 0.85): string {
+  return `${Math.max(9, Math.round(theme.fontSize * scale))}px ${theme.fontFamily}`;
+}

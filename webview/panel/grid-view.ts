@@ -1,0 +1,185 @@
+/**
+ * The Model grid: a thumbnail of every layer × head on one canvas, plus a mean column per layer. Click
+ * or Enter selects a head; double-click opens it in the Heatmap. Arrow keys move a cursor; the current
+ * cell is announced in `#grid-status`.
+ */
+import { maxValue, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
+import type { Theme } from '../common/theme';
+import { headChoiceLabel, type HeadChoice, type RunData } from './state';
+
+/** What the grid draws. */
+export interface GridModel {
+  readonly run: RunData;
+  readonly layer: number;
+  readonly head: HeadChoice;
+  readonly theme: Theme;
+}
+
+/** Callbacks from the grid. */
+export interface GridEvents {
+  select(layer: number, head: HeadChoice): void;
+  open(layer: number, head: HeadChoice): void;
+}
+
+interface Layout {
+  x0: number;
+  y0: number;
+  thumb: number;
+  gap: number;
+  meanGap: number;
+  cols: number;
+  rows: number;
+}
+
+/** Renders and drives the model grid canvas. */
+export class GridView {
+  private readonly canvas = document.getElementById('grid') as HTMLCanvasElement;
+  private readonly wrap = document.getElementById('grid-wrap')!;
+  private readonly status = document.getElementById('grid-status')!;
+  private readonly images = new Map<string, HTMLCanvasElement>();
+  private model?: GridModel;
+  private layout?: Layout;
+  private cursor: [number, number] | null = null;
+
+  constructor(private readonly events: GridEvents) {
+    this.canvas.addEventListener('click', (ev) => {
+      const c = this.cellAt(ev.offsetX, ev.offsetY);
+      if (c) {
+        this.cursor = c;
+        this.events.select(c[0], this.headOf(c[1]));
+      }
+    });
+    this.canvas.addEventListener('dblclick', (ev) => {
+      const c = this.cellAt(ev.offsetX, ev.offsetY);
+      if (c) this.events.open(c[0], this.headOf(c[1]));
+    });
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const c = this.cellAt(ev.offsetX, ev.offsetY);
+      this.canvas.style.cursor = c ? 'pointer' : 'default';
+      this.canvas.title = c ? `L${c[0]} ${headChoiceLabel(this.headOf(c[1]))}: click to select, double-click to open` : '';
+    });
+    this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.canvas.addEventListener('focus', () => {
+      if (!this.cursor && this.model) this.cursor = [this.model.layer, this.colOf(this.model.head)];
+      if (this.model) this.draw(this.model);
+    });
+  }
+
+  /** Forgets cached thumbnails (new run or theme). */
+  invalidate(): void {
+    this.images.clear();
+  }
+
+  private headOf(col: number): HeadChoice {
+    return this.model && col >= this.model.run.dims.heads ? 'mean' : col;
+  }
+
+  private colOf(head: HeadChoice): number {
+    return typeof head === 'number' ? head : (this.model?.run.dims.heads ?? 0);
+  }
+
+  private cellX(l: Layout, c: number): number {
+    return l.x0 + c * (l.thumb + l.gap) + (c === l.cols - 1 ? l.meanGap : 0);
+  }
+
+  private cellAt(x: number, y: number): [number, number] | null {
+    const l = this.layout;
+    if (!l) return null;
+    for (let r = 0; r < l.rows; r++) {
+      const top = l.y0 + r * (l.thumb + l.gap);
+      if (y < top || y >= top + l.thumb) continue;
+      for (let c = 0; c < l.cols; c++) {
+        const left = this.cellX(l, c);
+        if (x >= left && x < left + l.thumb) return [r, c];
+      }
+    }
+    return null;
+  }
+
+  private onKey(ev: KeyboardEvent): void {
+    const l = this.layout;
+    if (!l || !this.model) return;
+    const [r, c] = this.cursor ?? [this.model.layer, this.colOf(this.model.head)];
+    let next: [number, number] | null = null;
+    if (ev.key === 'ArrowUp') next = [Math.max(0, r - 1), c];
+    else if (ev.key === 'ArrowDown') next = [Math.min(l.rows - 1, r + 1), c];
+    else if (ev.key === 'ArrowLeft') next = [r, Math.max(0, c - 1)];
+    else if (ev.key === 'ArrowRight') next = [r, Math.min(l.cols - 1, c + 1)];
+    else if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      if (ev.key === 'Enter' && ev.altKey) this.events.open(r, this.headOf(c));
+      else this.events.select(r, this.headOf(c));
+      return;
+    } else return;
+    ev.preventDefault();
+    this.cursor = next;
+    this.draw(this.model);
+  }
+
+  /** Draws all thumbnails for the model state. */
+  draw(m: GridModel): void {
+    this.model = m;
+    const { run, theme } = m;
+    const { layers, heads } = run.dims;
+    if (!run.attention || this.wrap.clientWidth === 0) return;
+    const cols = heads + 1;
+    const avail = Math.max(160, this.wrap.clientWidth - 8);
+    const labelW = 34;
+    const labelH = 20;
+    const gap = 6;
+    const meanGap = 8;
+    const thumb = Math.max(24, Math.min(110, Math.floor((avail - labelW - meanGap - gap * cols) / cols)));
+    const l: Layout = { x0: labelW, y0: labelH, thumb, gap, meanGap, cols, rows: layers };
+    this.layout = l;
+    Object.assign(this.canvas.dataset, { x0: String(l.x0), y0: String(l.y0), thumb: String(thumb), gap: String(gap),
+      meanGap: String(meanGap), cols: String(cols), rows: String(layers) });
+    const width = this.cellX(l, cols - 1) + thumb + 2;
+    const height = labelH + layers * (thumb + gap);
+    const ctx = sizeCanvas(this.canvas, width, height);
+    ctx.font = canvasFont(theme, 0.8);
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = rgbaToCss(withAlpha(theme.fg, 0.8));
+    ctx.textAlign = 'center';
+    for (let c = 0; c < cols; c++) ctx.fillText(c < heads ? `H${c}` : 'mean', this.cellX(l, c) + thumb / 2, labelH / 2);
+    ctx.textAlign = 'right';
+    for (let r = 0; r < layers; r++) ctx.fillText(`L${r}`, labelW - 6, labelH + r * (thumb + gap) + thumb / 2);
+    for (let r = 0; r < layers; r++) {
+      for (let c = 0; c < cols; c++) {
+        const head: HeadChoice = c < heads ? c : 'mean';
+        const key = `${run.runId}|${r}|${head}`;
+        let img = this.images.get(key);
+        if (!img) {
+          const mat = run.matrix(r, head)!;
+          img = attentionImage(mat, run.T, maxValue(mat), run.causal, theme);
+          this.images.set(key, img);
+        }
+        const x = this.cellX(l, c);
+        const y = labelH + r * (thumb + gap);
+        blitMatrix(ctx, img, x, y, thumb);
+        ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.2));
+        ctx.lineWidth = 1;
+        ctx.strokeRect(x - 0.5, y - 0.5, thumb + 1, thumb + 1);
+        const selected = r === m.layer && (m.head === head || (m.head === 'all' && head === 'mean'));
+        if (selected) {
+          ctx.strokeStyle = rgbaToCss(theme.focus);
+          ctx.lineWidth = 3;
+          ctx.strokeRect(x - 2, y - 2, thumb + 4, thumb + 4);
+        }
+        if (this.cursor && this.cursor[0] === r && this.cursor[1] === c && document.activeElement === this.canvas) {
+          ctx.setLineDash([3, 2]);
+          ctx.strokeStyle = rgbaToCss(theme.fg);
+          ctx.lineWidth = 1.5;
+          ctx.strokeRect(x - 4, y - 4, thumb + 8, thumb + 8);
+          ctx.setLineDash([]);
+        }
+      }
+    }
+    const [cr, cc] = this.cursor ?? [m.layer, this.colOf(m.head)];
+    const here = `L${cr} ${headChoiceLabel(this.headOf(cc))}`;
+    this.status.textContent = `Selected: L${m.layer} ${headChoiceLabel(m.head)}.` +
+      (document.activeElement === this.canvas ? ` Cursor: ${here}. Enter selects, Alt+Enter opens the heatmap.` :
+        ' Click a thumbnail to select it, double-click to open it in the Heatmap.');
+    this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column. ${this.status.textContent}`);
+  }
+}

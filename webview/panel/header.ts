@@ -1,0 +1,97 @@
+/**
+ * The panel header: model and document names, which backend ran (and why not the one requested),
+ * timings, notices, the stale banner, errors (role=alert) and the progress ring.
+ */
+import type { BackendUsed, Timings } from '../../src/shared/protocol';
+
+const $ = (id: string): HTMLElement => document.getElementById(id)!;
+
+/** Display name of a backend. */
+export function backendName(b: BackendUsed): string {
+  return b === 'webgpu' ? 'WebGPU' : 'WASM';
+}
+
+/** Short header text for a backend and its fallback reason, e.g. "WASM — WebGPU requested but unavailable". */
+export function backendLabel(b: BackendUsed, fallbackReason?: string): string {
+  if (!fallbackReason) return backendName(b);
+  if (/no adapter/i.test(fallbackReason)) return `${backendName(b)} — WebGPU requested but unavailable`;
+  if (/WebGPU failed/i.test(fallbackReason)) return `${backendName(b)} — WebGPU failed`;
+  return `${backendName(b)} — ${fallbackReason}`;
+}
+
+function ms(v: number | undefined): string | undefined {
+  return v === undefined ? undefined : v < 10 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`;
+}
+
+/** Controls the header elements. */
+export class Header {
+  /** Model name and the label of the document the text came from. */
+  setSource(modelName: string, documentLabel: string): void {
+    $('model-name').textContent = modelName;
+    $('document-label').textContent = documentLabel;
+    $('document-label').title = documentLabel;
+  }
+
+  /** Shows which backend ran; `undefined` clears it. */
+  setBackend(b: BackendUsed | undefined, fallbackReason?: string): void {
+    const el = $('backend');
+    if (!b) {
+      el.textContent = '';
+      el.hidden = true;
+      delete el.dataset.backend;
+      return;
+    }
+    el.hidden = false;
+    el.textContent = backendLabel(b, fallbackReason);
+    el.dataset.backend = b;
+    el.classList.toggle('fallback', !!fallbackReason);
+    el.title = fallbackReason ?? `Ran on ${backendName(b)}`;
+  }
+
+  /** Timings line: tokenize · load · inference · first paint. */
+  setTimings(t: Timings): void {
+    const parts: string[] = [];
+    const add = (name: string, key: keyof Timings): void => {
+      const v = ms(t[key]);
+      if (v) parts.push(`${name} ${v}`);
+      $('timings').dataset[key] = t[key] === undefined ? '' : String(t[key]);
+    };
+    add('tokenize', 'tokenizeMs');
+    add('load', 'loadMs');
+    add('inference', 'inferenceMs');
+    add('first paint', 'firstPaintMs');
+    $('timings').textContent = parts.join(' · ');
+  }
+
+  /** Replaces the notices list. */
+  setNotices(notices: readonly string[]): void {
+    const ul = $('notices');
+    ul.replaceChildren(...notices.map((n) => {
+      const li = document.createElement('li');
+      li.textContent = n;
+      return li;
+    }));
+    ul.hidden = notices.length === 0;
+  }
+
+  /** Shows or hides the stale banner. */
+  setStale(reason: string | undefined): void {
+    const el = $('stale-banner');
+    el.textContent = reason ? `Out of date: ${reason}. Run Show Attention again to refresh.` : '';
+    el.hidden = !reason;
+  }
+
+  /** Shows an error (role=alert), or clears it with `undefined`. */
+  setError(message: string | undefined): void {
+    const el = $('error');
+    el.textContent = message ?? '';
+    el.hidden = !message;
+  }
+
+  /** Shows the progress ring with a message, or hides it with `undefined`. */
+  setProgress(message: string | undefined): void {
+    $('progress').hidden = !message;
+    $('progress-text').textContent = message ?? '';
+    document.body.classList.toggle('busy', !!message);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The Heatmap view: the selected head's T×T matrix (rows = query tokens, columns = key tokens) on one
+ * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
+ * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
+ */
+import { formatWeight, maxValue, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { attentionImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
+import type { Theme } from '../common/theme';
+import { describeToken, shortLabel } from '../common/token-text';
+import { headChoiceLabel, type HeadChoice, type RunData } from './state';
+
+/** What the heatmap draws. */
+export interface HeatmapModel {
+  readonly run: RunData;
+  readonly layer: number;
+  readonly head: HeadChoice;
+  readonly focused: number | null;
+  readonly theme: Theme;
+}
+
+/** Callbacks from the heatmap. */
+export interface HeatmapEvents {
+  /** The pointer or keyboard cursor is on query row i (null: left the matrix). */
+  hoverRow(i: number | null): void;
+  lock(i: number | null): void;
+}
+
+interface Layout {
+  x0: number;
+  y0: number;
+  cell: number;
+  T: number;
+}
+
+/** Renders and drives the heatmap canvas. */
+export class HeatmapView {
+  private readonly canvas = document.getElementById('heatmap') as HTMLCanvasElement;
+  private readonly wrap = document.getElementById('heatmap-wrap')!;
+  private readonly tip = document.getElementById('heatmap-tip')!;
+  private readonly legend = document.getElementById('heatmap-legend')!;
+  private readonly images = new Map<string, HTMLCanvasElement>();
+  private model?: HeatmapModel;
+  private layout?: Layout;
+  private cursor: [number, number] | null = null;
+
+  constructor(private readonly events: HeatmapEvents) {
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const cell = this.cellAt(ev.offsetX, ev.offsetY);
+      if (!cell) return this.leave();
+      const moved = !this.cursor || this.cursor[0] !== cell[0] || this.cursor[1] !== cell[1];
+      this.cursor = cell;
+      this.showTip(cell, ev.offsetX, ev.offsetY);
+      this.events.hoverRow(cell[0]);
+      if (moved && this.model) this.draw(this.model);
+    });
+    this.canvas.addEventListener('mouseleave', () => this.leave());
+    this.canvas.addEventListener('click', (ev) => {
+      const cell = this.cellAt(ev.offsetX, ev.offsetY);
+      if (cell) this.events.lock(cell[0]);
+    });
+    this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.canvas.addEventListener('blur', () => { this.tip.hidden = true; });
+  }
+
+  /** Forgets cached matrix images (new run or theme). */
+  invalidate(): void {
+    this.images.clear();
+  }
+
+  private leave(): void {
+    this.cursor = null;
+    this.tip.hidden = true;
+    this.events.hoverRow(null);
+    if (this.model) this.draw(this.model);
+  }
+
+  private cellAt(x: number, y: number): [number, number] | null {
+    const l = this.layout;
+    if (!l) return null;
+    const i = Math.floor((y - l.y0) / l.cell);
+    const j = Math.floor((x - l.x0) / l.cell);
+    return i >= 0 && j >= 0 && i < l.T && j < l.T ? [i, j] : null;
+  }
+
+  private onKey(ev: KeyboardEvent): void {
+    const l = this.layout;
+    if (!l || !this.model) return;
+    const [i, j] = this.cursor ?? [this.model.focused ?? 0, 0];
+    let next: [number, number] | null = null;
+    if (ev.key === 'ArrowUp') next = [Math.max(0, i - 1), j];
+    else if (ev.key === 'ArrowDown') next = [Math.min(l.T - 1, i + 1), j];
+    else if (ev.key === 'ArrowLeft') next = [i, Math.max(0, j - 1)];
+    else if (ev.key === 'ArrowRight') next = [i, Math.min(l.T - 1, j + 1)];
+    else if (ev.key === 'Home') next = [i, 0];
+    else if (ev.key === 'End') next = [i, l.T - 1];
+    else if (ev.key === 'Enter' || ev.key === ' ') this.events.lock(i);
+    else if (ev.key === 'Escape') {
+      this.events.lock(null);
+      this.tip.hidden = true;
+    } else return;
+    ev.preventDefault();
+    if (!next) return;
+    this.cursor = next;
+    this.showTip(next, l.x0 + (next[1] + 1) * l.cell, l.y0 + (next[0] + 1) * l.cell);
+    this.events.hoverRow(next[0]);
+    this.draw(this.model);
+  }
+
+  private showTip([i, j]: [number, number], x: number, y: number): void {
+    const m = this.model;
+    if (!m) return;
+    const row = m.run.row(m.layer, m.head, i);
+    const masked = m.run.causal && j > i;
+    const w = row?.[j] ?? 0;
+    const lines = [
+      `query ${describeToken(m.run.labels, i)}`,
+      `key ${describeToken(m.run.labels, j)}`,
+      masked ? 'masked (future token)' : `weight ${formatWeight(w)}`,
+    ];
+    this.tip.replaceChildren(...lines.map((t) => {
+      const d = document.createElement('div');
+      d.textContent = t;
+      return d;
+    }));
+    this.tip.dataset.row = String(i);
+    this.tip.dataset.col = String(j);
+    this.tip.dataset.weight = formatWeight(w);
+    this.tip.hidden = false;
+    const pad = 12;
+    const maxX = this.wrap.clientWidth - this.tip.offsetWidth - 4;
+    const left = Math.max(0, Math.min(x + pad, maxX));
+    const top = y + pad + this.tip.offsetHeight > this.canvas.offsetHeight ? Math.max(0, y - pad - this.tip.offsetHeight) : y + pad;
+    this.tip.style.left = `${left + this.canvas.offsetLeft}px`;
+    this.tip.style.top = `${top + this.canvas.offsetTop}px`;
+  }
+
+  /** Draws the matrix for the model state (sizes to the wrapper width). */
+  draw(m: HeatmapModel): void {
+    this.model = m;
+    const { run, theme } = m;
+    const T = run.T;
+    const matrix = run.matrix(m.layer, m.head);
+    const avail = Math.max(120, this.wrap.clientWidth - 8);
+    if (!matrix || T === 0 || this.wrap.clientWidth === 0) return;
+    let labels = T <= 96;
+    let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
+    let cell = Math.floor((avail - labelW) / T);
+    if (cell < 7 && labels) {
+      labels = false;
+      labelW = 0;
+      cell = Math.floor(avail / T);
+    }
+    cell = Math.max(2, Math.min(30, cell));
+    const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
+    const size = T * cell;
+    const x0 = labelW + 1;
+    const y0 = labelH + 1;
+    this.layout = { x0, y0, cell, T };
+    // Geometry in CSS px, for tests and tools that need to point at a cell.
+    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T) });
+    const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + size + 2);
+    const key = `${run.runId}|${m.layer}|${m.head}`;
+    const max = maxValue(matrix);
+    let img = this.images.get(key);
+    if (!img) {
+      img = attentionImage(matrix, T, max, run.causal, theme);
+      this.images.set(key, img);
+    }
+    blitMatrix(ctx, img, x0, y0, size);
+    if (run.causal) hatchUpperTriangle(ctx, T, x0, y0, cell, theme.hatch);
+    ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, size + 1);
+    if (m.focused !== null && m.focused < T) {
+      ctx.strokeStyle = rgbaToCss(theme.focus);
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x0 - 1, y0 + m.focused * cell, size + 2, cell);
+    }
+    if (this.cursor && this.cursor[0] < T && this.cursor[1] < T) {
+      ctx.strokeStyle = rgbaToCss(theme.fg);
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(x0 + this.cursor[1] * cell + 0.75, y0 + this.cursor[0] * cell + 0.75, cell - 1.5, cell - 1.5);
+    }
+    if (labels) this.drawLabels(ctx, m, x0, y0, cell, labelW, labelH);
+    this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${T} tokens. ` +
+      'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
+    this.renderLegend(m, max);
+  }
+
+  private drawLabels(ctx: CanvasRenderingContext2D, m: HeatmapModel, x0: number, y0: number, cell: number, labelW: number,
+    labelH: number): void {
+    const { run, theme } = m;
+    const fontPx = Math.min(Math.max(9, cell * 0.8), theme.fontSize);
+    ctx.font = canvasFont(theme, fontPx / theme.fontSize);
+    ctx.textBaseline = 'middle';
+    const maxChars = Math.max(3, Math.floor(labelW / (fontPx * 0.62)));
+    const colour = (i: number): string => rgbaToCss(i === m.focused ? theme.fg : withAlpha(theme.fg, 0.75));
+    ctx.textAlign = 'right';
+    for (let i = 0; i < run.T; i++) {
+      ctx.fillStyle = colour(i);
+      ctx.fillText(shortLabel(run.labels[i].label, maxChars), labelW - 4, y0 + (i + 0.5) * cell, labelW - 6);
+    }
+    ctx.textAlign = 'left';
+    const diag = Math.max(3, Math.floor((labelH * 1.3) / (fontPx * 0.62)));
+    for (let j = 0; j < run.T; j++) {
+      ctx.save();
+      ctx.translate(x0 + (j + 0.5) * cell, y0 - 4);
+      ctx.rotate(-Math.PI / 3);
+      ctx.fillStyle = colour(j);
+      ctx.fillText(shortLabel(run.labels[j].label, diag), 0, 0);
+      ctx.restore();
+    }
+  }
+
+  private renderLegend(m: HeatmapModel, max: number): void {
+    const parts: HTMLElement[] = [];
+    const text = (t: string, cls = ''): void => {
+      const s = document.createElement('span');
+      s.className = `legend-item ${cls}`;
+      s.textContent = t;
+      parts.push(s);
+    };
+    text(`L${m.layer} ${headChoiceLabel(m.head === 'all' ? 'mean' : m.head)}`, 'legend-title');
+    text('rows: query · columns: key');
+    const item = document.createElement('span');
+    item.className = 'legend-item';
+    const label = document.createElement('span');
+    label.textContent = `0 → ${formatWeight(max)} (matrix max)`;
+    item.append(rampCanvas(56, 10, [m.theme.bg, m.theme.accent]), label);
+    parts.push(item);
+    if (m.run.causal) {
+      const masked = document.createElement('span');
+      masked.className = 'legend-item legend-masked';
+      const sw = document.createElement('span');
+      sw.className = 'swatch';
+      const t = document.createElement('span');
+      t.textContent = 'future tokens are masked';
+      masked.append(sw, t);
+      parts.push(masked);
+    }
+    this.legend.replaceChildren(...parts);
+  }
+}

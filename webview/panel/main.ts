@@ -1,0 +1,226 @@
+/**
+ * The attention panel webview. Posts `ready`, then handles HostToPanel messages: on 'show' it runs the
+ * model in the inference worker, posts the result (with timings up to first paint) to the host and
+ * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
+ */
+import { assertNever, isMessage, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
+import { readTheme, watchTheme, type Theme } from '../common/theme';
+import { vscodeApi } from '../common/vscode-api';
+import { CancelledError, InferenceClient, type RunResult } from './client';
+import { HeadPicker, registerToolkit, ViewTabs } from './controls';
+import { GridView } from './grid-view';
+import { backendName, Header } from './header';
+import { HeatmapView } from './heatmap-view';
+import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
+import { TokensView } from './tokens-view';
+
+registerToolkit();
+
+const vscode = vscodeApi();
+const post = (m: PanelToHost): void => vscode.postMessage(m);
+
+const state: UiState = restoreState(vscode.getState());
+let hovered: number | null = null;
+let theme: Theme = readTheme();
+let run: RunData | undefined;
+let currentRunId: number | undefined;
+
+const header = new Header();
+const client = new InferenceClient(document.body.dataset.workerUri ?? '', document.body.dataset.wasmBase ?? '');
+const picker = new HeadPicker((layer, head) => selectHead(layer, head));
+const tabs = new ViewTabs((view) => { state.view = view; changed(); });
+const tokens = new TokensView({
+  hover: (i) => setHover(i),
+  lock: (i) => setLock(i === null ? null : state.locked === i ? null : i),
+  move: (i) => { if (state.locked !== null) setLock(i); },
+});
+const heatmap = new HeatmapView({ hoverRow: (i) => setHover(i), lock: (i) => setLock(i === null ? null : state.locked === i ? null : i) });
+const grid = new GridView({
+  select: (layer, head) => selectHead(layer, head),
+  open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
+});
+
+const focused = (): number | null => state.locked ?? hovered;
+
+const postFocus = throttle((runId: number, tokenIndex: number | null, layer: number, head: HeadChoice) => {
+  post({ type: 'focus', runId, tokenIndex, head: headRefOf(layer, head) });
+}, 100);
+let lastFocusKey = '';
+
+function maybePostFocus(): void {
+  if (!run) return;
+  const key = `${run.runId}|${focused()}|${state.layer}|${state.head === 'all' ? 'mean' : state.head}`;
+  if (key === lastFocusKey) return;
+  lastFocusKey = key;
+  postFocus(run.runId, focused(), state.layer, state.head);
+}
+
+/** Saves state, re-renders the visible view and reports focus. */
+function changed(): void {
+  vscode.setState({ ...state });
+  tabs.show(state.view);
+  render();
+  maybePostFocus();
+}
+
+function clampState(r: RunData): void {
+  const { layers, heads } = r.dims;
+  if (layers > 0) state.layer = Math.min(state.layer, layers - 1);
+  if (typeof state.head === 'number' && state.head >= heads) state.head = heads > 0 ? 0 : 'mean';
+  if (state.locked !== null && state.locked >= r.T) state.locked = null;
+  if (hovered !== null && hovered >= r.T) hovered = null;
+}
+
+function render(): void {
+  document.body.classList.toggle('has-run', !!run);
+  if (!run) return;
+  const f = focused();
+  if (run.attention) picker.update(run.dims.layers, run.dims.heads, state.layer, state.head);
+  if (state.view === 'tokens' || !run.attention) {
+    tokens.render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
+  }
+  if (!run.attention) return;
+  if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
+  if (state.view === 'grid') grid.draw({ run, layer: state.layer, head: state.head, theme });
+}
+
+function setHover(i: number | null): void {
+  if (hovered === i) return;
+  hovered = i;
+  if (state.locked === null) changed();
+}
+
+function setLock(i: number | null): void {
+  if (state.locked === i) return;
+  state.locked = i;
+  changed();
+}
+
+function selectHead(layer: number, head: HeadChoice): void {
+  if (state.layer === layer && state.head === head) return;
+  state.layer = layer;
+  state.head = head;
+  changed();
+}
+
+/** Resolves after the next frame has been painted (or soon, when the webview is hidden and paints nothing). */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    if (document.visibilityState === 'hidden') return resolve();
+    const timer = setTimeout(resolve, 1000);
+    requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(); }, 0));
+  });
+}
+
+async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> {
+  if (currentRunId !== undefined && currentRunId !== msg.runId) client.cancel(currentRunId);
+  currentRunId = msg.runId;
+  const timings: Timings = { ...msg.timings };
+  header.setSource(msg.model.name, msg.documentLabel);
+  header.setNotices(msg.notices);
+  header.setStale(undefined);
+  header.setError(undefined);
+  header.setBackend(undefined);
+  header.setTimings(timings);
+  heatmap.invalidate();
+  grid.invalidate();
+  run = new RunData(msg.runId, msg.text, msg.tokens, undefined, { layers: 0, heads: 0, tokens: msg.tokens.length }, false);
+  hovered = null;
+  render();
+  if (msg.tokens.length === 0) {
+    const message = 'There are no tokens to show: the selection is empty.';
+    header.setError(message);
+    post({ type: 'runError', runId: msg.runId, message });
+    return;
+  }
+  header.setProgress('Loading model…');
+  let result: RunResult;
+  try {
+    result = await client.run(msg.runId, msg.model.onnxUri, msg.tokens.map((t) => t.id), msg.backend, msg.model.extraInputs,
+      (stage, backend) => {
+        if (currentRunId !== msg.runId) return;
+        header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
+      });
+  } catch (e) {
+    if (e instanceof CancelledError || currentRunId !== msg.runId) return;
+    const message = e instanceof Error ? e.message : String(e);
+    header.setProgress(undefined);
+    header.setError(`Could not run the model: ${message}`);
+    post({ type: 'runError', runId: msg.runId, message });
+    return;
+  }
+  if (currentRunId !== msg.runId) return;
+  const a = result.attention;
+  const data = new Float32Array(a.data);
+  timings.loadMs = result.fetchMs + result.loadMs;
+  timings.inferenceMs = result.inferenceMs;
+  const t0 = performance.now();
+  run = new RunData(msg.runId, msg.text, msg.tokens, data, { layers: a.layers, heads: a.heads, tokens: a.tokens }, a.causal);
+  clampState(run);
+  header.setProgress(undefined);
+  header.setBackend(result.backendUsed, result.fallbackReason);
+  lastFocusKey = '';
+  changed();
+  await afterPaint();
+  timings.firstPaintMs = performance.now() - t0;
+  header.setTimings(timings);
+  if (currentRunId !== msg.runId) return;
+  // The host gets its own copy: VS Code may transfer (detach) buffers it is given.
+  post({
+    type: 'result', runId: msg.runId, backendUsed: result.backendUsed, fallbackReason: result.fallbackReason,
+    attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, causal: a.causal, data: data.slice().buffer },
+    timings,
+  });
+}
+
+const HOST_TYPES: HostToPanel['type'][] = ['show', 'focusHead', 'stale', 'error', 'editorHover'];
+
+window.addEventListener('message', (ev: MessageEvent) => {
+  const msg = ev.data;
+  if (!isMessage<HostToPanel>(msg, HOST_TYPES)) return;
+  switch (msg.type) {
+    case 'show':
+      void show(msg);
+      break;
+    case 'focusHead': {
+      const h = msg.head;
+      if (!run?.attention || h.layer < 0 || h.layer >= run.dims.layers) break;
+      if (h.head !== 'mean' && (h.head < 0 || h.head >= run.dims.heads)) break;
+      selectHead(h.layer, h.head);
+      break;
+    }
+    case 'stale':
+      header.setStale(msg.reason);
+      break;
+    case 'error':
+      header.setProgress(undefined);
+      header.setError(msg.message);
+      break;
+    case 'editorHover':
+      setHover(msg.tokenIndex !== null && run && msg.tokenIndex >= 0 && msg.tokenIndex < run.T ? msg.tokenIndex : null);
+      break;
+    default:
+      assertNever(msg);
+  }
+});
+
+document.getElementById('pin-head')!.addEventListener('click', () => {
+  if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head) });
+});
+
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && state.locked !== null) setLock(null);
+});
+
+watchTheme(() => {
+  theme = readTheme();
+  heatmap.invalidate();
+  grid.invalidate();
+  render();
+});
+
+new ResizeObserver(() => { if (state.view !== 'tokens') render(); })
+  .observe(document.getElementById('views')!);
+
+tabs.show(state.view as ViewName);
+post({ type: 'ready' });

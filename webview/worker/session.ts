@@ -1,0 +1,171 @@
+/**
+ * onnxruntime-web inside the inference worker: choosing the execution provider (WebGPU when an adapter
+ * exists, else WASM, with the reason for any fallback), one session per model key and backend over the
+ * tapped model bytes, feeds for every required graph input, and converting the fetched tensors.
+ */
+import * as ort from 'onnxruntime-web';
+import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
+import {
+  collectAttention, ElemType, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
+  type CollectedAttention, type FetchedTensor, type OnnxSummary, type OnnxValueInfo, type TapPlan,
+} from '../../src/shared/onnx-tap';
+
+/** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
+export interface PreparedModel {
+  readonly key: string;
+  readonly tapped: Uint8Array;
+  readonly summary: OnnxSummary;
+  readonly plan: TapPlan;
+  /** Name of the logits output, if the graph declares one. */
+  readonly logitsName?: string;
+  readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
+}
+
+/** Scans, plans and taps raw ONNX bytes (throws TapError with a user-ready message). */
+export function prepareModel(key: string, bytes: Uint8Array): PreparedModel {
+  const summary = scanOnnx(bytes);
+  const plan = planTap(summary);
+  const tapped = tapAttention(bytes, plan);
+  const logits = summary.outputs.find((o) => o.name === 'logits') ?? summary.outputs[0];
+  return { key, tapped, summary, plan, logitsName: logits?.name, sessions: new Map() };
+}
+
+/** The onnxruntime-web binary the default bundle uses for both the WebGPU and the WASM providers. */
+export const ORT_WASM_FILE = 'ort-wasm-simd-threaded.jsep.wasm';
+
+let envReady = false;
+
+/** Sets onnxruntime's global flags once: local .wasm files, one thread, no proxy worker. */
+export function configureOrt(wasmBase: string): void {
+  if (envReady) return;
+  // Only the .wasm is overridden: with a prefix, onnxruntime would also import its .mjs glue from there,
+  // which the CSP forbids; the glue is embedded in the bundle and used when just the .wasm URL is given.
+  const base = wasmBase.endsWith('/') ? wasmBase : `${wasmBase}/`;
+  ort.env.wasm.wasmPaths = { wasm: `${base}${ORT_WASM_FILE}` };
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  envReady = true;
+}
+
+let adapterProbe: Promise<boolean> | undefined;
+
+/** True when navigator.gpu exists and requestAdapter() returns an adapter (probed once). */
+export function webgpuAvailable(): Promise<boolean> {
+  adapterProbe ??= (async () => {
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
+    if (!gpu) return false;
+    try {
+      return (await gpu.requestAdapter()) !== null;
+    } catch {
+      return false;
+    }
+  })();
+  return adapterProbe;
+}
+
+/** The backend to try first for a setting, and the reason when WebGPU was asked for but cannot run. */
+export async function chooseBackend(setting: BackendSetting): Promise<{ backend: BackendUsed; fallbackReason?: string }> {
+  if (setting === 'wasm') return { backend: 'wasm' };
+  if (await webgpuAvailable()) return { backend: 'webgpu' };
+  if (setting === 'webgpu') return { backend: 'wasm', fallbackReason: 'WebGPU requested but no adapter is available; ran on WASM' };
+  return { backend: 'wasm' };
+}
+
+/** The model's session for a backend, created once (a failed creation is forgotten so it can be retried). */
+export function getSession(model: PreparedModel, backend: BackendUsed): Promise<ort.InferenceSession> {
+  let s = model.sessions.get(backend);
+  if (!s) {
+    s = ort.InferenceSession.create(model.tapped, {
+      executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    });
+    model.sessions.set(backend, s);
+    s.catch(() => model.sessions.delete(backend));
+  }
+  return s;
+}
+
+/** Releases every session of a model. */
+export async function releaseModel(model: PreparedModel): Promise<void> {
+  for (const s of model.sessions.values()) {
+    try {
+      await (await s).release();
+    } catch {
+      // a session that failed to be created has nothing to release
+    }
+  }
+  model.sessions.clear();
+}
+
+function intTensor(info: OnnxValueInfo, values: readonly number[], dims: number[]): ort.Tensor {
+  if (info.elemType === ElemType.INT32) return new ort.Tensor('int32', Int32Array.from(values), dims);
+  if (info.elemType === ElemType.INT64 || info.elemType === 0) {
+    return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  }
+  if (info.elemType === ElemType.FLOAT) return new ort.Tensor('float32', Float32Array.from(values), dims);
+  throw new Error(`The model input "${info.name}" has element type ${info.elemType}, which Attention Lens cannot feed.`);
+}
+
+/** Feeds for every required graph input: input_ids, and ones/zeros/positions for the usual extras. */
+export function makeFeeds(model: PreparedModel, inputIds: readonly number[]): Record<string, ort.Tensor> {
+  const T = inputIds.length;
+  const feeds: Record<string, ort.Tensor> = {};
+  const inputs = requiredInputs(model.summary);
+  if (!inputs.some((i) => i.name === 'input_ids')) {
+    throw new Error(`The model has no "input_ids" input (its inputs: ${inputs.map((i) => i.name).join(', ') || 'none'}).`);
+  }
+  for (const info of inputs) {
+    const name = info.name;
+    let values: number[];
+    if (name === 'input_ids') values = [...inputIds];
+    else if (name === 'attention_mask') values = new Array(T).fill(1);
+    else if (name === 'token_type_ids') values = new Array(T).fill(0);
+    else if (name === 'position_ids') values = Array.from({ length: T }, (_, i) => i);
+    else throw new Error(`The model needs an input "${name}" that Attention Lens does not know how to fill.`);
+    feeds[name] = intTensor(info, values, [1, T]);
+  }
+  return feeds;
+}
+
+/** A fetched tensor's data as Float32 (float16 converted); a fresh copy when the data is a view. */
+export function tensorToFloat32(t: ort.Tensor): Float32Array {
+  const d = t.data as unknown;
+  if (t.type === 'float32' && d instanceof Float32Array) return d;
+  if (t.type === 'float16') {
+    if (d instanceof Uint16Array) return float16ToFloat32(d);
+    return Float32Array.from(d as ArrayLike<number>);
+  }
+  throw new Error(`Unexpected output type ${t.type} for "${t.dims.join('×')}" tensor.`);
+}
+
+/** What one inference produced. */
+export interface RunOutput {
+  readonly attention: CollectedAttention;
+  readonly logits?: Float32Array;
+  readonly vocab?: number;
+}
+
+/** Runs the session on the ids and collects the tapped attention (and the logits when present). */
+export async function runModel(model: PreparedModel, session: ort.InferenceSession, inputIds: readonly number[]): Promise<RunOutput> {
+  const T = inputIds.length;
+  const fetchNames = [...model.plan.softmaxOutputs];
+  if (model.logitsName && !fetchNames.includes(model.logitsName)) fetchNames.push(model.logitsName);
+  const out = await session.run(makeFeeds(model, inputIds), fetchNames);
+  try {
+    const fetched: FetchedTensor[] = model.plan.softmaxOutputs
+      .filter((n) => out[n])
+      .map((n) => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) }));
+    const attention = collectAttention(fetched, T);
+    let logits: Float32Array | undefined;
+    let vocab: number | undefined;
+    const lt = model.logitsName ? out[model.logitsName] : undefined;
+    if (lt && (lt.type === 'float32' || lt.type === 'float16') && lt.dims.length >= 2 && Number(lt.dims[lt.dims.length - 2]) === T) {
+      vocab = Number(lt.dims[lt.dims.length - 1]);
+      const f = tensorToFloat32(lt);
+      logits = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice();
+    }
+    return { attention, logits, vocab };
+  } finally {
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The inference worker (started by the panel from a blob: URL). It holds the tapped model and its
+ * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
+ * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
+ */
+import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
+import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+/** Models by key; only the most recently sent model is kept, so memory holds one model at a time. */
+const models = new Map<string, PreparedModel | Error>();
+const cancelled = new Set<number>();
+let latestRunId: number | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
+  self.postMessage(msg, transfer);
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  if (typeof e === 'string') return e;
+  if (typeof e === 'number') return `onnxruntime error code ${e}`;
+  return String(e);
+}
+
+const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
+
+async function addModel(key: string, bytes: ArrayBuffer): Promise<void> {
+  for (const [k, m] of models) {
+    if (k !== key && !(m instanceof Error)) await releaseModel(m);
+    models.delete(k);
+  }
+  try {
+    models.set(key, prepareModel(key, new Uint8Array(bytes)));
+  } catch (e) {
+    models.set(key, e instanceof Error ? e : new Error(messageOf(e)));
+  }
+}
+
+async function handleRun(msg: Extract<PanelToWorker, { type: 'run' }>): Promise<void> {
+  const { runId } = msg;
+  // Model bytes are kept even when their run is already stale: later runs of the same key omit them.
+  if (msg.model) await addModel(msg.modelKey, msg.model);
+  if (stale(runId)) return;
+  try {
+    configureOrt(msg.wasmBase);
+    const model = models.get(msg.modelKey);
+    if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
+    if (model instanceof Error) throw model;
+    if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
+    post({ type: 'progress', runId, stage: 'loading' });
+    const t0 = performance.now();
+    let { backend, fallbackReason } = await chooseBackend(msg.backend);
+    let session;
+    try {
+      session = await getSession(model, backend);
+    } catch (e) {
+      if (backend !== 'webgpu') throw e;
+      fallbackReason = `WebGPU failed to start (${messageOf(e)}); ran on WASM`;
+      backend = 'wasm';
+      session = await getSession(model, backend);
+    }
+    const loadMs = performance.now() - t0;
+    if (stale(runId)) return;
+    post({ type: 'progress', runId, stage: 'running', backend });
+    let t1 = performance.now();
+    let output;
+    try {
+      output = await runModel(model, session, msg.inputIds);
+    } catch (e) {
+      if (backend !== 'webgpu') throw e;
+      // A WebGPU run that fails (unsupported op, device lost) is retried once on WASM.
+      fallbackReason = `WebGPU failed to run the model (${messageOf(e)}); ran on WASM`;
+      backend = 'wasm';
+      post({ type: 'progress', runId, stage: 'running', backend });
+      session = await getSession(model, backend);
+      t1 = performance.now();
+      output = await runModel(model, session, msg.inputIds);
+    }
+    const inferenceMs = performance.now() - t1;
+    if (stale(runId)) return;
+    const a = output.attention;
+    const data = a.data.buffer as ArrayBuffer;
+    const transfer: Transferable[] = [data];
+    const logits = output.logits?.buffer as ArrayBuffer | undefined;
+    if (logits && logits !== data) transfer.push(logits);
+    post({
+      type: 'result', runId, backendUsed: backend, fallbackReason,
+      attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal },
+      logits, vocab: output.vocab, loadMs, inferenceMs,
+    }, transfer);
+  } catch (e) {
+    if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
+  } finally {
+    cancelled.delete(runId);
+  }
+}
+
+self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'run':
+      latestRunId = msg.runId;
+      queue = queue.then(() => handleRun(msg));
+      break;
+    case 'cancel':
+      cancelled.add(msg.runId);
+      break;
+    default:
+      assertNever(msg);
+  }
+};
