@@ -20,6 +20,10 @@ export interface OnnxNode {
   readonly name: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** The `to` attribute of a Cast node. */
+  readonly castTo?: number;
+  /** Softmax nodes inside this node's subgraphs (If/Loop/Scan branches), counted recursively. */
+  readonly subgraphSoftmax?: number;
 }
 
 /** A graph input or output: name, element type and (symbolic or fixed) dims when declared. */
@@ -40,15 +44,22 @@ export interface OnnxSummary {
   readonly initializerNames: ReadonlySet<string>;
   /** Element type of the first floating-point initializer (FLOAT or FLOAT16), if any. */
   readonly weightType?: number;
+  /** Element type of each initializer, by name. */
+  readonly initializerTypes?: ReadonlyMap<string, number>;
+  /** Files named by initializers stored outside the model (external data `location`), in first-use order. */
+  readonly externalDataFiles?: readonly string[];
 }
 
 /** Thrown for a file that cannot be read as ONNX or a graph the tap cannot handle. */
 export class TapError extends Error {
-  constructor(message: string, readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention') {
+  constructor(message: string,
+    readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention' | 'softmax-in-subgraph') {
     super(message);
     this.name = 'TapError';
   }
 }
+
+import { attentionKinds, inferElemTypes } from './graph-analysis';
 
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
   'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'SparseAttention']);
@@ -107,6 +118,8 @@ function readNode(buf: Uint8Array): OnnxNode {
   let opType = '';
   let domain = '';
   let name = '';
+  let castTo: number | undefined;
+  let subgraphSoftmax = 0;
   while (!r.done()) {
     const [f, w] = r.tag();
     if (w !== 2) { r.skip(w); continue; }
@@ -116,8 +129,42 @@ function readNode(buf: Uint8Array): OnnxNode {
     else if (f === 3) name = str(b);
     else if (f === 4) opType = str(b);
     else if (f === 7) domain = str(b);
+    else if (f === 5) {
+      const a = readAttribute(b);
+      if (a.name === 'to' && a.i !== undefined) castTo = a.i;
+      subgraphSoftmax += a.subgraphSoftmax;
+    }
   }
-  return { opType, domain, name, inputs, outputs };
+  return { opType, domain, name, inputs, outputs, castTo: opType === 'Cast' ? castTo : undefined, subgraphSoftmax };
+}
+
+/** An AttributeProto's name, int value, and the Softmax nodes in its subgraph(s) (fields g and graphs). */
+function readAttribute(buf: Uint8Array): { name: string; i?: number; subgraphSoftmax: number } {
+  const r = new Reader(buf);
+  let name = '';
+  let i: number | undefined;
+  let subgraphSoftmax = 0;
+  while (!r.done()) {
+    const [f, w] = r.tag();
+    if (f === 1 && w === 2) name = str(r.bytes());
+    else if (f === 3 && w === 0) i = r.varint();
+    else if ((f === 6 || f === 11) && w === 2) subgraphSoftmax += countSoftmax(r.bytes());
+    else r.skip(w);
+  }
+  return { name, i, subgraphSoftmax };
+}
+
+/** Softmax nodes in a GraphProto, including nested subgraphs. */
+function countSoftmax(graph: Uint8Array): number {
+  const g = new Reader(graph);
+  let n = 0;
+  while (!g.done()) {
+    const [f, w] = g.tag();
+    if (f !== 1 || w !== 2) { g.skip(w); continue; }
+    const node = readNode(g.bytes());
+    n += (node.opType === 'Softmax' ? 1 : 0) + (node.subgraphSoftmax ?? 0);
+  }
+  return n;
 }
 
 function readValueInfo(buf: Uint8Array): OnnxValueInfo {
@@ -160,18 +207,30 @@ function readValueInfo(buf: Uint8Array): OnnxValueInfo {
   return { name, elemType, dims };
 }
 
-/** Reads name and data_type (field 2) of a TensorProto without touching its data. */
-function readInitializerHead(buf: Uint8Array): { name: string; dataType: number } {
+/** Reads name, data_type and external-data location of a TensorProto without touching its data. */
+function readInitializerHead(buf: Uint8Array): { name: string; dataType: number; location?: string } {
   const r = new Reader(buf);
   let name = '';
   let dataType = 0;
+  let location: string | undefined;
   while (!r.done()) {
     const [f, w] = r.tag();
     if (f === 8 && w === 2) name = str(r.bytes());
     else if (f === 2 && w === 0) dataType = r.varint();
-    else r.skip(w);
+    else if (f === 13 && w === 2) { // external_data: StringStringEntryProto{key, value}
+      const e = new Reader(r.bytes());
+      let key = '';
+      let value = '';
+      while (!e.done()) {
+        const [ef, ew] = e.tag();
+        if (ef === 1 && ew === 2) key = str(e.bytes());
+        else if (ef === 2 && ew === 2) value = str(e.bytes());
+        else e.skip(ew);
+      }
+      if (key === 'location') location = value;
+    } else r.skip(w);
   }
-  return { name, dataType };
+  return { name, dataType, location };
 }
 
 /** Scans an ONNX ModelProto: nodes, inputs, outputs and initializer names of the main graph. */
@@ -185,6 +244,8 @@ export function scanOnnx(model: Uint8Array): OnnxSummary {
   const inputs: OnnxValueInfo[] = [];
   const outputs: OnnxValueInfo[] = [];
   const initializerNames = new Set<string>();
+  const initializerTypes = new Map<string, number>();
+  const externalDataFiles: string[] = [];
   let weightType: number | undefined;
   while (!r.done()) {
     const [f, w] = r.tag();
@@ -213,6 +274,8 @@ export function scanOnnx(model: Uint8Array): OnnxSummary {
         else if (gf === 5) {
           const head = readInitializerHead(b);
           initializerNames.add(head.name);
+          initializerTypes.set(head.name, head.dataType);
+          if (head.location !== undefined && !externalDataFiles.includes(head.location)) externalDataFiles.push(head.location);
           if (weightType === undefined && (head.dataType === ElemType.FLOAT || head.dataType === ElemType.FLOAT16)) {
             weightType = head.dataType;
           }
@@ -221,7 +284,7 @@ export function scanOnnx(model: Uint8Array): OnnxSummary {
     } else r.skip(w);
   }
   if (!sawGraph || irVersion === 0) throw new TapError('No ONNX graph found: this file is not an ONNX model.', 'not-onnx');
-  return { irVersion, opsets, nodes, inputs, outputs, initializerNames, weightType };
+  return { irVersion, opsets, nodes, inputs, outputs, initializerNames, weightType, initializerTypes, externalDataFiles };
 }
 
 /** Graph inputs that must be fed (declared inputs that are not initializers). */
@@ -247,13 +310,17 @@ function field(num: number, payload: number[]): number[] {
 
 const utf8Encoder = new TextEncoder();
 
-/** Encodes `ModelProto{graph{output: [ValueInfo(name, tensor(elemType))…]}}`. */
+/**
+ * Encodes `ModelProto{graph{output: [ValueInfo(name, tensor(elemType))…]}}`. With elemType 0 the outputs
+ * carry no type and onnxruntime takes the type the graph infers (float16 Softmax in fp16 graphs, float32
+ * where a graph upcasts before Softmax), so one encoding fits every precision.
+ */
 export function encodeExtraOutputs(names: readonly string[], elemType: number): Uint8Array {
   const tensorType = [8, ...varintBytes(elemType)]; // TypeProto.Tensor.elem_type = field 1, varint
   const typeProto = field(1, tensorType); // TypeProto.tensor_type = field 1
   let graph: number[] = [];
   for (const name of names) {
-    const vi = [...field(1, Array.from(utf8Encoder.encode(name))), ...field(2, typeProto)];
+    const vi = [...field(1, Array.from(utf8Encoder.encode(name))), ...(elemType ? field(2, typeProto) : [])];
     graph = graph.concat(field(12, vi));
   }
   return Uint8Array.from(field(7, graph));
@@ -262,9 +329,16 @@ export function encodeExtraOutputs(names: readonly string[], elemType: number): 
 /** Candidate attention tensors: outputs of Softmax nodes in the main graph, in graph (= layer) order. */
 export interface TapPlan {
   readonly softmaxOutputs: readonly string[];
-  /** Element type the Softmax outputs carry (FLOAT16 for fp16 graphs). */
+  /** Element type the first Softmax output carries as inferred from the graph (FLOAT16 for fp16 graphs). */
   readonly elemType: number;
+  /** Inferred element type of each Softmax output (0 where unknown); the tap itself declares no type. */
+  readonly elemTypes?: readonly number[];
+  /** Per Softmax output: 'cross' when its input depends on the encoder's hidden states, else 'self'. */
+  readonly kinds?: readonly AttentionKind[];
 }
+
+/** Self-attention, or cross-attention over an encoder's output (seq2seq decoders). */
+export type AttentionKind = 'self' | 'cross';
 
 /** Finds the Softmax outputs to tap, or throws a TapError that says why there are none. */
 export function planTap(summary: OnnxSummary): TapPlan {
@@ -283,15 +357,27 @@ export function planTap(summary: OnnxSummary): TapPlan {
         'fused-attention',
       );
     }
+    const nested = summary.nodes.find((n) => (n.subgraphSoftmax ?? 0) > 0);
+    if (nested) {
+      throw new TapError(
+        `This graph computes attention inside the subgraphs of a ${nested.opType} node ("${nested.name}"), as merged ` +
+          'decoders (decoder_model_merged.onnx, with a use_cache_branch input) do; a Softmax inside a subgraph cannot ' +
+          'be made a graph output. Use the unmerged export instead: onnx/decoder_model.onnx or onnx/model.onnx.',
+        'softmax-in-subgraph',
+      );
+    }
     throw new TapError('This graph has no Softmax node, so there are no attention probabilities to tap.', 'no-softmax');
   }
-  const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
-  return { softmaxOutputs, elemType };
+  const types = inferElemTypes(summary);
+  const elemTypes = softmaxOutputs.map((n) => types.get(n) ?? 0);
+  const fallback = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
+  const elemType = elemTypes[0] || fallback;
+  return { softmaxOutputs, elemType, elemTypes, kinds: attentionKinds(summary, softmaxOutputs) };
 }
 
-/** Returns the model bytes with every planned Softmax output added as a graph output (one copy). */
+/** Returns the model bytes with every planned Softmax output added as an (untyped) graph output (one copy). */
 export function tapAttention(model: Uint8Array, plan: TapPlan): Uint8Array {
-  const extra = encodeExtraOutputs(plan.softmaxOutputs, plan.elemType);
+  const extra = encodeExtraOutputs(plan.softmaxOutputs, 0);
   const out = new Uint8Array(model.length + extra.length);
   out.set(model, 0);
   out.set(extra, model.length);
@@ -307,11 +393,14 @@ export interface FetchedTensor {
   readonly data: Float32Array;
 }
 
-/** The attention stack found after a run: Float32 [layers, heads, T, T], plus what was checked. */
+/** The attention stack found after a run: Float32 [layers, heads, T, K] (K = T for self-attention). */
 export interface CollectedAttention {
   readonly layers: number;
   readonly heads: number;
+  /** Query positions T. */
   readonly tokens: number;
+  /** Key positions K: T for self-attention, the encoder length for cross-attention. */
+  readonly keys: number;
   readonly data: Float32Array;
   readonly causal: boolean;
   /** The tapped tensor names used, one per layer, in layer order. */
@@ -321,18 +410,18 @@ export interface CollectedAttention {
 }
 
 /**
- * Keeps the fetched tensors shaped [1, H, T, T] (or [H, T, T]) whose rows sum to 1 within `tolerance`,
- * in graph order, and stacks them. Throws TapError('no-attention') if none qualify.
+ * Keeps the fetched tensors shaped [1, H, T, K] (or [H, T, K]) whose rows sum to 1 within `tolerance`,
+ * in graph order, and stacks them; K defaults to T. Throws TapError('no-attention') if none qualify.
  */
-export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3): CollectedAttention {
+export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3, keys = tokens): CollectedAttention {
   const layers: FetchedTensor[] = [];
   let heads = -1;
   let maxRowError = 0;
   for (const t of fetched) {
     const d = t.dims;
     const h = d.length === 4 && d[0] === 1 ? d[1] : d.length === 3 ? d[0] : -1;
-    if (h <= 0 || d[d.length - 1] !== tokens || d[d.length - 2] !== tokens) continue;
-    const err = maxRowSumError(t.data, h * tokens, tokens);
+    if (h <= 0 || d[d.length - 1] !== keys || d[d.length - 2] !== tokens) continue;
+    const err = maxRowSumError(t.data, h * tokens, keys);
     if (!(err <= tolerance)) continue;
     if (heads === -1) heads = h;
     if (h !== heads) continue;
@@ -341,15 +430,16 @@ export function collectAttention(fetched: readonly FetchedTensor[], tokens: numb
   }
   if (layers.length === 0) {
     throw new TapError(
-      `None of the ${fetched.length} Softmax outputs is an attention matrix of shape [batch, heads, ${tokens}, ${tokens}].`,
+      `None of the ${fetched.length} Softmax outputs is an attention matrix of shape [batch, heads, ${tokens}, ${keys}].`,
       'no-attention',
     );
   }
-  const size = heads * tokens * tokens;
+  const size = heads * tokens * keys;
   const data = new Float32Array(layers.length * size);
   layers.forEach((t, l) => data.set(t.data.subarray(0, size), l * size));
   return {
-    layers: layers.length, heads, tokens, data, causal: isCausal(data, layers.length * heads, tokens),
+    layers: layers.length, heads, tokens, keys, data,
+    causal: keys === tokens && isCausal(data, layers.length * heads, tokens),
     names: layers.map((t) => t.name), maxRowError,
   };
 }

@@ -5,9 +5,10 @@
  */
 import * as ort from 'onnxruntime-web';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
+import { buildFeeds } from '../../src/shared/feeds';
 import {
-  collectAttention, ElemType, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
-  type CollectedAttention, type FetchedTensor, type OnnxSummary, type OnnxValueInfo, type TapPlan,
+  collectAttention, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
+  type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
@@ -97,33 +98,10 @@ export async function releaseModel(model: PreparedModel): Promise<void> {
   model.sessions.clear();
 }
 
-function intTensor(info: OnnxValueInfo, values: readonly number[], dims: number[]): ort.Tensor {
-  if (info.elemType === ElemType.INT32) return new ort.Tensor('int32', Int32Array.from(values), dims);
-  if (info.elemType === ElemType.INT64 || info.elemType === 0) {
-    return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-  }
-  if (info.elemType === ElemType.FLOAT) return new ort.Tensor('float32', Float32Array.from(values), dims);
-  throw new Error(`The model input "${info.name}" has element type ${info.elemType}, which Attention Lens cannot feed.`);
-}
-
-/** Feeds for every required graph input: input_ids, and ones/zeros/positions for the usual extras. */
+/** Feeds for every required graph input, built by the shared feeds builder (src/shared/feeds.ts). */
 export function makeFeeds(model: PreparedModel, inputIds: readonly number[]): Record<string, ort.Tensor> {
-  const T = inputIds.length;
   const feeds: Record<string, ort.Tensor> = {};
-  const inputs = requiredInputs(model.summary);
-  if (!inputs.some((i) => i.name === 'input_ids')) {
-    throw new Error(`The model has no "input_ids" input (its inputs: ${inputs.map((i) => i.name).join(', ') || 'none'}).`);
-  }
-  for (const info of inputs) {
-    const name = info.name;
-    let values: number[];
-    if (name === 'input_ids') values = [...inputIds];
-    else if (name === 'attention_mask') values = new Array(T).fill(1);
-    else if (name === 'token_type_ids') values = new Array(T).fill(0);
-    else if (name === 'position_ids') values = Array.from({ length: T }, (_, i) => i);
-    else throw new Error(`The model needs an input "${name}" that Attention Lens does not know how to fill.`);
-    feeds[name] = intTensor(info, values, [1, T]);
-  }
+  for (const f of buildFeeds(requiredInputs(model.summary), inputIds)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
   return feeds;
 }
 
