@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { requiredInputs, scanOnnx, TapError } from '../shared/onnx-tap';
+import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
 import { createTokenizer, type HostTokenizer } from './tokenize';
 
 /** The shape facts Attention Lens needs from config.json. */
@@ -55,8 +56,8 @@ export function parseModelConfig(json: unknown, file = 'config.json', remedy = '
   }
   const o = json as Record<string, unknown>;
   const wanted = [
-    ['layers', ['n_layer', 'num_hidden_layers', 'num_layers']],
-    ['heads', ['n_head', 'num_attention_heads', 'num_heads']],
+    ['layers', ['n_layer', 'num_hidden_layers', 'num_layers', 'n_layers']],
+    ['heads', ['n_head', 'num_attention_heads', 'num_heads', 'n_heads']],
     ['context', ['n_positions', 'n_ctx', 'max_position_embeddings']],
   ] as const;
   const out: Record<string, number> = {};
@@ -68,23 +69,16 @@ export function parseModelConfig(json: unknown, file = 'config.json', remedy = '
   return { layers: out.layers, heads: out.heads, context: out.context };
 }
 
-function isByteLevel(pre: unknown): boolean {
-  if (typeof pre !== 'object' || pre === null) return false;
-  const p = pre as { type?: unknown; pretokenizers?: unknown };
-  if (p.type === 'ByteLevel') return true;
-  return p.type === 'Sequence' && Array.isArray(p.pretokenizers) && p.pretokenizers.some(isByteLevel);
-}
-
-/** Throws a "not supported yet" ModelError unless tokenizer.json describes a byte-level BPE tokenizer. */
+/** Throws a ModelError naming the tokenizer unless tokenizer.json describes one whose tokens map to exact ranges. */
 export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'): void {
-  if (typeof json !== 'object' || json === null) throw new ModelError(`${file} does not hold a JSON object.`, file);
-  const t = json as { model?: { type?: unknown; merges?: unknown }; pre_tokenizer?: unknown };
-  const modelType = typeof t.model?.type === 'string' ? t.model.type : t.model?.merges ? 'BPE' : 'unknown';
-  const preType = (t.pre_tokenizer as { type?: unknown } | null | undefined)?.type;
-  if (modelType === 'BPE' && isByteLevel(t.pre_tokenizer)) return;
-  const described = `${modelType}${typeof preType === 'string' ? ` with a ${preType} pre-tokenizer` : ''}`;
-  throw new ModelError(`This model's tokenizer (${described}) is not supported yet: Attention Lens supports byte-level ` +
-    'BPE tokenizers (GPT-2 style) only. Pick another model with "Attention Lens: Select Model".', file);
+  try {
+    describeTokenizer(json);
+  } catch (e) {
+    if (!(e instanceof UnsupportedTokenizerError)) throw e;
+    throw new ModelError(`This model's tokenizer (${e.message}) is not supported: Attention Lens supports byte-level BPE ` +
+      '(GPT-2 style), WordPiece (BERT style) and SentencePiece-style Unigram/BPE tokenizers with a Metaspace (▁). ' +
+      'Pick another model with "Attention Lens: Select Model".', file);
+  }
 }
 
 async function readJson(dir: string, rel: string, remedy: string, optional = false): Promise<unknown> {

@@ -1,11 +1,14 @@
 /**
- * Host-side tokenization: a byte-level BPE tokenizer from `@huggingface/tokenizers`, each token's exact
- * UTF-16 range from `byteLevelRanges`, and truncation to the model's context without tokenizing a huge
- * selection whole. Node only (no `vscode`), so unit tests run it against the bundled tokenizer.
+ * Host-side tokenization: any tokenizer.json `@huggingface/tokenizers` loads whose tokens can be mapped
+ * back to exact UTF-16 ranges (byte-level BPE, WordPiece, SentencePiece-style Unigram/BPE; see
+ * shared/token-ranges.ts), the post-processor's special tokens ([CLS] … [SEP], … </s>) added around the
+ * text with no range, and truncation to the model's context without tokenizing a huge selection whole.
+ * Node only (no `vscode`), so unit tests run it against real tokenizers.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { byteLevelRanges, byteLevelTokenBytes, OffsetError, utf8ToUtf16Table } from '../shared/offsets';
+import { byteLevelTokenBytes, OffsetError, utf8ToUtf16Table, type TokenRange } from '../shared/offsets';
 import type { TokenInfo } from '../shared/protocol';
+import { describeTokenizer, tokenRanges, type TokenizerFacts } from '../shared/token-ranges';
 
 /** A loaded tokenizer plus the literal (added/special) tokens that have no byte-level spelling. */
 export interface HostTokenizer {
@@ -13,21 +16,25 @@ export interface HostTokenizer {
   encode(text: string): { ids: number[]; tokens: string[] };
   /** Contents of the tokenizer's added tokens; they match the text literally. */
   readonly literalTokens: ReadonlySet<string>;
+  /** The kind of tokenizer and its template tokens; byte-level BPE when absent. */
+  readonly facts?: TokenizerFacts;
 }
 
-/** Builds a HostTokenizer from parsed tokenizer.json (and tokenizer_config.json, or {}). */
+/** Builds a HostTokenizer from parsed tokenizer.json (and tokenizer_config.json, or {}); throws UnsupportedTokenizerError. */
 export function createTokenizer(tokenizerJson: object, tokenizerConfig: object = {}): HostTokenizer {
+  const facts = describeTokenizer(tokenizerJson);
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
-  const added = (tokenizerJson as { added_tokens?: { content?: unknown }[] }).added_tokens ?? [];
-  const literalTokens = new Set(added.map((t) => t.content).filter((c): c is string => typeof c === 'string'));
   return {
     encode: (text) => {
       const enc = tokenizer.encode(text, { add_special_tokens: false });
       return { ids: enc.ids.map(Number), tokens: enc.tokens };
     },
-    literalTokens,
+    literalTokens: facts.literalTokens,
+    facts,
   };
 }
+
+const isByteLevel = (tok: HostTokenizer) => !tok.facts || tok.facts.kind === 'byte-level';
 
 /** The result of tokenizing a selection, possibly cut to `maxTokens`. */
 export interface TokenizedText {
@@ -63,6 +70,20 @@ function tokenBytes(token: string, literal: ReadonlySet<string>): number[] {
 
 /** Tokenizes `text`; if it holds more than `maxTokens` tokens, keeps the first `maxTokens` and cuts the text there. */
 export function tokenizeWithLimit(tok: HostTokenizer, text: string, maxTokens: number): TokenizedText {
+  const prefix = tok.facts?.prefix ?? [];
+  const suffix = tok.facts?.suffix ?? [];
+  const specials = prefix.length + suffix.length;
+  if (specials === 0) return tokenizeContent(tok, text, maxTokens);
+  if (maxTokens <= specials) {
+    throw new TokenizeError(`The token limit (${maxTokens}) leaves no room for text next to the model's ${specials} special ` +
+      'tokens. Raise "attentionLens.maxTokens" (0 means the model\'s context).');
+  }
+  const out = tokenizeContent(tok, text, maxTokens - specials);
+  const special = (s: { id: number; token: string }): TokenInfo => ({ id: s.id, text: s.token, start: -1, end: -1 });
+  return { ...out, tokens: [...prefix.map(special), ...out.tokens, ...suffix.map(special)] };
+}
+
+function tokenizeContent(tok: HostTokenizer, text: string, maxTokens: number): TokenizedText {
   if (maxTokens < 1) throw new TokenizeError(`The token limit must be at least 1 (got ${maxTokens}).`);
   let prefixLen = Math.min(text.length, Math.max(maxTokens * PREFIX_CHARS_PER_TOKEN, 4 * PREFIX_SAFETY_CHARS));
   for (;;) {
@@ -91,6 +112,7 @@ export function tokenizeWithLimit(tok: HostTokenizer, text: string, maxTokens: n
  * character (its bytes are split across tokens), so the kept tokens spell whole characters.
  */
 function cutPoint(tok: HostTokenizer, prefix: string, tokens: readonly string[], maxTokens: number): { tokens: number; chars: number } {
+  if (!isByteLevel(tok)) return cutAtRanges(rangesOf(tok, prefix, tokens), maxTokens);
   const table = utf8ToUtf16Table(prefix);
   const starts: number[] = [];
   let byte = 0;
@@ -106,16 +128,45 @@ function cutPoint(tok: HostTokenizer, prefix: string, tokens: readonly string[],
     'token limit. Raise "attentionLens.maxTokens" (0 means the model\'s context).');
 }
 
-function toTokenInfos(tok: HostTokenizer, text: string, enc: { ids: number[]; tokens: string[] }): TokenInfo[] {
-  let ranges;
+/**
+ * Cut for tokenizers whose tokens carry ranges: keep k ≤ maxTokens tokens where token k starts at or after
+ * the end of every kept token, so the kept text holds exactly the kept tokens.
+ */
+function cutAtRanges(ranges: readonly TokenRange[], maxTokens: number): { tokens: number; chars: number } {
+  for (let k = maxTokens; k > 0; k--) {
+    const r = ranges[k];
+    if (!r) continue;
+    let keptEnd = 0;
+    for (let i = 0; i < k; i++) keptEnd = Math.max(keptEnd, ranges[i]?.[1] ?? 0);
+    if (r[0] >= keptEnd && keptEnd > 0) return { tokens: k, chars: r[0] };
+  }
+  throw new TokenizeError(`The first word needs more than ${maxTokens} token(s), so no whole token boundary fits the ` +
+    'token limit. Raise "attentionLens.maxTokens" (0 means the model\'s context).');
+}
+
+function rangesOf(tok: HostTokenizer, text: string, tokens: readonly string[]): TokenRange[] {
   try {
-    ranges = byteLevelRanges(text, enc.tokens, tok.literalTokens);
+    return tok.facts ? tokenRanges(text, tokens, tok.facts) : tokenRanges(text, tokens, BYTE_LEVEL(tok));
   } catch (e) {
     if (e instanceof OffsetError) {
-      throw new TokenizeError('The tokenizer changed the text while tokenizing it (it normalizes text), so its tokens ' +
-        'cannot be mapped back to the editor. Tokenizers that normalize text are not supported yet.');
+      throw new TokenizeError(`The tokens do not spell the text after normalization (${e.message}), so they cannot be ` +
+        'mapped back to the editor. This tokenizer\'s normalizer is not supported.');
     }
     throw e;
+  }
+}
+
+const BYTE_LEVEL = (tok: HostTokenizer): TokenizerFacts => ({
+  kind: 'byte-level', modelType: 'BPE', normalizer: null, literalTokens: tok.literalTokens, prefix: [], suffix: [], continuingPrefix: '',
+});
+
+function toTokenInfos(tok: HostTokenizer, text: string, enc: { ids: number[]; tokens: string[] }): TokenInfo[] {
+  const ranges = rangesOf(tok, text, enc.tokens);
+  if (!isByteLevel(tok)) {
+    return enc.ids.map((id, i) => {
+      const r = ranges[i];
+      return { id, text: r ? text.slice(r[0], r[1]) : enc.tokens[i], start: r ? r[0] : -1, end: r ? r[1] : -1 };
+    });
   }
   return enc.ids.map((id, i) => {
     const r = ranges[i];

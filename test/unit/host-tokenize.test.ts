@@ -125,12 +125,14 @@ describe('host model folder checks', () => {
     await assert.rejects(loadModelFolder(tmp, { bundled: false }), /model\.onnx .*corrupt/);
   });
 
-  it('refuses tokenizers other than byte-level BPE as not supported yet', () => {
+  it('accepts byte-level BPE, WordPiece and Metaspace tokenizers, and names the ones it refuses', () => {
     assert.doesNotThrow(() => checkTokenizerSupported(tokenizerJson));
     const unigram = { model: { type: 'Unigram' }, pre_tokenizer: { type: 'Metaspace' } };
-    assert.throws(() => checkTokenizerSupported(unigram), /Unigram with a Metaspace pre-tokenizer\) is not supported yet/);
+    assert.doesNotThrow(() => checkTokenizerSupported(unigram));
     const wordpiece = { model: { type: 'WordPiece' }, pre_tokenizer: { type: 'BertPreTokenizer' } };
-    assert.throws(() => checkTokenizerSupported(wordpiece), /not supported yet/);
+    assert.doesNotThrow(() => checkTokenizerSupported(wordpiece));
+    const wordlevel = { model: { type: 'WordLevel' }, pre_tokenizer: { type: 'Whitespace' } };
+    assert.throws(() => checkTokenizerSupported(wordlevel), /WordLevel with a Whitespace pre-tokenizer\) is not supported/);
     const seq = { model: { type: 'BPE' }, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split' }, { type: 'ByteLevel' }] } };
     assert.doesNotThrow(() => checkTokenizerSupported(seq));
   });

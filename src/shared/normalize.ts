@@ -1,0 +1,165 @@
+/**
+ * Hugging Face tokenizer normalizers, applied to text while remembering where every output character
+ * came from (its UTF-16 range in the input), the way the Rust library's NormalizedString aligns them:
+ * a character that expands (ﬁ → f i, lowercase İ) keeps its source range on every output character, a
+ * composition (e + ◌́ → é under NFC/NFKC) maps to its first source character, removed characters vanish,
+ * and a Replace maps its content onto the last characters it replaced. Pure: no vscode, no DOM.
+ */
+
+/** One output code point and the UTF-16 range [start, end) of the input it came from. */
+export interface AlignedChar {
+  readonly ch: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Thrown for a normalizer this module does not implement. */
+export class NormalizerError extends Error {}
+
+/** Splits text into code points, each aligned to itself. */
+export function alignedChars(text: string): AlignedChar[] {
+  const out: AlignedChar[] = [];
+  for (let i = 0; i < text.length;) {
+    const cp = text.codePointAt(i)!;
+    const n = cp > 0xffff ? 2 : 1;
+    out.push({ ch: text.slice(i, i + n), start: i, end: i + n });
+    i += n;
+  }
+  return out;
+}
+
+const MARK = /^\p{M}$/u;
+const NONSPACING_MARK = /^\p{Mn}$/u;
+const OTHER = /^\p{C}$/u; // Cc, Cf, Cs, Co, Cn: what the Rust library calls "other"
+const PUNCT = /^\p{P}$/u;
+
+/** Rust's char::is_whitespace (JS's \s minus U+FEFF, plus nothing else). */
+export function isWhitespace(ch: string): boolean {
+  return ch !== '\ufeff' && /^\s$/u.test(ch);
+}
+
+/** BERT's punctuation: ASCII symbols and Unicode P* categories. */
+export function isBertPunctuation(ch: string): boolean {
+  const c = ch.codePointAt(0)!;
+  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
+  return PUNCT.test(ch);
+}
+
+/** BERT's CJK ideograph ranges (handle_chinese_chars). */
+export function isChineseChar(ch: string): boolean {
+  const c = ch.codePointAt(0)!;
+  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x20000 && c <= 0x2a6df)
+    || (c >= 0x2a700 && c <= 0x2b73f) || (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b820 && c <= 0x2ceaf)
+    || (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
+}
+
+/** Maps each character to zero or more code points that keep its range. */
+function perChar(chars: readonly AlignedChar[], f: (ch: string) => string): AlignedChar[] {
+  const out: AlignedChar[] = [];
+  for (const c of chars) for (const o of f(c.ch)) out.push({ ch: o, start: c.start, end: c.end });
+  return out;
+}
+
+/** NFC/NFKC: normalizes each base character with its following marks; output k aligns to input k (or the last). */
+function composing(chars: readonly AlignedChar[], form: 'NFC' | 'NFKC'): AlignedChar[] {
+  const out: AlignedChar[] = [];
+  for (let i = 0; i < chars.length;) {
+    let j = i + 1;
+    while (j < chars.length && MARK.test(chars[j].ch)) j++;
+    const group = chars.slice(i, j);
+    const normalized = Array.from(group.map((c) => c.ch).join('').normalize(form));
+    normalized.forEach((ch, k) => {
+      const src = group[Math.min(k, group.length - 1)];
+      out.push({ ch, start: src.start, end: src.end });
+    });
+    i = j;
+  }
+  return out;
+}
+
+function stripAccents(chars: readonly AlignedChar[]): AlignedChar[] {
+  return perChar(chars, (ch) => ch.normalize('NFD')).filter((c) => !NONSPACING_MARK.test(c.ch));
+}
+
+function bert(chars: readonly AlignedChar[], spec: Record<string, unknown>): AlignedChar[] {
+  let out = [...chars];
+  if (spec.clean_text !== false) {
+    out = out.filter((c) => !(c.ch === '\0' || c.ch === '\ufffd' || (OTHER.test(c.ch) && !'\t\n\r'.includes(c.ch))))
+      .map((c) => (isWhitespace(c.ch) ? { ...c, ch: ' ' } : c));
+  }
+  if (spec.handle_chinese_chars !== false) {
+    out = out.flatMap((c) => (isChineseChar(c.ch) ? [{ ...c, ch: ' ' }, c, { ...c, ch: ' ' }] : [c]));
+  }
+  const lowercase = spec.lowercase !== false;
+  const strip = spec.strip_accents === true || ((spec.strip_accents === null || spec.strip_accents === undefined) && lowercase);
+  if (strip) out = stripAccents(out);
+  if (lowercase) out = perChar(out, (ch) => ch.toLowerCase());
+  return out;
+}
+
+/** Replace with a String or Regex pattern: content aligns to the last characters each match replaced. */
+function replace(chars: readonly AlignedChar[], spec: Record<string, unknown>): AlignedChar[] {
+  const pattern = spec.pattern as { String?: string; Regex?: string } | undefined;
+  const content = typeof spec.content === 'string' ? Array.from(spec.content) : [];
+  const re = typeof pattern?.Regex === 'string' ? new RegExp(pattern.Regex, 'gu')
+    : typeof pattern?.String === 'string' ? new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu') : undefined;
+  if (!re) throw new NormalizerError('a Replace normalizer without a String or Regex pattern');
+  const text = chars.map((c) => c.ch).join('');
+  const unitToChar: number[] = [];
+  chars.forEach((c, k) => { for (let u = 0; u < c.ch.length; u++) unitToChar.push(k); });
+  unitToChar.push(chars.length);
+  const out: AlignedChar[] = [];
+  let k = 0;
+  for (const m of text.matchAll(re)) {
+    if (m[0].length === 0) continue;
+    const a = unitToChar[m.index!];
+    const b = unitToChar[m.index! + m[0].length];
+    while (k < a) out.push(chars[k++]);
+    content.forEach((ch, i) => {
+      const src = chars[Math.max(a, Math.min(b - 1, b - content.length + i))];
+      out.push({ ch, start: src.start, end: src.end });
+    });
+    k = b;
+  }
+  while (k < chars.length) out.push(chars[k++]);
+  return out;
+}
+
+/** Applies a tokenizer.json `normalizer` (null = none) to aligned characters. */
+export function applyNormalizer(chars: readonly AlignedChar[], spec: unknown): AlignedChar[] {
+  if (spec === null || spec === undefined) return [...chars];
+  const s = spec as Record<string, unknown>;
+  switch (s.type) {
+    case 'Sequence':
+      return ((s.normalizers as unknown[]) ?? []).reduce<AlignedChar[]>((acc, n) => applyNormalizer(acc, n), [...chars]);
+    case 'BertNormalizer': return bert(chars, s);
+    case 'Lowercase': return perChar(chars, (ch) => ch.toLowerCase());
+    case 'StripAccents': return chars.filter((c) => !NONSPACING_MARK.test(c.ch));
+    case 'NFD': return perChar(chars, (ch) => ch.normalize('NFD'));
+    case 'NFKD': return perChar(chars, (ch) => ch.normalize('NFKD'));
+    case 'NFC': return composing(chars, 'NFC');
+    case 'NFKC': return composing(chars, 'NFKC');
+    // SentencePiece's precompiled charsmap is NFKC-like; characters it maps differently fail the check later.
+    case 'Precompiled': return composing(chars, 'NFKC');
+    case 'Replace': return replace(chars, s);
+    case 'Prepend': {
+      const p = typeof s.prepend === 'string' ? Array.from(s.prepend) : [];
+      if (chars.length === 0) return [];
+      return [...p.map((ch) => ({ ch, start: chars[0].start, end: chars[0].end })), ...chars];
+    }
+    case 'Strip': {
+      let a = 0;
+      let b = chars.length;
+      if (s.strip_left !== false) while (a < b && isWhitespace(chars[a].ch)) a++;
+      if (s.strip_right !== false) while (b > a && isWhitespace(chars[b - 1].ch)) b--;
+      return chars.slice(a, b);
+    }
+    default:
+      throw new NormalizerError(`the ${String(s.type)} normalizer`);
+  }
+}
+
+/** Normalizes text with a tokenizer.json `normalizer`, keeping each output code point's source range. */
+export function normalizeAligned(text: string, spec: unknown): AlignedChar[] {
+  return applyNormalizer(alignedChars(text), spec);
+}

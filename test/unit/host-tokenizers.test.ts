@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { clearModelCache, loadModelFolder } from '../../src/host/model-folder';
+import { createTokenizer, TokenizeError, tokenizeWithLimit } from '../../src/host/tokenize';
+import { testModelsDir } from '../support/test-models';
+
+const native = require('tokenizers');
+const load = (name: string) => JSON.parse(fs.readFileSync(path.join(testModelsDir, name, 'tokenizer.json'), 'utf8'));
+
+describe('host tokenization with WordPiece and Unigram tokenizers', () => {
+  const bert = createTokenizer(load('tiny-bert'));
+  const t5 = createTokenizer(load('tiny-t5'));
+
+  it('adds [CLS]/[SEP] with no range and maps every other token to the original (un-normalized) text', async () => {
+    const text = 'Hello  Wörld, the CAFÉ!';
+    const out = tokenizeWithLimit(bert, text, 64);
+    const ref = await native.Tokenizer.fromFile(path.join(testModelsDir, 'tiny-bert', 'tokenizer.json')).encode(text);
+    assert.deepEqual(out.tokens.map((t) => t.id), ref.getIds(), 'the ids the model expects, specials included');
+    assert.deepEqual([out.tokens[0].text, out.tokens[0].start], ['[CLS]', -1]);
+    assert.deepEqual([out.tokens.at(-1)!.text, out.tokens.at(-1)!.end], ['[SEP]', -1]);
+    assert.deepEqual(out.tokens.slice(1, -1).map((t) => t.text), ['Hello', 'Wörld', ',', 'the', 'CAFÉ', '!']);
+    for (const t of out.tokens.slice(1, -1)) assert.equal(text.slice(t.start, t.end), t.text);
+  });
+
+  it('Unigram: ▁ tokens cover the space before a word, </s> closes the sequence', () => {
+    const out = tokenizeWithLimit(t5, 'The cat sat', 64);
+    assert.deepEqual(out.tokens.map((t) => [t.text, t.start, t.end]), [['The', 0, 3], [' cat', 3, 7], [' sat', 7, 11], ['</s>', -1, -1]]);
+  });
+
+  it('cuts long text to the limit, specials included, at a token boundary', () => {
+    const text = 'the cat sat on the mat because it was tired. '.repeat(100);
+    for (const [tok, specials] of [[bert, 2], [t5, 1]] as const) {
+      const out = tokenizeWithLimit(tok, text, 16);
+      assert.equal(out.truncated, true);
+      assert.equal(out.tokens.length, 16);
+      const content = out.tokens.filter((t) => t.start >= 0);
+      assert.equal(content.length, 16 - specials);
+      assert.ok(content.at(-1)!.end <= out.text.length && text.startsWith(out.text));
+      assert.deepEqual(content.map((t) => t.id), tok.encode(out.text).ids, 'the kept tokens are the kept text\'s tokens');
+    }
+    assert.throws(() => tokenizeWithLimit(bert, text, 2), TokenizeError, 'no room next to [CLS] and [SEP]');
+  });
+});
+
+describe('host model folders shaped like Hugging Face exports', () => {
+  beforeEach(() => clearModelCache());
+
+  it('loads tiny-bert and tiny-distilbert (n_layers/n_heads, external data) with the inputs to feed', async () => {
+    const bert = await loadModelFolder(path.join(testModelsDir, 'tiny-bert'), { bundled: false });
+    assert.deepEqual(bert.dims, { layers: 2, heads: 4, context: 64 });
+    assert.deepEqual(bert.extraInputs, ['attention_mask', 'token_type_ids']);
+    const distil = await loadModelFolder(path.join(testModelsDir, 'tiny-distilbert'), { bundled: false });
+    assert.deepEqual(distil.dims, { layers: 2, heads: 2, context: 64 });
+    assert.deepEqual(distil.extraInputs, ['attention_mask']);
+  });
+});
