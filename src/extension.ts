@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from './api';
+import { addModelCommand } from './host/add-model';
 import { CompareViewProvider } from './host/compare';
 import { AttentionLensController } from './host/controller';
 import { ModelStatusItem } from './host/models';
@@ -16,6 +17,7 @@ export const COMMANDS = {
   selectModel: 'attentionLens.selectModel',
   pinHead: 'attentionLens.pinHead',
   clearPinned: 'attentionLens.clearPinned',
+  addModel: 'attentionLens.addModel',
 } as const;
 
 /** Activates the extension and returns its API. */
@@ -43,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.selectModel, 'Select Model', () => controller.selectModel());
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
+  command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   return controller.api();
 }
 

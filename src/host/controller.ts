@@ -3,6 +3,7 @@
  * host, send `show` to the panel, then route what the panel, the editor and the compare view report
  * (results, errors, focus, pins, reveals, staleness) into run snapshots and the other parts.
  */
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
@@ -52,11 +53,13 @@ export class AttentionLensController implements vscode.Disposable {
   private readonly panel: AttentionPanel;
   private readonly editorLink: EditorLink;
   private focusState: { tokenIndex: number | null; head: HeadRef } | undefined;
+  /** What config.json said about each run's model, checked against the result. */
+  private readonly expectations = new Map<number, string | undefined>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
       `${sentence(errorText(e))} ${RUN_AGAIN}; if it keeps happening, reload the window.`);
-    this.models = new ModelSettings(context.extensionUri);
+    this.models = new ModelSettings(context.extensionUri, context.globalStorageUri?.fsPath);
     this.panel = new AttentionPanel(context.extensionUri, {
       onResult: (m) => this.onResult(m),
       onRunError: (m) => this.onRunError(m),
@@ -217,7 +220,10 @@ export class AttentionLensController implements vscode.Disposable {
     this.context.workspaceState.update(LAST_REQUEST_KEY, stored).then(undefined, () => undefined);
 
     const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
-    const webview = this.panel.open([vscode.Uri.file(model.dir)], `Attention: ${documentLabel(document.uri.path)}`);
+    const roots = [vscode.Uri.file(model.dir), ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])];
+    const webview = this.panel.open(roots, `Attention: ${documentLabel(document.uri.path)}`);
+    const uri = (p: string) => webview.asWebviewUri(vscode.Uri.file(p)).toString();
+    this.expectations.set(run.runId, model.expectedAttention);
     const backendSetting = config.get<string>('backend');
     const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
     this.panel.post({
@@ -228,9 +234,13 @@ export class AttentionLensController implements vscode.Disposable {
       tokens: tokenized.tokens,
       model: {
         name: model.name,
-        onnxUri: webview.asWebviewUri(vscode.Uri.file(model.onnxPath)).toString(),
+        onnxUri: uri(model.tappedPath ?? model.onnxPath),
         maxTokens,
         extraInputs: model.extraInputs,
+        tapped: model.tappedPath !== undefined,
+        externalData: model.externalData?.map((f) => ({ path: f, uri: uri(path.join(path.dirname(model.onnxPath), f)) })),
+        decoderOnnxUri: model.decoderOnnxPath ? uri(model.tappedDecoderPath ?? model.decoderOnnxPath) : undefined,
+        expectedAttention: model.expectedAttention,
       },
       backend,
       notices,
@@ -261,9 +271,21 @@ export class AttentionLensController implements vscode.Disposable {
       this.notifier.once(asked ? 'warning' : 'info', `Attention Lens ran on ${msg.backendUsed === 'wasm' ? 'WebAssembly' : msg.backendUsed} ` +
         `instead of WebGPU: ${sentence(msg.fallbackReason)}${asked ? ' Set "attentionLens.backend" to "auto" or "wasm" to hide this warning.' : ''}`);
     }
+    this.checkExpectation(run.runId, attention.causal);
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setAttention(run.runId, attention);
     this.compare.setSource(run.tokens, attention);
+  }
+
+  /** Warns once when config.json said causal but the attention is not (or the reverse). */
+  private checkExpectation(runId: number, causal: boolean): void {
+    const expected = this.expectations.get(runId);
+    this.expectations.delete(runId);
+    if (expected !== 'causal' && expected !== 'bidirectional') return;
+    if ((expected === 'causal') === causal) return;
+    this.notifier.once('warning', `The model's config.json describes ${expected} attention, but the attention it computed is ` +
+      `${causal ? 'causal (nothing above the diagonal)' : 'bidirectional (weights above the diagonal)'}. The panel shows what the model ` +
+      'computed; check that config.json belongs to this ONNX file.');
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {

@@ -1,12 +1,18 @@
 /**
- * Loading and checking a model folder (config.json, tokenizer.json, onnx/model.onnx). Every failure is a
- * ModelError whose message names the file and says what to do. Loaded folders are cached and reused
- * until one of their files changes on disk. Node only (no `vscode`).
+ * Loading and checking a model folder (config.json, tokenizer.json, onnx/model.onnx or a named variant such
+ * as model_quantized.onnx, or onnx/encoder_model.onnx + decoder_model.onnx). Every failure is a ModelError
+ * whose message names the file and says what to do. Loaded folders are cached and reused until one of their
+ * files changes on disk; with a storage folder, the tapped model is cached on disk too (tap-cache.ts).
+ * Node only (no `vscode`).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { requiredInputs, scanOnnx, TapError } from '../shared/onnx-tap';
+import { planTap, requiredInputs, scanOnnx, TapError, type TapPlan } from '../shared/onnx-tap';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
+import { attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, type AttentionShape } from './model-layout';
+import { cachedTappedModel } from './tap-cache';
+
+export { ModelError } from './model-layout';
 import { createTokenizer, type HostTokenizer } from './tokenize';
 
 /** The shape facts Attention Lens needs from config.json. */
@@ -28,14 +34,15 @@ export interface LoadedModel {
   /** Graph inputs besides input_ids that the worker must feed. */
   readonly extraInputs: readonly string[];
   readonly tokenizer: HostTokenizer;
-}
-
-/** A model folder problem, phrased for the user. */
-export class ModelError extends Error {
-  constructor(message: string, readonly file?: string) {
-    super(message);
-    this.name = 'ModelError';
-  }
+  /** The decoder of an encoder–decoder model (onnxPath is then its encoder). */
+  readonly decoderOnnxPath?: string;
+  /** External data files the ONNX file(s) name, relative to their folder (e.g. model.onnx_data). */
+  readonly externalData?: readonly string[];
+  /** The tapped copy of onnxPath in the tap cache (and of the decoder), when a storage folder was given. */
+  readonly tappedPath?: string;
+  readonly tappedDecoderPath?: string;
+  /** What config.json says about the attention; the first run's result confirms or contradicts it. */
+  readonly expectedAttention?: AttentionShape;
 }
 
 /** Relative paths of the files every model folder must hold. */
@@ -113,9 +120,19 @@ export function modelRemedy(bundled: boolean): string {
 
 const cache = new Map<string, { stamp: string; model: LoadedModel }>();
 
-async function stampOf(dir: string, remedy: string): Promise<string> {
+/** The ONNX files a folder uses: the encoder–decoder pair, else the first variant present, else onnx/model.onnx. */
+export async function resolveOnnxFiles(dir: string): Promise<{ onnx: string; decoder?: string }> {
+  const has = async (rel: string) => fs.access(path.join(dir, rel)).then(() => true, () => false);
+  const enc = path.join('onnx', SEQ2SEQ_FILES.encoder);
+  const dec = path.join('onnx', SEQ2SEQ_FILES.decoder);
+  if (await has(enc) && await has(dec)) return { onnx: enc, decoder: dec };
+  for (const f of SINGLE_MODEL_FILES) if (await has(path.join('onnx', f))) return { onnx: path.join('onnx', f) };
+  return { onnx: MODEL_FILES.onnx };
+}
+
+async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]): Promise<string> {
   const parts: string[] = [];
-  for (const rel of Object.values(MODEL_FILES)) {
+  for (const rel of [MODEL_FILES.config, MODEL_FILES.tokenizer, ...onnxFiles]) {
     try {
       const s = await fs.stat(path.join(dir, rel));
       parts.push(`${s.size}:${s.mtimeMs}`);
@@ -127,7 +144,7 @@ async function stampOf(dir: string, remedy: string): Promise<string> {
 }
 
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
-export async function loadModelFolder(dir: string, options: { bundled: boolean; name?: string }): Promise<LoadedModel> {
+export async function loadModelFolder(dir: string, options: { bundled: boolean; name?: string; storageDir?: string }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -136,11 +153,13 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
     if (e instanceof ModelError) throw e;
     throw new ModelError(`The model folder ${dir} does not exist.${remedy}`);
   }
-  const stamp = await stampOf(dir, remedy);
+  const files = await resolveOnnxFiles(dir);
+  const stamp = await stampOf(dir, remedy, files.decoder ? [files.onnx, files.decoder] : [files.onnx]);
   const hit = cache.get(dir);
   if (hit && hit.stamp === stamp) return hit.model;
 
-  const dims = parseModelConfig(await readJson(dir, MODEL_FILES.config, remedy), MODEL_FILES.config, remedy);
+  const configJson = await readJson(dir, MODEL_FILES.config, remedy);
+  const dims = parseModelConfig(configJson, MODEL_FILES.config, remedy);
   const tokenizerJson = await readJson(dir, MODEL_FILES.tokenizer, remedy);
   checkTokenizerSupported(tokenizerJson, MODEL_FILES.tokenizer);
   const tokenizerConfig = (await readJson(dir, 'tokenizer_config.json', remedy, true)) ?? {};
@@ -150,33 +169,49 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
   } catch (e) {
     throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
   }
-  const onnxPath = path.join(dir, MODEL_FILES.onnx);
-  const extraInputs = await readExtraInputs(onnxPath, remedy);
+  const onnxPath = path.join(dir, files.onnx);
+  const main = await readOnnx(onnxPath, files.onnx, remedy);
+  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
-  const model: LoadedModel = { dir, name, bundled: options.bundled, dims, onnxPath, extraInputs, tokenizer };
+  let tappedPath: string | undefined;
+  let tappedDecoderPath: string | undefined;
+  if (options.storageDir) {
+    tappedPath = (await cachedTappedModel(options.storageDir, onnxPath, main.plan)).path;
+    if (decoder) tappedDecoderPath = (await cachedTappedModel(options.storageDir, path.join(dir, files.decoder!), decoder.plan)).path;
+  }
+  const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
+  const model: LoadedModel = {
+    dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
+    decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
+    externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath,
+    expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
+  };
   cache.set(dir, { stamp, model });
   return model;
 }
 
-/** Graph inputs other than input_ids that must be fed; also proves the file is an ONNX model. */
-async function readExtraInputs(onnxPath: string, remedy: string): Promise<string[]> {
+/** Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX. */
+async function readOnnx(onnxPath: string, rel: string, remedy: string):
+  Promise<{ extraInputs: string[]; plan: TapPlan; externalData: readonly string[] }> {
+  const dir = path.dirname(path.dirname(onnxPath));
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await fs.readFile(onnxPath));
   } catch (e) {
-    throw missing(path.dirname(path.dirname(onnxPath)), MODEL_FILES.onnx, remedy, e);
+    throw missing(dir, rel, remedy, e);
   }
   try {
-    const inputs = requiredInputs(scanOnnx(bytes)).map((i) => i.name);
+    const summary = scanOnnx(bytes);
+    const inputs = requiredInputs(summary).map((i) => i.name);
     if (!inputs.includes('input_ids')) {
-      throw new ModelError(`onnx/model.onnx has no graph input named "input_ids" (its inputs: ${inputs.join(', ') || 'none'}). ` +
-        `Export the model with an input_ids input.${remedy}`, MODEL_FILES.onnx);
+      throw new ModelError(`${rel} has no graph input named "input_ids" (its inputs: ${inputs.join(', ') || 'none'}). ` +
+        `Export the model with an input_ids input.${remedy}`, rel);
     }
-    return inputs.filter((n) => n !== 'input_ids');
+    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan: planTap(summary), externalData: summary.externalDataFiles ?? [] };
   } catch (e) {
     if (e instanceof ModelError) throw e;
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
-    throw new ModelError(`onnx/model.onnx in ${path.dirname(path.dirname(onnxPath))} is corrupt: ${why}${remedy}`, MODEL_FILES.onnx);
+    throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
   }
 }
 

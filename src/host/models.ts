@@ -17,7 +17,8 @@ const BUNDLED_MODEL = 'lens-gpt';
 
 /** Resolves and loads the model that runs use. */
 export class ModelSettings {
-  constructor(private readonly extensionUri: vscode.Uri) {}
+  /** `storageDir` (the extension's global storage) holds the tap cache; without it models are tapped in the worker. */
+  constructor(private readonly extensionUri: vscode.Uri, readonly storageDir?: string) {}
 
   /** Where bundled and relative folders resolve. */
   pathContext(): PathContext {
@@ -40,7 +41,7 @@ export class ModelSettings {
 
   /** Loads (or reuses) the current model; throws ModelError with a message for the user. */
   load(choice = this.current()): Promise<LoadedModel> {
-    return loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice) });
+    return loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir });
   }
 
   /** The bundled model plus every folder in attentionLens.models. */

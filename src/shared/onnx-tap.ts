@@ -329,6 +329,8 @@ export function encodeExtraOutputs(names: readonly string[], elemType: number): 
 /** Candidate attention tensors: outputs of Softmax nodes in the main graph, in graph (= layer) order. */
 export interface TapPlan {
   readonly softmaxOutputs: readonly string[];
+  /** The Softmax outputs that are not graph outputs yet (all of them, unless the model was tapped before). */
+  readonly toAppend?: readonly string[];
   /** Element type the first Softmax output carries as inferred from the graph (FLOAT16 for fp16 graphs). */
   readonly elemType: number;
   /** Inferred element type of each Softmax output (0 where unknown); the tap itself declares no type. */
@@ -346,7 +348,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
   const softmaxOutputs = summary.nodes
     .filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx'))
     .map((n) => n.outputs[0])
-    .filter((name) => name && !existing.has(name));
+    .filter((name) => !!name);
   if (softmaxOutputs.length === 0) {
     const fused = summary.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType));
     if (fused) {
@@ -372,12 +374,23 @@ export function planTap(summary: OnnxSummary): TapPlan {
   const elemTypes = softmaxOutputs.map((n) => types.get(n) ?? 0);
   const fallback = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
   const elemType = elemTypes[0] || fallback;
-  return { softmaxOutputs, elemType, elemTypes, kinds: attentionKinds(summary, softmaxOutputs) };
+  const toAppend = softmaxOutputs.filter((n) => !existing.has(n));
+  return { softmaxOutputs, toAppend, elemType, elemTypes, kinds: attentionKinds(summary, softmaxOutputs) };
 }
 
-/** Returns the model bytes with every planned Softmax output added as an (untyped) graph output (one copy). */
+/** The bytes to append to a model so that every planned Softmax output is a graph output (empty if none). */
+export function tapSuffix(plan: TapPlan): Uint8Array {
+  const names = plan.toAppend ?? plan.softmaxOutputs;
+  return names.length ? encodeExtraOutputs(names, 0) : new Uint8Array(0);
+}
+
+/**
+ * Returns the model bytes with every planned Softmax output added as an (untyped) graph output (one copy),
+ * or the same bytes when the model is already tapped (a cached tapped file).
+ */
 export function tapAttention(model: Uint8Array, plan: TapPlan): Uint8Array {
-  const extra = encodeExtraOutputs(plan.softmaxOutputs, 0);
+  const extra = tapSuffix(plan);
+  if (extra.length === 0) return model;
   const out = new Uint8Array(model.length + extra.length);
   out.set(model, 0);
   out.set(extra, model.length);

@@ -45,6 +45,17 @@ export interface ModelInfo {
   readonly maxTokens: number;
   /** Graph input names the worker must feed besides input_ids (attention_mask, position_ids, …). */
   readonly extraInputs: readonly string[];
+  /** True when onnxUri is already tapped (the host's tap cache): planning it again appends nothing. */
+  readonly tapped?: boolean;
+  /**
+   * Weights stored outside the ONNX file: pass as onnxruntime-web's session option
+   * `externalData: [{ path, data: uri }]` (path as the model names it, e.g. "model.onnx_data").
+   */
+  readonly externalData?: readonly { readonly path: string; readonly uri: string }[];
+  /** Encoder–decoder models: onnxUri is the encoder, this the decoder (see `stacks` in results). */
+  readonly decoderOnnxUri?: string;
+  /** What config.json says: the panel may label the view; the host checks it against the result's `causal`. */
+  readonly expectedAttention?: 'causal' | 'bidirectional' | 'encoder-decoder';
 }
 
 /** Timings in milliseconds; each stage is filled in as it completes. */
@@ -136,6 +147,11 @@ export type PanelToWorker =
       readonly runId: number;
       /** Base URL of onnxruntime's .wasm files. */
       readonly wasmBase: string;
+      /**
+       * onnxruntime's .wasm binary, fetched by the panel (whose fetches VS Code's resource service worker
+       * serves) and sent with the first run of each worker; without it the worker fetches from `wasmBase`.
+       */
+      readonly wasmBinary?: ArrayBuffer;
       readonly backend: BackendSetting;
       /** The ONNX file, unmodified; the worker taps it. Omitted when the worker already holds `modelKey`. */
       readonly model?: ArrayBuffer;

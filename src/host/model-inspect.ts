@@ -1,0 +1,175 @@
+/**
+ * Inspecting a model folder before it is added ("Attention Lens: Add Model…"): which ONNX files it has
+ * (onnx/model.onnx or a named variant, or encoder_model.onnx + decoder_model.onnx), whether the tap can
+ * read attention out of them, which inputs will be fed, what config.json says about the architecture, and
+ * whether the files fit the WebAssembly backend. Every refusal is a ModelError that names the cause and the
+ * fix. Node only (no `vscode`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { FeedError, planFeeds, type FillRule } from '../shared/feeds';
+import { planTap, requiredInputs, scanOnnx, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
+import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
+import { parseModelConfig, type ModelDims } from './model-folder';
+import {
+  attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS, type AttentionShape,
+} from './model-layout';
+
+/** One ONNX file of the model and what the tap found in it. */
+export interface InspectedOnnx {
+  readonly role: 'model' | 'encoder' | 'decoder';
+  readonly path: string;
+  readonly bytes: number;
+  readonly externalData: readonly string[];
+  readonly externalBytes: number;
+  readonly inputs: readonly { name: string; rule: FillRule }[];
+  readonly plan: TapPlan;
+  readonly summary: OnnxSummary;
+}
+
+/** What "Add Model…" reports about a folder that passed every check. */
+export interface ModelReport {
+  readonly dir: string;
+  readonly architecture: string;
+  readonly dims: ModelDims;
+  /** From config.json; confirmed (or contradicted) by the first run. */
+  readonly attention: AttentionShape;
+  readonly tokenizer: { kind: TokenizerKind; modelType: string };
+  readonly files: readonly InspectedOnnx[];
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJsonFile(dir: string, rel: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, rel), 'utf8');
+  } catch {
+    throw new ModelError(`The folder ${dir} has no ${rel}. ${what}`, rel);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v;
+  } catch (e) {
+    throw new ModelError(`${rel} in ${dir} is not a JSON object (${(e as Error).message}). Download it again from the model's page.`, rel);
+  }
+}
+
+/** Which ONNX files to use: a single model (first of SINGLE_MODEL_FILES) or an encoder–decoder pair. */
+export async function findOnnxFiles(dir: string): Promise<{ role: InspectedOnnx['role']; path: string }[]> {
+  const onnxDir = path.join(dir, 'onnx');
+  const enc = path.join(onnxDir, SEQ2SEQ_FILES.encoder);
+  const dec = path.join(onnxDir, SEQ2SEQ_FILES.decoder);
+  if (await exists(enc) && await exists(dec)) return [{ role: 'encoder', path: enc }, { role: 'decoder', path: dec }];
+  for (const f of SINGLE_MODEL_FILES) {
+    for (const p of [path.join(onnxDir, f), path.join(dir, f)]) if (await exists(p)) return [{ role: 'model', path: p }];
+  }
+  const merged = path.join(onnxDir, 'decoder_model_merged.onnx');
+  if (await exists(merged)) return [{ role: 'model', path: merged }]; // inspected to give the tap's explanation
+  let listing: string[] = [];
+  try {
+    listing = (await fs.readdir(onnxDir)).filter((f) => f.endsWith('.onnx'));
+  } catch {
+    // no onnx/ folder
+  }
+  throw new ModelError(`The folder ${dir} has no ONNX model: Attention Lens looks for onnx/model.onnx (or model_fp16.onnx, ` +
+    `model_quantized.onnx), or onnx/encoder_model.onnx with onnx/decoder_model.onnx for encoder–decoder models` +
+    `${listing.length ? ` (onnx/ holds ${listing.join(', ')})` : ''}. Export the model with optimum ("optimum-cli export onnx") ` +
+    'or download the repository\'s onnx/ folder.', 'onnx');
+}
+
+/** Scans one ONNX file and checks the tap, the feeds and the size limits. */
+export async function inspectOnnx(role: InspectedOnnx['role'], file: string, limits = WASM_LIMITS): Promise<InspectedOnnx> {
+  const rel = path.relative(path.dirname(path.dirname(file)), file);
+  const st = await fs.stat(file);
+  if (st.size > limits.modelFileBytes) {
+    throw new ModelError(`${rel} is ${(st.size / 2 ** 30).toFixed(1)} GB, too large for the WebAssembly backend (a model file ` +
+      'must stay under 2 GB). Use an export that keeps its weights in external data (model.onnx + model.onnx_data) or a ' +
+      'quantized variant (onnx/model_quantized.onnx).', rel);
+  }
+  let summary: OnnxSummary;
+  let plan: TapPlan;
+  try {
+    summary = scanOnnx(new Uint8Array(await fs.readFile(file)));
+    plan = planTap(summary);
+  } catch (e) {
+    if (e instanceof TapError) {
+      const cause = e.code === 'not-onnx' ? `is not an ONNX model (${e.message}) Download or export it again.` : e.message;
+      throw new ModelError(`${rel}: ${cause}`, rel);
+    }
+    throw e;
+  }
+  let externalBytes = 0;
+  for (const f of summary.externalDataFiles ?? []) {
+    try {
+      externalBytes += (await fs.stat(path.join(path.dirname(file), f))).size;
+    } catch {
+      throw new ModelError(`${rel} keeps its weights in ${f}, which is missing next to it. Download ${f} into the same folder.`, rel);
+    }
+  }
+  if (st.size + externalBytes > limits.totalBytes) {
+    throw new ModelError(`${rel} and its external data come to ${((st.size + externalBytes) / 2 ** 30).toFixed(1)} GB, more than ` +
+      'the 4 GB the WebAssembly backend can address. Use a quantized variant (onnx/model_quantized.onnx) or a smaller model.', rel);
+  }
+  let inputs: { name: string; rule: FillRule }[];
+  try {
+    inputs = planFeeds(requiredInputs(summary));
+  } catch (e) {
+    if (e instanceof FeedError) throw new ModelError(`${rel}: ${e.message}`, rel);
+    throw e;
+  }
+  if (!inputs.some((i) => i.rule === 'token-ids')) {
+    throw new ModelError(`${rel} has no input_ids input (its inputs: ${inputs.map((i) => i.name).join(', ')}). ` +
+      'Attention Lens runs text models that take token ids.', rel);
+  }
+  return { role, path: file, bytes: st.size, externalData: summary.externalDataFiles ?? [], externalBytes, inputs, plan, summary };
+}
+
+/** Checks everything "Add Model…" checks; throws ModelError naming the cause and the fix. */
+export async function inspectModelFolder(dir: string, limits = WASM_LIMITS): Promise<ModelReport> {
+  try {
+    if (!(await fs.stat(dir)).isDirectory()) throw new Error('not a folder');
+  } catch {
+    throw new ModelError(`${dir} is not a folder. Pick the folder that holds config.json, tokenizer.json and onnx/.`);
+  }
+  const config = await readJsonFile(dir, 'config.json', 'Every Hugging Face model folder has one; download it from the model\'s page.');
+  const dims = parseModelConfig(config, 'config.json', ' Check that this is a transformer\'s config.json.');
+  const tokenizerJson = await readJsonFile(dir, 'tokenizer.json', 'Attention Lens needs the fast-tokenizer file ' +
+    '(tokenizer.json); models that ship only vocab.txt or sentencepiece.model can be converted with transformers\' ' +
+    'AutoTokenizer.from_pretrained(...).save_pretrained(...).');
+  let tokenizer: ModelReport['tokenizer'];
+  try {
+    const facts = describeTokenizer(tokenizerJson);
+    tokenizer = { kind: facts.kind, modelType: facts.modelType };
+  } catch (e) {
+    if (!(e instanceof UnsupportedTokenizerError)) throw e;
+    throw new ModelError(`tokenizer.json describes a tokenizer Attention Lens cannot map to text ranges (${e.message}). ` +
+      'Supported: byte-level BPE (GPT-2), WordPiece (BERT) and SentencePiece-style Unigram/BPE with a Metaspace (▁).', 'tokenizer.json');
+  }
+  const files: InspectedOnnx[] = [];
+  for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits));
+  const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
+  const architecture = archs[0] ?? String(config.model_type ?? 'unknown');
+  return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
+}
+
+/** A few lines for the user: what was found and what will be fed. */
+export function describeReport(r: ModelReport): string {
+  const shape = r.attention === 'encoder-decoder' ? 'encoder–decoder (bidirectional encoder, causal decoder, cross-attention)'
+    : r.attention;
+  const files = r.files.map((f) => {
+    const cross = f.plan.kinds?.filter((k) => k === 'cross').length ?? 0;
+    const softmax = `${f.plan.softmaxOutputs.length - cross} self${cross ? ` + ${cross} cross` : ''}-attention Softmax`;
+    return `${path.basename(f.path)} (${f.role}; ${softmax}; feeds ${f.inputs.map((i) => i.name).join(', ')})`;
+  });
+  return `${r.architecture}: ${r.dims.layers} layers, ${r.dims.heads} heads, ${shape} attention (from config.json; ` +
+    `checked on the first run), ${r.tokenizer.modelType} tokenizer. Files: ${files.join('; ')}.`;
+}

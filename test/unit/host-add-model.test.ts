@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { testModelsDir } from '../support/test-models';
+import { installVscodeStub, type VscodeStub } from './host-vscode-stub';
+
+// add-model.ts imports `vscode`: the stub is installed first, then the module is required.
+const stub: VscodeStub = installVscodeStub();
+const { addModelCommand } = require('../../src/host/add-model') as typeof import('../../src/host/add-model');
+const { Notifier } = require('../../src/host/notify') as typeof import('../../src/host/notify');
+
+describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
+  let settings: Record<string, unknown>;
+  let dialogs: number;
+  beforeEach(() => {
+    settings = { models: ['/already/there'] };
+    dialogs = 0;
+    const ws = stub.module.workspace as Record<string, unknown>;
+    ws.getConfiguration = () => ({
+      get: (k: string) => settings[k],
+      update: async (k: string, v: unknown) => { settings[k] = v; },
+      inspect: () => ({}),
+    });
+    (stub.module.window as Record<string, unknown>).showOpenDialog = async () => { dialogs++; return undefined; };
+  });
+
+  it('inspects the picked folder, reports what it found and adds it to attentionLens.models', async () => {
+    const notifier = new Notifier();
+    const dir = path.join(testModelsDir, 'tiny-bert');
+    const report = await addModelCommand(notifier, dir);
+    assert.equal(report?.architecture, 'BertModel');
+    assert.deepEqual(settings.models, ['/already/there', dir]);
+    const info = notifier.messages().at(-1)!;
+    assert.equal(info.kind, 'info');
+    assert.match(info.text, /Added: "tiny-bert"\. BertModel: 2 layers, 4 heads, bidirectional attention .*feeds input_ids, attention_mask, token_type_ids/);
+    await addModelCommand(notifier, dir);
+    assert.deepEqual(settings.models, ['/already/there', dir], 'not listed twice');
+    assert.match(notifier.messages().at(-1)!.text, /^Already listed/);
+  });
+
+  it('shows the error and adds nothing when the folder fails a check', async () => {
+    const notifier = new Notifier();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-add-'));
+    try {
+      fs.copyFileSync(path.join(testModelsDir, 'tiny-bert', 'config.json'), path.join(tmp, 'config.json'));
+      await addModelCommand(notifier, tmp);
+      const err = notifier.messages().at(-1)!;
+      assert.equal(err.kind, 'error');
+      assert.match(err.text, /cannot add the model folder .*has no tokenizer\.json/);
+      assert.deepEqual(settings.models, ['/already/there']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('opens a folder picker when called without a folder, and does nothing when it is cancelled', async () => {
+    const notifier = new Notifier();
+    assert.equal(await addModelCommand(notifier), undefined);
+    assert.equal(dialogs, 1);
+    assert.equal(notifier.messages().length, 0);
+  });
+});

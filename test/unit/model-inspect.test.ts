@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ModelError } from '../../src/host/model-folder';
+import { describeReport, inspectModelFolder } from '../../src/host/model-inspect';
+import { cachedTappedModel, sha256File } from '../../src/host/tap-cache';
+import { planTap, scanOnnx, tapSuffix } from '../../src/shared/onnx-tap';
+import { buildModel } from '../support/onnx-builder';
+import { testModelsDir } from '../support/test-models';
+
+const ort = require('onnxruntime-node');
+
+describe('Add Model… inspection of Hugging Face-shaped folders', () => {
+  it('reports architecture, layers, heads, attention shape and the inputs it will feed', async () => {
+    const bert = await inspectModelFolder(path.join(testModelsDir, 'tiny-bert'));
+    assert.equal(bert.architecture, 'BertModel');
+    assert.equal(bert.attention, 'bidirectional');
+    assert.deepEqual(bert.files[0].inputs.map((i) => `${i.name}=${i.rule}`), ['input_ids=token-ids', 'attention_mask=ones', 'token_type_ids=zeros']);
+    assert.match(describeReport(bert), /BertModel: 2 layers, 4 heads, bidirectional attention.*WordPiece tokenizer.*feeds input_ids, attention_mask, token_type_ids/);
+
+    const gpt2 = await inspectModelFolder(path.join(testModelsDir, 'tiny-gpt2'));
+    assert.equal(gpt2.attention, 'causal');
+    assert.equal(path.basename(gpt2.files[0].path), 'model.onnx', 'model.onnx is preferred over the variants');
+    assert.ok(gpt2.files[0].inputs.some((i) => i.name === 'past_key_values.0.key' && i.rule === 'empty-past'));
+
+    const distil = await inspectModelFolder(path.join(testModelsDir, 'tiny-distilbert'));
+    assert.deepEqual(distil.files[0].externalData, ['model.onnx_data']);
+    assert.ok(distil.files[0].externalBytes > 0);
+
+    const t5 = await inspectModelFolder(path.join(testModelsDir, 'tiny-t5'));
+    assert.equal(t5.attention, 'encoder-decoder');
+    assert.deepEqual(t5.files.map((f) => f.role), ['encoder', 'decoder']);
+    assert.match(describeReport(t5), /decoder_model\.onnx \(decoder; 2 self \+ 2 cross-attention Softmax; feeds input_ids, encoder_attention_mask, encoder_hidden_states\)/);
+  });
+
+  describe('refusals name the cause and the fix', () => {
+    let tmp: string;
+    beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-inspect-')); });
+    afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    const folder = (files: Record<string, string | Uint8Array>, from = 'tiny-bert') => {
+      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, from, f), path.join(tmp, f));
+      fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
+      for (const [rel, data] of Object.entries(files)) {
+        if (data === '') fs.rmSync(path.join(tmp, rel), { force: true });
+        else fs.writeFileSync(path.join(tmp, rel), data);
+      }
+      return tmp;
+    };
+    const rejects = (re: RegExp, limits?: { modelFileBytes: number; totalBytes: number }) =>
+      assert.rejects(inspectModelFolder(tmp, limits), (e: unknown) => e instanceof ModelError && re.test(e.message));
+    const bertOnnx = () => fs.readFileSync(path.join(testModelsDir, 'tiny-bert', 'onnx', 'model.onnx'));
+    const softmaxWith = (inputs: string[]) => buildModel([{ op: 'Softmax', inputs: ['input_ids'], outputs: ['p'] }], inputs, ['p']);
+
+    it('no tokenizer.json', async () => {
+      folder({ 'tokenizer.json': '', 'onnx/model.onnx': bertOnnx() });
+      await rejects(/has no tokenizer\.json.*save_pretrained/);
+    });
+    it('an unsupported tokenizer type', async () => {
+      folder({ 'tokenizer.json': JSON.stringify({ model: { type: 'WordLevel', vocab: {} }, pre_tokenizer: { type: 'Whitespace' } }), 'onnx/model.onnx': bertOnnx() });
+      await rejects(/cannot map to text ranges \(WordLevel.*Supported: byte-level BPE/);
+    });
+    it('fused attention', async () => {
+      folder({ 'onnx/model.onnx': buildModel([{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['o'] }], ['input_ids'], ['o']) });
+      await rejects(/fused into a com\.microsoft MultiHeadAttention.*without attention fusion/);
+    });
+    it('a required input it cannot fill', async () => {
+      folder({ 'onnx/model.onnx': softmaxWith(['input_ids', 'pixel_values']) });
+      await rejects(/"pixel_values" that Attention Lens does not know how to fill/);
+    });
+    it('a file that is not ONNX', async () => {
+      folder({ 'onnx/model.onnx': '<html>404 Not Found</html> this is what a failed download looks like' });
+      await rejects(/model\.onnx: is not an ONNX model.*again/);
+    });
+    it('a model too large for the WebAssembly backend, and missing external data', async () => {
+      folder({ 'onnx/model.onnx': bertOnnx() });
+      await rejects(/too large for the WebAssembly backend.*external data/, { modelFileBytes: 1000, totalBytes: 2 ** 32 });
+      fs.rmSync(tmp, { recursive: true });
+      fs.mkdirSync(tmp);
+      folder({ 'onnx/model.onnx': fs.readFileSync(path.join(testModelsDir, 'tiny-distilbert', 'onnx', 'model.onnx')) }, 'tiny-distilbert');
+      await rejects(/model\.onnx_data, which is missing/);
+      fs.copyFileSync(path.join(testModelsDir, 'tiny-distilbert', 'onnx', 'model.onnx_data'), path.join(tmp, 'onnx', 'model.onnx_data'));
+      await rejects(/more than the 4 GB/, { modelFileBytes: 2 ** 31, totalBytes: 50_000 });
+    });
+    it('only a merged decoder, or no ONNX at all', async () => {
+      folder({ 'onnx/decoder_model_merged.onnx': fs.readFileSync(path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx')) }, 'tiny-gpt2');
+      await rejects(/inside the subgraphs of a If node.*onnx\/decoder_model\.onnx or onnx\/model\.onnx/);
+      fs.rmSync(path.join(tmp, 'onnx', 'decoder_model_merged.onnx'));
+      fs.writeFileSync(path.join(tmp, 'onnx', 'vision_encoder.onnx'), 'x');
+      await rejects(/has no ONNX model.*onnx\/ holds vision_encoder\.onnx.*optimum-cli export onnx/);
+    });
+  });
+});
+
+describe('the on-disk cache of tapped models', () => {
+  let storage: string;
+  beforeEach(() => { storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cache-')); });
+  afterEach(() => fs.rmSync(storage, { recursive: true, force: true }));
+
+  it('keys the tapped copy by the SHA-256 of the file, writes it once and reuses it', async () => {
+    const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'model.onnx');
+    const bytes = fs.readFileSync(src);
+    const plan = planTap(scanOnnx(bytes));
+    assert.equal(await sha256File(src), createHash('sha256').update(bytes).digest('hex'));
+    const first = await cachedTappedModel(storage, src, plan);
+    assert.equal(first.reused, false);
+    assert.equal(path.basename(first.path), `${first.sha256}.onnx`);
+    const tapped = fs.readFileSync(first.path);
+    assert.deepEqual(tapped.subarray(0, bytes.length), bytes, 'original bytes first');
+    assert.deepEqual(new Uint8Array(tapped.subarray(bytes.length)), tapSuffix(plan), 'then only the tap suffix');
+    const again = await cachedTappedModel(storage, src, plan);
+    assert.deepEqual([again.reused, again.path], [true, first.path]);
+
+    // The cached file is already tapped: planning it again appends nothing, and ORT serves the attention.
+    const replanned = planTap(scanOnnx(tapped));
+    assert.deepEqual(replanned.toAppend, []);
+    const session = await ort.InferenceSession.create(tapped);
+    assert.ok(plan.softmaxOutputs.every((n) => session.outputNames.includes(n)));
+  });
+});
