@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { AttentionLensApi } from './api';
 import { addModelCommand } from './host/add-model';
 import { CompareViewProvider } from './host/compare';
+import { downloadModelCommand } from './host/download-command';
 import { AttentionLensController } from './host/controller';
 import { ModelStatusItem } from './host/models';
 import { errorText, guardCommand, sentence } from './host/notify';
@@ -18,6 +19,7 @@ export const COMMANDS = {
   pinHead: 'attentionLens.pinHead',
   clearPinned: 'attentionLens.clearPinned',
   addModel: 'attentionLens.addModel',
+  downloadModel: 'attentionLens.downloadModel',
 } as const;
 
 /** Activates the extension and returns its API. */
@@ -46,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
+  command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
   return controller.api();
 }
 
