@@ -100,6 +100,15 @@ export function weightToAlpha(w: number, max: number, floor = 0.08, ceil = 0.85)
   return floor + (ceil - floor) * clamp(w / max, 0, 1);
 }
 
+/**
+ * Position on a heatmap colour ramp for a weight: √(w / max), clamped to [0, 1]. The square root keeps
+ * the many small weights of diffuse heads visible next to the trivial 1.0 of the first query row.
+ */
+export function heatIntensity(w: number, max: number): number {
+  if (!(w > 0) || !(max > 0)) return 0;
+  return Math.sqrt(clamp(w / max, 0, 1));
+}
+
 /** Sequential scale: 0 → `low`, `max` → `high`, linear in the weight. */
 export function sequentialColor(w: number, max: number, low: Rgba, high: Rgba): Rgba {
   return mixColors(low, high, max > 0 ? w / max : 0);

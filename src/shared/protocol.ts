@@ -155,6 +155,8 @@ export type PanelToWorker =
       readonly backend: BackendSetting;
       /** The ONNX file, unmodified; the worker taps it. Omitted when the worker already holds `modelKey`. */
       readonly model?: ArrayBuffer;
+      /** The model's external weight files (ModelInfo.externalData, fetched by the panel); sent with `model`. */
+      readonly externalData?: readonly { readonly path: string; readonly data: ArrayBuffer }[];
       /** A key that identifies the model, so the worker can reuse its session. */
       readonly modelKey: string;
       readonly inputIds: readonly number[];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  divergingColor, formatWeight, headMatrix, headPalette, HEAD_PALETTE, maxAbs, maxValue, meanOverHeads, mixColors,
+  divergingColor, formatWeight, heatIntensity, headMatrix, headPalette, HEAD_PALETTE, maxAbs, maxValue, meanOverHeads, mixColors,
   parseCssColor, rgbaToCss, selectTargets, sequentialColor, topK, weightToAlpha, withAlpha, luminance,
 } from '../../src/shared/colors';
 
@@ -53,6 +53,13 @@ describe('colors: weight scales', () => {
     assert.deepEqual(divergingColor(-0.5, 0.5, blue, lo, hi), blue);
     assert.deepEqual(divergingColor(0, 0.5, blue, lo, hi), lo);
     assert.deepEqual(divergingColor(1, 0, blue, lo, hi), lo);
+  });
+  it('maps heatmap weights on a square-root ramp', () => {
+    assert.equal(heatIntensity(0, 1), 0);
+    assert.equal(heatIntensity(0.25, 1), 0.5);
+    assert.equal(heatIntensity(2, 1), 1);
+    assert.equal(heatIntensity(0.5, 0), 0);
+    assert.equal(heatIntensity(Number.NaN, 1), 0);
   });
   it('formats weights with four decimals', () => {
     assert.equal(formatWeight(0.123456), '0.1235');

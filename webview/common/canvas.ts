@@ -2,7 +2,7 @@
  * Canvas helpers shared by the panel and the compare view: devicePixelRatio-aware sizing, matrix images
  * (one pixel per cell, scaled up without smoothing), the hatch pattern for masked cells, and colour ramps.
  */
-import { divergingColor, mixColors, rgbaToCss, type Rgba } from '../../src/shared/colors';
+import { divergingColor, heatIntensity, mixColors, rgbaToCss, type Rgba } from '../../src/shared/colors';
 import type { Theme } from './theme';
 
 /** Sizes a canvas to css width × height at the device pixel ratio; returns a context in CSS pixels. */
@@ -44,19 +44,20 @@ export function matrixImage(tokens: number, colorAt: (i: number, j: number) => R
   return c;
 }
 
-/** Attention image of a [T,T] matrix: background → accent by weight / max; masked cells (causal, j > i) greyed. */
+/** Attention image of a [T,T] matrix: background → accent by √(weight / max); masked cells (causal, j > i) greyed. */
 export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme): HTMLCanvasElement {
   return matrixImage(tokens, (i, j) => {
     if (causal && j > i) return theme.masked;
-    return mixColors(theme.bg, theme.accent, max > 0 ? m[i * tokens + j] / max : 0);
+    return mixColors(theme.bg, theme.accent, heatIntensity(m[i * tokens + j], max));
   });
 }
 
-/** Diverging image of a signed [T,T] matrix: −limit blue, 0 background, +limit red; masked cells greyed. */
+/** Diverging image of a signed [T,T] matrix on a signed √ ramp: −limit blue, 0 background, +limit red; masked greyed. */
 export function divergingImage(d: Float32Array, tokens: number, limit: number, causal: boolean, theme: Theme): HTMLCanvasElement {
   return matrixImage(tokens, (i, j) => {
     if (causal && j > i) return theme.masked;
-    return divergingColor(d[i * tokens + j], limit, theme.negative, theme.bg, theme.positive);
+    const v = d[i * tokens + j];
+    return divergingColor(Math.sign(v) * heatIntensity(Math.abs(v), limit), 1, theme.negative, theme.bg, theme.positive);
   });
 }
 

@@ -73,7 +73,8 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
 
   $('compare-status').textContent = P === 0
     ? 'No heads pinned. Use “Pin head” in the Attention Lens panel.'
-    : `${P} pinned head${P === 1 ? '' : 's'} on the same ${T} tokens.`;
+    : `${P} pinned head${P === 1 ? '' : 's'} on the same ${T} tokens. Rows are query tokens, columns key tokens; ` +
+      'hover a cell for its weight.';
 
   const cards = pinned.map((head, k) => {
     const card = document.createElement('figure');
@@ -128,7 +129,7 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     const lo = document.createElement('span');
     lo.textContent = `${headLabel(pinned[1])} higher −${formatWeight(limit)}`;
     const hi = document.createElement('span');
-    hi.textContent = `+${formatWeight(limit)} ${headLabel(pinned[0])} higher`;
+    hi.textContent = `+${formatWeight(limit)} ${headLabel(pinned[0])} higher (√ scale)`;
     legend.replaceChildren(lo, rampCanvas(96, 10, [theme.negative, theme.bg, theme.positive]), hi);
   }
 
@@ -152,14 +153,15 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
         td.textContent = c;
         tr.append(td);
       }
-      const bar = document.createElement('td');
-      const meter = document.createElement('meter');
-      meter.min = 0;
-      meter.max = 1;
-      meter.value = p.similarity;
-      meter.setAttribute('aria-label', 'similarity');
-      bar.append(meter);
-      tr.append(bar);
+      const cell = document.createElement('td');
+      const track = document.createElement('span');
+      track.className = 'similarity-bar';
+      track.setAttribute('aria-hidden', 'true');
+      const fill = document.createElement('span');
+      fill.style.width = `${(p.similarity * 100).toFixed(1)}%`;
+      track.append(fill);
+      cell.append(track);
+      tr.append(cell);
       return tr;
     });
     table.replaceChildren(head, ...rows);

@@ -3,7 +3,10 @@
  * fetches each model's bytes once and hands them to the worker, and turns worker messages into
  * per-run promises. A crashed worker is replaced on the next run.
  */
-import { assertNever, type BackendSetting, type BackendUsed, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
+import { ORT_WASM_FILE } from '../worker/ort-files';
+import {
+  assertNever, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type WorkerToPanel,
+} from '../../src/shared/protocol';
 
 /** A worker result plus how long fetching the model took here. */
 export type RunResult = Extract<WorkerToPanel, { type: 'result' }> & { fetchMs: number };
@@ -18,10 +21,25 @@ interface Pending {
   fetchMs: number;
 }
 
-async function fetchModel(uri: string): Promise<ArrayBuffer> {
+/** A model's bytes and its external weight files, as fetched. */
+interface ModelFiles {
+  model: ArrayBuffer;
+  externalData?: { path: string; data: ArrayBuffer }[];
+}
+
+async function fetchBytes(uri: string, what: string): Promise<ArrayBuffer> {
   const r = await fetch(uri);
-  if (!r.ok) throw new Error(`Could not fetch the model (${r.status} ${r.statusText}): ${uri}`);
+  if (!r.ok) throw new Error(`Could not fetch ${what} (${r.status} ${r.statusText}): ${uri}`);
   return r.arrayBuffer();
+}
+
+async function fetchModel(info: ModelInfo): Promise<ModelFiles> {
+  const [model, ...external] = await Promise.all([
+    fetchBytes(info.onnxUri, 'the model'),
+    ...(info.externalData ?? []).map((e) => fetchBytes(e.uri, `the model's weights ${e.path}`)),
+  ]);
+  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] }));
+  return { model, externalData: externalData?.length ? externalData : undefined };
 }
 
 /** Thrown (rejected) for a run that was cancelled or replaced by a newer one. */
@@ -39,9 +57,26 @@ export class InferenceClient {
   private sent = new Set<string>();
   private pending = new Map<number, Pending>();
   /** Model fetches in flight, by URI, shared by concurrent runs. */
-  private fetching = new Map<string, Promise<ArrayBuffer>>();
+  private fetching = new Map<string, Promise<ModelFiles>>();
+  /** The .wasm download for the current worker, and whether the worker has been sent it. */
+  private wasmFetch?: Promise<ArrayBuffer | undefined>;
+  private wasmSent = false;
 
   constructor(private readonly workerUri: string, private readonly wasmBase: string) {}
+
+  /**
+   * onnxruntime's .wasm for the current worker until it has been sent, fetched here once: in VS Code the
+   * webview's own fetches go through its resource service worker, which a blob: worker may not share.
+   * A failed fetch leaves the download to the worker.
+   */
+  private async wasmBinaryForWorker(): Promise<ArrayBuffer | undefined> {
+    if (this.wasmSent) return undefined;
+    this.wasmFetch ??= fetch(`${this.wasmBase.replace(/\/?$/, '/')}${ORT_WASM_FILE}`)
+      .then((r) => (r.ok ? r.arrayBuffer() : undefined))
+      .catch(() => undefined);
+    const bytes = await this.wasmFetch;
+    return this.wasmSent ? undefined : bytes;
+  }
 
   private async ensureWorker(): Promise<Worker> {
     if (this.worker) return this.worker;
@@ -67,6 +102,8 @@ export class InferenceClient {
     };
     this.worker = w;
     this.sent.clear();
+    this.wasmFetch = undefined;
+    this.wasmSent = false;
     return w;
   }
 
@@ -99,38 +136,45 @@ export class InferenceClient {
     }
   }
 
-  /** Runs the model at `onnxUri` on `inputIds`; rejects with CancelledError when superseded. */
-  async run(runId: number, onnxUri: string, inputIds: readonly number[], backend: BackendSetting,
-    extraInputs: readonly string[], progress: ProgressFn): Promise<RunResult> {
+  /** Runs `info`'s model on `inputIds`; rejects with CancelledError when superseded. */
+  async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
+    progress: ProgressFn): Promise<RunResult> {
     const worker = await this.ensureWorker();
-    let model: ArrayBuffer | undefined;
+    const onnxUri = info.onnxUri;
+    let files: ModelFiles | undefined;
     let fetchMs = 0;
     if (!this.sent.has(onnxUri)) {
       progress('fetching');
       const t0 = performance.now();
       let fetching = this.fetching.get(onnxUri);
       if (!fetching) {
-        fetching = fetchModel(onnxUri);
+        fetching = fetchModel(info);
         this.fetching.set(onnxUri, fetching);
       }
       try {
-        model = await fetching;
+        files = await fetching;
       } finally {
         this.fetching.delete(onnxUri);
       }
       fetchMs = performance.now() - t0;
-      if (this.worker !== worker) return this.run(runId, onnxUri, inputIds, backend, extraInputs, progress);
+      if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress);
       // A concurrent run may have sent (and so detached) the same bytes meanwhile.
-      if (this.sent.has(onnxUri) || model.byteLength === 0) model = undefined;
+      if (this.sent.has(onnxUri) || files.model.byteLength === 0) files = undefined;
     }
+    const model = files?.model;
+    const externalData = files?.externalData;
+    const wasmBinary = await this.wasmBinaryForWorker();
+    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress);
     return new Promise<RunResult>((resolve, reject) => {
       this.pending.set(runId, { resolve, reject, progress, fetchMs });
       const msg: PanelToWorker = {
-        type: 'run', runId, wasmBase: this.wasmBase, backend, model, modelKey: onnxUri, inputIds: [...inputIds],
-        extraInputs: [...extraInputs],
+        type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
+        inputIds: [...inputIds], extraInputs: [...info.extraInputs],
       };
-      // The bytes are transferred: the worker keeps the model, this side does not need a copy.
-      worker.postMessage(msg, model ? [model] : []);
+      // The bytes are transferred: the worker keeps them, this side does not need a copy.
+      const transfer = [model, wasmBinary, ...(externalData ?? []).map((e) => e.data)];
+      worker.postMessage(msg, transfer.filter((b): b is ArrayBuffer => !!b));
+      if (wasmBinary) this.wasmSent = true;
       if (model) this.sent.add(onnxUri);
     });
   }

@@ -150,8 +150,10 @@ export class HeatmapView {
       labelW = 0;
       cell = Math.floor(avail / T);
     }
-    cell = Math.max(2, Math.min(30, cell));
     const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
+    // Fit the height of the webview too, so the whole matrix is visible without scrolling where possible.
+    const byHeight = Math.floor((window.innerHeight - 40 - labelH) / T);
+    cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
     const size = T * cell;
     const x0 = labelW + 1;
     const y0 = labelH + 1;
@@ -225,7 +227,7 @@ export class HeatmapView {
     const item = document.createElement('span');
     item.className = 'legend-item';
     const label = document.createElement('span');
-    label.textContent = `0 → ${formatWeight(max)} (matrix max)`;
+    label.textContent = `0 → ${formatWeight(max)} (matrix max, √ scale)`;
     item.append(rampCanvas(56, 10, [m.theme.bg, m.theme.accent]), label);
     parts.push(item);
     if (m.run.causal) {

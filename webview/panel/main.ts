@@ -117,7 +117,9 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   currentRunId = msg.runId;
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
-  header.setNotices(msg.notices);
+  header.setNotices(msg.model.decoderOnnxUri
+    ? [...msg.notices, 'Encoder–decoder model: showing the encoder’s self-attention; decoder and cross-attention are not shown.']
+    : msg.notices);
   header.setStale(undefined);
   header.setError(undefined);
   header.setBackend(undefined);
@@ -136,7 +138,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setProgress('Loading model…');
   let result: RunResult;
   try {
-    result = await client.run(msg.runId, msg.model.onnxUri, msg.tokens.map((t) => t.id), msg.backend, msg.model.extraInputs,
+    result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend,
       (stage, backend) => {
         if (currentRunId !== msg.runId) return;
         header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');

@@ -28,9 +28,14 @@ export interface TokensViewEvents {
   move(index: number): void;
 }
 
-const BAR_W = 3;
+/** Compact weight label under a target token: "29%", "<1%". */
+function percent(w: number): string {
+  return w < 0.005 ? '<1%' : `${Math.round(w * 100)}%`;
+}
+
+const BAR_W = 4;
 const BAR_GAP = 1;
-const BAR_H = 12;
+const BAR_H = 16;
 
 /** Renders and drives the Tokens view. */
 export class TokensView {
@@ -123,7 +128,10 @@ export class TokensView {
       const bars = document.createElement('canvas');
       bars.className = 'head-bars';
       bars.setAttribute('aria-hidden', 'true');
-      span.append(text, bars);
+      const weight = document.createElement('span');
+      weight.className = 'tok-weight';
+      weight.setAttribute('aria-hidden', 'true');
+      span.append(text, weight, bars);
       frag.append(span);
       if (l.breaksLine) {
         const br = document.createElement('span');
@@ -154,6 +162,8 @@ export class TokensView {
       span.classList.toggle('masked', masked);
       span.classList.toggle('locked', j === m.locked);
       span.setAttribute('aria-pressed', String(j === m.locked));
+      const weightLabel = span.children[1] as HTMLElement;
+      weightLabel.textContent = isTarget && row ? percent(row[j]) : '';
       if (isTarget && row) {
         span.dataset.weight = formatWeight(row[j]);
         span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row[j], max)));

@@ -4,8 +4,9 @@
  * tapped model bytes, feeds for every required graph input, and converting the fetched tensors.
  */
 import * as ort from 'onnxruntime-web';
-import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import { buildFeeds } from '../../src/shared/feeds';
+import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
+import { ORT_WASM_FILE } from './ort-files';
 import {
   collectAttention, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
@@ -15,6 +16,8 @@ import {
 export interface PreparedModel {
   readonly key: string;
   readonly tapped: Uint8Array;
+  /** External weight files, by the path the model names them with. */
+  readonly externalData?: { path: string; data: Uint8Array }[];
   readonly summary: OnnxSummary;
   readonly plan: TapPlan;
   /** Name of the logits output, if the graph declares one. */
@@ -22,23 +25,29 @@ export interface PreparedModel {
   readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
 }
 
-/** Scans, plans and taps raw ONNX bytes (throws TapError with a user-ready message). */
-export function prepareModel(key: string, bytes: Uint8Array): PreparedModel {
+/** Scans, plans and taps raw ONNX bytes (throws TapError with a user-ready message); a tapped file stays as is. */
+export function prepareModel(key: string, bytes: Uint8Array,
+  external?: readonly { readonly path: string; readonly data: ArrayBuffer }[]): PreparedModel {
   const summary = scanOnnx(bytes);
   const plan = planTap(summary);
   const tapped = tapAttention(bytes, plan);
-  const logits = summary.outputs.find((o) => o.name === 'logits') ?? summary.outputs[0];
-  return { key, tapped, summary, plan, logitsName: logits?.name, sessions: new Map() };
+  const missing = (summary.externalDataFiles ?? []).filter((f) => !external?.some((e) => e.path === f));
+  if (missing.length) {
+    throw new Error(`The model keeps its weights in ${missing.join(', ')}, which the panel could not load.`);
+  }
+  const logits = summary.outputs.find((o) => o.name === 'logits');
+  return {
+    key, tapped, summary, plan, logitsName: logits?.name, sessions: new Map(),
+    externalData: external?.length ? external.map((e) => ({ path: e.path, data: new Uint8Array(e.data) })) : undefined,
+  };
 }
-
-/** The onnxruntime-web binary the default bundle uses for both the WebGPU and the WASM providers. */
-export const ORT_WASM_FILE = 'ort-wasm-simd-threaded.jsep.wasm';
 
 let envReady = false;
 
-/** Sets onnxruntime's global flags once: local .wasm files, one thread, no proxy worker. */
-export function configureOrt(wasmBase: string): void {
+/** Sets onnxruntime's global flags once: local .wasm file (or its bytes), one thread, no proxy worker. */
+export function configureOrt(wasmBase: string, wasmBinary?: ArrayBuffer): void {
   if (envReady) return;
+  if (wasmBinary && wasmBinary.byteLength > 0) ort.env.wasm.wasmBinary = wasmBinary;
   // Only the .wasm is overridden: with a prefix, onnxruntime would also import its .mjs glue from there,
   // which the CSP forbids; the glue is embedded in the bundle and used when just the .wasm URL is given.
   const base = wasmBase.endsWith('/') ? wasmBase : `${wasmBase}/`;
@@ -79,6 +88,7 @@ export function getSession(model: PreparedModel, backend: BackendUsed): Promise<
   if (!s) {
     s = ort.InferenceSession.create(model.tapped, {
       executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+      ...(model.externalData ? { externalData: model.externalData } : {}),
     });
     model.sessions.set(backend, s);
     s.catch(() => model.sessions.delete(backend));
@@ -130,8 +140,9 @@ export async function runModel(model: PreparedModel, session: ort.InferenceSessi
   if (model.logitsName && !fetchNames.includes(model.logitsName)) fetchNames.push(model.logitsName);
   const out = await session.run(makeFeeds(model, inputIds), fetchNames);
   try {
+    // Self-attention only: cross-attention rows (decoder over encoder) are not T×T.
     const fetched: FetchedTensor[] = model.plan.softmaxOutputs
-      .filter((n) => out[n])
+      .filter((n, i) => out[n] && (model.plan.kinds?.[i] ?? 'self') === 'self')
       .map((n) => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) }));
     const attention = collectAttention(fetched, T);
     let logits: Float32Array | undefined;

@@ -8,6 +8,8 @@ import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, ru
 
 declare const self: DedicatedWorkerGlobalScope;
 
+type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
+
 /** Models by key; only the most recently sent model is kept, so memory holds one model at a time. */
 const models = new Map<string, PreparedModel | Error>();
 const cancelled = new Set<number>();
@@ -25,27 +27,30 @@ function messageOf(e: unknown): string {
   return String(e);
 }
 
+/** The .wasm bytes the panel sent with a run (kept until onnxruntime is configured). */
+let wasmBinary: ArrayBuffer | undefined;
+
 const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
 
-async function addModel(key: string, bytes: ArrayBuffer): Promise<void> {
+async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['externalData']): Promise<void> {
   for (const [k, m] of models) {
     if (k !== key && !(m instanceof Error)) await releaseModel(m);
     models.delete(k);
   }
   try {
-    models.set(key, prepareModel(key, new Uint8Array(bytes)));
+    models.set(key, prepareModel(key, new Uint8Array(bytes), external));
   } catch (e) {
     models.set(key, e instanceof Error ? e : new Error(messageOf(e)));
   }
 }
 
-async function handleRun(msg: Extract<PanelToWorker, { type: 'run' }>): Promise<void> {
+async function handleRun(msg: RunMessage): Promise<void> {
   const { runId } = msg;
   // Model bytes are kept even when their run is already stale: later runs of the same key omit them.
-  if (msg.model) await addModel(msg.modelKey, msg.model);
+  if (msg.model) await addModel(msg.modelKey, msg.model, msg.externalData);
   if (stale(runId)) return;
   try {
-    configureOrt(msg.wasmBase);
+    configureOrt(msg.wasmBase, wasmBinary);
     const model = models.get(msg.modelKey);
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
@@ -102,6 +107,7 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
   const msg = ev.data;
   switch (msg.type) {
     case 'run':
+      if (msg.wasmBinary) wasmBinary = msg.wasmBinary;
       latestRunId = msg.runId;
       queue = queue.then(() => handleRun(msg));
       break;

@@ -1,0 +1,132 @@
+/**
+ * Browser-test helpers: launches Debian's Chromium through playwright-core with a fresh profile, opens a
+ * webview document with a stand-in acquireVsCodeApi() that records posted messages in window.__posted,
+ * and tokenizes reference texts with the real tokenizer in Node. Node only.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { byteLevelRanges } from '../../src/shared/offsets';
+import type { TokenInfo } from '../../src/shared/protocol';
+
+/** Flags every launch uses (the closed network makes background services noisy). */
+export const BASE_FLAGS = ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+/** A launched browser with its throwaway profile. */
+export interface Browser {
+  readonly context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Launches /usr/bin/chromium; `webgpu` adds --enable-unsafe-webgpu (SwiftShader adapter). */
+export async function launch(opts: { webgpu: boolean }): Promise<Browser> {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-lens-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [...BASE_FLAGS, ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : [])],
+    viewport: { width: 960, height: 760 },
+    deviceScaleFactor: 2,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Script run before the page's own: the stand-in VS Code API and a CSP violation log. */
+const INIT = `
+  window.__posted = [];
+  window.__csp = [];
+  window.__console = [];
+  let state;
+  let acquired = false;
+  window.acquireVsCodeApi = () => {
+    if (acquired) throw new Error('acquireVsCodeApi called twice');
+    acquired = true;
+    return {
+      postMessage: (m) => { window.__posted.push(m); },
+      getState: () => state,
+      setState: (s) => { state = JSON.parse(JSON.stringify(s)); },
+    };
+  };
+  window.__getState = () => state;
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sourceFile || '') + ':' + e.lineNumber);
+  });
+`;
+
+/** Opens `url` in a new page with the stand-in VS Code API; collects console errors into `errors`. */
+export async function openWebview(browser: Browser, url: string, errors: string[] = []): Promise<Page> {
+  const page = await browser.context.newPage();
+  await page.addInitScript(INIT);
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'ready'), undefined, { timeout: 30000 });
+  return page;
+}
+
+/** Delivers a host message to the webview as VS Code would (a window message event). */
+export async function deliver(page: Page, msg: unknown): Promise<void> {
+  await page.evaluate((m) => (globalThis as any).postMessage(m, '*'), msg);
+}
+
+/** Waits until the webview has posted a message matching type (and runId, if given); returns it, buffers as arrays. */
+export async function waitForPosted(page: Page, type: string, runId?: number, timeout = 120000): Promise<any> {
+  await page.waitForFunction(({ type, runId }) => (globalThis as any).__posted.some((m: any) => m.type === type &&
+    (runId === undefined || m.runId === runId)), { type, runId }, { timeout, polling: 100 });
+  return page.evaluate(({ type, runId }) => {
+    const m = (globalThis as any).__posted.find((x: any) => x.type === type && (runId === undefined || x.runId === runId));
+    const plain = JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? undefined : v)));
+    if (m.attention) plain.attention.data = Array.from(new Float32Array(m.attention.data));
+    return plain;
+  }, { type, runId });
+}
+
+/** Messages of one type posted so far (without buffers). */
+export async function postedOfType(page: Page, type: string): Promise<any[]> {
+  return page.evaluate((type) => JSON.parse(JSON.stringify((globalThis as any).__posted.filter((m: any) => m.type === type),
+    (_k, v) => (v instanceof ArrayBuffer ? undefined : v))), type);
+}
+
+/** Tokenizes `text` with the model's tokenizer.json (pure-JS tokenizer) and maps each token to its range. */
+export function tokenize(modelDir: string, text: string): TokenInfo[] {
+  const json = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'));
+  const tok = new Tokenizer(json, {});
+  const enc = tok.encode(text, { add_special_tokens: false });
+  const special = new Set<string>((json.added_tokens ?? []).map((t: { content: string }) => t.content));
+  const ranges = byteLevelRanges(text, enc.tokens, special);
+  return enc.ids.map((id: number, i: number) => {
+    const r = ranges[i];
+    return { id, text: r ? text.slice(r[0], r[1]) : enc.tokens[i], start: r ? r[0] : -1, end: r ? r[1] : -1 };
+  });
+}
+
+/** Folder for screenshots (test-output/screenshots under the repository root). */
+export function screenshotDir(repoRoot: string): string {
+  const dir = path.join(repoRoot, 'test-output', 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Switches the test page's theme by body class, as VS Code does. */
+export async function setTheme(page: Page, kind: 'vscode-dark' | 'vscode-light'): Promise<void> {
+  await page.evaluate((kind) => {
+    const body = (globalThis as any).document.body;
+    body.classList.remove('vscode-dark', 'vscode-light', 'vscode-high-contrast', 'vscode-high-contrast-light');
+    body.classList.add(kind);
+  }, kind);
+  await nextFrames(page);
+}
+
+/** Waits two animation frames (observers re-render, then the browser paints). */
+export async function nextFrames(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise((r) => (globalThis as any).requestAnimationFrame(() => (globalThis as any).requestAnimationFrame(r))));
+}

@@ -1,0 +1,97 @@
+/**
+ * The compare view in a real Chromium: pinned heads from the PyTorch reference side by side, their
+ * difference and Jensen–Shannon divergences (checked against the shared maths in Node), the buttons'
+ * messages, 'clear', and dark/light screenshots.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { meanRowJsDivergence } from '../../src/shared/head-compare';
+import type { HeadRef } from '../../src/shared/protocol';
+import { bundledModelDir, loadReference, repoRoot } from '../support/model';
+import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, type Browser } from './browser';
+import { startServer, type TestServer } from './serve';
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = path.join(screenshotDir(repoRoot), name);
+  await nextFrames(page);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`    screenshot: ${file}`);
+}
+
+describe('compare webview in Chromium', function () {
+  this.timeout(120000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const refs = loadReference();
+  const ref = refs[refs.length - 1];
+  const [L, H, T] = ref.attentionShape;
+  const pinned: HeadRef[] = [
+    { stack: 'self', layer: Math.min(1, L - 1), head: H - 1 },
+    { stack: 'self', layer: Math.min(1, L - 1), head: 0 },
+    { stack: 'self', layer: L - 1, head: Math.min(2, H - 1) },
+  ];
+  const matrixOf = (h: HeadRef): Float32Array => {
+    const off = ((h.layer * H + (h.head as number)) * T) * T;
+    return ref.attention.slice(off, off + T * T);
+  };
+
+  before(async () => {
+    assert.ok(fs.existsSync(path.join(repoRoot, 'dist', 'compare.js')), 'run node scripts/build.mjs first');
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/compare.html`, errors);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('shows pinned heads, their difference and pairwise divergences', async () => {
+    const stack = new Float32Array(pinned.length * T * T);
+    pinned.forEach((h, k) => stack.set(matrixOf(h), k * T * T));
+    const tokens = tokenize(bundledModelDir, ref.text);
+    await page.evaluate(({ tokens, pinned, data }) => {
+      (globalThis as any).postMessage({ type: 'compare', tokens, pinned, matrices: new Float32Array(data).buffer }, '*');
+    }, { tokens, pinned, data: Array.from(stack) });
+    await page.waitForSelector('#divergence:not([hidden])');
+    const cards = await page.$$eval('.pinned-head', (els) => els.map((e: any) => e.dataset.head));
+    assert.deepEqual(cards, ['L1 H3', 'L1 H0', 'L2 H2'].slice(0, pinned.length));
+    const rows = await page.$$eval('#divergence-table tr[data-pair]', (els) => els.map((e: any) => [e.dataset.pair, Number(e.dataset.jsd)]));
+    assert.equal(rows.length, 3);
+    for (const [pair, jsd] of rows) {
+      const [a, b] = String(pair).split('-').map(Number);
+      const expected = meanRowJsDivergence(matrixOf(pinned[a]), matrixOf(pinned[b]), T);
+      assert.ok(Math.abs((jsd as number) - expected) < 1e-5, `pair ${pair}: ${jsd} vs ${expected}`);
+    }
+    assert.match(await page.locator('#difference-title').textContent() ?? '', /L1 H3 − L1 H0/);
+    const diff = await page.$eval('#difference-canvas', (c: any) => ({ w: c.width, cw: c.clientWidth }));
+    assert.ok(diff.cw > 0 && diff.w >= diff.cw * 2 - 1, 'difference canvas drawn at devicePixelRatio');
+    await shot(page, 'compare-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'compare-light.png');
+    await setTheme(page, 'vscode-dark');
+  });
+
+  it('posts focusHead from a title and unpin from ✕', async () => {
+    await page.locator('.pinned-head').nth(1).locator('.focus-head').click();
+    await page.locator('.pinned-head').nth(0).locator('.unpin').click();
+    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'unpin'));
+    assert.deepEqual((await postedOfType(page, 'focusHead')).map((m) => m.head), [pinned[1]]);
+    assert.deepEqual((await postedOfType(page, 'unpin')).map((m) => m.head), [pinned[0]]);
+  });
+
+  it('clears with the reason, and stays within its CSP', async () => {
+    await deliver(page, { type: 'clear', reason: 'The panel was closed.' });
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('compare-status').textContent === 'The panel was closed.');
+    assert.equal(await page.locator('.pinned-head').count(), 0);
+    assert.ok(await page.locator('#difference').isHidden());
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), []);
+    assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
+    assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
+  });
+});

@@ -1,0 +1,336 @@
+/**
+ * The panel webview in a real Chromium: the page is the document renderPanelHtml makes (strict CSP), the
+ * model runs in the blob: worker on WASM and on WebGPU (SwiftShader), and the results are checked against
+ * the PyTorch reference. Then hovering, locking, the heatmap tooltip, the model grid and the host messages
+ * are exercised, and screenshots are taken in dark and light themes.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { bundledModelDir, loadReference, maxAbsDiff, repoRoot, type ReferenceEntry } from '../support/model';
+import {
+  deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser,
+} from './browser';
+import { startServer, type TestServer } from './serve';
+
+/** WASM vs the PyTorch reference. */
+const WASM_TOLERANCE = 1e-5;
+/** WebGPU (SwiftShader) vs WASM: different kernels and summation order; measured ~1e-7 here. */
+const WEBGPU_TOLERANCE = 1e-4;
+/** The panel's target rule: weight > 0.01, topped up with the largest positive weights to at least 3. */
+const THRESHOLD = 0.01;
+const MIN_TARGETS = 3;
+
+const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
+
+function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, backend: 'auto' | 'wasm' | 'webgpu') {
+  return {
+    type: 'show', runId, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
+    model: {
+      name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`,
+      maxTokens: config.n_ctx ?? config.n_positions ?? 128, extraInputs: [],
+    },
+    backend, notices: ['Used the reference text.'], timings: { tokenizeMs: 1.25 },
+  };
+}
+
+/** Row sums and exact zeros above the diagonal of a [L,H,T,T] stack. */
+function checkStochasticCausal(data: number[], T: number): void {
+  const mats = data.length / (T * T);
+  for (let m = 0; m < mats; m++) {
+    for (let i = 0; i < T; i++) {
+      let s = 0;
+      for (let j = 0; j < T; j++) {
+        const v = data[(m * T + i) * T + j];
+        s += v;
+        if (j > i) assert.equal(v, 0, `matrix ${m} row ${i} col ${j} above the diagonal is not exactly 0`);
+      }
+      assert.ok(Math.abs(s - 1) < 1e-5, `matrix ${m} row ${i} sums to ${s}`);
+    }
+  }
+}
+
+function expectedTargets(row: number[]): number[] {
+  const chosen = new Set(row.flatMap((w, j) => (w > THRESHOLD ? [j] : [])));
+  const order = row.map((w, j) => [w, j]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [w, j] of order) {
+    if (chosen.size >= MIN_TARGETS || !(w > 0)) break;
+    chosen.add(j);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
+  await page.locator(`#${id}`).click();
+  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = path.join(screenshotDir(repoRoot), name);
+  await nextFrames(page);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`    screenshot: ${file}`);
+}
+
+describe('panel webview in Chromium (WASM and WebGPU)', function () {
+  this.timeout(180000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const refs = loadReference();
+  const wasmResults = new Map<number, any>();
+
+  before(async () => {
+    assert.ok(fs.existsSync(path.join(repoRoot, 'dist', 'panel.js')), 'run node scripts/build.mjs first');
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: true });
+    page = await openWebview(browser, `${server.origin}/panel.html`, errors);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('runs every reference text on WASM and matches PyTorch', async () => {
+    for (let k = 0; k < refs.length; k++) {
+      const ref = refs[k];
+      const msg = showMessage(server, 1 + k, ref, 'wasm');
+      assert.deepEqual(msg.tokens.map((t) => t.id), ref.ids, 'the tokenizer reproduces the reference ids');
+      await deliver(page, msg);
+      const r = await waitForPosted(page, 'result', msg.runId);
+      assert.equal(r.backendUsed, 'wasm');
+      assert.equal(r.fallbackReason, undefined);
+      const [L, H, T] = ref.attentionShape;
+      assert.deepEqual([r.attention.layers, r.attention.heads, r.attention.tokens], [L, H, T]);
+      assert.equal(r.attention.causal, true);
+      const diff = maxAbsDiff(r.attention.data, ref.attention);
+      console.log(`    WASM vs PyTorch, T=${T}: max |Δ| = ${diff.toExponential(2)}`);
+      assert.ok(diff <= WASM_TOLERANCE, `max abs diff ${diff} > ${WASM_TOLERANCE}`);
+      checkStochasticCausal(r.attention.data, T);
+      for (const key of ['tokenizeMs', 'loadMs', 'inferenceMs', 'firstPaintMs']) {
+        assert.equal(typeof r.timings[key], 'number', `timings.${key}`);
+      }
+      wasmResults.set(k, r);
+    }
+    assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'wasm');
+    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM');
+    assert.match((await page.locator('#timings').textContent()) ?? '', /tokenize .*load .*inference .*first paint/);
+    assert.equal((await postedOfType(page, 'runError')).length, 0);
+  });
+
+  it('runs on WebGPU (SwiftShader) and agrees with WASM', async () => {
+    for (let k = 0; k < refs.length; k++) {
+      const msg = showMessage(server, 10 + k, refs[k], 'webgpu');
+      await deliver(page, msg);
+      const r = await waitForPosted(page, 'result', msg.runId);
+      assert.equal(r.backendUsed, 'webgpu', `fell back: ${r.fallbackReason}`);
+      const diff = maxAbsDiff(r.attention.data, wasmResults.get(k).attention.data);
+      const vsRef = maxAbsDiff(r.attention.data, refs[k].attention);
+      console.log(`    WebGPU vs WASM, T=${r.attention.tokens}: max |Δ| = ${diff.toExponential(2)} (vs PyTorch ${vsRef.toExponential(2)})`);
+      assert.ok(diff <= WEBGPU_TOLERANCE, `max abs diff ${diff} > ${WEBGPU_TOLERANCE}`);
+      checkStochasticCausal(r.attention.data, r.attention.tokens);
+    }
+    assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'webgpu');
+    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WebGPU');
+  });
+
+  it('highlights exactly the targets of the hovered token in the chosen head', async () => {
+    const k = refs.length - 1;
+    const msg = showMessage(server, 20, refs[k], 'wasm');
+    await deliver(page, msg);
+    const r = await waitForPosted(page, 'result', 20);
+    const { layers: L, heads: H, tokens: T } = r.attention;
+    const layer = Math.min(1, L - 1);
+    const head = Math.min(2, H - 1);
+    await selectDropdown(page, 'layer-select', String(layer));
+    await selectDropdown(page, 'head-select', String(head));
+    for (const i of [T - 1, Math.floor(T / 2), 0]) {
+      await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
+      await page.waitForSelector(`#tokens .token.query[data-token-index="${i}"]`);
+      const row = r.attention.data.slice(((layer * H + head) * T + i) * T, ((layer * H + head) * T + i + 1) * T);
+      const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), e.dataset.weight]));
+      assert.deepEqual(shown.map((s) => s[0]), expectedTargets(row), `targets of token ${i}`);
+      for (const [j, w] of shown) assert.equal(w, row[j as number].toFixed(4), `data-weight of token ${j}`);
+      const masked = await page.$$eval('#tokens .token.masked', (els) => els.map((e: any) => Number(e.dataset.tokenIndex)));
+      assert.deepEqual(masked, Array.from({ length: T - 1 - i }, (_, d) => i + 1 + d), 'future tokens are masked');
+      await page.waitForFunction((i) => (globalThis as any).__posted.some((m: any) => m.type === 'focus' && m.tokenIndex === i), i);
+      const focus = (await postedOfType(page, 'focus')).filter((m) => m.tokenIndex === i).pop();
+      assert.deepEqual(focus.head, { stack: 'self', layer, head });
+      assert.equal(focus.runId, 20);
+    }
+  });
+
+  it('locks with a click, moves with arrow keys, unlocks with Escape, and saves the state', async () => {
+    const T = (await waitForPosted(page, 'result', 20)).attention.tokens;
+    await page.locator('#tokens .token[data-token-index="3"]').click();
+    await page.mouse.move(5, 5);
+    await page.waitForSelector('#tokens .token.locked[data-token-index="3"]');
+    assert.equal(await page.locator('#tokens .token.query').getAttribute('data-token-index'), '3', 'lock survives leaving');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('#tokens .token.locked[data-token-index="4"]');
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement.dataset.tokenIndex), '4');
+    const state = await page.evaluate(() => (globalThis as any).__getState());
+    assert.deepEqual(state, { view: 'tokens', layer: 1, head: 2, locked: 4 });
+    await shot(page, 'panel-tokens-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'panel-tokens-light.png');
+    await setTheme(page, 'vscode-dark');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !(globalThis as any).document.querySelector('#tokens .token.locked'));
+    assert.ok(T > 4);
+  });
+
+  it('shows per-head bars for all heads', async () => {
+    await selectDropdown(page, 'head-select', 'all');
+    await page.locator('#tokens .token[data-token-index="6"]').hover();
+    await page.waitForSelector('#tokens.all-heads .token.query[data-token-index="6"]');
+    const bars = await page.$eval('#tokens .token[data-token-index="2"] .head-bars', (c: any) => ({
+      visible: c.offsetWidth > 0, weights: c.dataset.headWeights,
+    }));
+    assert.ok(bars.visible, 'bars are visible');
+    assert.match(bars.weights, /^H0 \d\.\d{4} H1 /);
+    await page.locator('#tokens .token[data-token-index="6"]').click();
+    await page.mouse.move(5, 5);
+    await shot(page, 'panel-all-heads-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'panel-all-heads-light.png');
+    await setTheme(page, 'vscode-dark');
+    await page.keyboard.press('Escape');
+    await selectDropdown(page, 'head-select', '2');
+  });
+
+  it('draws the heatmap and shows row, column and weight on hover', async () => {
+    const r = await waitForPosted(page, 'result', 20);
+    const { heads: H, tokens: T } = r.attention;
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0);
+    const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell, w: c.width, cw: c.clientWidth }));
+    assert.ok(g.w >= g.cw * 2 - 1, 'canvas backing store is scaled by devicePixelRatio');
+    const [i, j] = [T - 2, 3];
+    const at = (i: number, j: number) => ({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+    await page.locator('#heatmap').hover(at(i, j));
+    await page.waitForSelector('#heatmap-tip:not([hidden])');
+    const tip = await page.$eval('#heatmap-tip', (e: any) => ({ ...e.dataset, text: e.textContent }));
+    const w = r.attention.data[((1 * H + 2) * T + i) * T + j];
+    assert.deepEqual([tip.row, tip.col, tip.weight], [String(i), String(j), w.toFixed(4)]);
+    assert.match(tip.text, new RegExp(`query .*#${i}.*key .*#${j}.*weight ${w.toFixed(4)}`));
+    await shot(page, 'panel-heatmap-dark.png');
+    await setTheme(page, 'vscode-light');
+    await page.locator('#heatmap').hover(at(i, j + 1));
+    await shot(page, 'panel-heatmap-light.png');
+    await setTheme(page, 'vscode-dark');
+    // Above the diagonal: masked.
+    await page.locator('#heatmap').hover(at(0, T - 1));
+    await page.waitForFunction(() => /masked/.test((globalThis as any).document.getElementById('heatmap-tip').textContent));
+  });
+
+  it('selects a head from the model grid, by mouse and by keyboard', async () => {
+    const r = await waitForPosted(page, 'result', 20);
+    const { layers: L, heads: H } = r.attention;
+    await page.locator('#tab-grid').click();
+    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('grid').dataset.thumb) > 0);
+    const g = await page.$eval('#grid', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, thumb: +c.dataset.thumb, gap: +c.dataset.gap }));
+    const [layer, head] = [L - 1, H - 1];
+    await page.locator('#grid').click({
+      position: { x: g.x0 + head * (g.thumb + g.gap) + g.thumb / 2, y: g.y0 + layer * (g.thumb + g.gap) + g.thumb / 2 },
+    });
+    await page.waitForFunction(({ layer, head }) => (globalThis as any).document.getElementById('layer-select').value === String(layer) &&
+      (globalThis as any).document.getElementById('head-select').value === String(head), { layer, head });
+    await page.waitForFunction(({ layer, head }) => (globalThis as any).__posted.some((m: any) => m.type === 'focus' &&
+      m.head.layer === layer && m.head.head === head), { layer, head });
+    await shot(page, 'panel-grid-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'panel-grid-light.png');
+    await setTheme(page, 'vscode-dark');
+    await page.locator('#grid').focus();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(({ layer }) => (globalThis as any).document.getElementById('layer-select').value === String(layer - 1) &&
+      (globalThis as any).document.getElementById('head-select').value === 'mean', { layer });
+  });
+
+  it('pins heads, follows focusHead and editorHover, shows stale and error banners', async () => {
+    await page.locator('#pin-head').click();
+    const pins = await postedOfType(page, 'pinHead');
+    assert.deepEqual(pins.pop().head.stack, 'self');
+    await deliver(page, { type: 'focusHead', head: { stack: 'self', layer: 0, head: 1 } });
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('layer-select').value === '0' &&
+      (globalThis as any).document.getElementById('head-select').value === '1');
+    await page.locator('#tab-tokens').click();
+    await deliver(page, { type: 'editorHover', tokenIndex: 5 });
+    await page.waitForSelector('#tokens .token.query[data-token-index="5"]');
+    await deliver(page, { type: 'editorHover', tokenIndex: null });
+    await page.waitForFunction(() => !(globalThis as any).document.querySelector('#tokens .token.query'));
+    await deliver(page, { type: 'stale', reason: 'the document changed' });
+    await page.waitForSelector('#stale-banner:not([hidden])');
+    await deliver(page, { type: 'error', message: 'Something went wrong (test).' });
+    await page.waitForSelector('#error[role="alert"]:not([hidden])');
+    assert.equal(await page.locator('#error').textContent(), 'Something went wrong (test).');
+  });
+
+  it('has no CSP violations and no console errors', async () => {
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), []);
+    // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
+    assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
+    assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
+    assert.ok(server.requests.filter((p) => p.endsWith('model.onnx')).length === 1, 'the model is fetched once');
+    assert.ok(server.requests.some((p) => p.endsWith('.jsep.wasm')), 'the wasm comes from dist/ort');
+  });
+});
+
+describe('panel webview without a WebGPU adapter', function () {
+  this.timeout(120000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const refs = loadReference();
+
+  before(async () => {
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/panel.html`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('falls back to WASM when WebGPU is requested, and says why', async () => {
+    await deliver(page, showMessage(server, 1, refs[0], 'webgpu'));
+    const r = await waitForPosted(page, 'result', 1);
+    assert.equal(r.backendUsed, 'wasm');
+    assert.match(r.fallbackReason, /WebGPU requested but no adapter is available; ran on WASM/);
+    assert.ok(maxAbsDiff(r.attention.data, refs[0].attention) <= WASM_TOLERANCE);
+    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM — WebGPU requested but unavailable');
+  });
+
+  it('runs on WASM without a reason when the setting is auto', async () => {
+    await deliver(page, showMessage(server, 2, refs[0], 'auto'));
+    const r = await waitForPosted(page, 'result', 2);
+    assert.equal(r.backendUsed, 'wasm');
+    assert.equal(r.fallbackReason, undefined);
+  });
+
+  it('drops a superseded run and reports a run error for an unreadable model', async () => {
+    const a = showMessage(server, 3, refs[1], 'wasm');
+    const b = showMessage(server, 4, refs[0], 'wasm');
+    // Both in one task, so that run 4 arrives while run 3 is still in the worker.
+    await page.evaluate(([a, b]) => {
+      (globalThis as any).postMessage(a, '*');
+      (globalThis as any).postMessage(b, '*');
+    }, [a, b]);
+    await waitForPosted(page, 'result', 4);
+    assert.equal((await postedOfType(page, 'result')).filter((m) => m.runId === 3).length, 0, 'run 3 was dropped');
+    const bad = { ...showMessage(server, 5, refs[0], 'wasm'), model: { ...a.model, onnxUri: `${server.origin}/models/lens-gpt/config.json` } };
+    await deliver(page, bad);
+    const err = await waitForPosted(page, 'runError', 5);
+    assert.match(err.message, /ONNX|protobuf|not a valid/i);
+    await page.waitForSelector('#error:not([hidden])');
+  });
+});
