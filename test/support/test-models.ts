@@ -1,15 +1,13 @@
 /**
  * Test helpers for the Hugging Face-shaped test models under test/models (built by
- * test/models/recipe): their reference files, and one tapped run in onnxruntime through the shared feeds
- * builder, exactly as the worker feeds a model. Test-only, Node only.
+ * test/models/recipe): their reference files, and one tapped run in onnxruntime through the shared runner
+ * (src/shared/tapped-run.ts) and feeds builder. Test-only, Node only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildFeeds, type FeedOptions } from '../../src/shared/feeds';
-import {
-  collectAttention, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
-  type CollectedAttention, type OnnxSummary, type TapPlan,
-} from '../../src/shared/onnx-tap';
+import type { FeedOptions } from '../../src/shared/feeds';
+import { planTap, scanOnnx, tapAttention, type OnnxSummary, type TapPlan } from '../../src/shared/onnx-tap';
+import { runTappedModel, type TappedResult } from '../../src/shared/tapped-run';
 import { repoRoot } from './model';
 import type { OrtLike } from './run-tapped';
 
@@ -60,45 +58,19 @@ export function readTestOnnx(name: string, file = 'model.onnx'): TestOnnx {
   return { bytes, summary, plan: planTap(summary), externalData };
 }
 
-/** What one tapped run returned: attention by kind, the session's raw outputs and the fetched tensor types. */
-export interface TappedRun {
-  readonly self: CollectedAttention;
-  readonly cross?: CollectedAttention;
-  readonly outputs: Record<string, { dims: number[]; data: Float32Array }>;
-  readonly tapTypes: string[];
-}
-
-function toFloat32(t: { type: string; data: unknown }): Float32Array {
-  if (t.type === 'float16') {
-    const d = t.data as unknown;
-    return d instanceof Uint16Array ? float16ToFloat32(d) : Float32Array.from(d as ArrayLike<number>);
-  }
-  return t.data as Float32Array;
-}
-
-/** Taps the model, feeds it through buildFeeds and collects self (and cross) attention. */
+/** Taps the model, opens a session, feeds it through buildFeeds and collects self (and cross) attention. */
 export async function runTestModel(ort: OrtLike, m: TestOnnx, ids: readonly number[], feedOpts: FeedOptions = {},
-  sessionOpts: object = {}, tolerance = 1e-3): Promise<TappedRun> {
-  const session = await ort.InferenceSession.create(tapAttention(m.bytes, m.plan),
-    { intraOpNumThreads: 1, ...sessionOpts, ...(m.externalData ? { externalData: m.externalData } : {}) });
-  const feeds: Record<string, unknown> = {};
-  for (const f of buildFeeds(requiredInputs(m.summary), ids, feedOpts)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
-  const out = await session.run(feeds);
-  const outputs: TappedRun['outputs'] = {};
-  for (const [k, v] of Object.entries(out as Record<string, any>)) {
-    if (v.type === 'float32' || v.type === 'float16') outputs[k] = { dims: v.dims.map(Number), data: toFloat32(v) };
+  sessionOpts: object = {}, tolerance = 1e-3): Promise<TappedResult> {
+  const session = await openTestModel(ort, m, sessionOpts);
+  try {
+    return await runTappedModel(ort, { session, summary: m.summary, plan: m.plan }, ids, feedOpts, tolerance);
+  } finally {
+    await session.release?.();
   }
-  const fetch = (kind: 'self' | 'cross') => m.plan.softmaxOutputs
-    .filter((_, i) => (m.plan.kinds?.[i] ?? 'self') === kind)
-    .map((name) => ({ name, dims: outputs[name].dims, data: outputs[name].data }));
-  const T = ids.length;
-  const S = feedOpts.encoderHiddenStates?.dims[1];
-  const crossFetched = fetch('cross');
-  await session.release?.();
-  return {
-    self: collectAttention(fetch('self'), T, tolerance),
-    cross: crossFetched.length && S ? collectAttention(crossFetched, T, tolerance, S) : undefined,
-    outputs,
-    tapTypes: m.plan.softmaxOutputs.map((n) => (out as Record<string, any>)[n].type),
-  };
+}
+
+/** Opens a tapped session for a test model (external data passed as buffers). */
+export function openTestModel(ort: OrtLike, m: TestOnnx, sessionOpts: object = {}): Promise<any> {
+  return ort.InferenceSession.create(tapAttention(m.bytes, m.plan),
+    { intraOpNumThreads: 1, ...sessionOpts, ...(m.externalData ? { externalData: m.externalData } : {}) });
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { buildFeeds, FeedError, planFeeds } from '../../src/shared/feeds';
 import { ElemType, maxRowSumError, planTap, requiredInputs, scanOnnx, TapError } from '../../src/shared/onnx-tap';
 import { maxAbsDiff } from '../support/model';
-import { loadTestReference, readTestOnnx, runTestModel } from '../support/test-models';
+import { runEncoderDecoder } from '../../src/shared/tapped-run';
+import { unpackStack } from '../../src/shared/stacks';
+import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
 // Tiny models shaped like optimum/transformers.js exports (test/models/recipe), tapped unmodified and fed
 // by the shared feeds builder, must reproduce the attention PyTorch computed for the same ids.
@@ -79,6 +81,25 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       assertClose(d.cross!.data, ref.tensors.cross_attention.data, FP32, 'cross-attention');
       assert.ok(maxRowSumError(d.cross!.data, 2 * 4 * ref.decoderIds!.length, ref.ids.length) < 1e-5);
     }
+  });
+
+  it('tiny-t5 through the shared encoder–decoder runner: packed encoder, decoder and cross stacks', async () => {
+    const [enc, dec] = ['encoder_model.onnx', 'decoder_model.onnx'].map((f) => readTestOnnx('tiny-t5', f));
+    const handle = async (m: ReturnType<typeof readTestOnnx>) => ({ session: await openTestModel(ort, m), summary: m.summary, plan: m.plan });
+    const [e, d] = [await handle(enc), await handle(dec)];
+    const ref = loadTestReference('tiny-t5')[1];
+    const r = await runEncoderDecoder(ort, e, d, ref.ids, { decoderIds: ref.decoderIds });
+    assert.deepEqual(r.stacks.map((s) => [s.kind, s.queryAxis, s.keyAxis, s.queries, s.keys, s.causal]), [
+      ['encoder', 'input', 'input', ref.ids.length, ref.ids.length, false],
+      ['decoder', 'decoder', 'decoder', ref.decoderIds!.length, ref.decoderIds!.length, true],
+      ['cross', 'decoder', 'input', ref.decoderIds!.length, ref.ids.length, false]]);
+    for (const [s, key] of [[r.stacks[0], 'encoder_attention'], [r.stacks[1], 'decoder_attention'], [r.stacks[2], 'cross_attention']] as const) {
+      assertClose(unpackStack(s), ref.tensors[key].data, FP32, key);
+    }
+    // Without explicit decoder ids the decoder reads the input shifted right behind the start token.
+    const shifted = await runEncoderDecoder(ort, e, d, ref.ids, { decoderStartId: 0 });
+    assert.deepEqual(shifted.decoderIds, [0, ...ref.ids.slice(0, -1)]);
+    assert.deepEqual([shifted.stacks[2].queries, shifted.stacks[2].keys], [ref.ids.length, ref.ids.length]);
   });
 
   it('a merged decoder (If on use_cache_branch) is refused with the file to use instead', () => {
