@@ -198,6 +198,15 @@ function installExitHook() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => { for (const s of live) s.killNow(); });
+  // A signal ends Node without 'exit' handlers, and code-server runs in its own process group: kill it
+  // here. Exit only when nobody else listens for the signal (npm start has its own graceful handler).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    const handler = () => {
+      for (const s of live) s.killNow();
+      if (process.listenerCount(sig) <= 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    };
+    process.on(sig, handler);
+  }
 }
 
 /**
@@ -252,15 +261,23 @@ export async function startCodeServer({ port, host = '127.0.0.1', workspace, ext
       if (exited) return;
       try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
     },
-    async stop() {
+    /** The server-side logs folder (extension host, remote agent), inside user-data. */
+    serverLogsDir: path.join(dirs.ud, 'logs'),
+    /**
+     * Stops code-server and removes its user-data/extensions/XDG folders. The code-server log stays;
+     * with { keepLogs: true } the server-side logs (extension host output) are kept in <dataDir>/logs.
+     */
+    async stop({ keepLogs = false } = {}) {
       live.delete(handle);
       if (!exited) {
         try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
         for (let i = 0; i < 50 && !exited; i++) await sleep(100);
         handle.killNow();
       }
+      if (keepLogs && fs.existsSync(handle.serverLogsDir)) {
+        fs.cpSync(handle.serverLogsDir, path.join(dataDir, 'logs'), { recursive: true });
+      }
       if (!keepData) {
-        // Keep the log (and only the log) for post-mortems.
         for (const d of Object.values(dirs)) fs.rmSync(d, { recursive: true, force: true });
       }
     },

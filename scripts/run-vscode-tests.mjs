@@ -95,6 +95,7 @@ async function runWithElectron(executable) {
 async function runWithCodeServer() {
   const ws = makeWorkspace();
   say('running in code-server (a real VS Code in Chromium; desktop VS Code cannot be downloaded here)');
+  fs.rmSync(path.join(outputDir, 'vscode-logs'), { recursive: true, force: true });
   const t0 = Date.now();
   let cs;
   let browser;
@@ -177,7 +178,16 @@ async function runWithCodeServer() {
       }
     }
     await browser?.close().catch(() => undefined);
-    await cs?.stop();
+    await cs?.stop({ keepLogs: failed });
+    if (failed && cs) {
+      const dst = path.join(outputDir, 'vscode-logs', 'server');
+      const src = path.join(cs.dataDir, 'logs');
+      if (fs.existsSync(src)) {
+        fs.cpSync(src, dst, { recursive: true });
+        const hostLogs = fs.readdirSync(dst, { recursive: true }).map(String).filter((f) => /exthost.*\.log$/.test(f));
+        say(`server-side logs (extension host: ${hostLogs.join(', ') || 'none'}) in ${dst}`);
+      }
+    }
   }
 }
 

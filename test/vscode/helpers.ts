@@ -114,25 +114,43 @@ export async function showAttention(api: AttentionLensApi): Promise<Outcome> {
   let waitError: unknown;
   api.waitForRun().then((r) => { settled = r; }, (e) => { waitError = e; });
 
-  await vscode.commands.executeCommand(COMMAND);
-  const returnedAt = Date.now();
+  // The command may resolve before or after the run finishes; watch both, never block on one.
+  let returnedAt: number | undefined;
+  let commandError: unknown;
+  vscode.commands.executeCommand(COMMAND).then(() => { returnedAt = Date.now(); }, (e) => { commandError = e; returnedAt = Date.now(); });
   const t0 = Date.now();
   for (;;) {
+    if (commandError) throw commandError;
     if (waitError) throw waitError;
     const last = api.lastRun();
     if (settled && settled.runId !== before) break;
     if (last && last.runId !== before) {
-      settled = await api.waitForRun(last.runId);
-      break;
+      const finished = last.attention !== undefined || last.error !== undefined;
+      if (finished) { settled = last; break; }
     }
     const newMessages = api.messages().length > msgCount;
-    if (newMessages && Date.now() - returnedAt > 3000) break; // no run; the user was told why
-    if (Date.now() - t0 > 180_000) {
-      throw new Error('the command neither started a run nor showed a message');
+    if (returnedAt !== undefined && newMessages && (!last || last.runId === before) && Date.now() - returnedAt > 3000) {
+      break; // no run; the user was told why
+    }
+    const errorShown = api.messages().slice(msgCount).find((m) => m.kind === 'error');
+    if (returnedAt !== undefined && errorShown && Date.now() - returnedAt > 5000) {
+      throw new Error(`the command showed an error and left no finished run: ${errorShown.text} (last run: ${describeRun(last)})`);
+    }
+    if (Date.now() - t0 > 100_000) {
+      throw new Error(`the command did not finish a run (command ${returnedAt === undefined ? 'still running' : 'returned'}; ` +
+        `last run: ${describeRun(last)}; new messages: ${JSON.stringify(api.messages().slice(msgCount))})`);
     }
     await sleep(100);
   }
+  if (settled && api.lastRun()?.runId === settled.runId) settled = api.lastRun();
   return { run: settled, messages: api.messages().slice(msgCount) };
+}
+
+/** A short description of a run for failure messages. */
+export function describeRun(run: RunSnapshot | undefined): string {
+  if (!run) return 'none';
+  return JSON.stringify({ runId: run.runId, tokens: run.tokens.length, attention: !!run.attention, error: run.error,
+    notices: run.notices, backendUsed: run.backendUsed, stale: run.stale });
 }
 
 /** Runs the command and insists that it produced a successful run. */

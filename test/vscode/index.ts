@@ -21,7 +21,7 @@ export function run(): Promise<void> {
     color: false,
     // Generous: the first run loads the model into onnxruntime-web inside the webview. No test asserts
     // on time; these only stop a hung run from hanging CI forever.
-    timeout: 240_000,
+    timeout: 150_000,
     slow: 30_000,
   });
   const grep = process.env.ATTENTION_LENS_GREP;

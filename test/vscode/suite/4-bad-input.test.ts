@@ -68,7 +68,12 @@ describe('bad and unusual input', () => {
 
   it('binary-looking text with NULs: the user is told, nothing crashes', async () => {
     const api = await getApi();
-    const editor = await openFile('PK\u0003\u0004\u0000\u0000\u0000\u0008\u0000abc\u0000\u0000\u0001\u0002def\u0000\u0000', 'binary.bin.txt');
+    // VS Code refuses to open a file with NULs as text, so this is an untitled document with that content
+    // (what a user gets by pasting binary data).
+    const doc = await vscode.workspace.openTextDocument({
+      content: 'PK\u0003\u0004\u0000\u0000\u0000\u0008\u0000abc\u0000\u0000\u0001\u0002def\u0000\u0000', language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    assert.ok(doc.getText().includes('\u0000'), 'the document holds NULs');
     selectAll(editor);
     const out = await showAttention(api);
     assert.ok(told(out), `a message about binary content: ${describeOutcome(out)}`);
