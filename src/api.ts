@@ -23,6 +23,18 @@ export interface RunSnapshot {
     readonly data: Float32Array;
     readonly causal: boolean;
   };
+  /** Encoder–decoder models: the decoder's tokens (start token, then the input shifted right). */
+  readonly decoderTokens?: readonly TokenInfo[];
+  /** Encoder–decoder models: encoder, decoder and cross stacks, Float32 [layers, heads, queries, keys]. */
+  readonly stacks?: readonly {
+    readonly kind: 'encoder' | 'decoder' | 'cross' | 'self';
+    readonly layers: number;
+    readonly heads: number;
+    readonly queries: number;
+    readonly keys: number;
+    readonly causal: boolean;
+    readonly data: Float32Array;
+  }[];
   readonly backendUsed?: BackendUsed;
   readonly fallbackReason?: string;
   /** Set when the run failed; the message the user saw. */

@@ -16,6 +16,8 @@ import { errorText, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { RunStore } from './runs';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
+import { decoderTokens, unpackStack } from '../shared/stacks';
+import type { RunSnapshot } from '../api';
 import { tokenizeWithLimit } from './tokenize';
 
 /** workspaceState key of the last run request, used to restore the panel after a reload. */
@@ -212,8 +214,9 @@ export class AttentionLensController implements vscode.Disposable {
         totalChars: tokenized.totalChars, firstLine, lastLine }));
     }
 
+    const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
     const run = this.runs.begin({ documentUri, documentOffset: start, text: tokenized.text, tokens: tokenized.tokens,
-      notices, timings: { tokenizeMs } });
+      notices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
     if (notices.length) this.notifier.notice(notices.join(' '));
     const stored: StoredRequest = { uri: documentUri, start, end, fingerprint: fingerprint(fullText) };
@@ -232,6 +235,7 @@ export class AttentionLensController implements vscode.Disposable {
       documentLabel: label,
       text: tokenized.text,
       tokens: tokenized.tokens,
+      decoderTokens: decoder,
       model: {
         name: model.name,
         onnxUri: uri(model.tappedPath ?? model.onnxPath),
@@ -264,8 +268,15 @@ export class AttentionLensController implements vscode.Disposable {
       return;
     }
     const attention = { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal === true };
+    const stacks = checkStacks(msg.stacks, run.tokens.length, run.decoderTokens?.length);
+    if (typeof stacks === 'string') {
+      const message = `Attention Lens received malformed encoder–decoder attention (${stacks}). ${RUN_AGAIN}.`;
+      this.runs.update(run.runId, { error: message });
+      this.notifier.error(message);
+      return;
+    }
     this.runs.update(run.runId, { attention, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason,
-      timings: { ...run.timings, ...msg.timings } });
+      timings: { ...run.timings, ...msg.timings }, ...(stacks ? { stacks } : {}) });
     if (msg.fallbackReason) {
       const asked = vscode.workspace.getConfiguration(CONFIG_SECTION).get('backend') === 'webgpu';
       this.notifier.once(asked ? 'warning' : 'info', `Attention Lens ran on ${msg.backendUsed === 'wasm' ? 'WebAssembly' : msg.backendUsed} ` +
@@ -355,4 +366,28 @@ export class AttentionLensController implements vscode.Disposable {
       return undefined;
     }
   }
+}
+
+/**
+ * Validates the stacks of an encoder–decoder result against the run's token counts: undefined when there
+ * are none, the unpacked stacks when they fit, else a description of what does not fit.
+ */
+export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCount?: number): RunSnapshot['stacks'] | string | undefined {
+  if (stacks === undefined) return undefined;
+  if (!Array.isArray(stacks)) return 'stacks is not a list';
+  const out: NonNullable<RunSnapshot['stacks']>[number][] = [];
+  for (const s of stacks) {
+    let data: Float32Array;
+    try {
+      data = unpackStack(s);
+    } catch (e) {
+      return errorText(e);
+    }
+    const axis = (a: unknown) => (a === 'decoder' ? decoderTokenCount : inputTokens);
+    if (s.queries !== axis(s.queryAxis) || s.keys !== axis(s.keyAxis)) {
+      return `the ${s.kind} stack is ${s.queries}×${s.keys} but the run has ${inputTokens} input and ${decoderTokenCount ?? 0} decoder tokens`;
+    }
+    out.push({ kind: s.kind, layers: s.layers, heads: s.heads, queries: s.queries, keys: s.keys, causal: s.causal === true, data });
+  }
+  return out;
 }

@@ -36,6 +36,8 @@ export interface LoadedModel {
   readonly tokenizer: HostTokenizer;
   /** The decoder of an encoder–decoder model (onnxPath is then its encoder). */
   readonly decoderOnnxPath?: string;
+  /** The decoder's first input id (config decoder_start_token_id, else pad_token_id, else 0). */
+  readonly decoderStartId?: number;
   /** External data files the ONNX file(s) name, relative to their folder (e.g. model.onnx_data). */
   readonly externalData?: readonly string[];
   /** The tapped copy of onnxPath in the tap cache (and of the decoder), when a storage folder was given. */
@@ -183,11 +185,20 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
   const model: LoadedModel = {
     dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
+    decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
   };
   cache.set(dir, { stamp, model });
   return model;
+}
+
+function startIdOf(config: Record<string, unknown>): number {
+  for (const k of ['decoder_start_token_id', 'pad_token_id']) {
+    const v = config[k];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  }
+  return 0;
 }
 
 /** Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX. */

@@ -6,6 +6,8 @@
  * Imports neither `vscode` nor the DOM.
  */
 
+import type { AttentionStack } from './stacks';
+
 /** Which onnxruntime-web execution provider the user asked for (`attentionLens.backend`). */
 export type BackendSetting = 'auto' | 'webgpu' | 'wasm';
 
@@ -89,6 +91,11 @@ export type HostToPanel =
       readonly text: string;
       readonly tokens: readonly TokenInfo[];
       readonly model: ModelInfo;
+      /**
+       * Encoder–decoder models (model.decoderOnnxUri set): the decoder's tokens, i.e. the start token (no
+       * range) followed by the input tokens shifted right. Their ids are the decoder's input ids.
+       */
+      readonly decoderTokens?: readonly TokenInfo[];
       readonly backend: BackendSetting;
       /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
       readonly notices: readonly string[];
@@ -111,6 +118,8 @@ export type PanelToHost =
       /** Why the requested backend was not used, if it was not. */
       readonly fallbackReason?: string;
       readonly attention: AttentionTensor;
+      /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
+      readonly stacks?: readonly AttentionStack[];
       readonly timings: Timings;
     }
   | { readonly type: 'runError'; readonly runId: number; readonly message: string }
@@ -160,6 +169,9 @@ export type PanelToWorker =
       /** A key that identifies the model, so the worker can reuse its session. */
       readonly modelKey: string;
       readonly inputIds: readonly number[];
+      /** Encoder–decoder models: the decoder ONNX (sent with `model`) and its input ids (show.decoderTokens' ids). */
+      readonly decoderModel?: ArrayBuffer;
+      readonly decoderInputIds?: readonly number[];
       readonly extraInputs: readonly string[];
     }
   | { readonly type: 'cancel'; readonly runId: number };
@@ -179,6 +191,8 @@ export type WorkerToPanel =
       readonly backendUsed: BackendUsed;
       readonly fallbackReason?: string;
       readonly attention: AttentionTensor;
+      /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
+      readonly stacks?: readonly AttentionStack[];
       /** Float32 [T, vocab] logits, if the graph has a logits output. */
       readonly logits?: ArrayBuffer;
       readonly vocab?: number;

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { AttentionLensApi } from '../../src/api';
+import { runEncoderDecoder } from '../../src/shared/tapped-run';
+import { repoRoot } from '../support/model';
+import { openTestModel, readTestOnnx, testModelsDir } from '../support/test-models';
+import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+
+// An encoder–decoder model through the host: show carries the decoder tokens and the decoder's URI, and a
+// result's encoder/decoder/cross stacks (computed here by the shared runner in onnxruntime-node, as the
+// worker would) are checked against the run and kept in the run snapshot.
+const stub: VscodeStub = installVscodeStub();
+const extension = require('../../src/extension') as typeof import('../../src/extension');
+const ort = require('onnxruntime-node');
+
+type Posted = { type: string; [k: string]: any };
+
+describe('host flow with an encoder–decoder model (tiny-t5)', function () {
+  this.timeout(30000);
+  let api: AttentionLensApi;
+  const subscriptions: { dispose(): unknown }[] = [];
+  before(() => {
+    stub.state.config.defaultModel = path.join(testModelsDir, 'tiny-t5');
+    const state = stub.state.workspaceState;
+    api = extension.activate({
+      subscriptions, extensionUri: Uri.file(repoRoot),
+      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
+    } as never);
+  });
+  after(() => { for (const d of subscriptions) d.dispose(); });
+
+  it('sends decoder tokens, keeps the three stacks of the result, and refuses stacks of the wrong size', async () => {
+    const text = 'The cat sat on the mat.';
+    stub.openEditor(text, [[0, text.length]]);
+    const runId = await stub.state.commands.get('attentionLens.showAttention')!() as number;
+    stub.fromPanel({ type: 'ready' });
+    const show = [...stub.state.posted as Posted[]].reverse().find((m) => m.type === 'show')!;
+    assert.equal(show.runId, runId);
+    assert.match(show.model.onnxUri, /encoder_model\.onnx$/);
+    assert.match(show.model.decoderOnnxUri, /decoder_model\.onnx$/);
+    assert.equal(show.model.expectedAttention, 'encoder-decoder');
+    const ids: number[] = show.tokens.map((t: { id: number }) => t.id);
+    assert.equal(show.tokens.at(-1).text, '</s>');
+    assert.deepEqual(show.decoderTokens.map((t: { id: number }) => t.id), [0, ...ids.slice(0, -1)], 'start token, then the input shifted right');
+    assert.deepEqual([show.decoderTokens[0].start, show.decoderTokens[1].start], [-1, show.tokens[0].start]);
+
+    const handle = async (f: string) => {
+      const m = readTestOnnx('tiny-t5', f);
+      return { session: await openTestModel(ort, m), summary: m.summary, plan: m.plan };
+    };
+    const r = await runEncoderDecoder(ort, await handle('encoder_model.onnx'), await handle('decoder_model.onnx'), ids,
+      { decoderIds: show.decoderTokens.map((t: { id: number }) => t.id) });
+    const enc = r.stacks[0];
+    const result = { type: 'result', runId, backendUsed: 'wasm', timings: {}, stacks: r.stacks,
+      attention: { layers: enc.layers, heads: enc.heads, tokens: enc.queries, causal: enc.causal, data: enc.data.slice(0) } };
+    stub.fromPanel(result);
+    const snap = await api.waitForRun(runId);
+    assert.equal(snap.error, undefined);
+    assert.deepEqual(snap.stacks!.map((s) => [s.kind, s.queries, s.keys, s.causal]),
+      [['encoder', ids.length, ids.length, false], ['decoder', ids.length, ids.length, true], ['cross', ids.length, ids.length, false]]);
+    assert.deepEqual(snap.decoderTokens!.length, ids.length);
+    assert.ok(!api.messages().some((m) => /describes .* attention/.test(m.text)), 'no causal/bidirectional warning for seq2seq');
+
+    const run2 = await stub.state.commands.get('attentionLens.showAttention')!() as number;
+    const bad = { ...r.stacks[2], keys: r.stacks[2].keys + 1 };
+    stub.fromPanel({ ...result, runId: run2, stacks: [r.stacks[0], r.stacks[1], bad] });
+    const snap2 = await api.waitForRun(run2);
+    assert.match(snap2.error!, /malformed encoder–decoder attention/);
+  });
+});
