@@ -5,6 +5,7 @@ PyTorch attention for fixed inputs as a reference. Runs on Debian's torch 1.13 /
   tiny-bert/       onnx/model.onnx                                   (input_ids, attention_mask, token_type_ids)
   tiny-distilbert/ onnx/model.onnx + onnx/model.onnx_data            (weights in an external data file)
   tiny-gpt2/       onnx/model.onnx, model_fp16.onnx, model_quantized.onnx (int8 weights, DequantizeLinear),
+                   model_uint8.onnx (dynamic quantization: DynamicQuantizeLinear + MatMulInteger),
                    decoder_model_merged.onnx (an If on use_cache_branch, as optimum merges decoders)
   tiny-t5/         onnx/encoder_model.onnx, onnx/decoder_model.onnx
 
@@ -130,6 +131,40 @@ def quantize_int8(src, dst):
     onnx.save(m, dst)
 
 
+def quantize_dynamic_uint8(src, dst):
+    """onnxruntime quantize_dynamic's layout (weight_type=QUInt8): DynamicQuantizeLinear on the activation,
+    MatMulInteger with uint8 weights (zero point 128), Cast and a Mul by the two scales."""
+    m = onnx.load(src)
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    new_nodes = []
+    for n in g.node:
+        w_name = n.input[1] if n.op_type == "MatMul" else None
+        if w_name in inits and inits[w_name].data_type == TensorProto.FLOAT and len(inits[w_name].dims) == 2:
+            w = numpy_helper.to_array(inits[w_name])
+            s = np.float32(np.abs(w).max() / 127)
+            q = (np.clip(np.round(w / s), -127, 127) + 128).astype(np.uint8)
+            g.initializer.remove(inits.pop(w_name))
+            b = n.name or w_name
+            g.initializer.extend([numpy_helper.from_array(q, w_name + "_quantized"),
+                                  numpy_helper.from_array(np.array(s, np.float32), w_name + "_scale"),
+                                  numpy_helper.from_array(np.array(128, np.uint8), w_name + "_zero_point")])
+            x = n.input[0]
+            new_nodes += [
+                helper.make_node("DynamicQuantizeLinear", [x], [b + "_xq", b + "_xs", b + "_xzp"], name=b + "_QuantizeLinear"),
+                helper.make_node("MatMulInteger", [b + "_xq", w_name + "_quantized", b + "_xzp", w_name + "_zero_point"],
+                                 [b + "_int32"], name=b + "_MatMulInteger"),
+                helper.make_node("Cast", [b + "_int32"], [b + "_float"], to=TensorProto.FLOAT, name=b + "_Cast"),
+                helper.make_node("Mul", [b + "_xs", w_name + "_scale"], [b + "_scales"], name=b + "_ScaleMul"),
+                helper.make_node("Mul", [b + "_float", b + "_scales"], [n.output[0]], name=b + "_Mul"),
+            ]
+        else:
+            new_nodes.append(n)
+    del g.node[:]
+    g.node.extend(new_nodes)
+    onnx.save(m, dst)
+
+
 def merge_with_if(src, dst):
     """optimum-style merged decoder: the whole graph inside both branches of an If on `use_cache_branch`."""
     m = onnx.load(src)
@@ -175,6 +210,9 @@ def build_encoder(name, cls, config, with_types, external=False):
     export(model, args, path, inputs, ["last_hidden_state"], axes)
     if external:
         m = onnx.load(path)
+        data = os.path.join(os.path.dirname(path), "model.onnx_data")
+        if os.path.exists(data):
+            os.remove(data)  # onnx appends to an existing data file
         onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
                         location="model.onnx_data", size_threshold=0)
     entries = []
@@ -212,6 +250,7 @@ def build_gpt2():
     export(model, args, path, ["input_ids", "attention_mask", "position_ids", *past_names], ["logits", *present_names], axes)
     convert_fp16(path, os.path.join(onnx_dir, "model_fp16.onnx"))
     quantize_int8(path, os.path.join(onnx_dir, "model_quantized.onnx"))
+    quantize_dynamic_uint8(path, os.path.join(onnx_dir, "model_uint8.onnx"))
     merge_with_if(path, os.path.join(onnx_dir, "decoder_model_merged.onnx"))
     entries = []
     with torch.no_grad():
