@@ -109,6 +109,23 @@ export function heatIntensity(w: number, max: number): number {
   return Math.sqrt(clamp(w / max, 0, 1));
 }
 
+/**
+ * Top of a heatmap's colour scale: the q-quantile of a [T,T] matrix's visible entries (j ≤ i when causal),
+ * so that the trivial 1.0 of the first rows does not leave long texts dark; larger values saturate.
+ * Falls back to the largest entry when the quantile is 0.
+ */
+export function scaleMax(m: ArrayLike<number>, tokens: number, causal: boolean, q = 0.99): number {
+  const values: number[] = [];
+  for (let i = 0; i < tokens; i++) {
+    const end = causal ? i + 1 : tokens;
+    for (let j = 0; j < end; j++) values.push(m[i * tokens + j]);
+  }
+  if (values.length === 0) return 0;
+  values.sort((a, b) => a - b);
+  const v = values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))];
+  return v > 0 ? v : values[values.length - 1];
+}
+
 /** Sequential scale: 0 → `low`, `max` → `high`, linear in the weight. */
 export function sequentialColor(w: number, max: number, low: Rgba, high: Rgba): Rgba {
   return mixColors(low, high, max > 0 ? w / max : 0);

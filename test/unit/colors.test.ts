@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  divergingColor, formatWeight, heatIntensity, headMatrix, headPalette, HEAD_PALETTE, maxAbs, maxValue, meanOverHeads, mixColors,
+  divergingColor, formatWeight, heatIntensity, scaleMax, headMatrix, headPalette, HEAD_PALETTE, maxAbs, maxValue, meanOverHeads, mixColors,
   parseCssColor, rgbaToCss, selectTargets, sequentialColor, topK, weightToAlpha, withAlpha, luminance,
 } from '../../src/shared/colors';
 
@@ -60,6 +60,16 @@ describe('colors: weight scales', () => {
     assert.equal(heatIntensity(2, 1), 1);
     assert.equal(heatIntensity(0.5, 0), 0);
     assert.equal(heatIntensity(Number.NaN, 1), 0);
+  });
+  it('tops the heatmap scale at a quantile of the visible entries', () => {
+    // causal 3×3: visible entries 1 | .5 .5 | .2 .3 .5
+    const m = [1, 0, 0, 0.5, 0.5, 0, 0.2, 0.3, 0.5];
+    assert.equal(scaleMax(m, 3, true, 1), 1);
+    assert.equal(scaleMax(m, 3, true, 0.5), 0.5);
+    assert.equal(scaleMax(m, 3, true, 0), 0.2);
+    assert.equal(scaleMax(m, 3, false, 0.5), 0.3, 'bidirectional: the zeros count too');
+    assert.equal(scaleMax([0, 0, 0, 0.9], 2, false, 0.5), 0.9, 'a zero quantile falls back to the max');
+    assert.equal(scaleMax([], 0, true), 0);
   });
   it('formats weights with four decimals', () => {
     assert.equal(formatWeight(0.123456), '0.1235');

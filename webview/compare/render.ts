@@ -3,7 +3,7 @@
  * a diverging difference heatmap of the first two, and the mean row Jensen–Shannon divergence and
  * similarity of every pair.
  */
-import { formatWeight, maxAbs, maxValue } from '../../src/shared/colors';
+import { formatWeight, maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
 import { differenceMatrix, pairwiseDivergence } from '../../src/shared/head-compare';
 import { isCausal } from '../../src/shared/onnx-tap';
 import { headLabel, type HeadRef, type TokenInfo } from '../../src/shared/protocol';
@@ -97,7 +97,7 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     bar.append(title, unpin);
     const m = matrix(k);
     const canvas = matrixCanvas(size, (ctx) => {
-      blitMatrix(ctx, attentionImage(m, T, maxValue(m), causal, theme), 0, 0, size);
+      blitMatrix(ctx, attentionImage(m, T, scaleMax(m, T, causal), causal, theme), 0, 0, size);
       if (causal) hatchUpperTriangle(ctx, T, 0, 0, size / T, theme.hatch);
     });
     canvas.setAttribute('role', 'img');

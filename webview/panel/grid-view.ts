@@ -3,7 +3,7 @@
  * or Enter selects a head; double-click opens it in the Heatmap. Arrow keys move a cursor; the current
  * cell is announced in `#grid-status`.
  */
-import { maxValue, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
@@ -151,7 +151,7 @@ export class GridView {
         let img = this.images.get(key);
         if (!img) {
           const mat = run.matrix(r, head)!;
-          img = attentionImage(mat, run.T, maxValue(mat), run.causal, theme);
+          img = attentionImage(mat, run.T, scaleMax(mat, run.T, run.causal), run.causal, theme);
           this.images.set(key, img);
         }
         const x = this.cellX(l, c);

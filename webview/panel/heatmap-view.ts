@@ -3,7 +3,7 @@
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
  * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
-import { formatWeight, maxValue, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { formatWeight, rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken, shortLabel } from '../common/token-text';
@@ -162,7 +162,7 @@ export class HeatmapView {
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + size + 2);
     const key = `${run.runId}|${m.layer}|${m.head}`;
-    const max = maxValue(matrix);
+    const max = scaleMax(matrix, T, run.causal);
     let img = this.images.get(key);
     if (!img) {
       img = attentionImage(matrix, T, max, run.causal, theme);
@@ -227,7 +227,7 @@ export class HeatmapView {
     const item = document.createElement('span');
     item.className = 'legend-item';
     const label = document.createElement('span');
-    label.textContent = `0 → ${formatWeight(max)} (matrix max, √ scale)`;
+    label.textContent = `0 → ${formatWeight(max)}+ (√ scale; top 1% saturate)`;
     item.append(rampCanvas(56, 10, [m.theme.bg, m.theme.accent]), label);
     parts.push(item);
     if (m.run.causal) {
