@@ -89,7 +89,7 @@ const PANEL_BODY = `  <header id="header">
     <div class="title-row">
       <h1 id="model-name">Attention Lens</h1>
       <span id="document-label" class="muted"></span>
-      <span id="backend" class="badge" title="Execution provider that ran the model"></span>
+      <span id="backend" class="badge" title="Execution provider that ran the model" hidden></span>
     </div>
     <div id="timings" class="muted" aria-label="Timings"></div>
     <ul id="notices" aria-label="Notices"></ul>

@@ -62,10 +62,13 @@ const INIT = `
   });
 `;
 
-/** Opens `url` in a new page with the stand-in VS Code API; collects console errors into `errors`. */
-export async function openWebview(browser: Browser, url: string, errors: string[] = []): Promise<Page> {
+/**
+ * Opens `url` in a new page with the stand-in VS Code API; collects console errors into `errors`.
+ * `savedState` is what getState() returns at first, as after VS Code restores a webview.
+ */
+export async function openWebview(browser: Browser, url: string, errors: string[] = [], savedState?: unknown): Promise<Page> {
   const page = await browser.context.newPage();
-  await page.addInitScript(INIT);
+  await page.addInitScript(INIT.replace('let state;', `let state = ${JSON.stringify(savedState ?? null)} ?? undefined;`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);

@@ -317,6 +317,23 @@ describe('panel webview without a WebGPU adapter', function () {
     assert.equal(r.fallbackReason, undefined);
   });
 
+  it('restores the view, layer, head and locked token saved with setState', async () => {
+    const restored = await openWebview(browser, `${server.origin}/panel.html`, [], { view: 'heatmap', layer: 2, head: 'mean', locked: 3 });
+    try {
+      await deliver(restored, showMessage(server, 1, refs[0], 'wasm'));
+      await waitForPosted(restored, 'result', 1);
+      await restored.waitForFunction(() => {
+        const d = (globalThis as any).document;
+        return d.getElementById('layer-select').value === '2' && d.getElementById('head-select').value === 'mean' &&
+          d.getElementById('views').activeid === 'tab-heatmap' && Number(d.getElementById('heatmap').dataset.cell) > 0;
+      });
+      const focus = await waitForPosted(restored, 'focus', 1);
+      assert.deepEqual([focus.tokenIndex, focus.head], [3, { stack: 'self', layer: 2, head: 'mean' }]);
+    } finally {
+      await restored.close();
+    }
+  });
+
   it('drops a superseded run and reports a run error for an unreadable model', async () => {
     const a = showMessage(server, 3, refs[1], 'wasm');
     const b = showMessage(server, 4, refs[0], 'wasm');
