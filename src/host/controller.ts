@@ -285,6 +285,8 @@ export class AttentionLensController implements vscode.Disposable {
     this.checkExpectation(run.runId, attention.causal);
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setAttention(run.runId, attention);
+    const latest = this.runs.get(run.runId);
+    if (latest?.stacks && latest.decoderTokens) this.editorLink.setStacks(run.runId, { decoderTokens: latest.decoderTokens, stacks: latest.stacks });
     this.compare.setSource(run.tokens, attention);
   }
 

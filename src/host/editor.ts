@@ -21,6 +21,12 @@ export interface LinkedRun {
   readonly tokens: readonly TokenInfo[];
 }
 
+/** Encoder–decoder runs: the decoder's tokens and the decoder/cross stacks (Float32 [layers, heads, q, k]). */
+export interface LinkedStacks {
+  readonly decoderTokens: readonly TokenInfo[];
+  readonly stacks: readonly { kind: string; layers: number; heads: number; queries: number; keys: number; data: Float32Array }[];
+}
+
 /** What the editor link tells its owner. */
 export interface EditorLinkEvents {
   /** A token of the run was hovered in the editor. */
@@ -36,6 +42,7 @@ export class EditorLink implements vscode.Disposable {
   private readonly focusType: vscode.TextEditorDecorationType;
   private run: LinkedRun | undefined;
   private attention: (AttentionData & { causal: boolean }) | undefined;
+  private seq2seq: LinkedStacks | undefined;
   private stale = false;
   private focus: { tokenIndex: number | null; head: HeadRef } = { tokenIndex: null, head: DEFAULT_HEAD };
   private hoverRegistration: vscode.Disposable | undefined;
@@ -63,6 +70,7 @@ export class EditorLink implements vscode.Disposable {
   setRun(run: LinkedRun): void {
     this.run = run;
     this.attention = undefined;
+    this.seq2seq = undefined;
     this.stale = false;
     this.focus = { tokenIndex: null, head: DEFAULT_HEAD };
     this.paint();
@@ -73,6 +81,13 @@ export class EditorLink implements vscode.Disposable {
     if (this.run?.runId !== runId) return;
     this.attention = attention;
     this.hoverRegistration ??= vscode.languages.registerHoverProvider('*', { provideHover: (d, p) => this.provideHover(d, p) });
+    this.paint();
+  }
+
+  /** Encoder–decoder runs: decoder and cross heads paint too (their queries are decoder tokens). */
+  setStacks(runId: number, stacks: LinkedStacks): void {
+    if (this.run?.runId !== runId) return;
+    this.seq2seq = stacks;
     this.paint();
   }
 
@@ -103,11 +118,38 @@ export class EditorLink implements vscode.Disposable {
     return uri ? vscode.window.visibleTextEditors.filter((e) => e.document.uri.toString() === uri) : [];
   }
 
-  private tokenRange(document: vscode.TextDocument, index: number): vscode.Range | undefined {
-    const t = this.run?.tokens[index];
+  private tokenRange(document: vscode.TextDocument, index: number, tokens = this.run?.tokens): vscode.Range | undefined {
+    const t = tokens?.[index];
     if (!t || t.start < 0 || t.end <= t.start) return undefined;
     const base = this.run!.documentOffset;
     return new vscode.Range(document.positionAt(base + t.start), document.positionAt(base + t.end));
+  }
+
+  /**
+   * The focused row: weights over key tokens, the key tokens, and the query's token list. Self/encoder heads
+   * read the run's attention; decoder and cross heads of encoder–decoder runs read their stack, whose
+   * queries are decoder tokens (cross keys are the input tokens, decoder keys the decoder tokens).
+   */
+  private focusedRow(): { row: Float32Array; keys: readonly TokenInfo[]; queries: readonly TokenInfo[] } | undefined {
+    const att = this.attention;
+    const q = this.focus.tokenIndex;
+    const head = this.focus.head;
+    if (!att || !this.run || q === null || q < 0) return undefined;
+    if (head.stack === 'decoder' || head.stack === 'cross') {
+      const s = this.seq2seq?.stacks.find((x) => x.kind === head.stack);
+      if (!s || q >= s.queries || !isValidHead(head, s.layers, s.heads)) return undefined;
+      const size = s.queries * s.keys;
+      const row = new Float32Array(s.keys);
+      const heads = head.head === 'mean' ? Array.from({ length: s.heads }, (_, h) => h) : [head.head];
+      for (const h of heads) {
+        const base = (head.layer * s.heads + h) * size + q * s.keys;
+        for (let j = 0; j < s.keys; j++) row[j] += s.data[base + j] / heads.length;
+      }
+      const decoderTokens = this.seq2seq!.decoderTokens;
+      return { row, keys: head.stack === 'cross' ? this.run.tokens : decoderTokens, queries: decoderTokens };
+    }
+    if (q >= att.tokens || !isValidHead(head, att.layers, att.heads)) return undefined;
+    return { row: attentionRow(att, head, q), keys: this.run.tokens, queries: this.run.tokens };
   }
 
   /** Paints the attended tokens of the focused token in every visible editor of the run's document. */
@@ -115,24 +157,21 @@ export class EditorLink implements vscode.Disposable {
     const levels: vscode.Range[][] = this.weightTypes.map(() => []);
     const focusRanges: vscode.Range[] = [];
     const editors = this.editorsOfRun();
-    const att = this.attention;
-    const q = this.focus.tokenIndex;
-    const canPaint = !this.stale && att && editors.length > 0 && q !== null && q >= 0 && q < att.tokens &&
-      isValidHead(this.focus.head, att.layers, att.heads);
+    const focused = this.stale || editors.length === 0 ? undefined : this.focusedRow();
     for (const editor of vscode.window.visibleTextEditors) {
-      if (!canPaint || !editors.includes(editor)) {
+      if (!focused || !editors.includes(editor)) {
         for (const t of this.weightTypes) editor.setDecorations(t, []);
         editor.setDecorations(this.focusType, []);
       }
     }
-    if (!canPaint) return;
-    const buckets = weightBuckets(attentionRow(att, this.focus.head, q));
+    if (!focused) return;
+    const buckets = weightBuckets(focused.row);
     const doc = editors[0].document;
     buckets.forEach((level, j) => {
-      const r = level > 0 ? this.tokenRange(doc, j) : undefined;
+      const r = level > 0 ? this.tokenRange(doc, j, focused.keys) : undefined;
       if (r) levels[level - 1].push(r);
     });
-    const qr = this.tokenRange(doc, q);
+    const qr = this.tokenRange(doc, this.focus.tokenIndex!, focused.queries);
     if (qr) focusRanges.push(qr);
     for (const editor of editors) {
       this.weightTypes.forEach((t, i) => editor.setDecorations(t, levels[i]));

@@ -61,6 +61,23 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     assert.deepEqual(snap.decoderTokens!.length, ids.length);
     assert.ok(!api.messages().some((m) => /describes .* attention/.test(m.text)), 'no causal/bidirectional warning for seq2seq');
 
+    // Focusing a cross-attention head paints the input tokens a decoder token attends to.
+    const q = 2;
+    const cross = snap.stacks!.find((x) => x.kind === 'cross')!;
+    const row = Array.from({ length: cross.keys }, (_, j) => {
+      let sum = 0;
+      for (let h = 0; h < cross.heads; h++) sum += cross.data[((1 * cross.heads + h) * cross.queries + q) * cross.keys + j];
+      return sum / cross.heads;
+    });
+    const top = row.indexOf(Math.max(...row.filter((_, j) => show.tokens[j].start >= 0)));
+    stub.fromPanel({ type: 'focus', runId, tokenIndex: q, head: { stack: 'cross', layer: 1, head: 'mean' } });
+    const deco = [...stub.state.decorations.entries()] as [{ options: Record<string, any> }, { start: { character: number }; end: { character: number } }[]][];
+    const strongest = deco.find(([t]) => t.options.backgroundColor?.id === 'attentionLens.weight5')![1];
+    const focusRanges = deco.find(([t]) => t.options.border)![1];
+    assert.deepEqual(focusRanges.map((r) => [r.start.character, r.end.character]), [[show.decoderTokens[q].start, show.decoderTokens[q].end]],
+      'the focused decoder token is outlined where the input token it repeats is');
+    assert.ok(strongest.some((r) => r.start.character === show.tokens[top].start), 'the most attended input token gets the strongest colour');
+
     const run2 = await stub.state.commands.get('attentionLens.showAttention')!() as number;
     const bad = { ...r.stacks[2], keys: r.stacks[2].keys + 1 };
     stub.fromPanel({ ...result, runId: run2, stacks: [r.stacks[0], r.stacks[1], bad] });
