@@ -47,7 +47,16 @@ function copyOrt() {
   const dst = path.join(root, 'dist/ort');
   fs.mkdirSync(dst, { recursive: true });
   // The webgpu bundle (JSEP) runs both the WebGPU and the WASM execution providers from one binary.
-  for (const f of ['ort-wasm-simd-threaded.jsep.wasm']) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+  for (const f of ['ort-wasm-simd-threaded.jsep.wasm']) {
+    const from = path.join(src, f);
+    const to = path.join(dst, f);
+    // Copy only when it changed, and atomically: a test server may be serving the old file meanwhile.
+    const same = fs.existsSync(to) && fs.statSync(to).size === fs.statSync(from).size
+      && fs.statSync(to).mtimeMs >= fs.statSync(from).mtimeMs;
+    if (same) continue;
+    fs.copyFileSync(from, `${to}.tmp`);
+    fs.renameSync(`${to}.tmp`, to);
+  }
 }
 
 fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
