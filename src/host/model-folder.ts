@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { planTap, requiredInputs, scanOnnx, TapError, type TapPlan } from '../shared/onnx-tap';
+import { requiredInputs, scanOnnx, TapError, type TapPlan } from '../shared/onnx-tap';
+import { planAnyTap } from '../shared/tap-subgraph';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
 import { attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, type AttentionShape } from './model-layout';
 import { cachedTappedModel } from './tap-cache';
@@ -178,8 +179,10 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
   let tappedPath: string | undefined;
   let tappedDecoderPath: string | undefined;
   if (options.storageDir) {
-    tappedPath = (await cachedTappedModel(options.storageDir, onnxPath, main.plan)).path;
-    if (decoder) tappedDecoderPath = (await cachedTappedModel(options.storageDir, path.join(dir, files.decoder!), decoder.plan)).path;
+    tappedPath = (await cachedTappedModel(options.storageDir, onnxPath, main.plan, main.rewritten)).path;
+    if (decoder) {
+      tappedDecoderPath = (await cachedTappedModel(options.storageDir, path.join(dir, files.decoder!), decoder.plan, decoder.rewritten)).path;
+    }
   }
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
   const model: LoadedModel = {
@@ -203,7 +206,7 @@ function startIdOf(config: Record<string, unknown>): number {
 
 /** Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX. */
 async function readOnnx(onnxPath: string, rel: string, remedy: string):
-  Promise<{ extraInputs: string[]; plan: TapPlan; externalData: readonly string[] }> {
+  Promise<{ extraInputs: string[]; plan: TapPlan; rewritten?: Uint8Array; externalData: readonly string[] }> {
   const dir = path.dirname(path.dirname(onnxPath));
   let bytes: Uint8Array;
   try {
@@ -218,7 +221,8 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string):
       throw new ModelError(`${rel} has no graph input named "input_ids" (its inputs: ${inputs.join(', ') || 'none'}). ` +
         `Export the model with an input_ids input.${remedy}`, rel);
     }
-    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan: planTap(summary), externalData: summary.externalDataFiles ?? [] };
+    const { plan, rewritten } = planAnyTap(bytes);
+    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan, rewritten, externalData: summary.externalDataFiles ?? [] };
   } catch (e) {
     if (e instanceof ModelError) throw e;
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;

@@ -8,7 +8,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FeedError, planFeeds, type FillRule } from '../shared/feeds';
-import { planTap, requiredInputs, scanOnnx, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
+import { requiredInputs, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
+import { planAnyTap } from '../shared/tap-subgraph';
 import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
 import { parseModelConfig, type ModelDims } from './model-folder';
 import {
@@ -72,8 +73,6 @@ export async function findOnnxFiles(dir: string): Promise<{ role: InspectedOnnx[
   for (const f of SINGLE_MODEL_FILES) {
     for (const p of [path.join(onnxDir, f), path.join(dir, f)]) if (await exists(p)) return [{ role: 'model', path: p }];
   }
-  const merged = path.join(onnxDir, 'decoder_model_merged.onnx');
-  if (await exists(merged)) return [{ role: 'model', path: merged }]; // inspected to give the tap's explanation
   let listing: string[] = [];
   try {
     listing = (await fs.readdir(onnxDir)).filter((f) => f.endsWith('.onnx'));
@@ -98,8 +97,9 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
   let summary: OnnxSummary;
   let plan: TapPlan;
   try {
-    summary = scanOnnx(new Uint8Array(await fs.readFile(file)));
-    plan = planTap(summary);
+    const bytes = new Uint8Array(await fs.readFile(file));
+    summary = scanOnnx(bytes);
+    plan = planAnyTap(bytes).plan;
   } catch (e) {
     if (e instanceof TapError) {
       const cause = e.code === 'not-onnx' ? `is not an ONNX model (${e.message}) Download or export it again.` : e.message;
@@ -167,7 +167,8 @@ export function describeReport(r: ModelReport): string {
     : r.attention;
   const files = r.files.map((f) => {
     const cross = f.plan.kinds?.filter((k) => k === 'cross').length ?? 0;
-    const softmax = `${f.plan.softmaxOutputs.length - cross} self${cross ? ` + ${cross} cross` : ''}-attention Softmax`;
+    const merged = f.plan.softmaxOutputs.some((n) => n.startsWith(SUBGRAPH_TAP_PREFIX)) ? ' inside an If (merged decoder)' : '';
+    const softmax = `${f.plan.softmaxOutputs.length - cross} self${cross ? ` + ${cross} cross` : ''}-attention Softmax${merged}`;
     return `${path.basename(f.path)} (${f.role}; ${softmax}; feeds ${f.inputs.map((i) => i.name).join(', ')})`;
   });
   return `${r.architecture}: ${r.dims.layers} layers, ${r.dims.heads} heads, ${shape} attention (from config.json; ` +

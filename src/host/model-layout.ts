@@ -14,7 +14,7 @@ export class ModelError extends Error {
 
 /** ONNX files tried under onnx/ for a decoder-only or encoder-only model, in order of preference. */
 export const SINGLE_MODEL_FILES = ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx', 'model_int8.onnx',
-  'model_uint8.onnx', 'model_q4.onnx', 'model_bnb4.onnx', 'decoder_model.onnx'] as const;
+  'model_uint8.onnx', 'model_q4.onnx', 'model_bnb4.onnx', 'decoder_model.onnx', 'decoder_model_merged.onnx'] as const;
 
 /** The pair an encoder–decoder export has under onnx/. */
 export const SEQ2SEQ_FILES = { encoder: 'encoder_model.onnx', decoder: 'decoder_model.onnx' } as const;

@@ -57,8 +57,11 @@ async function hashWithIndex(cacheDir: string, file: string): Promise<string> {
   return sha256;
 }
 
-/** Returns the cached tapped copy of `onnxPath`, writing it first if needed. */
-export async function cachedTappedModel(storageDir: string, onnxPath: string, plan: TapPlan): Promise<TappedFile> {
+/**
+ * Returns the cached tapped copy of `onnxPath`, writing it first if needed: the original plus the tap's
+ * suffix, or `rewritten` (a merged decoder whose If node tapSubgraphs rewrote) when given.
+ */
+export async function cachedTappedModel(storageDir: string, onnxPath: string, plan: TapPlan, rewritten?: Uint8Array): Promise<TappedFile> {
   const cacheDir = path.join(storageDir, 'tapped');
   await fs.mkdir(cacheDir, { recursive: true });
   const t0 = performance.now();
@@ -67,16 +70,21 @@ export async function cachedTappedModel(storageDir: string, onnxPath: string, pl
   const target = path.join(cacheDir, `${sha256}.onnx`);
   const suffix = tapSuffix(plan);
   const original = await fs.stat(onnxPath);
+  const size = rewritten ? rewritten.length : original.size + suffix.length;
   try {
     const st = await fs.stat(target);
-    if (st.size === original.size + suffix.length) return { path: target, sha256, reused: true, hashMs, writeMs: 0 };
+    if (st.size === size) return { path: target, sha256, reused: true, hashMs, writeMs: 0 };
   } catch {
     // not cached yet
   }
   const t1 = performance.now();
   const tmp = `${target}.${process.pid}.tmp`;
-  await fs.copyFile(onnxPath, tmp);
-  await fs.appendFile(tmp, suffix);
+  if (rewritten) {
+    await fs.writeFile(tmp, rewritten);
+  } else {
+    await fs.copyFile(onnxPath, tmp);
+    await fs.appendFile(tmp, suffix);
+  }
   await fs.rename(tmp, target);
   return { path: target, sha256, reused: false, hashMs, writeMs: performance.now() - t1 };
 }

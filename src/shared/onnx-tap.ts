@@ -9,6 +9,11 @@
  * rows summing to 1, causality from exact zeros above the diagonal, and layer order (graph order).
  * Imports neither `vscode` nor the DOM.
  */
+import { attentionKinds, inferElemTypes } from './graph-analysis';
+import { TapError } from './tap-error';
+
+export { TapError } from './tap-error';
+export * from './tap-collect';
 
 /** ONNX TensorProto element types we care about. */
 export const ElemType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
@@ -50,16 +55,6 @@ export interface OnnxSummary {
   readonly externalDataFiles?: readonly string[];
 }
 
-/** Thrown for a file that cannot be read as ONNX or a graph the tap cannot handle. */
-export class TapError extends Error {
-  constructor(message: string,
-    readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention' | 'softmax-in-subgraph') {
-    super(message);
-    this.name = 'TapError';
-  }
-}
-
-import { attentionKinds, inferElemTypes } from './graph-analysis';
 
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
   'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'SparseAttention']);
@@ -326,6 +321,9 @@ export function encodeExtraOutputs(names: readonly string[], elemType: number): 
   return Uint8Array.from(field(7, graph));
 }
 
+/** Prefix of the graph outputs tap-subgraph.ts adds for attention inside If branches. */
+export const SUBGRAPH_TAP_PREFIX = 'attention_lens.tap/';
+
 /** Candidate attention tensors: outputs of Softmax nodes in the main graph, in graph (= layer) order. */
 export interface TapPlan {
   readonly softmaxOutputs: readonly string[];
@@ -349,6 +347,13 @@ export function planTap(summary: OnnxSummary): TapPlan {
     .filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx'))
     .map((n) => n.outputs[0])
     .filter((name) => !!name);
+  const subgraphTaps = summary.outputs.map((o) => o.name).filter((n) => n.startsWith(SUBGRAPH_TAP_PREFIX));
+  if (softmaxOutputs.length === 0 && subgraphTaps.length) {
+    // A model tapSubgraphs rewrote (a merged decoder): its If node already exposes the branches' attention.
+    const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self') as AttentionKind);
+    const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
+    return { softmaxOutputs: subgraphTaps, toAppend: [], elemType, elemTypes: subgraphTaps.map(() => 0), kinds };
+  }
   if (softmaxOutputs.length === 0) {
     const fused = summary.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType));
     if (fused) {
@@ -364,7 +369,8 @@ export function planTap(summary: OnnxSummary): TapPlan {
       throw new TapError(
         `This graph computes attention inside the subgraphs of a ${nested.opType} node ("${nested.name}"), as merged ` +
           'decoders (decoder_model_merged.onnx, with a use_cache_branch input) do; a Softmax inside a subgraph cannot ' +
-          'be made a graph output. Use the unmerged export instead: onnx/decoder_model.onnx or onnx/model.onnx.',
+          'be made a graph output by appending; tapModel (tap-subgraph.ts) rewrites the If node to expose it, or use the ' +
+          'unmerged export: onnx/decoder_model.onnx or onnx/model.onnx.',
         'softmax-in-subgraph',
       );
     }
@@ -397,98 +403,3 @@ export function tapAttention(model: Uint8Array, plan: TapPlan): Uint8Array {
   return out;
 }
 
-// ------------------------------------------------------------------ checking what the tap produced
-
-/** One fetched tapped output: dims and data converted to Float32. */
-export interface FetchedTensor {
-  readonly name: string;
-  readonly dims: readonly number[];
-  readonly data: Float32Array;
-}
-
-/** The attention stack found after a run: Float32 [layers, heads, T, K] (K = T for self-attention). */
-export interface CollectedAttention {
-  readonly layers: number;
-  readonly heads: number;
-  /** Query positions T. */
-  readonly tokens: number;
-  /** Key positions K: T for self-attention, the encoder length for cross-attention. */
-  readonly keys: number;
-  readonly data: Float32Array;
-  readonly causal: boolean;
-  /** The tapped tensor names used, one per layer, in layer order. */
-  readonly names: readonly string[];
-  /** Largest |row sum − 1| seen. */
-  readonly maxRowError: number;
-}
-
-/**
- * Keeps the fetched tensors shaped [1, H, T, K] (or [H, T, K]) whose rows sum to 1 within `tolerance`,
- * in graph order, and stacks them; K defaults to T. Throws TapError('no-attention') if none qualify.
- */
-export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3, keys = tokens): CollectedAttention {
-  const layers: FetchedTensor[] = [];
-  let heads = -1;
-  let maxRowError = 0;
-  for (const t of fetched) {
-    const d = t.dims;
-    const h = d.length === 4 && d[0] === 1 ? d[1] : d.length === 3 ? d[0] : -1;
-    if (h <= 0 || d[d.length - 1] !== keys || d[d.length - 2] !== tokens) continue;
-    const err = maxRowSumError(t.data, h * tokens, keys);
-    if (!(err <= tolerance)) continue;
-    if (heads === -1) heads = h;
-    if (h !== heads) continue;
-    maxRowError = Math.max(maxRowError, err);
-    layers.push(t);
-  }
-  if (layers.length === 0) {
-    throw new TapError(
-      `None of the ${fetched.length} Softmax outputs is an attention matrix of shape [batch, heads, ${tokens}, ${keys}].`,
-      'no-attention',
-    );
-  }
-  const size = heads * tokens * keys;
-  const data = new Float32Array(layers.length * size);
-  layers.forEach((t, l) => data.set(t.data.subarray(0, size), l * size));
-  return {
-    layers: layers.length, heads, tokens, keys, data,
-    causal: keys === tokens && isCausal(data, layers.length * heads, tokens),
-    names: layers.map((t) => t.name), maxRowError,
-  };
-}
-
-/** Largest |Σ_j a[r, j] − 1| over `rows` rows of length `n`. */
-export function maxRowSumError(a: Float32Array, rows: number, n: number): number {
-  let worst = 0;
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let j = 0; j < n; j++) s += a[r * n + j];
-    const e = Math.abs(s - 1);
-    if (!(e <= worst)) worst = e; // NaN propagates as a failure
-  }
-  return worst;
-}
-
-/** True when every entry above the diagonal of every [n×n] matrix is exactly 0. */
-export function isCausal(a: Float32Array, matrices: number, n: number): boolean {
-  if (n < 2) return true;
-  for (let m = 0; m < matrices; m++) {
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++) if (a[m * n * n + i * n + j] !== 0) return false;
-    }
-  }
-  return true;
-}
-
-/** Converts IEEE half-precision bits to a Float32Array. */
-export function float16ToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i];
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const f = h & 0x3ff;
-    out[i] = e === 0 ? s * 2 ** -14 * (f / 1024) : e === 31 ? (f ? NaN : s * Infinity) : s * 2 ** (e - 15) * (1 + f / 1024);
-  }
-  return out;
-}

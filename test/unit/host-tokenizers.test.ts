@@ -54,4 +54,20 @@ describe('host model folders shaped like Hugging Face exports', () => {
     assert.deepEqual(distil.dims, { layers: 2, heads: 2, context: 64 });
     assert.deepEqual(distil.extraInputs, ['attention_mask']);
   });
+
+  it('loads a folder holding only a merged decoder and caches its rewritten tap', async () => {
+    const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'al-merged-load-'));
+    try {
+      const dir = path.join(tmp, 'm');
+      fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+      for (const f of ['config.json', 'tokenizer.json', 'onnx/decoder_model_merged.onnx']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(dir, f));
+      const m = await loadModelFolder(dir, { bundled: false, storageDir: path.join(tmp, 'storage') });
+      assert.equal(path.basename(m.onnxPath), 'decoder_model_merged.onnx');
+      assert.ok(m.extraInputs.includes('use_cache_branch'));
+      assert.equal(m.expectedAttention, 'causal');
+      assert.ok(m.tappedPath && fs.statSync(m.tappedPath).size > fs.statSync(m.onnxPath).size);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { ModelError } from '../../src/host/model-folder';
 import { describeReport, inspectModelFolder } from '../../src/host/model-inspect';
 import { cachedTappedModel, sha256File } from '../../src/host/tap-cache';
 import { planTap, scanOnnx, tapSuffix } from '../../src/shared/onnx-tap';
+import { planAnyTap } from '../../src/shared/tap-subgraph';
 import { buildModel } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 
@@ -28,6 +29,19 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
     const distil = await inspectModelFolder(path.join(testModelsDir, 'tiny-distilbert'));
     assert.deepEqual(distil.files[0].externalData, ['model.onnx_data']);
     assert.ok(distil.files[0].externalBytes > 0);
+
+    const merged = fs.mkdtempSync(path.join(os.tmpdir(), 'al-merged-'));
+    try {
+      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(merged, f));
+      fs.mkdirSync(path.join(merged, 'onnx'));
+      fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx'), path.join(merged, 'onnx', 'decoder_model_merged.onnx'));
+      const r = await inspectModelFolder(merged);
+      assert.equal(path.basename(r.files[0].path), 'decoder_model_merged.onnx', 'a merged decoder is used when nothing else is there');
+      assert.ok(r.files[0].inputs.some((i) => i.name === 'use_cache_branch' && i.rule === 'false'));
+      assert.equal(r.files[0].plan.softmaxOutputs.length, 2, 'attention inside the If branches is found');
+    } finally {
+      fs.rmSync(merged, { recursive: true, force: true });
+    }
 
     const t5 = await inspectModelFolder(path.join(testModelsDir, 'tiny-t5'));
     assert.equal(t5.attention, 'encoder-decoder');
@@ -84,11 +98,8 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
       fs.copyFileSync(path.join(testModelsDir, 'tiny-distilbert', 'onnx', 'model.onnx_data'), path.join(tmp, 'onnx', 'model.onnx_data'));
       await rejects(/more than the 4 GB/, { modelFileBytes: 2 ** 31, totalBytes: 50_000 });
     });
-    it('only a merged decoder, or no ONNX at all', async () => {
-      folder({ 'onnx/decoder_model_merged.onnx': fs.readFileSync(path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx')) }, 'tiny-gpt2');
-      await rejects(/inside the subgraphs of a If node.*onnx\/decoder_model\.onnx or onnx\/model\.onnx/);
-      fs.rmSync(path.join(tmp, 'onnx', 'decoder_model_merged.onnx'));
-      fs.writeFileSync(path.join(tmp, 'onnx', 'vision_encoder.onnx'), 'x');
+    it('no ONNX at all', async () => {
+      folder({ 'onnx/vision_encoder.onnx': 'x' });
       await rejects(/has no ONNX model.*onnx\/ holds vision_encoder\.onnx.*optimum-cli export onnx/);
     });
   });
@@ -117,6 +128,17 @@ describe('the on-disk cache of tapped models', () => {
     const replanned = planTap(scanOnnx(tapped));
     assert.deepEqual(replanned.toAppend, []);
     const session = await ort.InferenceSession.create(tapped);
+    assert.ok(plan.softmaxOutputs.every((n) => session.outputNames.includes(n)));
+  });
+
+  it('stores a merged decoder rewritten (If node exposing its branches), not appended', async () => {
+    const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx');
+    const { plan, rewritten } = planAnyTap(new Uint8Array(fs.readFileSync(src)));
+    assert.ok(rewritten);
+    const entry = await cachedTappedModel(storage, src, plan, rewritten);
+    assert.deepEqual(new Uint8Array(fs.readFileSync(entry.path)), rewritten);
+    assert.equal((await cachedTappedModel(storage, src, plan, rewritten)).reused, true);
+    const session = await ort.InferenceSession.create(fs.readFileSync(entry.path));
     assert.ok(plan.softmaxOutputs.every((n) => session.outputNames.includes(n)));
   });
 });

@@ -3,6 +3,7 @@ import { buildFeeds, FeedError, planFeeds } from '../../src/shared/feeds';
 import { ElemType, maxRowSumError, planTap, requiredInputs, scanOnnx, TapError } from '../../src/shared/onnx-tap';
 import { maxAbsDiff } from '../support/model';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
+import { tapModel } from '../../src/shared/tap-subgraph';
 import { unpackStack } from '../../src/shared/stacks';
 import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
@@ -105,7 +106,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     assert.deepEqual([shifted.stacks[2].queries, shifted.stacks[2].keys], [ref.ids.length, ref.ids.length]);
   });
 
-  it('a merged decoder (If on use_cache_branch) is refused with the file to use instead', () => {
+  it('a merged decoder (If on use_cache_branch): appending is refused, rewriting the If node taps both branches', async () => {
     const bytes = readTestOnnxBytes('tiny-gpt2', 'decoder_model_merged.onnx');
     const s = scanOnnx(bytes);
     assert.ok(requiredInputs(s).some((i) => i.name === 'use_cache_branch'));
@@ -114,6 +115,18 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     const feeds = buildFeeds(requiredInputs(s), [1, 2, 3]);
     const flag = feeds.find((f) => f.name === 'use_cache_branch')!;
     assert.deepEqual([flag.type, flag.dims, Array.from(flag.data as Uint8Array)], ['bool', [1], [0]]);
+
+    const { tapped, plan } = tapModel(bytes);
+    assert.deepEqual(plan.softmaxOutputs, ['attention_lens.tap/0/self/0', 'attention_lens.tap/0/self/1']);
+    assert.ok(tapped.length - bytes.length < 1024, `the rewrite adds ${tapped.length - bytes.length} bytes`);
+    assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], 'a rewritten model counts as tapped');
+    const m = { bytes: tapped, summary: scanOnnx(tapped), plan: planTap(scanOnnx(tapped)) };
+    for (const ref of loadTestReference('tiny-gpt2')) {
+      const run = await runTestModel(ort, m, ref.ids);
+      assert.ok(run.self.causal);
+      assertClose(run.self.data, ref.tensors.attention.data, FP32, 'attention from the no-cache branch');
+      assertClose(run.outputs.logits.data, ref.tensors.logits.data, 1e-4, 'logits');
+    }
   });
 
   it('names an input it cannot fill', () => {

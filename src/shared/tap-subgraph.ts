@@ -1,0 +1,172 @@
+/**
+ * Tapping attention that lives inside If subgraphs, as in optimum's merged decoders
+ * (decoder_model_merged.onnx: the whole decoder sits in both branches of an If on `use_cache_branch`).
+ * A subgraph value cannot be a graph output, so each branch's Softmax outputs are added as branch outputs
+ * (paired by graph order: the i-th Softmax of each branch), the If node gets one more output per pair, and
+ * those become graph outputs named `attention_lens.tap/<node>/<kind>/<i>`. Unlike the main-graph tap this
+ * rewrites the graph message: its bytes are copied once with the If node replaced, weights are not decoded.
+ * Pure: no vscode, no DOM.
+ */
+import { attentionKinds } from './graph-analysis';
+import {
+  encodeExtraOutputs, planTap, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, tapAttention, type OnnxSummary, type TapPlan,
+} from './onnx-tap';
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+  out.push(n);
+  return out;
+}
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const lenField = (num: number, payload: ArrayLike<number>): Uint8Array => concat([Uint8Array.from(varint(num * 8 + 2)), Uint8Array.from(varint(payload.length)), Uint8Array.from(payload as ArrayLike<number>)]);
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** A field of a message: number, wire type, where it starts (tag) and where its payload lies. */
+interface Field { num: number; wire: number; start: number; payloadStart: number; end: number }
+
+/** Splits a message into its top-level fields without decoding their payloads. */
+function fields(buf: Uint8Array, from = 0, to = buf.length): Field[] {
+  const out: Field[] = [];
+  let p = from;
+  const readVarint = (): number => {
+    let r = 0;
+    let s = 0;
+    for (;;) {
+      if (p >= to) throw new TapError('Truncated varint: this is not a valid ONNX file.', 'not-onnx');
+      const b = buf[p++];
+      r += (b & 0x7f) * 2 ** s;
+      if (b < 0x80) return r;
+      s += 7;
+    }
+  };
+  while (p < to) {
+    const start = p;
+    const tag = readVarint();
+    const num = Math.floor(tag / 8);
+    const wire = tag & 7;
+    let payloadStart = p;
+    if (wire === 0) readVarint();
+    else if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else if (wire === 2) { const len = readVarint(); payloadStart = p; p += len; } else {
+      throw new TapError(`Unsupported protobuf wire type ${wire}: this is not a valid ONNX file.`, 'not-onnx');
+    }
+    if (p > to) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
+    out.push({ num, wire, start, payloadStart, end: p });
+  }
+  return out;
+}
+
+/** Softmax output names among a GraphProto's top-level nodes, and a summary-like view for attentionKinds. */
+function branchSoftmax(graph: Uint8Array, outer: OnnxSummary): { names: string[]; kinds: ('self' | 'cross')[] } {
+  const nodes = fields(graph).filter((f) => f.num === 1 && f.wire === 2).map((f) => {
+    const parts = fields(graph, f.payloadStart, f.end);
+    const strs = (n: number) => parts.filter((x) => x.num === n && x.wire === 2).map((x) => dec.decode(graph.subarray(x.payloadStart, x.end)));
+    return { opType: strs(4)[0] ?? '', domain: strs(7)[0] ?? '', name: strs(3)[0] ?? '', inputs: strs(1), outputs: strs(2) };
+  });
+  const names = nodes.filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx')).map((n) => n.outputs[0]);
+  const kinds = attentionKinds({ ...outer, nodes }, names);
+  return { names, kinds };
+}
+
+/** The If node rewritten: branch outputs appended to then/else, and the new node outputs. */
+function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSummary): { bytes: Uint8Array; outputs: string[] } | undefined {
+  const parts = fields(model, node.payloadStart, node.end);
+  const branches: { field: Field; name: string; graph: Field; softmax: ReturnType<typeof branchSoftmax> }[] = [];
+  for (const f of parts.filter((x) => x.num === 5 && x.wire === 2)) {
+    const attr = fields(model, f.payloadStart, f.end);
+    const nameField = attr.find((x) => x.num === 1 && x.wire === 2);
+    const name = nameField ? dec.decode(model.subarray(nameField.payloadStart, nameField.end)) : '';
+    const g = attr.find((x) => x.num === 6 && x.wire === 2);
+    if ((name === 'then_branch' || name === 'else_branch') && g) {
+      branches.push({ field: f, name, graph: g, softmax: branchSoftmax(model.subarray(g.payloadStart, g.end), outer) });
+    }
+  }
+  const [a, b] = branches;
+  if (!a || !b || a.softmax.names.length === 0) return undefined;
+  if (a.softmax.names.length !== b.softmax.names.length) {
+    throw new TapError(`The If node "${index}" has ${a.softmax.names.length} attention Softmax nodes in one branch and ` +
+      `${b.softmax.names.length} in the other, so they cannot be paired. Use the unmerged export (onnx/decoder_model.onnx).`,
+    'softmax-in-subgraph');
+  }
+  const outputs = a.softmax.names.map((_, i) => `${SUBGRAPH_TAP_PREFIX}${index}/${a.softmax.kinds[i]}/${i}`);
+  const pieces: Uint8Array[] = [];
+  let p = node.payloadStart;
+  for (const br of branches) {
+    pieces.push(model.subarray(p, br.field.start));
+    // AttributeProto + g{output…}: a repeated singular message field merges, so the branch gains outputs.
+    const extraOutputs = encodeExtraOutputs(br.softmax.names, 0).subarray(0); // ModelProto{graph{output…}}
+    const graphOutputs = fields(extraOutputs)[0];
+    const addition = lenField(6, extraOutputs.subarray(graphOutputs.payloadStart, graphOutputs.end));
+    const attrBody = concat([model.subarray(br.field.payloadStart, br.field.end), addition]);
+    pieces.push(lenField(5, attrBody));
+    p = br.field.end;
+  }
+  pieces.push(model.subarray(p, node.end));
+  for (const o of outputs) pieces.push(lenField(2, enc.encode(o)));
+  return { bytes: lenField(1, concat(pieces)), outputs };
+}
+
+/**
+ * Rewrites a model whose attention Softmax nodes are inside If branches so that they become graph
+ * outputs; returns undefined when no If node holds Softmax nodes.
+ */
+export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
+  const summary = scanOnnx(model);
+  const top = fields(model);
+  const graph = top.find((f) => f.num === 7 && f.wire === 2);
+  if (!graph) return undefined;
+  const graphFields = fields(model, graph.payloadStart, graph.end);
+  const pieces: Uint8Array[] = [];
+  const newOutputs: string[] = [];
+  let p = graph.payloadStart;
+  graphFields.filter((f) => f.num === 1 && f.wire === 2).forEach((f, i) => {
+    const node = summary.nodes[i];
+    if (node?.opType !== 'If' || !(node.subgraphSoftmax ?? 0)) return;
+    const rewritten = rewriteIf(model, f, i, summary);
+    if (!rewritten) return;
+    pieces.push(model.subarray(p, f.start), rewritten.bytes);
+    newOutputs.push(...rewritten.outputs);
+    p = f.end;
+  });
+  if (newOutputs.length === 0) return undefined;
+  pieces.push(model.subarray(p, graph.end));
+  const extra = encodeExtraOutputs(newOutputs, 0);
+  const extraGraph = fields(extra)[0];
+  pieces.push(extra.subarray(extraGraph.payloadStart, extraGraph.end)); // the output fields themselves
+  const body = concat(pieces);
+  return concat([model.subarray(0, graph.start), Uint8Array.from(varint(7 * 8 + 2)), Uint8Array.from(varint(body.length)), body,
+    model.subarray(graph.end)]);
+}
+
+/**
+ * The tap plan for any supported model without copying it when appending suffices; for attention inside
+ * If branches, also the rewritten bytes (which must then be used instead of appending).
+ */
+export function planAnyTap(model: Uint8Array): { plan: TapPlan; rewritten?: Uint8Array } {
+  try {
+    return { plan: planTap(scanOnnx(model)) };
+  } catch (e) {
+    if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
+    const rewritten = tapSubgraphs(model);
+    if (!rewritten) throw e;
+    return { plan: planTap(scanOnnx(rewritten)), rewritten };
+  }
+}
+
+/**
+ * Taps any supported model: Softmax outputs of the main graph are appended (tapAttention), attention
+ * inside If branches is exposed by tapSubgraphs. Returns the tapped bytes and the plan for them.
+ */
+export function tapModel(model: Uint8Array): { tapped: Uint8Array; plan: TapPlan } {
+  const { plan, rewritten } = planAnyTap(model);
+  return { tapped: rewritten ?? tapAttention(model, plan), plan };
+}
