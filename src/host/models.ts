@@ -86,17 +86,26 @@ export class ModelStatusItem implements vscode.Disposable {
 /** The quick pick of models; checks the picked folder, then sets attentionLens.defaultModel. */
 export async function selectModel(settings: ModelSettings, notifier: Notifier): Promise<void> {
   const current = settings.current();
-  const items = settings.choices().map((c) => ({
+  const items: (vscode.QuickPickItem & { choice?: ModelChoice; command?: string })[] = settings.choices().map((c) => ({
     label: settings.nameOf(c),
     description: c.dir === current.dir ? 'current' : undefined,
     detail: c.dir,
     choice: c,
   }));
+  items.push(
+    { label: '$(add) Add Model…', detail: 'Check a model folder (config.json, tokenizer.json, onnx/) and list it here', command: 'attentionLens.addModel' },
+    { label: '$(cloud-download) Download Model…', detail: 'Download a model by id (needs "attentionLens.allowDownloads")', command: 'attentionLens.downloadModel' },
+  );
   const picked = await vscode.window.showQuickPick(items, {
     title: 'Attention Lens: Select Model',
     placeHolder: 'Model folders come from the bundled model and the attentionLens.models setting',
   });
   if (!picked) return;
+  if (picked.command) {
+    await vscode.commands.executeCommand(picked.command);
+    return;
+  }
+  if (!picked.choice) return;
   try {
     await settings.load(picked.choice);
   } catch (e) {

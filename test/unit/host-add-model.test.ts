@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testModelsDir } from '../support/test-models';
-import { installVscodeStub, type VscodeStub } from './host-vscode-stub';
+import { repoRoot } from '../support/model';
+import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // add-model.ts imports `vscode`: the stub is installed first, then the module is required.
 const stub: VscodeStub = installVscodeStub();
 const { addModelCommand } = require('../../src/host/add-model') as typeof import('../../src/host/add-model');
 const { Notifier } = require('../../src/host/notify') as typeof import('../../src/host/notify');
+const { ModelSettings, selectModel } = require('../../src/host/models') as typeof import('../../src/host/models');
 
 describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
   let settings: Record<string, unknown>;
@@ -59,5 +61,18 @@ describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
     assert.equal(await addModelCommand(notifier), undefined);
     assert.equal(dialogs, 1);
     assert.equal(notifier.messages().length, 0);
+  });
+
+  it('Select Model offers Add Model… and Download Model… below the folders, and runs the one picked', async () => {
+    const ran: string[] = [];
+    stub.state.commands.set('attentionLens.addModel', () => { ran.push('add'); });
+    let offered: { label: string }[] = [];
+    (stub.module.window as Record<string, unknown>).showQuickPick = async (items: { label: string }[]) => {
+      offered = items;
+      return items.find((i) => i.label.includes('Add Model'));
+    };
+    await selectModel(new ModelSettings(Uri.file(repoRoot) as never), new Notifier());
+    assert.deepEqual(offered.map((i) => i.label), ['lens-gpt (bundled)', 'there', '$(add) Add Model…', '$(cloud-download) Download Model…']);
+    assert.deepEqual(ran, ['add']);
   });
 });
