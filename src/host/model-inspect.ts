@@ -12,6 +12,7 @@ import { requiredInputs, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSumma
 import { planAnyTap } from '../shared/tap-subgraph';
 import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
 import { parseModelConfig, type ModelDims } from './model-folder';
+import { createTokenizer, tokenizeWithLimit } from './tokenize';
 import {
   attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS, type AttentionShape,
 } from './model-layout';
@@ -38,6 +39,9 @@ export interface ModelReport {
   readonly tokenizer: { kind: TokenizerKind; modelType: string };
   readonly files: readonly InspectedOnnx[];
 }
+
+/** Text every tokenizer must map back to exactly before a folder is added. */
+export const PROBE_TEXT = 'Hello, World! Ünïcödé café naïve ﬁne ① 123 + 4.5\tx\n  漢字 😀 end';
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -153,6 +157,13 @@ export async function inspectModelFolder(dir: string, limits = WASM_LIMITS): Pro
     if (!(e instanceof UnsupportedTokenizerError)) throw e;
     throw new ModelError(`tokenizer.json describes a tokenizer Attention Lens cannot map to text ranges (${e.message}). ` +
       'Supported: byte-level BPE (GPT-2), WordPiece (BERT) and SentencePiece-style Unigram/BPE with a Metaspace (▁).', 'tokenizer.json');
+  }
+  try {
+    // A probe with case, accents, digits, punctuation, CJK and an emoji: its tokens must map back to it.
+    tokenizeWithLimit(createTokenizer(tokenizerJson), PROBE_TEXT, 512);
+  } catch (e) {
+    throw new ModelError(`tokenizer.json loads, but its tokens cannot be mapped back to the text (${e instanceof Error ? e.message : String(e)}). ` +
+      'Attention Lens needs exact token ranges to show attention on your text; this tokenizer is not supported.', 'tokenizer.json');
   }
   const files: InspectedOnnx[] = [];
   for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits));

@@ -32,6 +32,10 @@ export interface TokenizerFacts {
   readonly continuingPrefix: string;
   /** Metaspace pre-tokenizer settings, when there is one. */
   readonly metaspace?: { readonly replacement: string; readonly prepend: 'always' | 'first' | 'never' };
+  /** Pre-tokenizer types in order (WordPiece: how words are split). */
+  readonly preTokenizers?: readonly string[];
+  /** BPE/Unigram: consecutive unknown characters become one unk token. */
+  readonly fuseUnk?: boolean;
 }
 
 /** Thrown for a tokenizer.json whose tokenizer cannot be mapped to exact ranges; the message says which. */
@@ -109,7 +113,7 @@ export function describeTokenizer(json: unknown): TokenizerFacts {
   if (modelType === 'WordPiece') {
     const bad = pre.find((p) => !['BertPreTokenizer', 'Whitespace', 'WhitespaceSplit', 'Punctuation'].includes(p));
     if (bad) throw new UnsupportedTokenizerError(`WordPiece with a ${bad} pre-tokenizer`);
-    return { ...base, kind: 'wordpiece' };
+    return { ...base, kind: 'wordpiece', preTokenizers: pre.length ? pre : ['BertPreTokenizer'] };
   }
   if (modelType === 'Unigram' || modelType === 'BPE') {
     const bad = pre.find((p) => p !== 'Metaspace');
@@ -119,7 +123,7 @@ export function describeTokenizer(json: unknown): TokenizerFacts {
       : m && (m.prepend_scheme === 'always' || m.add_prefix_space !== false) ? 'always' : 'never';
     const metaspace = m ? { replacement: typeof m.replacement === 'string' ? m.replacement : '\u2581', prepend: scheme } as const : undefined;
     const unk = modelType === 'Unigram' && typeof t.model?.unk_id === 'number' ? t.model.vocab?.[t.model.unk_id]?.[0] : base.unkToken;
-    return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk };
+    return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk, fuseUnk: modelType === 'Unigram' || t.model?.fuse_unk === true };
   }
   throw new UnsupportedTokenizerError(`${modelType}${pre.length ? ` with a ${pre.join(' + ')} pre-tokenizer` : ''}`);
 }
@@ -156,17 +160,34 @@ const isTemplate = (tok: string, facts: TokenizerFacts) => facts.prefix.some((s)
 const span = (chars: readonly AlignedChar[]): [number, number] =>
   [Math.min(...chars.map((c) => c.start)), Math.max(...chars.map((c) => c.end))];
 
-/** BERT-style words: split on whitespace, punctuation characters on their own. */
-function words(chars: readonly AlignedChar[]): AlignedChar[][] {
+const WORD_CHAR = /^[\p{L}\p{N}\p{M}_]$/u;
+
+/** Splits words by one pre-tokenizer: BERT (whitespace, each punctuation alone), Whitespace (\w+ | [^\w\s]+), WhitespaceSplit, Punctuation. */
+function splitWords(input: readonly AlignedChar[][], type: string): AlignedChar[][] {
   const out: AlignedChar[][] = [];
-  let cur: AlignedChar[] = [];
-  const push = () => { if (cur.length) out.push(cur); cur = []; };
-  for (const c of chars) {
-    if (isWhitespace(c.ch)) push();
-    else if (isBertPunctuation(c.ch)) { push(); out.push([c]); } else cur.push(c);
+  for (const word of input) {
+    let cur: AlignedChar[] = [];
+    let curClass = '';
+    const push = () => { if (cur.length) out.push(cur); cur = []; curClass = ''; };
+    for (const c of word) {
+      if (isWhitespace(c.ch) && type !== 'Punctuation') { push(); continue; }
+      if (type === 'BertPreTokenizer' || type === 'Punctuation') {
+        if (isBertPunctuation(c.ch)) { push(); out.push([c]); } else cur.push(c);
+      } else if (type === 'Whitespace') {
+        const cls = WORD_CHAR.test(c.ch) ? 'w' : 'p';
+        if (cls !== curClass) push();
+        cur.push(c);
+        curClass = cls;
+      } else cur.push(c); // WhitespaceSplit
+    }
+    push();
   }
-  push();
   return out;
+}
+
+/** Words as the tokenizer's pre-tokenizers (in order) split them. */
+function words(chars: readonly AlignedChar[], preTokenizers: readonly string[]): AlignedChar[][] {
+  return preTokenizers.reduce<AlignedChar[][]>((ws, type) => splitWords(ws, type), [[...chars]]).filter((w) => w.length > 0);
 }
 
 /** Matches `piece` against chars[pos…]; returns how many chars it spans, or -1. */
@@ -182,7 +203,7 @@ export function wordPieceRanges(text: string, tokens: readonly string[], facts: 
   const items: (AlignedChar[] | { literal: string; start: number; end: number })[] = [];
   for (const s of segments(text, facts)) {
     if ('literal' in s) items.push(s);
-    else items.push(...words(s.chars));
+    else items.push(...words(s.chars, facts.preTokenizers ?? ['BertPreTokenizer']));
   }
   let w = 0;
   let pos = 0;
@@ -212,6 +233,16 @@ export function wordPieceRanges(text: string, tokens: readonly string[], facts: 
 
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
+/** True when `tok` spells the stream's characters from index `j` on. */
+function matchesAt(stream: readonly (AlignedChar | { literal: string })[], j: number, tok: string): boolean {
+  let s = '';
+  while (j < stream.length && s.length < tok.length) {
+    const c = stream[j++];
+    s += 'literal' in c ? c.literal : c.ch;
+  }
+  return s === tok || (BYTE_TOKEN.test(tok));
+}
+
 /** UTF-16 ranges of SentencePiece-style tokens (Metaspace ▁, Unigram or BPE, byte fallback) in `text`. */
 export function pieceRanges(text: string, tokens: readonly string[], facts: TokenizerFacts): TokenRange[] {
   const stream: (AlignedChar | { literal: string; start: number; end: number })[] = [];
@@ -229,7 +260,8 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
   let k = 0;
   let bytesLeft = 0;
   const out: TokenRange[] = [];
-  for (const tok of tokens) {
+  for (let ti = 0; ti < tokens.length; ti++) {
+    const tok = tokens[ti];
     const cur = stream[k];
     if (cur && 'literal' in cur && cur.literal === tok) { out.push([cur.start, cur.end]); k++; continue; }
     const byte = BYTE_TOKEN.exec(tok);
@@ -239,6 +271,16 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
         out.push([cur.start, cur.end]);
       } else out.push([cur.end, cur.end]);
       if (--bytesLeft === 0) k++;
+      continue;
+    }
+    if (tok === facts.unkToken && cur && !('literal' in cur)) {
+      // BPE's unk token stands for unknown characters: one, or a run of them with fuse_unk, up to where the
+      // next token matches again.
+      let j = k + 1;
+      const next = tokens[ti + 1];
+      while (facts.fuseUnk && j < stream.length && !('literal' in stream[j]) && !(next !== undefined && matchesAt(stream, j, next))) j++;
+      out.push(span(stream.slice(k, j) as AlignedChar[]));
+      k = j;
       continue;
     }
     if (isTemplate(tok, facts) || facts.literalTokens.has(tok)) { out.push(null); continue; }
