@@ -149,7 +149,8 @@ export class AttentionLensController implements vscode.Disposable {
 
   /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
   async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
-    this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir)]);
+    this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir),
+      ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])]);
     const req = this.context.workspaceState.get<StoredRequest>(LAST_REQUEST_KEY);
     const fail = (message: string) => {
       this.notifier.shownInPanel('warning', message);

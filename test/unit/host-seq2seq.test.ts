@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { planTap, scanOnnx } from '../../src/shared/onnx-tap';
 import type { AttentionLensApi } from '../../src/api';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
 import { repoRoot } from '../support/model';
@@ -19,11 +22,13 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
   this.timeout(30000);
   let api: AttentionLensApi;
   const subscriptions: { dispose(): unknown }[] = [];
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-storage-'));
+  after(() => fs.rmSync(storage, { recursive: true, force: true }));
   before(() => {
     stub.state.config.defaultModel = path.join(testModelsDir, 'tiny-t5');
     const state = stub.state.workspaceState;
     api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot),
+      subscriptions, extensionUri: Uri.file(repoRoot), globalStorageUri: Uri.file(storage),
       workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
     } as never);
   });
@@ -36,8 +41,19 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     stub.fromPanel({ type: 'ready' });
     const show = [...stub.state.posted as Posted[]].reverse().find((m) => m.type === 'show')!;
     assert.equal(show.runId, runId);
-    assert.match(show.model.onnxUri, /encoder_model\.onnx$/);
-    assert.match(show.model.decoderOnnxUri, /decoder_model\.onnx$/);
+    // Both files are served from the tap cache in global storage, already tapped.
+    assert.equal(show.model.tapped, true);
+    const cached = (uri: string) => {
+      const m = /tapped\/([0-9a-f]{64})\.onnx$/.exec(uri);
+      assert.ok(m, uri);
+      return path.join(storage, 'tapped', `${m![1]}.onnx`);
+    };
+    for (const [uri, file] of [[show.model.onnxUri, 'encoder_model.onnx'], [show.model.decoderOnnxUri, 'decoder_model.onnx']]) {
+      const original = fs.readFileSync(path.join(testModelsDir, 'tiny-t5', 'onnx', file));
+      const tapped = fs.readFileSync(cached(uri));
+      assert.deepEqual(tapped.subarray(0, original.length), original, `${file}: the original bytes, then the tap`);
+      assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], `${file} is already tapped`);
+    }
     assert.equal(show.model.expectedAttention, 'encoder-decoder');
     const ids: number[] = show.tokens.map((t: { id: number }) => t.id);
     assert.equal(show.tokens.at(-1).text, '</s>');
