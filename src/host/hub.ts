@@ -1,6 +1,7 @@
 /**
  * Downloading a model from a Hugging Face-style hub (opt-in: attentionLens.allowDownloads): config.json,
- * tokenizer.json and onnx/model.onnx (plus the external data files the model names) from
+ * tokenizer.json and onnx/model.onnx (else onnx/decoder_model.onnx or decoder_model_merged.onnx; for
+ * encoder–decoder models onnx/encoder_model.onnx + decoder_model.onnx), plus the external data files the model names, from
  * `{base}/{id}/resolve/main/{file}`, streamed to `.part` files and renamed when complete, with progress and
  * cancellation. The base URL comes from attentionLens.hubUrl, else $ATTENTION_LENS_HUB_URL, else
  * https://huggingface.co, so tests point it at a local server. Node only (no `vscode`).
@@ -14,12 +15,16 @@ import { scanOnnx } from '../shared/onnx-tap';
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 /** Environment variable that overrides the hub's base URL (below the setting). */
 export const HUB_URL_ENV = 'ATTENTION_LENS_HUB_URL';
-/** The files every download fetches, in order. */
+/** The files every download fetches, in order (the ONNX file may be replaced by a fallback, below). */
 export const HUB_FILES = ['config.json', 'tokenizer.json', 'onnx/model.onnx'] as const;
+/** ONNX files tried after a 404 on onnx/model.onnx for decoder-only/encoder-only models, in order. */
+export const ONNX_FALLBACKS = ['onnx/decoder_model.onnx', 'onnx/decoder_model_merged.onnx'] as const;
+/** What an encoder–decoder model (config.json is_encoder_decoder) downloads instead of onnx/model.onnx. */
+export const SEQ2SEQ_HUB_FILES = ['onnx/encoder_model.onnx', 'onnx/decoder_model.onnx'] as const;
 
 /** A download problem, phrased for the user. */
 export class DownloadError extends Error {
-  constructor(message: string, readonly cancelled = false) {
+  constructor(message: string, readonly cancelled = false, readonly status?: number) {
     super(message);
     this.name = 'DownloadError';
   }
@@ -78,10 +83,11 @@ async function fetchFile(o: DownloadOptions, id: string, rel: string, dest: stri
       `"attentionLens.hubUrl" / $${HUB_URL_ENV}.`);
   }
   if (!res.ok || !res.body) {
-    const hint = res.status === 404 ? ` The model "${id}" has no ${rel}: Attention Lens needs an ONNX export laid out like ` +
+    const hint = res.status === 404 && rel === 'config.json' ? ` The hub has no model "${id}" (or it has no config.json): check the id.`
+      : res.status === 404 ? ` The model "${id}" has no ${rel}: Attention Lens needs an ONNX export laid out like ` +
       'transformers.js models (onnx/model.onnx); try the same model under Xenova/ or onnx-community/.'
       : res.status === 401 || res.status === 403 ? ' The model is gated or private; download it yourself and use "Attention Lens: Add Model…".' : '';
-    throw new DownloadError(`Downloading ${url} failed: HTTP ${res.status}.${hint}`);
+    throw new DownloadError(`Downloading ${url} failed: HTTP ${res.status}.${hint}`, false, res.status);
   }
   const totalHeader = Number(res.headers.get('content-length'));
   const total = Number.isFinite(totalHeader) && totalHeader > 0 ? totalHeader : undefined;
@@ -112,17 +118,43 @@ async function fetchFile(o: DownloadOptions, id: string, rel: string, dest: stri
   await fs.rename(part, dest);
 }
 
+/** The ONNX files to fetch, by config.json: an encoder–decoder pair, else onnx/model.onnx (with fallbacks). */
+async function onnxPlan(dir: string): Promise<{ files: string[]; fallbacks: string[] }> {
+  let config: Record<string, unknown> = {};
+  try {
+    config = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8'));
+  } catch {
+    config = {}; // Add Model's inspection reports a bad config.json
+  }
+  return config.is_encoder_decoder === true ? { files: [...SEQ2SEQ_HUB_FILES], fallbacks: [] }
+    : { files: [HUB_FILES[2]], fallbacks: [...ONNX_FALLBACKS] };
+}
+
 /** Downloads a model's files into storage; returns the folder. Throws DownloadError (cancelled: true on abort). */
 export async function downloadModel(o: DownloadOptions): Promise<string> {
   const id = parseModelId(o.id);
   const dir = modelDownloadDir(o.storageDir, id);
-  const files: string[] = [...HUB_FILES];
+  const files: string[] = [HUB_FILES[0], HUB_FILES[1]];
+  let fallbacks: string[] = [];
   for (let i = 0; i < files.length; i++) {
     if (o.signal?.aborted) throw new DownloadError('The download was cancelled.', true);
     const rel = files[i];
     const dest = path.join(dir, ...rel.split('/'));
-    await fetchFile(o, id, rel, dest, i, () => files.length);
+    try {
+      await fetchFile(o, id, rel, dest, i, () => files.length);
+    } catch (e) {
+      const next = rel.endsWith('.onnx') ? fallbacks.shift() : undefined;
+      if (!(e instanceof DownloadError) || e.status !== 404 || !next) throw e;
+      files[i--] = next; // a 404 on onnx/model.onnx: try the next file name
+      continue;
+    }
+    if (rel === HUB_FILES[1]) {
+      const plan = await onnxPlan(dir);
+      files.push(...plan.files);
+      fallbacks = plan.fallbacks;
+    }
     if (rel.endsWith('.onnx')) {
+      fallbacks = [];
       // Weights kept outside the graph (model.onnx_data) are named inside it; fetch them next.
       let external: readonly string[] = [];
       try {
@@ -132,7 +164,7 @@ export async function downloadModel(o: DownloadOptions): Promise<string> {
       }
       for (const f of external) {
         const relData = path.posix.join(path.posix.dirname(rel), f);
-        if (!files.includes(relData) && !relData.startsWith('..')) files.push(relData);
+        if (!files.includes(relData) && !relData.startsWith('..')) files.splice(i + 1, 0, relData);
       }
     }
   }

@@ -22,7 +22,10 @@ function hubServer(): Promise<{ url: string; requests: string[]; close(): Promis
   const server = http.createServer((req, res) => {
     requests.push(req.url ?? '');
     const m = /^\/[^/]+\/([^/]+)\/resolve\/main\/(.+)$/.exec(req.url ?? '');
-    const file = m && !m[2].includes('..') ? path.join(testModelsDir, m[1], m[2]) : '';
+    // "merged-gpt2" is tiny-gpt2 without onnx/model.onnx: only the merged decoder is there.
+    const folder = m?.[1] === 'merged-gpt2' ? 'tiny-gpt2' : m?.[1];
+    const hidden = m?.[1] === 'merged-gpt2' && m[2] === 'onnx/model.onnx';
+    const file = m && !hidden && !m[2].includes('..') ? path.join(testModelsDir, folder!, m[2]) : '';
     if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) { res.writeHead(404).end('Entry not found'); return; }
     const data = fs.readFileSync(file);
     res.writeHead(200, { 'content-length': data.length });
@@ -64,9 +67,24 @@ describe('model download from a hub-layout server (127.0.0.1, never the real hub
     assert.equal((await inspectModelFolder(dir)).architecture, 'DistilBertModel');
   });
 
-  it('names the missing file and what to try when the repository has no onnx/model.onnx', async () => {
-    await assert.rejects(hub.downloadModel({ id: 'test/tiny-t5', baseUrl: server.url, storageDir: storage }),
-      (e: unknown) => e instanceof hub.DownloadError && /HTTP 404/.test(e.message) && /has no onnx\/model\.onnx/.test(e.message));
+  it('names the missing file when the repository does not exist', async () => {
+    await assert.rejects(hub.downloadModel({ id: 'test/nonexistent', baseUrl: server.url, storageDir: storage }),
+      (e: unknown) => e instanceof hub.DownloadError && /HTTP 404/.test(e.message) && /has no model "test\/nonexistent".*check the id/.test(e.message));
+  });
+
+  it('fetches encoder_model.onnx and decoder_model.onnx for an encoder–decoder config', async () => {
+    const dir = await hub.downloadModel({ id: 'test/tiny-t5', baseUrl: server.url, storageDir: storage });
+    assert.deepEqual(server.requests.map((r) => r.replace('/test/tiny-t5/resolve/main/', '')),
+      ['config.json', 'tokenizer.json', 'onnx/encoder_model.onnx', 'onnx/decoder_model.onnx']);
+    assert.equal((await inspectModelFolder(dir)).attention, 'encoder-decoder');
+  });
+
+  it('falls back to onnx/decoder_model.onnx, then the merged decoder, when there is no onnx/model.onnx', async () => {
+    const dir = await hub.downloadModel({ id: 'test/merged-gpt2', baseUrl: server.url, storageDir: storage });
+    assert.deepEqual(server.requests.map((r) => r.replace('/test/merged-gpt2/resolve/main/', '')),
+      ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'onnx/decoder_model.onnx', 'onnx/decoder_model_merged.onnx']);
+    const report = await inspectModelFolder(dir);
+    assert.equal(path.basename(report.files[0].path), 'decoder_model_merged.onnx');
   });
 
   it('stops on cancellation, leaves no partial file and fetches nothing more', async () => {
