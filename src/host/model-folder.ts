@@ -72,7 +72,8 @@ export function parseModelConfig(json: unknown, file = 'config.json', remedy = '
   ] as const;
   const out: Record<string, number> = {};
   for (const [what, keys] of wanted) {
-    const v = firstInt(o, keys);
+    // Relative-position models (T5 family) may name no context length: 512 is what they were trained on.
+    const v = firstInt(o, keys) ?? (what === 'context' && firstInt(o, ['relative_attention_num_buckets']) ? 512 : undefined);
     if (v === undefined) throw new ModelError(`${file} has no positive integer "${keys[0]}" (or ${keys.slice(1).join(', ')}).${remedy}`, file);
     out[what] = v;
   }

@@ -44,6 +44,12 @@ describe('host tokenization with WordPiece and Unigram tokenizers', () => {
 });
 
 describe('host model folders shaped like Hugging Face exports', () => {
+  it('reads T5-style configs (num_layers, num_heads) and gives relative-position models without a context length 512', () => {
+    const { parseModelConfig } = require('../../src/host/model-folder') as typeof import('../../src/host/model-folder');
+    assert.deepEqual(parseModelConfig({ num_layers: 6, num_heads: 8, relative_attention_num_buckets: 32 }), { layers: 6, heads: 8, context: 512 });
+    assert.throws(() => parseModelConfig({ num_layers: 6, num_heads: 8 }), /n_positions/);
+  });
+
   beforeEach(() => clearModelCache());
 
   it('loads tiny-bert and tiny-distilbert (n_layers/n_heads, external data) with the inputs to feed', async () => {
