@@ -184,7 +184,7 @@ async function runWithCodeServer() {
       const src = path.join(cs.dataDir, 'logs');
       if (fs.existsSync(src)) {
         fs.cpSync(src, dst, { recursive: true });
-        const hostLogs = fs.readdirSync(dst, { recursive: true }).map(String).filter((f) => /exthost.*\.log$/.test(f));
+        const hostLogs = fs.readdirSync(dst, { recursive: true }).map(String).filter((f) => /remoteexthost\.log$/.test(f));
         say(`server-side logs (extension host: ${hostLogs.join(', ') || 'none'}) in ${dst}`);
       }
     }

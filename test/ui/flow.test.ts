@@ -88,6 +88,18 @@ async function quickOpen(page: Page, fileName: string): Promise<void> {
   }
 }
 
+/** Notifications and the text of every webview, for failure messages. */
+async function whatTheUserSees(page: Page): Promise<string> {
+  const toasts = await page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
+  const views: string[] = [];
+  const n = await page.locator('iframe.webview.ready').count().catch(() => 0);
+  for (let i = 0; i < n; i++) {
+    const body = page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('iframe#active-frame').locator('body');
+    views.push((await body.innerText({ timeout: 5_000 }).catch(() => '?')).replace(/\s+/g, ' ').slice(0, 400));
+  }
+  return `Notifications: ${JSON.stringify(toasts)}. Webviews: ${JSON.stringify(views)}`;
+}
+
 /** The webview (two nested iframes) whose document has `selector`. */
 async function findWebview(page: Page, selector: string, limitMs: number): Promise<FrameLocator> {
   const t0 = Date.now();
@@ -97,7 +109,9 @@ async function findWebview(page: Page, selector: string, limitMs: number): Promi
       const fl = page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('iframe#active-frame');
       if (await fl.locator(selector).count().catch(() => 0)) return fl;
     }
-    if (Date.now() - t0 > limitMs) throw new Error(`no webview with ${selector} appeared (${n} webview(s) open)`);
+    if (Date.now() - t0 > limitMs) {
+      throw new Error(`no webview with ${selector} appeared (${n} webview(s) open). ${await whatTheUserSees(page)}`);
+    }
     await sleep(500);
   }
 }
@@ -193,7 +207,9 @@ describe('UI flow in code-server + Chromium', function () {
     let text = '';
     while (!/wasm|webgpu/i.test(text)) {
       text = (await backend.textContent()) ?? '';
-      if (Date.now() - t0 > 300_000) throw new Error(`#backend never named a backend (shows ${JSON.stringify(text)})`);
+      if (Date.now() - t0 > 300_000) {
+        throw new Error(`#backend never named a backend (shows ${JSON.stringify(text)}). ${await whatTheUserSees(page)}`);
+      }
       await sleep(500);
     }
     console.log(`    backend: ${text.trim()}`);
@@ -202,6 +218,7 @@ describe('UI flow in code-server + Chromium', function () {
   });
 
   it('hovering a token highlights earlier targets in the panel and decorates the editor', async () => {
+    assert.ok(panel, 'the panel opened (see the previous test)');
     const tokens = panel.locator('span.token[data-token-index]');
     const count = await tokens.count();
     const before = new Set(await editorDecorations(page));
