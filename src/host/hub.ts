@@ -9,7 +9,7 @@
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { scanOnnx } from '../shared/onnx-tap';
+import { scanOnnxFile } from './onnx-file';
 
 /** The public hub, used when neither the setting nor the environment names another. */
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -158,7 +158,7 @@ export async function downloadModel(o: DownloadOptions): Promise<string> {
       // Weights kept outside the graph (model.onnx_data) are named inside it; fetch them next.
       let external: readonly string[] = [];
       try {
-        external = scanOnnx(new Uint8Array(await fs.readFile(dest))).externalDataFiles ?? [];
+        external = (await scanOnnxFile(dest)).externalDataFiles ?? [];
       } catch {
         external = []; // not ONNX: Add Model's inspection reports it
       }

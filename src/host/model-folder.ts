@@ -7,8 +7,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { requiredInputs, scanOnnx, TapError, type TapPlan } from '../shared/onnx-tap';
-import { planAnyTap } from '../shared/tap-subgraph';
+import { requiredInputs, TapError, type TapPlan } from '../shared/onnx-tap';
+import { planTapLazily } from '../shared/tap-subgraph';
+import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
 import { attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, type AttentionShape } from './model-layout';
 import { cachedTappedModel } from './tap-cache';
@@ -209,20 +210,20 @@ function startIdOf(config: Record<string, unknown>): number {
 async function readOnnx(onnxPath: string, rel: string, remedy: string):
   Promise<{ extraInputs: string[]; plan: TapPlan; rewritten?: Uint8Array; externalData: readonly string[] }> {
   const dir = path.dirname(path.dirname(onnxPath));
-  let bytes: Uint8Array;
+  let summary;
   try {
-    bytes = new Uint8Array(await fs.readFile(onnxPath));
+    summary = await scanOnnxFile(onnxPath); // graph structure only: the weights are never read here
   } catch (e) {
-    throw missing(dir, rel, remedy, e);
+    if (!(e instanceof TapError)) throw missing(dir, rel, remedy, e);
+    throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${e.message}${remedy}`, rel);
   }
   try {
-    const summary = scanOnnx(bytes);
     const inputs = requiredInputs(summary).map((i) => i.name);
     if (!inputs.includes('input_ids')) {
       throw new ModelError(`${rel} has no graph input named "input_ids" (its inputs: ${inputs.join(', ') || 'none'}). ` +
         `Export the model with an input_ids input.${remedy}`, rel);
     }
-    const { plan, rewritten } = planAnyTap(bytes);
+    const { plan, rewritten } = await planTapLazily(summary, async () => new Uint8Array(await fs.readFile(onnxPath)));
     return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan, rewritten, externalData: summary.externalDataFiles ?? [] };
   } catch (e) {
     if (e instanceof ModelError) throw e;

@@ -8,8 +8,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FeedError, planFeeds, type FillRule } from '../shared/feeds';
-import { requiredInputs, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
-import { planAnyTap } from '../shared/tap-subgraph';
+import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
+import { planTapLazily } from '../shared/tap-subgraph';
+import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
 import { parseModelConfig, type ModelDims } from './model-folder';
 import { createTokenizer, tokenizeWithLimit } from './tokenize';
@@ -101,9 +102,8 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
   let summary: OnnxSummary;
   let plan: TapPlan;
   try {
-    const bytes = new Uint8Array(await fs.readFile(file));
-    summary = scanOnnx(bytes);
-    plan = planAnyTap(bytes).plan;
+    summary = await scanOnnxFile(file); // graph structure only: the weights are never read here
+    plan = (await planTapLazily(summary, async () => new Uint8Array(await fs.readFile(file)))).plan;
   } catch (e) {
     if (e instanceof TapError) {
       const cause = e.code === 'not-onnx' ? `is not an ONNX model (${e.message}) Download or export it again.` : e.message;

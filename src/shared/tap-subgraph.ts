@@ -163,6 +163,19 @@ export function planAnyTap(model: Uint8Array): { plan: TapPlan; rewritten?: Uint
 }
 
 /**
+ * planTap for a summary, falling back to reading the whole model (`load`) only when its attention sits
+ * inside If branches and the If node must be rewritten.
+ */
+export async function planTapLazily(summary: OnnxSummary, load: () => Promise<Uint8Array>): Promise<{ plan: TapPlan; rewritten?: Uint8Array }> {
+  try {
+    return { plan: planTap(summary) };
+  } catch (e) {
+    if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
+    return planAnyTap(await load());
+  }
+}
+
+/**
  * Taps any supported model: Softmax outputs of the main graph are appended (tapAttention), attention
  * inside If branches is exposed by tapSubgraphs. Returns the tapped bytes and the plan for them.
  */

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
 import { cachedTappedModel } from '../../src/host/tap-cache';
+import { sparseOnnx } from '../../src/host/onnx-file';
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
 const rss = () => process.memoryUsage().rss;
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   console.log(`model ${file}: ${mb(fs.statSync(file).size)}`);
   const bytes = await timed('read file', () => new Uint8Array(fs.readFileSync(file)));
   const summary = await timed('scanOnnx (weights skipped)', () => scanOnnx(bytes));
+  const sparse = await timed('scanOnnxFile (from disk, weights skipped)', () => sparseOnnx(file));
+  console.log(`  read ${mb(sparse.bytesRead)} of ${mb(sparse.fileSize)}; sparse copy ${sparse.bytes.length} bytes`);
   const plan = planTap(summary);
   await timed('tapAttention in memory (copy + append)', () => tapAttention(bytes, plan).length);
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-bench-'));
