@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { FeedError, planFeeds, type FillRule } from '../shared/feeds';
+import { buildFeeds, FeedError, planFeeds, type FillRule } from '../shared/feeds';
 import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
@@ -126,6 +126,13 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
   let inputs: { name: string; rule: FillRule }[];
   try {
     inputs = planFeeds(requiredInputs(summary));
+  } catch (e) {
+    if (e instanceof FeedError) throw new ModelError(`${rel}: ${e.message}`, rel);
+    throw e;
+  }
+  try {
+    // Shape every feed once, as the worker will (an empty past needs fixed head dims, for example).
+    buildFeeds(requiredInputs(summary), [1, 2], { encoderHiddenStates: { data: new Float32Array(2), dims: [1, 2, 1] } });
   } catch (e) {
     if (e instanceof FeedError) throw new ModelError(`${rel}: ${e.message}`, rel);
     throw e;

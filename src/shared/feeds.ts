@@ -87,7 +87,8 @@ export function emptyPastDims(info: OnnxValueInfo, opts: FeedOptions = {}): numb
   const fixed = (v: number | string, fallback: number | undefined, what: string): number => {
     if (typeof v === 'number') return v;
     if (fallback !== undefined) return fallback;
-    throw new FeedError(`The past input "${info.name}" leaves its ${what} symbolic ("${v}") and config.json does not give it.`, info.name);
+    throw new FeedError(`The past input "${info.name}" leaves its ${what} symbolic ("${v}"), so Attention Lens cannot shape the ` +
+      'empty past it feeds. Re-export the model with optimum, which writes fixed head dims.', info.name);
   };
   return [1, fixed(d[1], opts.heads, 'head count'), 0, fixed(d[3], opts.headDim, 'head size')];
 }

@@ -90,6 +90,12 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
       folder({ 'onnx/model.onnx': softmaxWith(['input_ids', 'pixel_values']) });
       await rejects(/"pixel_values" that Attention Lens does not know how to fill/);
     });
+    it('a past input whose head dims are symbolic', async () => {
+      const m = buildModel([{ op: 'Softmax', inputs: ['input_ids'], outputs: ['p'] }], ['input_ids', 'past_key_values.0.key'], ['p']);
+      folder({ 'onnx/model.onnx': m });
+      // buildModel declares inputs without a shape: 0 dims is not [batch, heads, past, head_dim].
+      await rejects(/past_key_values\.0\.key" has 0 dims/);
+    });
     it('a file that is not ONNX', async () => {
       folder({ 'onnx/model.onnx': '<html>404 Not Found</html> this is what a failed download looks like' });
       await rejects(/model\.onnx: is not an ONNX model.*again/);

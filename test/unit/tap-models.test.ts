@@ -129,6 +129,14 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     }
   });
 
+  it('shapes an empty past from the graph, and says when its head dims are symbolic', () => {
+    const past = (dims: (number | string)[]) => ({ name: 'past_key_values.0.key', elemType: 1, dims });
+    const ok = buildFeeds([{ name: 'input_ids', elemType: 7, dims: ['b', 's'] }, past(['batch_size', 4, 'past_sequence_length', 8])], [5, 6]);
+    assert.deepEqual(ok.map((f) => [f.name, f.type, f.dims, f.data.length]), [['input_ids', 'int64', [1, 2], 2], ['past_key_values.0.key', 'float32', [1, 4, 0, 8], 0]]);
+    assert.throws(() => buildFeeds([{ name: 'input_ids', elemType: 7, dims: [] }, past(['batch', 'num_heads', 'past', 8])], [5]),
+      (e: unknown) => e instanceof FeedError && /head count symbolic \("num_heads"\).*Re-export/.test(e.message));
+  });
+
   it('names an input it cannot fill', () => {
     assert.throws(() => planFeeds([{ name: 'pixel_values', elemType: 1, dims: [1, 3, 224, 224] }]),
       (e: unknown) => e instanceof FeedError && e.input === 'pixel_values' && /pixel_values/.test(e.message));
