@@ -109,6 +109,7 @@ const PANEL_BODY = `  <header id="header">
     <vscode-panel-tab id="tab-tokens">Tokens</vscode-panel-tab>
     <vscode-panel-tab id="tab-heatmap">Heatmap</vscode-panel-tab>
     <vscode-panel-tab id="tab-grid">Model grid</vscode-panel-tab>
+    <vscode-panel-tab id="tab-metrics">Metrics</vscode-panel-tab>
     <vscode-panel-view id="view-tokens">
       <div class="view-body">
         <div id="tokens-legend" class="legend"></div>
@@ -134,9 +135,17 @@ const PANEL_BODY = `  <header id="header">
         <p id="grid-status" class="summary" aria-live="polite"></p>
       </div>
     </vscode-panel-view>
+    <vscode-panel-view id="view-metrics">
+      <div class="view-body">
+        <div class="canvas-wrap">
+          <table id="metrics-table" aria-label="Per-head metrics: column headers sort"></table>
+        </div>
+        <div id="metrics-legend" class="legend metrics-legend"></div>
+      </div>
+    </vscode-panel-view>
   </vscode-panels>`;
 
-/** The attention panel document: header, layer/head toolbar, Tokens / Heatmap / Model grid views. */
+/** The attention panel document: header, layer/head toolbar, Tokens / Heatmap / Model grid / Metrics views. */
 export function renderPanelHtml(o: WebviewHtmlOptions): string {
   const attrs = ['data-view="panel"'];
   if (o.workerUri) attrs.push(`data-worker-uri="${escapeHtml(o.workerUri)}"`);

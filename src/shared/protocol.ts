@@ -173,6 +173,8 @@ export type PanelToWorker =
       readonly decoderModel?: ArrayBuffer;
       readonly decoderInputIds?: readonly number[];
       readonly extraInputs: readonly string[];
+      /** The model's context length (ModelInfo.maxTokens): bounds the induction probe. */
+      readonly maxTokens?: number;
     }
   | { readonly type: 'cancel'; readonly runId: number };
 
@@ -199,7 +201,20 @@ export type WorkerToPanel =
       readonly loadMs: number;
       readonly inferenceMs: number;
     }
-  | { readonly type: 'error'; readonly runId: number; readonly message: string };
+  | { readonly type: 'error'; readonly runId: number; readonly message: string }
+  /**
+   * Sent after a run's result: each head's induction score on the model's probe [r, r] (head-labels.ts),
+   * computed once per model key in the background and cached by the worker. Layer-major [layers·heads].
+   */
+  | {
+      readonly type: 'probe';
+      readonly runId: number;
+      readonly modelKey: string;
+      readonly period: number;
+      readonly layers: number;
+      readonly heads: number;
+      readonly induction: readonly number[];
+    };
 
 /** Exhaustiveness check for `switch` statements over message unions. */
 export function assertNever(x: never): never {

@@ -4,6 +4,8 @@
  * empty past inputs), and the encoder of T5. Each result is checked against PyTorch.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { TokenInfo } from '../../src/shared/protocol';
 import { maxAbsDiff, repoRoot } from '../support/model';
@@ -59,11 +61,14 @@ describe('panel webview on Hugging Face-shaped test models (WASM)', function () 
       for (const ref of loadTestReference(c.folder)) {
         const expected = ref.tensors[c.refKey];
         const tokens: TokenInfo[] = ref.ids.map((id) => ({ id, text: `#${id}`, start: -1, end: -1 }));
+        // The context length as the host reads it from config.json (it bounds the worker's induction probe).
+        const cfg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'models', c.folder, 'config.json'), 'utf8'));
+        const maxTokens: number = cfg.n_positions ?? cfg.max_position_embeddings ?? 512;
         runId++;
         await deliver(page, {
           type: 'show', runId, documentLabel: c.folder, text: ref.text, tokens,
           model: {
-            name: c.folder, onnxUri: `${base}/${c.file}`, maxTokens: 512, extraInputs: [],
+            name: c.folder, onnxUri: `${base}/${c.file}`, maxTokens, extraInputs: [],
             externalData: c.external?.map((f) => ({ path: f, uri: `${base}/${f}` })),
             decoderOnnxUri: c.decoder ? `${base}/${c.decoder}` : undefined,
           },

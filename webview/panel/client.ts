@@ -62,6 +62,9 @@ export class InferenceClient {
   private wasmFetch?: Promise<ArrayBuffer | undefined>;
   private wasmSent = false;
 
+  /** Called with each induction-probe result the worker sends (after a run's result). */
+  onProbe?: (msg: Extract<WorkerToPanel, { type: 'probe' }>) => void;
+
   constructor(private readonly workerUri: string, private readonly wasmBase: string) {}
 
   /**
@@ -117,6 +120,10 @@ export class InferenceClient {
   }
 
   private onMessage(msg: WorkerToPanel): void {
+    if (msg.type === 'probe') {
+      this.onProbe?.(msg);
+      return;
+    }
     const p = this.pending.get(msg.runId);
     if (!p) return; // a cancelled or unknown run: drop
     switch (msg.type) {
@@ -169,7 +176,7 @@ export class InferenceClient {
       this.pending.set(runId, { resolve, reject, progress, fetchMs });
       const msg: PanelToWorker = {
         type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
-        inputIds: [...inputIds], extraInputs: [...info.extraInputs],
+        inputIds: [...inputIds], extraInputs: [...info.extraInputs], maxTokens: info.maxTokens,
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.
       const transfer = [model, wasmBinary, ...(externalData ?? []).map((e) => e.data)];

@@ -72,7 +72,7 @@ export class HeadPicker {
   }
 }
 
-const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', grid: 'tab-grid' };
+const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', grid: 'tab-grid', metrics: 'tab-metrics' };
 
 /** The view tabs (vscode-panels). */
 export class ViewTabs {
@@ -91,7 +91,7 @@ export class ViewTabs {
   /** The view whose tab is active. */
   current(): ViewName {
     const id = this.el.activeid || this.el.getAttribute('activeid') || 'tab-tokens';
-    return id === 'tab-heatmap' ? 'heatmap' : id === 'tab-grid' ? 'grid' : 'tokens';
+    return id === 'tab-heatmap' ? 'heatmap' : id === 'tab-grid' ? 'grid' : id === 'tab-metrics' ? 'metrics' : 'tokens';
   }
 
   /** Activates the tab of `view`. */

@@ -6,6 +6,7 @@
 import { rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
+import { LABEL_SHORT, type HeadLabel } from '../../src/shared/head-labels';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
 /** What the grid draws. */
@@ -14,6 +15,8 @@ export interface GridModel {
   readonly layer: number;
   readonly head: HeadChoice;
   readonly theme: Theme;
+  /** The automatic labels of a head, drawn as badges on its thumbnail. */
+  readonly labels?: (layer: number, head: number) => readonly HeadLabel[];
 }
 
 /** Callbacks from the grid. */
@@ -117,6 +120,34 @@ export class GridView {
     this.draw(this.model);
   }
 
+  /** Label badges along the bottom of a thumbnail (foreground text on a background chip, so any theme reads). */
+  private drawBadges(ctx: CanvasRenderingContext2D, labels: readonly HeadLabel[], x: number, y: number, thumb: number, theme: Theme): void {
+    if (!labels.length) return;
+    ctx.save();
+    ctx.font = canvasFont(theme, 0.72);
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    const h = Math.round(theme.fontSize * 0.72 + 6);
+    let bx = x + 2;
+    let by = y + thumb - h - 2;
+    for (const l of labels) {
+      const text = LABEL_SHORT[l];
+      const w = ctx.measureText(text).width + 8;
+      if (bx + w > x + thumb - 2 && bx > x + 2) { bx = x + 2; by -= h + 2; }
+      ctx.fillStyle = rgbaToCss(withAlpha(theme.bg, 0.88));
+      ctx.strokeStyle = rgbaToCss(theme.focus);
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.roundRect(bx, by, w, h, 3);
+      ctx.fill();
+      ctx.stroke();
+      ctx.fillStyle = rgbaToCss(theme.fg);
+      ctx.fillText(text, bx + 4, by + h / 2 + 0.5);
+      bx += w + 3;
+    }
+    ctx.restore();
+  }
+
   /** Draws all thumbnails for the model state. */
   draw(m: GridModel): void {
     this.model = m;
@@ -160,6 +191,7 @@ export class GridView {
         ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.2));
         ctx.lineWidth = 1;
         ctx.strokeRect(x - 0.5, y - 0.5, thumb + 1, thumb + 1);
+        if (typeof head === 'number' && m.labels) this.drawBadges(ctx, m.labels(r, head), x, y, thumb, theme);
         const selected = r === m.layer && (m.head === head || (m.head === 'all' && head === 'mean'));
         if (selected) {
           ctx.strokeStyle = rgbaToCss(theme.focus);
@@ -175,11 +207,25 @@ export class GridView {
         }
       }
     }
+    const badges: string[] = [];
+    for (let r = 0; r < layers && m.labels; r++) {
+      for (let h = 0; h < heads; h++) {
+        const ls = m.labels(r, h);
+        if (ls.length) badges.push(`L${r} H${h}: ${ls.join(', ')}`);
+      }
+    }
+    this.canvas.dataset.labels = badges.join('; ');
+    const legend = document.getElementById('grid-legend');
+    if (legend && m.labels) {
+      legend.textContent = 'Badges: ' + (Object.entries(LABEL_SHORT) as [HeadLabel, string][])
+        .map(([l, s]) => (l === s ? l : `${s} = ${l}`)).join(' · ') + ' (rules and thresholds in the Metrics tab)';
+    }
     const [cr, cc] = this.cursor ?? [m.layer, this.colOf(m.head)];
     const here = `L${cr} ${headChoiceLabel(this.headOf(cc))}`;
     this.status.textContent = `Selected: L${m.layer} ${headChoiceLabel(m.head)}.` +
       (document.activeElement === this.canvas ? ` Cursor: ${here}. Enter selects, Alt+Enter opens the heatmap.` :
         ' Click a thumbnail to select it, double-click to open it in the Heatmap.');
-    this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column. ${this.status.textContent}`);
+    this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column. ${this.status.textContent}` +
+      (badges.length ? ` Labels: ${badges.join('; ')}.` : ''));
   }
 }

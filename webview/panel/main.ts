@@ -11,6 +11,8 @@ import { HeadPicker, registerToolkit, ViewTabs } from './controls';
 import { GridView } from './grid-view';
 import { backendName, Header } from './header';
 import { HeatmapView } from './heatmap-view';
+import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
+import { MetricsView } from './metrics-view';
 import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
 import { TokensView } from './tokens-view';
 
@@ -24,6 +26,9 @@ let hovered: number | null = null;
 let theme: Theme = readTheme();
 let run: RunData | undefined;
 let currentRunId: number | undefined;
+/** The model of the run on show, and its induction-probe scores once the worker sent them. */
+let currentModelKey: string | undefined;
+let probe: { modelKey: string; period: number; layers: number; heads: number; induction: readonly number[] } | undefined;
 
 const header = new Header();
 const client = new InferenceClient(document.body.dataset.workerUri ?? '', document.body.dataset.wasmBase ?? '');
@@ -39,6 +44,29 @@ const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
   open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
 });
+
+const metricsView = new MetricsView({
+  select: (layer, head) => selectHead(layer, head),
+  pin: (layer, head) => post({ type: 'pinHead', head: { stack: 'self', layer, head } }),
+  sort: (key, descending) => { state.sortKey = key; state.sortDesc = descending; changed(); },
+});
+client.onProbe = (m) => {
+  probe = { modelKey: m.modelKey, period: m.period, layers: m.layers, heads: m.heads, induction: m.induction };
+  grid.invalidate();
+  if (state.view === 'metrics' || state.view === 'grid') render();
+};
+
+/** The probe's induction scores for the run on show, if they are in and fit its dimensions. */
+function inductionFor(r: RunData): readonly number[] | undefined {
+  return probe && probe.modelKey === currentModelKey && probe.layers === r.dims.layers && probe.heads === r.dims.heads
+    ? probe.induction : undefined;
+}
+
+/** The automatic labels of one head of the run on show. */
+function labelsOf(r: RunData, layer: number, head: number): HeadLabel[] {
+  const m = r.metrics(inductionFor(r))[layer * r.dims.heads + head];
+  return m ? labelHead(m) : [];
+}
 
 const focused = (): number | null => state.locked ?? hovered;
 
@@ -81,7 +109,14 @@ function render(): void {
   }
   if (!run.attention) return;
   if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
-  if (state.view === 'grid') grid.draw({ run, layer: state.layer, head: state.head, theme });
+  if (state.view === 'grid') grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h) });
+  if (state.view === 'metrics') {
+    const induction = inductionFor(run);
+    metricsView.render({
+      rows: run.metrics(induction), layer: state.layer, head: state.head, sortKey: state.sortKey, descending: state.sortDesc,
+      probe: induction ? { period: probe!.period } : { missing: 'waiting for the probe (a repeated random sequence run once per model); models without logits are not probed.' },
+    });
+  }
 }
 
 function setHover(i: number | null): void {
@@ -115,6 +150,7 @@ function afterPaint(): Promise<void> {
 async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> {
   if (currentRunId !== undefined && currentRunId !== msg.runId) client.cancel(currentRunId);
   currentRunId = msg.runId;
+  currentModelKey = msg.model.onnxUri;
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
   header.setNotices(msg.model.decoderOnnxUri

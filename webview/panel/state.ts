@@ -3,11 +3,12 @@
  * transient hover, and the data of the run on show with its per-head and mean matrices.
  */
 import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
+import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
 
 /** Which view is on show. */
-export type ViewName = 'tokens' | 'heatmap' | 'grid';
+export type ViewName = 'tokens' | 'heatmap' | 'grid' | 'metrics';
 
 /** A head choice in the panel: one head, the mean over heads, or all heads side by side (Tokens view). */
 export type HeadChoice = number | 'mean' | 'all';
@@ -18,20 +19,26 @@ export interface UiState {
   layer: number;
   head: HeadChoice;
   locked: number | null;
+  /** Metrics table sort column and direction. */
+  sortKey: MetricKey;
+  sortDesc: boolean;
 }
 
+const METRIC_KEYS: readonly MetricKey[] = ['head', 'entropy', 'previousToken', 'sink', 'self', 'distance', 'duplicate', 'induction'];
+
 /** Defaults for a fresh panel. */
-export const DEFAULT_STATE: UiState = { view: 'tokens', layer: 0, head: 0, locked: null };
+export const DEFAULT_STATE: UiState = { view: 'tokens', layer: 0, head: 0, locked: null, sortKey: 'head', sortDesc: false };
 
 /** Reads a saved state, repairing anything missing or malformed. */
 export function restoreState(saved: unknown): UiState {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Partial<UiState>;
-  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' ? s.view : 'tokens';
+  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' ? s.view : 'tokens';
   const layer = Number.isInteger(s.layer) && (s.layer as number) >= 0 ? (s.layer as number) : 0;
   const head: HeadChoice = s.head === 'mean' || s.head === 'all' || (Number.isInteger(s.head) && (s.head as number) >= 0)
     ? (s.head as HeadChoice) : 0;
   const locked = Number.isInteger(s.locked) && (s.locked as number) >= 0 ? (s.locked as number) : null;
-  return { view, layer, head, locked };
+  const sortKey = METRIC_KEYS.includes(s.sortKey as MetricKey) ? (s.sortKey as MetricKey) : 'head';
+  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true };
 }
 
 /** The HeadRef a head choice stands for ('all' reports as the mean). */
@@ -49,6 +56,7 @@ export class RunData {
   readonly dims: StackDims;
   readonly labels: readonly TokenLabel[];
   private readonly means = new Map<number, Float32Array>();
+  private metricsCache?: { induction?: readonly number[]; rows: HeadMetricValues[] };
 
   constructor(
     readonly runId: number,
@@ -80,6 +88,18 @@ export class RunData {
       return m;
     }
     return headMatrix(this.attention, this.dims, layer, head);
+  }
+
+  /** Every head's metrics on this run's ids (induction from the model's probe, when in); cached. */
+  metrics(induction?: readonly number[]): HeadMetricValues[] {
+    if (!this.attention) return [];
+    let c = this.metricsCache;
+    if (!c || c.induction !== induction) {
+      const ids = this.tokens.map((t) => t.id);
+      c = { induction, rows: stackMetrics(this.attention, this.dims.layers, this.dims.heads, ids, this.causal, induction) };
+      this.metricsCache = c;
+    }
+    return c.rows;
   }
 
   /** Row i (query i) of a head choice's matrix. */

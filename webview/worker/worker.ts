@@ -4,6 +4,7 @@
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
+import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -13,6 +14,8 @@ type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 /** Models by key; only the most recently sent model is kept, so memory holds one model at a time. */
 const models = new Map<string, PreparedModel | Error>();
 const cancelled = new Set<number>();
+/** Induction-probe results by model key (computed once per model). */
+const probes = new Map<string, Extract<WorkerToPanel, { type: 'probe' }>>();
 let latestRunId: number | undefined;
 let queue: Promise<void> = Promise.resolve();
 
@@ -96,11 +99,37 @@ async function handleRun(msg: RunMessage): Promise<void> {
       attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal },
       logits, vocab: output.vocab, loadMs, inferenceMs,
     }, transfer);
+    await postProbe(msg, model, session, output.vocab);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
   } finally {
     cancelled.delete(runId);
   }
+}
+
+/**
+ * Posts the model's induction-probe scores after a run: from the cache, or by running the probe [r, r]
+ * once (skipped while a newer run waits; the next run tries again). Needs the vocabulary size (logits).
+ */
+async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited<ReturnType<typeof getSession>>,
+  vocab: number | undefined): Promise<void> {
+  let cached = probes.get(msg.modelKey);
+  if (!cached) {
+    if (!vocab || stale(msg.runId)) return;
+    const probe = inductionProbe(vocab, msg.maxTokens ?? 2 * msg.inputIds.length);
+    if (!probe) return;
+    try {
+      const a = (await runModel(model, session, probe.ids)).attention;
+      cached = {
+        type: 'probe', runId: msg.runId, modelKey: msg.modelKey, period: probe.period, layers: a.layers, heads: a.heads,
+        induction: inductionScores(a.data, a.layers, a.heads, a.tokens, probe.period),
+      };
+      probes.set(msg.modelKey, cached);
+    } catch {
+      return; // the probe is optional: labels go without induction
+    }
+  }
+  post({ ...cached, runId: msg.runId });
 }
 
 self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {

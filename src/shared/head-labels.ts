@@ -1,0 +1,178 @@
+/**
+ * Per-head metrics of a whole attention stack and the automatic head labels derived from them, plus the
+ * induction probe: a seeded random token string r repeated, [r, r], whose run gives each head's induction
+ * score. Thresholds are exported so the panel can show them. Pure; imports neither `vscode` nor the DOM.
+ *
+ * Metrics (A = one head's T×T matrix, row i = query i; formulas in head-metrics.ts):
+ * - entropy: mean over rows of H(A[i,·]) / ln(n_i), n_i = visible keys (1 = uniform, 0 = one key);
+ * - previousToken: mean over i ≥ 1 of A[i, i−1];
+ * - sink: mean over i ≥ 1 of A[i, 0];
+ * - self: mean over i of A[i, i];
+ * - distance: mean over i of Σ_j A[i, j]·|i − j| (tokens);
+ * - duplicate: over queries whose token occurred earlier, mean weight on the earlier copies (null when none);
+ * - induction: on the probe [r, r] of period p, mean over k of A[p + k, k + 1] (null until probed).
+ */
+import {
+  duplicateTokenScore, headMatrix, inductionScore, meanAttentionDistance, normalisedEntropy, previousTokenScore, selfScore,
+  sinkScore,
+} from './head-metrics';
+
+/** One head's metrics on the current input (and, for induction, on the probe). */
+export interface HeadMetricValues {
+  readonly layer: number;
+  readonly head: number;
+  readonly entropy: number;
+  readonly previousToken: number;
+  readonly sink: number;
+  readonly self: number;
+  readonly distance: number;
+  /** null when no token of the input repeats. */
+  readonly duplicate: number | null;
+  /** null until the induction probe has run for this model. */
+  readonly induction: number | null;
+}
+
+/** The automatic head labels. */
+export type HeadLabel = 'previous-token' | 'sink' | 'induction' | 'duplicate' | 'local' | 'broad';
+
+/** Thresholds of the labels; a head gets a label when its metric passes the threshold. */
+export const LABEL_THRESHOLDS = {
+  /** previous-token: previousToken ≥ this (as in the bundled model's card). */
+  previousToken: 0.5,
+  /** sink: sink (first-token) score ≥ this. */
+  sink: 0.5,
+  /** induction: induction score on the probe ≥ this. */
+  induction: 0.3,
+  /** duplicate: duplicate-token score ≥ this. */
+  duplicate: 0.5,
+  /** local: mean attention distance ≤ this many tokens (and not previous-token, which is local already). */
+  localDistance: 1.5,
+  /** broad: normalised entropy ≥ this. */
+  broadEntropy: 0.85,
+} as const;
+
+/** Thresholds with the same keys as LABEL_THRESHOLDS. */
+export type LabelThresholds = { readonly [K in keyof typeof LABEL_THRESHOLDS]: number };
+
+/** Every label with the rule that gives it, for legends. */
+export function labelRules(t: LabelThresholds = LABEL_THRESHOLDS): readonly { label: HeadLabel; rule: string }[] {
+  return [
+    { label: 'previous-token', rule: `mean A[i, i−1] ≥ ${t.previousToken}` },
+    { label: 'sink', rule: `mean A[i, 0] ≥ ${t.sink}` },
+    { label: 'induction', rule: `induction on a repeated random sequence ≥ ${t.induction}` },
+    { label: 'duplicate', rule: `weight on earlier copies of the same token ≥ ${t.duplicate}` },
+    { label: 'local', rule: `mean distance ≤ ${t.localDistance} tokens` },
+    { label: 'broad', rule: `normalised entropy ≥ ${t.broadEntropy}` },
+  ];
+}
+
+/** Short badge text of a label (grid thumbnails). */
+export const LABEL_SHORT: Readonly<Record<HeadLabel, string>> = {
+  'previous-token': 'prev', sink: 'sink', induction: 'ind', duplicate: 'dup', local: 'local', broad: 'broad',
+};
+
+/** The labels one head's metrics earn, in a fixed order. */
+export function labelHead(m: HeadMetricValues, t: LabelThresholds = LABEL_THRESHOLDS): HeadLabel[] {
+  const out: HeadLabel[] = [];
+  const prev = m.previousToken >= t.previousToken;
+  if (prev) out.push('previous-token');
+  if (m.sink >= t.sink) out.push('sink');
+  if (m.induction !== null && m.induction >= t.induction) out.push('induction');
+  if (m.duplicate !== null && m.duplicate >= t.duplicate) out.push('duplicate');
+  if (!prev && m.distance <= t.localDistance) out.push('local');
+  if (m.entropy >= t.broadEntropy) out.push('broad');
+  return out;
+}
+
+/** True when some token id occurs twice in `ids`. */
+function hasRepeat(ids: ArrayLike<number>): boolean {
+  const seen = new Set<number>();
+  for (let i = 0; i < ids.length; i++) {
+    if (seen.has(ids[i])) return true;
+    seen.add(ids[i]);
+  }
+  return false;
+}
+
+/**
+ * Metrics of every head of a Float32 [L, H, T, T] stack on input `ids`, layer-major. `induction` is the
+ * probe's [L·H] scores (see inductionScores), or undefined before the probe ran.
+ */
+export function stackMetrics(stack: Float32Array, layers: number, heads: number, ids: ArrayLike<number>, causal: boolean,
+  induction?: ArrayLike<number>): HeadMetricValues[] {
+  const t = ids.length;
+  const repeats = hasRepeat(ids);
+  const out: HeadMetricValues[] = [];
+  for (let l = 0; l < layers; l++) {
+    for (let h = 0; h < heads; h++) {
+      const a = headMatrix(stack, heads, t, l, h);
+      out.push({
+        layer: l, head: h,
+        entropy: normalisedEntropy(a, t, causal),
+        previousToken: previousTokenScore(a, t),
+        sink: sinkScore(a, t),
+        self: selfScore(a, t),
+        distance: meanAttentionDistance(a, t),
+        duplicate: repeats ? duplicateTokenScore(a, t, ids) : null,
+        induction: induction && induction.length === layers * heads ? induction[l * heads + h] : null,
+      });
+    }
+  }
+  return out;
+}
+
+/** Deterministic PRNG (mulberry32): the same sequence for the same seed on every machine. */
+export function mulberry32(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed of the induction probe (fixed, so the probe and its scores are reproducible). */
+export const PROBE_SEED = 20261122;
+
+/** The induction probe: ids [r, r] and the period |r|. */
+export interface InductionProbe {
+  readonly ids: number[];
+  readonly period: number;
+}
+
+/**
+ * The probe for a model of context `maxTokens`: r is `min(50, ⌊maxTokens/2⌋)` ids drawn uniformly from
+ * [firstId, vocab) by mulberry32(seed), and the probe is [r, r]. Returns undefined when it cannot be built.
+ */
+export function inductionProbe(vocab: number, maxTokens: number, seed = PROBE_SEED, firstId = 1): InductionProbe | undefined {
+  const period = Math.min(50, Math.floor(maxTokens / 2));
+  if (period < 2 || vocab - firstId < 2) return undefined;
+  const rand = mulberry32(seed);
+  const r = Array.from({ length: period }, () => firstId + Math.floor(rand() * (vocab - firstId)));
+  return { ids: [...r, ...r], period };
+}
+
+/** Induction score of every head of a [L, H, T, T] stack computed on a probe of `period`: [L·H], layer-major. */
+export function inductionScores(stack: Float32Array, layers: number, heads: number, tokens: number, period: number): number[] {
+  const out: number[] = [];
+  for (let l = 0; l < layers; l++) {
+    for (let h = 0; h < heads; h++) out.push(inductionScore(headMatrix(stack, heads, tokens, l, h), tokens, period));
+  }
+  return out;
+}
+
+/** Sortable columns of the metrics table. */
+export type MetricKey = 'head' | 'entropy' | 'previousToken' | 'sink' | 'self' | 'distance' | 'duplicate' | 'induction';
+
+/** Rows sorted by a column (nulls last either way; ties by layer, then head). */
+export function sortMetrics(rows: readonly HeadMetricValues[], key: MetricKey, descending: boolean): HeadMetricValues[] {
+  const order = (a: HeadMetricValues, b: HeadMetricValues): number => a.layer - b.layer || a.head - b.head;
+  return rows.slice().sort((a, b) => {
+    if (key === 'head') return descending ? -order(a, b) : order(a, b);
+    const x = a[key];
+    const y = b[key];
+    if (x === null || y === null) return x === y ? order(a, b) : x === null ? 1 : -1;
+    return (descending ? y - x : x - y) || order(a, b);
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * Understanding heads in a real Chromium: the Metrics view (every head's metrics and automatic labels,
+ * sortable by mouse and keyboard, pin per row), label badges on the model grid, the explanation of one
+ * weight, with screenshots in dark and light themes.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { bundledModelDir, loadReference, repoRoot } from '../support/model';
+import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser } from './browser';
+import { startServer, type TestServer } from './serve';
+
+const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
+
+async function shot(page: Page, name: string): Promise<string> {
+  const file = path.join(screenshotDir(repoRoot), name);
+  await nextFrames(page);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`    screenshot: ${file}`);
+  return file;
+}
+
+/** The metrics table's rows as [head name, value of column key]. */
+async function column(page: Page, key: string): Promise<[string, number][]> {
+  return page.$$eval(`#metrics-table tbody tr`, (trs, key) => trs.map((tr: any) => {
+    const td = tr.querySelector(`td[data-key="${key}"]`);
+    return [tr.dataset.head, td?.dataset.value === undefined ? NaN : Number(td.dataset.value)] as [string, number];
+  }), key);
+}
+
+describe('understanding heads in Chromium: metrics, labels, explanations', function () {
+  this.timeout(180000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const ref = loadReference().reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
+
+  before(async () => {
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/panel.html`, errors);
+    await deliver(page, {
+      type: 'show', runId: 1, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
+      model: { name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions, extraInputs: [] },
+      backend: 'wasm', notices: [], timings: {},
+    });
+    await waitForPosted(page, 'result', 1);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('lists every head with metrics and labels, sorts by clicking and by keyboard, and pins a row', async () => {
+    await page.locator('#tab-metrics').click();
+    // The induction probe arrives after the result.
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#metrics-table td[data-key="induction"][data-value]'));
+    const rows = await page.$$eval('#metrics-table tbody tr', (trs) => trs.map((tr: any) => tr.dataset.head));
+    assert.equal(rows.length, config.n_layer * config.n_head);
+    await page.locator('#metrics-table button[data-key="induction"]').click();
+    await page.waitForSelector('#metrics-table th[aria-sort="descending"] button[data-key="induction"]');
+    const ind = await column(page, 'induction');
+    for (let k = 1; k < ind.length; k++) assert.ok(ind[k - 1][1] >= ind[k][1], `sorted high to low at ${k}: ${JSON.stringify(ind)}`);
+    console.log(`    induction, highest first: ${ind.slice(0, 3).map(([h, v]) => `${h} ${v.toFixed(3)}`).join(', ')}`);
+    assert.equal(ind[0][0], 'L1 H2');
+    const labels = async (head: string) => page.$$eval(`#metrics-table tr[data-head="${head}"] .head-label`, (s) => s.map((e) => e.textContent));
+    assert.ok((await labels('L1 H2')).includes('induction'));
+    // Keyboard: focus the Prev-token header button, Enter sorts; Enter again flips the order.
+    await page.locator('#metrics-table button[data-key="previousToken"]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#metrics-table th[aria-sort="descending"] button[data-key="previousToken"]');
+    assert.equal((await column(page, 'previousToken'))[0][0], 'L0 H2');
+    assert.ok((await labels('L0 H2')).includes('previous-token'));
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#metrics-table th[aria-sort="ascending"] button[data-key="previousToken"]');
+    assert.equal((await column(page, 'previousToken')).at(-1)![0], 'L0 H2');
+    assert.equal(await page.$$eval('#metrics-table th[aria-sort="none"]', (e) => e.length), 7);
+    await page.locator('#metrics-table button[data-key="induction"]').click();
+    await page.waitForSelector('#metrics-table th[aria-sort="descending"] button[data-key="induction"]');
+    await page.locator('#metrics-table tr[data-head="L1 H0"] .pin').click();
+    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'pinHead' && m.head.layer === 1 && m.head.head === 0));
+    assert.deepEqual((await postedOfType(page, 'pinHead')).pop().head, { stack: 'self', layer: 1, head: 0 });
+    assert.match(await page.locator('#metrics-legend').textContent() ?? '', /previous-token mean A\[i, i−1\] ≥ 0\.5/);
+    await shot(page, 'heads-metrics-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'heads-metrics-light.png');
+    await setTheme(page, 'vscode-dark');
+    // The head-name button selects the head.
+    await page.locator('#metrics-table tr[data-head="L0 H2"] button.link').click();
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('head-select').value === '2' &&
+      (globalThis as any).document.getElementById('layer-select').value === '0');
+  });
+
+  it('draws label badges on the model grid thumbnails', async () => {
+    await page.locator('#tab-grid').click();
+    await page.waitForFunction(() => /L1 H2: [^;]*induction/.test((globalThis as any).document.getElementById('grid').dataset.labels ?? ''));
+    const labels = await page.$eval('#grid', (c: any) => c.dataset.labels);
+    assert.match(labels, /L0 H2: previous-token/);
+    await shot(page, 'heads-grid-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'heads-grid-light.png');
+    await setTheme(page, 'vscode-dark');
+  });
+
+  it('has no console errors', () => {
+    // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
+    assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
+    assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The Metrics view: a table of every head's metrics on this input (head-labels.ts) with its automatic
+ * labels. Column headers are buttons that sort (aria-sort on the header cell); the head name selects the
+ * head; "Pin" pins it to the compare view. The thresholds behind the labels are listed under the table.
+ */
+import { labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
+
+/** Callbacks from the table. */
+export interface MetricsEvents {
+  select(layer: number, head: number): void;
+  pin(layer: number, head: number): void;
+  sort(key: MetricKey, descending: boolean): void;
+}
+
+/** What the table shows. */
+export interface MetricsModel {
+  readonly rows: readonly HeadMetricValues[];
+  readonly layer: number;
+  readonly head: number | 'mean' | 'max' | 'all';
+  readonly sortKey: MetricKey;
+  readonly descending: boolean;
+  /** The probe's period when induction scores are in, else a reason they are not. */
+  readonly probe: { period: number } | { missing: string };
+}
+
+const COLUMNS: readonly { key: MetricKey; label: string; title: string; digits: number }[] = [
+  { key: 'head', label: 'Head', title: 'Layer and head', digits: 0 },
+  { key: 'previousToken', label: 'Prev-token', title: 'Mean weight on the previous token, A[i, i−1]', digits: 3 },
+  { key: 'sink', label: 'First token', title: 'Mean weight on the first token (sink), A[i, 0], i ≥ 1', digits: 3 },
+  { key: 'self', label: 'Self', title: 'Mean weight on the token itself, A[i, i]', digits: 3 },
+  { key: 'entropy', label: 'Entropy', title: 'Mean row entropy / ln(visible keys): 0 = one key, 1 = uniform', digits: 3 },
+  { key: 'distance', label: 'Distance', title: 'Mean attention distance Σ_j A[i, j]·|i − j|, in tokens', digits: 1 },
+  { key: 'duplicate', label: 'Duplicate', title: 'Weight on earlier copies of the same token (— when none repeats)', digits: 3 },
+  { key: 'induction', label: 'Induction', title: 'On a repeated random sequence [r, r]: mean A[p+k, k+1]', digits: 3 },
+];
+
+/** Renders the metrics table into #metrics-table and the rules into #metrics-legend. */
+export class MetricsView {
+  private readonly table = document.getElementById('metrics-table') as HTMLTableElement;
+  private readonly legend = document.getElementById('metrics-legend')!;
+  private model?: MetricsModel;
+
+  constructor(private readonly events: MetricsEvents) {
+    this.table.addEventListener('click', (ev) => {
+      const el = (ev.target as HTMLElement).closest('[data-action]') as HTMLElement | null;
+      if (!el || !this.model) return;
+      const { action, layer, head, key } = el.dataset;
+      if (action === 'sort' && key) {
+        const k = key as MetricKey;
+        // A new column sorts high-to-low first (the head column low-to-high); the same column flips.
+        const descending = k === this.model.sortKey ? !this.model.descending : k !== 'head';
+        this.events.sort(k, descending);
+      } else if (action === 'select') this.events.select(Number(layer), Number(head));
+      else if (action === 'pin') this.events.pin(Number(layer), Number(head));
+    });
+  }
+
+  /** Draws the table for the model state. */
+  render(m: MetricsModel): void {
+    const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
+    this.model = m;
+    const head = document.createElement('tr');
+    for (const c of COLUMNS) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      const sorted = c.key === m.sortKey;
+      th.setAttribute('aria-sort', sorted ? (m.descending ? 'descending' : 'ascending') : 'none');
+      const b = document.createElement('button');
+      b.className = 'sort';
+      b.dataset.action = 'sort';
+      b.dataset.key = c.key;
+      b.dataset.focusKey = `sort-${c.key}`;
+      b.title = `${c.title}. Click to sort.`;
+      b.textContent = c.label + (sorted ? (m.descending ? ' ▼' : ' ▲') : '');
+      th.append(b);
+      head.append(th);
+      if (c.key === 'head') {
+        const labels = document.createElement('th');
+        labels.scope = 'col';
+        labels.textContent = 'Labels';
+        head.append(labels);
+      }
+    }
+    const pinTh = document.createElement('th');
+    pinTh.scope = 'col';
+    pinTh.textContent = 'Compare';
+    head.append(pinTh);
+    const thead = document.createElement('thead');
+    thead.append(head);
+    const body = document.createElement('tbody');
+    for (const r of sortMetrics(m.rows, m.sortKey, m.descending)) body.append(this.row(r, m));
+    this.table.replaceChildren(thead, body);
+    if (focusKey) (this.table.querySelector(`[data-focus-key="${focusKey}"]`) as HTMLElement | null)?.focus();
+    this.renderLegend(m);
+  }
+
+  private row(r: HeadMetricValues, m: MetricsModel): HTMLTableRowElement {
+    const tr = document.createElement('tr');
+    const name = `L${r.layer} H${r.head}`;
+    tr.dataset.head = name;
+    if (r.layer === m.layer && r.head === m.head) tr.classList.add('selected');
+    for (const c of COLUMNS) {
+      const td = document.createElement('td');
+      if (c.key === 'head') {
+        const b = document.createElement('button');
+        b.className = 'link';
+        Object.assign(b.dataset, { action: 'select', layer: String(r.layer), head: String(r.head), focusKey: `select-${name}` });
+        b.textContent = name;
+        b.title = `Show ${name}`;
+        td.append(b);
+        tr.append(td);
+        const labels = document.createElement('td');
+        labels.className = 'labels';
+        for (const l of labelHead(r)) {
+          const s = document.createElement('span');
+          s.className = `head-label label-${l}`;
+          s.textContent = l;
+          labels.append(s);
+        }
+        tr.append(labels);
+        continue;
+      }
+      const v = r[c.key];
+      td.className = 'num';
+      td.dataset.key = c.key;
+      if (v === null) td.textContent = '—';
+      else {
+        td.textContent = v.toFixed(c.digits);
+        td.dataset.value = String(v);
+        if (c.key !== 'distance') td.style.setProperty('--al-fill', `${Math.round(Math.max(0, Math.min(1, v)) * 100)}%`);
+      }
+      tr.append(td);
+    }
+    const pin = document.createElement('td');
+    const b = document.createElement('vscode-button');
+    b.setAttribute('appearance', 'secondary');
+    b.className = 'pin';
+    Object.assign(b.dataset, { action: 'pin', layer: String(r.layer), head: String(r.head), focusKey: `pin-${name}` });
+    b.textContent = 'Pin';
+    b.setAttribute('aria-label', `Pin ${name} to the compare view`);
+    pin.append(b);
+    tr.append(pin);
+    return tr;
+  }
+
+  private renderLegend(m: MetricsModel): void {
+    const intro = document.createElement('p');
+    intro.textContent = 'Every head on this input. ' + ('period' in m.probe
+      ? `Induction is measured once per model on a seeded random sequence repeated twice (2 × ${m.probe.period} tokens).`
+      : `Induction: ${m.probe.missing}`);
+    const ul = document.createElement('ul');
+    ul.className = 'rules';
+    for (const r of labelRules()) {
+      const li = document.createElement('li');
+      const s = document.createElement('span');
+      s.className = `head-label label-${r.label}`;
+      s.textContent = r.label;
+      li.append(s, ` ${r.rule}`);
+      ul.append(li);
+    }
+    this.legend.replaceChildren(intro, ul);
+  }
+}
