@@ -117,9 +117,9 @@ async function findWebview(page: Page, selector: string, limitMs: number): Promi
 }
 
 /**
- * Decorations the extension drew in the visible text editor: elements whose class comes from a
- * TextEditorDecorationType (VS Code names them `ced-…-TextEditorDecorationType…`) and that paint
- * something (a background, border or outline, or a ::before/::after with content).
+ * Decorations the extension drew in the text editors: elements whose class comes from a
+ * TextEditorDecorationType (VS Code names them `ced-…-TextEditorDecorationType…`), each as
+ * `class|left,top,width|computed background colour`.
  */
 async function editorDecorations(page: Page): Promise<string[]> {
   return page.evaluate(() => {
@@ -130,16 +130,9 @@ async function editorDecorations(page: Page): Promise<string[]> {
     const getComputedStyle = (el: any, pseudo?: string) => w.getComputedStyle(el, pseudo);
     const out: string[] = [];
     const editors = Array.from<any>(document.querySelectorAll('.monaco-editor'));
-    const transparent = (c: string) => !c || c === 'transparent' || /rgba\([^)]*,\s*0\)$/.test(c);
     for (const ed of editors) {
       for (const el of Array.from<any>(ed.querySelectorAll('[class*="TextEditorDecorationType"]'))) {
         const s = getComputedStyle(el);
-        const before = getComputedStyle(el, '::before');
-        const after = getComputedStyle(el, '::after');
-        const paints = !transparent(s.backgroundColor) || (s.borderStyle !== 'none' && parseFloat(s.borderWidth) > 0)
-          || (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.textDecorationLine !== 'none'
-          || (before.content !== 'none' && before.content !== 'normal') || (after.content !== 'none' && after.content !== 'normal');
-        if (!paints) continue;
         const r = el.getBoundingClientRect();
         out.push(`${el.className}|${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)}|${s.backgroundColor}`);
       }
@@ -247,18 +240,26 @@ describe('UI flow in code-server + Chromium', function () {
     }
     console.log(`    hovered token ${hoveredIndex}: ${found.length} target(s), weights ${found.map((t) => t.weight.toFixed(3)).join(' ')}`);
 
+    // The targets are painted in the editor: new decoration elements with a visible background (the
+    // focused token's outline alone does not count).
     const t1 = Date.now();
     let added: string[] = [];
-    while (added.length === 0) {
+    let painted: string[] = [];
+    for (;;) {
       added = (await editorDecorations(page)).filter((d) => !before.has(d));
-      if (added.length) break;
+      painted = added.filter((d) => !/\|(transparent|rgba\([^)]*,\s*0\))$/.test(d));
+      if (painted.length) break;
       if (Date.now() - t1 > 60_000) {
-        throw new Error(`no editor decorations appeared after the hover (before: ${before.size})`);
+        await shot(page, 'ui-2-hover');
+        const unpainted = added.filter((d) => !painted.includes(d)).map((d) => d.split('|')[0]);
+        throw new Error(`no editor decoration with a visible background appeared after the hover ` +
+          `(${added.length} new decoration element(s), ${unpainted.length} with a transparent background: ` +
+          `${[...new Set(unpainted)].join(', ')}; a ThemeColor whose default is not #hex resolves to transparent)`);
       }
       await hovered.hover();
       await sleep(250);
     }
-    console.log(`    editor decorations added by the hover: ${added.length}`);
+    console.log(`    editor decorations added by the hover: ${added.length} (${painted.length} with a background)`);
     await shot(page, 'ui-2-hover');
   });
 });
