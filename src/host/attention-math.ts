@@ -3,6 +3,7 @@
  * layer mean's) matrix and rows, top-k attended tokens, weight buckets for editor decorations, and the
  * stacked matrices the compare view draws. Imports neither `vscode` nor the DOM.
  */
+import { aggregateMatrix } from '../shared/aggregate';
 import type { HeadRef } from '../shared/protocol';
 
 /** The attention tensor as the host keeps it. */
@@ -20,7 +21,7 @@ export const WEIGHT_LEVELS = 5;
 /** True when `ref` names a head (or the mean) that exists in a tensor of this shape. */
 export function isValidHead(ref: HeadRef, layers: number, heads: number): boolean {
   const layerOk = Number.isInteger(ref.layer) && ref.layer >= 0 && ref.layer < layers;
-  const headOk = ref.head === 'mean' || (Number.isInteger(ref.head) && ref.head >= 0 && ref.head < heads);
+  const headOk = ref.head === 'mean' || ref.head === 'max' || ref.head === 'rollout' || (Number.isInteger(ref.head) && ref.head >= 0 && ref.head < heads);
   return layerOk && headOk;
 }
 
@@ -32,7 +33,7 @@ export function parseHeadRef(value: unknown): HeadRef | undefined {
   if (stack !== 'self' && stack !== 'encoder' && stack !== 'decoder' && stack !== 'cross') return undefined;
   if (typeof v.layer !== 'number' || !Number.isInteger(v.layer) || v.layer < 0) return undefined;
   const head = v.head;
-  if (head !== 'mean' && (typeof head !== 'number' || !Number.isInteger(head) || head < 0)) return undefined;
+  if (head !== 'mean' && head !== 'max' && head !== 'rollout' && (typeof head !== 'number' || !Number.isInteger(head) || head < 0)) return undefined;
   return { stack, layer: v.layer, head };
 }
 
@@ -41,9 +42,10 @@ export function sameHead(a: HeadRef, b: HeadRef): boolean {
   return a.stack === b.stack && a.layer === b.layer && a.head === b.head;
 }
 
-/** The T×T matrix of one head, or the mean over the layer's heads for head 'mean'. */
+/** The T×T matrix of one head, or of an aggregate ('mean', 'max', 'rollout': see aggregate.ts). */
 export function headMatrix(att: AttentionData, ref: HeadRef): Float32Array {
   const t = att.tokens;
+  if (ref.head === 'max' || ref.head === 'rollout') return aggregateMatrix(att.data, att.heads, t, ref.layer, ref.head);
   const size = t * t;
   const layerBase = ref.layer * att.heads * size;
   if (ref.head !== 'mean') {
@@ -62,6 +64,7 @@ export function headMatrix(att: AttentionData, ref: HeadRef): Float32Array {
 /** Row `query` of one head (or the layer mean): how much the query token attends to each token. */
 export function attentionRow(att: AttentionData, ref: HeadRef, query: number): Float32Array {
   const t = att.tokens;
+  if (ref.head === 'max' || ref.head === 'rollout') return headMatrix(att, ref).slice(query * t, (query + 1) * t);
   const size = t * t;
   const layerBase = ref.layer * att.heads * size;
   if (ref.head !== 'mean') {

@@ -140,7 +140,8 @@ export class EditorLink implements vscode.Disposable {
       if (!s || q >= s.queries || !isValidHead(head, s.layers, s.heads)) return undefined;
       const size = s.queries * s.keys;
       const row = new Float32Array(s.keys);
-      const heads = head.head === 'mean' ? Array.from({ length: s.heads }, (_, h) => h) : [head.head];
+      // Aggregates other than the mean are not drawn for decoder/cross stacks: they show the mean there.
+      const heads = typeof head.head === 'number' ? [head.head] : Array.from({ length: s.heads }, (_, h) => h);
       for (const h of heads) {
         const base = (head.layer * s.heads + h) * size + q * s.keys;
         for (let j = 0; j < s.keys; j++) row[j] += s.data[base + j] / heads.length;

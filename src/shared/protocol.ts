@@ -14,12 +14,15 @@ export type BackendSetting = 'auto' | 'webgpu' | 'wasm';
 /** The execution provider that actually ran. */
 export type BackendUsed = 'webgpu' | 'wasm';
 
-/** A head reference: `head` is an index, or 'mean' for the mean over the layer's heads. */
+/**
+ * A head reference: `head` is an index, 'mean' for the mean over the layer's heads, 'max' for their
+ * element-wise max, or 'rollout' for attention rollout from layer 0 up to `layer` (aggregate.ts).
+ */
 export interface HeadRef {
   /** Which attention stack: decoder self-attention for decoder-only models. */
   readonly stack: AttentionStackKind;
   readonly layer: number;
-  readonly head: number | 'mean';
+  readonly head: number | 'mean' | 'max' | 'rollout';
 }
 
 /** Kinds of attention a model can have; cross-attention only in encoder–decoder models. */
@@ -226,10 +229,11 @@ export function isMessage<T extends { type: string }>(value: unknown, types: rea
   return typeof value === 'object' && value !== null && types.includes((value as { type: string }).type);
 }
 
-/** Human-readable label of a head reference, e.g. "L2 H3" or "L0 mean". */
+/** Human-readable label of a head reference, e.g. "L2 H3", "L0 mean", "L1 max" or "rollout L0–L2". */
 export function headLabel(h: HeadRef): string {
   const prefix = h.stack === 'self' ? '' : `${h.stack} `;
-  return `${prefix}L${h.layer} ${h.head === 'mean' ? 'mean' : `H${h.head}`}`;
+  if (h.head === 'rollout') return `${prefix}rollout L0–L${h.layer}`;
+  return `${prefix}L${h.layer} ${typeof h.head === 'number' ? `H${h.head}` : h.head}`;
 }
 
 /**

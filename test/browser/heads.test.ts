@@ -105,6 +105,34 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await setTheme(page, 'vscode-dark');
   });
 
+  it('shows max over heads and attention rollout in the heatmap and the token view', async () => {
+    const select = async (id: string, value: string) => {
+      await page.locator(`#${id}`).click();
+      await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+      await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+    };
+    await select('layer-select', '2');
+    await select('head-select', 'rollout');
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => /Rollout L0–L2/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'focus' && m.head.head === 'rollout' && m.head.layer === 2));
+    await shot(page, 'heads-rollout-heatmap-dark.png');
+    await page.locator('#tab-tokens').click();
+    const last = ref.ids.length - 1;
+    await page.locator(`#tokens .token[data-token-index="${last}"]`).hover();
+    await page.waitForSelector(`#tokens .token.query[data-token-index="${last}"]`);
+    // Rollout rows sum to 1, so the shown weights of the last token sum to at most 1 and its own share is ≥ ½·½^… > 0.
+    const weights = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => Number(e.dataset.weight)));
+    assert.ok(weights.length >= 3 && weights.reduce((a, b) => a + b) <= 1.0001, JSON.stringify(weights));
+    assert.match(await page.locator('#focus-summary').textContent() ?? '', /rollout from L0/);
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'heads-rollout-tokens-light.png');
+    await setTheme(page, 'vscode-dark');
+    await select('head-select', 'max');
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => /L2 max/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+  });
+
   it('has no console errors', () => {
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);

@@ -55,7 +55,7 @@ describe('host attention maths', () => {
     assert.ok(!isValidHead({ stack: 'self', layer: 0, head: 4 }, 2, 4));
     assert.deepEqual(parseHeadRef({ layer: 1, head: 2 }), { stack: 'self', layer: 1, head: 2 });
     assert.deepEqual(parseHeadRef({ stack: 'cross', layer: 0, head: 'mean' }), { stack: 'cross', layer: 0, head: 'mean' });
-    for (const bad of [null, 3, {}, { layer: -1, head: 0 }, { layer: 0, head: 1.5 }, { layer: 0, head: 'max' }, { stack: 'x', layer: 0, head: 0 }]) {
+    for (const bad of [null, 3, {}, { layer: -1, head: 0 }, { layer: 0, head: 1.5 }, { layer: 0, head: 'median' }, { stack: 'x', layer: 0, head: 0 }]) {
       assert.equal(parseHeadRef(bad), undefined, JSON.stringify(bad));
     }
     assert.ok(sameHead({ stack: 'self', layer: 0, head: 1 }, { stack: 'self', layer: 0, head: 1 }));

@@ -23,7 +23,7 @@ export function headValue(h: HeadChoice): string {
 
 /** Parses a head dropdown value. */
 export function parseHeadValue(v: string): HeadChoice {
-  if (v === 'mean' || v === 'all') return v;
+  if (v === 'mean' || v === 'max' || v === 'rollout' || v === 'all') return v;
   const n = Number(v);
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
@@ -32,7 +32,7 @@ type Dropdown = HTMLElement & { value: string };
 
 function fillOptions(el: Dropdown, options: readonly { value: string; label: string }[], selected: string): void {
   const same = el.children.length === options.length &&
-    options.every((o, k) => (el.children[k] as HTMLElement).getAttribute('value') === o.value);
+    options.every((o, k) => (el.children[k] as HTMLElement).getAttribute('value') === o.value && el.children[k].textContent === o.label);
   if (!same) {
     el.replaceChildren(...options.map((o) => {
       const opt = document.createElement('vscode-option');
@@ -66,7 +66,8 @@ export class HeadPicker {
     const headOptions: { value: string; label: string }[] = Array.from({ length: heads }, (_, h) => ({
       value: String(h), label: `Head ${h}`,
     }));
-    headOptions.push({ value: 'mean', label: 'Mean of heads' }, { value: 'all', label: 'All heads' });
+    headOptions.push({ value: 'mean', label: 'Mean of heads' }, { value: 'max', label: 'Max of heads' },
+      { value: 'rollout', label: `Rollout to layer ${layer}` }, { value: 'all', label: 'All heads' });
     fillOptions(this.headEl, headOptions, headValue(head));
     this.headEl.title = `Showing ${headChoiceLabel(head)}`;
   }

@@ -1,5 +1,6 @@
 /**
- * The Heatmap view: the selected head's T×T matrix (rows = query tokens, columns = key tokens) on one
+ * The Heatmap view: the selected head's T×K matrix (rows = query tokens, columns = key tokens; K = T except
+ * for cross-attention) on one
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
  * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
@@ -30,6 +31,8 @@ interface Layout {
   y0: number;
   cell: number;
   T: number;
+  /** Key tokens (columns). */
+  K: number;
 }
 
 /** Renders and drives the heatmap canvas. */
@@ -79,7 +82,7 @@ export class HeatmapView {
     if (!l) return null;
     const i = Math.floor((y - l.y0) / l.cell);
     const j = Math.floor((x - l.x0) / l.cell);
-    return i >= 0 && j >= 0 && i < l.T && j < l.T ? [i, j] : null;
+    return i >= 0 && j >= 0 && i < l.T && j < l.K ? [i, j] : null;
   }
 
   private onKey(ev: KeyboardEvent): void {
@@ -90,9 +93,9 @@ export class HeatmapView {
     if (ev.key === 'ArrowUp') next = [Math.max(0, i - 1), j];
     else if (ev.key === 'ArrowDown') next = [Math.min(l.T - 1, i + 1), j];
     else if (ev.key === 'ArrowLeft') next = [i, Math.max(0, j - 1)];
-    else if (ev.key === 'ArrowRight') next = [i, Math.min(l.T - 1, j + 1)];
+    else if (ev.key === 'ArrowRight') next = [i, Math.min(l.K - 1, j + 1)];
     else if (ev.key === 'Home') next = [i, 0];
-    else if (ev.key === 'End') next = [i, l.T - 1];
+    else if (ev.key === 'End') next = [i, l.K - 1];
     else if (ev.key === 'Enter' || ev.key === ' ') this.events.lock(i);
     else if (ev.key === 'Escape') {
       this.events.lock(null);
@@ -114,7 +117,7 @@ export class HeatmapView {
     const w = row?.[j] ?? 0;
     const lines = [
       `query ${describeToken(m.run.labels, i)}`,
-      `key ${describeToken(m.run.labels, j)}`,
+      `key ${describeToken(m.run.keyLabels, j)}`,
       masked ? 'masked (future token)' : `weight ${formatWeight(w)}`,
     ];
     this.tip.replaceChildren(...lines.map((t) => {
@@ -139,52 +142,54 @@ export class HeatmapView {
     this.model = m;
     const { run, theme } = m;
     const T = run.T;
+    const K = run.K;
     const matrix = run.matrix(m.layer, m.head);
     const avail = Math.max(120, this.wrap.clientWidth - 8);
     if (!matrix || T === 0 || this.wrap.clientWidth === 0) return;
-    let labels = T <= 96;
+    let labels = Math.max(T, K) <= 96;
     let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
-    let cell = Math.floor((avail - labelW) / T);
+    let cell = Math.floor((avail - labelW) / K);
     if (cell < 7 && labels) {
       labels = false;
       labelW = 0;
-      cell = Math.floor(avail / T);
+      cell = Math.floor(avail / K);
     }
     const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
     // Fit the height of the webview too, so the whole matrix is visible without scrolling where possible.
     const byHeight = Math.floor((window.innerHeight - 40 - labelH) / T);
     cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
-    const size = T * cell;
+    const size = K * cell;
+    const height = T * cell;
     const x0 = labelW + 1;
     const y0 = labelH + 1;
-    this.layout = { x0, y0, cell, T };
+    this.layout = { x0, y0, cell, T, K };
     // Geometry in CSS px, for tests and tools that need to point at a cell.
-    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T) });
-    const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + size + 2);
+    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K) });
+    const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
     const key = `${run.runId}|${m.layer}|${m.head}`;
-    const max = scaleMax(matrix, T, run.causal);
+    const max = scaleMax(matrix, T, run.causal, undefined, K);
     let img = this.images.get(key);
     if (!img) {
-      img = attentionImage(matrix, T, max, run.causal, theme);
+      img = attentionImage(matrix, T, max, run.causal, theme, K);
       this.images.set(key, img);
     }
-    blitMatrix(ctx, img, x0, y0, size);
+    blitMatrix(ctx, img, x0, y0, size, height);
     if (run.causal) hatchUpperTriangle(ctx, T, x0, y0, cell, theme.hatch);
     ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
     ctx.lineWidth = 1;
-    ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, size + 1);
+    ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, height + 1);
     if (m.focused !== null && m.focused < T) {
       ctx.strokeStyle = rgbaToCss(theme.focus);
       ctx.lineWidth = 2;
       ctx.strokeRect(x0 - 1, y0 + m.focused * cell, size + 2, cell);
     }
-    if (this.cursor && this.cursor[0] < T && this.cursor[1] < T) {
+    if (this.cursor && this.cursor[0] < T && this.cursor[1] < K) {
       ctx.strokeStyle = rgbaToCss(theme.fg);
       ctx.lineWidth = 1.5;
       ctx.strokeRect(x0 + this.cursor[1] * cell + 0.75, y0 + this.cursor[0] * cell + 0.75, cell - 1.5, cell - 1.5);
     }
     if (labels) this.drawLabels(ctx, m, x0, y0, cell, labelW, labelH);
-    this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${T} tokens. ` +
+    this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${K === T && run.keyLabels === run.labels ? `${T} tokens` : `${T} query × ${K} key tokens`}. ` +
       'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
     this.renderLegend(m, max);
   }
@@ -204,12 +209,12 @@ export class HeatmapView {
     }
     ctx.textAlign = 'left';
     const diag = Math.max(3, Math.floor((labelH * 1.3) / (fontPx * 0.62)));
-    for (let j = 0; j < run.T; j++) {
+    for (let j = 0; j < run.K; j++) {
       ctx.save();
       ctx.translate(x0 + (j + 0.5) * cell, y0 - 4);
       ctx.rotate(-Math.PI / 3);
-      ctx.fillStyle = colour(j);
-      ctx.fillText(shortLabel(run.labels[j].label, diag), 0, 0);
+      ctx.fillStyle = colour(run.keyLabels === run.labels ? j : -1);
+      ctx.fillText(shortLabel(run.keyLabels[j].label, diag), 0, 0);
       ctx.restore();
     }
   }
@@ -222,7 +227,9 @@ export class HeatmapView {
       s.textContent = t;
       parts.push(s);
     };
-    text(`L${m.layer} ${headChoiceLabel(m.head === 'all' ? 'mean' : m.head)}`, 'legend-title');
+    text(m.head === 'rollout' ? `Rollout L0–L${m.layer}` : `L${m.layer} ${headChoiceLabel(m.head === 'all' ? 'mean' : m.head)}`, 'legend-title');
+    if (m.head === 'max') text('element-wise max over the layer’s heads (rows do not sum to 1)');
+    if (m.head === 'rollout') text(`Â = ½·mean over heads + ½·I per layer, rows renormalised, Â_${m.layer}···Â_0`);
     text('rows: query · columns: key');
     const item = document.createElement('span');
     item.className = 'legend-item';

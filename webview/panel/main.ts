@@ -3,7 +3,7 @@
  * model in the inference worker, posts the result (with timings up to first paint) to the host and
  * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
  */
-import { assertNever, isMessage, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
+import { assertNever, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient, type RunResult } from './client';
@@ -15,6 +15,9 @@ import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
 import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
 import { TokensView } from './tokens-view';
+import { CrossTokensView } from './cross-tokens';
+import { StackPicker } from './stack-picker';
+import { CrossRunData, STACK_ORDER, stackRuns } from './stack-run';
 
 registerToolkit();
 
@@ -29,6 +32,10 @@ let currentRunId: number | undefined;
 /** The model of the run on show, and its induction-probe scores once the worker sent them. */
 let currentModelKey: string | undefined;
 let probe: { modelKey: string; period: number; layers: number; heads: number; induction: readonly number[] } | undefined;
+/** Encoder–decoder runs: one RunData per stack (`run` is the one state.stack picks). */
+let stacks: Map<AttentionStackKind, RunData> | undefined;
+/** The stack HeadRefs name: the one on show, or 'self' for single-stack models. */
+const stackKind = (): AttentionStackKind => (stacks && state.stack && stacks.has(state.stack) ? state.stack : 'self');
 
 const header = new Header();
 const client = new InferenceClient(document.body.dataset.workerUri ?? '', document.body.dataset.wasmBase ?? '');
@@ -39,6 +46,12 @@ const tokens = new TokensView({
   lock: (i) => setLock(i === null ? null : state.locked === i ? null : i),
   move: (i) => { if (state.locked !== null) setLock(i); },
 });
+const crossTokens = new CrossTokensView({
+  hover: (i) => setHover(i),
+  lock: (i) => setLock(i === null ? null : state.locked === i ? null : i),
+  move: (i) => { if (state.locked !== null) setLock(i); },
+});
+const stackPicker = new StackPicker((kind) => selectStack(kind));
 const heatmap = new HeatmapView({ hoverRow: (i) => setHover(i), lock: (i) => setLock(i === null ? null : state.locked === i ? null : i) });
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
@@ -47,7 +60,7 @@ const grid = new GridView({
 
 const metricsView = new MetricsView({
   select: (layer, head) => selectHead(layer, head),
-  pin: (layer, head) => post({ type: 'pinHead', head: { stack: 'self', layer, head } }),
+  pin: (layer, head) => post({ type: 'pinHead', head: { stack: stackKind(), layer, head } }),
   sort: (key, descending) => { state.sortKey = key; state.sortDesc = descending; changed(); },
 });
 client.onProbe = (m) => {
@@ -223,7 +236,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'focusHead': {
       const h = msg.head;
       if (!run?.attention || h.layer < 0 || h.layer >= run.dims.layers) break;
-      if (h.head !== 'mean' && (h.head < 0 || h.head >= run.dims.heads)) break;
+      if (typeof h.head === 'number' && (h.head < 0 || h.head >= run.dims.heads)) break;
       selectHead(h.layer, h.head);
       break;
     }

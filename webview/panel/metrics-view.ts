@@ -3,6 +3,7 @@
  * labels. Column headers are buttons that sort (aria-sort on the header cell); the head name selects the
  * head; "Pin" pins it to the compare view. The thresholds behind the labels are listed under the table.
  */
+import type { HeadChoice } from './state';
 import { labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 
 /** Callbacks from the table. */
@@ -16,7 +17,7 @@ export interface MetricsEvents {
 export interface MetricsModel {
   readonly rows: readonly HeadMetricValues[];
   readonly layer: number;
-  readonly head: number | 'mean' | 'max' | 'all';
+  readonly head: HeadChoice;
   readonly sortKey: MetricKey;
   readonly descending: boolean;
   /** The probe's period when induction scores are in, else a reason they are not. */

@@ -2,16 +2,25 @@
  * Panel state: the small UI state persisted with vscode.setState (view, layer, head, locked token), the
  * transient hover, and the data of the run on show with its per-head and mean matrices.
  */
+import { aggregateMatrix } from '../../src/shared/aggregate';
 import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
-import type { HeadRef, TokenInfo } from '../../src/shared/protocol';
+import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
 
 /** Which view is on show. */
 export type ViewName = 'tokens' | 'heatmap' | 'grid' | 'metrics';
 
-/** A head choice in the panel: one head, the mean over heads, or all heads side by side (Tokens view). */
-export type HeadChoice = number | 'mean' | 'all';
+/**
+ * A head choice in the panel: one head, the mean or max over the layer's heads, attention rollout up to the
+ * layer, or all heads side by side (Tokens view).
+ */
+export type HeadChoice = number | 'mean' | 'max' | 'rollout' | 'all';
+
+/** True for the choices that aggregate a layer's heads (or layers, for rollout) into one matrix. */
+export function isAggregate(h: HeadChoice): h is 'mean' | 'max' | 'rollout' {
+  return h === 'mean' || h === 'max' || h === 'rollout';
+}
 
 /** The UI state saved in vscode.setState. */
 export interface UiState {
@@ -22,6 +31,8 @@ export interface UiState {
   /** Metrics table sort column and direction. */
   sortKey: MetricKey;
   sortDesc: boolean;
+  /** Encoder–decoder runs: the stack on show (encoder self, decoder self or cross). */
+  stack?: AttentionStackKind;
 }
 
 const METRIC_KEYS: readonly MetricKey[] = ['head', 'entropy', 'previousToken', 'sink', 'self', 'distance', 'duplicate', 'induction'];
@@ -34,28 +45,30 @@ export function restoreState(saved: unknown): UiState {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Partial<UiState>;
   const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' ? s.view : 'tokens';
   const layer = Number.isInteger(s.layer) && (s.layer as number) >= 0 ? (s.layer as number) : 0;
-  const head: HeadChoice = s.head === 'mean' || s.head === 'all' || (Number.isInteger(s.head) && (s.head as number) >= 0)
+  const head: HeadChoice = isAggregate(s.head as HeadChoice) || s.head === 'all' || (Number.isInteger(s.head) && (s.head as number) >= 0)
     ? (s.head as HeadChoice) : 0;
   const locked = Number.isInteger(s.locked) && (s.locked as number) >= 0 ? (s.locked as number) : null;
   const sortKey = METRIC_KEYS.includes(s.sortKey as MetricKey) ? (s.sortKey as MetricKey) : 'head';
-  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true };
+  const stack = s.stack === 'encoder' || s.stack === 'decoder' || s.stack === 'cross' ? { stack: s.stack } : {};
+  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true, ...stack };
 }
 
 /** The HeadRef a head choice stands for ('all' reports as the mean). */
-export function headRefOf(layer: number, head: HeadChoice): HeadRef {
-  return { stack: 'self', layer, head: head === 'all' ? 'mean' : head };
+export function headRefOf(layer: number, head: HeadChoice, stack: AttentionStackKind = 'self'): HeadRef {
+  return { stack, layer, head: head === 'all' ? 'mean' : head };
 }
 
-/** Label of a head choice: "H2", "mean", "all heads". */
+/** Label of a head choice: "H2", "mean", "max", "rollout from L0", "all heads". */
 export function headChoiceLabel(head: HeadChoice): string {
-  return head === 'mean' ? 'mean' : head === 'all' ? 'all heads' : `H${head}`;
+  if (head === 'rollout') return 'rollout from L0';
+  return head === 'all' ? 'all heads' : typeof head === 'number' ? `H${head}` : head;
 }
 
 /** One run's tokens and attention, with cached mean matrices. */
 export class RunData {
   readonly dims: StackDims;
   readonly labels: readonly TokenLabel[];
-  private readonly means = new Map<number, Float32Array>();
+  private readonly means = new Map<string, Float32Array>();
   private metricsCache?: { induction?: readonly number[]; rows: HeadMetricValues[] };
 
   constructor(
@@ -76,14 +89,27 @@ export class RunData {
     return this.tokens.length;
   }
 
+  /** Number of key tokens (columns): T, except for cross-attention (stack-run.ts). */
+  get K(): number {
+    return this.T;
+  }
+
+  /** Labels of the key tokens (columns): the tokens' own, except for cross-attention. */
+  get keyLabels(): readonly TokenLabel[] {
+    return this.labels;
+  }
+
   /** The [T,T] matrix for a layer and head choice ('all' shows the mean), or undefined before a result. */
   matrix(layer: number, head: HeadChoice): Float32Array | undefined {
     if (!this.attention) return undefined;
-    if (head === 'mean' || head === 'all') {
-      let m = this.means.get(layer);
+    if (typeof head !== 'number') {
+      const how = head === 'all' ? 'mean' : head;
+      const key = `${how}|${layer}`;
+      let m = this.means.get(key);
       if (!m) {
-        m = meanOverHeads(this.attention, this.dims, layer);
-        this.means.set(layer, m);
+        m = how === 'mean' ? meanOverHeads(this.attention, this.dims, layer)
+          : aggregateMatrix(this.attention, this.dims.heads, this.dims.tokens, layer, how);
+        this.means.set(key, m);
       }
       return m;
     }
@@ -105,7 +131,7 @@ export class RunData {
   /** Row i (query i) of a head choice's matrix. */
   row(layer: number, head: HeadChoice, i: number): Float32Array | undefined {
     const m = this.matrix(layer, head);
-    return m?.subarray(i * this.T, (i + 1) * this.T);
+    return m?.subarray(i * this.K, (i + 1) * this.K);
   }
 }
 
