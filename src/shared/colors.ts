@@ -110,15 +110,15 @@ export function heatIntensity(w: number, max: number): number {
 }
 
 /**
- * Top of a heatmap's colour scale: the q-quantile of a [T,T] matrix's visible entries (j ≤ i when causal),
+ * Top of a heatmap's colour scale: the q-quantile of a [T,K] matrix's visible entries (j ≤ i when causal; K = cols, T unless given),
  * so that the trivial 1.0 of the first rows does not leave long texts dark; larger values saturate.
  * Falls back to the largest entry when the quantile is 0.
  */
-export function scaleMax(m: ArrayLike<number>, tokens: number, causal: boolean, q = 0.99): number {
+export function scaleMax(m: ArrayLike<number>, tokens: number, causal: boolean, q = 0.99, cols = tokens): number {
   const values: number[] = [];
   for (let i = 0; i < tokens; i++) {
-    const end = causal ? i + 1 : tokens;
-    for (let j = 0; j < end; j++) values.push(m[i * tokens + j]);
+    const end = causal ? Math.min(i + 1, cols) : cols;
+    for (let j = 0; j < end; j++) values.push(m[i * cols + j]);
   }
   if (values.length === 0) return 0;
   values.sort((a, b) => a - b);

@@ -23,17 +23,17 @@ export function sizeCanvas(canvas: HTMLCanvasElement, cssWidth: number, cssHeigh
 /** Canvas fill text of a colour. */
 export const css = rgbaToCss;
 
-/** A T×T image, one pixel per cell, coloured by `colorAt(i, j)`. */
-export function matrixImage(tokens: number, colorAt: (i: number, j: number) => Rgba): HTMLCanvasElement {
+/** A T×K image (K = T unless given), one pixel per cell, coloured by `colorAt(i, j)`. */
+export function matrixImage(tokens: number, colorAt: (i: number, j: number) => Rgba, cols = tokens): HTMLCanvasElement {
   const c = document.createElement('canvas');
-  c.width = Math.max(1, tokens);
+  c.width = Math.max(1, cols);
   c.height = Math.max(1, tokens);
   const ctx = c.getContext('2d')!;
   const img = ctx.createImageData(c.width, c.height);
   for (let i = 0; i < tokens; i++) {
-    for (let j = 0; j < tokens; j++) {
+    for (let j = 0; j < cols; j++) {
       const col = colorAt(i, j);
-      const p = (i * tokens + j) * 4;
+      const p = (i * cols + j) * 4;
       img.data[p] = col.r;
       img.data[p + 1] = col.g;
       img.data[p + 2] = col.b;
@@ -45,11 +45,11 @@ export function matrixImage(tokens: number, colorAt: (i: number, j: number) => R
 }
 
 /** Attention image of a [T,T] matrix: background → accent by √(weight / max); masked cells (causal, j > i) greyed. */
-export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme): HTMLCanvasElement {
+export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme, cols = tokens): HTMLCanvasElement {
   return matrixImage(tokens, (i, j) => {
     if (causal && j > i) return theme.masked;
-    return mixColors(theme.bg, theme.accent, heatIntensity(m[i * tokens + j], max));
-  });
+    return mixColors(theme.bg, theme.accent, heatIntensity(m[i * cols + j], max));
+  }, cols);
 }
 
 /** Diverging image of a signed [T,T] matrix on a signed √ ramp: −limit blue, 0 background, +limit red; masked greyed. */
@@ -61,11 +61,11 @@ export function divergingImage(d: Float32Array, tokens: number, limit: number, c
   });
 }
 
-/** Draws `img` (a T×T matrix image) into the square at (x, y) with `cell` CSS px per cell, no smoothing. */
-export function blitMatrix(ctx: CanvasRenderingContext2D, img: HTMLCanvasElement, x: number, y: number, size: number): void {
+/** Draws `img` (a matrix image) into the size × height (default square) box at (x, y), no smoothing. */
+export function blitMatrix(ctx: CanvasRenderingContext2D, img: HTMLCanvasElement, x: number, y: number, size: number, height = size): void {
   ctx.save();
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(img, x, y, size, size);
+  ctx.drawImage(img, x, y, size, height);
   ctx.restore();
 }
 

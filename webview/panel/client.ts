@@ -25,6 +25,8 @@ interface Pending {
 interface ModelFiles {
   model: ArrayBuffer;
   externalData?: { path: string; data: ArrayBuffer }[];
+  /** Encoder–decoder models: the decoder's bytes (ModelInfo.decoderOnnxUri). */
+  decoder?: ArrayBuffer;
 }
 
 async function fetchBytes(uri: string, what: string): Promise<ArrayBuffer> {
@@ -34,12 +36,13 @@ async function fetchBytes(uri: string, what: string): Promise<ArrayBuffer> {
 }
 
 async function fetchModel(info: ModelInfo): Promise<ModelFiles> {
-  const [model, ...external] = await Promise.all([
+  const [model, decoder, ...external] = await Promise.all([
     fetchBytes(info.onnxUri, 'the model'),
+    info.decoderOnnxUri ? fetchBytes(info.decoderOnnxUri, 'the decoder') : Promise.resolve(undefined),
     ...(info.externalData ?? []).map((e) => fetchBytes(e.uri, `the model's weights ${e.path}`)),
   ]);
-  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] }));
-  return { model, externalData: externalData?.length ? externalData : undefined };
+  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] as ArrayBuffer }));
+  return { model, decoder, externalData: externalData?.length ? externalData : undefined };
 }
 
 /** Thrown (rejected) for a run that was cancelled or replaced by a newer one. */
@@ -143,9 +146,12 @@ export class InferenceClient {
     }
   }
 
-  /** Runs `info`'s model on `inputIds`; rejects with CancelledError when superseded. */
+  /**
+   * Runs `info`'s model on `inputIds` (and an encoder–decoder model's decoder on `decoderInputIds`);
+   * rejects with CancelledError when superseded.
+   */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
-    progress: ProgressFn): Promise<RunResult> {
+    progress: ProgressFn, decoderInputIds?: readonly number[]): Promise<RunResult> {
     const worker = await this.ensureWorker();
     const onnxUri = info.onnxUri;
     let files: ModelFiles | undefined;
@@ -164,22 +170,24 @@ export class InferenceClient {
         this.fetching.delete(onnxUri);
       }
       fetchMs = performance.now() - t0;
-      if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress);
+      if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, decoderInputIds);
       // A concurrent run may have sent (and so detached) the same bytes meanwhile.
       if (this.sent.has(onnxUri) || files.model.byteLength === 0) files = undefined;
     }
     const model = files?.model;
     const externalData = files?.externalData;
+    const decoderModel = files?.decoder;
     const wasmBinary = await this.wasmBinaryForWorker();
-    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress);
+    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, decoderInputIds);
     return new Promise<RunResult>((resolve, reject) => {
       this.pending.set(runId, { resolve, reject, progress, fetchMs });
       const msg: PanelToWorker = {
         type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], maxTokens: info.maxTokens,
+        ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.
-      const transfer = [model, wasmBinary, ...(externalData ?? []).map((e) => e.data)];
+      const transfer = [model, wasmBinary, decoderModel, ...(externalData ?? []).map((e) => e.data)];
       worker.postMessage(msg, transfer.filter((b): b is ArrayBuffer => !!b));
       if (wasmBinary) this.wasmSent = true;
       if (model) this.sent.add(onnxUri);

@@ -182,7 +182,7 @@ export class GridView {
         let img = this.images.get(key);
         if (!img) {
           const mat = run.matrix(r, head)!;
-          img = attentionImage(mat, run.T, scaleMax(mat, run.T, run.causal), run.causal, theme);
+          img = attentionImage(mat, run.T, scaleMax(mat, run.T, run.causal, undefined, run.K), run.causal, theme, run.K);
           this.images.set(key, img);
         }
         const x = this.cellX(l, c);

@@ -83,17 +83,17 @@ function labelsOf(r: RunData, layer: number, head: number): HeadLabel[] {
 
 const focused = (): number | null => state.locked ?? hovered;
 
-const postFocus = throttle((runId: number, tokenIndex: number | null, layer: number, head: HeadChoice) => {
-  post({ type: 'focus', runId, tokenIndex, head: headRefOf(layer, head) });
+const postFocus = throttle((runId: number, tokenIndex: number | null, layer: number, head: HeadChoice, stack: AttentionStackKind) => {
+  post({ type: 'focus', runId, tokenIndex, head: headRefOf(layer, head, stack) });
 }, 100);
 let lastFocusKey = '';
 
 function maybePostFocus(): void {
   if (!run) return;
-  const key = `${run.runId}|${focused()}|${state.layer}|${state.head === 'all' ? 'mean' : state.head}`;
+  const key = `${run.runId}|${focused()}|${state.layer}|${state.head === 'all' ? 'mean' : state.head}|${stackKind()}`;
   if (key === lastFocusKey) return;
   lastFocusKey = key;
-  postFocus(run.runId, focused(), state.layer, state.head);
+  postFocus(run.runId, focused(), state.layer, state.head, stackKind());
 }
 
 /** Saves state, re-renders the visible view and reports focus. */
@@ -117,8 +117,10 @@ function render(): void {
   if (!run) return;
   const f = focused();
   if (run.attention) picker.update(run.dims.layers, run.dims.heads, state.layer, state.head);
+  stackPicker.update(stacks ? STACK_ORDER.filter((k) => stacks!.has(k)) : [], stacks ? stackKind() : undefined);
+  crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.attention) {
-    tokens.render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
+    (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
   }
   if (!run.attention) return;
   if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
@@ -130,6 +132,21 @@ function render(): void {
       probe: induction ? { period: probe!.period } : { missing: 'waiting for the probe (a repeated random sequence run once per model); models without logits are not probed.' },
     });
   }
+}
+
+/** Shows another stack of an encoder–decoder run (from the picker, or a focusHead that names it). */
+function selectStack(kind: AttentionStackKind): void {
+  const next = stacks?.get(kind);
+  if (!next || (state.stack === kind && run === next)) return;
+  // Encoder rows are input tokens, decoder and cross rows decoder tokens: a lock does not carry across.
+  if ((kind === 'encoder') !== (stackKind() === 'encoder')) state.locked = null;
+  state.stack = kind;
+  run = next;
+  hovered = null;
+  heatmap.invalidate();
+  grid.invalidate();
+  clampState(next);
+  changed();
 }
 
 function setHover(i: number | null): void {
@@ -166,9 +183,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   currentModelKey = msg.model.onnxUri;
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
-  header.setNotices(msg.model.decoderOnnxUri
-    ? [...msg.notices, 'Encoder–decoder model: showing the encoder’s self-attention; decoder and cross-attention are not shown.']
-    : msg.notices);
+  const encoderOnly = !!msg.model.decoderOnnxUri && !msg.decoderTokens?.length;
+  header.setNotices(encoderOnly ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
   header.setStale(undefined);
   header.setError(undefined);
   header.setBackend(undefined);
@@ -176,6 +192,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   heatmap.invalidate();
   grid.invalidate();
   run = new RunData(msg.runId, msg.text, msg.tokens, undefined, { layers: 0, heads: 0, tokens: msg.tokens.length }, false);
+  stacks = undefined;
   hovered = null;
   render();
   if (msg.tokens.length === 0) {
@@ -186,12 +203,15 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   }
   header.setProgress('Loading model…');
   let result: RunResult;
+  let runStacks: Map<AttentionStackKind, RunData> | undefined;
   try {
     result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend,
       (stage, backend) => {
         if (currentRunId !== msg.runId) return;
         header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
-      });
+      }, msg.model.decoderOnnxUri && !encoderOnly ? msg.decoderTokens!.map((t) => t.id) : undefined);
+    // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
+    runStacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -207,6 +227,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
   run = new RunData(msg.runId, msg.text, msg.tokens, data, { layers: a.layers, heads: a.heads, tokens: a.tokens }, a.causal);
+  stacks = runStacks;
+  if (stacks) run = stacks.get(stackKind() === 'self' ? (state.stack = 'encoder') : stackKind()) ?? run;
   clampState(run);
   header.setProgress(undefined);
   header.setBackend(result.backendUsed, result.fallbackReason);
@@ -220,6 +242,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   post({
     type: 'result', runId: msg.runId, backendUsed: result.backendUsed, fallbackReason: result.fallbackReason,
     attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, causal: a.causal, data: data.slice().buffer },
+    ...(result.stacks ? { stacks: result.stacks.map((s) => ({ ...s, data: s.data.slice(0) })) } : {}),
     timings,
   });
 }
@@ -235,6 +258,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'focusHead': {
       const h = msg.head;
+      if (stacks?.has(h.stack)) selectStack(h.stack);
       if (!run?.attention || h.layer < 0 || h.layer >= run.dims.layers) break;
       if (typeof h.head === 'number' && (h.head < 0 || h.head >= run.dims.heads)) break;
       selectHead(h.layer, h.head);
@@ -256,7 +280,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
 });
 
 document.getElementById('pin-head')!.addEventListener('click', () => {
-  if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head) });
+  if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
 });
 
 document.addEventListener('keydown', (ev) => {

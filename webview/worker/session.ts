@@ -8,9 +8,10 @@ import { buildFeeds } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import { ORT_WASM_FILE } from './ort-files';
 import {
-  collectAttention, float16ToFloat32, planTap, requiredInputs, scanOnnx, tapAttention,
+  collectAttention, float16ToFloat32, requiredInputs, scanOnnx,
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
+import { tapModel } from '../../src/shared/tap-subgraph';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
 export interface PreparedModel {
@@ -23,14 +24,18 @@ export interface PreparedModel {
   /** Name of the logits output, if the graph declares one. */
   readonly logitsName?: string;
   readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
+  /** Encoder–decoder models: this model is the encoder, `decoder` the decoder (same key, own sessions). */
+  decoder?: PreparedModel;
 }
 
-/** Scans, plans and taps raw ONNX bytes (throws TapError with a user-ready message); a tapped file stays as is. */
+/**
+ * Taps raw ONNX bytes with tapModel (attention inside a merged decoder's If branches too; throws TapError
+ * with a user-ready message); a tapped file stays as is.
+ */
 export function prepareModel(key: string, bytes: Uint8Array,
   external?: readonly { readonly path: string; readonly data: ArrayBuffer }[]): PreparedModel {
-  const summary = scanOnnx(bytes);
-  const plan = planTap(summary);
-  const tapped = tapAttention(bytes, plan);
+  const { tapped, plan } = tapModel(bytes);
+  const summary = scanOnnx(tapped);
   const missing = (summary.externalDataFiles ?? []).filter((f) => !external?.some((e) => e.path === f));
   if (missing.length) {
     throw new Error(`The model keeps its weights in ${missing.join(', ')}, which the panel could not load.`);
@@ -96,8 +101,9 @@ export function getSession(model: PreparedModel, backend: BackendUsed): Promise<
   return s;
 }
 
-/** Releases every session of a model. */
+/** Releases every session of a model (and of its decoder). */
 export async function releaseModel(model: PreparedModel): Promise<void> {
+  if (model.decoder) await releaseModel(model.decoder);
   for (const s of model.sessions.values()) {
     try {
       await (await s).release();

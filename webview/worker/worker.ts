@@ -6,6 +6,7 @@
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
+import { handleEncoderDecoderRun } from './encdec';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -35,13 +36,15 @@ let wasmBinary: ArrayBuffer | undefined;
 
 const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
 
-async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['externalData']): Promise<void> {
+async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['externalData'], decoder?: ArrayBuffer): Promise<void> {
   for (const [k, m] of models) {
     if (k !== key && !(m instanceof Error)) await releaseModel(m);
     models.delete(k);
   }
   try {
-    models.set(key, prepareModel(key, new Uint8Array(bytes), external));
+    const model = prepareModel(key, new Uint8Array(bytes), external);
+    if (decoder) model.decoder = prepareModel(`${key}#decoder`, new Uint8Array(decoder));
+    models.set(key, model);
   } catch (e) {
     models.set(key, e instanceof Error ? e : new Error(messageOf(e)));
   }
@@ -50,7 +53,7 @@ async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['
 async function handleRun(msg: RunMessage): Promise<void> {
   const { runId } = msg;
   // Model bytes are kept even when their run is already stale: later runs of the same key omit them.
-  if (msg.model) await addModel(msg.modelKey, msg.model, msg.externalData);
+  if (msg.model) await addModel(msg.modelKey, msg.model, msg.externalData, msg.decoderModel);
   if (stale(runId)) return;
   try {
     configureOrt(msg.wasmBase, wasmBinary);
@@ -58,6 +61,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
     if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
+    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), messageOf });
     post({ type: 'progress', runId, stage: 'loading' });
     const t0 = performance.now();
     let { backend, fallbackReason } = await chooseBackend(msg.backend);

@@ -1,0 +1,75 @@
+/**
+ * Encoder–decoder runs in the inference worker: the encoder on the input ids, then the decoder on its own
+ * ids (the host's decoder tokens) with the encoder's hidden states, through the shared runner
+ * (src/shared/tapped-run.ts). Answers with the encoder, decoder and cross stacks, `attention` being the
+ * encoder's; sessions are cached per model and backend like single models, with the same WebGPU fallback.
+ */
+import * as ort from 'onnxruntime-web';
+import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
+import { chooseBackend, getSession, type PreparedModel } from './session';
+
+type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
+
+/** What the worker lends an encoder–decoder run: posting, and whether the run has gone stale. */
+export interface EncDecContext {
+  post(msg: WorkerToPanel, transfer?: Transferable[]): void;
+  stale(): boolean;
+  messageOf(e: unknown): string;
+}
+
+async function handles(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed): Promise<[TappedHandle, TappedHandle]> {
+  const [es, ds] = await Promise.all([getSession(model, backend), getSession(decoder, backend)]);
+  return [
+    { session: es as unknown as SessionLike, summary: model.summary, plan: model.plan },
+    { session: ds as unknown as SessionLike, summary: decoder.summary, plan: decoder.plan },
+  ];
+}
+
+/** Runs an encoder–decoder model for a 'run' message and posts its result; throws what the panel should show. */
+export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedModel, ctx: EncDecContext): Promise<void> {
+  const { runId } = msg;
+  const decoder = model.decoder;
+  if (!decoder) throw new Error('The run has decoder input ids but the worker holds no decoder for this model; reload the panel.');
+  const decoderIds = msg.decoderInputIds;
+  if (!decoderIds?.length) throw new Error('This encoder–decoder model needs decoder tokens, and the run has none.');
+  ctx.post({ type: 'progress', runId, stage: 'loading' });
+  const t0 = performance.now();
+  let { backend, fallbackReason } = await chooseBackend(msg.backend);
+  let pair: [TappedHandle, TappedHandle];
+  try {
+    pair = await handles(model, decoder, backend);
+  } catch (e) {
+    if (backend !== 'webgpu') throw e;
+    fallbackReason = `WebGPU failed to start (${ctx.messageOf(e)}); ran on WASM`;
+    backend = 'wasm';
+    pair = await handles(model, decoder, backend);
+  }
+  const loadMs = performance.now() - t0;
+  if (ctx.stale()) return;
+  ctx.post({ type: 'progress', runId, stage: 'running', backend });
+  const ortCtor = ort as unknown as OrtTensorCtor;
+  let t1 = performance.now();
+  let out;
+  try {
+    out = await runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
+  } catch (e) {
+    if (backend !== 'webgpu') throw e;
+    fallbackReason = `WebGPU failed to run the model (${ctx.messageOf(e)}); ran on WASM`;
+    backend = 'wasm';
+    ctx.post({ type: 'progress', runId, stage: 'running', backend });
+    pair = await handles(model, decoder, backend);
+    t1 = performance.now();
+    out = await runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
+  }
+  const inferenceMs = performance.now() - t1;
+  if (ctx.stale()) return;
+  const enc = out.stacks.find((s) => s.kind === 'encoder')!;
+  // `attention` and the encoder stack share one buffer: structured cloning keeps them one, transferred once.
+  const transfer = [...new Set(out.stacks.map((s) => s.data))];
+  ctx.post({
+    type: 'result', runId, backendUsed: backend, fallbackReason,
+    attention: { layers: enc.layers, heads: enc.heads, tokens: enc.queries, data: enc.data, causal: enc.causal },
+    stacks: out.stacks, loadMs, inferenceMs,
+  }, transfer);
+}
