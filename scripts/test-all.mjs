@@ -3,6 +3,7 @@
 //   typecheck  npm run typecheck                                  (counts as 1 check)
 //   build      node scripts/build.mjs                             (counts as 1 check)
 //   unit       mocha out/test/unit/**/*.test.js                   (Node)
+//   model      mocha out/test/model/**/*.test.js                  (Node: the shipped model's heads)
 //   browser    mocha out/test/browser/**/*.test.js                (Node + Chromium), when present
 //   vscode     node scripts/run-vscode-tests.mjs --no-build       (the extension-host suite in a real VS Code)
 //   ui         mocha out/test/ui/**/*.test.js                     (code-server + Chromium, the user's flow)
@@ -63,6 +64,8 @@ const stages = [
   { name: 'typecheck', kind: 'check', run: () => exec('npm', ['run', '--silent', 'typecheck']) },
   { name: 'build', kind: 'check', gate: true, run: () => exec(process.execPath, [path.join(root, 'scripts', 'build.mjs')]) },
   { name: 'unit', kind: 'mocha', run: () => exec(process.execPath, mochaArgs('out/test/unit/**/*.test.js', 120_000)) },
+  // The shipped model's heads: previous-token and induction properties of models/lens-gpt, through the tap.
+  { name: 'model', kind: 'mocha', run: () => exec(process.execPath, mochaArgs('out/test/model/**/*.test.js', 600_000)) },
   { name: 'browser', kind: 'mocha', optional: 'out/test/browser',
     run: () => exec(process.execPath, mochaArgs('out/test/browser/**/*.test.js', 600_000)) },
   { name: 'vscode', kind: 'vscode', run: async () => {
