@@ -124,6 +124,8 @@ const PANEL_BODY = `  <header id="header">
           <canvas id="heatmap" tabindex="0" role="img" aria-label="Attention heatmap: rows are query tokens, columns are key tokens. Arrow keys move the cursor."></canvas>
           <div id="heatmap-tip" class="tip" role="tooltip" hidden></div>
         </div>
+        <p id="explain-hint" class="muted">Click a cell (or press Enter on it) to see how its weight is computed.</p>
+        <section id="explain" class="explain" aria-live="polite" aria-label="How this weight is computed" hidden></section>
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-grid">

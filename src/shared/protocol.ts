@@ -179,7 +179,9 @@ export type PanelToWorker =
       /** The model's context length (ModelInfo.maxTokens): bounds the induction probe. */
       readonly maxTokens?: number;
     }
-  | { readonly type: 'cancel'; readonly runId: number };
+  | { readonly type: 'cancel'; readonly runId: number }
+  /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */
+  | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number };
 
 /** Worker → panel messages. */
 export type WorkerToPanel =
@@ -217,6 +219,26 @@ export type WorkerToPanel =
       readonly layers: number;
       readonly heads: number;
       readonly induction: readonly number[];
+    }
+  /**
+   * Answer to 'explain': the head's pre-softmax scores of row `query` (the Softmax input, masked keys at −∞
+   * or a large negative fill) and, where the graph's score MatMul was found, q_query (d_head values), the
+   * head's Kᵀ ([d_head, T] row-major) and how the product is scaled. `error` when nothing could be tapped.
+   */
+  | {
+      readonly type: 'explanation';
+      readonly runId: number;
+      readonly layer: number;
+      readonly head: number;
+      readonly query: number;
+      readonly scores?: readonly number[];
+      readonly q?: readonly number[];
+      readonly kT?: readonly number[];
+      readonly dHead?: number;
+      readonly scaling?: 'div' | 'mul' | 'none';
+      /** Why only the scores are shown. */
+      readonly note?: string;
+      readonly error?: string;
     };
 
 /** Exhaustiveness check for `switch` statements over message unions. */

@@ -133,6 +133,55 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.waitForFunction(() => /L2 max/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
   });
 
+  it('explains a clicked heatmap weight: q·k, ÷√d_k, mask, softmax, equal to the shown weight', async () => {
+    const r = await waitForPosted(page, 'result', 1);
+    const { heads: H, tokens: T } = r.attention;
+    const select = async (id: string, value: string) => {
+      await page.locator(`#${id}`).click();
+      await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+      await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+    };
+    await select('layer-select', '1');
+    await select('head-select', '2');
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => /L1 H2/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+    // The induction head on the repeated phrase: from the second copy of a token onto the token after its first copy.
+    const row = (i: number) => r.attention.data.slice(((1 * H + 2) * T + i) * T, ((1 * H + 2) * T + i + 1) * T) as number[];
+    const i = T - 3;
+    const j = row(i).indexOf(Math.max(...row(i)));
+    await page.locator('#heatmap').click({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+    await page.waitForSelector('#explain[data-source="qk"]');
+    const d = await page.$eval('#explain', (e: any) => ({ ...e.dataset, text: e.textContent }));
+    const shown = row(i)[j];
+    console.log(`    explained L1 H2 (${i}, ${j}): q·k = ${d.dot}, ÷√32 = ${d.scaled}, α = ${d.weight}, heatmap ${shown.toFixed(6)}`);
+    assert.equal(Number(d.query), i);
+    assert.equal(Number(d.key), j);
+    assert.ok(Math.abs(Number(d.weight) - shown) <= 1e-5, `${d.weight} vs ${shown}`);
+    assert.equal(d.match, 'true');
+    assert.ok(Math.abs(Number(d.scaled) - Number(d.dot) / Math.sqrt(32)) <= 1e-5);
+    assert.match(d.text, /Dot product/);
+    assert.match(d.text, /÷ √d_k = ÷ √32/);
+    assert.match(d.text, new RegExp(`keys after the query \\(#${i + 1}–#${T - 1}`));
+    assert.match(d.text, /Softmax over row/);
+    assert.match(d.text, /✓/);
+    assert.equal(await page.$$eval('#explain .chip:not(.masked)', (e) => e.length), i + 1, 'one chip per visible key');
+    assert.equal(await page.$eval('#explain .chip.chosen', (e: any) => Number(e.dataset.key)), j);
+    assert.equal((await page.evaluate(() => (globalThis as any).__getState())).locked, i, 'the row is locked');
+    await shot(page, 'heads-explain-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'heads-explain-light.png');
+    await setTheme(page, 'vscode-dark');
+    // Keyboard: Enter on the heatmap cursor explains that cell; a masked cell says why it is 0.
+    await page.locator('#heatmap').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(({ j }) => Number((globalThis as any).document.getElementById('explain').dataset.key) === j + 1 ||
+      /causal mask/.test((globalThis as any).document.getElementById('explain').textContent), { j });
+    await page.locator('#heatmap').click({ position: { x: g.x0 + (T - 0.5) * g.cell, y: g.y0 + 0.5 * g.cell } });
+    await page.waitForFunction(() => /causal mask sets its score to −∞/.test((globalThis as any).document.getElementById('explain').textContent));
+  });
+
   it('has no console errors', () => {
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);

@@ -65,6 +65,19 @@ export class InferenceClient {
   private wasmFetch?: Promise<ArrayBuffer | undefined>;
   private wasmSent = false;
 
+  /** Explanations asked for and not answered yet, by run|layer|head|query. */
+  private explaining = new Map<string, (m: Extract<WorkerToPanel, { type: 'explanation' }>) => void>();
+
+  /** Asks the worker for what feeds row `query` of a head's softmax in the last run (see weight-explain.ts). */
+  explain(runId: number, layer: number, head: number, query: number): Promise<Extract<WorkerToPanel, { type: 'explanation' }>> {
+    return new Promise((resolve) => {
+      const w = this.worker;
+      if (!w) return resolve({ type: 'explanation', runId, layer, head, query, error: 'The inference worker is not running.' });
+      this.explaining.set(`${runId}|${layer}|${head}|${query}`, resolve);
+      w.postMessage({ type: 'explain', runId, layer, head, query } satisfies PanelToWorker);
+    });
+  }
+
   /** Called with each induction-probe result the worker sends (after a run's result). */
   onProbe?: (msg: Extract<WorkerToPanel, { type: 'probe' }>) => void;
 
@@ -115,6 +128,11 @@ export class InferenceClient {
 
   /** Terminates the worker and rejects every pending run. */
   private fail(err: Error): void {
+    for (const [key, resolve] of this.explaining) {
+      const [runId, layer, head, query] = key.split('|').map(Number);
+      resolve({ type: 'explanation', runId, layer, head, query, error: err.message });
+    }
+    this.explaining.clear();
     this.worker?.terminate();
     this.worker = undefined;
     this.sent.clear();
@@ -125,6 +143,12 @@ export class InferenceClient {
   private onMessage(msg: WorkerToPanel): void {
     if (msg.type === 'probe') {
       this.onProbe?.(msg);
+      return;
+    }
+    if (msg.type === 'explanation') {
+      const key = `${msg.runId}|${msg.layer}|${msg.head}|${msg.query}`;
+      this.explaining.get(key)?.(msg);
+      this.explaining.delete(key);
       return;
     }
     const p = this.pending.get(msg.runId);

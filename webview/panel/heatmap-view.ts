@@ -24,6 +24,8 @@ export interface HeatmapEvents {
   /** The pointer or keyboard cursor is on query row i (null: left the matrix). */
   hoverRow(i: number | null): void;
   lock(i: number | null): void;
+  /** Explain the weight of cell (i, j) (click or Enter); when absent, those lock the row. */
+  explain?(i: number, j: number): void;
 }
 
 interface Layout {
@@ -59,7 +61,8 @@ export class HeatmapView {
     this.canvas.addEventListener('mouseleave', () => this.leave());
     this.canvas.addEventListener('click', (ev) => {
       const cell = this.cellAt(ev.offsetX, ev.offsetY);
-      if (cell) this.events.lock(cell[0]);
+      if (cell && this.events.explain) this.events.explain(cell[0], cell[1]);
+      else if (cell) this.events.lock(cell[0]);
     });
     this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
     this.canvas.addEventListener('blur', () => { this.tip.hidden = true; });
@@ -96,6 +99,7 @@ export class HeatmapView {
     else if (ev.key === 'ArrowRight') next = [i, Math.min(l.K - 1, j + 1)];
     else if (ev.key === 'Home') next = [i, 0];
     else if (ev.key === 'End') next = [i, l.K - 1];
+    else if ((ev.key === 'Enter' || ev.key === ' ') && this.events.explain) this.events.explain(i, j);
     else if (ev.key === 'Enter' || ev.key === ' ') this.events.lock(i);
     else if (ev.key === 'Escape') {
       this.events.lock(null);

@@ -13,6 +13,8 @@ import { backendName, Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
+import { ExplainView } from './explain-view';
+import { explainWeight } from '../../src/shared/weight-explain';
 import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
 import { TokensView } from './tokens-view';
 import { CrossTokensView } from './cross-tokens';
@@ -52,7 +54,39 @@ const crossTokens = new CrossTokensView({
   move: (i) => { if (state.locked !== null) setLock(i); },
 });
 const stackPicker = new StackPicker((kind) => selectStack(kind));
-const heatmap = new HeatmapView({ hoverRow: (i) => setHover(i), lock: (i) => setLock(i === null ? null : state.locked === i ? null : i) });
+const heatmap = new HeatmapView({
+  hoverRow: (i) => setHover(i),
+  lock: (i) => setLock(i === null ? null : state.locked === i ? null : i),
+  explain: (i, j) => { setLock(i); void explainCell(i, j); },
+});
+const explainView = new ExplainView(() => explainView.hide());
+
+/** Asks the worker for what feeds cell (i, j) of the head on show and lays out the maths. */
+async function explainCell(i: number, j: number): Promise<void> {
+  const r = run;
+  const head = state.head;
+  const layer = state.layer;
+  if (!r?.attention) return;
+  if (typeof head !== 'number') {
+    explainView.message('Pick a single head (not an aggregate) to see how one of its weights is computed.');
+    return;
+  }
+  if (r.causal && j > i) {
+    explainView.message(`Key #${j} comes after query #${i}: the causal mask sets its score to −∞, so its weight is exactly 0.`);
+    return;
+  }
+  explainView.message('Computing…');
+  const x = await client.explain(r.runId, layer, head, i);
+  if (run !== r || state.layer !== layer || state.head !== head) return;
+  if (x.error || !x.scores) {
+    explainView.message(x.error ?? 'The worker sent no scores for this row.');
+    return;
+  }
+  const e = explainWeight({
+    query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
+  });
+  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.row(layer, head, i)![j], note: x.note, theme });
+}
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
   open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
@@ -163,6 +197,7 @@ function setLock(i: number | null): void {
 
 function selectHead(layer: number, head: HeadChoice): void {
   if (state.layer === layer && state.head === head) return;
+  explainView.hide();
   state.layer = layer;
   state.head = head;
   changed();
@@ -191,6 +226,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setTimings(timings);
   heatmap.invalidate();
   grid.invalidate();
+  explainView.hide();
   run = new RunData(msg.runId, msg.text, msg.tokens, undefined, { layers: 0, heads: 0, tokens: msg.tokens.length }, false);
   stacks = undefined;
   hovered = null;

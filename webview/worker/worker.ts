@@ -5,6 +5,7 @@
  */
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
+import { explain, withScoreTaps, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
 import { handleEncoderDecoderRun } from './encdec';
 
@@ -17,6 +18,8 @@ const models = new Map<string, PreparedModel | Error>();
 const cancelled = new Set<number>();
 /** Induction-probe results by model key (computed once per model). */
 const probes = new Map<string, Extract<WorkerToPanel, { type: 'probe' }>>();
+/** The last single-model run that produced a result, kept so its weights can be explained. */
+let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
 let queue: Promise<void> = Promise.resolve();
 
@@ -42,7 +45,7 @@ async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['
     models.delete(k);
   }
   try {
-    const model = prepareModel(key, new Uint8Array(bytes), external);
+    const model = withScoreTaps(prepareModel(key, new Uint8Array(bytes), external));
     if (decoder) model.decoder = prepareModel(`${key}#decoder`, new Uint8Array(decoder));
     models.set(key, model);
   } catch (e) {
@@ -103,6 +106,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
       attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal },
       logits, vocab: output.vocab, loadMs, inferenceMs,
     }, transfer);
+    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
@@ -136,6 +140,21 @@ async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited
   post({ ...cached, runId: msg.runId });
 }
 
+/** Answers an 'explain' request about the last run (an error when that run is no longer held). */
+async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): Promise<void> {
+  const base = { type: 'explanation' as const, runId: req.runId, layer: req.layer, head: req.head, query: req.query };
+  const run = lastRun;
+  if (!run || run.runId !== req.runId) {
+    post({ ...base, error: 'Only the latest run of a single (not encoder–decoder) model can be explained; run Show Attention again.' });
+    return;
+  }
+  try {
+    post(await explain(req, run, await getSession(run.model, run.backend)));
+  } catch (e) {
+    post({ ...base, error: messageOf(e) });
+  }
+}
+
 self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
   const msg = ev.data;
   switch (msg.type) {
@@ -146,6 +165,9 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
       break;
     case 'cancel':
       cancelled.add(msg.runId);
+      break;
+    case 'explain':
+      queue = queue.then(() => handleExplain(msg));
       break;
     default:
       assertNever(msg);

@@ -1,0 +1,91 @@
+/**
+ * Tapping what feeds each attention Softmax, so one weight can be explained: the pre-softmax scores (the
+ * Softmax input, after scaling and masking) and, where the graph has the usual shape
+ * Softmax ← (Where | Add mask)* ← (Div | Mul by √d)? ← MatMul(Q, Kᵀ), the MatMul's inputs Q and Kᵀ.
+ * `planScoreTaps` walks the scanned graph back from each Softmax; `scoreTapSuffix` encodes the extra
+ * graph outputs to append (as the attention tap does). Pure; imports neither `vscode` nor the DOM.
+ */
+import { encodeExtraOutputs, type OnnxNode, type OnnxSummary } from './onnx-tap';
+
+/** What feeds one Softmax. */
+export interface ScoreSources {
+  /** The Softmax output (the attention tap's name for this layer). */
+  readonly softmax: string;
+  /** The Softmax input: scaled, masked scores. */
+  readonly logits: string;
+  /** The MatMul's left input (Q, [.., T, d_head]) and right input (Kᵀ, [.., d_head, T]); absent when not found. */
+  readonly q?: string;
+  readonly kT?: string;
+  /** How the MatMul output is scaled on the way: divided, multiplied, or not at all (Q or K scaled before). */
+  readonly scaling?: 'div' | 'mul' | 'none';
+}
+
+/** Ops a score may pass through between the MatMul and the Softmax (masking, scaling, casts). */
+const PASS = new Set(['Where', 'Add', 'Sub', 'Div', 'Mul', 'Cast']);
+
+function isConstant(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary): boolean {
+  if (summary.initializerNames.has(name)) return true;
+  const p = producer.get(name);
+  return !p || p.opType === 'Constant' || p.opType === 'ConstantOfShape';
+}
+
+/**
+ * Walks back from `name` through masking/scaling ops to a MatMul (at most `depth` ops). Returns the MatMul
+ * and the scaling op met on the way, or undefined.
+ */
+function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary, depth: number,
+  scaling: 'div' | 'mul' | 'none'): { matmul: OnnxNode; scaling: 'div' | 'mul' | 'none' } | undefined {
+  const n = producer.get(name);
+  if (!n || depth < 0) return undefined;
+  if (n.opType === 'MatMul' && n.inputs.length === 2) return { matmul: n, scaling };
+  if (!PASS.has(n.opType)) return undefined;
+  // Where(cond, x, y): the scores are x or y; Add/Sub/Div/Mul: the non-constant operand(s); Cast: its input.
+  const candidates = n.opType === 'Where' ? n.inputs.slice(1) : n.inputs;
+  const next = n.opType === 'Div' ? 'div' : n.opType === 'Mul' && scaling === 'none' ? 'mul' : scaling;
+  for (const c of candidates) {
+    if (isConstant(c, producer, summary)) continue;
+    const found = findMatMul(c, producer, summary, depth - 1, next);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** For each named Softmax output, its input and (where found) the Q and Kᵀ of the score MatMul. */
+export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly string[]): ScoreSources[] {
+  const producer = new Map<string, OnnxNode>();
+  for (const n of summary.nodes) for (const o of n.outputs) producer.set(o, n);
+  const out: ScoreSources[] = [];
+  for (const softmax of softmaxOutputs) {
+    const node = producer.get(softmax);
+    if (!node || node.opType !== 'Softmax' || !node.inputs[0]) continue;
+    const logits = node.inputs[0];
+    const found = findMatMul(logits, producer, summary, 6, 'none');
+    out.push(found
+      ? { softmax, logits, q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling }
+      : { softmax, logits });
+  }
+  return out;
+}
+
+/** Every tensor name the score taps need, without duplicates. */
+export function scoreTapNames(sources: readonly ScoreSources[]): string[] {
+  const names = new Set<string>();
+  for (const s of sources) for (const n of [s.logits, s.q, s.kT]) if (n) names.add(n);
+  return [...names];
+}
+
+/** The bytes to append so every score tap is a graph output (skipping names that already are one). */
+export function scoreTapSuffix(summary: OnnxSummary, sources: readonly ScoreSources[]): Uint8Array {
+  const existing = new Set(summary.outputs.map((o) => o.name));
+  const names = scoreTapNames(sources).filter((n) => !existing.has(n));
+  return names.length ? encodeExtraOutputs(names, 0) : new Uint8Array(0);
+}
+
+/** `model` with `suffix` appended (protobuf merges the extra graph outputs into the graph). */
+export function appendBytes(model: Uint8Array, suffix: Uint8Array): Uint8Array {
+  if (suffix.length === 0) return model;
+  const out = new Uint8Array(model.length + suffix.length);
+  out.set(model, 0);
+  out.set(suffix, model.length);
+  return out;
+}

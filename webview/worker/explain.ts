@@ -1,0 +1,63 @@
+/**
+ * Explaining one weight in the inference worker: the model is tapped a second time for what feeds each
+ * Softmax (score-tap.ts: the pre-softmax scores and, where found, the score MatMul's Q and Kᵀ); on an
+ * 'explain' request the last run's ids are run again fetching just that layer's taps, and the head's row
+ * of scores, q_i and Kᵀ go back to the panel, which does the maths (weight-explain.ts).
+ */
+import type * as ortTypes from 'onnxruntime-web';
+import { appendBytes, planScoreTaps, scoreTapSuffix, type ScoreSources } from '../../src/shared/score-tap';
+import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import { headQK } from '../../src/shared/weight-explain';
+import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
+
+/** Score sources per model, by the model object (set when the model is prepared). */
+const sourcesOf = new WeakMap<PreparedModel, ScoreSources[]>();
+
+/** The model with its score taps appended (the same model when nothing feeds a Softmax that we can find). */
+export function withScoreTaps(model: PreparedModel): PreparedModel {
+  try {
+    const sources = planScoreTaps(model.summary, model.plan.softmaxOutputs);
+    if (sources.length === 0) return model;
+    const out: PreparedModel = { ...model, tapped: appendBytes(model.tapped, scoreTapSuffix(model.summary, sources)) };
+    sourcesOf.set(out, sources);
+    return out;
+  } catch {
+    return model; // explanations are optional
+  }
+}
+
+/** What a run leaves behind for explanations: its ids and the Softmax output of each layer shown. */
+export interface ExplainableRun {
+  readonly runId: number;
+  readonly model: PreparedModel;
+  readonly inputIds: readonly number[];
+  readonly layerNames: readonly string[];
+}
+
+type ExplainRequest = Extract<PanelToWorker, { type: 'explain' }>;
+type Explanation = Extract<WorkerToPanel, { type: 'explanation' }>;
+
+/** Answers an 'explain' request for `run` on `session`. */
+export async function explain(req: ExplainRequest, run: ExplainableRun, session: ortTypes.InferenceSession): Promise<Explanation> {
+  const base = { type: 'explanation' as const, runId: req.runId, layer: req.layer, head: req.head, query: req.query };
+  const src = sourcesOf.get(run.model)?.find((s) => s.softmax === run.layerNames[req.layer]);
+  if (!src) return { ...base, error: 'The graph does not show what feeds this layer’s Softmax, so the weight cannot be explained.' };
+  const names = [src.logits, ...(src.q && src.kT ? [src.q, src.kT] : [])];
+  const out = await session.run(makeFeeds(run.model, run.inputIds), names);
+  try {
+    const T = run.inputIds.length;
+    const scores = tensorToFloat32(out[src.logits]);
+    const H = scores.length / (T * T);
+    if (!Number.isInteger(H) || req.head >= H) return { ...base, error: `The scores of this layer are not [heads, ${T}, ${T}].` };
+    const row = Array.from(scores.subarray((req.head * T + req.query) * T, (req.head * T + req.query + 1) * T));
+    if (!src.q || !src.kT || !out[src.q] || !out[src.kT]) {
+      return { ...base, scores: row, note: 'Q and K were not found in the graph: showing the pre-softmax scores only.' };
+    }
+    const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
+    const qk = headQK(tensor(out[src.q]), tensor(out[src.kT]), H, T, req.head, req.query);
+    if (!qk) return { ...base, scores: row, note: 'Q and K have shapes this view does not read: showing the pre-softmax scores only.' };
+    return { ...base, scores: row, scaling: src.scaling, q: Array.from(qk.q), kT: Array.from(qk.kT), dHead: qk.d };
+  } finally {
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}
