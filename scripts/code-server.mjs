@@ -53,8 +53,14 @@ export function isCodeServerInstalled() {
 
 /** Environment for npm/node-gyp and for running code-server: Node 24 first on PATH, headers from it. */
 function node24Env(nodeDir, extra = {}) {
+  // Drop what an outer `npm test`/`npm start` exported: npm_config_user_agent (which code-server's
+  // postinstall reads to check for Node 24), npm_node_execpath, npm_config_nodedir=/usr, …
+  // Registry, proxy, TLS and cache settings a user or CI gave through the environment are kept.
+  const keep = /^npm_config_(registry|cafile|ca|proxy|https_proxy|http_proxy|noproxy|no_proxy|strict_ssl|cache)$/i;
+  const inherited = Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => (keep.test(k) || !/^npm_/i.test(k)) && !['NODE', 'INIT_CWD', 'NODE_OPTIONS'].includes(k)));
   return {
-    ...process.env,
+    ...inherited,
     PATH: `${path.join(nodeDir, 'bin')}${path.delimiter}${process.env.PATH}`,
     npm_config_nodedir: nodeDir,
     npm_config_fund: 'false',
