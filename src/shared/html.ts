@@ -115,6 +115,7 @@ const PANEL_BODY = `  <header id="header">
         <div id="tokens-legend" class="legend"></div>
         <div id="tokens" role="group" aria-label="Tokens: hover or use arrow keys; Enter locks, Escape unlocks"></div>
         <p id="focus-summary" class="summary" aria-live="polite"></p>
+        <div id="predictions" class="predictions" aria-live="polite" hidden></div>
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-heatmap">

@@ -59,6 +59,8 @@ export interface ModelInfo {
   readonly externalData?: readonly { readonly path: string; readonly uri: string }[];
   /** Encoder–decoder models: onnxUri is the encoder, this the decoder (see `stacks` in results). */
   readonly decoderOnnxUri?: string;
+  /** Webview URI of the model's tokenizer.json: the panel reads id → token strings from it (next-token predictions). */
+  readonly tokenizerUri?: string;
   /** What config.json says: the panel may label the view; the host checks it against the result's `causal`. */
   readonly expectedAttention?: 'causal' | 'bidirectional' | 'encoder-decoder';
 }

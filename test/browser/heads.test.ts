@@ -43,7 +43,10 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     page = await openWebview(browser, `${server.origin}/panel.html`, errors);
     await deliver(page, {
       type: 'show', runId: 1, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
-      model: { name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions, extraInputs: [] },
+      model: {
+        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions, extraInputs: [],
+        tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
+      },
       backend: 'wasm', notices: [], timings: {},
     });
     await waitForPosted(page, 'result', 1);
@@ -180,6 +183,36 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
       /causal mask/.test((globalThis as any).document.getElementById('explain').textContent), { j });
     await page.locator('#heatmap').click({ position: { x: g.x0 + (T - 0.5) * g.cell, y: g.y0 + 0.5 * g.cell } });
     await page.waitForFunction(() => /causal mask sets its score to −∞/.test((globalThis as any).document.getElementById('explain').textContent));
+  });
+
+  it('shows the top-5 next tokens and their probabilities for the hovered position', async () => {
+    await page.locator('#tab-tokens').click();
+    const i = ref.ids.length - 4;
+    await page.keyboard.press('Escape'); // the explained row was locked
+    await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
+    await page.waitForFunction((i) => (globalThis as any).document.getElementById('predictions').dataset.position === String(i) &&
+      !(globalThis as any).document.getElementById('predictions').hidden, i);
+    const top = (await page.$eval('#predictions', (e: any) => e.dataset.top as string)).split(' ').map((s) => s.split(':').map(Number));
+    // The PyTorch reference logits of the same text give the same five tokens and probabilities.
+    const V = ref.logitsShape[ref.logitsShape.length - 1];
+    const row = Array.from(ref.logits.slice(i * V, (i + 1) * V));
+    const max = Math.max(...row);
+    const z = row.reduce((a, l) => a + Math.exp(l - max), 0);
+    const want = row.map((l, id) => [id, Math.exp(l - max) / z]).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    assert.deepEqual(top.map((t) => t[0]), want.map((t) => t[0]));
+    for (let k = 0; k < 5; k++) assert.ok(Math.abs(top[k][1] - want[k][1]) < 1e-4);
+    const items = await page.$$eval('#predictions li', (els) => els.map((e) => e.textContent));
+    assert.equal(items.length, 5);
+    console.log(`    next after #${i}: ${items.join(' | ')}`);
+    assert.ok(!items.some((t) => /^#\d/.test(t ?? '')), 'token strings come from tokenizer.json');
+    await page.locator(`#tokens .token[data-token-index="${i}"]`).click();
+    await page.mouse.move(2, 2);
+    await page.waitForSelector(`#tokens .token.locked[data-token-index="${i}"]`);
+    await shot(page, 'heads-predictions-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'heads-predictions-light.png');
+    await setTheme(page, 'vscode-dark');
+    await page.keyboard.press('Escape');
   });
 
   it('has no console errors', () => {

@@ -14,6 +14,7 @@ import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
 import { ExplainView } from './explain-view';
+import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
 import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
 import { TokensView } from './tokens-view';
@@ -60,6 +61,10 @@ const heatmap = new HeatmapView({
   explain: (i, j) => { setLock(i); void explainCell(i, j); },
 });
 const explainView = new ExplainView(() => explainView.hide());
+const predictions = new PredictionsView();
+/** The run's logits [T, vocab] (decoder models) and the model's token strings, for next-token predictions. */
+let logits: { runId: number; data: Float32Array; vocab: number } | undefined;
+let vocabStrings: readonly string[] = [];
 
 /** Asks the worker for what feeds cell (i, j) of the head on show and lays out the maths. */
 async function explainCell(i: number, j: number): Promise<void> {
@@ -155,6 +160,8 @@ function render(): void {
   crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.attention) {
     (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
+    const l = logits?.runId === run.runId && !stacks ? logits : undefined;
+    predictions.render({ run, focused: run.attention ? f : null, logits: l?.data, vocab: l?.vocab, strings: vocabStrings });
   }
   if (!run.attention) return;
   if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
@@ -259,6 +266,12 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   if (currentRunId !== msg.runId) return;
   const a = result.attention;
   const data = new Float32Array(a.data);
+  logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
+  void loadVocab(msg.model.tokenizerUri).then((v) => {
+    if (currentRunId !== msg.runId || v === vocabStrings) return;
+    vocabStrings = v;
+    if (state.view === 'tokens') render();
+  });
   timings.loadMs = result.fetchMs + result.loadMs;
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
