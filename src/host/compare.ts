@@ -6,7 +6,11 @@
 import * as vscode from 'vscode';
 import { makeNonce, renderCompareHtml } from '../shared/html';
 import { assertNever, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
+import { nearestHeads } from '../shared/head-compare';
 import { compareMatrices, isValidHead, parseHeadRef, sameHead, type AttentionData } from './attention-math';
+
+/** How many related heads the view lists per pinned head. */
+export const RELATED_HEADS = 4;
 
 /** What the compare view asks its owner to do. */
 export interface CompareEvents {
@@ -18,7 +22,7 @@ export interface CompareEvents {
   onHandlerError(e: unknown): void;
 }
 
-const COMPARE_MESSAGE_TYPES: readonly CompareToHost['type'][] = ['ready', 'focusHead', 'unpin'];
+const COMPARE_MESSAGE_TYPES: readonly CompareToHost['type'][] = ['ready', 'focusHead', 'unpin', 'pin'];
 /** At most this many heads are pinned; pinning more drops the oldest. */
 export const MAX_PINNED = 12;
 const NO_RUN = 'Run "Attention Lens: Show Attention" on some text, then pin heads from the panel to compare them here.';
@@ -124,7 +128,12 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     if (!src) return { type: 'clear', reason: this.clearReason };
     const valid = this.pinned.filter((p) => isValidHead(p, src.attention.layers, src.attention.heads));
     const matrices = compareMatrices(src.attention, valid);
-    return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer };
+    const { layers, heads, tokens, data } = src.attention;
+    const n = tokens * tokens;
+    const related = valid.map((p, k) => nearestHeads(data, layers, heads, tokens, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
+      typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
+      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head } as HeadRef, meanJsd: r.meanJsd })));
+    return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };
   }
 
   private update(): void {
@@ -148,6 +157,11 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
         case 'unpin': {
           const head = parseHeadRef(msg.head);
           if (head) this.unpin(head);
+          break;
+        }
+        case 'pin': {
+          const head = parseHeadRef(msg.head);
+          if (head) this.pin(head);
           break;
         }
         default:

@@ -83,3 +83,28 @@ function checkSquare(a: Float32Array, b: Float32Array, tokens: number): void {
   const n = tokens * tokens;
   if (a.length < n || b.length < n) throw new Error(`matrices hold ${a.length} and ${b.length} values, expected ${n}`);
 }
+
+/** A head and its mean row JS divergence from a reference head. */
+export interface RelatedHead {
+  readonly layer: number;
+  readonly head: number;
+  readonly meanJsd: number;
+}
+
+/**
+ * The `k` heads of a Float32 [L, H, T, T] stack nearest to `target` (a T×T matrix) by mean row JS
+ * divergence, nearest first (ties by layer, then head); `exclude` (layer, head) is left out (the target itself).
+ */
+export function nearestHeads(stack: Float32Array, layers: number, heads: number, tokens: number, target: Float32Array, k: number,
+  exclude?: { layer: number; head: number }): RelatedHead[] {
+  const n = tokens * tokens;
+  const all: RelatedHead[] = [];
+  for (let l = 0; l < layers; l++) {
+    for (let h = 0; h < heads; h++) {
+      if (exclude && exclude.layer === l && exclude.head === h) continue;
+      const m = stack.subarray((l * heads + h) * n, (l * heads + h + 1) * n);
+      all.push({ layer: l, head: h, meanJsd: meanRowJsDivergence(target, m, tokens) });
+    }
+  }
+  return all.sort((a, b) => a.meanJsd - b.meanJsd || a.layer - b.layer || a.head - b.head).slice(0, Math.max(0, k));
+}

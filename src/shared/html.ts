@@ -163,6 +163,11 @@ const COMPARE_BODY = `  <header id="header">
   <section id="pinned" aria-label="Pinned heads"></section>
   <section id="difference" hidden>
     <h2 id="difference-title">Difference</h2>
+    <div id="difference-pick" class="pick">
+      <label for="diff-a">A</label><vscode-dropdown id="diff-a" aria-label="First head of the difference"></vscode-dropdown>
+      <span>−</span>
+      <label for="diff-b">B</label><vscode-dropdown id="diff-b" aria-label="Second head of the difference"></vscode-dropdown>
+    </div>
     <div id="difference-legend" class="legend"></div>
     <canvas id="difference-canvas" role="img"></canvas>
   </section>

@@ -143,6 +143,8 @@ export type HostToCompare =
       readonly pinned: readonly HeadRef[];
       /** Float32 [pinned.length, T, T]. */
       readonly matrices: ArrayBuffer;
+      /** Per pinned head: the heads nearest to it on this input by mean row JS divergence, nearest first. */
+      readonly related?: readonly (readonly { readonly head: HeadRef; readonly meanJsd: number }[])[];
     }
   | { readonly type: 'clear'; readonly reason: string };
 
@@ -150,7 +152,9 @@ export type HostToCompare =
 export type CompareToHost =
   | { readonly type: 'ready' }
   | { readonly type: 'focusHead'; readonly head: HeadRef }
-  | { readonly type: 'unpin'; readonly head: HeadRef };
+  | { readonly type: 'unpin'; readonly head: HeadRef }
+  /** Pin a head (a related head offered in the view). */
+  | { readonly type: 'pin'; readonly head: HeadRef };
 
 // ---------------------------------------------------------------- panel ⇄ worker
 

@@ -77,6 +77,40 @@ describe('compare webview in Chromium', function () {
     await setTheme(page, 'vscode-dark');
   });
 
+  it('lists the heads nearest each pinned one, pins one from there, and shows the difference of any picked pair', async () => {
+    const { nearestHeads } = await import('../../src/shared/head-compare');
+    const stack = new Float32Array(pinned.length * T * T);
+    pinned.forEach((h, k) => stack.set(matrixOf(h), k * T * T));
+    const related = pinned.map((p) => nearestHeads(ref.attention, L, H, T, matrixOf(p), 4, { layer: p.layer, head: p.head as number })
+      .map((r) => ({ head: { stack: 'self', layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
+    await page.evaluate(({ tokens, pinned, data, related }) => {
+      (globalThis as any).postMessage({ type: 'compare', tokens, pinned, matrices: new Float32Array(data).buffer, related }, '*');
+    }, { tokens: tokenize(bundledModelDir, ref.text), pinned, data: Array.from(stack), related });
+    await page.waitForSelector('.pinned-head .related-head');
+    const shown = await page.$$eval('.pinned-head:first-child .related-head', (els) => els.map((e: any) => [e.dataset.head, Number(e.dataset.jsd)]));
+    assert.deepEqual(shown.map((s) => s[0]), related[0].map((r) => `L${r.head.layer} H${r.head.head}`));
+    for (let k = 1; k < shown.length; k++) assert.ok((shown[k][1] as number) >= (shown[k - 1][1] as number), 'nearest first');
+    console.log(`    nearest to ${`L${pinned[0].layer} H${pinned[0].head}`}: ${shown.map((s) => `${s[0]} ${(s[1] as number).toFixed(3)}`).join(', ')}`);
+    await page.locator('.pinned-head:first-child .related-head').first().locator('.related-pin').click();
+    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'pin'));
+    assert.deepEqual((await postedOfType(page, 'pin')).pop().head, related[0][0].head);
+    // Pick A = the third pinned head, B = the first: the title and the divergence it draws follow.
+    await page.locator('#diff-a').click();
+    await page.locator('#diff-a vscode-option[value="L2 H2"]').click();
+    await page.waitForFunction(() => /L2 H2 − L1 H0/.test((globalThis as any).document.getElementById('difference-title').textContent));
+    await page.locator('#diff-b').click();
+    await page.locator('#diff-b vscode-option[value="L1 H3"]').click();
+    await page.waitForFunction(() => /L2 H2 − L1 H3/.test((globalThis as any).document.getElementById('difference-title').textContent));
+    // Picking A's head for B swaps them.
+    await page.locator('#diff-b').click();
+    await page.locator('#diff-b vscode-option[value="L2 H2"]').click();
+    await page.waitForFunction(() => /L1 H3 − L2 H2/.test((globalThis as any).document.getElementById('difference-title').textContent));
+    await shot(page, 'compare-related-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'compare-related-light.png');
+    await setTheme(page, 'vscode-dark');
+  });
+
   it('posts focusHead from a title and unpin from ✕', async () => {
     await page.locator('.pinned-head').nth(1).locator('.focus-head').click();
     await page.locator('.pinned-head').nth(0).locator('.unpin').click();

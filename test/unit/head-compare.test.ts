@@ -50,3 +50,19 @@ describe('head-compare: matrices', () => {
     assert.throws(() => pairwiseDivergence(stack, 4, 3), /expected/);
   });
 });
+
+describe('related heads', () => {
+  it('ranks every other head by mean row JS divergence from the target, nearest first', async () => {
+    const { nearestHeads } = await import('../../src/shared/head-compare');
+    const T = 3;
+    const prev = [1, 0, 0, 1, 0, 0, 0, 1, 0];
+    const self = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+    const almostPrev = [1, 0, 0, 0.9, 0.1, 0, 0, 0.9, 0.1];
+    const stack = new Float32Array([...prev, ...self, ...almostPrev, ...prev]); // L=2, H=2
+    const r = nearestHeads(stack, 2, 2, T, Float32Array.from(prev), 3, { layer: 0, head: 0 });
+    assert.deepEqual(r.map((x) => `L${x.layer} H${x.head}`), ['L1 H1', 'L1 H0', 'L0 H1']);
+    assert.equal(r[0].meanJsd, 0);
+    assert.ok(r[1].meanJsd > 0 && r[1].meanJsd < r[2].meanJsd);
+    assert.equal(nearestHeads(stack, 2, 2, T, Float32Array.from(prev), 10).length, 4);
+  });
+});

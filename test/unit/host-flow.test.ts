@@ -275,6 +275,11 @@ describe('host flow: restore after reload, compare view', () => {
     send({ type: 'unpin', head: { stack: 'self', layer: 0, head: 0 } });
     assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }]);
     send({ type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
-    assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
+    assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });    // Related heads: per pinned head, the nearest others by mean JSD, nearest first; 'pin' from the view pins one.
+    const rel = (viewPosts.at(-1) as { related: { head: { layer: number; head: number }; meanJsd: number }[][] }).related;
+    assert.equal(rel.length, 1);
+    assert.ok(rel[0].length > 0 && rel[0].every((r, k) => k === 0 || r.meanJsd >= rel[0][k - 1].meanJsd));
+    send({ type: 'pin', head: { stack: 'self', layer: 0, head: 1 } });
+    assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }, { stack: 'self', layer: 0, head: 1 }]);
   });
 });

@@ -2,13 +2,13 @@
  * The compare side view: posts `ready`, renders pinned heads side by side on 'compare', shows the reason
  * on 'clear', and re-renders when the theme or the width changes.
  */
-import { provideVSCodeDesignSystem, vsCodeButton } from '@vscode/webview-ui-toolkit';
+import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption } from '@vscode/webview-ui-toolkit';
 import { assertNever, isMessage, type CompareToHost, type HostToCompare } from '../../src/shared/protocol';
 import { readTheme, watchTheme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { renderCompare, type CompareData } from './render';
 
-provideVSCodeDesignSystem().register(vsCodeButton());
+provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDropdown(), vsCodeOption());
 
 const vscode = vscodeApi();
 const post = (m: CompareToHost): void => vscode.postMessage(m);
@@ -26,6 +26,8 @@ function render(): void {
   renderCompare(data, readTheme(), {
     focus: (head) => post({ type: 'focusHead', head }),
     unpin: (head) => post({ type: 'unpin', head }),
+    pin: (head) => post({ type: 'pin', head }),
+    redraw: render,
   });
 }
 
@@ -49,7 +51,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
         clear(`Cannot compare: expected ${msg.pinned.length} × ${T} × ${T} values, got ${stack.length}.`);
         break;
       }
-      data = { tokens: msg.tokens, pinned: msg.pinned, stack };
+      data = { tokens: msg.tokens, pinned: msg.pinned, stack, related: msg.related };
       document.body.classList.add('has-data');
       render();
       break;

@@ -1,6 +1,6 @@
 /**
  * Drawing for the compare view: one small heatmap per pinned head (title button → focusHead, ✕ → unpin),
- * a diverging difference heatmap of the first two, and the mean row Jensen–Shannon divergence and
+ * the heads nearest each pinned one (mean JSD, focus or pin), a diverging difference heatmap of any two (picked), and the mean row Jensen–Shannon divergence and
  * similarity of every pair.
  */
 import { formatWeight, maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
@@ -17,12 +17,71 @@ export interface CompareData {
   readonly pinned: readonly HeadRef[];
   /** Float32 [pinned.length, T, T]. */
   readonly stack: Float32Array;
+  /** Per pinned head, the nearest heads on this input (mean row JS divergence). */
+  readonly related?: readonly (readonly { readonly head: HeadRef; readonly meanJsd: number }[])[];
 }
 
 /** Callbacks for the pinned-head buttons. */
 export interface CompareEvents {
   focus(head: HeadRef): void;
   unpin(head: HeadRef): void;
+  pin(head: HeadRef): void;
+  /** Draw again (the difference pair changed). */
+  redraw(): void;
+}
+
+/** The pinned heads the difference shows, by label (kept across messages while both stay pinned). */
+let diffPair: [string, string] | undefined;
+
+type Dropdown = HTMLElement & { value: string };
+
+/** Fills a difference dropdown with the pinned heads and selects `selected`. */
+function fillPick(el: Dropdown, labels: readonly string[], selected: string, onChange: (v: string) => void): void {
+  el.replaceChildren(...labels.map((l) => {
+    const o = document.createElement('vscode-option');
+    o.setAttribute('value', l);
+    o.textContent = l;
+    if (l === selected) o.setAttribute('selected', '');
+    return o;
+  }));
+  el.value = selected;
+  queueMicrotask(() => { if (el.value !== selected) el.value = selected; });
+  el.onchange = () => onChange(el.value);
+}
+
+/** The related-heads list under a pinned head: each one focuses the head; "+" pins it. */
+function relatedList(related: CompareData['related'], k: number, events: CompareEvents): HTMLElement | undefined {
+  const list = related?.[k];
+  if (!list?.length) return undefined;
+  const box = document.createElement('div');
+  box.className = 'related';
+  const t = document.createElement('span');
+  t.className = 'muted';
+  t.textContent = 'Nearest (JSD):';
+  t.title = 'The heads whose attention on this input is closest to this one: mean Jensen–Shannon divergence over query rows.';
+  box.append(t);
+  for (const r of list) {
+    const item = document.createElement('span');
+    item.className = 'related-head';
+    item.dataset.head = headLabel(r.head);
+    item.dataset.jsd = r.meanJsd.toFixed(6);
+    const b = document.createElement('vscode-button');
+    b.setAttribute('appearance', 'secondary');
+    b.className = 'related-focus';
+    b.textContent = `${headLabel(r.head)} ${r.meanJsd.toFixed(2)}`;
+    b.title = `Show ${headLabel(r.head)} in the panel (mean JS divergence ${r.meanJsd.toFixed(4)})`;
+    b.addEventListener('click', () => events.focus(r.head));
+    const pin = document.createElement('vscode-button');
+    pin.setAttribute('appearance', 'icon');
+    pin.className = 'related-pin';
+    pin.textContent = '+';
+    pin.setAttribute('aria-label', `Pin ${headLabel(r.head)}`);
+    pin.title = `Pin ${headLabel(r.head)}`;
+    pin.addEventListener('click', () => events.pin(r.head));
+    item.append(b, pin);
+    box.append(item);
+  }
+  return box;
 }
 
 /** The difference matrix on show (the difference canvas's tooltip reads it). */
@@ -104,6 +163,8 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     canvas.setAttribute('aria-label', `${headLabel(head)} attention, ${T} tokens, max weight ${formatWeight(maxValue(m))}`);
     attachTip(canvas, tokens, size, (i, j) => (causal && j > i ? 'masked' : formatWeight(m[i * T + j])));
     card.append(bar, canvas);
+    const related = relatedList(data.related, k, events);
+    if (related) card.append(related);
     return card;
   });
   $('pinned').replaceChildren(...cards);
@@ -111,15 +172,31 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
   const diffSection = $('difference');
   diffSection.hidden = P < 2;
   if (P >= 2) {
-    const d = differenceMatrix(matrix(0), matrix(1), T);
+    const labels = pinned.map(headLabel);
+    if (!diffPair || !labels.includes(diffPair[0]) || !labels.includes(diffPair[1]) || diffPair[0] === diffPair[1]) {
+      diffPair = [labels[0], labels[1]];
+    }
+    const [a, b] = [labels.indexOf(diffPair[0]), labels.indexOf(diffPair[1])];
+    const choose = (side: 0 | 1) => (v: string): void => {
+      if (!diffPair || diffPair[side] === v) return;
+      const next: [string, string] = [...diffPair];
+      next[side] = v;
+      // Picking the other side's head swaps the two, so A and B always differ.
+      if (next[0] === next[1]) next[1 - side] = diffPair[side];
+      diffPair = next;
+      events.redraw();
+    };
+    fillPick($('diff-a') as Dropdown, labels, diffPair[0], choose(0));
+    fillPick($('diff-b') as Dropdown, labels, diffPair[1], choose(1));
+    const d = differenceMatrix(matrix(a), matrix(b), T);
     const limit = maxAbs(d);
     const big = Math.max(size, Math.min(360, width - 16));
-    $('difference-title').textContent = `Difference: ${headLabel(pinned[0])} − ${headLabel(pinned[1])}`;
+    $('difference-title').textContent = `Difference: ${headLabel(pinned[a])} − ${headLabel(pinned[b])}`;
     const old = $('difference-canvas') as HTMLCanvasElement;
     const ctx = sizeCanvas(old, big, big);
     blitMatrix(ctx, divergingImage(d, T, limit, causal, theme), 0, 0, big);
     if (causal) hatchUpperTriangle(ctx, T, 0, 0, big / T, theme.hatch);
-    old.setAttribute('aria-label', `Difference of ${headLabel(pinned[0])} and ${headLabel(pinned[1])}; largest |difference| ${formatWeight(limit)}`);
+    old.setAttribute('aria-label', `Difference of ${headLabel(pinned[a])} and ${headLabel(pinned[b])}; largest |difference| ${formatWeight(limit)}`);
     if (!old.dataset.tipAttached) {
       old.dataset.tipAttached = '1';
       attachTip(old, tokens, big, (i, j) => (causal && j > i ? 'masked' : formatWeight(currentDiff[i * T + j])));
@@ -127,9 +204,9 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     currentDiff = d;
     const legend = $('difference-legend');
     const lo = document.createElement('span');
-    lo.textContent = `${headLabel(pinned[1])} higher −${formatWeight(limit)}`;
+    lo.textContent = `${headLabel(pinned[b])} higher −${formatWeight(limit)}`;
     const hi = document.createElement('span');
-    hi.textContent = `+${formatWeight(limit)} ${headLabel(pinned[0])} higher (√ scale)`;
+    hi.textContent = `+${formatWeight(limit)} ${headLabel(pinned[a])} higher (√ scale)`;
     legend.replaceChildren(lo, rampCanvas(96, 10, [theme.negative, theme.bg, theme.positive]), hi);
   }
 
