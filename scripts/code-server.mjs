@@ -220,10 +220,22 @@ function installExitHook() {
  * and XDG folders under .vscode-test/runs/<id>/, and its log goes to <that>/code-server.log.
  * `url` opens `workspace` with the extension under development (and its tests, when given).
  */
-export async function startCodeServer({ port, host = '127.0.0.1', workspace, extensionDevelopmentPath = root, extensionTestsPath,
-  env = {}, settings = {}, quiet = false, keepData = false } = {}) {
+export async function startCodeServer(options = {}) {
+  // A port picked here can be taken by someone else before code-server binds it: pick another then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce({ ...options, port: options.port ?? await freePort() });
+    } catch (err) {
+      if (options.port !== undefined || attempt >= 3 || !/EADDRINUSE/.test(String(err?.message))) throw err;
+      log(`port taken, retrying on another one`);
+    }
+  }
+}
+
+async function startOnce({ port, host = '127.0.0.1', workspace, extensionDevelopmentPath = root, extensionTestsPath,
+  env = {}, settings = {}, quiet = false, keepData = false }) {
   const inst = await ensureCodeServer({ quiet: true });
-  port = port ?? await freePort();
+  pruneRuns();
   const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${port}`;
   const dataDir = path.join(cacheRoot, 'runs', id);
   const dirs = { ud: path.join(dataDir, 'user-data'), ext: path.join(dataDir, 'extensions'), xdg: path.join(dataDir, 'xdg') };
@@ -297,7 +309,7 @@ export async function startCodeServer({ port, host = '127.0.0.1', workspace, ext
       throw new Error(`code-server exited (${JSON.stringify(exited)}) before it was ready; log: ${logPath}\n${tail(logPath)}`);
     }
     try {
-      const r = await fetch(`${handle.base}/healthz`);
+      const r = await fetch(`${handle.base}/healthz`, { signal: AbortSignal.timeout(3000) });
       if (r.ok) break;
     } catch { /* not up yet */ }
     if (Date.now() - t0 > 180000) {
@@ -308,6 +320,16 @@ export async function startCodeServer({ port, host = '127.0.0.1', workspace, ext
   }
   if (!quiet) log(`up at ${handle.base} in ${secs(t0)} (log: ${logPath})`);
   return handle;
+}
+
+/** Keeps the newest 40 run folders (each holds a code-server log) in .vscode-test/runs/. */
+function pruneRuns(keep = 40) {
+  const dir = path.join(cacheRoot, 'runs');
+  if (!fs.existsSync(dir)) return;
+  const runs = fs.readdirSync(dir).sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - keep))) {
+    fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+  }
 }
 
 /** Last lines of a file, for error messages. */
