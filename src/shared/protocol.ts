@@ -187,7 +187,9 @@ export type PanelToWorker =
     }
   | { readonly type: 'cancel'; readonly runId: number }
   /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */
-  | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number };
+  | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number }
+  /** ‖v_j‖ of every layer, head and token of run `runId` (answered by 'valueNorms'). */
+  | { readonly type: 'valueNorms'; readonly runId: number };
 
 /** Worker → panel messages. */
 export type WorkerToPanel =
@@ -245,7 +247,9 @@ export type WorkerToPanel =
       /** Why only the scores are shown. */
       readonly note?: string;
       readonly error?: string;
-    };
+    }
+  /** Answer to 'valueNorms': Float32 [layers, heads, T] of ‖v_j‖ (value-weighted view), or why there is none. */
+  | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string };
 
 /** Exhaustiveness check for `switch` statements over message unions. */
 export function assertNever(x: never): never {

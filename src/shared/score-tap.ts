@@ -18,6 +18,8 @@ export interface ScoreSources {
   readonly kT?: string;
   /** How the MatMul output is scaled on the way: divided, multiplied, or not at all (Q or K scaled before). */
   readonly scaling?: 'div' | 'mul' | 'none';
+  /** V ([.., T, d_head]): the right input of the MatMul(P, V) that consumes the Softmax output, when found. */
+  readonly v?: string;
 }
 
 /** Ops a score may pass through between the MatMul and the Softmax (masking, scaling, casts). */
@@ -60,17 +62,32 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
     if (!node || node.opType !== 'Softmax' || !node.inputs[0]) continue;
     const logits = node.inputs[0];
     const found = findMatMul(logits, producer, summary, 6, 'none');
-    out.push(found
-      ? { softmax, logits, q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling }
-      : { softmax, logits });
+    const v = valueOf(softmax, summary);
+    out.push({
+      softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling } : {}),
+      ...(v ? { v } : {}),
+    });
   }
   return out;
+}
+
+/** V of the MatMul(P, V) that consumes a Softmax output `p` (directly, or through a Cast or Dropout). */
+function valueOf(p: string, summary: OnnxSummary, depth = 2): string | undefined {
+  for (const n of summary.nodes) {
+    if (n.inputs[0] !== p) continue;
+    if (n.opType === 'MatMul' && n.inputs.length === 2) return n.inputs[1];
+    if ((n.opType === 'Cast' || n.opType === 'Dropout') && depth > 0 && n.outputs[0]) {
+      const v = valueOf(n.outputs[0], summary, depth - 1);
+      if (v) return v;
+    }
+  }
+  return undefined;
 }
 
 /** Every tensor name the score taps need, without duplicates. */
 export function scoreTapNames(sources: readonly ScoreSources[]): string[] {
   const names = new Set<string>();
-  for (const s of sources) for (const n of [s.logits, s.q, s.kT]) if (n) names.add(n);
+  for (const s of sources) for (const n of [s.logits, s.q, s.kT, s.v]) if (n) names.add(n);
   return [...names];
 }
 

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { bundledModelDir, loadReference, repoRoot } from '../support/model';
+import { planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
+import { appendBytes, planScoreTaps, scoreTapSuffix } from '../../src/shared/score-tap';
+import { valueNorms } from '../../src/shared/value-weighted';
+import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
@@ -213,6 +216,49 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await shot(page, 'heads-predictions-light.png');
     await setTheme(page, 'vscode-dark');
     await page.keyboard.press('Escape');
+  });
+
+  it('switches to the value-weighted view ‖α·v‖ and back', async () => {
+    const r = await waitForPosted(page, 'result', 1);
+    const { heads: H, tokens: T } = r.attention;
+    await page.locator('#tab-heatmap').click();
+    await page.locator('#heatmap').hover({ position: { x: 5, y: 5 } });
+    const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+    const layer = Number(await page.$eval('#layer-select', (e: any) => e.value));
+    const head = Number(await page.$eval('#head-select', (e: any) => e.value));
+    const [i, j] = [T - 1, 2];
+    const tipAt = async () => {
+      await page.locator('#heatmap').hover({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+      await page.waitForSelector('#heatmap-tip:not([hidden])');
+      return Number(await page.$eval('#heatmap-tip', (e: any) => e.dataset.weight));
+    };
+    const alpha = r.attention.data[((layer * H + head) * T + i) * T + j];
+    assert.ok(Math.abs(await tipAt() - alpha) < 1e-4);
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction(() => /weighted by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    await page.mouse.move(2, 2);
+    const weighted = await tipAt();
+    console.log(`    L${layer} H${head} (${i}, ${j}): α = ${alpha.toFixed(4)}, ‖α·v‖ share = ${weighted.toFixed(4)}`);
+    assert.ok(Math.abs(weighted - alpha) > 1e-4, 'the value-weighted view differs from α');
+    // The same share from onnxruntime-node: V of that layer → ‖v_j‖ → α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖.
+    const ort = require('onnxruntime-node');
+    const model = readBundledOnnx();
+    const summary = scanOnnx(model);
+    const plan = planTap(summary);
+    const sources = planScoreTaps(summary, plan.softmaxOutputs);
+    const session = await ort.InferenceSession.create(appendBytes(tapAttention(model, plan), scoreTapSuffix(summary, sources)));
+    const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ref.ids.map(BigInt)), [1, T]) });
+    const v = out[sources[layer].v!];
+    const norms = valueNorms(v.data, H, T, Number(v.dims[3]));
+    const rowA = r.attention.data.slice(((layer * H + head) * T + i) * T, ((layer * H + head) * T + i + 1) * T) as number[];
+    const z = rowA.reduce((acc, a, k) => acc + a * norms[head * T + k], 0);
+    const expected = (rowA[j] * norms[head * T + j]) / z;
+    assert.ok(Math.abs(weighted - expected) < 1e-4, `${weighted} vs ${expected}`);
+    await shot(page, 'heads-value-weighted-dark.png');
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction(() => !/weighted by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    await page.mouse.move(2, 2);
+    assert.ok(Math.abs(await tipAt() - alpha) < 1e-4);
   });
 
   it('has no console errors', () => {

@@ -78,6 +78,18 @@ export class InferenceClient {
     });
   }
 
+  private valuing = new Map<number, (m: Extract<WorkerToPanel, { type: 'valueNorms' }>) => void>();
+
+  /** Asks the worker for ‖v_j‖ of every layer, head and token of the last run (value-weighted view). */
+  valueNorms(runId: number): Promise<Extract<WorkerToPanel, { type: 'valueNorms' }>> {
+    return new Promise((resolve) => {
+      const w = this.worker;
+      if (!w) return resolve({ type: 'valueNorms', runId, error: 'The inference worker is not running.' });
+      this.valuing.set(runId, resolve);
+      w.postMessage({ type: 'valueNorms', runId } satisfies PanelToWorker);
+    });
+  }
+
   /** Called with each induction-probe result the worker sends (after a run's result). */
   onProbe?: (msg: Extract<WorkerToPanel, { type: 'probe' }>) => void;
 
@@ -133,6 +145,8 @@ export class InferenceClient {
       resolve({ type: 'explanation', runId, layer, head, query, error: err.message });
     }
     this.explaining.clear();
+    for (const [runId, resolve] of this.valuing) resolve({ type: 'valueNorms', runId, error: err.message });
+    this.valuing.clear();
     this.worker?.terminate();
     this.worker = undefined;
     this.sent.clear();
@@ -143,6 +157,11 @@ export class InferenceClient {
   private onMessage(msg: WorkerToPanel): void {
     if (msg.type === 'probe') {
       this.onProbe?.(msg);
+      return;
+    }
+    if (msg.type === 'valueNorms') {
+      this.valuing.get(msg.runId)?.(msg);
+      this.valuing.delete(msg.runId);
       return;
     }
     if (msg.type === 'explanation') {

@@ -3,7 +3,7 @@
  * layer and head dropdowns, and maps the view tabs to view names and back.
  */
 import {
-  provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodePanels, vsCodePanelTab, vsCodePanelView,
+  provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodePanels, vsCodePanelTab, vsCodePanelView,
   vsCodeProgressRing,
 } from '@vscode/webview-ui-toolkit';
 import type { HeadChoice, ViewName } from './state';
@@ -12,7 +12,7 @@ import { headChoiceLabel } from './state';
 /** Registers the toolkit elements the panel markup uses (dropdown, option, button, panels, progress ring). */
 export function registerToolkit(): void {
   provideVSCodeDesignSystem().register(
-    vsCodeDropdown(), vsCodeOption(), vsCodeButton(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeProgressRing(),
+    vsCodeDropdown(), vsCodeOption(), vsCodeButton(), vsCodeCheckbox(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeProgressRing(),
   );
 }
 

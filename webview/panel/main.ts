@@ -62,6 +62,29 @@ const heatmap = new HeatmapView({
 });
 const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
+const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
+valueToggle.addEventListener('change', () => void applyValueWeighting());
+
+/** Shows ‖α·v‖ or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
+async function applyValueWeighting(): Promise<void> {
+  const r = run;
+  if (!r?.attention || stacks) return;
+  if (valueToggle.checked && !r.hasValueNorms) {
+    const x = await client.valueNorms(r.runId);
+    if (run !== r) return;
+    if (x.error || !x.norms) {
+      valueToggle.checked = false;
+      header.setError(`Cannot weight by ‖v‖: ${x.error ?? 'no values'}`);
+      return;
+    }
+    r.setValueWeighted(valueToggle.checked, new Float32Array(x.norms));
+  } else r.setValueWeighted(valueToggle.checked);
+  document.body.classList.toggle('value-weighted', r.valueWeighted);
+  explainView.hide();
+  heatmap.invalidate();
+  grid.invalidate();
+  render();
+}
 /** The run's logits [T, vocab] (decoder models) and the model's token strings, for next-token predictions. */
 let logits: { runId: number; data: Float32Array; vocab: number } | undefined;
 let vocabStrings: readonly string[] = [];
@@ -90,7 +113,7 @@ async function explainCell(i: number, j: number): Promise<void> {
   const e = explainWeight({
     query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
   });
-  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.row(layer, head, i)![j], note: x.note, theme });
+  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.attention[((layer * r.dims.heads + head) * r.T + i) * r.T + j], note: x.note, theme });
 }
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
@@ -281,6 +304,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   clampState(run);
   header.setProgress(undefined);
   header.setBackend(result.backendUsed, result.fallbackReason);
+  document.body.classList.remove('value-weighted');
+  if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';
   changed();
   await afterPaint();

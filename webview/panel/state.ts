@@ -3,6 +3,7 @@
  * transient hover, and the data of the run on show with its per-head and mean matrices.
  */
 import { aggregateMatrix } from '../../src/shared/aggregate';
+import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
@@ -69,6 +70,9 @@ export class RunData {
   readonly dims: StackDims;
   readonly labels: readonly TokenLabel[];
   private readonly means = new Map<string, Float32Array>();
+  /** The value-weighted stack (α_ij·‖v_j‖, rows renormalised) once the norms are in, and whether it is shown. */
+  private weighted?: Float32Array;
+  private showWeighted = false;
   private metricsCache?: { induction?: readonly number[]; rows: HeadMetricValues[] };
 
   constructor(
@@ -101,19 +105,43 @@ export class RunData {
 
   /** The [T,T] matrix for a layer and head choice ('all' shows the mean), or undefined before a result. */
   matrix(layer: number, head: HeadChoice): Float32Array | undefined {
-    if (!this.attention) return undefined;
+    const data = this.shown;
+    if (!data) return undefined;
     if (typeof head !== 'number') {
       const how = head === 'all' ? 'mean' : head;
-      const key = `${how}|${layer}`;
+      const key = `${how}|${layer}|${data === this.attention ? 'a' : 'v'}`;
       let m = this.means.get(key);
       if (!m) {
-        m = how === 'mean' ? meanOverHeads(this.attention, this.dims, layer)
-          : aggregateMatrix(this.attention, this.dims.heads, this.dims.tokens, layer, how);
+        m = how === 'mean' ? meanOverHeads(data, this.dims, layer)
+          : aggregateMatrix(data, this.dims.heads, this.dims.tokens, layer, how);
         this.means.set(key, m);
       }
       return m;
     }
-    return headMatrix(this.attention, this.dims, layer, head);
+    return headMatrix(data, this.dims, layer, head);
+  }
+
+  /** The stack the views draw: the attention, or its value-weighted form when that is switched on and in. */
+  get shown(): Float32Array | undefined {
+    return this.showWeighted && this.weighted ? this.weighted : this.attention;
+  }
+
+  /** True while the views show ‖α_ij·v_j‖ (rows renormalised) instead of α. */
+  get valueWeighted(): boolean {
+    return this.showWeighted && !!this.weighted;
+  }
+
+  /** Switches the value-weighted view; `norms` (Float32 [L, H, T] of ‖v_j‖) is kept once given. */
+  setValueWeighted(on: boolean, norms?: Float32Array): void {
+    if (norms && !this.weighted && this.attention) {
+      this.weighted = valueWeightedStack(this.attention, norms, this.dims.layers, this.dims.heads, this.dims.tokens);
+    }
+    this.showWeighted = on;
+  }
+
+  /** True once the value norms have been given. */
+  get hasValueNorms(): boolean {
+    return !!this.weighted;
   }
 
   /** Every head's metrics on this run's ids (induction from the model's probe, when in); cached. */

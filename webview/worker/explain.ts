@@ -7,6 +7,7 @@
 import type * as ortTypes from 'onnxruntime-web';
 import { appendBytes, planScoreTaps, scoreTapSuffix, type ScoreSources } from '../../src/shared/score-tap';
 import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import { valueNorms } from '../../src/shared/value-weighted';
 import { headQK } from '../../src/shared/weight-explain';
 import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
 
@@ -57,6 +58,34 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
     const qk = headQK(tensor(out[src.q]), tensor(out[src.kT]), H, T, req.head, req.query);
     if (!qk) return { ...base, scores: row, note: 'Q and K have shapes this view does not read: showing the pre-softmax scores only.' };
     return { ...base, scores: row, scaling: src.scaling, q: Array.from(qk.q), kT: Array.from(qk.kT), dHead: qk.d };
+  } finally {
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}
+
+/** ‖v_j‖ for every layer, head and token of `run`: Float32 [L, H, T], or an error when V is not found. */
+export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
+  Promise<{ norms: Float32Array } | { error: string }> {
+  const all = sourcesOf.get(run.model);
+  const vs = run.layerNames.map((n) => all?.find((s) => s.softmax === n)?.v);
+  if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so ‖α·v‖ cannot be computed.' };
+  const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
+  try {
+    const T = run.inputIds.length;
+    const parts: Float32Array[] = [];
+    for (const name of vs as string[]) {
+      const t = out[name];
+      const dims = t.dims.map(Number);
+      const d = dims[dims.length - 1];
+      const data = tensorToFloat32(t);
+      const H = data.length / (T * d);
+      if (dims[dims.length - 2] !== T || !Number.isInteger(H)) return { error: `V has shape [${dims.join(', ')}], not [heads, ${T}, d].` };
+      parts.push(valueNorms(data, H, T, d));
+    }
+    const norms = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) { norms.set(p, o); o += p.length; }
+    return { norms };
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
   }

@@ -5,7 +5,7 @@
  */
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
-import { explain, withScoreTaps, type ExplainableRun } from './explain';
+import { explain, valueNormsOf, withScoreTaps, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
 import { handleEncoderDecoderRun } from './encdec';
 
@@ -168,6 +168,19 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
       break;
     case 'explain':
       queue = queue.then(() => handleExplain(msg));
+      break;
+    case 'valueNorms':
+      queue = queue.then(async () => {
+        const run = lastRun;
+        if (!run || run.runId !== msg.runId) return post({ type: 'valueNorms', runId: msg.runId, error: 'This run is no longer held by the worker.' });
+        try {
+          const r = await valueNormsOf(run, await getSession(run.model, run.backend));
+          if ('error' in r) post({ type: 'valueNorms', runId: msg.runId, error: r.error });
+          else post({ type: 'valueNorms', runId: msg.runId, norms: r.norms.buffer as ArrayBuffer }, [r.norms.buffer]);
+        } catch (e) {
+          post({ type: 'valueNorms', runId: msg.runId, error: messageOf(e) });
+        }
+      });
       break;
     default:
       assertNever(msg);

@@ -1,0 +1,38 @@
+/**
+ * The value-weighted view of attention (Kobayashi et al. 2020, "Attention is Not Only a Weight"): how much
+ * of each key actually reaches the query is ‖α_ij·v_j‖ = α_ij·‖v_j‖, not α_ij alone. Here each row is
+ * renormalised to sum to 1, so the view reads as "share of the row's ‖α·v‖" with the same scales as α.
+ * Pure; imports neither `vscode` nor the DOM.
+ */
+
+/** ‖v_j‖ for every head and token of a V tensor [.., H, T, d] (batch 1): Float32 [H, T]. */
+export function valueNorms(v: ArrayLike<number>, heads: number, t: number, d: number): Float32Array {
+  const out = new Float32Array(heads * t);
+  for (let h = 0; h < heads; h++) {
+    for (let j = 0; j < t; j++) {
+      let s = 0;
+      const base = (h * t + j) * d;
+      for (let c = 0; c < d; c++) s += v[base + c] * v[base + c];
+      out[h * t + j] = Math.sqrt(s);
+    }
+  }
+  return out;
+}
+
+/**
+ * A [L, H, T, T] stack with α_ij replaced by α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (norms: Float32 [L, H, T]). A row
+ * whose weighted sum is 0 stays as it was.
+ */
+export function valueWeightedStack(stack: Float32Array, norms: Float32Array, layers: number, heads: number, t: number): Float32Array {
+  if (norms.length !== layers * heads * t) throw new RangeError(`value norms hold ${norms.length} values, expected ${layers * heads * t}`);
+  const out = new Float32Array(stack.length);
+  for (let m = 0; m < layers * heads; m++) {
+    for (let i = 0; i < t; i++) {
+      const row = (m * t + i) * t;
+      let s = 0;
+      for (let j = 0; j < t; j++) s += stack[row + j] * norms[m * t + j];
+      for (let j = 0; j < t; j++) out[row + j] = s > 0 ? (stack[row + j] * norms[m * t + j]) / s : stack[row + j];
+    }
+  }
+  return out;
+}
