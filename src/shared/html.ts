@@ -41,16 +41,28 @@ export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/** One CSP source expression a host may hand us: 'self', a scheme (`https:`) or a host source (`https://*.x.net`). */
+const CSP_SOURCE_EXPRESSION = /^(?:'self'|[A-Za-z][A-Za-z0-9+.-]*:(?:\/\/[A-Za-z0-9*_.+-]+(?::\d+|:\*)?[^\s;,'"<>]*)?|(?:\*\.)?[A-Za-z0-9_.+-]+(?::\d+)?)$/;
+
+/**
+ * True when `source` is a list of plain CSP source expressions. VS Code gives one origin
+ * (`https://file+.vscode-resource.vscode-cdn.net`); code-server gives a list (`'self' https://*.vscode-cdn.net`).
+ * Anything that could end a directive, or a keyword other than 'self' ('unsafe-inline', nonces), is refused.
+ */
+export function isUsableCspSource(source: string): boolean {
+  const parts = source.trim().split(/\s+/).filter(Boolean);
+  return parts.length > 0 && parts.every((p) => CSP_SOURCE_EXPRESSION.test(p));
+}
+
 function checkOptions(o: WebviewHtmlOptions): void {
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) throw new Error('The nonce must be at least 16 base64 characters.');
-  // The CSP source goes into the policy unquoted; anything that could end a directive is refused.
-  if (!o.cspSource || /[;,'"\s<>]/.test(o.cspSource)) throw new Error(`Unusable CSP source: ${o.cspSource}`);
+  if (!o.cspSource || !isUsableCspSource(o.cspSource)) throw new Error(`Unusable CSP source: ${o.cspSource}`);
 }
 
 /** The CSP of a webview; `wasm` adds 'wasm-unsafe-eval', blob: workers and fetching (panel only). */
 export function contentSecurityPolicy(o: WebviewHtmlOptions, wasm: boolean): string {
   checkOptions(o);
-  const src = o.cspSource;
+  const src = o.cspSource.trim().split(/\s+/).join(' ');
   return [
     "default-src 'none'",
     `script-src 'nonce-${o.nonce}'${wasm ? " 'wasm-unsafe-eval'" : ''}`,

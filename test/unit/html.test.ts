@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { contentSecurityPolicy, escapeHtml, makeNonce, renderCompareHtml, renderPanelHtml } from '../../src/shared/html';
+import { contentSecurityPolicy, escapeHtml, isUsableCspSource, makeNonce, renderCompareHtml, renderPanelHtml } from '../../src/shared/html';
 
 const base = {
   cspSource: 'https://file+.vscode-resource.vscode-cdn.net',
@@ -70,8 +70,23 @@ describe('html: panel document', () => {
   });
   it('refuses a CSP source or nonce that could break the policy', () => {
     assert.throws(() => renderPanelHtml({ ...base, cspSource: "x; script-src 'unsafe-inline'" }), /CSP source/);
+    assert.throws(() => renderPanelHtml({ ...base, cspSource: "'self' 'unsafe-inline'" }), /CSP source/);
+    assert.throws(() => renderPanelHtml({ ...base, cspSource: "'self' 'nonce-abc'" }), /CSP source/);
+    assert.throws(() => renderPanelHtml({ ...base, cspSource: 'https://a.test,https://b.test' }), /CSP source/);
+    assert.throws(() => renderPanelHtml({ ...base, cspSource: 'https://a.test"><script>' }), /CSP source/);
+    assert.throws(() => renderPanelHtml({ ...base, cspSource: '   ' }), /CSP source/);
     assert.throws(() => renderPanelHtml({ ...base, nonce: 'short' }), /nonce/);
     assert.throws(() => renderPanelHtml({ ...base, nonce: '"><script>alert(1)</script>xxxxxxxx' }), /nonce/);
+  });
+  it("accepts code-server's source list ('self' plus a wildcard host) and VS Code's single origin", () => {
+    const list = "'self' https://*.vscode-cdn.net";
+    const c = cspOf(renderPanelHtml({ ...base, cspSource: list }));
+    assert.equal(c.get('style-src'), `${list} 'nonce-${base.nonce}'`);
+    assert.equal(c.get('connect-src'), list);
+    assert.equal(c.get('script-src'), `'nonce-${base.nonce}' 'wasm-unsafe-eval'`);
+    for (const ok of ['vscode-resource:', 'https://file+.vscode-resource.vscode-cdn.net', 'http://127.0.0.1:8080', "'self'"]) {
+      assert.ok(isUsableCspSource(ok), ok);
+    }
   });
   it('escapes attribute values', () => {
     assert.equal(escapeHtml(`a"b<c>&'`), 'a&quot;b&lt;c&gt;&amp;&#39;');
