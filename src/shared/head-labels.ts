@@ -6,7 +6,7 @@
  * Metrics (A = one head's T×T matrix, row i = query i; formulas in head-metrics.ts):
  * - entropy: mean over rows of H(A[i,·]) / ln(n_i), n_i = visible keys (1 = uniform, 0 = one key);
  * - previousToken: mean over i ≥ 1 of A[i, i−1];
- * - sink: mean over i ≥ 1 of A[i, 0];
+ * - sink: mean over i ≥ 2 of A[i, 0] (rows where key 0 is neither the query itself nor its previous token);
  * - self: mean over i of A[i, i];
  * - distance: mean over i of Σ_j A[i, j]·|i − j| (tokens);
  * - duplicate: over queries whose token occurred earlier, mean weight on the earlier copies (null when none);
@@ -58,7 +58,7 @@ export type LabelThresholds = { readonly [K in keyof typeof LABEL_THRESHOLDS]: n
 export function labelRules(t: LabelThresholds = LABEL_THRESHOLDS): readonly { label: HeadLabel; rule: string }[] {
   return [
     { label: 'previous-token', rule: `mean A[i, i−1] ≥ ${t.previousToken}` },
-    { label: 'sink', rule: `mean A[i, 0] ≥ ${t.sink}` },
+    { label: 'sink', rule: `mean over i ≥ 2 of A[i, 0] ≥ ${t.sink}` },
     { label: 'induction', rule: `induction on a repeated random sequence ≥ ${t.induction}` },
     { label: 'duplicate', rule: `weight on earlier copies of the same token ≥ ${t.duplicate}` },
     { label: 'local', rule: `mean distance ≤ ${t.localDistance} tokens` },

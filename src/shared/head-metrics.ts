@@ -12,12 +12,17 @@ export function previousTokenScore(a: ArrayLike<number>, t: number): number {
   return s / (t - 1);
 }
 
-/** First-token (sink) score: mean over i ≥ 1 of A[i, 0]. */
+/**
+ * First-token (sink) score: mean over i ≥ 2 of A[i, 0]. Rows 0 and 1 are left out because there key 0 is
+ * the query itself (row 0, where a causal head has no other choice) or its previous token (row 1), so
+ * weight there says nothing about a first-token preference: a pure previous-token head scores exactly 0,
+ * a pure first-token head 1. 0 when T < 3.
+ */
 export function sinkScore(a: ArrayLike<number>, t: number): number {
-  if (t < 2) return 0;
+  if (t < 3) return 0;
   let s = 0;
-  for (let i = 1; i < t; i++) s += a[i * t];
-  return s / (t - 1);
+  for (let i = 2; i < t; i++) s += a[i * t];
+  return s / (t - 2);
 }
 
 /** Self score: mean over i of A[i, i]. */
@@ -27,9 +32,20 @@ export function selfScore(a: ArrayLike<number>, t: number): number {
   return t ? s / t : 0;
 }
 
+/** Entropy of row i in nats: H(A[i, ·]) = −Σ_j A[i, j]·ln A[i, j] (0·ln 0 = 0); ln n for uniform weight on n keys. */
+export function rowEntropy(a: ArrayLike<number>, t: number, i: number): number {
+  let h = 0;
+  for (let j = 0; j < t; j++) {
+    const p = a[i * t + j];
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return h;
+}
+
 /**
- * Normalised entropy: mean over i ≥ 1 of H(A[i, ·]) / ln(n_i), where n_i is the number of keys row i may
- * attend to (i+1 when `causal`, else T). 1 means uniform over the allowed keys, 0 means one key.
+ * Normalised entropy: mean over the rows with n_i ≥ 2 of H(A[i, ·]) / ln(n_i), H(p) = −Σ_j p_j ln p_j, where
+ * n_i is the number of keys row i may attend to: i+1 when `causal` (so rows i ≥ 1), else T (every row).
+ * 1 means uniform over the allowed keys, 0 means one key.
  */
 export function normalisedEntropy(a: ArrayLike<number>, t: number, causal: boolean): number {
   let total = 0;
@@ -37,12 +53,7 @@ export function normalisedEntropy(a: ArrayLike<number>, t: number, causal: boole
   for (let i = causal ? 1 : 0; i < t; i++) {
     const n = causal ? i + 1 : t;
     if (n < 2) continue;
-    let h = 0;
-    for (let j = 0; j < t; j++) {
-      const p = a[i * t + j];
-      if (p > 0) h -= p * Math.log(p);
-    }
-    total += h / Math.log(n);
+    total += rowEntropy(a, t, i) / Math.log(n);
     rows++;
   }
   return rows ? total / rows : 0;

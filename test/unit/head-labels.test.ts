@@ -33,6 +33,7 @@ describe('head labels from per-head metrics', () => {
     close(m[0].distance, (T - 1) / T);
     close(m[1].entropy, 1);
     close(m[2].sink, 1);
+    assert.equal(m[0].sink, 0, 'a pure previous-token head has no first-token score');
     close(m[3].self, 1);
     assert.equal(m[0].duplicate, null, 'no token repeats');
     assert.equal(m[0].induction, null, 'not probed');

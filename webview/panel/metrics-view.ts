@@ -27,7 +27,8 @@ export interface MetricsModel {
 const COLUMNS: readonly { key: MetricKey; label: string; title: string; digits: number }[] = [
   { key: 'head', label: 'Head', title: 'Layer and head', digits: 0 },
   { key: 'previousToken', label: 'Prev-token', title: 'Mean weight on the previous token, A[i, i−1]', digits: 3 },
-  { key: 'sink', label: 'First token', title: 'Mean weight on the first token (sink), A[i, 0], i ≥ 1', digits: 3 },
+  { key: 'sink', label: 'First token',
+    title: 'Mean weight on the first token (sink), A[i, 0] over i ≥ 2, where it is neither the query nor its previous token', digits: 3 },
   { key: 'self', label: 'Self', title: 'Mean weight on the token itself, A[i, i]', digits: 3 },
   { key: 'entropy', label: 'Entropy', title: 'Mean row entropy / ln(visible keys): 0 = one key, 1 = uniform', digits: 3 },
   { key: 'distance', label: 'Distance', title: 'Mean attention distance Σ_j A[i, j]·|i − j|, in tokens', digits: 1 },
