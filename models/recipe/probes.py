@@ -2,7 +2,9 @@
 
 For attention A[b, h, i, j] (query i, key j), averaged over sequences b:
   prev_token[h] = mean_{i>=1} A[i, i-1]              (held-out natural text)
-  sink[h]       = mean_{i>=1} A[i, 0]                (held-out natural text)
+  sink[h]       = mean_{i>=2} A[i, 0]                (held-out natural text; rows 0 and 1 are left out:
+                  there key 0 is the query itself or its previous token, so a pure previous-token
+                  head scores 0 and a pure first-token head 1, as in src/shared/head-metrics.ts)
   entropy[h]    = mean_{i>=1} -sum_j A[i,j] ln A[i,j] / ln(i+1)   (normalised to [0, 1])
   induction[h]  = mean_{k=0..L-2} A[L+k, k+1]        on [r, r], r = L uniform random tokens
 and the induction losses are the mean next-token losses inside the first and the second copy.
@@ -30,7 +32,7 @@ def head_scores(model, val, config, rng, device, windows=EVAL_WINDOWS, induction
     t = a.shape[-1]
     i = torch.arange(1, t)
     prev = a[..., i, i - 1].mean(dim=(1, 3))
-    sink = a[..., i, 0].mean(dim=(1, 3))
+    sink = a[..., i[1:], 0].mean(dim=(1, 3))  # rows i >= 2
     ent = -(a * torch.log(a.clamp_min(1e-30))).sum(-1)[..., 1:]  # [L, B, H, T-1]
     ent = (ent / torch.log(i.double() + 1)).mean(dim=(1, 3))
 
