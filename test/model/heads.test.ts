@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { headMatrix, inductionScore, meanNextTokenLoss, previousTokenScore } from '../../src/shared/head-metrics';
 import { bundledModelDir, readBundledOnnx } from '../support/model';
+import { measureSink } from '../support/measure-sink';
 import { openTapped, runTapped, type TappedSession } from '../support/run-tapped';
 
 // Property checks of the artifact we ship (issue: bundled models). Computed here, through the tap and
@@ -72,5 +73,26 @@ describe('the shipped default model has the heads its card lists', function () {
     console.log(`      best induction head L${top.l} H${top.h}: ${top.v.toFixed(3)}; loss first copy ${first.toFixed(2)}, second ${second.toFixed(2)}`);
     assert.ok(top.v >= 0.3, `best induction score ${top.v}`);
     assert.ok(second <= first / 2, `second-copy loss ${second} vs first ${first}`);
+  });
+
+  it('has the first-token (sink) scores head_scores.json and the card list: sinkScore on heldout.txt through the ONNX', async () => {
+    const scores = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'head_scores.json'), 'utf8'));
+    const m = await measureSink(ort);
+    assert.equal(scores.sink_measurement.text, `reference/heldout.txt, ${m.windows} windows of ${m.ctx} tokens`);
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < H; h++) {
+        const want: number = scores.per_head.sink[l][h];
+        assert.ok(Math.abs(m.sink[l][h] - want) <= 1e-5, `L${l} H${h}: sink ${m.sink[l][h]} vs head_scores.json ${want}`);
+      }
+    }
+    // The previous-token head (L0 H2) scores ~0 under the new definition; under the old one, row 1 alone gave it ~1/127.
+    assert.ok(m.sink[0][2] < 0.002 && m.oldSink[0][2] > 0.005, `L0 H2 sink ${m.sink[0][2]}, old ${m.oldSink[0][2]}`);
+    const card = fs.readFileSync(path.join(bundledModelDir, 'MODEL_CARD.md'), 'utf8');
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < H; h++) {
+        const row = card.split('\n').find((r) => r.startsWith(`| L${l} H${h} |`));
+        assert.equal(row?.split('|')[3].trim(), m.sink[l][h].toFixed(3), `card's first-token column for L${l} H${h}`);
+      }
+    }
   });
 });
