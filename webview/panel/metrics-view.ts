@@ -5,6 +5,7 @@
  */
 import type { HeadChoice } from './state';
 import { labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
+import { METRIC_COLUMNS } from './metric-info';
 
 /** Callbacks from the table. */
 export interface MetricsEvents {
@@ -23,18 +24,6 @@ export interface MetricsModel {
   /** The probe's period when induction scores are in, else a reason they are not. */
   readonly probe: { period: number } | { missing: string };
 }
-
-const COLUMNS: readonly { key: MetricKey; label: string; title: string; digits: number }[] = [
-  { key: 'head', label: 'Head', title: 'Layer and head', digits: 0 },
-  { key: 'previousToken', label: 'Prev-token', title: 'Mean weight on the previous token, A[i, i−1]', digits: 3 },
-  { key: 'sink', label: 'First token',
-    title: 'Mean weight on the first token (sink), A[i, 0] over i ≥ 2, where it is neither the query nor its previous token', digits: 3 },
-  { key: 'self', label: 'Self', title: 'Mean weight on the token itself, A[i, i]', digits: 3 },
-  { key: 'entropy', label: 'Entropy', title: 'Mean row entropy / ln(visible keys): 0 = one key, 1 = uniform', digits: 3 },
-  { key: 'distance', label: 'Distance', title: 'Mean attention distance Σ_j A[i, j]·|i − j|, in tokens', digits: 1 },
-  { key: 'duplicate', label: 'Duplicate', title: 'Weight on earlier copies of the same token (— when none repeats)', digits: 3 },
-  { key: 'induction', label: 'Induction', title: 'On a repeated random sequence [r, r]: mean A[p+k, k+1]', digits: 3 },
-];
 
 /** Renders the metrics table into #metrics-table and the rules into #metrics-legend. */
 export class MetricsView {
@@ -62,7 +51,7 @@ export class MetricsView {
     const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
     this.model = m;
     const head = document.createElement('tr');
-    for (const c of COLUMNS) {
+    for (const c of METRIC_COLUMNS) {
       const th = document.createElement('th');
       th.scope = 'col';
       const sorted = c.key === m.sortKey;
@@ -101,7 +90,7 @@ export class MetricsView {
     const name = `L${r.layer} H${r.head}`;
     tr.dataset.head = name;
     if (r.layer === m.layer && r.head === m.head) tr.classList.add('selected');
-    for (const c of COLUMNS) {
+    for (const c of METRIC_COLUMNS) {
       const td = document.createElement('td');
       if (c.key === 'head') {
         const b = document.createElement('button');
