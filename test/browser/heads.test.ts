@@ -1,7 +1,7 @@
 /**
  * Understanding heads in a real Chromium: the Metrics view (every head's metrics and automatic labels,
- * sortable by mouse and keyboard, pin per row), label badges on the model grid, the explanation of one
- * weight, with screenshots in dark and light themes.
+ * sortable by mouse and keyboard, pin per row), label badges and metric values on the model grid, the
+ * explanation of one weight, with screenshots in dark and light themes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
 import { appendBytes, planScoreTaps, scoreTapSuffix } from '../../src/shared/score-tap';
 import { valueNorms } from '../../src/shared/value-weighted';
+import { stackMetrics } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
@@ -22,6 +23,11 @@ async function shot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   console.log(`    screenshot: ${file}`);
   return file;
+}
+
+/** Asserts |x − y| ≤ eps. */
+function close(x: number, y: number, eps: number, what: string): void {
+  assert.ok(Math.abs(x - y) <= eps, `${what}: ${x} vs ${y}`);
 }
 
 /** The metrics table's rows as [head name, value of column key]. */
@@ -100,15 +106,59 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
       (globalThis as any).document.getElementById('layer-select').value === '0');
   });
 
-  it('draws label badges on the model grid thumbnails', async () => {
+  it('draws label badges and the chosen metric of every head on the model grid, and announces the cursor head\'s metrics', async () => {
+    const r = await waitForPosted(page, 'result', 1);
+    const { layers: L, heads: H } = r.attention;
+    const ids = tokenize(bundledModelDir, ref.text).map((t) => t.id);
+    // The same metrics computed in Node from the attention the page received.
+    const want = stackMetrics(Float32Array.from(r.attention.data), L, H, ids, r.attention.causal);
+    const shownValues = async () => new Map((await page.$eval('#grid', (c: any) => c.dataset.values as string)).split('; ')
+      .map((e) => e.split(': ')).map(([head, v]) => [head, Number(v)]));
     await page.locator('#tab-grid').click();
     await page.waitForFunction(() => /L1 H2: [^;]*induction/.test((globalThis as any).document.getElementById('grid').dataset.labels ?? ''));
     const labels = await page.$eval('#grid', (c: any) => c.dataset.labels);
     assert.match(labels, /L0 H2: previous-token/);
+    // Default: the previous-token score on every head, drawn on all L × H thumbnails.
+    assert.equal(await page.$eval('#grid', (c: any) => c.dataset.metric), 'previousToken');
+    assert.equal(await page.$eval('#grid', (c: any) => Number(c.dataset.valuesShown)), L * H, 'a value chip on every head');
+    let shown = await shownValues();
+    assert.equal(shown.size, L * H);
+    for (const m of want) close(shown.get(`L${m.layer} H${m.head}`)!, m.previousToken, 1e-6, `prev-token L${m.layer} H${m.head}`);
+    assert.match(await page.locator('#grid-legend').textContent() ?? '', /Number on each head: Prev-token/);
     await shot(page, 'heads-grid-dark.png');
     await setTheme(page, 'vscode-light');
     await shot(page, 'heads-grid-light.png');
     await setTheme(page, 'vscode-dark');
+    // Pick the first-token (sink) score: every value follows, and the choice is saved.
+    await page.locator('#grid-metric').click();
+    await page.locator('#grid-metric vscode-option[value="sink"]').click();
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('grid').dataset.metric === 'sink');
+    shown = await shownValues();
+    for (const m of want) close(shown.get(`L${m.layer} H${m.head}`)!, m.sink, 1e-6, `sink L${m.layer} H${m.head}`);
+    assert.equal((await page.evaluate(() => (globalThis as any).__getState())).gridMetric, 'sink');
+    assert.match(await page.locator('#grid-legend').textContent() ?? '', /First token, mean weight on the first token/);
+    // Keyboard: the cursor starts on the selected head (L0 H2); its metrics are in the live status line.
+    await page.locator('#grid').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction(() => /Cursor: L1 H3 —/.test((globalThis as any).document.getElementById('grid-status').textContent));
+    const status = await page.locator('#grid-status').textContent() ?? '';
+    console.log(`    ${status}`);
+    assert.equal(await page.locator('#grid-status').getAttribute('aria-live'), 'polite');
+    const at = want.find((m) => m.layer === 1 && m.head === 3)!;
+    for (const [label, v] of [['Prev-token', at.previousToken], ['First token', at.sink], ['Self', at.self], ['Entropy', at.entropy]] as const) {
+      assert.ok(status.includes(`${label} ${v.toFixed(3)}`), `${label} ${v.toFixed(3)} in "${status}"`);
+    }
+    assert.ok(status.includes(`Distance ${at.distance.toFixed(1)}`), status);
+    const sel = want.find((m) => m.layer === 0 && m.head === 2)!;
+    assert.ok(status.includes(`Selected: L0 H2, First token ${sel.sink.toFixed(3)}.`), status);
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowLeft');
+    await page.waitForFunction(() => /Cursor: L0 H2 — .*labels: previous-token/.test((globalThis as any).document.getElementById('grid-status').textContent));
+    await shot(page, 'heads-grid-sink-cursor-dark.png');
+    await page.locator('#grid-metric').click();
+    await page.locator('#grid-metric vscode-option[value="previousToken"]').click();
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('grid').dataset.metric === 'previousToken');
   });
 
   it('shows max over heads and attention rollout in the heatmap and the token view', async () => {

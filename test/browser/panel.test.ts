@@ -174,7 +174,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await page.waitForSelector('#tokens .token.locked[data-token-index="4"]');
     assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement.dataset.tokenIndex), '4');
     const state = await page.evaluate(() => (globalThis as any).__getState());
-    assert.deepEqual(state, { view: 'tokens', layer: 1, head: 2, locked: 4, sortKey: 'head', sortDesc: false });
+    assert.deepEqual(state, { view: 'tokens', layer: 1, head: 2, locked: 4, sortKey: 'head', sortDesc: false, gridMetric: 'previousToken' });
     await shot(page, 'panel-tokens-dark.png');
     await setTheme(page, 'vscode-light');
     await shot(page, 'panel-tokens-light.png');

@@ -1,12 +1,14 @@
 /**
- * The Model grid: a thumbnail of every layer × head on one canvas, plus a mean column per layer. Click
- * or Enter selects a head; double-click opens it in the Heatmap. Arrow keys move a cursor; the current
- * cell is announced in `#grid-status`.
+ * The Model grid: a thumbnail of every layer × head on one canvas, plus a mean column per layer. Each head's
+ * thumbnail carries its label badges and the value of one metric, picked in a dropdown above the grid.
+ * Click or Enter selects a head; double-click opens it in the Heatmap. Arrow keys move a cursor; the
+ * current cell and its metrics are announced in `#grid-status`.
  */
 import { rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { LABEL_SHORT, type HeadLabel } from '../../src/shared/head-labels';
+import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
+import { formatMetric, metricInfo, VALUE_METRICS, type ValueMetric } from './metric-info';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
 /** What the grid draws. */
@@ -17,12 +19,18 @@ export interface GridModel {
   readonly theme: Theme;
   /** The automatic labels of a head, drawn as badges on its thumbnail. */
   readonly labels?: (layer: number, head: number) => readonly HeadLabel[];
+  /** Every head's metrics, layer-major (RunData.metrics); the grid writes `metric` of each on its thumbnail. */
+  readonly metrics?: readonly HeadMetricValues[];
+  /** The metric written on the thumbnails. */
+  readonly metric: ValueMetric;
 }
 
 /** Callbacks from the grid. */
 export interface GridEvents {
   select(layer: number, head: HeadChoice): void;
   open(layer: number, head: HeadChoice): void;
+  /** The user picked another metric for the thumbnails. */
+  metric(key: ValueMetric): void;
 }
 
 interface Layout {
@@ -45,7 +53,13 @@ export class GridView {
   private layout?: Layout;
   private cursor: [number, number] | null = null;
 
+  private readonly chooser = GridView.metricChooser();
+
   constructor(private readonly events: GridEvents) {
+    this.chooser.addEventListener('change', () => {
+      const key = VALUE_METRICS.find((c) => c.key === this.chooser.value)?.key;
+      if (key && key !== this.model?.metric) this.events.metric(key);
+    });
     this.canvas.addEventListener('click', (ev) => {
       const c = this.cellAt(ev.offsetX, ev.offsetY);
       if (c) {
@@ -60,13 +74,48 @@ export class GridView {
     this.canvas.addEventListener('mousemove', (ev) => {
       const c = this.cellAt(ev.offsetX, ev.offsetY);
       this.canvas.style.cursor = c ? 'pointer' : 'default';
-      this.canvas.title = c ? `L${c[0]} ${headChoiceLabel(this.headOf(c[1]))}: click to select, double-click to open` : '';
+      const value = c && this.model ? this.valueText(this.model, c[0], this.headOf(c[1])) : '';
+      this.canvas.title = c ? `L${c[0]} ${headChoiceLabel(this.headOf(c[1]))}${value}: click to select, double-click to open` : '';
     });
     this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
     this.canvas.addEventListener('focus', () => {
       if (!this.cursor && this.model) this.cursor = [this.model.layer, this.colOf(this.model.head)];
       if (this.model) this.draw(this.model);
     });
+  }
+
+  /** The "Value on thumbnails" dropdown, made once and put above the grid's legend. */
+  private static metricChooser(): HTMLElement & { value: string } {
+    const row = document.createElement('div');
+    row.className = 'grid-controls';
+    const label = document.createElement('label');
+    label.htmlFor = 'grid-metric';
+    label.textContent = 'Value on each head';
+    const select = document.createElement('vscode-dropdown') as HTMLElement & { value: string };
+    select.id = 'grid-metric';
+    select.setAttribute('aria-label', 'Metric written on each head of the grid');
+    for (const c of VALUE_METRICS) {
+      const o = document.createElement('vscode-option');
+      o.setAttribute('value', c.key);
+      o.title = c.title;
+      o.textContent = c.label;
+      select.append(o);
+    }
+    row.append(label, select);
+    const legend = document.getElementById('grid-legend')!;
+    legend.parentElement!.insertBefore(row, legend);
+    return select;
+  }
+
+  /** The metrics of head (layer, head), or undefined for aggregates and before a result. */
+  private metricsOf(m: GridModel, layer: number, head: HeadChoice): HeadMetricValues | undefined {
+    return typeof head === 'number' ? m.metrics?.[layer * m.run.dims.heads + head] : undefined;
+  }
+
+  /** ", Prev-token 0.887" for a head, '' for the mean column. */
+  private valueText(m: GridModel, layer: number, head: HeadChoice): string {
+    const r = this.metricsOf(m, layer, head);
+    return r ? `, ${metricInfo(m.metric).label} ${formatMetric(r, m.metric)}` : '';
   }
 
   /** Forgets cached thumbnails (new run or theme). */
@@ -148,6 +197,34 @@ export class GridView {
     ctx.restore();
   }
 
+  /**
+   * The metric's value in a chip at the top-right corner of a thumbnail (over the masked half of a causal
+   * head), two decimals (one for distances); left out when the thumbnail is too small to hold it. True when drawn.
+   */
+  private drawValue(ctx: CanvasRenderingContext2D, text: string, x: number, y: number, thumb: number, theme: Theme): boolean {
+    ctx.save();
+    ctx.font = canvasFont(theme, 0.72);
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    const h = Math.round(theme.fontSize * 0.72 + 6);
+    const w = Math.ceil(ctx.measureText(text).width) + 8;
+    const fits = w + 4 <= thumb && h * 2 + 6 <= thumb;
+    if (fits) {
+      const bx = x + thumb - w - 2;
+      ctx.fillStyle = rgbaToCss(withAlpha(theme.bg, 0.9));
+      ctx.strokeStyle = rgbaToCss(withAlpha(theme.fg, 0.45));
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.roundRect(bx, y + 2, w, h, 3);
+      ctx.fill();
+      ctx.stroke();
+      ctx.fillStyle = rgbaToCss(theme.fg);
+      ctx.fillText(text, bx + w - 4, y + 2 + h / 2 + 0.5);
+    }
+    ctx.restore();
+    return fits;
+  }
+
   /** Draws all thumbnails for the model state. */
   draw(m: GridModel): void {
     this.model = m;
@@ -175,6 +252,7 @@ export class GridView {
     for (let c = 0; c < cols; c++) ctx.fillText(c < heads ? `H${c}` : 'mean', this.cellX(l, c) + thumb / 2, labelH / 2);
     ctx.textAlign = 'right';
     for (let r = 0; r < layers; r++) ctx.fillText(`L${r}`, labelW - 6, labelH + r * (thumb + gap) + thumb / 2);
+    let shown = 0;
     for (let r = 0; r < layers; r++) {
       for (let c = 0; c < cols; c++) {
         const head: HeadChoice = c < heads ? c : 'mean';
@@ -192,6 +270,8 @@ export class GridView {
         ctx.lineWidth = 1;
         ctx.strokeRect(x - 0.5, y - 0.5, thumb + 1, thumb + 1);
         if (typeof head === 'number' && m.labels) this.drawBadges(ctx, m.labels(r, head), x, y, thumb, theme);
+        const metrics = this.metricsOf(m, r, head);
+        if (metrics && this.drawValue(ctx, formatMetric(metrics, m.metric, m.metric === 'distance' ? 1 : 2), x, y, thumb, theme)) shown++;
         const selected = r === m.layer && (m.head === head || (m.head === 'all' && head === 'mean'));
         if (selected) {
           ctx.strokeStyle = rgbaToCss(theme.focus);
@@ -215,17 +295,37 @@ export class GridView {
       }
     }
     this.canvas.dataset.labels = badges.join('; ');
+    const info = metricInfo(m.metric);
+    const values = (m.metrics ?? []).map((x) => `L${x.layer} H${x.head}: ${x[m.metric] ?? '—'}`);
+    Object.assign(this.canvas.dataset, { metric: m.metric, values: values.join('; '), valuesShown: String(shown) });
+    if (this.chooser.value !== m.metric) {
+      this.chooser.value = m.metric;
+      // Options are slotted asynchronously on first render (as in controls.ts fillOptions).
+      queueMicrotask(() => { if (this.chooser.value !== m.metric) this.chooser.value = m.metric; });
+    }
     const legend = document.getElementById('grid-legend');
-    if (legend && m.labels) {
-      legend.textContent = 'Badges: ' + (Object.entries(LABEL_SHORT) as [HeadLabel, string][])
-        .map(([l, s]) => (l === s ? l : `${s} = ${l}`)).join(' · ') + ' (rules and thresholds in the Metrics tab)';
+    if (legend) {
+      legend.textContent = `Number on each head: ${info.label}, ${info.title[0].toLowerCase()}${info.title.slice(1)}.` + (m.labels
+        ? ' Badges: ' + (Object.entries(LABEL_SHORT) as [HeadLabel, string][]).map(([l, s]) => (l === s ? l : `${s} = ${l}`)).join(' · ') +
+          ' (rules and thresholds in the Metrics tab)'
+        : '');
     }
     const [cr, cc] = this.cursor ?? [m.layer, this.colOf(m.head)];
     const here = `L${cr} ${headChoiceLabel(this.headOf(cc))}`;
-    this.status.textContent = `Selected: L${m.layer} ${headChoiceLabel(m.head)}.` +
-      (document.activeElement === this.canvas ? ` Cursor: ${here}. Enter selects, Alt+Enter opens the heatmap.` :
-        ' Click a thumbnail to select it, double-click to open it in the Heatmap.');
-    this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column. ${this.status.textContent}` +
-      (badges.length ? ` Labels: ${badges.join('; ')}.` : ''));
+    const selected = `Selected: L${m.layer} ${headChoiceLabel(m.head)}${this.valueText(m, m.layer, m.head)}.`;
+    this.status.textContent = document.activeElement === this.canvas
+      ? `${selected} Cursor: ${here}${this.cursorMetrics(m, cr, this.headOf(cc))}. Enter selects, Alt+Enter opens the heatmap.`
+      : `${selected} Click a thumbnail to select it, double-click to open it in the Heatmap.`;
+    this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column, ${info.label} on each head. ` +
+      `${this.status.textContent}` + (badges.length ? ` Labels: ${badges.join('; ')}.` : ''));
+  }
+
+  /** " — Prev-token 0.887, First token 0.000, …; labels: previous-token" for the cursor's head, '' for the mean column. */
+  private cursorMetrics(m: GridModel, layer: number, head: HeadChoice): string {
+    const r = this.metricsOf(m, layer, head);
+    if (!r || typeof head !== 'number') return typeof head === 'number' ? '' : ' (metrics are per head)';
+    const labels = m.labels?.(layer, head) ?? [];
+    return ` — ${VALUE_METRICS.map((c) => `${c.label} ${formatMetric(r, c.key)}`).join(', ')}` +
+      (labels.length ? `; labels: ${labels.join(', ')}` : '');
   }
 }

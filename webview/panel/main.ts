@@ -118,6 +118,7 @@ async function explainCell(i: number, j: number): Promise<void> {
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
   open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
+  metric: (key) => { state.gridMetric = key; changed(); },
 });
 
 const metricsView = new MetricsView({
@@ -188,7 +189,10 @@ function render(): void {
   }
   if (!run.attention) return;
   if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
-  if (state.view === 'grid') grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h) });
+  if (state.view === 'grid') {
+    grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
+      metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
+  }
   if (state.view === 'metrics') {
     const induction = inductionFor(run);
     metricsView.render({

@@ -7,6 +7,7 @@ import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
+import { isValueMetric, type ValueMetric } from './metric-info';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
 
 /** Which view is on show. */
@@ -32,6 +33,8 @@ export interface UiState {
   /** Metrics table sort column and direction. */
   sortKey: MetricKey;
   sortDesc: boolean;
+  /** The metric whose value the Model grid writes on each head's thumbnail. */
+  gridMetric: ValueMetric;
   /** Encoder–decoder runs: the stack on show (encoder self, decoder self or cross). */
   stack?: AttentionStackKind;
 }
@@ -39,7 +42,9 @@ export interface UiState {
 const METRIC_KEYS: readonly MetricKey[] = ['head', 'entropy', 'previousToken', 'sink', 'self', 'distance', 'duplicate', 'induction'];
 
 /** Defaults for a fresh panel. */
-export const DEFAULT_STATE: UiState = { view: 'tokens', layer: 0, head: 0, locked: null, sortKey: 'head', sortDesc: false };
+export const DEFAULT_STATE: UiState = {
+  view: 'tokens', layer: 0, head: 0, locked: null, sortKey: 'head', sortDesc: false, gridMetric: 'previousToken',
+};
 
 /** Reads a saved state, repairing anything missing or malformed. */
 export function restoreState(saved: unknown): UiState {
@@ -51,7 +56,8 @@ export function restoreState(saved: unknown): UiState {
   const locked = Number.isInteger(s.locked) && (s.locked as number) >= 0 ? (s.locked as number) : null;
   const sortKey = METRIC_KEYS.includes(s.sortKey as MetricKey) ? (s.sortKey as MetricKey) : 'head';
   const stack = s.stack === 'encoder' || s.stack === 'decoder' || s.stack === 'cross' ? { stack: s.stack } : {};
-  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true, ...stack };
+  const gridMetric = isValueMetric(s.gridMetric) ? s.gridMetric : DEFAULT_STATE.gridMetric;
+  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true, gridMetric, ...stack };
 }
 
 /** The HeadRef a head choice stands for ('all' reports as the mean). */
