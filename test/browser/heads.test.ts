@@ -1,7 +1,7 @@
 /**
  * Understanding heads in a real Chromium: the Metrics view (every head's metrics and automatic labels,
- * sortable by mouse and keyboard, pin per row), label badges and metric values on the model grid, the
- * explanation of one weight, with screenshots in dark and light themes.
+ * sortable by mouse and keyboard, pin per row), label badges and metric values on the model grid, rollout
+ * in the token view, the explanation of one weight, with screenshots in dark and light themes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +10,8 @@ import type { Page } from 'playwright-core';
 import { planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
 import { appendBytes, planScoreTaps, scoreTapSuffix } from '../../src/shared/score-tap';
 import { valueNorms } from '../../src/shared/value-weighted';
+import { attentionRollout, meanHeads } from '../../src/shared/aggregate';
+import { selectTargets } from '../../src/shared/colors';
 import { stackMetrics } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser } from './browser';
@@ -177,9 +179,18 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     const last = ref.ids.length - 1;
     await page.locator(`#tokens .token[data-token-index="${last}"]`).hover();
     await page.waitForSelector(`#tokens .token.query[data-token-index="${last}"]`);
-    // Rollout rows sum to 1, so the shown weights of the last token sum to at most 1 and its own share is ≥ ½·½^… > 0.
-    const weights = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => Number(e.dataset.weight)));
-    assert.ok(weights.length >= 3 && weights.reduce((a, b) => a + b) <= 1.0001, JSON.stringify(weights));
+    // The shown weights of the hovered token are row `last` of the rollout L0–L2 that aggregate.ts computes in Node
+    // from the attention the page received: the same targets, each weight to the 4 decimals shown.
+    const r = await waitForPosted(page, 'result', 1);
+    const { heads: H, tokens: T } = r.attention;
+    const data = Float32Array.from(r.attention.data);
+    const rollout = attentionRollout(data, H, T, 2).subarray(last * T, (last + 1) * T);
+    const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), Number(e.dataset.weight)]));
+    assert.deepEqual(shown.map(([j]) => j), selectTargets(rollout), 'the targets of the rollout row');
+    for (const [j, w] of shown) close(w, rollout[j], 5e-5 + 1e-7, `rollout weight of #${j}`);
+    // It is the rollout, not layer 2's mean: some shown weight differs from the mean over L2's heads.
+    const mean = meanHeads(data, H, T, 2).subarray(last * T, (last + 1) * T);
+    assert.ok(shown.some(([j, w]) => Math.abs(w - mean[j]) > 1e-3), 'rollout differs from the layer mean');
     assert.match(await page.locator('#focus-summary').textContent() ?? '', /rollout from L0/);
     await setTheme(page, 'vscode-light');
     await shot(page, 'heads-rollout-tokens-light.png');
