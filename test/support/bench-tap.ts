@@ -32,9 +32,9 @@ async function main(): Promise<void> {
   await timed('tapAttention in memory (copy + append)', () => tapAttention(bytes, plan).length);
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-bench-'));
   try {
-    const first = await timed('tap cache, first time (hash + copy + append)', () => cachedTappedModel(storage, file, plan));
+    const first = await timed('tap cache, first time (hash + copy + append)', () => cachedTappedModel(storage, file, summary));
     console.log(`  of which SHA-256 ${first.hashMs.toFixed(0)} ms, copy + append ${first.writeMs.toFixed(0)} ms`);
-    await timed('tap cache, reused (index hit)', () => cachedTappedModel(storage, file, plan));
+    await timed('tap cache, reused (index hit)', () => cachedTappedModel(storage, file, summary));
   } finally {
     fs.rmSync(storage, { recursive: true, force: true });
   }
