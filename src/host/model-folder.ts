@@ -226,6 +226,7 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, storageDi
     return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [], tappedPath };
   } catch (e) {
     if (e instanceof ModelError) throw e;
+    if (storageDir && !(e instanceof TapError)) throw e; // the cache's own failures (disk full, no access) as they are
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
   }
