@@ -71,7 +71,7 @@ async function measure(phase: string, file: string, storage: string): Promise<vo
     const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
     const t = tapAll(bytes);
     held = [bytes, t.tapped];
-    note = t.tapped === bytes ? 'no copy: the very buffer received' : `one new buffer (+${t.added} bytes)`;
+    note = t.tapped === bytes ? 'no copy: the very buffer received' : `one new buffer (+${t.added} bytes); the worker then drops the original`;
   }
   const ms = performance.now() - t0;
   const m1 = process.memoryUsage();
