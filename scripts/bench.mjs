@@ -1,8 +1,11 @@
-// npm run bench: speed figures measured in ONE run, printed as ratios (never asserted in tests).
-//  1. onnxruntime-web WASM (1 thread, as in a VS Code webview) vs onnxruntime-node (2 threads), on the
+// npm run bench: figures measured in ONE run, printed (never asserted in tests).
+//  1. Tapping a large model: memory and time of the host's tap cache (scan without weights, SHA-256, kernel
+//     copy + append) and of the worker's in-memory tap, on synthetic models of growing size
+//     (test/support/bench-tap.ts; each phase in its own process, peak RSS from getrusage).
+//  2. onnxruntime-web WASM (1 thread, as in a VS Code webview) vs onnxruntime-node (2 threads), on the
 //     same tapped ONNX file and the same inputs, for several sequence lengths.
-//  2. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
-// Usage: node scripts/bench.mjs [modelDir] [--runs N]
+//  3. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
+// Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only]   (--mib: synthetic sizes in MiB)
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -12,11 +15,20 @@ import { execFileSync } from 'node:child_process';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const runsArg = args.indexOf('--runs');
-const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 30;
-const modelDir = path.resolve(args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs') ?? path.join(root, 'models/lens-gpt'));
+const valueOf = (flag, fallback) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : fallback; };
+const RUNS = Number(valueOf('--runs', 30));
+const MIB = valueOf('--mib', '64,256');
+const modelDir = path.resolve(args.find((a, i) => !a.startsWith('--') && !['--runs', '--mib'].includes(args[i - 1])) ?? path.join(root, 'models/lens-gpt'));
 
-if (!fs.existsSync(path.join(root, 'out/test/support/run-tapped.js'))) execFileSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+const built = ['out/test/support/run-tapped.js', 'out/test/support/bench-tap.js'].every((f) => fs.existsSync(path.join(root, f)));
+if (!built) execFileSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+
+console.log('Tapping a large model (synthetic: lens-gpt plus an unused N MiB weight): the host never holds the weights;');
+console.log('the worker holds the file once when it is pre-tapped (the host cache), twice while tapping an untapped one:');
+execFileSync('node', [path.join(root, 'out/test/support/bench-tap.js'), '--mib', MIB], { cwd: root, stdio: 'inherit' });
+if (args.includes('--memory-only')) process.exit(0);
+console.log('');
+
 const { openTapped, runTapped } = require(path.join(root, 'out/test/support/run-tapped.js'));
 const config = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
 const ctx = config.n_positions ?? config.max_position_embeddings ?? 512;

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { requiredInputs, TapError, type TapPlan } from '../shared/onnx-tap';
+import { requiredInputs, TapError } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
@@ -175,17 +175,11 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
     throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
   }
   const onnxPath = path.join(dir, files.onnx);
-  const main = await readOnnx(onnxPath, files.onnx, remedy);
-  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy) : undefined;
+  const main = await readOnnx(onnxPath, files.onnx, remedy, options.storageDir);
+  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, options.storageDir) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
-  let tappedPath: string | undefined;
-  let tappedDecoderPath: string | undefined;
-  if (options.storageDir) {
-    tappedPath = (await cachedTappedModel(options.storageDir, onnxPath, main.plan, main.rewritten)).path;
-    if (decoder) {
-      tappedDecoderPath = (await cachedTappedModel(options.storageDir, path.join(dir, files.decoder!), decoder.plan, decoder.rewritten)).path;
-    }
-  }
+  const tappedPath = main.tappedPath;
+  const tappedDecoderPath = decoder?.tappedPath;
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
   const model: LoadedModel = {
     dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
@@ -206,9 +200,12 @@ function startIdOf(config: Record<string, unknown>): number {
   return 0;
 }
 
-/** Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX. */
-async function readOnnx(onnxPath: string, rel: string, remedy: string):
-  Promise<{ extraInputs: string[]; plan: TapPlan; rewritten?: Uint8Array; externalData: readonly string[] }> {
+/**
+ * Scans an ONNX file (proving it is ONNX): the inputs besides input_ids, its external data and, with a
+ * storage folder, its tapped copy in the tap cache; without one, checks that it can be tapped.
+ */
+async function readOnnx(onnxPath: string, rel: string, remedy: string, storageDir?: string):
+  Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string }> {
   const dir = path.dirname(path.dirname(onnxPath));
   let summary;
   try {
@@ -223,10 +220,13 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string):
       throw new ModelError(`${rel} has no graph input named "input_ids" (its inputs: ${inputs.join(', ') || 'none'}). ` +
         `Export the model with an input_ids input.${remedy}`, rel);
     }
-    const { plan, rewritten } = await planTapLazily(summary, async () => new Uint8Array(await fs.readFile(onnxPath)));
-    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan, rewritten, externalData: summary.externalDataFiles ?? [] };
+    // The cache plans (and for a merged decoder rewrites) the tap itself; without it, only check it can be done.
+    const tappedPath = storageDir ? (await cachedTappedModel(storageDir, onnxPath, summary)).path : undefined;
+    if (!storageDir) await planTapLazily(summary, () => fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
+    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [], tappedPath };
   } catch (e) {
     if (e instanceof ModelError) throw e;
+    if (storageDir && !(e instanceof TapError)) throw e; // the cache's own failures (disk full, no access) as they are
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
   }

@@ -103,7 +103,7 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
   let plan: TapPlan;
   try {
     summary = await scanOnnxFile(file); // graph structure only: the weights are never read here
-    plan = (await planTapLazily(summary, async () => new Uint8Array(await fs.readFile(file)))).plan;
+    plan = (await planTapLazily(summary, () => fs.readFile(file))).plan; // a Buffer is a Uint8Array: no copy
   } catch (e) {
     if (e instanceof TapError) {
       const cause = e.code === 'not-onnx' ? `is not an ONNX model (${e.message}) Download or export it again.` : e.message;

@@ -1,15 +1,20 @@
 /**
- * The on-disk cache of tapped models, in the extension's global storage: `tapped/<sha256>.onnx` is the
- * model file with its Softmax outputs appended as graph outputs, keyed by the SHA-256 of the original file
- * (streamed, never held in memory twice). The tapped file is written by a kernel copy plus an append of the
- * few hundred bytes the tap adds, then renamed into place, so a crash never leaves a half-written entry.
- * External data files stay in the model folder (their names are relative to it). Node only (no `vscode`).
+ * The on-disk cache of tapped models, in the extension's global storage: `tapped/<sha256>.tap<N>.onnx` is
+ * the model file with every output the worker fetches (full-tap.ts: the Softmax outputs and the score taps)
+ * already graph outputs, keyed by the SHA-256 of the original file (streamed, never held in memory) and
+ * the tap format N, so a file tapped the old way is not reused (and is deleted once replaced). It is written
+ * by a kernel copy plus an append of the few hundred bytes the tap adds, or, for a merged decoder whose If
+ * node must be rewritten, from the rewrite's parts (views of the file read once: no second copy), then
+ * renamed into place, so a crash never leaves a half-written entry. External data files stay in the model
+ * folder (their names are relative to it). Node only (no `vscode`).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { tapSuffix, type TapPlan } from '../shared/onnx-tap';
+import { TapError, type OnnxSummary } from '../shared/onnx-tap';
+import { planFullTap, TAP_FORMAT } from '../shared/full-tap';
+import { tapSubgraphParts } from '../shared/tap-subgraph';
 
 /** SHA-256 of a file as hex, read as a stream (constant memory). */
 export function sha256File(file: string): Promise<string> {
@@ -30,6 +35,8 @@ export interface TappedFile {
   readonly sha256: string;
   /** True when the entry existed already. */
   readonly reused: boolean;
+  /** How the entry is made: the original plus a suffix, or a merged decoder with its If node rewritten. */
+  readonly kind: 'appended' | 'rewritten';
   /** Milliseconds spent hashing and (when not reused) writing. */
   readonly hashMs: number;
   readonly writeMs: number;
@@ -57,34 +64,76 @@ async function hashWithIndex(cacheDir: string, file: string): Promise<string> {
   return sha256;
 }
 
+/** The entry's file name: the hash of the original and the tap format. */
+export function cacheFileName(sha256: string): string {
+  return `${sha256}.tap${TAP_FORMAT}.onnx`;
+}
+
+/** Deletes entries of other tap formats (`<sha256>.onnx` from format 1, `<sha256>.tap<M>.onnx`); best effort. */
+async function pruneOtherFormats(cacheDir: string): Promise<void> {
+  for (const name of await fs.readdir(cacheDir).catch(() => [] as string[])) {
+    const m = /^[0-9a-f]{64}(?:\.tap(\d+))?\.onnx$/.exec(name);
+    if (m && Number(m[1] ?? 1) !== TAP_FORMAT) await fs.rm(path.join(cacheDir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Writes `parts` to `file` in order, without joining them. */
+async function writeParts(file: string, parts: readonly Uint8Array[]): Promise<void> {
+  const fh = await fs.open(file, 'w');
+  try {
+    const want = parts.reduce((n, p) => n + p.length, 0);
+    const { bytesWritten } = await fh.writev(parts as Uint8Array[]);
+    if (bytesWritten !== want) throw new Error(`Wrote ${bytesWritten} of ${want} bytes to ${file}.`);
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * Returns the cached tapped copy of `onnxPath`, writing it first if needed: the original plus the tap's
- * suffix, or `rewritten` (a merged decoder whose If node tapSubgraphs rewrote) when given.
+ * Returns the cached tapped copy of `onnxPath` (whose scan is `summary`), writing it first if needed: the
+ * original plus the full tap's suffix, or a merged decoder rewritten (read whole only then, and not when
+ * the entry exists). Throws planTap's TapError when the model cannot be tapped.
  */
-export async function cachedTappedModel(storageDir: string, onnxPath: string, plan: TapPlan, rewritten?: Uint8Array): Promise<TappedFile> {
+export async function cachedTappedModel(storageDir: string, onnxPath: string, summary: OnnxSummary): Promise<TappedFile> {
+  let suffix: Uint8Array | undefined;
+  let refused: TapError | undefined;
+  try {
+    suffix = planFullTap(summary).suffix; // before hashing: a model that cannot be tapped fails fast
+  } catch (e) {
+    if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
+    refused = e;
+  }
   const cacheDir = path.join(storageDir, 'tapped');
   await fs.mkdir(cacheDir, { recursive: true });
   const t0 = performance.now();
   const sha256 = await hashWithIndex(cacheDir, onnxPath);
   const hashMs = performance.now() - t0;
-  const target = path.join(cacheDir, `${sha256}.onnx`);
-  const suffix = tapSuffix(plan);
+  const target = path.join(cacheDir, cacheFileName(sha256));
+  const kind = suffix ? 'appended' : 'rewritten';
   const original = await fs.stat(onnxPath);
-  const size = rewritten ? rewritten.length : original.size + suffix.length;
   try {
     const st = await fs.stat(target);
-    if (st.size === size) return { path: target, sha256, reused: true, hashMs, writeMs: 0 };
+    // Entries are renamed into place whole; the size check guards against an entry copied by other means.
+    if (!suffix || st.size === original.size + suffix.length) return { path: target, sha256, reused: true, kind, hashMs, writeMs: 0 };
   } catch {
     // not cached yet
   }
   const t1 = performance.now();
   const tmp = `${target}.${process.pid}.tmp`;
-  if (rewritten) {
-    await fs.writeFile(tmp, rewritten);
-  } else {
-    await fs.copyFile(onnxPath, tmp);
-    await fs.appendFile(tmp, suffix);
+  try {
+    if (suffix) {
+      await fs.copyFile(onnxPath, tmp);
+      await fs.appendFile(tmp, suffix);
+    } else {
+      const parts = tapSubgraphParts(await fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
+      if (!parts) throw refused;
+      await writeParts(tmp, parts);
+    }
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
   }
-  await fs.rename(tmp, target);
-  return { path: target, sha256, reused: false, hashMs, writeMs: performance.now() - t1 };
+  await pruneOtherFormats(cacheDir);
+  return { path: target, sha256, reused: false, kind, hashMs, writeMs: performance.now() - t1 };
 }

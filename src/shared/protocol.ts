@@ -50,7 +50,10 @@ export interface ModelInfo {
   readonly maxTokens: number;
   /** Graph input names the worker must feed besides input_ids (attention_mask, position_ids, …). */
   readonly extraInputs: readonly string[];
-  /** True when onnxUri is already tapped (the host's tap cache): planning it again appends nothing. */
+  /**
+   * True when onnxUri is already tapped (the host's tap cache: Softmax and score taps, full-tap.ts): the
+   * worker then appends nothing and runs the very bytes it receives.
+   */
   readonly tapped?: boolean;
   /**
    * Weights stored outside the ONNX file: pass as onnxruntime-web's session option
@@ -171,7 +174,10 @@ export type PanelToWorker =
        */
       readonly wasmBinary?: ArrayBuffer;
       readonly backend: BackendSetting;
-      /** The ONNX file, unmodified; the worker taps it. Omitted when the worker already holds `modelKey`. */
+      /**
+       * The ONNX file as fetched: pre-tapped by the host's cache, or unmodified (the worker then adds the taps in
+       * one copy and drops these bytes). Omitted when the worker already holds `modelKey`.
+       */
       readonly model?: ArrayBuffer;
       /** The model's external weight files (ModelInfo.externalData, fetched by the panel); sent with `model`. */
       readonly externalData?: readonly { readonly path: string; readonly data: ArrayBuffer }[];

@@ -2,10 +2,10 @@
  * Tapping what feeds each attention Softmax, so one weight can be explained: the pre-softmax scores (the
  * Softmax input, after scaling and masking) and, where the graph has the usual shape
  * Softmax ← (Where | Add mask)* ← (Div | Mul by √d)? ← MatMul(Q, Kᵀ), the MatMul's inputs Q and Kᵀ.
- * `planScoreTaps` walks the scanned graph back from each Softmax; `scoreTapSuffix` encodes the extra
- * graph outputs to append (as the attention tap does). Pure; imports neither `vscode` nor the DOM.
+ * `planScoreTaps` walks the scanned graph back from each Softmax; full-tap.ts appends the names
+ * (`scoreTapNames`) as graph outputs together with the attention tap. Pure; imports neither `vscode` nor the DOM.
  */
-import { encodeExtraOutputs, type OnnxNode, type OnnxSummary } from './onnx-tap';
+import type { OnnxNode, OnnxSummary } from './onnx-tap';
 
 /** What feeds one Softmax. */
 export interface ScoreSources {
@@ -89,20 +89,4 @@ export function scoreTapNames(sources: readonly ScoreSources[]): string[] {
   const names = new Set<string>();
   for (const s of sources) for (const n of [s.logits, s.q, s.kT, s.v]) if (n) names.add(n);
   return [...names];
-}
-
-/** The bytes to append so every score tap is a graph output (skipping names that already are one). */
-export function scoreTapSuffix(summary: OnnxSummary, sources: readonly ScoreSources[]): Uint8Array {
-  const existing = new Set(summary.outputs.map((o) => o.name));
-  const names = scoreTapNames(sources).filter((n) => !existing.has(n));
-  return names.length ? encodeExtraOutputs(names, 0) : new Uint8Array(0);
-}
-
-/** `model` with `suffix` appended (protobuf merges the extra graph outputs into the graph). */
-export function appendBytes(model: Uint8Array, suffix: Uint8Array): Uint8Array {
-  if (suffix.length === 0) return model;
-  const out = new Uint8Array(model.length + suffix.length);
-  out.set(model, 0);
-  out.set(suffix, model.length);
-  return out;
 }

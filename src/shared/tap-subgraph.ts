@@ -4,7 +4,8 @@
  * A subgraph value cannot be a graph output, so each branch's Softmax outputs are added as branch outputs
  * (paired by graph order: the i-th Softmax of each branch), the If node gets one more output per pair, and
  * those become graph outputs named `attention_lens.tap/<node>/<kind>/<i>`. Unlike the main-graph tap this
- * rewrites the graph message: its bytes are copied once with the If node replaced, weights are not decoded.
+ * rewrites the graph message: its bytes are copied once (or written out as parts) with the If node replaced,
+ * weights are not decoded.
  * Pure: no vscode, no DOM.
  */
 import { attentionKinds } from './graph-analysis';
@@ -20,10 +21,15 @@ function varint(n: number): number[] {
 }
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const lenField = (num: number, payload: ArrayLike<number>): Uint8Array => concat([Uint8Array.from(varint(num * 8 + 2)), Uint8Array.from(varint(payload.length)), Uint8Array.from(payload as ArrayLike<number>)]);
+
+/** A message being built as a list of byte ranges, most of them views of the model: concatenated once, at the end. */
+type Parts = Uint8Array[];
+const sizeOf = (parts: readonly Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
+/** A length-delimited field `num` whose payload is `parts` (only the tag and length are new bytes). */
+const lenField = (num: number, parts: Parts): Parts => [Uint8Array.from([...varint(num * 8 + 2), ...varint(sizeOf(parts))]), ...parts];
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const out = new Uint8Array(sizeOf(parts));
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
@@ -77,8 +83,8 @@ function branchSoftmax(graph: Uint8Array, outer: OnnxSummary): { names: string[]
   return { names, kinds };
 }
 
-/** The If node rewritten: branch outputs appended to then/else, and the new node outputs. */
-function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSummary): { bytes: Uint8Array; outputs: string[] } | undefined {
+/** The If node rewritten (as parts): branch outputs appended to then/else, and the new node outputs. */
+function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSummary): { parts: Parts; outputs: string[] } | undefined {
   const parts = fields(model, node.payloadStart, node.end);
   const branches: { field: Field; name: string; graph: Field; softmax: ReturnType<typeof branchSoftmax> }[] = [];
   for (const f of parts.filter((x) => x.num === 5 && x.wire === 2)) {
@@ -98,34 +104,34 @@ function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSum
     'softmax-in-subgraph');
   }
   const outputs = a.softmax.names.map((_, i) => `${SUBGRAPH_TAP_PREFIX}${index}/${a.softmax.kinds[i]}/${i}`);
-  const pieces: Uint8Array[] = [];
+  const pieces: Parts = [];
   let p = node.payloadStart;
   for (const br of branches) {
     pieces.push(model.subarray(p, br.field.start));
     // AttributeProto + g{output…}: a repeated singular message field merges, so the branch gains outputs.
-    const extraOutputs = encodeExtraOutputs(br.softmax.names, 0).subarray(0); // ModelProto{graph{output…}}
+    const extraOutputs = encodeExtraOutputs(br.softmax.names, 0); // ModelProto{graph{output…}}
     const graphOutputs = fields(extraOutputs)[0];
-    const addition = lenField(6, extraOutputs.subarray(graphOutputs.payloadStart, graphOutputs.end));
-    const attrBody = concat([model.subarray(br.field.payloadStart, br.field.end), addition]);
-    pieces.push(lenField(5, attrBody));
+    const addition = lenField(6, [extraOutputs.subarray(graphOutputs.payloadStart, graphOutputs.end)]);
+    pieces.push(...lenField(5, [model.subarray(br.field.payloadStart, br.field.end), ...addition]));
     p = br.field.end;
   }
   pieces.push(model.subarray(p, node.end));
-  for (const o of outputs) pieces.push(lenField(2, enc.encode(o)));
-  return { bytes: lenField(1, concat(pieces)), outputs };
+  for (const o of outputs) pieces.push(...lenField(2, [enc.encode(o)]));
+  return { parts: lenField(1, pieces), outputs };
 }
 
 /**
- * Rewrites a model whose attention Softmax nodes are inside If branches so that they become graph
- * outputs; returns undefined when no If node holds Softmax nodes.
+ * The model rewritten so that attention Softmax nodes inside If branches become graph outputs, as a list of
+ * byte ranges whose concatenation is the new model (most are views of `model`: nothing is copied yet, so a
+ * caller can write them to a file as they are); undefined when no If node holds Softmax nodes.
  */
-export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
+export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
   const summary = scanOnnx(model);
   const top = fields(model);
   const graph = top.find((f) => f.num === 7 && f.wire === 2);
   if (!graph) return undefined;
   const graphFields = fields(model, graph.payloadStart, graph.end);
-  const pieces: Uint8Array[] = [];
+  const pieces: Parts = [];
   const newOutputs: string[] = [];
   let p = graph.payloadStart;
   graphFields.filter((f) => f.num === 1 && f.wire === 2).forEach((f, i) => {
@@ -133,7 +139,7 @@ export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
     if (node?.opType !== 'If' || !(node.subgraphSoftmax ?? 0)) return;
     const rewritten = rewriteIf(model, f, i, summary);
     if (!rewritten) return;
-    pieces.push(model.subarray(p, f.start), rewritten.bytes);
+    pieces.push(model.subarray(p, f.start), ...rewritten.parts);
     newOutputs.push(...rewritten.outputs);
     p = f.end;
   });
@@ -142,9 +148,16 @@ export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
   const extra = encodeExtraOutputs(newOutputs, 0);
   const extraGraph = fields(extra)[0];
   pieces.push(extra.subarray(extraGraph.payloadStart, extraGraph.end)); // the output fields themselves
-  const body = concat(pieces);
-  return concat([model.subarray(0, graph.start), Uint8Array.from(varint(7 * 8 + 2)), Uint8Array.from(varint(body.length)), body,
-    model.subarray(graph.end)]);
+  return [model.subarray(0, graph.start), ...lenField(7, pieces), model.subarray(graph.end)];
+}
+
+/**
+ * Rewrites a model whose attention Softmax nodes are inside If branches so that they become graph
+ * outputs (one allocation: tapSubgraphParts concatenated); returns undefined when no If node holds Softmax nodes.
+ */
+export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
+  const parts = tapSubgraphParts(model);
+  return parts && concat(parts);
 }
 
 /**

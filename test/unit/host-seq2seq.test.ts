@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { planTap, scanOnnx } from '../../src/shared/onnx-tap';
+import { scanOnnx } from '../../src/shared/onnx-tap';
+import { planFullTap } from '../../src/shared/full-tap';
 import type { AttentionLensApi } from '../../src/api';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
 import { repoRoot } from '../support/model';
@@ -44,15 +45,15 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     // Both files are served from the tap cache in global storage, already tapped.
     assert.equal(show.model.tapped, true);
     const cached = (uri: string) => {
-      const m = /tapped\/([0-9a-f]{64})\.onnx$/.exec(uri);
+      const m = /tapped\/([0-9a-f]{64}\.tap\d+\.onnx)$/.exec(uri);
       assert.ok(m, uri);
-      return path.join(storage, 'tapped', `${m![1]}.onnx`);
+      return path.join(storage, 'tapped', m![1]);
     };
     for (const [uri, file] of [[show.model.onnxUri, 'encoder_model.onnx'], [show.model.decoderOnnxUri, 'decoder_model.onnx']]) {
       const original = fs.readFileSync(path.join(testModelsDir, 'tiny-t5', 'onnx', file));
       const tapped = fs.readFileSync(cached(uri));
       assert.deepEqual(tapped.subarray(0, original.length), original, `${file}: the original bytes, then the tap`);
-      assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], `${file} is already tapped`);
+      assert.deepEqual(planFullTap(scanOnnx(tapped)).toAppend, [], `${file} is already tapped, score taps included`);
     }
     assert.equal(show.model.expectedAttention, 'encoder-decoder');
     const ids: number[] = show.tokens.map((t: { id: number }) => t.id);

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelError } from '../../src/host/model-folder';
 import { describeReport, inspectModelFolder } from '../../src/host/model-inspect';
-import { cachedTappedModel, sha256File } from '../../src/host/tap-cache';
-import { planTap, scanOnnx, tapSuffix } from '../../src/shared/onnx-tap';
-import { planAnyTap } from '../../src/shared/tap-subgraph';
 import { buildModel } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
-
-const ort = require('onnxruntime-node');
 
 describe('Add Model… inspection of Hugging Face-shaped folders', () => {
   it('reports architecture, layers, heads, attention shape and the inputs it will feed', async () => {
@@ -114,43 +108,5 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
       folder({ 'onnx/vision_encoder.onnx': 'x' });
       await rejects(/has no ONNX model.*onnx\/ holds vision_encoder\.onnx.*optimum-cli export onnx/);
     });
-  });
-});
-
-describe('the on-disk cache of tapped models', () => {
-  let storage: string;
-  beforeEach(() => { storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cache-')); });
-  afterEach(() => fs.rmSync(storage, { recursive: true, force: true }));
-
-  it('keys the tapped copy by the SHA-256 of the file, writes it once and reuses it', async () => {
-    const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'model.onnx');
-    const bytes = fs.readFileSync(src);
-    const plan = planTap(scanOnnx(bytes));
-    assert.equal(await sha256File(src), createHash('sha256').update(bytes).digest('hex'));
-    const first = await cachedTappedModel(storage, src, plan);
-    assert.equal(first.reused, false);
-    assert.equal(path.basename(first.path), `${first.sha256}.onnx`);
-    const tapped = fs.readFileSync(first.path);
-    assert.deepEqual(tapped.subarray(0, bytes.length), bytes, 'original bytes first');
-    assert.deepEqual(new Uint8Array(tapped.subarray(bytes.length)), tapSuffix(plan), 'then only the tap suffix');
-    const again = await cachedTappedModel(storage, src, plan);
-    assert.deepEqual([again.reused, again.path], [true, first.path]);
-
-    // The cached file is already tapped: planning it again appends nothing, and ORT serves the attention.
-    const replanned = planTap(scanOnnx(tapped));
-    assert.deepEqual(replanned.toAppend, []);
-    const session = await ort.InferenceSession.create(tapped);
-    assert.ok(plan.softmaxOutputs.every((n) => session.outputNames.includes(n)));
-  });
-
-  it('stores a merged decoder rewritten (If node exposing its branches), not appended', async () => {
-    const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx');
-    const { plan, rewritten } = planAnyTap(new Uint8Array(fs.readFileSync(src)));
-    assert.ok(rewritten);
-    const entry = await cachedTappedModel(storage, src, plan, rewritten);
-    assert.deepEqual(new Uint8Array(fs.readFileSync(entry.path)), rewritten);
-    assert.equal((await cachedTappedModel(storage, src, plan, rewritten)).reused, true);
-    const session = await ort.InferenceSession.create(fs.readFileSync(entry.path));
-    assert.ok(plan.softmaxOutputs.every((n) => session.outputNames.includes(n)));
   });
 });

@@ -3,7 +3,7 @@ import { buildFeeds, FeedError, planFeeds } from '../../src/shared/feeds';
 import { ElemType, maxRowSumError, planTap, requiredInputs, scanOnnx, TapError } from '../../src/shared/onnx-tap';
 import { maxAbsDiff } from '../support/model';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
-import { tapModel } from '../../src/shared/tap-subgraph';
+import { tapModel, tapSubgraphParts } from '../../src/shared/tap-subgraph';
 import { unpackStack } from '../../src/shared/stacks';
 import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
@@ -120,6 +120,11 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     assert.deepEqual(plan.softmaxOutputs, ['attention_lens.tap/0/self/0', 'attention_lens.tap/0/self/1']);
     assert.ok(tapped.length - bytes.length < 1024, `the rewrite adds ${tapped.length - bytes.length} bytes`);
     assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], 'a rewritten model counts as tapped');
+    // Built as views of the original (the weights are never copied) and concatenated once into `tapped`.
+    const parts = tapSubgraphParts(bytes)!;
+    const fresh = parts.filter((p) => p.buffer !== bytes.buffer).reduce((n, p) => n + p.length, 0);
+    assert.ok(fresh < 1024, `${fresh} bytes of the parts are new`);
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(tapped));
     const m = { bytes: tapped, summary: scanOnnx(tapped), plan: planTap(scanOnnx(tapped)) };
     for (const ref of loadTestReference('tiny-gpt2')) {
       const run = await runTestModel(ort, m, ref.ids);

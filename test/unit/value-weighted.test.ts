@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { collectAttention, planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
-import { appendBytes, planScoreTaps, scoreTapSuffix } from '../../src/shared/score-tap';
+import { collectAttention, planTap, scanOnnx } from '../../src/shared/onnx-tap';
+import { planScoreTaps } from '../../src/shared/score-tap';
+import { tapAll } from '../../src/shared/full-tap';
 import { valueNorms, valueWeightedStack } from '../../src/shared/value-weighted';
 import { loadReference, readBundledOnnx } from '../support/model';
 
@@ -28,7 +29,7 @@ describe('value-weighted attention ‖α_ij·v_j‖', () => {
     const plan = planTap(summary);
     const sources = planScoreTaps(summary, plan.softmaxOutputs);
     assert.ok(sources.every((s) => s.v), JSON.stringify(sources));
-    const session = await ort.InferenceSession.create(appendBytes(tapAttention(model, plan), scoreTapSuffix(summary, sources)), { intraOpNumThreads: 1 });
+    const session = await ort.InferenceSession.create(tapAll(model).tapped, { intraOpNumThreads: 1 });
     const ref = loadReference()[0];
     const T = ref.ids.length;
     const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ref.ids.map(BigInt)), [1, T]) });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { collectAttention, planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
-import { appendBytes, planScoreTaps, scoreTapSuffix } from '../../src/shared/score-tap';
+import { collectAttention, planTap, scanOnnx } from '../../src/shared/onnx-tap';
+import { planScoreTaps } from '../../src/shared/score-tap';
+import { tapAll } from '../../src/shared/full-tap';
 import { explainWeight, headQK, isMaskedScore, softmax } from '../../src/shared/weight-explain';
 import { loadReference, readBundledOnnx } from '../support/model';
 
@@ -64,7 +65,7 @@ describe('explaining one weight on the shipped model (onnxruntime-node)', functi
     const sources = planScoreTaps(summary, plan.softmaxOutputs);
     assert.equal(sources.length, plan.softmaxOutputs.length);
     for (const s of sources) assert.ok(s.q && s.kT && s.scaling === 'div', JSON.stringify(s));
-    const tapped = appendBytes(tapAttention(model, plan), scoreTapSuffix(summary, sources));
+    const tapped = tapAll(model).tapped; // as the worker taps it: Softmax and score taps in one append
     const session = await ort.InferenceSession.create(tapped, { intraOpNumThreads: 1 });
     const ref = loadReference().reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
     const T = ref.ids.length;

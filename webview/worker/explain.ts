@@ -1,31 +1,14 @@
 /**
- * Explaining one weight in the inference worker: the model is tapped a second time for what feeds each
- * Softmax (score-tap.ts: the pre-softmax scores and, where found, the score MatMul's Q and Kᵀ); on an
- * 'explain' request the last run's ids are run again fetching just that layer's taps, and the head's row
- * of scores, q_i and Kᵀ go back to the panel, which does the maths (weight-explain.ts).
+ * Explaining one weight in the inference worker: the prepared model already holds what feeds each Softmax
+ * as graph outputs (full-tap.ts, score-tap.ts: the pre-softmax scores and, where found, the score MatMul's
+ * Q and Kᵀ, and V); on an 'explain' request the last run's ids are run again fetching just that layer's
+ * taps, and the head's row of scores, q_i and Kᵀ go back to the panel, which does the maths (weight-explain.ts).
  */
 import type * as ortTypes from 'onnxruntime-web';
-import { appendBytes, planScoreTaps, scoreTapSuffix, type ScoreSources } from '../../src/shared/score-tap';
 import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { valueNorms } from '../../src/shared/value-weighted';
 import { headQK } from '../../src/shared/weight-explain';
 import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
-
-/** Score sources per model, by the model object (set when the model is prepared). */
-const sourcesOf = new WeakMap<PreparedModel, ScoreSources[]>();
-
-/** The model with its score taps appended (the same model when nothing feeds a Softmax that we can find). */
-export function withScoreTaps(model: PreparedModel): PreparedModel {
-  try {
-    const sources = planScoreTaps(model.summary, model.plan.softmaxOutputs);
-    if (sources.length === 0) return model;
-    const out: PreparedModel = { ...model, tapped: appendBytes(model.tapped, scoreTapSuffix(model.summary, sources)) };
-    sourcesOf.set(out, sources);
-    return out;
-  } catch {
-    return model; // explanations are optional
-  }
-}
 
 /** What a run leaves behind for explanations: its ids and the Softmax output of each layer shown. */
 export interface ExplainableRun {
@@ -41,7 +24,7 @@ type Explanation = Extract<WorkerToPanel, { type: 'explanation' }>;
 /** Answers an 'explain' request for `run` on `session`. */
 export async function explain(req: ExplainRequest, run: ExplainableRun, session: ortTypes.InferenceSession): Promise<Explanation> {
   const base = { type: 'explanation' as const, runId: req.runId, layer: req.layer, head: req.head, query: req.query };
-  const src = sourcesOf.get(run.model)?.find((s) => s.softmax === run.layerNames[req.layer]);
+  const src = run.model.sources.find((s) => s.softmax === run.layerNames[req.layer]);
   if (!src) return { ...base, error: 'The graph does not show what feeds this layer’s Softmax, so the weight cannot be explained.' };
   const names = [src.logits, ...(src.q && src.kT ? [src.q, src.kT] : [])];
   const out = await session.run(makeFeeds(run.model, run.inputIds), names);
@@ -66,8 +49,7 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
 /** ‖v_j‖ for every layer, head and token of `run`: Float32 [L, H, T], or an error when V is not found. */
 export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
   Promise<{ norms: Float32Array } | { error: string }> {
-  const all = sourcesOf.get(run.model);
-  const vs = run.layerNames.map((n) => all?.find((s) => s.softmax === n)?.v);
+  const vs = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n)?.v);
   if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so ‖α·v‖ cannot be computed.' };
   const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
   try {

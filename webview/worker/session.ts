@@ -8,10 +8,11 @@ import { buildFeeds } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import { ORT_WASM_FILE } from './ort-files';
 import {
-  collectAttention, float16ToFloat32, requiredInputs, scanOnnx,
+  collectAttention, float16ToFloat32, requiredInputs,
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
-import { tapModel } from '../../src/shared/tap-subgraph';
+import { tapAll } from '../../src/shared/full-tap';
+import type { ScoreSources } from '../../src/shared/score-tap';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
 export interface PreparedModel {
@@ -21,6 +22,8 @@ export interface PreparedModel {
   readonly externalData?: { path: string; data: Uint8Array }[];
   readonly summary: OnnxSummary;
   readonly plan: TapPlan;
+  /** What feeds each Softmax (scores, Q, Kᵀ, V): graph outputs of `tapped`, fetched by explanations. */
+  readonly sources: readonly ScoreSources[];
   /** Name of the logits output, if the graph declares one. */
   readonly logitsName?: string;
   readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
@@ -29,20 +32,21 @@ export interface PreparedModel {
 }
 
 /**
- * Taps raw ONNX bytes with tapModel (attention inside a merged decoder's If branches too; throws TapError
- * with a user-ready message); a tapped file stays as is.
+ * Prepares model bytes with every output the worker fetches (full-tap.ts: attention, and the score taps
+ * for explanations; a merged decoder's If branches too). A pre-tapped file (the host's tap cache) is used
+ * as is, the very buffer received; otherwise the taps are appended in one new buffer, and the caller must
+ * drop `bytes` so that only the tapped copy stays alive. Throws TapError with a user-ready message.
  */
 export function prepareModel(key: string, bytes: Uint8Array,
   external?: readonly { readonly path: string; readonly data: ArrayBuffer }[]): PreparedModel {
-  const { tapped, plan } = tapModel(bytes);
-  const summary = scanOnnx(tapped);
+  const { tapped, summary, plan, sources } = tapAll(bytes);
   const missing = (summary.externalDataFiles ?? []).filter((f) => !external?.some((e) => e.path === f));
   if (missing.length) {
     throw new Error(`The model keeps its weights in ${missing.join(', ')}, which the panel could not load.`);
   }
   const logits = summary.outputs.find((o) => o.name === 'logits');
   return {
-    key, tapped, summary, plan, logitsName: logits?.name, sessions: new Map(),
+    key, tapped, summary, plan, sources, logitsName: logits?.name, sessions: new Map(),
     externalData: external?.length ? external.map((e) => ({ path: e.path, data: new Uint8Array(e.data) })) : undefined,
   };
 }

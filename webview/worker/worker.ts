@@ -5,7 +5,7 @@
  */
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
-import { explain, valueNormsOf, withScoreTaps, type ExplainableRun } from './explain';
+import { explain, valueNormsOf, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
 import { handleEncoderDecoderRun } from './encdec';
 
@@ -39,14 +39,39 @@ let wasmBinary: ArrayBuffer | undefined;
 
 const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
 
-async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['externalData'], decoder?: ArrayBuffer): Promise<void> {
+/** A model's bytes taken out of its run message. */
+interface ModelBytes {
+  model: ArrayBuffer;
+  externalData?: RunMessage['externalData'];
+  decoder?: ArrayBuffer;
+}
+
+/**
+ * Takes the model bytes out of a run message (the message lives as long as its run, and would keep an
+ * untapped model alive next to its tapped copy); undefined when the message carries none.
+ */
+function takeModelBytes(msg: RunMessage): ModelBytes | undefined {
+  const m = msg as { -readonly [K in keyof RunMessage]?: RunMessage[K] };
+  if (!m.model) return undefined;
+  const bytes: ModelBytes = { model: m.model, externalData: m.externalData, decoder: m.decoderModel };
+  delete m.model;
+  delete m.decoderModel;
+  delete m.externalData;
+  return bytes;
+}
+
+/**
+ * Prepares and keeps a model, releasing any other. Only the prepared model references the bytes afterwards:
+ * the same buffer for a pre-tapped file, else its one tapped copy (the untapped buffer is then garbage).
+ */
+async function addModel(key: string, bytes: ModelBytes): Promise<void> {
   for (const [k, m] of models) {
     if (k !== key && !(m instanceof Error)) await releaseModel(m);
     models.delete(k);
   }
   try {
-    const model = withScoreTaps(prepareModel(key, new Uint8Array(bytes), external));
-    if (decoder) model.decoder = prepareModel(`${key}#decoder`, new Uint8Array(decoder));
+    const model = prepareModel(key, new Uint8Array(bytes.model), bytes.externalData);
+    if (bytes.decoder) model.decoder = prepareModel(`${key}#decoder`, new Uint8Array(bytes.decoder));
     models.set(key, model);
   } catch (e) {
     models.set(key, e instanceof Error ? e : new Error(messageOf(e)));
@@ -56,7 +81,8 @@ async function addModel(key: string, bytes: ArrayBuffer, external?: RunMessage['
 async function handleRun(msg: RunMessage): Promise<void> {
   const { runId } = msg;
   // Model bytes are kept even when their run is already stale: later runs of the same key omit them.
-  if (msg.model) await addModel(msg.modelKey, msg.model, msg.externalData, msg.decoderModel);
+  // (Passed on without a local, so this frame does not hold the untapped bytes while the run goes on.)
+  if (msg.model) await addModel(msg.modelKey, takeModelBytes(msg)!);
   if (stale(runId)) return;
   try {
     configureOrt(msg.wasmBase, wasmBinary);
