@@ -20,7 +20,7 @@ const RUNS = Number(valueOf('--runs', 30));
 const MIB = valueOf('--mib', '64,256');
 const modelDir = path.resolve(args.find((a, i) => !a.startsWith('--') && !['--runs', '--mib'].includes(args[i - 1])) ?? path.join(root, 'models/lens-gpt'));
 
-const built = ['out/test/support/run-tapped.js', 'out/test/support/bench-tap.js'].every((f) => fs.existsSync(path.join(root, f)));
+const built = ['out/test/support/run-tapped.js', 'out/test/support/bench-tap.js', 'out/test/support/test-models.js'].every((f) => fs.existsSync(path.join(root, f)));
 if (!built) execFileSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
 
 console.log('Tapping a large model (synthetic: lens-gpt plus an unused N MiB weight): the host never holds the weights;');
@@ -57,6 +57,31 @@ for (const T of [32, 128, 256]) {
   const n = await time(ortNode, nodeSession, ids);
   const w = await time(ortWeb, webSession, ids);
   console.log(`| ${T} | ${n.toFixed(2)} ms | ${w.toFixed(2)} ms | ${(w / n).toFixed(2)}× |`);
+}
+
+// lens-gpt's context is 128 tokens, so T = 256 runs on a test model with a longer context: the T5-shaped
+// encoder (relative positions, context 512), through the same feeds and runner the worker uses.
+{
+  const { readTestOnnx, openTestModel, runOpenedTestModel } = require(path.join(root, 'out/test/support/test-models.js'));
+  const enc = readTestOnnx('tiny-t5', 'encoder_model.onnx');
+  const encConfig = JSON.parse(fs.readFileSync(path.join(root, 'test/models/tiny-t5/config.json'), 'utf8'));
+  const encNode = await openTestModel(ortNode, enc, { intraOpNumThreads: 2 });
+  const encWeb = await openTestModel(ortWeb, enc, { executionProviders: ['wasm'] });
+  const timeEnc = async (ort, session, ids) => {
+    await runOpenedTestModel(ort, session, enc, ids);
+    const ms = [];
+    for (let i = 0; i < RUNS; i++) { const t0 = performance.now(); await runOpenedTestModel(ort, session, enc, ids); ms.push(performance.now() - t0); }
+    return median(ms);
+  };
+  console.log(`\nmodel: test/models/tiny-t5 encoder_model.onnx (random weights, context ${encConfig.n_positions}), median of ${RUNS} runs, tap included`);
+  console.log('| T | onnxruntime-node (2 threads) | onnxruntime-web WASM (1 thread) | WASM / node |');
+  console.log('|---|---|---|---|');
+  for (const T of [32, 128, 256]) {
+    const ids = Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (encConfig.vocab_size - 1)));
+    const n = await timeEnc(ortNode, encNode, ids);
+    const w = await timeEnc(ortWeb, encWeb, ids);
+    console.log(`| ${T} | ${n.toFixed(2)} ms | ${w.toFixed(2)} ms | ${(w / n).toFixed(2)}× |`);
+  }
 }
 
 const browserBench = path.join(root, 'out/test/browser/bench.js');

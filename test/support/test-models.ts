@@ -69,6 +69,11 @@ export async function runTestModel(ort: OrtLike, m: TestOnnx, ids: readonly numb
   }
 }
 
+/** Runs `ids` through a session opened by openTestModel (every required input fed as the worker feeds it). */
+export function runOpenedTestModel(ort: OrtLike, session: any, m: TestOnnx, ids: readonly number[]): Promise<TappedResult> {
+  return runTappedModel(ort, { session, summary: m.summary, plan: m.plan }, ids);
+}
+
 /** Opens a tapped session for a test model (external data passed as buffers). */
 export function openTestModel(ort: OrtLike, m: TestOnnx, sessionOpts: object = {}): Promise<any> {
   return ort.InferenceSession.create(tapAttention(m.bytes, m.plan),
