@@ -1,7 +1,8 @@
 /**
  * Loading and checking a model folder (config.json, tokenizer.json, onnx/model.onnx or a named variant such
  * as model_quantized.onnx, or onnx/encoder_model.onnx + decoder_model.onnx). Every failure is a ModelError
- * whose message names the file and says what to do. Loaded folders are cached and reused until one of their
+ * whose message names the file and says what to do; the size limits are the ones Add Model checks
+ * (model-layout.ts), so a folder listed by hand is refused before the panel fetches it. Loaded folders are cached and reused until one of their
  * files changes on disk; with a storage folder, the tapped model is cached on disk too (tap-cache.ts).
  * Node only (no `vscode`).
  */
@@ -11,7 +12,10 @@ import { requiredInputs, TapError, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
-import { attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, type AttentionShape } from './model-layout';
+import {
+  attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
+  type AttentionShape, type SizeLimits,
+} from './model-layout';
 import { cachedTappedModel } from './tap-cache';
 
 export { ModelError } from './model-layout';
@@ -149,7 +153,8 @@ async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]
 }
 
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
-export async function loadModelFolder(dir: string, options: { bundled: boolean; name?: string; storageDir?: string }): Promise<LoadedModel> {
+export async function loadModelFolder(dir: string,
+  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -175,8 +180,9 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
     throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
   }
   const onnxPath = path.join(dir, files.onnx);
-  const main = await readOnnx(onnxPath, files.onnx, remedy);
-  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy) : undefined;
+  const limits = options.limits ?? WASM_LIMITS;
+  const main = await readOnnx(onnxPath, files.onnx, remedy, limits);
+  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
   let tappedPath: string | undefined;
   let tappedDecoderPath: string | undefined;
@@ -206,16 +212,28 @@ function startIdOf(config: Record<string, unknown>): number {
   return 0;
 }
 
-/** Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX. */
-async function readOnnx(onnxPath: string, rel: string, remedy: string):
+/**
+ * Scans an ONNX file: the inputs besides input_ids, the tap plan, its external data; proves it is ONNX and
+ * that it and its external data fit the backend (checkModelFileSize / checkExternalDataSize, as Add Model does).
+ */
+async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits):
   Promise<{ extraInputs: string[]; plan: TapPlan; rewritten?: Uint8Array; externalData: readonly string[] }> {
   const dir = path.dirname(path.dirname(onnxPath));
+  const withRemedy = (e: unknown) => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
   let summary;
+  let bytes: number;
   try {
+    bytes = await checkModelFileSize(onnxPath, `${rel} in ${dir}`, limits); // only the size: nothing is read yet
     summary = await scanOnnxFile(onnxPath); // graph structure only: the weights are never read here
   } catch (e) {
+    if (e instanceof ModelError) throw withRemedy(e);
     if (!(e instanceof TapError)) throw missing(dir, rel, remedy, e);
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${e.message}${remedy}`, rel);
+  }
+  try {
+    await checkExternalDataSize(onnxPath, `${rel} in ${dir}`, bytes, summary.externalDataFiles ?? [], limits);
+  } catch (e) {
+    throw withRemedy(e);
   }
   try {
     const inputs = requiredInputs(summary).map((i) => i.name);
@@ -227,6 +245,8 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string):
     return { extraInputs: inputs.filter((n) => n !== 'input_ids'), plan, rewritten, externalData: summary.externalDataFiles ?? [] };
   } catch (e) {
     if (e instanceof ModelError) throw e;
+    // A graph the tap cannot use (no Softmax, fused attention) is not corrupt: say only that it cannot be tapped.
+    if (e instanceof TapError && e.code !== 'not-onnx') throw new ModelError(`${rel} in ${dir} cannot be tapped: ${e.message}${remedy}`, rel);
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
   }
