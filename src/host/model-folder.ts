@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { layerOrderNotice } from '../shared/layer-order';
 import { requiredInputs, TapError, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
@@ -51,6 +52,8 @@ export interface LoadedModel {
   readonly tappedDecoderPath?: string;
   /** What config.json says about the attention; the first run's result confirms or contradicts it. */
   readonly expectedAttention?: AttentionShape;
+  /** Warnings for the user that do not stop the model from running (a graph that fixes no layer order). */
+  readonly notices?: readonly string[];
 }
 
 /** Relative paths of the files every model folder must hold. */
@@ -193,12 +196,15 @@ export async function loadModelFolder(dir: string,
     }
   }
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
+  const notices = [layerOrderNotice(main.plan.layerOrder, `${files.onnx} in ${dir}`),
+    files.decoder ? layerOrderNotice(decoder?.plan.layerOrder, `${files.decoder} in ${dir}`) : undefined].filter((n): n is string => !!n);
   const model: LoadedModel = {
     dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
+    ...(notices.length ? { notices } : {}),
   };
   cache.set(dir, { stamp, model });
   return model;

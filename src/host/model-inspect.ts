@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { buildFeeds, FeedError, planFeeds, type FillRule } from '../shared/feeds';
+import { layerOrderNotice } from '../shared/layer-order';
 import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
@@ -162,6 +163,11 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const architecture = archs[0] ?? String(config.model_type ?? 'unknown');
   return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
+}
+
+/** Warnings about a folder that passed every check: a file whose graph fixes no layer order (layer-order.ts). */
+export function reportNotices(r: ModelReport): string[] {
+  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, path.relative(r.dir, f.path))).filter((n): n is string => !!n);
 }
 
 /** A few lines for the user: what was found and what will be fed. */

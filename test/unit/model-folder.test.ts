@@ -78,4 +78,16 @@ describe('loading a model folder checks what Add Model checks', () => {
       inputs: ['input_ids'], outputs: ['y'] }])), { bundled: false }));
     assert.match(fused, /cannot be tapped: Attention in this graph is fused into a com\.microsoft MultiHeadAttention node, which has no Softmax to tap\. Export the model without attention fusion/);
   });
+
+  it('a graph that fixes no layer order loads, with a notice naming the independent tensors', async () => {
+    const nodes: NodeSpec[] = [
+      { op: 'Softmax', inputs: ['input_ids'], outputs: ['left'] },
+      { op: 'Softmax', inputs: ['input_ids'], outputs: ['right'] },
+      { op: 'Add', inputs: ['left', 'right'], outputs: ['y'] },
+    ];
+    const m = await loadModelFolder(folder('parallel', { 'onnx/model.onnx': buildModel(nodes, ['input_ids'], ['y']) }), { bundled: false });
+    assert.equal(m.notices?.length, 1);
+    assert.match(m.notices![0], /^onnx\/model\.onnx in .*parallel: the attention Softmax outputs "left" and "right" do not depend on each other/);
+    assert.equal((await loadModelFolder(bundledModelDir, { bundled: true })).notices, undefined, 'the bundled model is a chain');
+  });
 });
