@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelError } from './model-layout';
-import { describeReport, inspectModelFolder, type ModelReport } from './model-inspect';
+import { describeReport, inspectModelFolder, reportNotices, type ModelReport } from './model-inspect';
 import { CONFIG_SECTION } from './models';
 import { errorText, type Notifier } from './notify';
 
@@ -33,6 +33,7 @@ export async function addModelFolder(dir: string, notifier: Notifier): Promise<M
   const added = await addToModelsSetting(dir);
   notifier.info(`${added ? 'Added' : 'Already listed'}: "${path.basename(dir)}". ${describeReport(report)} ` +
     'Switch to it with "Attention Lens: Select Model".');
+  for (const notice of reportNotices(report)) notifier.warn(notice);
   return report;
 }
 

@@ -1,17 +1,22 @@
 /**
  * Loading and checking a model folder (config.json, tokenizer.json, onnx/model.onnx or a named variant such
  * as model_quantized.onnx, or onnx/encoder_model.onnx + decoder_model.onnx). Every failure is a ModelError
- * whose message names the file and says what to do. Loaded folders are cached and reused until one of their
+ * whose message names the file and says what to do; the size limits are the ones Add Model checks
+ * (model-layout.ts), so a folder listed by hand is refused before the panel fetches it. Loaded folders are cached and reused until one of their
  * files changes on disk; with a storage folder, the tapped model is cached on disk too (tap-cache.ts).
  * Node only (no `vscode`).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { requiredInputs, TapError } from '../shared/onnx-tap';
+import { layerOrderNotice } from '../shared/layer-order';
+import { planTap, requiredInputs, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
-import { attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, type AttentionShape } from './model-layout';
+import {
+  attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
+  type AttentionShape, type SizeLimits,
+} from './model-layout';
 import { cachedTappedModel } from './tap-cache';
 
 export { ModelError } from './model-layout';
@@ -47,6 +52,8 @@ export interface LoadedModel {
   readonly tappedDecoderPath?: string;
   /** What config.json says about the attention; the first run's result confirms or contradicts it. */
   readonly expectedAttention?: AttentionShape;
+  /** Warnings for the user that do not stop the model from running (a graph that fixes no layer order). */
+  readonly notices?: readonly string[];
 }
 
 /** Relative paths of the files every model folder must hold. */
@@ -149,7 +156,8 @@ async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]
 }
 
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
-export async function loadModelFolder(dir: string, options: { bundled: boolean; name?: string; storageDir?: string }): Promise<LoadedModel> {
+export async function loadModelFolder(dir: string,
+  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -175,18 +183,22 @@ export async function loadModelFolder(dir: string, options: { bundled: boolean; 
     throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
   }
   const onnxPath = path.join(dir, files.onnx);
-  const main = await readOnnx(onnxPath, files.onnx, remedy, options.storageDir);
-  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, options.storageDir) : undefined;
+  const limits = options.limits ?? WASM_LIMITS;
+  const main = await readOnnx(onnxPath, files.onnx, remedy, limits, options.storageDir);
+  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits, options.storageDir) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
   const tappedPath = main.tappedPath;
   const tappedDecoderPath = decoder?.tappedPath;
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
+  const notices = [layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
+    files.decoder ? layerOrderNotice(decoder?.layerOrder, `${files.decoder} in ${dir}`) : undefined].filter((n): n is string => !!n);
   const model: LoadedModel = {
     dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
+    ...(notices.length ? { notices } : {}),
   };
   cache.set(dir, { stamp, model });
   return model;
@@ -201,18 +213,28 @@ function startIdOf(config: Record<string, unknown>): number {
 }
 
 /**
- * Scans an ONNX file (proving it is ONNX): the inputs besides input_ids, its external data and, with a
- * storage folder, its tapped copy in the tap cache; without one, checks that it can be tapped.
+ * Scans an ONNX file (proving it is ONNX): the inputs besides input_ids, its external data, its layer order and,
+ * with a storage folder, its tapped copy in the tap cache; without one, checks that it can be tapped. It and its
+ * external data must fit the backend (checkModelFileSize / checkExternalDataSize, as Add Model does).
  */
-async function readOnnx(onnxPath: string, rel: string, remedy: string, storageDir?: string):
-  Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string }> {
+async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, storageDir?: string):
+  Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string; layerOrder: TapPlan['layerOrder'] }> {
   const dir = path.dirname(path.dirname(onnxPath));
+  const withRemedy = (e: unknown) => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
   let summary;
+  let bytes: number;
   try {
+    bytes = await checkModelFileSize(onnxPath, `${rel} in ${dir}`, limits); // only the size: nothing is read yet
     summary = await scanOnnxFile(onnxPath); // graph structure only: the weights are never read here
   } catch (e) {
+    if (e instanceof ModelError) throw withRemedy(e);
     if (!(e instanceof TapError)) throw missing(dir, rel, remedy, e);
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${e.message}${remedy}`, rel);
+  }
+  try {
+    await checkExternalDataSize(onnxPath, `${rel} in ${dir}`, bytes, summary.externalDataFiles ?? [], limits);
+  } catch (e) {
+    throw withRemedy(e);
   }
   try {
     const inputs = requiredInputs(summary).map((i) => i.name);
@@ -222,13 +244,26 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, storageDi
     }
     // The cache plans (and for a merged decoder rewrites) the tap itself; without it, only check it can be done.
     const tappedPath = storageDir ? (await cachedTappedModel(storageDir, onnxPath, summary)).path : undefined;
-    if (!storageDir) await planTapLazily(summary, () => fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
-    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [], tappedPath };
+    const layerOrder = storageDir ? mainGraphLayerOrder(summary)
+      : (await planTapLazily(summary, () => fs.readFile(onnxPath))).plan.layerOrder; // a Buffer is a Uint8Array: no copy
+    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [], tappedPath, layerOrder };
   } catch (e) {
     if (e instanceof ModelError) throw e;
     if (storageDir && !(e instanceof TapError)) throw e; // the cache's own failures (disk full, no access) as they are
+    // A graph the tap cannot use (no Softmax, fused attention) is not corrupt: say only that it cannot be tapped.
+    if (e instanceof TapError && e.code !== 'not-onnx') throw new ModelError(`${rel} in ${dir} cannot be tapped: ${e.message}${remedy}`, rel);
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
+  }
+}
+
+/** The layer-order check of a main-graph tap; undefined for attention inside If branches (checked when rewritten). */
+function mainGraphLayerOrder(summary: OnnxSummary): TapPlan['layerOrder'] {
+  try {
+    return planTap(summary).layerOrder;
+  } catch (e) {
+    if (e instanceof TapError && e.code === 'softmax-in-subgraph') return undefined;
+    throw e;
   }
 }
 

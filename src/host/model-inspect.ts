@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { buildFeeds, FeedError, planFeeds, type FillRule } from '../shared/feeds';
+import { layerOrderNotice } from '../shared/layer-order';
 import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
@@ -15,7 +16,8 @@ import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from
 import { parseModelConfig, type ModelDims } from './model-folder';
 import { createTokenizer, tokenizeWithLimit } from './tokenize';
 import {
-  attentionShapeFromConfig, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS, type AttentionShape,
+  attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
+  type AttentionShape, type SizeLimits,
 } from './model-layout';
 
 /** One ONNX file of the model and what the tap found in it. */
@@ -91,14 +93,9 @@ export async function findOnnxFiles(dir: string): Promise<{ role: InspectedOnnx[
 }
 
 /** Scans one ONNX file and checks the tap, the feeds and the size limits. */
-export async function inspectOnnx(role: InspectedOnnx['role'], file: string, limits = WASM_LIMITS): Promise<InspectedOnnx> {
+export async function inspectOnnx(role: InspectedOnnx['role'], file: string, limits: SizeLimits = WASM_LIMITS): Promise<InspectedOnnx> {
   const rel = path.relative(path.dirname(path.dirname(file)), file);
-  const st = await fs.stat(file);
-  if (st.size > limits.modelFileBytes) {
-    throw new ModelError(`${rel} is ${(st.size / 2 ** 30).toFixed(1)} GB, too large for the WebAssembly backend (a model file ` +
-      'must stay under 2 GB). Use an export that keeps its weights in external data (model.onnx + model.onnx_data) or a ' +
-      'quantized variant (onnx/model_quantized.onnx).', rel);
-  }
+  const bytes = await checkModelFileSize(file, rel, limits);
   let summary: OnnxSummary;
   let plan: TapPlan;
   try {
@@ -111,18 +108,7 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
     }
     throw e;
   }
-  let externalBytes = 0;
-  for (const f of summary.externalDataFiles ?? []) {
-    try {
-      externalBytes += (await fs.stat(path.join(path.dirname(file), f))).size;
-    } catch {
-      throw new ModelError(`${rel} keeps its weights in ${f}, which is missing next to it. Download ${f} into the same folder.`, rel);
-    }
-  }
-  if (st.size + externalBytes > limits.totalBytes) {
-    throw new ModelError(`${rel} and its external data come to ${((st.size + externalBytes) / 2 ** 30).toFixed(1)} GB, more than ` +
-      'the 4 GB the WebAssembly backend can address. Use a quantized variant (onnx/model_quantized.onnx) or a smaller model.', rel);
-  }
+  const externalBytes = await checkExternalDataSize(file, rel, bytes, summary.externalDataFiles ?? [], limits);
   let inputs: { name: string; rule: FillRule }[];
   try {
     inputs = planFeeds(requiredInputs(summary));
@@ -141,11 +127,11 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
     throw new ModelError(`${rel} has no input_ids input (its inputs: ${inputs.map((i) => i.name).join(', ')}). ` +
       'Attention Lens runs text models that take token ids.', rel);
   }
-  return { role, path: file, bytes: st.size, externalData: summary.externalDataFiles ?? [], externalBytes, inputs, plan, summary };
+  return { role, path: file, bytes, externalData: summary.externalDataFiles ?? [], externalBytes, inputs, plan, summary };
 }
 
 /** Checks everything "Add Model…" checks; throws ModelError naming the cause and the fix. */
-export async function inspectModelFolder(dir: string, limits = WASM_LIMITS): Promise<ModelReport> {
+export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_LIMITS): Promise<ModelReport> {
   try {
     if (!(await fs.stat(dir)).isDirectory()) throw new Error('not a folder');
   } catch {
@@ -177,6 +163,11 @@ export async function inspectModelFolder(dir: string, limits = WASM_LIMITS): Pro
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const architecture = archs[0] ?? String(config.model_type ?? 'unknown');
   return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
+}
+
+/** Warnings about a folder that passed every check: a file whose graph fixes no layer order (layer-order.ts). */
+export function reportNotices(r: ModelReport): string[] {
+  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, path.relative(r.dir, f.path))).filter((n): n is string => !!n);
 }
 
 /** A few lines for the user: what was found and what will be fed. */

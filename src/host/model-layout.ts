@@ -1,8 +1,10 @@
 /**
  * Facts about Hugging Face model folders shared by loading (model-folder.ts) and inspecting
- * (model-inspect.ts): the error type, which ONNX file names are tried, backend size limits, and what
- * config.json says about the attention's shape. Node only (no `vscode`).
+ * (model-inspect.ts): the error type, which ONNX file names are tried, backend size limits and their
+ * checks, and what config.json says about the attention's shape. Node only (no `vscode`).
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 
 /** A model folder problem, phrased for the user. */
 export class ModelError extends Error {
@@ -21,6 +23,54 @@ export const SEQ2SEQ_FILES = { encoder: 'encoder_model.onnx', decoder: 'decoder_
 
 /** Backend limits: protobuf cannot encode a model file over 2 GiB, and wasm32 has 4 GiB of memory. */
 export const WASM_LIMITS = { modelFileBytes: 2 ** 31 - 1, totalBytes: 2 ** 32 } as const;
+
+/** Size limits a backend puts on a model, in bytes. */
+export interface SizeLimits { readonly modelFileBytes: number; readonly totalBytes: number }
+
+/** A byte count for messages: "1.9 GB", "512 KB", "300 bytes" (binary units). */
+export function formatBytes(n: number): string {
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u < 0 ? `${n} bytes` : `${Number(v.toFixed(1))} ${units[u]}`;
+}
+
+/**
+ * Reads only the size of an ONNX file and throws a ModelError naming it, the limit and the fix when it is
+ * over the per-file limit (checked before the file is scanned or read); returns the size. `label` names the file.
+ */
+export async function checkModelFileSize(file: string, label: string, limits: SizeLimits = WASM_LIMITS): Promise<number> {
+  const size = (await fs.stat(file)).size;
+  if (size > limits.modelFileBytes) {
+    throw new ModelError(`${label} is ${formatBytes(size)}, too large for the WebAssembly backend (a model file must stay ` +
+      `under ${formatBytes(limits.modelFileBytes)}). Use an export that keeps its weights in external data (model.onnx + ` +
+      'model.onnx_data) or a quantized variant (onnx/model_quantized.onnx).', path.basename(file));
+  }
+  return size;
+}
+
+/**
+ * Sizes the external data files an ONNX file names (they sit next to it) and throws a ModelError when one is
+ * missing or the file and its data are over the backend's total; returns the external bytes.
+ */
+export async function checkExternalDataSize(file: string, label: string, fileBytes: number, externalFiles: readonly string[],
+  limits: SizeLimits = WASM_LIMITS): Promise<number> {
+  let externalBytes = 0;
+  for (const f of externalFiles) {
+    try {
+      externalBytes += (await fs.stat(path.join(path.dirname(file), f))).size;
+    } catch {
+      throw new ModelError(`${label} keeps its weights in ${f}, which is missing next to it. Download ${f} into the same folder.`, f);
+    }
+  }
+  if (fileBytes + externalBytes > limits.totalBytes) {
+    throw new ModelError(`${label} and its external data come to ${formatBytes(fileBytes + externalBytes)}, more than the ` +
+      `${formatBytes(limits.totalBytes)} the WebAssembly backend can address. Use a quantized variant (onnx/model_quantized.onnx) ` +
+      'or a smaller model.', path.basename(file));
+  }
+  return externalBytes;
+}
 
 /** What attention a model computes. */
 export type AttentionShape = 'causal' | 'bidirectional' | 'encoder-decoder';

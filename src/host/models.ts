@@ -17,8 +17,15 @@ const BUNDLED_MODEL = 'lens-gpt';
 
 /** Resolves and loads the model that runs use. */
 export class ModelSettings {
+  private notifier?: Notifier;
+
   /** `storageDir` (the extension's global storage) holds the tap cache; without it models are tapped in the worker. */
   constructor(private readonly extensionUri: vscode.Uri, readonly storageDir?: string) {}
+
+  /** Shows the notices of loaded models (LoadedModel.notices) through `notifier`, each once per session. */
+  reportTo(notifier: Notifier): void {
+    this.notifier = notifier;
+  }
 
   /** Where bundled and relative folders resolve. */
   pathContext(): PathContext {
@@ -39,9 +46,11 @@ export class ModelSettings {
     return choice.bundled ? `${path.basename(choice.dir)} (bundled)` : path.basename(choice.dir);
   }
 
-  /** Loads (or reuses) the current model; throws ModelError with a message for the user. */
-  load(choice = this.current()): Promise<LoadedModel> {
-    return loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir });
+  /** Loads (or reuses) the current model and warns about its notices; throws ModelError with a message for the user. */
+  async load(choice = this.current()): Promise<LoadedModel> {
+    const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir });
+    for (const notice of model.notices ?? []) this.notifier?.once('warning', notice);
+    return model;
   }
 
   /** The bundled model plus every folder in attentionLens.models. */

@@ -2,8 +2,10 @@
  * Graph facts the tap derives from a scanned ONNX graph without running it: the element type each value
  * probably carries (for reporting what a Softmax yields: float16 in fp16 graphs), and which Softmax nodes
  * are cross-attention (their input depends on the encoder's hidden states) in seq2seq decoders.
+ * Both walk the nodes in dependency order (topologicalOrder), which need not be the order they are listed in.
  * Pure; imports only types from onnx-tap.
  */
+import { topologicalOrder } from './layer-order';
 import type { AttentionKind, OnnxSummary } from './onnx-tap';
 
 const FLOATS = new Set([1, 10, 11, 16]); // FLOAT, FLOAT16, DOUBLE, BFLOAT16
@@ -16,7 +18,7 @@ const BOOL_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrE
 export const ENCODER_OUTPUT_INPUTS = new Set(['encoder_hidden_states', 'encoder_outputs', 'encoder_last_hidden_state']);
 
 /**
- * Best-effort element types of every value in graph order: graph inputs and initializers as declared,
+ * Best-effort element types of every value, in dependency order: graph inputs and initializers as declared,
  * Cast by its `to`, comparisons BOOL, shape ops INT64, and any other op the first floating-point type
  * among its inputs (else its first known input type). Good enough for Softmax outputs.
  */
@@ -24,7 +26,7 @@ export function inferElemTypes(summary: OnnxSummary): Map<string, number> {
   const types = new Map<string, number>();
   for (const i of summary.inputs) if (i.elemType) types.set(i.name, i.elemType);
   for (const [name, t] of summary.initializerTypes ?? []) types.set(name, t);
-  for (const n of summary.nodes) {
+  for (const n of topologicalOrder(summary.nodes).map((i) => summary.nodes[i])) {
     let t: number | undefined;
     if (n.opType === 'Cast') t = n.castTo;
     else if (INT64_OPS.has(n.opType)) t = INT64;
@@ -48,7 +50,7 @@ export function attentionKinds(summary: OnnxSummary, softmaxOutputs: readonly st
   if (sources.length === 0) return softmaxOutputs.map(() => 'self');
   const probs = new Set(summary.nodes.filter((n) => n.opType === 'Softmax').flatMap((n) => n.outputs));
   const tainted = new Set(sources);
-  for (const n of summary.nodes) {
+  for (const n of topologicalOrder(summary.nodes).map((i) => summary.nodes[i])) {
     if (n.inputs.some((i) => probs.has(i))) continue;
     if (n.inputs.some((i) => tainted.has(i))) for (const o of n.outputs) tainted.add(o);
   }

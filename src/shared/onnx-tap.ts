@@ -5,11 +5,13 @@
  * skipped by length, never copied). `tapAttention` appends a tiny encoded `ModelProto{graph{output…}}`
  * after the original bytes: protobuf merges concatenated messages, appending repeated fields, so the
  * result is the same model with extra graph outputs and the weights are not re-encoded.
- * `collectAttention` then checks what the tapped outputs hold after a run: shape [batch, heads, q, k],
- * rows summing to 1, causality from exact zeros above the diagonal, and layer order (graph order).
+ * `planTap` orders the Softmax outputs by layer, checked on the graph's edges (layer-order.ts: each layer's
+ * attention must depend on the previous one's). `collectAttention` then checks what the tapped outputs hold
+ * after a run: shape [batch, heads, q, k], rows summing to 1, causality from exact zeros above the diagonal.
  * Imports neither `vscode` nor the DOM.
  */
 import { attentionKinds, inferElemTypes } from './graph-analysis';
+import { orderLayers, type LayerOrderCheck } from './layer-order';
 import { TapError } from './tap-error';
 
 export { TapError } from './tap-error';
@@ -324,7 +326,7 @@ export function encodeExtraOutputs(names: readonly string[], elemType: number): 
 /** Prefix of the graph outputs tap-subgraph.ts adds for attention inside If branches. */
 export const SUBGRAPH_TAP_PREFIX = 'attention_lens.tap/';
 
-/** Candidate attention tensors: outputs of Softmax nodes in the main graph, in graph (= layer) order. */
+/** Candidate attention tensors: outputs of Softmax nodes in the main graph, in layer (= dependency) order. */
 export interface TapPlan {
   readonly softmaxOutputs: readonly string[];
   /** The Softmax outputs that are not graph outputs yet (all of them, unless the model was tapped before). */
@@ -335,6 +337,8 @@ export interface TapPlan {
   readonly elemTypes?: readonly number[];
   /** Per Softmax output: 'cross' when its input depends on the encoder's hidden states, else 'self'. */
   readonly kinds?: readonly AttentionKind[];
+  /** Whether the graph's edges fix that order (layer-order.ts); absent where it was not checked (a re-planned rewritten model). */
+  readonly layerOrder?: LayerOrderCheck;
 }
 
 /** Self-attention, or cross-attention over an encoder's output (seq2seq decoders). */
@@ -376,12 +380,13 @@ export function planTap(summary: OnnxSummary): TapPlan {
     }
     throw new TapError('This graph has no Softmax node, so there are no attention probabilities to tap.', 'no-softmax');
   }
+  const layers = orderLayers(summary.nodes, softmaxOutputs, attentionKinds(summary, softmaxOutputs));
   const types = inferElemTypes(summary);
-  const elemTypes = softmaxOutputs.map((n) => types.get(n) ?? 0);
+  const elemTypes = layers.order.map((n) => types.get(n) ?? 0);
   const fallback = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
   const elemType = elemTypes[0] || fallback;
-  const toAppend = softmaxOutputs.filter((n) => !existing.has(n));
-  return { softmaxOutputs, toAppend, elemType, elemTypes, kinds: attentionKinds(summary, softmaxOutputs) };
+  const toAppend = layers.order.filter((n) => !existing.has(n));
+  return { softmaxOutputs: layers.order, toAppend, elemType, elemTypes, kinds: layers.kinds, layerOrder: layers.check };
 }
 
 /** The bytes to append to a model so that every planned Softmax output is a graph output (empty if none). */

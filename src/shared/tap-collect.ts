@@ -1,7 +1,8 @@
 /**
  * Checking what the tap produced after a run: which fetched Softmax outputs are attention matrices
- * ([batch, heads, T, K], rows summing to 1), stacked in graph (= layer) order, whether they are causal
- * (exact zeros above the diagonal), and float16 conversion. Re-exported by onnx-tap.ts. Pure.
+ * ([batch, heads, T, K], rows summing to 1), stacked in the order given (the plan's layer order, which
+ * planTap checks on the graph's edges: layer-order.ts), whether they are causal (exact zeros above the
+ * diagonal), and float16 conversion. Re-exported by onnx-tap.ts. Pure.
  */
 import { TapError } from './tap-error';
 
@@ -30,7 +31,8 @@ export interface CollectedAttention {
 
 /**
  * Keeps the fetched tensors shaped [1, H, T, K] (or [H, T, K]) whose rows sum to 1 within `tolerance`,
- * in graph order, and stacks them; K defaults to T. Throws TapError('no-attention') if none qualify.
+ * in the order given (pass them in plan order: TapPlan.softmaxOutputs is layer order), and stacks them;
+ * K defaults to T. Throws TapError('no-attention') if none qualify.
  */
 export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3, keys = tokens): CollectedAttention {
   const layers: FetchedTensor[] = [];

@@ -2,13 +2,15 @@
  * Tapping attention that lives inside If subgraphs, as in optimum's merged decoders
  * (decoder_model_merged.onnx: the whole decoder sits in both branches of an If on `use_cache_branch`).
  * A subgraph value cannot be a graph output, so each branch's Softmax outputs are added as branch outputs
- * (paired by graph order: the i-th Softmax of each branch), the If node gets one more output per pair, and
+ * (paired by layer order, checked on each branch's edges as in the main graph: layer-order.ts; the i-th
+ * layer's Softmax of each branch), the If node gets one more output per pair, and
  * those become graph outputs named `attention_lens.tap/<node>/<kind>/<i>`. Unlike the main-graph tap this
  * rewrites the graph message: its bytes are copied once (or written out as parts) with the If node replaced,
  * weights are not decoded.
  * Pure: no vscode, no DOM.
  */
 import { attentionKinds } from './graph-analysis';
+import { orderLayers, worseOrder, type LayerOrderCheck } from './layer-order';
 import {
   encodeExtraOutputs, planTap, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, tapAttention, type OnnxSummary, type TapPlan,
 } from './onnx-tap';
@@ -71,20 +73,21 @@ function fields(buf: Uint8Array, from = 0, to = buf.length): Field[] {
   return out;
 }
 
-/** Softmax output names among a GraphProto's top-level nodes, and a summary-like view for attentionKinds. */
-function branchSoftmax(graph: Uint8Array, outer: OnnxSummary): { names: string[]; kinds: ('self' | 'cross')[] } {
+/** Softmax output names among a GraphProto's top-level nodes in layer order, their kinds, and the order check. */
+function branchSoftmax(graph: Uint8Array, outer: OnnxSummary): { names: string[]; kinds: ('self' | 'cross')[]; check: LayerOrderCheck } {
   const nodes = fields(graph).filter((f) => f.num === 1 && f.wire === 2).map((f) => {
     const parts = fields(graph, f.payloadStart, f.end);
     const strs = (n: number) => parts.filter((x) => x.num === n && x.wire === 2).map((x) => dec.decode(graph.subarray(x.payloadStart, x.end)));
     return { opType: strs(4)[0] ?? '', domain: strs(7)[0] ?? '', name: strs(3)[0] ?? '', inputs: strs(1), outputs: strs(2) };
   });
   const names = nodes.filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx')).map((n) => n.outputs[0]);
-  const kinds = attentionKinds({ ...outer, nodes }, names);
-  return { names, kinds };
+  const layers = orderLayers(nodes, names, attentionKinds({ ...outer, nodes }, names));
+  return { names: layers.order, kinds: layers.kinds, check: layers.check };
 }
 
-/** The If node rewritten (as parts): branch outputs appended to then/else, and the new node outputs. */
-function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSummary): { parts: Parts; outputs: string[] } | undefined {
+/** The If node rewritten (as parts): branch outputs appended to then/else, the new node outputs, and the branches' layer-order check. */
+function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSummary):
+  { parts: Parts; outputs: string[]; check: LayerOrderCheck | undefined } | undefined {
   const parts = fields(model, node.payloadStart, node.end);
   const branches: { field: Field; name: string; graph: Field; softmax: ReturnType<typeof branchSoftmax> }[] = [];
   for (const f of parts.filter((x) => x.num === 5 && x.wire === 2)) {
@@ -117,7 +120,7 @@ function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSum
   }
   pieces.push(model.subarray(p, node.end));
   for (const o of outputs) pieces.push(...lenField(2, [enc.encode(o)]));
-  return { parts: lenField(1, pieces), outputs };
+  return { parts: lenField(1, pieces), outputs, check: worseOrder(a.softmax.check, b.softmax.check) };
 }
 
 /**
@@ -126,6 +129,11 @@ function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSum
  * caller can write them to a file as they are); undefined when no If node holds Softmax nodes.
  */
 export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
+  return rewriteSubgraphParts(model)?.parts;
+}
+
+/** tapSubgraphParts, plus the layer-order check of the branches (the rewritten graph no longer shows their edges). */
+function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; layerOrder: LayerOrderCheck | undefined } | undefined {
   const summary = scanOnnx(model);
   const top = fields(model);
   const graph = top.find((f) => f.num === 7 && f.wire === 2);
@@ -133,6 +141,7 @@ export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
   const graphFields = fields(model, graph.payloadStart, graph.end);
   const pieces: Parts = [];
   const newOutputs: string[] = [];
+  let layerOrder: LayerOrderCheck | undefined;
   let p = graph.payloadStart;
   graphFields.filter((f) => f.num === 1 && f.wire === 2).forEach((f, i) => {
     const node = summary.nodes[i];
@@ -141,6 +150,7 @@ export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
     if (!rewritten) return;
     pieces.push(model.subarray(p, f.start), ...rewritten.parts);
     newOutputs.push(...rewritten.outputs);
+    layerOrder = worseOrder(layerOrder, rewritten.check);
     p = f.end;
   });
   if (newOutputs.length === 0) return undefined;
@@ -148,7 +158,7 @@ export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
   const extra = encodeExtraOutputs(newOutputs, 0);
   const extraGraph = fields(extra)[0];
   pieces.push(extra.subarray(extraGraph.payloadStart, extraGraph.end)); // the output fields themselves
-  return [model.subarray(0, graph.start), ...lenField(7, pieces), model.subarray(graph.end)];
+  return { parts: [model.subarray(0, graph.start), ...lenField(7, pieces), model.subarray(graph.end)], layerOrder };
 }
 
 /**
@@ -169,9 +179,10 @@ export function planAnyTap(model: Uint8Array): { plan: TapPlan; rewritten?: Uint
     return { plan: planTap(scanOnnx(model)) };
   } catch (e) {
     if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
-    const rewritten = tapSubgraphs(model);
+    const rewritten = rewriteSubgraphParts(model);
     if (!rewritten) throw e;
-    return { plan: planTap(scanOnnx(rewritten)), rewritten };
+    const bytes = concat(rewritten.parts);
+    return { plan: { ...planTap(scanOnnx(bytes)), layerOrder: rewritten.layerOrder }, rewritten: bytes };
   }
 }
 

@@ -10,12 +10,20 @@ const bytesField = (num: number, payload: number[]): number[] => [...varint(num 
 const intField = (num: number, v: number): number[] => [...varint(num * 8), ...varint(v)];
 const strField = (num: number, s: string): number[] => bytesField(num, Array.from(new TextEncoder().encode(s)));
 
-/** A node: op type, domain, inputs, outputs. */
-export interface NodeSpec { op: string; domain?: string; inputs: string[]; outputs: string[] }
+/** A node: op type, domain, inputs, outputs, and graph attributes (an If node's then_branch / else_branch). */
+export interface NodeSpec {
+  op: string;
+  domain?: string;
+  inputs: string[];
+  outputs: string[];
+  graphs?: Record<string, { nodes: NodeSpec[]; outputs: string[] }>;
+}
 
-/** Encodes ModelProto{ir_version, opset_import, graph{node…, input…, output…}}. */
-export function buildModel(nodes: NodeSpec[], inputs: string[], outputs: string[]): Uint8Array {
-  const valueInfo = (name: string) => [...strField(1, name), ...bytesField(2, bytesField(1, intField(1, 1)))];
+/** TensorProto element types for `inputTypes` (inputs are FLOAT unless named there). */
+export const BOOL = 9;
+
+function encodeGraph(nodes: NodeSpec[], inputs: string[], outputs: string[], inputTypes: Record<string, number>): number[] {
+  const valueInfo = (name: string, type = 1) => [...strField(1, name), ...bytesField(2, bytesField(1, intField(1, type)))];
   let graph: number[] = [];
   for (const n of nodes) {
     let node: number[] = [];
@@ -23,11 +31,20 @@ export function buildModel(nodes: NodeSpec[], inputs: string[], outputs: string[
     for (const o of n.outputs) node = node.concat(strField(2, o));
     node = node.concat(strField(4, n.op));
     if (n.domain) node = node.concat(strField(7, n.domain));
+    for (const [name, g] of Object.entries(n.graphs ?? {})) {
+      // AttributeProto{name, g, type: GRAPH (5)}
+      node = node.concat(bytesField(5, [...strField(1, name), ...bytesField(6, encodeGraph(g.nodes, [], g.outputs, {})), ...intField(20, 5)]));
+    }
     graph = graph.concat(bytesField(1, node));
   }
   graph = graph.concat(strField(2, 'g'));
-  for (const i of inputs) graph = graph.concat(bytesField(11, valueInfo(i)));
+  for (const i of inputs) graph = graph.concat(bytesField(11, valueInfo(i, inputTypes[i])));
   for (const o of outputs) graph = graph.concat(bytesField(12, valueInfo(o)));
+  return graph;
+}
+
+/** Encodes ModelProto{ir_version, opset_import, graph{node…, input…, output…}}; inputs are FLOAT unless `inputTypes` says otherwise. */
+export function buildModel(nodes: NodeSpec[], inputs: string[], outputs: string[], inputTypes: Record<string, number> = {}): Uint8Array {
   const opset = bytesField(8, [...strField(1, ''), ...intField(2, 14)]);
-  return Uint8Array.from([...intField(1, 8), ...opset, ...bytesField(7, graph)]);
+  return Uint8Array.from([...intField(1, 8), ...opset, ...bytesField(7, encodeGraph(nodes, inputs, outputs, inputTypes))]);
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildModel } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 import { repoRoot } from '../support/model';
 import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
@@ -39,6 +40,26 @@ describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
     await addModelCommand(notifier, dir);
     assert.deepEqual(settings.models, ['/already/there', dir], 'not listed twice');
     assert.match(notifier.messages().at(-1)!.text, /^Already listed/);
+  });
+
+  it('adds a folder whose graph fixes no layer order, with a warning that names the tensors', async () => {
+    const notifier = new Notifier();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-add-'));
+    try {
+      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-bert', f), path.join(tmp, f));
+      fs.mkdirSync(path.join(tmp, 'onnx'));
+      fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), buildModel([
+        { op: 'Softmax', inputs: ['input_ids'], outputs: ['left'] }, { op: 'Softmax', inputs: ['input_ids'], outputs: ['right'] },
+        { op: 'Add', inputs: ['left', 'right'], outputs: ['y'] }], ['input_ids'], ['y']));
+      await addModelCommand(notifier, tmp);
+      assert.deepEqual(settings.models, ['/already/there', tmp], 'added: the model runs, only its layer order is unsure');
+      const [info, warning] = notifier.messages().slice(-2);
+      assert.equal(info.kind, 'info');
+      assert.equal(warning.kind, 'warning');
+      assert.match(warning.text, /^onnx\/model\.onnx: the attention Softmax outputs "left" and "right" do not depend on each other/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('shows the error and adds nothing when the folder fails a check', async () => {

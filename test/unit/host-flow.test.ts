@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AttentionLensApi } from '../../src/api';
 import { repoRoot } from '../support/model';
+import { buildModel, type NodeSpec } from '../support/onnx-builder';
 import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
@@ -204,6 +206,74 @@ describe('host flow against a stubbed VS Code', () => {
     } finally {
       delete stub.state.config.defaultModel;
     }
+  });
+
+  describe('model folders the tap cannot use, or uses with a warning, through the real loading path', () => {
+    let tmp: string;
+    before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-flow-')); });
+    after(() => { delete stub.state.config.defaultModel; fs.rmSync(tmp, { recursive: true, force: true }); });
+
+    /** A folder with the bundled model's config.json and tokenizer.json and a hand-built graph reading input_ids. */
+    function modelFolder(name: string, nodes: NodeSpec[]): string {
+      const dir = path.join(tmp, name);
+      fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(repoRoot, 'models', 'lens-gpt', f), path.join(dir, f));
+      fs.writeFileSync(path.join(dir, 'onnx', 'model.onnx'), buildModel(nodes, ['input_ids'], ['y']));
+      return dir;
+    }
+    const shows = () => posted().filter((m) => m.type === 'show').length;
+
+    const cases: [string, NodeSpec[], RegExp][] = [
+      ['no-softmax', [{ op: 'Relu', inputs: ['input_ids'], outputs: ['y'] }],
+        /This graph has no Softmax node, so there are no attention probabilities to tap\./],
+      ['fused', [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['y'] }],
+        /Attention in this graph is fused into a com\.microsoft MultiHeadAttention node, which has no Softmax to tap\. Export the model without attention fusion/],
+    ];
+    for (const [name, nodes, reason] of cases) {
+      it(`a graph with no attention Softmax (${name}) fails the run with the reason, and nothing crashes`, async () => {
+        const dir = modelFolder(name, nodes);
+        stub.state.config.defaultModel = dir;
+        stub.openEditor('Some text to look at.', [[0, 21]]);
+        const before = shows();
+        const id = await run();
+        assert.equal(typeof id, 'number', 'the command returns a run id instead of throwing');
+        const snap = await api.waitForRun(id!);
+        assert.ok(snap.error!.startsWith(`Attention Lens cannot load its model: onnx${path.sep}model.onnx in ${dir} cannot be tapped: `), snap.error);
+        assert.match(snap.error!, reason);
+        assert.match(snap.error!, /pick another model with "Attention Lens: Select Model"/);
+        assert.deepEqual(api.messages().at(-1), { kind: 'error', text: snap.error });
+        assert.equal(shows(), before, 'nothing was sent to the panel to run');
+        assert.ok(!api.messages().some((m) => /failed: .*report the problem/.test(m.text)), 'no command failed with an exception');
+      });
+    }
+
+    it('a graph whose Softmaxes fix no layer order runs, with a warning naming them shown once', async () => {
+      stub.state.config.defaultModel = modelFolder('parallel', [
+        { op: 'Softmax', inputs: ['input_ids'], outputs: ['left'] }, { op: 'Softmax', inputs: ['input_ids'], outputs: ['right'] },
+        { op: 'Add', inputs: ['left', 'right'], outputs: ['y'] }]);
+      const warned = () => api.messages().filter((m) => m.kind === 'warning' && /"left" and "right" do not depend on each other/.test(m.text));
+      stub.openEditor('Some text to look at.', [[0, 21]]);
+      const id = (await run())!;
+      assert.equal(api.lastRun()!.runId, id);
+      answer(id, api.lastRun()!.tokens.length);
+      const done = await api.waitForRun(id);
+      assert.equal(done.error, undefined, 'the model is not refused');
+      assert.ok(done.attention, 'the run completes');
+      assert.equal(warned().length, 1);
+      assert.match(warned()[0].text, /^onnx\/model\.onnx in .*parallel: .*layer numbers may not match/);
+      await run();
+      assert.equal(warned().length, 1, 'not repeated on every run');
+    });
+
+    it('the bundled model runs again afterwards', async () => {
+      delete stub.state.config.defaultModel;
+      stub.openEditor('Back to the bundled model.', [[0, 26]]);
+      const id = (await run())!;
+      answer(id, api.lastRun()!.tokens.length);
+      const done = await api.waitForRun(id);
+      assert.equal(done.error, undefined);
+      assert.equal(done.attention!.layers, L);
+    });
   });
 
   it('closing the panel clears decorations and the hover', async () => {

@@ -31,6 +31,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       assert.deepEqual(requiredInputs(m.summary).map((i) => i.name), inputs);
       assert.equal(m.plan.softmaxOutputs.length, 2);
       assert.deepEqual(m.plan.kinds, ['self', 'self']);
+      assert.deepEqual(m.plan.layerOrder, { status: 'chain' }, 'layer 1 depends on layer 0');
       if (name === 'tiny-distilbert') assert.deepEqual(m.summary.externalDataFiles, ['model.onnx_data']);
       for (const ref of loadTestReference(name)) {
         const run = await runTestModel(ort, m, ref.ids);
@@ -56,6 +57,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       assert.deepEqual(requiredInputs(m.summary).map((i) => i.name), ['input_ids', 'attention_mask', 'position_ids',
         'past_key_values.0.key', 'past_key_values.0.value', 'past_key_values.1.key', 'past_key_values.1.value']);
       assert.equal(m.plan.elemType, elem, 'inferred Softmax element type');
+      assert.deepEqual(m.plan.layerOrder, { status: 'chain' }, 'layer 1 depends on layer 0');
       for (const ref of loadTestReference('tiny-gpt2')) {
         const run = await runTestModel(ort, m, ref.ids, {}, { graphOptimizationLevel: level });
         assert.deepEqual(run.tapTypes, elem === ElemType.FLOAT16 ? ['float16', 'float16'] : ['float32', 'float32']);
@@ -73,6 +75,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     const dec = readTestOnnx('tiny-t5', 'decoder_model.onnx');
     assert.deepEqual(enc.plan.kinds, ['self', 'self']);
     assert.deepEqual(dec.plan.kinds, ['self', 'cross', 'self', 'cross'], 'cross = depends on encoder_hidden_states');
+    for (const m of [enc, dec]) assert.deepEqual(m.plan.layerOrder, { status: 'chain' }, 'self ℓ → cross ℓ → self ℓ+1');
     for (const ref of loadTestReference('tiny-t5')) {
       const e = await runTestModel(ort, enc, ref.ids);
       assertClose(e.self.data, ref.tensors.encoder_attention.data, FP32, 'encoder attention');
@@ -118,6 +121,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
 
     const { tapped, plan } = tapModel(bytes);
     assert.deepEqual(plan.softmaxOutputs, ['attention_lens.tap/0/self/0', 'attention_lens.tap/0/self/1']);
+    assert.deepEqual(plan.layerOrder, { status: 'chain' }, 'checked inside both branches');
     assert.ok(tapped.length - bytes.length < 1024, `the rewrite adds ${tapped.length - bytes.length} bytes`);
     assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], 'a rewritten model counts as tapped');
     // Built as views of the original (the weights are never copied) and concatenated once into `tapped`.

@@ -21,6 +21,7 @@ describe('the tap on the bundled model', function () {
     assert.deepEqual(requiredInputs(s).map((i) => i.name), ['input_ids']);
     const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
     assert.equal(planTap(s).softmaxOutputs.length, config.n_layer);
+    assert.deepEqual(planTap(s).layerOrder, { status: 'chain' }, 'each layer\'s attention depends on the previous one\'s');
   });
 
   it('adds graph outputs by appending bytes, leaving the original bytes untouched', () => {
@@ -78,7 +79,7 @@ describe('checking tapped tensors', () => {
   const causal = Float32Array.from([1, 0, 0, 0.5, 0.5, 0, 0.2, 0.3, 0.5]);
   const dense = Float32Array.from([0.5, 0.5, 0, 0.2, 0.3, 0.5, 1 / 3, 1 / 3, 1 / 3]);
 
-  it('keeps [1, H, T, T] tensors whose rows sum to 1, in graph order', () => {
+  it('keeps [1, H, T, T] tensors whose rows sum to 1, in the order given', () => {
     const got = collectAttention([
       { name: 'logits_softmax', dims: [1, T, 5], data: new Float32Array(15).fill(0.2) },
       { name: 'l0', dims: [1, 1, T, T], data: causal },
