@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { makeNonce, renderPanelHtml } from '../shared/html';
-import { assertNever, isMessage, type HostToPanel, type PanelToHost } from '../shared/protocol';
+import { assertNever, isMessage, PANEL_TO_HOST_TYPES, type HostToPanel, type PanelToHost } from '../shared/protocol';
 
 /** What the panel reports to its owner. */
 export interface PanelEvents {
@@ -21,7 +21,6 @@ export interface PanelEvents {
   onHandlerError(e: unknown): void;
 }
 
-const PANEL_MESSAGE_TYPES: readonly PanelToHost['type'][] = ['ready', 'result', 'runError', 'focus', 'pinHead', 'reveal'];
 /** Most messages kept while the webview is not ready; older ones are dropped first. */
 const MAX_QUEUE = 100;
 
@@ -145,7 +144,7 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    if (!isMessage<PanelToHost>(raw, PANEL_MESSAGE_TYPES)) return;
+    if (!isMessage<PanelToHost>(raw, PANEL_TO_HOST_TYPES)) return;
     const msg = raw;
     try {
       switch (msg.type) {
