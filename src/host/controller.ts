@@ -10,7 +10,8 @@ import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '
 import { isValidHead, parseHeadRef, toFloat32 } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
-import { documentLabel, effectiveMaxTokens, fingerprint, truncationNotice } from './input';
+import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
+import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
@@ -19,18 +20,6 @@ import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { decoderTokens, unpackStack } from '../shared/stacks';
 import type { RunSnapshot } from '../api';
 import { tokenizeWithLimit } from './tokenize';
-
-/** workspaceState key of the last run request, used to restore the panel after a reload. */
-const LAST_REQUEST_KEY = 'attentionLens.lastRequest';
-
-/** What is stored to re-run the last request after a reload. */
-interface StoredRequest {
-  readonly uri: string;
-  readonly start: number;
-  readonly end: number;
-  /** Fingerprint of the analysed text, to tell whether it changed meanwhile. */
-  readonly fingerprint: string;
-}
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -108,7 +97,7 @@ export class AttentionLensController implements vscode.Disposable {
   async showAttention(arg?: unknown): Promise<number | undefined> {
     let picked: ReturnType<typeof pickFromEditor>;
     if (isShowAttentionArgs(arg)) {
-      const document = await this.findDocument(arg.uri);
+      const document = await findDocument(arg.uri);
       if (!document) {
         this.notifier.warn(`The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`);
         return undefined;
@@ -151,22 +140,18 @@ export class AttentionLensController implements vscode.Disposable {
   async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
     this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir),
       ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])]);
-    const req = this.context.workspaceState.get<StoredRequest>(LAST_REQUEST_KEY);
-    const fail = (message: string) => {
-      this.notifier.shownInPanel('warning', message);
-      this.panel.post({ type: 'error', message });
-    };
-    if (!req) return fail(`Nothing to show yet: select some text and run "Attention Lens: Show Attention".`);
-    const document = await this.findDocument(req.uri);
-    if (!document) {
-      return fail(`The document of the last run (${req.uri}) is no longer available. Select some text and ${RUN_AGAIN.toLowerCase()}.`);
+    await this.rerunLastRequest('Restored after a reload: the last selection was analysed again.');
+  }
+
+  /** Runs the last request again with `notice`; when it cannot, says why in the panel. */
+  private async rerunLastRequest(notice: string): Promise<void> {
+    const picked = await recallRequest(this.context.workspaceState, notice);
+    if (picked.ok) {
+      await this.run(picked);
+      return;
     }
-    const picked = pickRange(document, req.start, req.end, ['Restored after a reload: the last selection was analysed again.']);
-    if (!picked.ok) return fail(picked.message);
-    const now = document.getText(new vscode.Range(document.positionAt(req.start), document.positionAt(req.end)));
-    const notices = fingerprint(now) === req.fingerprint ? picked.notices
-      : [...picked.notices, 'The text at the last selection changed since it was analysed; this shows the current text.'];
-    await this.run({ ...picked, notices });
+    this.notifier.shownInPanel('warning', picked.message);
+    this.panel.post({ type: 'error', message: picked.message });
   }
 
   /** Closes the panel and releases every listener. */
@@ -220,8 +205,7 @@ export class AttentionLensController implements vscode.Disposable {
       notices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
     if (notices.length) this.notifier.notice(notices.join(' '));
-    const stored: StoredRequest = { uri: documentUri, start, end, fingerprint: fingerprint(fullText) };
-    this.context.workspaceState.update(LAST_REQUEST_KEY, stored).then(undefined, () => undefined);
+    rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
 
     const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
     const roots = [vscode.Uri.file(model.dir), ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])];
@@ -324,7 +308,7 @@ export class AttentionLensController implements vscode.Disposable {
     const token = run?.tokens[msg.tokenIndex];
     if (!run || !token || token.start < 0) return;
     try {
-      const document = await this.findDocument(run.documentUri);
+      const document = await findDocument(run.documentUri);
       if (!document) {
         this.notifier.warn(`The document of this run is no longer open, so the token cannot be shown. ${RUN_AGAIN}.`);
         return;
@@ -350,24 +334,6 @@ export class AttentionLensController implements vscode.Disposable {
     const latest = this.runs.latest();
     if (latest && latest.attention === undefined && latest.error === undefined) {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
-    }
-  }
-
-  /** An open document by URI string, or a file opened for it; undefined when it no longer exists. */
-  private async findDocument(uri: string): Promise<vscode.TextDocument | undefined> {
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
-    if (open) return open;
-    let parsed: vscode.Uri;
-    try {
-      parsed = vscode.Uri.parse(uri, true);
-    } catch {
-      return undefined;
-    }
-    if (parsed.scheme === 'untitled') return undefined; // opening it would create a new, empty document
-    try {
-      return await vscode.workspace.openTextDocument(parsed);
-    } catch {
-      return undefined;
     }
   }
 }
