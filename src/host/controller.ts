@@ -177,6 +177,9 @@ export class AttentionLensController implements vscode.Disposable {
       return run.runId;
     };
 
+    // Remembered before anything can fail, so a reload or another model can run this request again.
+    const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
     let model;
     try {
       model = await this.models.load();
@@ -184,7 +187,6 @@ export class AttentionLensController implements vscode.Disposable {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }
     const t0 = performance.now();
-    const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     const maxTokens = effectiveMaxTokens(config.get('maxTokens'), model.dims.context);
     let tokenized;
     try {
@@ -205,7 +207,6 @@ export class AttentionLensController implements vscode.Disposable {
       notices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
     if (notices.length) this.notifier.notice(notices.join(' '));
-    rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
 
     const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
     const roots = [vscode.Uri.file(model.dir), ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])];
