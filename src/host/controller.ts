@@ -13,7 +13,7 @@ import { EditorLink } from './editor';
 import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
 import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
-import { errorText, Notifier, sentence } from './notify';
+import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { RunStore } from './runs';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
@@ -46,6 +46,8 @@ export class AttentionLensController implements vscode.Disposable {
   private focusState: { tokenIndex: number | null; head: HeadRef } | undefined;
   /** What config.json said about each run's model, checked against the result. */
   private readonly expectations = new Map<number, string | undefined>();
+  /** The model folder the latest run used (or failed to load). */
+  private runModelDir: string | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
@@ -60,6 +62,7 @@ export class AttentionLensController implements vscode.Disposable {
         if (head) this.compare.pin(head);
       },
       onReveal: (m) => void this.onReveal(m),
+      onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });
@@ -132,8 +135,20 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   /** attentionLens.selectModel. */
-  selectModel(): Promise<void> {
-    return selectModel(this.models, this.notifier);
+  async selectModel(): Promise<void> {
+    await selectModel(this.models, this.notifier);
+  }
+
+  /**
+   * The panel's "Change model…" button: the Select Model quick pick, then, when the panel has a run and
+   * the model picked is not the one it ran on, the last request again on the new model. Cancelling changes nothing.
+   */
+  async selectModelFromPanel(): Promise<void> {
+    const hasRun = this.panel.isOpen && this.runs.latest() !== undefined;
+    const picked = await selectModel(this.models, this.notifier, hasRun ? 'The panel shows the last selection with it.' : undefined);
+    if (!picked || !hasRun || !this.panel.isOpen || !this.runModelDir) return;
+    if (path.resolve(picked.dir) === path.resolve(this.runModelDir)) return;
+    await this.rerunLastRequest(`Model changed to "${this.models.nameOf(picked)}": the last selection was analysed again.`);
   }
 
   /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
@@ -180,9 +195,11 @@ export class AttentionLensController implements vscode.Disposable {
     // Remembered before anything can fail, so a reload or another model can run this request again.
     const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
+    const choice = this.models.current();
+    this.runModelDir = choice.dir;
     let model;
     try {
-      model = await this.models.load();
+      model = await this.models.load(choice);
     } catch (e) {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }

@@ -15,6 +15,8 @@ export interface PanelEvents {
   onFocus(msg: Extract<PanelToHost, { type: 'focus' }>): void;
   onPinHead(msg: Extract<PanelToHost, { type: 'pinHead' }>): void;
   onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): void;
+  /** The user asked to change the model from the panel. */
+  onSelectModel(): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -165,6 +167,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'reveal':
           this.events.onReveal(msg);
+          break;
+        case 'selectModel':
+          this.events.onSelectModel();
           break;
         default:
           assertNever(msg);

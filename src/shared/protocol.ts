@@ -136,10 +136,14 @@ export type PanelToHost =
   /** The focused token (hovered or locked) and the head shown; drives editor decorations. */
   | { readonly type: 'focus'; readonly runId: number; readonly tokenIndex: number | null; readonly head: HeadRef }
   | { readonly type: 'pinHead'; readonly head: HeadRef }
-  | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number };
+  | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number }
+  /** The header's "Change model…" button: the host shows the Select Model quick pick. */
+  | { readonly type: 'selectModel' };
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
-const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = { ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true };
+const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
+  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true,
+};
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);
 
