@@ -351,6 +351,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
   }
 });
 
+// A vscode-button is a focusable button: Enter and Space click it.
+document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
+
 document.getElementById('pin-head')!.addEventListener('click', () => {
   if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
 });
