@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { makeNonce, renderCompareHtml } from '../shared/html';
-import { assertNever, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
+import { assertNever, COMPARE_TO_HOST_TYPES, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
 import { nearestHeads } from '../shared/head-compare';
 import { compareMatrices, isValidHead, parseHeadRef, sameHead, type AttentionData } from './attention-math';
 
@@ -22,7 +22,6 @@ export interface CompareEvents {
   onHandlerError(e: unknown): void;
 }
 
-const COMPARE_MESSAGE_TYPES: readonly CompareToHost['type'][] = ['ready', 'focusHead', 'unpin', 'pin'];
 /** At most this many heads are pinned; pinning more drops the oldest. */
 export const MAX_PINNED = 12;
 const NO_RUN = 'Run "Attention Lens: Show Attention" on some text, then pin heads from the panel to compare them here.';
@@ -141,7 +140,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   private receive(raw: unknown): void {
-    if (!isMessage<CompareToHost>(raw, COMPARE_MESSAGE_TYPES)) return;
+    if (!isMessage<CompareToHost>(raw, COMPARE_TO_HOST_TYPES)) return;
     const msg = raw;
     try {
       switch (msg.type) {

@@ -10,27 +10,16 @@ import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '
 import { isValidHead, parseHeadRef, toFloat32 } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
-import { documentLabel, effectiveMaxTokens, fingerprint, truncationNotice } from './input';
+import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
+import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
-import { errorText, Notifier, sentence } from './notify';
+import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { RunStore } from './runs';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { decoderTokens, unpackStack } from '../shared/stacks';
 import type { RunSnapshot } from '../api';
 import { tokenizeWithLimit } from './tokenize';
-
-/** workspaceState key of the last run request, used to restore the panel after a reload. */
-const LAST_REQUEST_KEY = 'attentionLens.lastRequest';
-
-/** What is stored to re-run the last request after a reload. */
-interface StoredRequest {
-  readonly uri: string;
-  readonly start: number;
-  readonly end: number;
-  /** Fingerprint of the analysed text, to tell whether it changed meanwhile. */
-  readonly fingerprint: string;
-}
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -57,6 +46,8 @@ export class AttentionLensController implements vscode.Disposable {
   private focusState: { tokenIndex: number | null; head: HeadRef } | undefined;
   /** What config.json said about each run's model, checked against the result. */
   private readonly expectations = new Map<number, string | undefined>();
+  /** The model folder the latest run used (or failed to load). */
+  private runModelDir: string | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
@@ -71,6 +62,7 @@ export class AttentionLensController implements vscode.Disposable {
         if (head) this.compare.pin(head);
       },
       onReveal: (m) => void this.onReveal(m),
+      onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });
@@ -108,7 +100,7 @@ export class AttentionLensController implements vscode.Disposable {
   async showAttention(arg?: unknown): Promise<number | undefined> {
     let picked: ReturnType<typeof pickFromEditor>;
     if (isShowAttentionArgs(arg)) {
-      const document = await this.findDocument(arg.uri);
+      const document = await findDocument(arg.uri);
       if (!document) {
         this.notifier.warn(`The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`);
         return undefined;
@@ -143,30 +135,38 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   /** attentionLens.selectModel. */
-  selectModel(): Promise<void> {
-    return selectModel(this.models, this.notifier);
+  async selectModel(): Promise<void> {
+    await selectModel(this.models, this.notifier);
+  }
+
+  /**
+   * The panel's "Change model…" button: the Select Model quick pick, then, when the panel has a run and
+   * the model picked is not the one it ran on, the last request again on the new model. Cancelling changes nothing.
+   */
+  async selectModelFromPanel(): Promise<void> {
+    const hasRun = this.panel.isOpen && this.runs.latest() !== undefined;
+    const picked = await selectModel(this.models, this.notifier, hasRun ? 'The panel shows the last selection with it.' : undefined);
+    if (!picked || !hasRun || !this.panel.isOpen || !this.runModelDir) return;
+    if (path.resolve(picked.dir) === path.resolve(this.runModelDir)) return;
+    await this.rerunLastRequest(`Model changed to "${this.models.nameOf(picked)}": the last selection was analysed again.`);
   }
 
   /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
   async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
     this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir),
       ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])]);
-    const req = this.context.workspaceState.get<StoredRequest>(LAST_REQUEST_KEY);
-    const fail = (message: string) => {
-      this.notifier.shownInPanel('warning', message);
-      this.panel.post({ type: 'error', message });
-    };
-    if (!req) return fail(`Nothing to show yet: select some text and run "Attention Lens: Show Attention".`);
-    const document = await this.findDocument(req.uri);
-    if (!document) {
-      return fail(`The document of the last run (${req.uri}) is no longer available. Select some text and ${RUN_AGAIN.toLowerCase()}.`);
+    await this.rerunLastRequest('Restored after a reload: the last selection was analysed again.');
+  }
+
+  /** Runs the last request again with `notice`; when it cannot, says why in the panel. */
+  private async rerunLastRequest(notice: string): Promise<void> {
+    const picked = await recallRequest(this.context.workspaceState, notice);
+    if (picked.ok) {
+      await this.run(picked);
+      return;
     }
-    const picked = pickRange(document, req.start, req.end, ['Restored after a reload: the last selection was analysed again.']);
-    if (!picked.ok) return fail(picked.message);
-    const now = document.getText(new vscode.Range(document.positionAt(req.start), document.positionAt(req.end)));
-    const notices = fingerprint(now) === req.fingerprint ? picked.notices
-      : [...picked.notices, 'The text at the last selection changed since it was analysed; this shows the current text.'];
-    await this.run({ ...picked, notices });
+    this.notifier.shownInPanel('warning', picked.message);
+    this.panel.post({ type: 'error', message: picked.message });
   }
 
   /** Closes the panel and releases every listener. */
@@ -192,14 +192,18 @@ export class AttentionLensController implements vscode.Disposable {
       return run.runId;
     };
 
+    // Remembered before anything can fail, so a reload or another model can run this request again.
+    const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
+    const choice = this.models.current();
+    this.runModelDir = choice.dir;
     let model;
     try {
-      model = await this.models.load();
+      model = await this.models.load(choice);
     } catch (e) {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }
     const t0 = performance.now();
-    const fullText = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     const maxTokens = effectiveMaxTokens(config.get('maxTokens'), model.dims.context);
     let tokenized;
     try {
@@ -220,8 +224,6 @@ export class AttentionLensController implements vscode.Disposable {
       notices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
     if (notices.length) this.notifier.notice(notices.join(' '));
-    const stored: StoredRequest = { uri: documentUri, start, end, fingerprint: fingerprint(fullText) };
-    this.context.workspaceState.update(LAST_REQUEST_KEY, stored).then(undefined, () => undefined);
 
     const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
     const roots = [vscode.Uri.file(model.dir), ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])];
@@ -324,7 +326,7 @@ export class AttentionLensController implements vscode.Disposable {
     const token = run?.tokens[msg.tokenIndex];
     if (!run || !token || token.start < 0) return;
     try {
-      const document = await this.findDocument(run.documentUri);
+      const document = await findDocument(run.documentUri);
       if (!document) {
         this.notifier.warn(`The document of this run is no longer open, so the token cannot be shown. ${RUN_AGAIN}.`);
         return;
@@ -350,24 +352,6 @@ export class AttentionLensController implements vscode.Disposable {
     const latest = this.runs.latest();
     if (latest && latest.attention === undefined && latest.error === undefined) {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
-    }
-  }
-
-  /** An open document by URI string, or a file opened for it; undefined when it no longer exists. */
-  private async findDocument(uri: string): Promise<vscode.TextDocument | undefined> {
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
-    if (open) return open;
-    let parsed: vscode.Uri;
-    try {
-      parsed = vscode.Uri.parse(uri, true);
-    } catch {
-      return undefined;
-    }
-    if (parsed.scheme === 'untitled') return undefined; // opening it would create a new, empty document
-    try {
-      return await vscode.workspace.openTextDocument(parsed);
-    } catch {
-      return undefined;
     }
   }
 }

@@ -92,8 +92,13 @@ export class ModelStatusItem implements vscode.Disposable {
   }
 }
 
-/** The quick pick of models; checks the picked folder, then sets attentionLens.defaultModel. */
-export async function selectModel(settings: ModelSettings, notifier: Notifier): Promise<void> {
+/**
+ * The quick pick of models; checks the picked folder, then sets attentionLens.defaultModel and says so,
+ * followed by `nextStep`. Returns the folder now in use, or undefined when the pick was cancelled, the
+ * folder failed its check, or Add/Download Model… ran instead.
+ */
+export async function selectModel(settings: ModelSettings, notifier: Notifier,
+  nextStep = 'Run "Attention Lens: Show Attention" to see it.'): Promise<ModelChoice | undefined> {
   const current = settings.current();
   const items: (vscode.QuickPickItem & { choice?: ModelChoice; command?: string })[] = settings.choices().map((c) => ({
     label: settings.nameOf(c),
@@ -109,22 +114,23 @@ export async function selectModel(settings: ModelSettings, notifier: Notifier): 
     title: 'Attention Lens: Select Model',
     placeHolder: 'Model folders come from the bundled model and the attentionLens.models setting',
   });
-  if (!picked) return;
+  if (!picked) return undefined;
   if (picked.command) {
     await vscode.commands.executeCommand(picked.command);
-    return;
+    return undefined;
   }
-  if (!picked.choice) return;
+  if (!picked.choice) return undefined;
   try {
     await settings.load(picked.choice);
   } catch (e) {
     notifier.error(`Cannot use the model "${picked.label}": ${errorText(e)}`);
-    return;
+    return undefined;
   }
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
   const inspect = config.inspect('defaultModel');
   const target = inspect?.workspaceValue !== undefined && vscode.workspace.workspaceFolders
     ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('defaultModel', picked.choice.bundled ? '' : picked.choice.dir, target);
-  notifier.info(`Attention Lens now uses the model "${picked.label}". Run "Attention Lens: Show Attention" to see it.`);
+  notifier.info(`Attention Lens now uses the model "${picked.label}". ${nextStep}`);
+  return picked.choice;
 }

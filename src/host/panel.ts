@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { makeNonce, renderPanelHtml } from '../shared/html';
-import { assertNever, isMessage, type HostToPanel, type PanelToHost } from '../shared/protocol';
+import { assertNever, isMessage, PANEL_TO_HOST_TYPES, type HostToPanel, type PanelToHost } from '../shared/protocol';
 
 /** What the panel reports to its owner. */
 export interface PanelEvents {
@@ -15,13 +15,14 @@ export interface PanelEvents {
   onFocus(msg: Extract<PanelToHost, { type: 'focus' }>): void;
   onPinHead(msg: Extract<PanelToHost, { type: 'pinHead' }>): void;
   onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): void;
+  /** The user asked to change the model from the panel. */
+  onSelectModel(): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
   onHandlerError(e: unknown): void;
 }
 
-const PANEL_MESSAGE_TYPES: readonly PanelToHost['type'][] = ['ready', 'result', 'runError', 'focus', 'pinHead', 'reveal'];
 /** Most messages kept while the webview is not ready; older ones are dropped first. */
 const MAX_QUEUE = 100;
 
@@ -145,7 +146,7 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    if (!isMessage<PanelToHost>(raw, PANEL_MESSAGE_TYPES)) return;
+    if (!isMessage<PanelToHost>(raw, PANEL_TO_HOST_TYPES)) return;
     const msg = raw;
     try {
       switch (msg.type) {
@@ -166,6 +167,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'reveal':
           this.events.onReveal(msg);
+          break;
+        case 'selectModel':
+          this.events.onSelectModel();
           break;
         default:
           assertNever(msg);

@@ -100,6 +100,7 @@ ${body}${toolkit}
 const PANEL_BODY = `  <header id="header">
     <div class="title-row">
       <h1 id="model-name">Attention Lens</h1>
+      <vscode-button id="change-model" appearance="secondary" title="Pick another model (Attention Lens: Select Model); the panel runs the last selection again on it">Change model…</vscode-button>
       <span id="document-label" class="muted"></span>
       <span id="backend" class="badge" title="Execution provider that ran the model" hidden></span>
     </div>

@@ -114,6 +114,11 @@ export type HostToPanel =
   | { readonly type: 'error'; readonly message: string }
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null };
 
+/** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, editorHover: true };
+/** The HostToPanel types, for the panel's isMessage guard. */
+export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
+
 // ---------------------------------------------------------------- panel webview → host
 
 /** Panel → host messages. */
@@ -134,7 +139,16 @@ export type PanelToHost =
   /** The focused token (hovered or locked) and the head shown; drives editor decorations. */
   | { readonly type: 'focus'; readonly runId: number; readonly tokenIndex: number | null; readonly head: HeadRef }
   | { readonly type: 'pinHead'; readonly head: HeadRef }
-  | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number };
+  | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number }
+  /** The header's "Change model…" button: the host shows the Select Model quick pick. */
+  | { readonly type: 'selectModel' };
+
+/** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
+const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
+  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true,
+};
+/** The PanelToHost types, for the host's isMessage guard. */
+export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);
 
 // ---------------------------------------------------------------- host ⇄ compare view
 
@@ -151,6 +165,11 @@ export type HostToCompare =
     }
   | { readonly type: 'clear'; readonly reason: string };
 
+/** Every HostToCompare type once (a Record over the union: leaving one out does not compile). */
+const HOST_TO_COMPARE: MessageTypeSet<HostToCompare> = { compare: true, clear: true };
+/** The HostToCompare types, for the compare view's isMessage guard. */
+export const HOST_TO_COMPARE_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_COMPARE);
+
 /** Compare view → host messages. */
 export type CompareToHost =
   | { readonly type: 'ready' }
@@ -158,6 +177,11 @@ export type CompareToHost =
   | { readonly type: 'unpin'; readonly head: HeadRef }
   /** Pin a head (a related head offered in the view). */
   | { readonly type: 'pin'; readonly head: HeadRef };
+
+/** Every CompareToHost type once (a Record over the union: leaving one out does not compile). */
+const COMPARE_TO_HOST: MessageTypeSet<CompareToHost> = { ready: true, focusHead: true, unpin: true, pin: true };
+/** The CompareToHost types, for the host's isMessage guard. */
+export const COMPARE_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(COMPARE_TO_HOST);
 
 // ---------------------------------------------------------------- panel ⇄ worker
 
@@ -260,6 +284,18 @@ export type WorkerToPanel =
 /** Exhaustiveness check for `switch` statements over message unions. */
 export function assertNever(x: never): never {
   throw new Error(`Unhandled message: ${JSON.stringify(x)}`);
+}
+
+/**
+ * One `true` per `type` of a message union. Being a Record over `U['type']`, an object literal of this type
+ * must list every type of the union and nothing else, so the lists isMessage checks cannot fall behind the
+ * unions (a message missing from a list would be dropped before the exhaustive switch).
+ */
+export type MessageTypeSet<U extends { readonly type: string }> = Readonly<Record<U['type'], true>>;
+
+/** The types a MessageTypeSet lists, as the list isMessage takes. */
+export function messageTypes<K extends string>(set: Readonly<Record<K, true>>): readonly K[] {
+  return Object.freeze(Object.keys(set) as K[]);
 }
 
 /** Runtime guard for messages that arrive untyped from postMessage. */

@@ -273,6 +273,19 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.equal(await page.locator('#error').textContent(), 'Something went wrong (test).');
   });
 
+  it('asks the host for the model picker from the header button, by click and by Enter', async () => {
+    const asked = (n: number) => page.waitForFunction((n) =>
+      (globalThis as any).__posted.filter((m: any) => m.type === 'selectModel').length === n, n);
+    assert.deepEqual(await postedOfType(page, 'selectModel'), []);
+    await page.locator('#change-model').click();
+    await asked(1);
+    await page.locator('#change-model').focus();
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'change-model', 'the button takes focus');
+    await page.keyboard.press('Enter');
+    await asked(2);
+    assert.deepEqual(await postedOfType(page, 'selectModel'), [{ type: 'selectModel' }, { type: 'selectModel' }]);
+  });
+
   it('has no CSP violations and no console errors', async () => {
     assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), []);
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.

@@ -107,7 +107,10 @@ export interface StubState {
   html: string[];
   decorations: Map<unknown, Range[]>;
   hoverProviders: { provideHover(d: StubDocument, p: Position): unknown }[];
+  /** Settings by key without the section; `update` writes here. */
   config: Record<string, unknown>;
+  /** Status bar items as the host left them. */
+  statusItems: { text?: string; tooltip?: string; command?: string }[];
   commands: Map<string, (...a: unknown[]) => unknown>;
   workspaceState: Map<string, unknown>;
   /** What registerWebviewPanelSerializer / registerWebviewViewProvider were given. */
@@ -123,6 +126,10 @@ export interface VscodeStub {
   openEditor(text: string, selections: [number, number][], uri?: Uri): StubDocument;
   /** Sends a message from the panel webview to the host. */
   fromPanel(msg: unknown): void;
+  /** Resolves with the next message of this type the host posts to the panel webview. */
+  nextPosted(type: string): Promise<unknown>;
+  /** Resolves with the next HTML document the host gives a panel webview (a new page, which posts `ready` again). */
+  nextHtml(): Promise<string>;
   /** Edits a document (replaces its text) and fires onDidChangeTextDocument. */
   edit(doc: StubDocument, text: string): void;
   /** Closes the panel as the user would. */
@@ -138,7 +145,10 @@ export interface VscodeStub {
 /** Builds the stub; `install` makes `require('vscode')` return it. */
 export function installVscodeStub(): VscodeStub {
   const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(),
-    hoverProviders: [], config: {}, commands: new Map(), workspaceState: new Map() };
+    hoverProviders: [], config: {}, statusItems: [], commands: new Map(), workspaceState: new Map() };
+  const configChanged = new Emitter<{ affectsConfiguration(section: string): boolean }>();
+  const postWaiters: { type: string; resolve: (m: unknown) => void }[] = [];
+  let htmlWaiters: ((h: string) => void)[] = [];
   const changeDoc = new Emitter<{ document: StubDocument; contentChanges: unknown[] }>();
   const visibleEditorsChanged = new Emitter<unknown>();
   const fromWebview = new Emitter<unknown>();
@@ -157,7 +167,14 @@ export function installVscodeStub(): VscodeStub {
     setStatusBarMessage: (text: string) => { state.statusMessages.push(text); return disposable; },
     createTextEditorDecorationType: (o: unknown) => ({ options: o, dispose: () => undefined }),
     onDidChangeVisibleTextEditors: visibleEditorsChanged.event,
-    createStatusBarItem: () => ({ show: () => undefined, dispose: () => undefined }),
+    createStatusBarItem: () => {
+      const item: StubState['statusItems'][number] & { show(): void; dispose(): void } = {
+        show: () => undefined,
+        dispose: () => { state.statusItems = state.statusItems.filter((i) => i !== item); },
+      };
+      state.statusItems.push(item);
+      return item;
+    },
     registerWebviewViewProvider: (_id: string, p: StubState['viewProvider']) => { state.viewProvider = p; return disposable; },
     registerWebviewPanelSerializer: (_id: string, s: StubState['serializer']) => { state.serializer = s; return disposable; },
     showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d),
@@ -173,9 +190,20 @@ export function installVscodeStub(): VscodeStub {
       const webview = {
         cspSource: 'vscode-resource:',
         options: {},
-        set html(h: string) { state.html.push(h); },
+        set html(h: string) {
+          state.html.push(h);
+          const waiting = htmlWaiters;
+          htmlWaiters = [];
+          for (const w of waiting) w(h);
+        },
         asWebviewUri: (u: Uri) => `webview:${u.path}`,
-        postMessage: (m: unknown) => { state.posted.push(m); return Promise.resolve(true); },
+        postMessage: (m: unknown) => {
+          state.posted.push(m);
+          const waiting = postWaiters.filter((w) => w.type === (m as { type?: unknown }).type);
+          for (const w of waiting) postWaiters.splice(postWaiters.indexOf(w), 1);
+          for (const w of waiting) w.resolve(m);
+          return Promise.resolve(true);
+        },
         onDidReceiveMessage: fromWebview.event,
       };
       panel = { webview, visible: true, title: '', reveal: () => undefined, onDidDispose: panelDisposed.event,
@@ -197,9 +225,16 @@ export function installVscodeStub(): VscodeStub {
     workspace: {
       get textDocuments() { return docs; },
       workspaceFolders: undefined,
-      getConfiguration: () => ({ get: (k: string) => state.config[k], inspect: () => ({}), update: async () => undefined }),
+      getConfiguration: () => ({
+        get: (k: string) => state.config[k],
+        inspect: () => ({}),
+        update: async (k: string, v: unknown) => {
+          state.config[k] = v;
+          configChanged.fire({ affectsConfiguration: (section: string) => `attentionLens.${k}`.startsWith(section) });
+        },
+      }),
       onDidChangeTextDocument: changeDoc.event,
-      onDidChangeConfiguration: () => disposable,
+      onDidChangeConfiguration: configChanged.event,
       openTextDocument: async (u: Uri) => docs.find((d) => d.uri.toString() === u.toString()) ?? Promise.reject(new Error('nope')),
     },
     languages: {
@@ -237,6 +272,8 @@ export function installVscodeStub(): VscodeStub {
       return doc;
     },
     fromPanel: (msg) => fromWebview.fire(msg),
+    nextPosted: (type) => new Promise((resolve) => postWaiters.push({ type, resolve })),
+    nextHtml: () => new Promise((resolve) => htmlWaiters.push(resolve)),
     edit(doc, text) {
       doc.text = text;
       doc.version++;

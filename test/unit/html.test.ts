@@ -59,7 +59,7 @@ describe('html: panel document', () => {
   });
   it('has the elements the panel script and tests rely on', () => {
     for (const id of ['backend', 'timings', 'notices', 'stale-banner', 'error', 'progress', 'layer-select', 'head-select',
-      'pin-head', 'tokens', 'heatmap', 'heatmap-tip', 'grid']) {
+      'pin-head', 'change-model', 'tokens', 'heatmap', 'heatmap-tip', 'grid']) {
       assert.ok(html.includes(`id="${id}"`), id);
     }
     assert.match(html, /id="error"[^>]*role="alert"/);

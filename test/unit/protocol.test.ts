@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import {
-  assertNever, headLabel, isMessage, packAttention, unpackAttention, type AttentionTensor, type PanelToHost,
+  assertNever, COMPARE_TO_HOST_TYPES, HOST_TO_COMPARE_TYPES, HOST_TO_PANEL_TYPES, headLabel, isMessage, messageTypes, packAttention,
+  PANEL_TO_HOST_TYPES, unpackAttention, type AttentionTensor, type CompareToHost, type HostToCompare, type HostToPanel,
+  type MessageTypeSet, type PanelToHost,
 } from '../../src/shared/protocol';
 
 /** Receives one message on a fresh channel, transferring the listed buffers. */
@@ -45,6 +47,29 @@ describe('message protocol', () => {
     assert.ok(!isMessage<PanelToHost>({ type: 'bogus' }, ['ready', 'result']));
     assert.ok(!isMessage<PanelToHost>(null, ['ready']));
     assert.ok(!isMessage<PanelToHost>('ready', ['ready']));
+  });
+
+  it('derives each guard\'s list of accepted types from a Record over the union', () => {
+    // Compile-time half: a set that leaves out a type of the union, or names one it lacks, does not compile.
+    // @ts-expect-error -- 'runError', 'focus', 'pinHead', 'reveal' (and any later type) are missing
+    const missing: MessageTypeSet<PanelToHost> = { ready: true, result: true };
+    // @ts-expect-error -- 'bogus' is not a CompareToHost type
+    const extra: MessageTypeSet<CompareToHost> = { ready: true, focusHead: true, unpin: true, pin: true, bogus: true };
+    assert.deepEqual(messageTypes(missing), ['ready', 'result'], 'the list is the set\'s keys');
+    assert.equal(messageTypes(extra).length, 5);
+    // Runtime half: the exported lists hold exactly the unions' types, once each, and the guards accept them.
+    const sorted = (l: readonly string[]) => [...l].sort();
+    assert.deepEqual(sorted(PANEL_TO_HOST_TYPES), ['focus', 'pinHead', 'ready', 'result', 'reveal', 'runError', 'selectModel']);
+    assert.deepEqual(sorted(HOST_TO_PANEL_TYPES), ['editorHover', 'error', 'focusHead', 'show', 'stale']);
+    assert.deepEqual(sorted(COMPARE_TO_HOST_TYPES), ['focusHead', 'pin', 'ready', 'unpin']);
+    assert.deepEqual(sorted(HOST_TO_COMPARE_TYPES), ['clear', 'compare']);
+    for (const t of PANEL_TO_HOST_TYPES) assert.ok(isMessage<PanelToHost>({ type: t }, PANEL_TO_HOST_TYPES), t);
+    for (const t of HOST_TO_PANEL_TYPES) assert.ok(isMessage<HostToPanel>({ type: t }, HOST_TO_PANEL_TYPES), t);
+    for (const t of HOST_TO_COMPARE_TYPES) assert.ok(isMessage<HostToCompare>({ type: t }, HOST_TO_COMPARE_TYPES), t);
+    for (const t of ['bogus', 'toString', '__proto__', 'constructor']) {
+      assert.ok(!isMessage<PanelToHost>({ type: t }, PANEL_TO_HOST_TYPES), `${t} is refused`);
+    }
+    assert.ok(Object.isFrozen(PANEL_TO_HOST_TYPES), 'a receiver cannot widen the shared list');
   });
 
   it('fails loudly on a message no case handles', () => {

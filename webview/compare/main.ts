@@ -3,7 +3,7 @@
  * on 'clear', and re-renders when the theme or the width changes.
  */
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption } from '@vscode/webview-ui-toolkit';
-import { assertNever, isMessage, type CompareToHost, type HostToCompare } from '../../src/shared/protocol';
+import { assertNever, HOST_TO_COMPARE_TYPES, isMessage, type CompareToHost, type HostToCompare } from '../../src/shared/protocol';
 import { readTheme, watchTheme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { renderCompare, type CompareData } from './render';
@@ -42,7 +42,7 @@ function clear(reason: string): void {
 
 window.addEventListener('message', (ev: MessageEvent) => {
   const msg = ev.data;
-  if (!isMessage<HostToCompare>(msg, ['compare', 'clear'])) return;
+  if (!isMessage<HostToCompare>(msg, HOST_TO_COMPARE_TYPES)) return;
   switch (msg.type) {
     case 'compare': {
       const T = msg.tokens.length;

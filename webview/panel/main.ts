@@ -3,7 +3,7 @@
  * model in the inference worker, posts the result (with timings up to first paint) to the host and
  * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
  */
-import { assertNever, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
+import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient, type RunResult } from './client';
@@ -325,11 +325,9 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   });
 }
 
-const HOST_TYPES: HostToPanel['type'][] = ['show', 'focusHead', 'stale', 'error', 'editorHover'];
-
 window.addEventListener('message', (ev: MessageEvent) => {
   const msg = ev.data;
-  if (!isMessage<HostToPanel>(msg, HOST_TYPES)) return;
+  if (!isMessage<HostToPanel>(msg, HOST_TO_PANEL_TYPES)) return;
   switch (msg.type) {
     case 'show':
       void show(msg);
@@ -356,6 +354,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
       assertNever(msg);
   }
 });
+
+// A vscode-button is a focusable button: Enter and Space click it.
+document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
 
 document.getElementById('pin-head')!.addEventListener('click', () => {
   if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
