@@ -3,7 +3,7 @@
  * model in the inference worker, posts the result (with timings up to first paint) to the host and
  * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
  */
-import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
+import { assertNever, HOST_TO_PANEL_TYPES, isMessage, unpackAttention, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient, type RunResult } from './client';
@@ -292,7 +292,15 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   }
   if (currentRunId !== msg.runId) return;
   const a = result.attention;
-  const data = new Float32Array(a.data);
+  let data: Float32Array;
+  try {
+    data = unpackAttention(a); // refuses a buffer whose length is not layers × heads × T²
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    header.setError(`The model returned attention of the wrong shape: ${message}`);
+    post({ type: 'runError', runId: msg.runId, message });
+    return;
+  }
   logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
   void loadVocab(msg.model.tokenizerUri).then((v) => {
     if (currentRunId !== msg.runId || v === vocabStrings) return;

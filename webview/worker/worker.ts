@@ -3,7 +3,7 @@
  * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
-import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
+import { assertNever, packAttention, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
@@ -123,13 +123,13 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const inferenceMs = performance.now() - t1;
     if (stale(runId)) return;
     const a = output.attention;
-    const data = a.data.buffer as ArrayBuffer;
-    const transfer: Transferable[] = [data];
+    const attention = packAttention(a.data, a.layers, a.heads, a.tokens, a.causal); // checks the shape; owns its buffer
+    const transfer: Transferable[] = [attention.data];
     const logits = output.logits?.buffer as ArrayBuffer | undefined;
-    if (logits && logits !== data) transfer.push(logits);
+    if (logits && logits !== attention.data) transfer.push(logits);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason,
-      attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal },
+      attention,
       logits, vocab: output.vocab, loadMs, inferenceMs,
     }, transfer);
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
