@@ -220,8 +220,10 @@ export class AttentionLensController implements vscode.Disposable {
     }
 
     const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
+    // The model's own notices (layer order) were shown once by the loader; they stay listed with every run.
+    const runNotices = [...notices, ...(model.notices ?? [])];
     const run = this.runs.begin({ documentUri, documentOffset: start, text: tokenized.text, tokens: tokenized.tokens,
-      notices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
+      notices: runNotices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
     if (notices.length) this.notifier.notice(notices.join(' '));
 
@@ -251,7 +253,7 @@ export class AttentionLensController implements vscode.Disposable {
         tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
       },
       backend,
-      notices,
+      notices: runNotices,
       timings: { tokenizeMs },
     });
     this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens });

@@ -261,6 +261,8 @@ describe('host flow against a stubbed VS Code', () => {
       assert.ok(done.attention, 'the run completes');
       assert.equal(warned().length, 1);
       assert.match(warned()[0].text, /^onnx\/model\.onnx in .*parallel: .*layer numbers may not match/);
+      assert.ok(api.lastRun()!.notices.some((n) => /layer numbers may not match/.test(n)),
+        'the run, and so the panel, lists the warning');
       await run();
       assert.equal(warned().length, 1, 'not repeated on every run');
     });
