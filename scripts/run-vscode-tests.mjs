@@ -2,8 +2,9 @@
 // real VS Code and exits with the suite's exit code, printing mocha's output.
 //
 // Two ways to get a VS Code:
-//   1. @vscode/test-electron, where a desktop VS Code can be downloaded or is cached already
-//      (.vscode-test/vscode-*), or when ATTENTION_LENS_USE_ELECTRON=1 (or ATTENTION_LENS_VSCODE_EXECUTABLE=…).
+//   1. @vscode/test-electron, where a desktop VS Code is cached already (.vscode-test/vscode-*) or can be
+//      downloaded (tried on every run with a display, bounded in time), or when ATTENTION_LENS_USE_ELECTRON=1
+//      (or ATTENTION_LENS_VSCODE_EXECUTABLE=…). ATTENTION_LENS_USE_CODE_SERVER=1 skips the download attempt.
 //   2. Otherwise code-server (scripts/code-server.mjs) + Debian Chromium: the workbench URL's payload names
 //      the extension under development and extensionTestsPath, and the workbench reports the suite's exit
 //      code through window.codeAutomationExit and the extension host's log through window.codeAutomationLog.
@@ -191,9 +192,36 @@ async function runWithCodeServer() {
   }
 }
 
+/**
+ * Desktop VS Code through test-electron's own download, where this machine can reach VS Code's servers and
+ * show a window; undefined (with the reason printed) where it cannot, e.g. no route to
+ * update.code.visualstudio.com. The attempt is bounded, so a network that drops packets cannot stall the run.
+ */
+async function downloadVSCode() {
+  if (process.env.ATTENTION_LENS_USE_CODE_SERVER === '1') return undefined;
+  if (process.platform === 'linux' && !process.env.DISPLAY) {
+    say('no DISPLAY for a desktop VS Code window: using code-server (set ATTENTION_LENS_USE_ELECTRON=1 to try anyway)');
+    return undefined;
+  }
+  const { downloadAndUnzipVSCode } = require('@vscode/test-electron');
+  let timer;
+  const limitS = Number(process.env.ATTENTION_LENS_DOWNLOAD_TIMEOUT_S ?? 120);
+  try {
+    return await Promise.race([
+      downloadAndUnzipVSCode({ cachePath: path.join(root, '.vscode-test') }),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${limitS} s`)), limitS * 1000); }),
+    ]);
+  } catch (err) {
+    say(`desktop VS Code cannot be downloaded here (${err?.message ?? err}): using code-server`);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const wantElectron = process.env.ATTENTION_LENS_USE_ELECTRON === '1';
-const cached = cachedVSCode();
-const code = wantElectron || cached ? await runWithElectron(cached) : await runWithCodeServer();
+const desktop = cachedVSCode() ?? (wantElectron ? undefined : await downloadVSCode());
+const code = wantElectron || desktop ? await runWithElectron(desktop) : await runWithCodeServer();
 
 let summary;
 try { summary = JSON.parse(fs.readFileSync(resultsFile, 'utf8')); } catch { /* the suite never reported */ }
