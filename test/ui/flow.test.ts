@@ -12,6 +12,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { createTokenizer, tokenizeWithLimit } from '../../src/host/tokenize';
+import { selectTargets } from '../../src/shared/colors';
+import { bundledModelDir, readBundledOnnx } from '../support/model';
+import { openTapped, runTapped } from '../support/run-tapped';
 
 const repoRoot = (() => {
   let dir = __dirname;
@@ -23,6 +27,7 @@ const repoRoot = (() => {
   return path.resolve(__dirname, '..', '..', '..');
 })();
 const screenshotDir = path.join(repoRoot, 'test-output', 'screenshots');
+const ortNode = require('onnxruntime-node');
 const COMMAND_TITLE = 'Attention Lens: Show Attention';
 
 interface CodeServerHandle { url: string; logPath: string; stop(): Promise<void> }
@@ -35,6 +40,17 @@ interface CodeServerModule {
 async function codeServerModule(): Promise<CodeServerModule> {
   const url = pathToFileURL(path.join(repoRoot, 'scripts', 'code-server.mjs')).href;
   return (await import(url)) as CodeServerModule;
+}
+
+/** Row `query` of layer/head attention for `text` on the bundled model: host tokenizer + tap + onnxruntime-node. */
+async function referenceRow(text: string, layer: number, head: number, query: number): Promise<{ tokens: number; row: Float32Array }> {
+  const tokenizer = createTokenizer(JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'tokenizer.json'), 'utf8')));
+  const ids = tokenizeWithLimit(tokenizer, text, 128).tokens.map((t) => t.id);
+  const session = await openTapped(ortNode, readBundledOnnx(), { intraOpNumThreads: 1 });
+  const { attention: a } = await runTapped(ortNode, session, ids);
+  const T = a.tokens;
+  const start = ((layer * a.heads + head) * T + query) * T;
+  return { tokens: T, row: a.data.slice(start, start + T) };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -239,6 +255,21 @@ describe('UI flow in code-server + Chromium', function () {
       assert.ok(t.index <= hoveredIndex, `causal: target ${t.index} is not after the hovered token ${hoveredIndex}`);
     }
     console.log(`    hovered token ${hoveredIndex}: ${found.length} target(s), weights ${found.map((t) => t.weight.toFixed(3)).join(' ')}`);
+
+    // The same numbers as the model computes: the selected sentence tokenized as the host does, the shipped
+    // ONNX tapped and run in onnxruntime-node, the row of the hovered token in the layer and head shown.
+    const summary = (await panel.locator('#focus-summary').textContent()) ?? '';
+    const shown = /\bin L(\d+) H(\d+)\b/.exec(summary);
+    assert.ok(shown, `the summary names the layer and head: ${JSON.stringify(summary)}`);
+    const [layer, head] = [Number(shown[1]), Number(shown[2])];
+    const reference = await referenceRow(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'prose.txt'), 'utf8').split(/\r?\n/)[0],
+      layer, head, hoveredIndex);
+    assert.equal(count, reference.tokens, 'the panel shows the tokens the host tokenizer makes');
+    assert.deepEqual(found.map((t) => t.index), selectTargets(reference.row), 'the highlighted targets are the row\'s');
+    for (const t of found) {
+      assert.ok(Math.abs(t.weight - reference.row[t.index]) <= 1e-4,
+        `target ${t.index}: shown ${t.weight}, onnxruntime-node ${reference.row[t.index]}`);
+    }
 
     // The targets are painted in the editor: new decoration elements with a visible background (the
     // focused token's outline alone does not count).
