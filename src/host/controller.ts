@@ -17,6 +17,7 @@ import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { RunStore } from './runs';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
+import { ProbeStore } from './probe-store';
 import { decoderTokens, unpackStack } from '../shared/stacks';
 import type { RunSnapshot } from '../api';
 import { tokenizeWithLimit } from './tokenize';
@@ -48,11 +49,14 @@ export class AttentionLensController implements vscode.Disposable {
   private readonly expectations = new Map<number, string | undefined>();
   /** The model folder the latest run used (or failed to load). */
   private runModelDir: string | undefined;
+  /** Induction-probe scores by model, kept in global state across panels and reloads. */
+  private readonly probes: ProbeStore;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
       `${sentence(errorText(e))} ${RUN_AGAIN}; if it keeps happening, reload the window.`);
     this.models = new ModelSettings(context.extensionUri, context.globalStorageUri?.fsPath);
+    this.probes = new ProbeStore(context.globalState);
     this.panel = new AttentionPanel(context.extensionUri, {
       onResult: (m) => this.onResult(m),
       onRunError: (m) => this.onRunError(m),
@@ -62,6 +66,7 @@ export class AttentionLensController implements vscode.Disposable {
         if (head) this.compare.pin(head);
       },
       onReveal: (m) => void this.onReveal(m),
+      onProbe: (m) => void this.probes.accept(m, this.runs.get(m.runId)?.attention).catch(onHandlerError),
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
@@ -234,6 +239,7 @@ export class AttentionLensController implements vscode.Disposable {
     this.expectations.set(run.runId, model.expectedAttention);
     const backendSetting = config.get<string>('backend');
     const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
+    const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
     this.panel.post({
       type: 'show',
       runId: run.runId,
@@ -245,6 +251,8 @@ export class AttentionLensController implements vscode.Disposable {
         name: model.name,
         onnxUri: uri(model.tappedPath ?? model.onnxPath),
         maxTokens,
+        context: model.dims.context,
+        ...(probe ? { probe } : {}),
         extraInputs: model.extraInputs,
         tapped: model.tappedPath !== undefined,
         externalData: model.externalData?.map((f) => ({ path: f, uri: uri(path.join(path.dirname(model.onnxPath), f)) })),

@@ -50,6 +50,8 @@ export interface LoadedModel {
   /** The tapped copy of onnxPath in the tap cache (and of the decoder), when a storage folder was given. */
   readonly tappedPath?: string;
   readonly tappedDecoderPath?: string;
+  /** SHA-256 of onnxPath as the tap cache computed it (TappedFile.sha256), when a storage folder was given. */
+  readonly sha256?: string;
   /** What config.json says about the attention; the first run's result confirms or contradicts it. */
   readonly expectedAttention?: AttentionShape;
   /** Warnings for the user that do not stop the model from running (a graph that fixes no layer order). */
@@ -196,7 +198,7 @@ export async function loadModelFolder(dir: string,
     dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
-    externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath,
+    externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath, sha256: main.sha256,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
     ...(notices.length ? { notices } : {}),
   };
@@ -218,7 +220,7 @@ function startIdOf(config: Record<string, unknown>): number {
  * external data must fit the backend (checkModelFileSize / checkExternalDataSize, as Add Model does).
  */
 async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, storageDir?: string):
-  Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string; layerOrder: TapPlan['layerOrder'] }> {
+  Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string; sha256?: string; layerOrder: TapPlan['layerOrder'] }> {
   const dir = path.dirname(path.dirname(onnxPath));
   const withRemedy = (e: unknown) => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
   let summary;
@@ -243,10 +245,11 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: S
         `Export the model with an input_ids input.${remedy}`, rel);
     }
     // The cache plans (and for a merged decoder rewrites) the tap itself; without it, only check it can be done.
-    const tappedPath = storageDir ? (await cachedTappedModel(storageDir, onnxPath, summary)).path : undefined;
+    const tapped = storageDir ? await cachedTappedModel(storageDir, onnxPath, summary) : undefined;
     const layerOrder = storageDir ? mainGraphLayerOrder(summary)
       : (await planTapLazily(summary, () => fs.readFile(onnxPath))).plan.layerOrder; // a Buffer is a Uint8Array: no copy
-    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [], tappedPath, layerOrder };
+    return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [],
+      tappedPath: tapped?.path, sha256: tapped?.sha256, layerOrder };
   } catch (e) {
     if (e instanceof ModelError) throw e;
     if (storageDir && !(e instanceof TapError)) throw e; // the cache's own failures (disk full, no access) as they are

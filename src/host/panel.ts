@@ -15,6 +15,8 @@ export interface PanelEvents {
   onFocus(msg: Extract<PanelToHost, { type: 'focus' }>): void;
   onPinHead(msg: Extract<PanelToHost, { type: 'pinHead' }>): void;
   onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): void;
+  /** Induction-probe scores the worker computed for a run's model. */
+  onProbe(msg: Extract<PanelToHost, { type: 'probe' }>): void;
   /** The user asked to change the model from the panel. */
   onSelectModel(): void;
   /** The user closed the panel. */
@@ -170,6 +172,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'selectModel':
           this.events.onSelectModel();
+          break;
+        case 'probe':
+          this.events.onProbe(msg);
           break;
         default:
           assertNever(msg);

@@ -141,13 +141,25 @@ export interface InductionProbe {
   readonly period: number;
 }
 
+/** The probe's period when the context allows: the probe is [r, r] with |r| = this, 128 tokens. */
+export const PROBE_PERIOD = 64;
+
 /**
- * The probe for a model of context `maxTokens`: r is `min(50, ⌊maxTokens/2⌋)` ids drawn uniformly from
+ * The probe's period for a model of context length `context`: PROBE_PERIOD, or ⌊context/2⌋ when the context
+ * is shorter. Depends on the model only (never on the input or the maxTokens setting), so a stored probe
+ * result stays valid for the model.
+ */
+export function probePeriod(context: number): number {
+  return Math.min(PROBE_PERIOD, Math.floor(context / 2));
+}
+
+/**
+ * The probe for a model of context length `context`: r is probePeriod(context) ids drawn uniformly from
  * [firstId, vocab) by mulberry32(seed), and the probe is [r, r]. Returns undefined when it cannot be built.
  */
-export function inductionProbe(vocab: number, maxTokens: number, seed = PROBE_SEED, firstId = 1): InductionProbe | undefined {
-  const period = Math.min(50, Math.floor(maxTokens / 2));
-  if (period < 2 || vocab - firstId < 2) return undefined;
+export function inductionProbe(vocab: number, context: number, seed = PROBE_SEED, firstId = 1): InductionProbe | undefined {
+  const period = probePeriod(context);
+  if (!(period >= 2) || vocab - firstId < 2) return undefined;
   const rand = mulberry32(seed);
   const r = Array.from({ length: period }, () => firstId + Math.floor(rand() * (vocab - firstId)));
   return { ids: [...r, ...r], period };

@@ -6,6 +6,7 @@
  * Imports neither `vscode` nor the DOM.
  */
 
+import type { ProbeScores } from './probe-scores';
 import type { AttentionStack } from './stacks';
 
 /** Which onnxruntime-web execution provider the user asked for (`attentionLens.backend`). */
@@ -46,8 +47,15 @@ export interface ModelInfo {
   readonly name: string;
   /** Webview URI of the ONNX file to fetch. */
   readonly onnxUri: string;
-  /** The context length (max tokens per run). */
+  /** The most tokens per run: the model's context, or less when the maxTokens setting says so. */
   readonly maxTokens: number;
+  /** The model's context length (config.json): bounds the induction probe, whatever maxTokens is. */
+  readonly context?: number;
+  /**
+   * The model's induction-probe scores stored by the host from an earlier panel (same model file, same probe):
+   * the worker posts them instead of running the probe.
+   */
+  readonly probe?: ProbeScores;
   /** Graph input names the worker must feed besides input_ids (attention_mask, position_ids, …). */
   readonly extraInputs: readonly string[];
   /**
@@ -141,11 +149,13 @@ export type PanelToHost =
   | { readonly type: 'pinHead'; readonly head: HeadRef }
   | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number }
   /** The header's "Change model…" button: the host shows the Select Model quick pick. */
-  | { readonly type: 'selectModel' };
+  | { readonly type: 'selectModel' }
+  /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
+  | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores);
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
-  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true,
+  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);
@@ -212,8 +222,10 @@ export type PanelToWorker =
       readonly decoderModel?: ArrayBuffer;
       readonly decoderInputIds?: readonly number[];
       readonly extraInputs: readonly string[];
-      /** The model's context length (ModelInfo.maxTokens): bounds the induction probe. */
-      readonly maxTokens?: number;
+      /** The model's context length (ModelInfo.context, else maxTokens): bounds the induction probe. */
+      readonly context?: number;
+      /** The model's stored probe scores (ModelInfo.probe): posted instead of running the probe when they fit. */
+      readonly probe?: ProbeScores;
     }
   | { readonly type: 'cancel'; readonly runId: number }
   /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */
@@ -247,17 +259,11 @@ export type WorkerToPanel =
   | { readonly type: 'error'; readonly runId: number; readonly message: string }
   /**
    * Sent after a run's result: each head's induction score on the model's probe [r, r] (head-labels.ts),
-   * computed once per model key in the background and cached by the worker. Layer-major [layers·heads].
+   * computed once per model key in the background and cached by the worker, or taken from the run's
+   * `probe`. Layer-major [layers·heads]. `computed` is true only the first time this worker computed it
+   * (the panel then forwards it to the host to store).
    */
-  | {
-      readonly type: 'probe';
-      readonly runId: number;
-      readonly modelKey: string;
-      readonly period: number;
-      readonly layers: number;
-      readonly heads: number;
-      readonly induction: readonly number[];
-    }
+  | ({ readonly type: 'probe'; readonly runId: number; readonly modelKey: string; readonly computed: boolean } & ProbeScores)
   /**
    * Answer to 'explain': the head's pre-softmax scores of row `query` (the Softmax input, masked keys at −∞
    * or a large negative fill) and, where the graph's score MatMul was found, q_query (d_head values), the

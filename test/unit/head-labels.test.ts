@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  inductionProbe, inductionScores, LABEL_THRESHOLDS, labelHead, labelRules, mulberry32, sortMetrics, stackMetrics,
+  inductionProbe, inductionScores, LABEL_THRESHOLDS, labelHead, labelRules, mulberry32, PROBE_PERIOD, probePeriod, sortMetrics, stackMetrics,
   type HeadMetricValues,
 } from '../../src/shared/head-labels';
 
@@ -74,13 +74,26 @@ describe('head labels from per-head metrics', () => {
 
   it('builds a reproducible [r, r] probe within the context', () => {
     const p = inductionProbe(2048, 128)!;
-    assert.equal(p.period, 50);
-    assert.equal(p.ids.length, 100);
-    assert.deepEqual(p.ids.slice(0, 50), p.ids.slice(50));
+    assert.equal(p.period, 64);
+    assert.equal(p.ids.length, 128);
+    assert.deepEqual(p.ids.slice(0, 64), p.ids.slice(64));
     assert.ok(p.ids.every((id) => id >= 1 && id < 2048 && Number.isInteger(id)));
     assert.deepEqual(inductionProbe(2048, 128)!.ids, p.ids);
     assert.equal(inductionProbe(2048, 20)!.period, 10);
     assert.equal(inductionProbe(2048, 3), undefined);
+  });
+
+  it('has a fixed probe length: 2·PROBE_PERIOD tokens whatever the context above it, half a shorter context', () => {
+    assert.equal(PROBE_PERIOD, 64);
+    const at128 = inductionProbe(2048, 128)!;
+    // A long context (or a long input) does not lengthen the probe: the same ids as at context 128.
+    for (const context of [129, 512, 1024, 32768]) {
+      assert.equal(probePeriod(context), 64, `context ${context}`);
+      assert.deepEqual(inductionProbe(2048, context)!.ids, at128.ids, `context ${context}`);
+    }
+    assert.equal(probePeriod(101), 50);
+    assert.equal(inductionProbe(2048, 101)!.ids.length, 100);
+    assert.equal(inductionProbe(2048, Number.NaN), undefined);
     const r = mulberry32(1);
     const xs = Array.from({ length: 1000 }, r);
     assert.ok(xs.every((x) => x >= 0 && x < 1));

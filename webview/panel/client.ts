@@ -226,7 +226,8 @@ export class InferenceClient {
       this.pending.set(runId, { resolve, reject, progress, fetchMs });
       const msg: PanelToWorker = {
         type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
-        inputIds: [...inputIds], extraInputs: [...info.extraInputs], maxTokens: info.maxTokens,
+        inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
+        ...(info.probe ? { probe: info.probe } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.

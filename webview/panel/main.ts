@@ -128,6 +128,8 @@ const metricsView = new MetricsView({
 });
 client.onProbe = (m) => {
   probe = { modelKey: m.modelKey, period: m.period, layers: m.layers, heads: m.heads, induction: m.induction };
+  // Freshly computed: the host stores it for this model, so the next panel (or window) need not run the probe.
+  if (m.computed) post({ type: 'probe', runId: m.runId, period: m.period, layers: m.layers, heads: m.heads, induction: m.induction });
   grid.invalidate();
   if (state.view === 'metrics' || state.view === 'grid') render();
 };

@@ -4,7 +4,8 @@
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
 import { assertNever, packAttention, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
-import { inductionProbe, inductionScores } from '../../src/shared/head-labels';
+import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
+import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
 import { handleEncoderDecoderRun } from './encdec';
@@ -16,8 +17,8 @@ type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 /** Models by key; only the most recently sent model is kept, so memory holds one model at a time. */
 const models = new Map<string, PreparedModel | Error>();
 const cancelled = new Set<number>();
-/** Induction-probe results by model key (computed once per model). */
-const probes = new Map<string, Extract<WorkerToPanel, { type: 'probe' }>>();
+/** Induction-probe results by model key (computed once per model, or taken from a run's stored `probe`). */
+const probes = new Map<string, ProbeScores>();
 /** The last single-model run that produced a result, kept so its weights can be explained. */
 let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
@@ -133,7 +134,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
       logits, vocab: output.vocab, loadMs, inferenceMs,
     }, transfer);
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
-    await postProbe(msg, model, session, output.vocab);
+    await postProbe(msg, model, session, output.vocab, a);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
   } finally {
@@ -142,28 +143,38 @@ async function handleRun(msg: RunMessage): Promise<void> {
 }
 
 /**
- * Posts the model's induction-probe scores after a run: from the cache, or by running the probe [r, r]
- * once (skipped while a newer run waits; the next run tries again). Needs the vocabulary size (logits).
+ * Posts the model's induction-probe scores after a run: from this worker's cache, from the run's stored
+ * `probe` when it fits the model (same period and layers × heads), or by running the probe [r, r] once
+ * (skipped while a newer run waits; the next run tries again). Running it needs the vocabulary size (logits).
  */
 async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited<ReturnType<typeof getSession>>,
-  vocab: number | undefined): Promise<void> {
+  vocab: number | undefined, shape: { layers: number; heads: number }): Promise<void> {
+  const period = probePeriod(msg.context ?? 2 * PROBE_PERIOD);
   let cached = probes.get(msg.modelKey);
+  let computed = false;
+  if (!cached && msg.probe) {
+    const stored = checkProbeScores(msg.probe);
+    if (typeof stored !== 'string' && stored.period === period && stored.layers === shape.layers && stored.heads === shape.heads) {
+      cached = stored;
+      probes.set(msg.modelKey, cached);
+    }
+  }
   if (!cached) {
     if (!vocab || stale(msg.runId)) return;
-    const probe = inductionProbe(vocab, msg.maxTokens ?? 2 * msg.inputIds.length);
+    const probe = inductionProbe(vocab, msg.context ?? 2 * PROBE_PERIOD);
     if (!probe) return;
     try {
       const a = (await runModel(model, session, probe.ids)).attention;
-      cached = {
-        type: 'probe', runId: msg.runId, modelKey: msg.modelKey, period: probe.period, layers: a.layers, heads: a.heads,
-        induction: inductionScores(a.data, a.layers, a.heads, a.tokens, probe.period),
-      };
+      const induction = inductionScores(a.data, a.layers, a.heads, a.tokens, probe.period)
+        .map((x) => Math.min(1, Math.max(0, x))); // float rounding may leave a mean of weights a hair above 1
+      cached = { period: probe.period, layers: a.layers, heads: a.heads, induction };
       probes.set(msg.modelKey, cached);
+      computed = true;
     } catch {
       return; // the probe is optional: labels go without induction
     }
   }
-  post({ ...cached, runId: msg.runId });
+  post({ type: 'probe', runId: msg.runId, modelKey: msg.modelKey, computed, ...cached });
 }
 
 /** Answers an 'explain' request about the last run (an error when that run is no longer held). */
