@@ -113,6 +113,12 @@ export function tokenize(modelDir: string, text: string): TokenInfo[] {
   });
 }
 
+/** The text the real tokenizer decodes token `id` of the model to, with whitespace made visible as the panel shows it. */
+export function decodeToken(modelDir: string, id: number): string {
+  const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')), {});
+  return tok.decode([id]).replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥');
+}
+
 /** Folder for screenshots (test-output/screenshots under the repository root). */
 export function screenshotDir(repoRoot: string): string {
   const dir = path.join(repoRoot, 'test-output', 'screenshots');
