@@ -10,6 +10,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { byteLevelRanges } from '../../src/shared/offsets';
 import type { TokenInfo } from '../../src/shared/protocol';
+import type { ThemeClass } from './theme';
 
 /** Flags every launch uses (the closed network makes background services noisy). */
 export const BASE_FLAGS = ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -112,6 +113,12 @@ export function tokenize(modelDir: string, text: string): TokenInfo[] {
   });
 }
 
+/** The text the real tokenizer decodes token `id` of the model to, with whitespace made visible as the panel shows it. */
+export function decodeToken(modelDir: string, id: number): string {
+  const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')), {});
+  return tok.decode([id]).replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥');
+}
+
 /** Folder for screenshots (test-output/screenshots under the repository root). */
 export function screenshotDir(repoRoot: string): string {
   const dir = path.join(repoRoot, 'test-output', 'screenshots');
@@ -119,13 +126,22 @@ export function screenshotDir(repoRoot: string): string {
   return dir;
 }
 
-/** Switches the test page's theme by body class, as VS Code does. */
-export async function setTheme(page: Page, kind: 'vscode-dark' | 'vscode-light'): Promise<void> {
+/** Switches the test page's theme by body class, as VS Code does (the test stylesheet keys the variables on it). */
+export async function setTheme(page: Page, kind: ThemeClass): Promise<void> {
   await page.evaluate((kind) => {
     const body = (globalThis as any).document.body;
     body.classList.remove('vscode-dark', 'vscode-light', 'vscode-high-contrast', 'vscode-high-contrast-light');
     body.classList.add(kind);
   }, kind);
+  await nextFrames(page);
+}
+
+/** Sets `--vscode-*` variables (names without the prefix) on <html> as VS Code does, leaving the body class alone. */
+export async function setThemeVariables(page: Page, vars: Record<string, string>): Promise<void> {
+  await page.evaluate((vars) => {
+    const root = (globalThis as any).document.documentElement;
+    for (const [k, v] of Object.entries(vars)) root.style.setProperty(`--vscode-${k}`, v);
+  }, vars);
   await nextFrames(page);
 }
 

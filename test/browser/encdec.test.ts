@@ -87,7 +87,7 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
     await deliver(page, {
       type: 'show', runId, documentLabel: 'tiny-t5', text: ref.text, tokens, decoderTokens: decoder,
       model: { name: 'tiny-t5', onnxUri: `${base}/encoder_model.onnx`, decoderOnnxUri: `${base}/decoder_model.onnx`, maxTokens: 512,
-        extraInputs: [], expectedAttention: 'encoder-decoder' },
+        extraInputs: [], expectedAttention: 'encoder-decoder', tokenizerUri: `${server.origin}/test/models/tiny-t5/tokenizer.json` },
       backend: 'wasm', notices: [], timings: {},
     });
     await Promise.race([
@@ -204,7 +204,7 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
       await deliver(page, {
         type: 'show', runId, documentLabel: 'tiny-gpt2', text: ref.text, tokens: ref.ids.map((id) => ({ id, text: `#${id}`, start: -1, end: -1 })),
         model: { name: 'tiny-gpt2 merged', onnxUri: `${server.origin}/test/models/tiny-gpt2/onnx/decoder_model_merged.onnx`, maxTokens: 64,
-          extraInputs: [] },
+          extraInputs: [], tokenizerUri: `${server.origin}/test/models/tiny-gpt2/tokenizer.json` },
         backend: 'wasm', notices: [], timings: {},
       });
       const r = await Promise.race([

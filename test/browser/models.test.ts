@@ -71,6 +71,7 @@ describe('panel webview on Hugging Face-shaped test models (WASM)', function () 
             name: c.folder, onnxUri: `${base}/${c.file}`, maxTokens, extraInputs: [],
             externalData: c.external?.map((f) => ({ path: f, uri: `${base}/${f}` })),
             decoderOnnxUri: c.decoder ? `${base}/${c.decoder}` : undefined,
+            tokenizerUri: `${server.origin}/test/models/${c.folder}/tokenizer.json`,
           },
           backend: 'wasm', notices: [], timings: {},
         });

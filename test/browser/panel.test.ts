@@ -30,6 +30,7 @@ function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, bac
     model: {
       name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`,
       maxTokens: config.n_ctx ?? config.n_positions ?? 128, extraInputs: [],
+      tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
     },
     backend, notices: ['Used the reference text.'], timings: { tokenizeMs: 1.25 },
   };
@@ -175,6 +176,9 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement.dataset.tokenIndex), '4');
     const state = await page.evaluate(() => (globalThis as any).__getState());
     assert.deepEqual(state, { view: 'tokens', layer: 1, head: 2, locked: 4, sortKey: 'head', sortDesc: false, gridMetric: 'previousToken' });
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#predictions .pred-token')?.textContent);
+    const preds = await page.$$eval('#predictions .pred-token', (els) => els.map((e) => e.textContent ?? ''));
+    assert.deepEqual(preds.filter((t) => /^#\d+$/.test(t)), [], 'predictions show token strings from tokenizer.json, not ids');
     await shot(page, 'panel-tokens-dark.png');
     await setTheme(page, 'vscode-light');
     await shot(page, 'panel-tokens-light.png');

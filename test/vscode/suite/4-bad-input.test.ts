@@ -1,38 +1,41 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { AttentionLensApi } from '../../../src/api';
 import type { Outcome } from '../helpers';
 import {
   checkAttention, checkTiling, fixture, getApi, modelContext, openFile, openPath, rangedTokens, selectAll, selectOffsets,
   showAttention, showAttentionRun,
 } from '../helpers';
 
-/** The user was told something: a message, a notice on the run, or the run's error. */
-function told(out: Outcome): boolean {
-  return out.messages.length > 0 || (out.run !== undefined && (out.run.notices.length > 0 || out.run.error !== undefined));
+/**
+ * Asserts the command refused: no run started (the last run is the one from before) and exactly one warning
+ * was shown, matching `text` (the wording of src/host/selection.ts).
+ */
+function assertRefused(api: AttentionLensApi, out: Outcome, runBefore: number | undefined, text: RegExp): void {
+  assert.equal(out.run, undefined, `no run is started (got ${JSON.stringify({ tokens: out.run?.tokens.length, error: out.run?.error })})`);
+  assert.equal(api.lastRun()?.runId, runBefore, 'the last run is still the one from before');
+  assert.equal(out.messages.length, 1, `one message (got ${JSON.stringify(out.messages)})`);
+  assert.equal(out.messages[0].kind, 'warning');
+  assert.match(out.messages[0].text, text);
 }
-const describeOutcome = (out: Outcome) =>
-  JSON.stringify({ messages: out.messages, notices: out.run?.notices, error: out.run?.error, tokens: out.run?.tokens.length });
 
 describe('bad and unusual input', () => {
-  it('an empty document: the user is told, nothing crashes', async () => {
+  it('an empty document: refused with a warning that it is empty; no run starts', async () => {
     const api = await getApi();
     await openFile('', 'empty.txt');
+    const before = api.lastRun()?.runId;
     const out = await showAttention(api);
-    assert.ok(told(out), `the user is told why nothing is shown: ${describeOutcome(out)}`);
-    if (out.run && !out.run.error && out.run.attention) checkAttention(out.run);
+    assertRefused(api, out, before, /^The document is empty, so there is no text to analyse: type or paste some text, then select some text and run "Attention Lens: Show Attention" again\.$/);
   });
 
-  it('whitespace only: no crash; a run, if any, is well-formed', async () => {
+  it('whitespace only: refused with a warning that the selection is only whitespace; no run starts', async () => {
     const api = await getApi();
     const editor = await openFile('   \n\t \n  ', 'whitespace.txt');
     selectAll(editor);
+    assert.equal(editor.document.getText(editor.selection), '   \n\t \n  ', 'the whole whitespace text is selected');
+    const before = api.lastRun()?.runId;
     const out = await showAttention(api);
-    if (out.run && !out.run.error) {
-      checkTiling(out.run);
-      checkAttention(out.run);
-    } else {
-      assert.ok(told(out), `the user is told: ${describeOutcome(out)}`);
-    }
+    assertRefused(api, out, before, /^The selection is only whitespace, so there is nothing to analyse: select some text and run "Attention Lens: Show Attention" again\.$/);
   });
 
   it('one character: runs with one token', async () => {
@@ -66,7 +69,7 @@ describe('bad and unusual input', () => {
     checkAttention(run);
   });
 
-  it('binary-looking text with NULs: the user is told, nothing crashes', async () => {
+  it('binary-looking text with NULs: refused with a warning about binary data; no run starts', async () => {
     const api = await getApi();
     // VS Code refuses to open a file with NULs as text, so this is an untitled document with that content
     // (what a user gets by pasting binary data).
@@ -75,12 +78,9 @@ describe('bad and unusual input', () => {
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
     assert.ok(doc.getText().includes('\u0000'), 'the document holds NULs');
     selectAll(editor);
+    const before = api.lastRun()?.runId;
     const out = await showAttention(api);
-    assert.ok(told(out), `a message about binary content: ${describeOutcome(out)}`);
-    if (out.run && !out.run.error && out.run.attention) {
-      checkTiling(out.run);
-      checkAttention(out.run);
-    }
+    assertRefused(api, out, before, /^The selection looks like binary data \(it contains NUL or many control characters\), so Attention Lens did not run on it\./);
   });
 
   it('no selection: uses the current line, with a notice', async () => {

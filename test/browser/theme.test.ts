@@ -1,0 +1,232 @@
+/**
+ * Theme changes in a real Chromium: the panel's canvases and token colours come from the --vscode-*
+ * variables and follow a theme change (body class and variables, as VS Code does it), high contrast
+ * included, where the product adds its contrast borders. Pixels and computed styles are read back and
+ * compared with the colours the theme's variables give; screenshots are taken in high contrast.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { heatIntensity, mixColors, parseCssColor, scaleMax, type Rgba } from '../../src/shared/colors';
+import { bundledModelDir, loadReference, repoRoot } from '../support/model';
+import {
+  deliver, launch, nextFrames, openWebview, screenshotDir, setTheme, setThemeVariables, tokenize, waitForPosted, type Browser,
+} from './browser';
+import { startServer, type TestServer } from './serve';
+import { THEME_VARS, type ThemeClass } from './theme';
+
+const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
+type Px = [number, number, number, number];
+
+/** A theme variable of a test theme as RGBA. */
+function themeColor(vars: Readonly<Record<string, string>>, name: string): Rgba {
+  const c = parseCssColor(vars[name]);
+  assert.ok(c, `test theme has --vscode-${name}`);
+  return c;
+}
+
+const near = (p: Px, c: Rgba, tol = 1.5): boolean =>
+  Math.abs(p[0] - c.r) <= tol && Math.abs(p[1] - c.g) <= tol && Math.abs(p[2] - c.b) <= tol && p[3] === 255;
+const hex = (c: Rgba): string => `rgb(${[c.r, c.g, c.b].map(Math.round).join(', ')})`;
+
+/** RGBA of the heatmap canvas's device pixels in the CSS-px box (x, y, w, h). */
+async function heatPixels(page: Page, x: number, y: number, w: number, h: number): Promise<Px[]> {
+  return page.$eval('#heatmap', (c: any, box) => {
+    const dpr = c.width / parseFloat(c.style.width);
+    const [x, y, w, h] = [Math.floor(box.x * dpr), Math.floor(box.y * dpr), Math.max(1, Math.round(box.w * dpr)), Math.max(1, Math.round(box.h * dpr))];
+    const d = c.getContext('2d').getImageData(x, y, w, h).data;
+    const out: number[][] = [];
+    for (let k = 0; k < d.length; k += 4) out.push([d[k], d[k + 1], d[k + 2], d[k + 3]]);
+    return out;
+  }, { x, y, w, h }) as Promise<Px[]>;
+}
+
+/** Waits until the centre pixel of heatmap cell (i, j) has colour `want`; fails with the colour it has. */
+async function expectCell(page: Page, i: number, j: number, want: Rgba, what: string): Promise<void> {
+  const centre = async (): Promise<Px> => {
+    const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+    return (await heatPixels(page, g.x0 + (j + 0.5) * g.cell, g.y0 + (i + 0.5) * g.cell, 0, 0))[0];
+  };
+  for (let tries = 0; tries < 50 && !near(await centre(), want); tries++) await nextFrames(page);
+  const got = await centre();
+  assert.ok(near(got, want), `${what}: cell (${i}, ${j}) is rgba(${got.join(', ')}), want ${hex(want)}`);
+}
+
+/** Computed colours of the token view: target backgrounds (rgb only), target border and locked outline. */
+async function tokenColours(page: Page): Promise<{ backgrounds: string[]; border: string; borderStyle: string; outline: string }> {
+  return page.evaluate(() => {
+    const d = (globalThis as any).document;
+    const rgb = (s: string): string => s.replace(/^rgba?\(([^,]+),\s*([^,]+),\s*([^,)]+).*$/, 'rgb($1, $2, $3)');
+    const targets = [...d.querySelectorAll('#tokens .token.target:not(.locked)')];
+    const cs = (e: any) => (globalThis as any).getComputedStyle(e);
+    return {
+      backgrounds: targets.map((e) => rgb(cs(e).backgroundColor)),
+      border: cs(targets[0]).borderTopColor,
+      borderStyle: cs(targets[0]).borderTopStyle,
+      outline: cs(d.querySelector('#tokens .token.locked')).outlineColor,
+    };
+  });
+}
+
+async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
+  await page.locator(`#${id}`).click();
+  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = path.join(screenshotDir(repoRoot), name);
+  await nextFrames(page);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`    screenshot: ${file}`);
+}
+
+describe('panel theme changes in Chromium (dark, light, high contrast)', function () {
+  this.timeout(180000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let matrix: number[];
+  let T: number;
+  const ref = loadReference().reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
+
+  before(async () => {
+    assert.ok(fs.existsSync(path.join(repoRoot, 'dist', 'panel.js')), 'run node scripts/build.mjs first');
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/panel.html`);
+    await deliver(page, {
+      type: 'show', runId: 1, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
+      model: {
+        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions,
+        extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
+      },
+      backend: 'wasm', notices: [], timings: {},
+    });
+    const r = await waitForPosted(page, 'result', 1);
+    T = r.attention.tokens;
+    matrix = r.attention.data.slice(0, T * T); // layer 0, head 0
+    await selectDropdown(page, 'layer-select', '0');
+    await selectDropdown(page, 'head-select', '0');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** The unmasked cells with the smallest and the largest weight, and the heat colour each should have. */
+  function expectedCells(bg: Rgba, accent: Rgba): { i: number; j: number; colour: Rgba }[] {
+    const max = scaleMax(matrix, T, true);
+    let lo = [1, 0];
+    let hi = [1, 0];
+    for (let i = 1; i < T; i++) {
+      for (let j = 0; j <= i; j++) {
+        if (matrix[i * T + j] < matrix[lo[0] * T + lo[1]]) lo = [i, j];
+        if (matrix[i * T + j] > matrix[hi[0] * T + hi[1]]) hi = [i, j];
+      }
+    }
+    return [lo, hi].map(([i, j]) => ({ i, j, colour: mixColors(bg, accent, heatIntensity(matrix[i * T + j], max)) }));
+  }
+
+  /** Checks the heatmap against a theme's variables: heat cells, the masked colour, and the contrast outline. */
+  async function checkHeatmap(vars: Readonly<Record<string, string>>, what: string): Promise<void> {
+    const bg = themeColor(vars, 'editor-background');
+    const fg = themeColor(vars, 'editor-foreground');
+    for (const c of expectedCells(bg, themeColor(vars, 'charts-blue'))) await expectCell(page, c.i, c.j, c.colour, `${what} heat colour`);
+    const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+    // A masked (future) cell is the background mixed towards the foreground, under hatch lines.
+    const masked = mixColors(bg, fg, vars.contrastBorder ? 0.12 : 0.07);
+    const cellPx = await heatPixels(page, g.x0 + (T - 1) * g.cell + 1, g.y0 + 1, g.cell - 2, g.cell - 2);
+    assert.ok(cellPx.some((p) => near(p, masked)), `${what}: the masked cell (0, ${T - 1}) has no pixel of ${hex(masked)}`);
+    // The matrix outline, left of row T-1: the contrast border in high contrast, never it otherwise.
+    const edge = await heatPixels(page, g.x0 - 2, g.y0 + (T - 0.5) * g.cell, 2.5, 0);
+    const border = parseCssColor(THEME_VARS['vscode-high-contrast'].contrastBorder)!;
+    assert.equal(edge.some((p) => near(p, border)), !!vars.contrastBorder,
+      `${what}: matrix outline ${vars.contrastBorder ? 'lacks' : 'has'} the contrast border; pixels ${JSON.stringify(edge)}`);
+  }
+
+  /** Checks the token view's target backgrounds, target border and locked outline against a theme's variables. */
+  async function checkTokens(vars: Readonly<Record<string, string>>, what: string): Promise<void> {
+    const want = hex(themeColor(vars, 'charts-blue'));
+    let got = await tokenColours(page);
+    for (let tries = 0; tries < 50 && got.backgrounds.some((b) => b !== want); tries++) {
+      await nextFrames(page);
+      got = await tokenColours(page);
+    }
+    assert.ok(got.backgrounds.length >= 3, `${what}: at least three targets`);
+    assert.deepEqual(got.backgrounds, got.backgrounds.map(() => want), `${what}: target backgrounds are --vscode-charts-blue`);
+    assert.equal(got.outline, hex(themeColor(vars, 'focusBorder')), `${what}: the locked token is outlined in --vscode-focusBorder`);
+    if (vars.contrastActiveBorder) {
+      assert.equal(got.border, hex(themeColor(vars, 'contrastActiveBorder')), `${what}: targets have the contrast active border`);
+      assert.equal(got.borderStyle, 'solid');
+    } else {
+      assert.notEqual(got.border, hex(themeColor(THEME_VARS['vscode-high-contrast'], 'contrastActiveBorder')));
+    }
+  }
+
+  it('redraws the heatmap in the new theme: dark → light → high contrast → dark', async () => {
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0);
+    await page.mouse.move(2, 2);
+    for (const kind of ['vscode-dark', 'vscode-light', 'vscode-high-contrast', 'vscode-dark'] as ThemeClass[]) {
+      await setTheme(page, kind);
+      await checkHeatmap(THEME_VARS[kind], kind);
+      if (kind === 'vscode-high-contrast') await shot(page, 'panel-heatmap-hc.png');
+    }
+  });
+
+  it('recolours the token view in the new theme, with contrast borders in high contrast', async () => {
+    await page.locator('#tab-tokens').click();
+    const i = T - 3;
+    await page.locator(`#tokens .token[data-token-index="${i}"]`).click();
+    await page.mouse.move(2, 2);
+    await page.waitForSelector(`#tokens .token.locked[data-token-index="${i}"]`);
+    for (const kind of ['vscode-dark', 'vscode-light', 'vscode-high-contrast'] as ThemeClass[]) {
+      await setTheme(page, kind);
+      await checkTokens(THEME_VARS[kind], kind);
+    }
+    await shot(page, 'panel-tokens-hc.png');
+    await setTheme(page, 'vscode-dark');
+    await checkTokens(THEME_VARS['vscode-dark'], 'back to dark');
+  });
+
+  it('draws the toolkit checkbox with the theme\'s checkbox colours', async () => {
+    for (const kind of ['vscode-light', 'vscode-high-contrast', 'vscode-dark'] as ThemeClass[]) {
+      await setTheme(page, kind);
+      const box = await page.locator('#value-weighted .control').evaluate((e) => {
+        const s = (globalThis as any).getComputedStyle(e);
+        return { background: s.backgroundColor, border: s.borderTopColor };
+      });
+      assert.deepEqual(box, {
+        background: hex(themeColor(THEME_VARS[kind], 'checkbox-background')), border: hex(themeColor(THEME_VARS[kind], 'checkbox-border')),
+      }, kind);
+    }
+  });
+
+  it('follows variables changed on <html> without a class change (another dark theme)', async () => {
+    await setTheme(page, 'vscode-dark');
+    const other = { ...THEME_VARS['vscode-dark'], 'editor-background': '#272822', 'editor-foreground': '#f8f8f2', 'charts-blue': '#66d9ef', 'focusBorder': '#99947c' };
+    await setThemeVariables(page, other);
+    try {
+      await checkTokens(other, 'tokens after a variables-only change');
+      await page.locator('#tab-heatmap').click();
+      await page.mouse.move(2, 2);
+      await checkHeatmap(other, 'heatmap after a variables-only change');
+    } finally {
+      await page.evaluate((names) => {
+        for (const n of names) (globalThis as any).document.documentElement.style.removeProperty(`--vscode-${n}`);
+      }, Object.keys(other));
+    }
+    await checkHeatmap(THEME_VARS['vscode-dark'], 'heatmap after the variables are removed');
+  });
+
+  it('is readable in high contrast: model grid screenshot', async () => {
+    await setTheme(page, 'vscode-high-contrast');
+    await page.locator('#tab-grid').click();
+    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('grid').dataset.thumb) > 0);
+    await shot(page, 'panel-grid-hc.png');
+    await setTheme(page, 'vscode-dark');
+  });
+});
