@@ -55,3 +55,36 @@ describe('a prose sentence', () => {
     assert.ok(maxDiff < 1e-5, `deterministic up to float noise (max diff ${maxDiff})`);
   });
 });
+
+describe('the editor hover card', () => {
+  it("hovering a token of the analysed text lists the tokens it attends to most, with the run's weights", async () => {
+    const api = await getApi();
+    const run = api.lastRun();
+    assert.ok(run?.attention, 'a finished run exists (see above)');
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === run.documentUri);
+    assert.ok(doc, 'the analysed document is open');
+    const { layers, heads, tokens: T, data } = run.attention;
+    const k = Math.floor(T / 2);
+    const position = doc.positionAt(run.documentOffset + run.tokens[k].start);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, position);
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).find((v) => v.includes('**Attention Lens**'));
+    assert.ok(text, `an Attention Lens hover card (got ${hovers.length} hover(s))`);
+    assert.ok(text.includes(`Token ${k + 1} of ${T}`), 'the card names the hovered token');
+
+    const shown = /\*\*Attention Lens\*\* · L(\d+) (H(\d+)|mean)/.exec(text);
+    assert.ok(shown, `the card names a layer and head: ${text.split('\n')[0]}`);
+    const layer = Number(shown[1]);
+    const headsUsed = shown[3] !== undefined ? [Number(shown[3])] : Array.from({ length: heads }, (_, h) => h);
+    assert.ok(layer < layers);
+    const row = Array.from({ length: T }, (_, j) =>
+      headsUsed.reduce((sum, h) => sum + data[((layer * heads + h) * T + k) * T + j], 0) / headsUsed.length);
+    const expected = row.map((w, j) => ({ j, w })).filter((e) => e.w > 0).sort((a, b) => b.w - a.w).slice(0, 5);
+    const listed = [...text.matchAll(/\| #(\d+) \| (<0\.01|\d\.\d\d) \|/g)].map((m) => ({ j: Number(m[1]) - 1, weight: m[2] }));
+    assert.deepEqual(listed.map((l) => l.j), expected.map((e) => e.j), 'the top tokens, strongest first');
+    for (const l of listed) {
+      const w = row[l.j];
+      assert.equal(l.weight, w > 0 && w < 0.005 ? '<0.01' : w.toFixed(2), `weight of #${l.j + 1}`);
+      assert.ok(l.j <= k, 'causal: only earlier tokens or itself');
+    }
+  });
+});
