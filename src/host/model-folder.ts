@@ -9,7 +9,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { layerOrderNotice } from '../shared/layer-order';
-import { planTap, requiredInputs, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
+import { requiredInputs, TapError, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
@@ -246,7 +246,7 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: S
     }
     // The cache plans (and for a merged decoder rewrites) the tap itself; without it, only check it can be done.
     const tapped = storageDir ? await cachedTappedModel(storageDir, onnxPath, summary) : undefined;
-    const layerOrder = storageDir ? mainGraphLayerOrder(summary)
+    const layerOrder = tapped ? tapped.layerOrder
       : (await planTapLazily(summary, () => fs.readFile(onnxPath))).plan.layerOrder; // a Buffer is a Uint8Array: no copy
     return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [],
       tappedPath: tapped?.path, sha256: tapped?.sha256, layerOrder };
@@ -257,16 +257,6 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: S
     if (e instanceof TapError && e.code !== 'not-onnx') throw new ModelError(`${rel} in ${dir} cannot be tapped: ${e.message}${remedy}`, rel);
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
-  }
-}
-
-/** The layer-order check of a main-graph tap; undefined for attention inside If branches (checked when rewritten). */
-function mainGraphLayerOrder(summary: OnnxSummary): TapPlan['layerOrder'] {
-  try {
-    return planTap(summary).layerOrder;
-  } catch (e) {
-    if (e instanceof TapError && e.code === 'softmax-in-subgraph') return undefined;
-    throw e;
   }
 }
 

@@ -8,13 +8,14 @@
  * renamed into place, so a crash never leaves a half-written entry. External data files stay in the model
  * folder (their names are relative to it). Node only (no `vscode`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TapError, type OnnxSummary } from '../shared/onnx-tap';
 import { planFullTap, TAP_FORMAT } from '../shared/full-tap';
-import { tapSubgraphParts } from '../shared/tap-subgraph';
+import type { LayerOrderCheck } from '../shared/layer-order';
+import { rewriteSubgraphParts } from '../shared/tap-subgraph';
 
 /** SHA-256 of a file as hex, read as a stream (constant memory). */
 export function sha256File(file: string): Promise<string> {
@@ -40,6 +41,18 @@ export interface TappedFile {
   /** Milliseconds spent hashing and (when not reused) writing. */
   readonly hashMs: number;
   readonly writeMs: number;
+  /** The tap's layer-order check (layer-order.ts); for a merged decoder, its branches', kept beside the entry. */
+  readonly layerOrder?: LayerOrderCheck;
+}
+
+/** A temporary name beside `file`, unique per writer, so two loads of the same model never share one. */
+function tempName(file: string): string {
+  return `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Where a rewritten entry keeps its branches' layer-order check (its graph no longer shows their edges). */
+function orderFile(target: string): string {
+  return target.replace(/\.onnx$/, '.order.json');
 }
 
 interface IndexEntry { size: number; mtimeMs: number; sha256: string }
@@ -58,7 +71,7 @@ async function hashWithIndex(cacheDir: string, file: string): Promise<string> {
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.sha256;
   const sha256 = await sha256File(file);
   index[file] = { size: st.size, mtimeMs: st.mtimeMs, sha256 };
-  const tmp = `${indexFile}.${process.pid}.tmp`;
+  const tmp = tempName(indexFile);
   await fs.writeFile(tmp, JSON.stringify(index));
   await fs.rename(tmp, indexFile);
   return sha256;
@@ -96,9 +109,12 @@ async function writeParts(file: string, parts: readonly Uint8Array[]): Promise<v
  */
 export async function cachedTappedModel(storageDir: string, onnxPath: string, summary: OnnxSummary): Promise<TappedFile> {
   let suffix: Uint8Array | undefined;
+  let layerOrder: LayerOrderCheck | undefined;
   let refused: TapError | undefined;
   try {
-    suffix = planFullTap(summary).suffix; // before hashing: a model that cannot be tapped fails fast
+    const full = planFullTap(summary); // before hashing: a model that cannot be tapped fails fast
+    suffix = full.suffix;
+    layerOrder = full.plan.layerOrder;
   } catch (e) {
     if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
     refused = e;
@@ -114,20 +130,26 @@ export async function cachedTappedModel(storageDir: string, onnxPath: string, su
   try {
     const st = await fs.stat(target);
     // Entries are renamed into place whole; the size check guards against an entry copied by other means.
-    if (!suffix || st.size === original.size + suffix.length) return { path: target, sha256, reused: true, kind, hashMs, writeMs: 0 };
+    if (suffix && st.size === original.size + suffix.length) return { path: target, sha256, reused: true, kind, hashMs, writeMs: 0, layerOrder };
+    if (!suffix) {
+      const stored = await fs.readFile(orderFile(target), 'utf8').then((t) => JSON.parse(t) as LayerOrderCheck, () => undefined);
+      return { path: target, sha256, reused: true, kind, hashMs, writeMs: 0, layerOrder: stored };
+    }
   } catch {
     // not cached yet
   }
   const t1 = performance.now();
-  const tmp = `${target}.${process.pid}.tmp`;
+  const tmp = tempName(target);
   try {
     if (suffix) {
       await fs.copyFile(onnxPath, tmp);
       await fs.appendFile(tmp, suffix);
     } else {
-      const parts = tapSubgraphParts(await fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
-      if (!parts) throw refused;
-      await writeParts(tmp, parts);
+      const rewritten = rewriteSubgraphParts(await fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
+      if (!rewritten) throw refused;
+      await writeParts(tmp, rewritten.parts);
+      layerOrder = rewritten.layerOrder;
+      if (layerOrder) await fs.writeFile(orderFile(target), JSON.stringify(layerOrder));
     }
     await fs.rename(tmp, target);
   } catch (e) {
@@ -135,5 +157,5 @@ export async function cachedTappedModel(storageDir: string, onnxPath: string, su
     throw e;
   }
   await pruneOtherFormats(cacheDir);
-  return { path: target, sha256, reused: false, kind, hashMs, writeMs: performance.now() - t1 };
+  return { path: target, sha256, reused: false, kind, hashMs, writeMs: performance.now() - t1, layerOrder };
 }

@@ -133,7 +133,7 @@ export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
 }
 
 /** tapSubgraphParts, plus the layer-order check of the branches (the rewritten graph no longer shows their edges). */
-function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; layerOrder: LayerOrderCheck | undefined } | undefined {
+export function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; layerOrder: LayerOrderCheck | undefined } | undefined {
   const summary = scanOnnx(model);
   const top = fields(model);
   const graph = top.find((f) => f.num === 7 && f.wire === 2);

@@ -47,6 +47,19 @@ describe('the on-disk cache of tapped models', () => {
     assert.ok(full.suffix.length > tapSuffix(full.plan).length, 'which holds more than the Softmax outputs');
     const again = await cachedTappedModel(storage, src, summary);
     assert.deepEqual([again.reused, again.path, again.writeMs], [true, first.path, 0]);
+    assert.deepEqual([first.layerOrder, again.layerOrder], [full.plan.layerOrder, full.plan.layerOrder], 'the layer order, fresh or reused');
+    assert.equal(first.layerOrder?.status, 'chain');
+    assert.deepEqual(fs.readdirSync(path.join(storage, 'tapped')).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left');
+  });
+
+  it('two loads of the same new model at once both get the entry (each writes its own temporary file)', async () => {
+    const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'model.onnx');
+    const summary = await scanOnnxFile(src);
+    const [a, b] = await Promise.all([cachedTappedModel(storage, src, summary), cachedTappedModel(storage, src, summary)]);
+    assert.equal(a.path, b.path);
+    const full = planFullTap(summary);
+    assert.equal(fs.statSync(a.path).size, fs.statSync(src).size + full.suffix.length);
+    assert.deepEqual(fs.readdirSync(path.join(storage, 'tapped')).filter((f) => f.endsWith('.tmp')), []);
   });
 
   it('holds the Softmax and score-tap outputs: onnxruntime-node gives the same attention as the Softmax-only tap', async () => {
@@ -137,6 +150,9 @@ describe('the on-disk cache of tapped models', () => {
       (fsp as { readFile: unknown }).readFile = readFile;
     }
     assert.deepEqual([entry.kind, entry.reused, again.reused, again.path], ['rewritten', false, true, entry.path]);
+    // The branches' layer order, checked while rewriting, is kept beside the entry for later loads.
+    assert.equal(entry.layerOrder?.status, 'chain');
+    assert.deepEqual(again.layerOrder, entry.layerOrder);
     const rewritten = tapSubgraphs(new Uint8Array(fs.readFileSync(src)))!;
     assert.deepEqual(new Uint8Array(fs.readFileSync(entry.path)), rewritten);
     const session = await ort.InferenceSession.create(fs.readFileSync(entry.path));
