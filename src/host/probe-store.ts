@@ -8,6 +8,7 @@
  */
 import { PROBE_SEED, probePeriod } from '../shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../shared/probe-scores';
+import { TAP_FORMAT } from '../shared/full-tap';
 
 /** The part of vscode.Memento the store uses. */
 export interface ProbeMemento {
@@ -24,9 +25,12 @@ const MAX_RUNS = 16;
 
 type StoredProbe = ProbeScores & { readonly savedAt: number };
 
-/** The storage key of a model's probe: its file's SHA-256, the probe's seed and its period (from the context). */
+/**
+ * The storage key of a model's probe: its file's SHA-256, the tap format (which fixes the layer order the
+ * scores are listed in), the probe's seed and its period (from the context).
+ */
 export function probeKey(sha256: string, context: number): string {
-  return `${sha256}:seed${PROBE_SEED}:period${probePeriod(context)}`;
+  return `${sha256}:tap${TAP_FORMAT}:seed${PROBE_SEED}:period${probePeriod(context)}`;
 }
 
 /** Stores probe scores per model identity and hands them out per run. */

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROBE_STATE_KEY, ProbeStore, probeKey } from '../../src/host/probe-store';
 import { checkProbeScores } from '../../src/shared/probe-scores';
+import { TAP_FORMAT } from '../../src/shared/full-tap';
 import { repoRoot } from '../support/model';
 import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
@@ -80,7 +81,7 @@ describe('host flow: induction-probe scores stored per model and sent with show'
     await settle();
     const key = probeKey(sha256(path.join(bundled, 'onnx', 'model.onnx')), config.n_positions);
     assert.deepEqual(Object.keys(stored()), [key]);
-    assert.match(key, new RegExp(`^[0-9a-f]{64}:seed\\d+:period${PERIOD}$`));
+    assert.match(key, new RegExp(`^[0-9a-f]{64}:tap${TAP_FORMAT}:seed\\d+:period${PERIOD}$`));
 
     const second = await run();
     show = lastShow();
