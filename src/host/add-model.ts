@@ -33,7 +33,7 @@ export async function addModelFolder(dir: string, notifier: Notifier): Promise<M
   const added = await addToModelsSetting(dir);
   notifier.info(`${added ? 'Added' : 'Already listed'}: "${path.basename(dir)}". ${describeReport(report)} ` +
     'Switch to it with "Attention Lens: Select Model".');
-  for (const notice of reportNotices(report)) notifier.warn(notice);
+  for (const notice of reportNotices(report)) notifier.once('warning', notice);
   return report;
 }
 

@@ -167,7 +167,9 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
 
 /** Warnings about a folder that passed every check: a file whose graph fixes no layer order (layer-order.ts). */
 export function reportNotices(r: ModelReport): string[] {
-  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, path.relative(r.dir, f.path))).filter((n): n is string => !!n);
+  // Labelled as loading labels them (`onnx/model.onnx in <folder>`), so the notifier shows each warning once.
+  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, `${path.relative(r.dir, f.path)} in ${r.dir}`))
+    .filter((n): n is string => !!n);
 }
 
 /** A few lines for the user: what was found and what will be fed. */

@@ -56,7 +56,7 @@ describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
       const [info, warning] = notifier.messages().slice(-2);
       assert.equal(info.kind, 'info');
       assert.equal(warning.kind, 'warning');
-      assert.match(warning.text, /^onnx\/model\.onnx: the attention Softmax outputs "left" and "right" do not depend on each other/);
+      assert.match(warning.text, /^onnx\/model\.onnx in \S+: the attention Softmax outputs "left" and "right" do not depend on each other/);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -7,7 +7,7 @@ import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
-import { isValueMetric, type ValueMetric } from './metric-info';
+import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
 
 /** Which view is on show. */
@@ -39,7 +39,7 @@ export interface UiState {
   stack?: AttentionStackKind;
 }
 
-const METRIC_KEYS: readonly MetricKey[] = ['head', 'entropy', 'previousToken', 'sink', 'self', 'distance', 'duplicate', 'induction'];
+const METRIC_KEYS: readonly MetricKey[] = METRIC_COLUMNS.map((c) => c.key);
 
 /** Defaults for a fresh panel. */
 export const DEFAULT_STATE: UiState = {
