@@ -2,8 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Repository root (tests run from out/test/**). */
-export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+/** Repository root: the nearest folder above this bundle (out/test/**) whose package.json is this extension's. */
+export const repoRoot = ((): string => {
+  for (let dir = __dirname, i = 0; i < 8; i++, dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'attention-lens') return dir;
+    } catch { /* not here */ }
+  }
+  return path.resolve(__dirname, '..', '..', '..');
+})();
 
 /** Folder of the bundled default model. */
 export const bundledModelDir = path.join(repoRoot, 'models', 'lens-gpt');
