@@ -10,6 +10,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { byteLevelRanges } from '../../src/shared/offsets';
 import type { TokenInfo } from '../../src/shared/protocol';
+import { repoRoot } from '../support/model';
 import type { ThemeClass } from './theme';
 
 /** Flags every launch uses (the closed network makes background services noisy). */
@@ -148,4 +149,20 @@ export async function setThemeVariables(page: Page, vars: Record<string, string>
 /** Waits two animation frames (observers re-render, then the browser paints). */
 export async function nextFrames(page: Page): Promise<void> {
   await page.evaluate(() => new Promise((r) => (globalThis as any).requestAnimationFrame(() => (globalThis as any).requestAnimationFrame(r))));
+}
+
+/** Saves a full-page screenshot (after the next frames) to test-output/screenshots/<name>, prints and returns its path. */
+export async function shot(page: Page, name: string): Promise<string> {
+  const file = path.join(screenshotDir(repoRoot), name);
+  await nextFrames(page);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`    screenshot: ${file}`);
+  return file;
+}
+
+/** Picks `value` in the toolkit dropdown #id by clicking it open and clicking the option, and waits until it holds. */
+export async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
+  await page.locator(`#${id}`).click();
+  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
 }

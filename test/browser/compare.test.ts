@@ -10,15 +10,8 @@ import type { Page } from 'playwright-core';
 import { meanRowJsDivergence } from '../../src/shared/head-compare';
 import type { HeadRef } from '../../src/shared/protocol';
 import { bundledModelDir, loadReference, repoRoot } from '../support/model';
-import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, type Browser } from './browser';
+import { deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
-
-async function shot(page: Page, name: string): Promise<void> {
-  const file = path.join(screenshotDir(repoRoot), name);
-  await nextFrames(page);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`    screenshot: ${file}`);
-}
 
 describe('compare webview in Chromium', function () {
   this.timeout(120000);

@@ -12,7 +12,7 @@ import { formatWeight, selectTargets } from '../../src/shared/colors';
 import type { TokenInfo } from '../../src/shared/protocol';
 import { maxAbsDiff, repoRoot } from '../support/model';
 import { loadTestReference, type TestReference } from '../support/test-models';
-import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, waitForPosted, type Browser } from './browser';
+import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, selectDropdown, setTheme, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const MODEL = path.join(repoRoot, 'test', 'models', 'tiny-t5');
@@ -51,12 +51,6 @@ async function postedStacks(page: Page, runId: number): Promise<PostedStack[]> {
     const m = (globalThis as any).__posted.find((x: any) => x.type === 'result' && x.runId === runId);
     return (m.stacks ?? []).map((s: any) => ({ ...s, data: Array.from(new Float32Array(s.data)) }));
   }, runId);
-}
-
-async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
-  await page.locator(`#${id}`).click();
-  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
-  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
 }
 
 describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function () {

@@ -15,18 +15,10 @@ import { attentionRollout, meanHeads } from '../../src/shared/aggregate';
 import { selectTargets } from '../../src/shared/colors';
 import { stackMetrics } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
-import { decodeToken, deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser } from './browser';
+import { decodeToken, deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
-
-async function shot(page: Page, name: string): Promise<string> {
-  const file = path.join(screenshotDir(repoRoot), name);
-  await nextFrames(page);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`    screenshot: ${file}`);
-  return file;
-}
 
 /** Asserts |x − y| ≤ eps. */
 function close(x: number, y: number, eps: number, what: string): void {

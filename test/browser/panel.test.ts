@@ -9,9 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { bundledModelDir, loadReference, maxAbsDiff, repoRoot, type ReferenceEntry } from '../support/model';
-import {
-  deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, setTheme, tokenize, waitForPosted, type Browser,
-} from './browser';
+import { deliver, launch, openWebview, postedOfType, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 /** WASM vs the PyTorch reference. */
@@ -60,19 +58,6 @@ function expectedTargets(row: number[]): number[] {
     chosen.add(j);
   }
   return [...chosen].sort((a, b) => a - b);
-}
-
-async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
-  await page.locator(`#${id}`).click();
-  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
-  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  const file = path.join(screenshotDir(repoRoot), name);
-  await nextFrames(page);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`    screenshot: ${file}`);
 }
 
 describe('panel webview in Chromium (WASM and WebGPU)', function () {

@@ -10,9 +10,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { heatIntensity, mixColors, parseCssColor, scaleMax, type Rgba } from '../../src/shared/colors';
 import { bundledModelDir, loadReference, repoRoot } from '../support/model';
-import {
-  deliver, launch, nextFrames, openWebview, screenshotDir, setTheme, setThemeVariables, tokenize, waitForPosted, type Browser,
-} from './browser';
+import { deliver, launch, nextFrames, openWebview, selectDropdown, setTheme, setThemeVariables, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { THEME_VARS, type ThemeClass } from './theme';
 
@@ -67,19 +65,6 @@ async function tokenColours(page: Page): Promise<{ backgrounds: string[]; border
       outline: cs(d.querySelector('#tokens .token.locked')).outlineColor,
     };
   });
-}
-
-async function selectDropdown(page: Page, id: string, value: string): Promise<void> {
-  await page.locator(`#${id}`).click();
-  await page.locator(`#${id} vscode-option[value="${value}"]`).click();
-  await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  const file = path.join(screenshotDir(repoRoot), name);
-  await nextFrames(page);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`    screenshot: ${file}`);
 }
 
 describe('panel theme changes in Chromium (dark, light, high contrast)', function () {
