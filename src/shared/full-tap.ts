@@ -4,9 +4,9 @@
  * The host's tap cache appends it on disk (tap-cache.ts); the worker uses a pre-tapped file's bytes as they
  * are and, for a model that lacks the outputs, appends them in a single allocation. Pure: no vscode, no DOM.
  */
-import { encodeExtraOutputs, planTap, scanOnnx, TapError, type OnnxSummary, type TapPlan } from './onnx-tap';
+import { appendSuffix, encodeExtraOutputs, planTap, scanOnnx, TapError, type OnnxSummary, type TapPlan } from './onnx-tap';
 import { planScoreTaps, scoreTapNames, type ScoreSources } from './score-tap';
-import { tapSubgraphs } from './tap-subgraph';
+import { rewriteSubgraphs } from './tap-subgraph';
 
 /**
  * Version of what a tapped file holds; part of the tap cache's key. Bump it whenever the outputs added
@@ -27,7 +27,7 @@ export interface FullTap {
 /**
  * Plans every output the worker needs from a scanned model, skipping names that already are graph outputs
  * (so a pre-tapped model gets an empty suffix); throws planTap's TapError ('softmax-in-subgraph' for a
- * merged decoder, which must be rewritten instead: tapSubgraphs).
+ * merged decoder, which must be rewritten instead: rewriteSubgraphs).
  */
 export function planFullTap(summary: OnnxSummary): FullTap {
   const plan = planTap(summary);
@@ -66,16 +66,15 @@ export function tapAll(model: Uint8Array): FullyTapped {
     full = planFullTap(summary);
   } catch (e) {
     if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
-    const rewritten = tapSubgraphs(model);
+    const rewritten = rewriteSubgraphs(model);
     if (!rewritten) throw e;
-    const after = scanOnnx(rewritten);
+    const after = scanOnnx(rewritten.bytes);
     const { plan, sources } = planFullTap(after); // a rewritten model needs no suffix: its taps are If outputs
-    return { tapped: rewritten, summary: after, plan, sources, added: rewritten.length - model.length };
+    return { tapped: rewritten.bytes, summary: after, plan: { ...plan, layerOrder: rewritten.layerOrder }, sources,
+      added: rewritten.bytes.length - model.length };
   }
   if (full.suffix.length === 0) return { tapped: model, summary, plan: full.plan, sources: full.sources, added: 0 };
-  const tapped = new Uint8Array(model.length + full.suffix.length);
-  tapped.set(model, 0);
-  tapped.set(full.suffix, model.length);
+  const tapped = appendSuffix(model, full.suffix);
   // The appended outputs are untyped and hold no other field, so the summary of `tapped` is `summary` plus them.
   const outputs = [...summary.outputs, ...full.toAppend.map((name) => ({ name, elemType: 0, dims: [] }))];
   return { tapped, summary: { ...summary, outputs }, plan: full.plan, sources: full.sources, added: full.suffix.length };

@@ -353,7 +353,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
     .filter((name) => !!name);
   const subgraphTaps = summary.outputs.map((o) => o.name).filter((n) => n.startsWith(SUBGRAPH_TAP_PREFIX));
   if (softmaxOutputs.length === 0 && subgraphTaps.length) {
-    // A model tapSubgraphs rewrote (a merged decoder): its If node already exposes the branches' attention.
+    // A model rewriteSubgraphs rewrote (a merged decoder): its If node already exposes the branches' attention.
     const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self') as AttentionKind);
     const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
     return { softmaxOutputs: subgraphTaps, toAppend: [], elemType, elemTypes: subgraphTaps.map(() => 0), kinds };
@@ -373,7 +373,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
       throw new TapError(
         `This graph computes attention inside the subgraphs of a ${nested.opType} node ("${nested.name}"), as merged ` +
           'decoders (decoder_model_merged.onnx, with a use_cache_branch input) do; a Softmax inside a subgraph cannot ' +
-          'be made a graph output by appending; tapModel (tap-subgraph.ts) rewrites the If node to expose it, or use the ' +
+          'be made a graph output by appending; rewriteSubgraphs (tap-subgraph.ts) rewrites the If node to expose it, or use the ' +
           'unmerged export: onnx/decoder_model.onnx or onnx/model.onnx.',
         'softmax-in-subgraph',
       );
@@ -400,11 +400,15 @@ export function tapSuffix(plan: TapPlan): Uint8Array {
  * or the same bytes when the model is already tapped (a cached tapped file).
  */
 export function tapAttention(model: Uint8Array, plan: TapPlan): Uint8Array {
-  const extra = tapSuffix(plan);
-  if (extra.length === 0) return model;
-  const out = new Uint8Array(model.length + extra.length);
+  return appendSuffix(model, tapSuffix(plan));
+}
+
+/** `model` followed by `suffix` in one new buffer (protobuf merges the appended graph outputs); `model` itself when empty. */
+export function appendSuffix(model: Uint8Array, suffix: Uint8Array): Uint8Array {
+  if (suffix.length === 0) return model;
+  const out = new Uint8Array(model.length + suffix.length);
   out.set(model, 0);
-  out.set(extra, model.length);
+  out.set(suffix, model.length);
   return out;
 }
 

@@ -12,7 +12,7 @@
 import { attentionKinds } from './graph-analysis';
 import { orderLayers, worseOrder, type LayerOrderCheck } from './layer-order';
 import {
-  encodeExtraOutputs, planTap, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, tapAttention, type OnnxSummary, type TapPlan,
+  encodeExtraOutputs, planTap, scanOnnx, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan,
 } from './onnx-tap';
 
 function varint(n: number): number[] {
@@ -126,13 +126,9 @@ function rewriteIf(model: Uint8Array, node: Field, index: number, outer: OnnxSum
 /**
  * The model rewritten so that attention Softmax nodes inside If branches become graph outputs, as a list of
  * byte ranges whose concatenation is the new model (most are views of `model`: nothing is copied yet, so a
- * caller can write them to a file as they are); undefined when no If node holds Softmax nodes.
+ * caller can write them to a file as they are), with the branches' layer-order check (the rewritten graph
+ * no longer shows their edges); undefined when no If node holds Softmax nodes.
  */
-export function tapSubgraphParts(model: Uint8Array): Uint8Array[] | undefined {
-  return rewriteSubgraphParts(model)?.parts;
-}
-
-/** tapSubgraphParts, plus the layer-order check of the branches (the rewritten graph no longer shows their edges). */
 export function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; layerOrder: LayerOrderCheck | undefined } | undefined {
   const summary = scanOnnx(model);
   const top = fields(model);
@@ -161,13 +157,10 @@ export function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; 
   return { parts: [model.subarray(0, graph.start), ...lenField(7, pieces), model.subarray(graph.end)], layerOrder };
 }
 
-/**
- * Rewrites a model whose attention Softmax nodes are inside If branches so that they become graph
- * outputs (one allocation: tapSubgraphParts concatenated); returns undefined when no If node holds Softmax nodes.
- */
-export function tapSubgraphs(model: Uint8Array): Uint8Array | undefined {
-  const parts = tapSubgraphParts(model);
-  return parts && concat(parts);
+/** rewriteSubgraphParts concatenated into one new buffer (the only copy made), with the layer-order check. */
+export function rewriteSubgraphs(model: Uint8Array): { bytes: Uint8Array; layerOrder: LayerOrderCheck | undefined } | undefined {
+  const rewritten = rewriteSubgraphParts(model);
+  return rewritten && { bytes: concat(rewritten.parts), layerOrder: rewritten.layerOrder };
 }
 
 /**
@@ -179,10 +172,9 @@ export function planAnyTap(model: Uint8Array): { plan: TapPlan; rewritten?: Uint
     return { plan: planTap(scanOnnx(model)) };
   } catch (e) {
     if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
-    const rewritten = rewriteSubgraphParts(model);
+    const rewritten = rewriteSubgraphs(model);
     if (!rewritten) throw e;
-    const bytes = concat(rewritten.parts);
-    return { plan: { ...planTap(scanOnnx(bytes)), layerOrder: rewritten.layerOrder }, rewritten: bytes };
+    return { plan: { ...planTap(scanOnnx(rewritten.bytes)), layerOrder: rewritten.layerOrder }, rewritten: rewritten.bytes };
   }
 }
 
@@ -197,13 +189,4 @@ export async function planTapLazily(summary: OnnxSummary, load: () => Promise<Ui
     if (!(e instanceof TapError) || e.code !== 'softmax-in-subgraph') throw e;
     return planAnyTap(await load());
   }
-}
-
-/**
- * Taps any supported model: Softmax outputs of the main graph are appended (tapAttention), attention
- * inside If branches is exposed by tapSubgraphs. Returns the tapped bytes and the plan for them.
- */
-export function tapModel(model: Uint8Array): { tapped: Uint8Array; plan: TapPlan } {
-  const { plan, rewritten } = planAnyTap(model);
-  return { tapped: rewritten ?? tapAttention(model, plan), plan };
 }

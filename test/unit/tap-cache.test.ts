@@ -9,7 +9,7 @@ import { cacheFileName, cachedTappedModel, sha256File } from '../../src/host/tap
 import { planFullTap, tapAll, TAP_FORMAT } from '../../src/shared/full-tap';
 import { collectAttention, planTap, scanOnnx, tapAttention, tapSuffix } from '../../src/shared/onnx-tap';
 import { scoreTapNames } from '../../src/shared/score-tap';
-import { tapSubgraphs } from '../../src/shared/tap-subgraph';
+import { rewriteSubgraphs } from '../../src/shared/tap-subgraph';
 import { bundledModelDir, loadReference, maxAbsDiff } from '../support/model';
 import { testModelsDir } from '../support/test-models';
 
@@ -153,7 +153,7 @@ describe('the on-disk cache of tapped models', () => {
     // The branches' layer order, checked while rewriting, is kept beside the entry for later loads.
     assert.equal(entry.layerOrder?.status, 'chain');
     assert.deepEqual(again.layerOrder, entry.layerOrder);
-    const rewritten = tapSubgraphs(new Uint8Array(fs.readFileSync(src)))!;
+    const rewritten = rewriteSubgraphs(new Uint8Array(fs.readFileSync(src)))!.bytes;
     assert.deepEqual(new Uint8Array(fs.readFileSync(entry.path)), rewritten);
     const session = await ort.InferenceSession.create(fs.readFileSync(entry.path));
     assert.ok(planTap(scanOnnx(rewritten)).softmaxOutputs.every((n) => session.outputNames.includes(n)));

@@ -3,7 +3,8 @@ import { buildFeeds, FeedError, planFeeds } from '../../src/shared/feeds';
 import { ElemType, maxRowSumError, planTap, requiredInputs, scanOnnx, TapError } from '../../src/shared/onnx-tap';
 import { maxAbsDiff } from '../support/model';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
-import { tapModel, tapSubgraphParts } from '../../src/shared/tap-subgraph';
+import { tapAll } from '../../src/shared/full-tap';
+import { rewriteSubgraphParts } from '../../src/shared/tap-subgraph';
 import { unpackStack } from '../../src/shared/stacks';
 import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
@@ -119,13 +120,13 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     const flag = feeds.find((f) => f.name === 'use_cache_branch')!;
     assert.deepEqual([flag.type, flag.dims, Array.from(flag.data as Uint8Array)], ['bool', [1], [0]]);
 
-    const { tapped, plan } = tapModel(bytes);
+    const { tapped, plan } = tapAll(bytes);
     assert.deepEqual(plan.softmaxOutputs, ['attention_lens.tap/0/self/0', 'attention_lens.tap/0/self/1']);
     assert.deepEqual(plan.layerOrder, { status: 'chain' }, 'checked inside both branches');
     assert.ok(tapped.length - bytes.length < 1024, `the rewrite adds ${tapped.length - bytes.length} bytes`);
     assert.deepEqual(planTap(scanOnnx(tapped)).toAppend, [], 'a rewritten model counts as tapped');
     // Built as views of the original (the weights are never copied) and concatenated once into `tapped`.
-    const parts = tapSubgraphParts(bytes)!;
+    const parts = rewriteSubgraphParts(bytes)!.parts;
     const fresh = parts.filter((p) => p.buffer !== bytes.buffer).reduce((n, p) => n + p.length, 0);
     assert.ok(fresh < 1024, `${fresh} bytes of the parts are new`);
     assert.deepEqual(Buffer.concat(parts), Buffer.from(tapped));
