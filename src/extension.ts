@@ -26,7 +26,6 @@ export const COMMANDS = {
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const controller = new AttentionLensController(context);
   const notifier = controller.notifier;
-  controller.models.reportTo(notifier); // a model that loads with a warning (no fixed layer order) says so
   const command = <A extends unknown[], R>(id: string, title: string, handler: (...args: A) => R | Promise<R>) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, guardCommand(notifier, title, handler)));
 

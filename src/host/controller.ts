@@ -55,7 +55,7 @@ export class AttentionLensController implements vscode.Disposable {
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
       `${sentence(errorText(e))} ${RUN_AGAIN}; if it keeps happening, reload the window.`);
-    this.models = new ModelSettings(context.extensionUri, context.globalStorageUri?.fsPath);
+    this.models = new ModelSettings(context.extensionUri, context.globalStorageUri?.fsPath, this.notifier);
     this.probes = new ProbeStore(context.globalState);
     this.panel = new AttentionPanel(context.extensionUri, {
       onResult: (m) => this.onResult(m),

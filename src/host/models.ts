@@ -17,15 +17,11 @@ const BUNDLED_MODEL = 'lens-gpt';
 
 /** Resolves and loads the model that runs use. */
 export class ModelSettings {
-  private notifier?: Notifier;
-
-  /** `storageDir` (the extension's global storage) holds the tap cache; without it models are tapped in the worker. */
-  constructor(private readonly extensionUri: vscode.Uri, readonly storageDir?: string) {}
-
-  /** Shows the notices of loaded models (LoadedModel.notices) through `notifier`, each once per session. */
-  reportTo(notifier: Notifier): void {
-    this.notifier = notifier;
-  }
+  /**
+   * `storageDir` (the extension's global storage) holds the tap cache; without it models are tapped in the
+   * worker. `notifier` shows the notices of loaded models (LoadedModel.notices), each once per session.
+   */
+  constructor(private readonly extensionUri: vscode.Uri, readonly storageDir?: string, private readonly notifier?: Notifier) {}
 
   /** Where bundled and relative folders resolve. */
   pathContext(): PathContext {
