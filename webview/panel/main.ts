@@ -276,6 +276,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setProgress('Loading model…');
   let result: RunResult;
   let runStacks: Map<AttentionStackKind, RunData> | undefined;
+  let data: Float32Array;
   try {
     result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend,
       (stage, backend) => {
@@ -284,6 +285,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
       }, msg.model.decoderOnnxUri && !encoderOnly ? msg.decoderTokens!.map((t) => t.id) : undefined);
     // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
     runStacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
+    data = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × T², as stacks are checked
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -294,15 +296,6 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   }
   if (currentRunId !== msg.runId) return;
   const a = result.attention;
-  let data: Float32Array;
-  try {
-    data = unpackAttention(a); // refuses a buffer whose length is not layers × heads × T²
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    header.setError(`The model returned attention of the wrong shape: ${message}`);
-    post({ type: 'runError', runId: msg.runId, message });
-    return;
-  }
   logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
   void loadVocab(msg.model.tokenizerUri).then((v) => {
     if (currentRunId !== msg.runId || v === vocabStrings) return;
