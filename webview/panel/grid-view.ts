@@ -8,7 +8,7 @@ import { rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
-import { formatMetric, metricInfo, VALUE_METRICS, type ValueMetric } from './metric-info';
+import { formatMetric, isValueMetric, metricInfo, VALUE_METRICS, type ValueMetric } from './metric-info';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
 /** What the grid draws. */
@@ -57,8 +57,8 @@ export class GridView {
 
   constructor(private readonly events: GridEvents) {
     this.chooser.addEventListener('change', () => {
-      const key = VALUE_METRICS.find((c) => c.key === this.chooser.value)?.key;
-      if (key && key !== this.model?.metric) this.events.metric(key);
+      const key = this.chooser.value;
+      if (isValueMetric(key) && key !== this.model?.metric) this.events.metric(key);
     });
     this.canvas.addEventListener('click', (ev) => {
       const c = this.cellAt(ev.offsetX, ev.offsetY);
