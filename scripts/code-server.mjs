@@ -16,6 +16,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureSystem } from './preflight.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CODE_SERVER_VERSION = '4.139.1';
@@ -89,10 +90,8 @@ export async function ensureCodeServer({ quiet = false } = {}) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     log(`warning: this installer fetches ${NODE_SPEC}; on ${process.platform}-${process.arch} install Node 24 yourself`);
   }
-  if (!fs.existsSync('/usr/include/gssapi/gssapi.h') && !fs.existsSync('/usr/include/gssapi.h')) {
-    log('warning: Kerberos headers not found; code-server\'s `kerberos` module will fail to compile.');
-    log('         On Debian/Ubuntu: apt-get install -y libkrb5-dev');
-  }
+  // The native modules need headers and a compiler: install them (root) or stop now, not after the build.
+  ensureSystem(['code-server'], { purpose: 'installing code-server' });
 
   // 1. Node 24 (the npm package holds a full Node distribution: bin/node and include/node headers).
   const nodePrefix = path.join(installRoot, 'node');

@@ -7,10 +7,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { root, freePort, startCodeServer, ensureCodeServer } from './code-server.mjs';
+import { root, freePort, startCodeServer, ensureCodeServer, isCodeServerInstalled } from './code-server.mjs';
+import { ensureSystem } from './preflight.mjs';
 
 const flag = (n) => process.argv.includes(`--${n}`);
 const value = (n) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3);
+
+const desktop = hasDesktopCode();
+// Without a desktop VS Code, code-server is built on first use: check its system packages before anything long.
+if (!desktop && !isCodeServerInstalled()) ensureSystem(['code-server'], { purpose: 'npm start (code-server)' });
 
 if (!flag('no-build')) {
   console.log('building…');
@@ -29,7 +34,7 @@ function hasDesktopCode() {
   return r.status === 0 && /^\d+\.\d+/.test(r.stdout ?? '');
 }
 
-if (hasDesktopCode()) {
+if (desktop) {
   console.log(`opening VS Code with the extension from ${root}`);
   const child = spawn('code', [`--extensionDevelopmentPath=${root}`, '--new-window', sample, sampleFile], { stdio: 'inherit' });
   child.on('exit', (code) => {

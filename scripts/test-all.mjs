@@ -17,6 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isCodeServerInstalled } from './code-server.mjs';
+import { ensureSystem } from './preflight.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const mochaBin = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
@@ -79,6 +81,15 @@ const stages = [
   } },
   { name: 'ui', kind: 'mocha', optional: 'out/test/ui', run: () => exec(process.execPath, mochaArgs('out/test/ui/**/*.test.js', 1_200_000)) },
 ];
+
+// System packages first, so a missing browser or header stops the run now, not nine tests deep.
+const active = stages.filter((s) => wanted(s.name));
+const needs = new Set();
+for (const s of active) {
+  if (['browser', 'vscode', 'ui'].includes(s.name)) needs.add('browser');
+  if (['vscode', 'ui'].includes(s.name) && !isCodeServerInstalled()) needs.add('code-server');
+}
+ensureSystem([...needs], { purpose: `npm test (${active.map((s) => s.name).join(', ')})` });
 
 const rows = [];
 let passed = 0;

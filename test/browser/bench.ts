@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundledModelDir, repoRoot } from '../support/model';
-import { deliver, launch, openWebview, tokenize } from './browser';
+import { closeSharedBrowsers, deliver, launch, openWebview, tokenize } from './browser';
 import { startServer } from './serve';
 
 const ms = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(0)} ms`);
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await browser.close();
+    await closeSharedBrowsers();
     await server.close();
   }
 }

@@ -4,10 +4,9 @@
  * and tokenizes reference texts with the real tokenizer in Node. Node only.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser as PlaywrightBrowser, type BrowserContext, type Page } from 'playwright-core';
 import { byteLevelRanges } from '../../src/shared/offsets';
 import type { TokenInfo } from '../../src/shared/protocol';
 import { repoRoot } from '../support/model';
@@ -17,29 +16,48 @@ import type { ThemeClass } from './theme';
 export const BASE_FLAGS = ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-/** A launched browser with its throwaway profile. */
+/** One test file's view of the shared browser: pages it opens live in a context shared by the whole run. */
 export interface Browser {
   readonly context: BrowserContext;
   close(): Promise<void>;
 }
 
-/** Launches /usr/bin/chromium; `webgpu` adds --enable-unsafe-webgpu (SwiftShader adapter). */
+/** One Chromium context per set of launch flags, started on first use and closed after the last test file. */
+const shared = new Map<string, Promise<{ browser: PlaywrightBrowser; context: BrowserContext }>>();
+
+/** Closes the shared Chromium processes (a root-level mocha hook calls it once every file has run). */
+export async function closeSharedBrowsers(): Promise<void> {
+  const all = [...shared.values()];
+  shared.clear();
+  await Promise.all(all.map(async (b) => (await b).browser.close()));
+}
+
+// Root-level hook: registered when the first test file imports this module, it runs after every suite.
+if (typeof after === 'function') after(closeSharedBrowsers);
+
+/**
+ * The shared /usr/bin/chromium context for these flags (`webgpu` adds --enable-unsafe-webgpu: a
+ * SwiftShader adapter). One process and one context for the run, instead of one per file, lets later
+ * files reuse the compiled onnxruntime .wasm from the code cache. Each page still starts its own worker
+ * and session, and close() closes the pages this handle's file opened.
+ */
 export async function launch(opts: { webgpu: boolean }): Promise<Browser> {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-lens-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [...BASE_FLAGS, ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : [])],
-    viewport: { width: 960, height: 760 },
-    deviceScaleFactor: 2,
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
+  const key = opts.webgpu ? 'webgpu' : 'plain';
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = (async () => {
+      const browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        headless: true,
+        args: [...BASE_FLAGS, ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : [])],
+      });
+      return { browser, context: await browser.newContext({ viewport: { width: 960, height: 760 }, deviceScaleFactor: 2 }) };
+    })();
+    shared.set(key, entry);
+  }
+  const { context } = await entry;
+  const before = new Set(context.pages());
+  return { context, close: async () => { await Promise.all(context.pages().filter((p) => !before.has(p)).map((p) => p.close())); } };
 }
 
 /** Script run before the page's own: the stand-in VS Code API and a CSP violation log. */

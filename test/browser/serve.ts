@@ -46,7 +46,10 @@ export async function startServer(repoRoot: string): Promise<TestServer> {
     requests.push(p);
     const send = (status: number, type: string, body: string | Buffer): void => {
       if (status === 404) notFound.push(p);
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      // onnxruntime's .wasm does not change during a run: cacheable, so Chromium keeps its compiled code
+      // for the next page (as a webview's resources are cached). Everything else is fetched fresh.
+      const cache = status === 200 && p.endsWith('.wasm') ? 'max-age=3600' : 'no-store';
+      res.writeHead(status, { 'content-type': type, 'cache-control': cache });
       res.end(body);
     };
     const common = { cspSource: origin, nonce: makeNonce(), title: 'Attention Lens' };
