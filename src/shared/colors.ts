@@ -3,6 +3,7 @@
  * sequential and diverging scales, the per-head palette, head/mean matrices out of the [L,H,T,T] stack,
  * and target selection (threshold + top-k). Imports neither `vscode` nor the DOM.
  */
+import { visibleQuantile } from './display';
 
 /** An sRGB colour with straight alpha; r, g, b in 0..255, a in 0..1. */
 export interface Rgba {
@@ -112,18 +113,10 @@ export function heatIntensity(w: number, max: number): number {
 /**
  * Top of a heatmap's colour scale: the q-quantile of a [T,K] matrix's visible entries (j ≤ i when causal; K = cols, T unless given),
  * so that the trivial 1.0 of the first rows does not leave long texts dark; larger values saturate.
- * Falls back to the largest entry when the quantile is 0.
+ * Falls back to the largest entry when the quantile is 0. Linear time (selection, not a sort: display.ts).
  */
 export function scaleMax(m: ArrayLike<number>, tokens: number, causal: boolean, q = 0.99, cols = tokens): number {
-  const values: number[] = [];
-  for (let i = 0; i < tokens; i++) {
-    const end = causal ? Math.min(i + 1, cols) : cols;
-    for (let j = 0; j < end; j++) values.push(m[i * cols + j]);
-  }
-  if (values.length === 0) return 0;
-  values.sort((a, b) => a - b);
-  const v = values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))];
-  return v > 0 ? v : values[values.length - 1];
+  return visibleQuantile(m, tokens, causal, q, cols);
 }
 
 /** Sequential scale: 0 → `low`, `max` → `high`, linear in the weight. */

@@ -3,6 +3,7 @@
  * (one pixel per cell, scaled up without smoothing), the hatch pattern for masked cells, and colour ramps.
  */
 import { divergingColor, heatIntensity, mixColors, rgbaToCss, type Rgba } from '../../src/shared/colors';
+import { displaySize, poolMax } from '../../src/shared/display';
 import type { Theme } from './theme';
 
 /** Sizes a canvas to css width × height at the device pixel ratio; returns a context in CSS pixels. */
@@ -44,12 +45,59 @@ export function matrixImage(tokens: number, colorAt: (i: number, j: number) => R
   return c;
 }
 
-/** Attention image of a [T,T] matrix: background → accent by √(weight / max); masked cells (causal, j > i) greyed. */
-export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme, cols = tokens): HTMLCanvasElement {
-  return matrixImage(tokens, (i, j) => {
-    if (causal && j > i) return theme.masked;
-    return mixColors(theme.bg, theme.accent, heatIntensity(m[i * cols + j], max));
-  }, cols);
+/** Entries of the heat colour table: finer than 8 bits, so a table colour is within 0.1 of the exact mix per channel. */
+const HEAT_LEVELS = 1024;
+const heatTables = new WeakMap<Theme, Uint8ClampedArray>();
+
+/** RGBA for heat positions 0..1 (background → accent), one row per level, cached per theme object. */
+function heatTable(theme: Theme): Uint8ClampedArray {
+  let t = heatTables.get(theme);
+  if (!t) {
+    t = new Uint8ClampedArray(HEAT_LEVELS * 4);
+    for (let k = 0; k < HEAT_LEVELS; k++) {
+      const c = mixColors(theme.bg, theme.accent, k / (HEAT_LEVELS - 1));
+      t.set([c.r, c.g, c.b, Math.round(c.a * 255)], k * 4);
+    }
+    heatTables.set(theme, t);
+  }
+  return t;
+}
+
+/**
+ * Attention image of a [T,K] matrix (K = T unless given): background → accent by √(weight / max); masked
+ * cells (causal, j > i) greyed. Where the matrix has more cells than `maxSide` pixels it is max-pooled to
+ * that size first (display.ts), so a 1 024-token head becomes a thumbnail-sized image in one pass, written
+ * straight into the pixels through a colour table (no object per cell).
+ */
+export function attentionImage(m: Float32Array, tokens: number, max: number, causal: boolean, theme: Theme, cols = tokens,
+  maxSide = Infinity): HTMLCanvasElement {
+  const size = displaySize(tokens, cols, maxSide);
+  const pooled = size.rows === tokens && size.cols === cols ? undefined : poolMax(m, tokens, cols, size.rows, size.cols, causal);
+  const c = document.createElement('canvas');
+  c.width = Math.max(1, size.cols);
+  c.height = Math.max(1, size.rows);
+  const ctx = c.getContext('2d')!;
+  const img = ctx.createImageData(c.width, c.height);
+  const table = heatTable(theme);
+  const masked = theme.masked;
+  const maskedPx = [masked.r, masked.g, masked.b, Math.round(masked.a * 255)];
+  for (let i = 0; i < size.rows; i++) {
+    for (let j = 0; j < size.cols; j++) {
+      const p = (i * size.cols + j) * 4;
+      const w = pooled ? pooled[i * size.cols + j] : causal && j > i ? NaN : m[i * cols + j];
+      if (Number.isNaN(w)) {
+        img.data.set(maskedPx, p);
+        continue;
+      }
+      const k = Math.round(heatIntensity(w, max) * (HEAT_LEVELS - 1)) * 4;
+      img.data[p] = table[k];
+      img.data[p + 1] = table[k + 1];
+      img.data[p + 2] = table[k + 2];
+      img.data[p + 3] = table[k + 3];
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return c;
 }
 
 /** Diverging image of a signed [T,T] matrix on a signed √ ramp: −limit blue, 0 background, +limit red; masked greyed. */

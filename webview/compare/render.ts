@@ -156,7 +156,7 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     bar.append(title, unpin);
     const m = matrix(k);
     const canvas = matrixCanvas(size, (ctx) => {
-      blitMatrix(ctx, attentionImage(m, T, scaleMax(m, T, causal), causal, theme), 0, 0, size);
+      blitMatrix(ctx, attentionImage(m, T, scaleMax(m, T, causal), causal, theme, T, Math.ceil(size * (window.devicePixelRatio || 1))), 0, 0, size);
       if (causal) hatchUpperTriangle(ctx, T, 0, 0, size / T, theme.hatch);
     });
     canvas.setAttribute('role', 'img');

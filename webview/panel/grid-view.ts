@@ -4,7 +4,7 @@
  * Click or Enter selects a head; double-click opens it in the Heatmap. Arrow keys move a cursor; the
  * current cell and its metrics are announced in `#grid-status`.
  */
-import { rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
+import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
@@ -225,8 +225,14 @@ export class GridView {
     return fits;
   }
 
-  /** Draws all thumbnails for the model state. */
+  /** Time one draw may spend building thumbnails before it leaves the rest to the next frame. */
+  static readonly FRAME_BUDGET_MS = 30;
+  private nextFrame = 0;
+
+  /** Draws all thumbnails for the model state (those not built yet follow on the next frames). */
   draw(m: GridModel): void {
+    const started = performance.now();
+    let pending = 0;
     this.model = m;
     const { run, theme } = m;
     const { layers, heads } = run.dims;
@@ -258,14 +264,16 @@ export class GridView {
         const head: HeadChoice = c < heads ? c : 'mean';
         const key = `${run.runId}|${r}|${head}`;
         let img = this.images.get(key);
-        if (!img) {
+        // Thumbnails are built within a frame budget, the rest on the next frames: never one long task.
+        if (!img && performance.now() - started < GridView.FRAME_BUDGET_MS) {
           const mat = run.matrix(r, head)!;
-          img = attentionImage(mat, run.T, scaleMax(mat, run.T, run.causal, undefined, run.K), run.causal, theme, run.K);
+          img = attentionImage(mat, run.T, run.scaleOf(r, head), run.causal, theme, run.K, Math.ceil(thumb * (window.devicePixelRatio || 1)));
           this.images.set(key, img);
         }
         const x = this.cellX(l, c);
         const y = labelH + r * (thumb + gap);
-        blitMatrix(ctx, img, x, y, thumb);
+        if (img) blitMatrix(ctx, img, x, y, thumb);
+        else pending++;
         ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.2));
         ctx.lineWidth = 1;
         ctx.strokeRect(x - 0.5, y - 0.5, thumb + 1, thumb + 1);
@@ -318,6 +326,9 @@ export class GridView {
       : `${selected} Click a thumbnail to select it, double-click to open it in the Heatmap.`;
     this.canvas.setAttribute('aria-label', `Model grid: ${layers} layers × ${heads} heads and a mean column, ${info.label} on each head. ` +
       `${this.status.textContent}` + (badges.length ? ` Labels: ${badges.join('; ')}.` : ''));
+    this.canvas.dataset.pending = String(pending);
+    cancelAnimationFrame(this.nextFrame);
+    if (pending > 0) this.nextFrame = requestAnimationFrame(() => { if (this.model === m) this.draw(m); });
   }
 
   /** " — Prev-token 0.887, First token 0.000, …; labels: previous-token" for the cursor's head, '' for the mean column. */

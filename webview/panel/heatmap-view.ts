@@ -4,7 +4,7 @@
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
  * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
-import { formatWeight, rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
+import { formatWeight, rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { attentionImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken, shortLabel } from '../common/token-text';
@@ -162,6 +162,9 @@ export class HeatmapView {
     // Fit the height of the webview too, so the whole matrix is visible without scrolling where possible.
     const byHeight = Math.floor((window.innerHeight - 40 - labelH) / T);
     cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
+    // More keys than pixel pairs across: fit the width with fractional cells; the image is max-pooled to the
+    // canvas's pixels (a hover still reads the exact weight of the cell under the pointer).
+    if (!labels && avail / K < 2) cell = avail / K;
     const size = K * cell;
     const height = T * cell;
     const x0 = labelW + 1;
@@ -171,10 +174,11 @@ export class HeatmapView {
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
     const key = `${run.runId}|${m.layer}|${m.head}`;
-    const max = scaleMax(matrix, T, run.causal, undefined, K);
+    const max = run.scaleOf(m.layer, m.head);
     let img = this.images.get(key);
     if (!img) {
-      img = attentionImage(matrix, T, max, run.causal, theme, K);
+      // Pooled to the canvas's device pixels where the matrix has more cells than that; hover values stay exact.
+      img = attentionImage(matrix, T, max, run.causal, theme, K, Math.ceil(Math.max(size, height) * (window.devicePixelRatio || 1)));
       this.images.set(key, img);
     }
     blitMatrix(ctx, img, x0, y0, size, height);

@@ -4,7 +4,7 @@
  */
 import { aggregateMatrix } from '../../src/shared/aggregate';
 import { valueWeightedStack } from '../../src/shared/value-weighted';
-import { headMatrix, meanOverHeads, type StackDims } from '../../src/shared/colors';
+import { headMatrix, meanOverHeads, scaleMax, type StackDims } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
@@ -76,6 +76,7 @@ export class RunData {
   readonly dims: StackDims;
   readonly labels: readonly TokenLabel[];
   private readonly means = new Map<string, Float32Array>();
+  private readonly scales = new Map<string, number>();
   /** The value-weighted stack (α_ij·‖v_j‖, rows renormalised) once the norms are in, and whether it is shown. */
   private weighted?: Float32Array;
   private showWeighted = false;
@@ -125,6 +126,21 @@ export class RunData {
       return m;
     }
     return headMatrix(data, this.dims, layer, head);
+  }
+
+  /**
+   * Top of the colour scale of a head choice's matrix (scaleMax: the 99th percentile of its visible weights),
+   * computed once per matrix shown and kept, so hovering and redrawing never recompute it.
+   */
+  scaleOf(layer: number, head: HeadChoice): number {
+    const key = `${layer}|${head}|${this.valueWeighted ? 'v' : 'a'}`;
+    let s = this.scales.get(key);
+    if (s === undefined) {
+      const m = this.matrix(layer, head);
+      s = m ? scaleMax(m, this.T, this.causal, undefined, this.K) : 0;
+      this.scales.set(key, s);
+    }
+    return s;
   }
 
   /** The stack the views draw: the attention, or its value-weighted form when that is switched on and in. */
