@@ -7,7 +7,8 @@ import * as vscode from 'vscode';
 import { makeNonce, renderCompareHtml } from '../shared/html';
 import { assertNever, COMPARE_TO_HOST_TYPES, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
 import { nearestHeads } from '../shared/head-compare';
-import { compareMatrices, isValidHead, parseHeadRef, sameHead, type AttentionData } from './attention-math';
+import type { Attention } from '../shared/attention';
+import { compareMatrices, isValidHead, parseHeadRef, sameHead } from './attention-math';
 
 /** How many related heads the view lists per pinned head. */
 export const RELATED_HEADS = 4;
@@ -35,7 +36,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   private viewDisposables: vscode.Disposable[] = [];
   private ready = false;
   private pinned: HeadRef[] = [];
-  private source: { tokens: readonly TokenInfo[]; attention: AttentionData } | undefined;
+  private source: { tokens: readonly TokenInfo[]; attention: Attention } | undefined;
   private clearReason = NO_RUN;
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly events: CompareEvents) {}
@@ -70,7 +71,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   }
 
   /** A run's attention to compare heads on. */
-  setSource(tokens: readonly TokenInfo[], attention: AttentionData): void {
+  setSource(tokens: readonly TokenInfo[], attention: Attention): void {
     this.source = { tokens, attention };
     this.update();
   }
@@ -127,9 +128,8 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     if (!src) return { type: 'clear', reason: this.clearReason };
     const valid = this.pinned.filter((p) => isValidHead(p, src.attention.layers, src.attention.heads));
     const matrices = compareMatrices(src.attention, valid);
-    const { layers, heads, tokens, data } = src.attention;
-    const n = tokens * tokens;
-    const related = valid.map((p, k) => nearestHeads(data, layers, heads, tokens, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
+    const n = src.attention.queries * src.attention.keys;
+    const related = valid.map((p, k) => nearestHeads(src.attention, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
       typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
       .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head } as HeadRef, meanJsd: r.meanJsd })));
     return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };

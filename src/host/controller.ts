@@ -7,7 +7,8 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
-import { isValidHead, parseHeadRef, toFloat32 } from './attention-math';
+import { axesOf, unpackAttention, type Attention } from '../shared/attention';
+import { isValidHead, parseHeadRef } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
@@ -15,11 +16,10 @@ import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
-import { RunStore } from './runs';
+import { RunStore, type RunSnapshot } from './runs';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
-import { decoderTokens, unpackStack } from '../shared/stacks';
-import type { RunSnapshot } from '../api';
+import { decoderTokens } from '../shared/stacks';
 import { tokenizeWithLimit } from './tokenize';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
@@ -272,16 +272,18 @@ export class AttentionLensController implements vscode.Disposable {
     const run = this.runs.get(msg.runId);
     if (!run || run.error !== undefined || run.attention) return; // cancelled, failed or already answered
     const a = msg.attention;
-    const shapeOk = [a?.layers, a?.heads, a?.tokens].every((n) => Number.isInteger(n) && n > 0) && a.tokens === run.tokens.length;
-    const data = shapeOk ? toFloat32(a.data, a.layers * a.heads * a.tokens * a.tokens) : undefined;
-    if (!data) {
-      const message = `Attention Lens received attention of the wrong shape for ${run.tokens.length} tokens ` +
-        `(${a?.layers}×${a?.heads}×${a?.tokens}×${a?.tokens}). ${RUN_AGAIN}; if it persists, the model may not be supported.`;
+    let attention: Attention | undefined;
+    try {
+      attention = unpackAttention(a);
+    } catch { /* reported below */ }
+    const T = run.tokens.length;
+    if (!attention || attention.queries !== T || attention.keys !== T) {
+      const message = `Attention Lens received attention of the wrong shape for ${T} tokens ` +
+        `(${a?.layers}×${a?.heads}×${a?.queries}×${a?.keys}). ${RUN_AGAIN}; if it persists, the model may not be supported.`;
       this.runs.update(run.runId, { error: message });
       this.notifier.error(message);
       return;
     }
-    const attention = { layers: a.layers, heads: a.heads, tokens: a.tokens, data, causal: a.causal === true };
     const stacks = checkStacks(msg.stacks, run.tokens.length, run.decoderTokens?.length);
     if (typeof stacks === 'string') {
       const message = `Attention Lens received malformed encoder–decoder attention (${stacks}). ${RUN_AGAIN}.`;
@@ -373,19 +375,20 @@ export class AttentionLensController implements vscode.Disposable {
 export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCount?: number): RunSnapshot['stacks'] | string | undefined {
   if (stacks === undefined) return undefined;
   if (!Array.isArray(stacks)) return 'stacks is not a list';
-  const out: NonNullable<RunSnapshot['stacks']>[number][] = [];
-  for (const s of stacks) {
-    let data: Float32Array;
+  const out: Attention[] = [];
+  for (const m of stacks) {
+    let s: Attention;
     try {
-      data = unpackStack(s);
+      s = unpackAttention(m);
     } catch (e) {
       return errorText(e);
     }
-    const axis = (a: unknown) => (a === 'decoder' ? decoderTokenCount : inputTokens);
-    if (s.queries !== axis(s.queryAxis) || s.keys !== axis(s.keyAxis)) {
+    const { queryAxis, keyAxis } = axesOf(s.kind);
+    const axis = (a: string) => (a === 'decoder' ? decoderTokenCount : inputTokens);
+    if (s.queries !== axis(queryAxis) || s.keys !== axis(keyAxis)) {
       return `the ${s.kind} stack is ${s.queries}×${s.keys} but the run has ${inputTokens} input and ${decoderTokenCount ?? 0} decoder tokens`;
     }
-    out.push({ kind: s.kind, layers: s.layers, heads: s.heads, queries: s.queries, keys: s.keys, causal: s.causal === true, data });
+    out.push(s);
   }
   return out;
 }

@@ -6,7 +6,8 @@
  */
 import * as vscode from 'vscode';
 import type { HeadRef, TokenInfo } from '../shared/protocol';
-import { attentionRow, isValidHead, WEIGHT_LEVELS, weightBuckets, type AttentionData } from './attention-math';
+import { headRow, type Attention } from '../shared/attention';
+import { isValidHead, WEIGHT_LEVELS, weightBuckets } from './attention-math';
 import { hoverMarkdown } from './hover-card';
 import { tokenAtOffset } from '../shared/offsets';
 
@@ -21,10 +22,10 @@ export interface LinkedRun {
   readonly tokens: readonly TokenInfo[];
 }
 
-/** Encoder–decoder runs: the decoder's tokens and the decoder/cross stacks (Float32 [layers, heads, q, k]). */
+/** Encoder–decoder runs: the decoder's tokens and the run's stacks (decoder and cross among them). */
 export interface LinkedStacks {
   readonly decoderTokens: readonly TokenInfo[];
-  readonly stacks: readonly { kind: string; layers: number; heads: number; queries: number; keys: number; data: Float32Array }[];
+  readonly stacks: readonly Attention[];
 }
 
 /** What the editor link tells its owner. */
@@ -41,7 +42,7 @@ export class EditorLink implements vscode.Disposable {
   private readonly weightTypes: vscode.TextEditorDecorationType[];
   private readonly focusType: vscode.TextEditorDecorationType;
   private run: LinkedRun | undefined;
-  private attention: (AttentionData & { causal: boolean }) | undefined;
+  private attention: Attention | undefined;
   private seq2seq: LinkedStacks | undefined;
   private stale = false;
   private focus: { tokenIndex: number | null; head: HeadRef } = { tokenIndex: null, head: DEFAULT_HEAD };
@@ -77,7 +78,7 @@ export class EditorLink implements vscode.Disposable {
   }
 
   /** The run's attention arrived: hovers start to work. */
-  setAttention(runId: number, attention: AttentionData & { causal: boolean }): void {
+  setAttention(runId: number, attention: Attention): void {
     if (this.run?.runId !== runId) return;
     this.attention = attention;
     this.hoverRegistration ??= vscode.languages.registerHoverProvider('*', { provideHover: (d, p) => this.provideHover(d, p) });
@@ -138,19 +139,13 @@ export class EditorLink implements vscode.Disposable {
     if (head.stack === 'decoder' || head.stack === 'cross') {
       const s = this.seq2seq?.stacks.find((x) => x.kind === head.stack);
       if (!s || q >= s.queries || !isValidHead(head, s.layers, s.heads)) return undefined;
-      const size = s.queries * s.keys;
-      const row = new Float32Array(s.keys);
       // Aggregates other than the mean are not drawn for decoder/cross stacks: they show the mean there.
-      const heads = typeof head.head === 'number' ? [head.head] : Array.from({ length: s.heads }, (_, h) => h);
-      for (const h of heads) {
-        const base = (head.layer * s.heads + h) * size + q * s.keys;
-        for (let j = 0; j < s.keys; j++) row[j] += s.data[base + j] / heads.length;
-      }
+      const row = headRow(s, head.layer, typeof head.head === 'number' ? head.head : 'mean', q);
       const decoderTokens = this.seq2seq!.decoderTokens;
       return { row, keys: head.stack === 'cross' ? this.run.tokens : decoderTokens, queries: decoderTokens };
     }
-    if (q >= att.tokens || !isValidHead(head, att.layers, att.heads)) return undefined;
-    return { row: attentionRow(att, head, q), keys: this.run.tokens, queries: this.run.tokens };
+    if (q >= att.queries || !isValidHead(head, att.layers, att.heads)) return undefined;
+    return { row: headRow(att, head.layer, head.head, q), keys: this.run.tokens, queries: this.run.tokens };
   }
 
   /** Paints the attended tokens of the focused token in every visible editor of the run's document. */
@@ -187,9 +182,9 @@ export class EditorLink implements vscode.Disposable {
     const rel = document.offsetAt(position) - run.documentOffset;
     const ranges = run.tokens.map((t) => (t.start >= 0 ? ([t.start, t.end] as const) : null));
     const index = tokenAtOffset(ranges, rel);
-    if (index < 0 || index >= att.tokens) return undefined;
+    if (index < 0 || index >= att.queries) return undefined;
     const head = isValidHead(this.focus.head, att.layers, att.heads) ? this.focus.head : DEFAULT_HEAD;
-    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, index, attentionRow(att, head, index), head, att.causal));
+    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, index, headRow(att, head.layer, head.head, index), head, att.causal));
     md.isTrusted = false;
     md.supportHtml = false;
     this.events.onEditorHover(run.runId, index);

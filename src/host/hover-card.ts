@@ -3,7 +3,7 @@
  * with their weights, for the head shown in the panel. Pure (no `vscode`): returns a Markdown string.
  */
 import { headLabel, type HeadRef, type TokenInfo } from '../shared/protocol';
-import { formatWeight, topK } from './attention-math';
+import { formatWeight, topK } from '../shared/attention';
 
 /** How many attended tokens the hover card lists. */
 export const HOVER_TOP_K = 5;

@@ -3,7 +3,12 @@
  * recorded, so `AttentionLensApi.messages()` lists everything the user saw. Showing never blocks.
  */
 import * as vscode from 'vscode';
-import type { UserMessage } from '../api';
+
+/** A message the extension showed to the user. */
+export interface UserMessage {
+  readonly kind: 'info' | 'warning' | 'error';
+  readonly text: string;
+}
 
 /** How long a status-bar notice stays up, in milliseconds. */
 const NOTICE_MS = 6000;

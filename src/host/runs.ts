@@ -2,7 +2,32 @@
  * The record of Show Attention runs: immutable snapshots by run id, the latest run, and promises that
  * wait for a run to finish (result or error). Pure: no `vscode`, so the waiting rules are unit-tested.
  */
-import type { RunSnapshot } from '../api';
+import type { Attention } from '../shared/attention';
+import type { BackendUsed, TokenInfo, Timings } from '../shared/protocol';
+
+/** What one Show Attention run produced, as the host saw it. */
+export interface RunSnapshot {
+  readonly runId: number;
+  readonly documentUri: string;
+  /** Document offset (UTF-16) of the first character of `text`. */
+  readonly documentOffset: number;
+  readonly text: string;
+  readonly tokens: readonly TokenInfo[];
+  readonly notices: readonly string[];
+  readonly timings: Timings;
+  /** Present once the webview has returned a result: the run's attention ('self', or the encoder's). */
+  readonly attention?: Attention;
+  /** Encoder–decoder models: the decoder's tokens (start token, then the input shifted right). */
+  readonly decoderTokens?: readonly TokenInfo[];
+  /** Encoder–decoder models: the encoder, decoder and cross stacks. */
+  readonly stacks?: readonly Attention[];
+  readonly backendUsed?: BackendUsed;
+  readonly fallbackReason?: string;
+  /** Set when the run failed; the message the user saw. */
+  readonly error?: string;
+  /** True once the document changed after the run. */
+  readonly stale: boolean;
+}
 
 /** How many finished runs are kept for `get`/`waitFor`. */
 const KEEP_RUNS = 20;

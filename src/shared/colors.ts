@@ -1,7 +1,7 @@
 /**
- * Pure colour and weight maths for the attention views: CSS colour parsing and mixing, weight → alpha,
- * sequential and diverging scales, the per-head palette, head/mean matrices out of the [L,H,T,T] stack,
- * and target selection (threshold + top-k). Imports neither `vscode` nor the DOM.
+ * Pure colour maths for the attention views: CSS colour parsing and mixing, weight → alpha and heat
+ * intensity, the colour scale's top, the diverging scale and the per-head palette. Tensor views, top-k and
+ * weight formatting live with the attention type (attention.ts). Imports neither `vscode` nor the DOM.
  */
 import { visibleQuantile } from './display';
 
@@ -12,12 +12,6 @@ export interface Rgba {
   readonly b: number;
   readonly a: number;
 }
-
-/** Weights at or below this are not highlighted as targets (unless top-k brings them in). */
-export const TARGET_THRESHOLD = 0.01;
-
-/** At least this many targets are highlighted per query, when that many keys have weight > 0. */
-export const MIN_TARGETS = 3;
 
 /** CSS variables of the head palette, in order; heads beyond its length reuse it with a shade step. */
 export const HEAD_PALETTE: readonly string[] = [
@@ -119,48 +113,11 @@ export function scaleMax(m: ArrayLike<number>, tokens: number, causal: boolean, 
   return visibleQuantile(m, tokens, causal, q, cols);
 }
 
-/** Sequential scale: 0 → `low`, `max` → `high`, linear in the weight. */
-export function sequentialColor(w: number, max: number, low: Rgba, high: Rgba): Rgba {
-  return mixColors(low, high, max > 0 ? w / max : 0);
-}
-
 /** Diverging scale for a signed value: −limit → `neg`, 0 → `mid`, +limit → `pos`. */
 export function divergingColor(v: number, limit: number, neg: Rgba, mid: Rgba, pos: Rgba): Rgba {
   if (!(limit > 0) || v === 0 || !Number.isFinite(v)) return mid;
   const t = clamp(Math.abs(v) / limit, 0, 1);
   return mixColors(mid, v > 0 ? pos : neg, t);
-}
-
-/** Shape of an attention stack: Float32 [layers, heads, tokens, tokens]. */
-export interface StackDims {
-  readonly layers: number;
-  readonly heads: number;
-  readonly tokens: number;
-}
-
-/** The [T,T] matrix of one head (a view into `data`, not a copy). */
-export function headMatrix(data: Float32Array, dims: StackDims, layer: number, head: number): Float32Array {
-  const n = dims.tokens * dims.tokens;
-  const off = (layer * dims.heads + head) * n;
-  return data.subarray(off, off + n);
-}
-
-/** Mean over the heads of one layer: a new [T,T] matrix (rows still sum to 1). */
-export function meanOverHeads(data: Float32Array, dims: StackDims, layer: number): Float32Array {
-  const n = dims.tokens * dims.tokens;
-  const out = new Float32Array(n);
-  if (dims.heads === 0) return out;
-  for (let h = 0; h < dims.heads; h++) {
-    const m = headMatrix(data, dims, layer, h);
-    for (let k = 0; k < n; k++) out[k] += m[k];
-  }
-  for (let k = 0; k < n; k++) out[k] /= dims.heads;
-  return out;
-}
-
-/** Row `i` of a [T,T] matrix (a view). */
-export function matrixRow(m: Float32Array, tokens: number, i: number): Float32Array {
-  return m.subarray(i * tokens, (i + 1) * tokens);
 }
 
 /** Largest finite value in an array (0 for an empty one). */
@@ -178,32 +135,4 @@ export function maxAbs(a: ArrayLike<number>): number {
     if (v > m) m = v;
   }
   return m;
-}
-
-/** Indices of the k largest values, largest first; ties keep the lower index first. */
-export function topK(row: ArrayLike<number>, k: number): number[] {
-  const idx = Array.from({ length: row.length }, (_, i) => i);
-  idx.sort((a, b) => row[b] - row[a] || a - b);
-  return idx.slice(0, Math.max(0, Math.min(k, row.length)));
-}
-
-/**
- * Keys to highlight for one query row: every j with weight > threshold, plus the largest positive
- * weights until at least `minCount` are chosen. Returned in ascending index order.
- */
-export function selectTargets(row: ArrayLike<number>, threshold = TARGET_THRESHOLD, minCount = MIN_TARGETS): number[] {
-  const chosen = new Set<number>();
-  for (let j = 0; j < row.length; j++) if (row[j] > threshold) chosen.add(j);
-  if (chosen.size < minCount) {
-    for (const j of topK(row, row.length)) {
-      if (chosen.size >= minCount || !(row[j] > 0)) break;
-      chosen.add(j);
-    }
-  }
-  return [...chosen].sort((a, b) => a - b);
-}
-
-/** Weight text as shown in data-weight and tooltips: four decimals. */
-export function formatWeight(w: number): string {
-  return w.toFixed(4);
 }

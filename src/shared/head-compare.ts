@@ -3,6 +3,7 @@
  * (base 2, so in [0, 1]), its mean over rows, a similarity figure, and the difference matrix.
  * Imports neither `vscode` nor the DOM.
  */
+import { headView, type Attention } from './attention';
 
 /** Jensen–Shannon divergence (base 2, in [0, 1]) of two distributions; each is normalised first. */
 export function jsDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
@@ -92,18 +93,15 @@ export interface RelatedHead {
 }
 
 /**
- * The `k` heads of a Float32 [L, H, T, T] stack nearest to `target` (a T×T matrix) by mean row JS
- * divergence, nearest first (ties by layer, then head); `exclude` (layer, head) is left out (the target itself).
+ * The `k` heads of a stack nearest to `target` (a [queries, keys] matrix) by mean row JS divergence,
+ * nearest first (ties by layer, then head); `exclude` (layer, head) is left out (the target itself).
  */
-export function nearestHeads(stack: Float32Array, layers: number, heads: number, tokens: number, target: Float32Array, k: number,
-  exclude?: { layer: number; head: number }): RelatedHead[] {
-  const n = tokens * tokens;
+export function nearestHeads(att: Attention, target: Float32Array, k: number, exclude?: { layer: number; head: number }): RelatedHead[] {
   const all: RelatedHead[] = [];
-  for (let l = 0; l < layers; l++) {
-    for (let h = 0; h < heads; h++) {
+  for (let l = 0; l < att.layers; l++) {
+    for (let h = 0; h < att.heads; h++) {
       if (exclude && exclude.layer === l && exclude.head === h) continue;
-      const m = stack.subarray((l * heads + h) * n, (l * heads + h + 1) * n);
-      all.push({ layer: l, head: h, meanJsd: meanRowJsDivergence(target, m, tokens) });
+      all.push({ layer: l, head: h, meanJsd: meanRowJsDivergence(target, headView(att, l, h), att.queries) });
     }
   }
   return all.sort((a, b) => a.meanJsd - b.meanJsd || a.layer - b.layer || a.head - b.head).slice(0, Math.max(0, k));

@@ -12,8 +12,9 @@
  * - duplicate: over queries whose token occurred earlier, mean weight on the earlier copies (null when none);
  * - induction: on the probe [r, r] of period p, mean over k of A[p + k, k + 1] (null until probed).
  */
+import { headView, type Attention } from './attention';
 import {
-  duplicateTokenScore, headMatrix, inductionScore, meanAttentionDistance, normalisedEntropy, previousTokenScore, selfScore,
+  duplicateTokenScore, inductionScore, meanAttentionDistance, normalisedEntropy, previousTokenScore, selfScore,
   sinkScore,
 } from './head-metrics';
 
@@ -95,17 +96,17 @@ function hasRepeat(ids: ArrayLike<number>): boolean {
 }
 
 /**
- * Metrics of every head of a Float32 [L, H, T, T] stack on input `ids`, layer-major. `induction` is the
+ * Metrics of every head of a self-attention stack on input `ids`, layer-major. `induction` is the
  * probe's [L·H] scores (see inductionScores), or undefined before the probe ran.
  */
-export function stackMetrics(stack: Float32Array, layers: number, heads: number, ids: ArrayLike<number>, causal: boolean,
-  induction?: ArrayLike<number>): HeadMetricValues[] {
+export function stackMetrics(att: Attention, ids: ArrayLike<number>, induction?: ArrayLike<number>): HeadMetricValues[] {
+  const { layers, heads, causal } = att;
   const t = ids.length;
   const repeats = hasRepeat(ids);
   const out: HeadMetricValues[] = [];
   for (let l = 0; l < layers; l++) {
     for (let h = 0; h < heads; h++) {
-      const a = headMatrix(stack, heads, t, l, h);
+      const a = headView(att, l, h);
       out.push({
         layer: l, head: h,
         entropy: normalisedEntropy(a, t, causal),
@@ -165,11 +166,11 @@ export function inductionProbe(vocab: number, context: number, seed = PROBE_SEED
   return { ids: [...r, ...r], period };
 }
 
-/** Induction score of every head of a [L, H, T, T] stack computed on a probe of `period`: [L·H], layer-major. */
-export function inductionScores(stack: Float32Array, layers: number, heads: number, tokens: number, period: number): number[] {
+/** Induction score of every head of a stack computed on a probe of `period`: [L·H], layer-major. */
+export function inductionScores(att: Attention, period: number): number[] {
   const out: number[] = [];
-  for (let l = 0; l < layers; l++) {
-    for (let h = 0; h < heads; h++) out.push(inductionScore(headMatrix(stack, heads, tokens, l, h), tokens, period));
+  for (let l = 0; l < att.layers; l++) {
+    for (let h = 0; h < att.heads; h++) out.push(inductionScore(headView(att, l, h), att.queries, period));
   }
   return out;
 }

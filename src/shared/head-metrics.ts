@@ -98,11 +98,6 @@ export function duplicateTokenScore(a: ArrayLike<number>, t: number, ids: ArrayL
   return n ? s / n : 0;
 }
 
-/** The [T×T] matrix of head `h` in layer `l` of a Float32 [L, H, T, T] stack (a view, not a copy). */
-export function headMatrix(stack: Float32Array, heads: number, t: number, l: number, h: number): Float32Array {
-  const size = t * t;
-  return stack.subarray((l * heads + h) * size, (l * heads + h + 1) * size);
-}
 
 /** Mean next-token cross-entropy (nats) of `logits` [T, V] for targets ids[from+1..to] at rows from..to−1. */
 export function meanNextTokenLoss(logits: ArrayLike<number>, vocab: number, ids: ArrayLike<number>, from: number, to: number): number {

@@ -2,12 +2,14 @@
  * The one message protocol of Attention Lens: host ⇄ panel webview, host ⇄ compare view, and
  * panel ⇄ inference worker. Each direction is a discriminated union on `type`. Every receiver ends its
  * `switch` with `assertNever`, so adding a message without handling it is a compile error.
- * Tensors travel as transferable `ArrayBuffer`s (Float32, row-major), never as JSON arrays.
+ * Tensors travel as transferable `ArrayBuffer`s (Float32, row-major; attention as AttentionMessage), never as JSON arrays.
  * Imports neither `vscode` nor the DOM.
  */
 
 import type { ProbeScores } from './probe-scores';
-import type { AttentionStack } from './stacks';
+import type { AttentionMessage, AttentionStackKind } from './attention';
+
+export type { AttentionStackKind } from './attention';
 
 /** Which onnxruntime-web execution provider the user asked for (`attentionLens.backend`). */
 export type BackendSetting = 'auto' | 'webgpu' | 'wasm';
@@ -26,8 +28,6 @@ export interface HeadRef {
   readonly head: number | 'mean' | 'max' | 'rollout';
 }
 
-/** Kinds of attention a model can have; cross-attention only in encoder–decoder models. */
-export type AttentionStackKind = 'self' | 'encoder' | 'decoder' | 'cross';
 
 /** One token of the selection, with its exact UTF-16 range relative to the selection start. */
 export interface TokenInfo {
@@ -84,17 +84,6 @@ export interface Timings {
   firstPaintMs?: number;
 }
 
-/** Attention for one run: `data` is Float32 [layers, heads, T, T], row i = query i. */
-export interface AttentionTensor {
-  readonly layers: number;
-  readonly heads: number;
-  readonly tokens: number;
-  /** Float32Array buffer, length layers*heads*T*T. */
-  readonly data: ArrayBuffer;
-  /** True when every entry above the diagonal is exactly 0 (a causal model). */
-  readonly causal: boolean;
-}
-
 // ---------------------------------------------------------------- host → panel webview
 
 /** Host → panel messages. */
@@ -138,9 +127,10 @@ export type PanelToHost =
       readonly backendUsed: BackendUsed;
       /** Why the requested backend was not used, if it was not. */
       readonly fallbackReason?: string;
-      readonly attention: AttentionTensor;
+      /** The run's attention ('self', or the encoder's for encoder–decoder models). */
+      readonly attention: AttentionMessage;
       /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
-      readonly stacks?: readonly AttentionStack[];
+      readonly stacks?: readonly AttentionMessage[];
       readonly timings: Timings;
     }
   | { readonly type: 'runError'; readonly runId: number; readonly message: string }
@@ -247,9 +237,10 @@ export type WorkerToPanel =
       readonly runId: number;
       readonly backendUsed: BackendUsed;
       readonly fallbackReason?: string;
-      readonly attention: AttentionTensor;
+      /** The run's attention ('self', or the encoder's for encoder–decoder models). */
+      readonly attention: AttentionMessage;
       /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
-      readonly stacks?: readonly AttentionStack[];
+      readonly stacks?: readonly AttentionMessage[];
       /** Float32 [T, vocab] logits, if the graph has a logits output. */
       readonly logits?: ArrayBuffer;
       readonly vocab?: number;
@@ -314,30 +305,4 @@ export function headLabel(h: HeadRef): string {
   const prefix = h.stack === 'self' ? '' : `${h.stack} `;
   if (h.head === 'rollout') return `${prefix}rollout L0–L${h.layer}`;
   return `${prefix}L${h.layer} ${typeof h.head === 'number' ? `H${h.head}` : h.head}`;
-}
-
-/**
- * Packs a Float32 [layers, heads, T, T] stack into an AttentionTensor whose buffer holds exactly that
- * data, so it can be listed as a transferable without sending unrelated bytes.
- */
-export function packAttention(data: Float32Array, layers: number, heads: number, tokens: number, causal: boolean): AttentionTensor {
-  if (data.length !== layers * heads * tokens * tokens) {
-    throw new RangeError(`attention has ${data.length} values, expected ${layers}×${heads}×${tokens}×${tokens}`);
-  }
-  const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
-    ? data.buffer : data.slice().buffer;
-  return { layers, heads, tokens, data: own as ArrayBuffer, causal };
-}
-
-/** Checks an AttentionTensor that arrived by postMessage and returns its Float32 view. */
-export function unpackAttention(t: AttentionTensor): Float32Array {
-  const dims = [t.layers, t.heads, t.tokens];
-  if (!dims.every((d) => Number.isInteger(d) && d > 0) || !(t.data instanceof ArrayBuffer)) {
-    throw new TypeError(`malformed attention message: ${JSON.stringify(dims)}`);
-  }
-  const view = new Float32Array(t.data);
-  if (view.length !== t.layers * t.heads * t.tokens * t.tokens) {
-    throw new RangeError(`attention buffer has ${view.length} values, expected ${t.layers}×${t.heads}×${t.tokens}²`);
-  }
-  return view;
 }

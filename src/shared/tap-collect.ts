@@ -4,6 +4,7 @@
  * planTap checks on the graph's edges: layer-order.ts), whether they are causal (exact zeros above the
  * diagonal), and float16 conversion. Re-exported by onnx-tap.ts. Pure.
  */
+import type { Attention, AttentionStackKind } from './attention';
 import { TapError } from './tap-error';
 
 /** One fetched tapped output: dims and data converted to Float32. */
@@ -13,16 +14,8 @@ export interface FetchedTensor {
   readonly data: Float32Array;
 }
 
-/** The attention stack found after a run: Float32 [layers, heads, T, K] (K = T for self-attention). */
-export interface CollectedAttention {
-  readonly layers: number;
-  readonly heads: number;
-  /** Query positions T. */
-  readonly tokens: number;
-  /** Key positions K: T for self-attention, the encoder length for cross-attention. */
-  readonly keys: number;
-  readonly data: Float32Array;
-  readonly causal: boolean;
+/** The attention stack found after a run (an Attention: [layers, heads, T, K], K = T for self-attention), with what the tap checked. */
+export interface CollectedAttention extends Attention {
   /** The tapped tensor names used, one per layer, in layer order. */
   readonly names: readonly string[];
   /** Largest |row sum − 1| seen. */
@@ -34,7 +27,8 @@ export interface CollectedAttention {
  * in the order given (pass them in plan order: TapPlan.softmaxOutputs is layer order), and stacks them;
  * K defaults to T. Throws TapError('no-attention') if none qualify.
  */
-export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3, keys = tokens): CollectedAttention {
+export function collectAttention(fetched: readonly FetchedTensor[], tokens: number, tolerance = 1e-3, keys = tokens,
+  kind: AttentionStackKind = 'self'): CollectedAttention {
   const layers: FetchedTensor[] = [];
   let heads = -1;
   let maxRowError = 0;
@@ -59,7 +53,7 @@ export function collectAttention(fetched: readonly FetchedTensor[], tokens: numb
   const data = new Float32Array(layers.length * size);
   layers.forEach((t, l) => data.set(t.data.subarray(0, size), l * size));
   return {
-    layers: layers.length, heads, tokens, keys, data,
+    kind, layers: layers.length, heads, queries: tokens, keys, data,
     causal: keys === tokens && isCausal(data, layers.length * heads, tokens),
     names: layers.map((t) => t.name), maxRowError,
   };

@@ -6,7 +6,8 @@
  */
 import { buildFeeds, type FeedOptions } from './feeds';
 import { collectAttention, float16ToFloat32, requiredInputs, type CollectedAttention, type OnnxSummary, type TapPlan } from './onnx-tap';
-import { decoderInputIds, packStack, type AttentionStack } from './stacks';
+import { packAttention, type AttentionMessage } from './attention';
+import { decoderInputIds } from './stacks';
 
 /** The part of onnxruntime's API this module uses (the same in onnxruntime-web and -node). */
 export interface OrtTensorCtor {
@@ -71,7 +72,7 @@ export async function runTappedModel(ort: OrtTensorCtor, m: TappedHandle, ids: r
     const cross = fetch('cross');
     return {
       self: collectAttention(fetch('self'), T, tolerance),
-      cross: cross.length && S ? collectAttention(cross, T, tolerance, S) : undefined,
+      cross: cross.length && S ? collectAttention(cross, T, tolerance, S, 'cross') : undefined,
       outputs,
       tapTypes: m.plan.softmaxOutputs.map((n) => out[n]?.type ?? 'missing'),
     };
@@ -89,7 +90,7 @@ function encoderHidden(r: TappedResult, m: TappedHandle): { data: Float32Array; 
 
 /** What an encoder–decoder run returns: the three stacks, packed for postMessage, and the decoder's ids. */
 export interface EncoderDecoderResult {
-  readonly stacks: AttentionStack[];
+  readonly stacks: AttentionMessage[];
   readonly decoderIds: number[];
   readonly encoder: TappedResult;
   readonly decoder: TappedResult;
@@ -103,7 +104,7 @@ export async function runEncoderDecoder(ort: OrtTensorCtor, encoder: TappedHandl
   const dec = await runTappedModel(ort, decoder, decoderIds, { encoderHiddenStates: encoderHidden(enc, encoder) }, opts.tolerance);
   if (!dec.cross) throw new Error('The decoder has no cross-attention Softmax over the encoder output.');
   return {
-    stacks: [packStack('encoder', enc.self), packStack('decoder', dec.self), packStack('cross', dec.cross)],
+    stacks: [packAttention({ ...enc.self, kind: 'encoder' }), packAttention({ ...dec.self, kind: 'decoder' }), packAttention(dec.cross)],
     decoderIds, encoder: enc, decoder: dec,
   };
 }

@@ -4,6 +4,7 @@
  * renormalised to sum to 1, so the view reads as "share of the row's ‖α·v‖" with the same scales as α.
  * Pure; imports neither `vscode` nor the DOM.
  */
+import type { Attention } from './attention';
 
 /** ‖v_j‖ for every head and token of a V tensor [.., H, T, d] (batch 1): Float32 [H, T]. */
 export function valueNorms(v: ArrayLike<number>, heads: number, t: number, d: number): Float32Array {
@@ -20,19 +21,20 @@ export function valueNorms(v: ArrayLike<number>, heads: number, t: number, d: nu
 }
 
 /**
- * A [L, H, T, T] stack with α_ij replaced by α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (norms: Float32 [L, H, T]). A row
- * whose weighted sum is 0 stays as it was.
+ * The stack with α_ij replaced by α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (norms: Float32 [L, H, keys]). A row whose
+ * weighted sum is 0 stays as it was.
  */
-export function valueWeightedStack(stack: Float32Array, norms: Float32Array, layers: number, heads: number, t: number): Float32Array {
-  if (norms.length !== layers * heads * t) throw new RangeError(`value norms hold ${norms.length} values, expected ${layers * heads * t}`);
+export function valueWeightedStack(att: Attention, norms: Float32Array): Attention {
+  const { layers, heads, queries: t, keys: k, data: stack } = att;
+  if (norms.length !== layers * heads * k) throw new RangeError(`value norms hold ${norms.length} values, expected ${layers * heads * k}`);
   const out = new Float32Array(stack.length);
   for (let m = 0; m < layers * heads; m++) {
     for (let i = 0; i < t; i++) {
-      const row = (m * t + i) * t;
+      const row = (m * t + i) * k;
       let s = 0;
-      for (let j = 0; j < t; j++) s += stack[row + j] * norms[m * t + j];
-      for (let j = 0; j < t; j++) out[row + j] = s > 0 ? (stack[row + j] * norms[m * t + j]) / s : stack[row + j];
+      for (let j = 0; j < k; j++) s += stack[row + j] * norms[m * k + j];
+      for (let j = 0; j < k; j++) out[row + j] = s > 0 ? (stack[row + j] * norms[m * k + j]) / s : stack[row + j];
     }
   }
-  return out;
+  return { ...att, data: out };
 }

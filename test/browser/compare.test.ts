@@ -4,6 +4,7 @@
  * messages, 'clear', and dark/light screenshots.
  */
 import assert from 'node:assert/strict';
+import { selfAttention } from '../../src/shared/attention';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -74,7 +75,7 @@ describe('compare webview in Chromium', function () {
     const { nearestHeads } = await import('../../src/shared/head-compare');
     const stack = new Float32Array(pinned.length * T * T);
     pinned.forEach((h, k) => stack.set(matrixOf(h), k * T * T));
-    const related = pinned.map((p) => nearestHeads(ref.attention, L, H, T, matrixOf(p), 4, { layer: p.layer, head: p.head as number })
+    const related = pinned.map((p) => nearestHeads(selfAttention(L, H, T, ref.attention), matrixOf(p), 4, { layer: p.layer, head: p.head as number })
       .map((r) => ({ head: { stack: 'self', layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
     await page.evaluate(({ tokens, pinned, data, related }) => {
       (globalThis as any).postMessage({ type: 'compare', tokens, pinned, matrices: new Float32Array(data).buffer, related }, '*');

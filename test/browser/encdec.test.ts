@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { formatWeight, selectTargets } from '../../src/shared/colors';
+import { formatWeight, selectTargets } from '../../src/shared/attention';
 import type { TokenInfo } from '../../src/shared/protocol';
 import { maxAbsDiff, repoRoot } from '../support/model';
 import { loadTestReference, type TestReference } from '../support/test-models';
@@ -20,7 +20,7 @@ const TOLERANCE = 1e-5;
 
 /** A stack as the panel posted it, with its data as numbers. */
 interface PostedStack {
-  kind: string; layers: number; heads: number; queries: number; keys: number; queryAxis: string; keyAxis: string; causal: boolean;
+  kind: string; layers: number; heads: number; queries: number; keys: number; causal: boolean;
   data: number[];
 }
 
@@ -101,8 +101,9 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
       for (const s of stacks) {
         const expected = ref.tensors[`${s.kind}_attention`];
         assert.deepEqual([s.layers, s.heads, s.queries, s.keys], expected.shape);
-        assert.deepEqual([s.queryAxis, s.keyAxis], s.kind === 'encoder' ? ['input', 'input'] : s.kind === 'decoder'
-          ? ['decoder', 'decoder'] : ['decoder', 'input']);
+        // Rows are input tokens for the encoder, decoder tokens otherwise; keys are decoder tokens only for the decoder.
+        assert.deepEqual([s.queries, s.keys], s.kind === 'encoder' ? [ref.ids.length, ref.ids.length] : s.kind === 'decoder'
+          ? [decoder.length, decoder.length] : [decoder.length, ref.ids.length]);
         const diff = maxAbsDiff(s.data, expected.data);
         let rowErr = 0;
         for (let k = 0; k < s.data.length; k += s.keys) rowErr = Math.max(rowErr, Math.abs(s.data.slice(k, k + s.keys).reduce((a, b) => a + b, 0) - 1));

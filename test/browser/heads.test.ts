@@ -11,8 +11,7 @@ import { planTap, scanOnnx } from '../../src/shared/onnx-tap';
 import { planScoreTaps } from '../../src/shared/score-tap';
 import { tapAll } from '../../src/shared/full-tap';
 import { valueNorms } from '../../src/shared/value-weighted';
-import { attentionRollout, meanHeads } from '../../src/shared/aggregate';
-import { selectTargets } from '../../src/shared/colors';
+import { layerMean, rollout as rolloutOf, selectTargets, selfAttention } from '../../src/shared/attention';
 import { stackMetrics } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { decodeToken, deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
@@ -106,7 +105,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     const { layers: L, heads: H } = r.attention;
     const ids = tokenize(bundledModelDir, ref.text).map((t) => t.id);
     // The same metrics computed in Node from the attention the page received.
-    const want = stackMetrics(Float32Array.from(r.attention.data), L, H, ids, r.attention.causal);
+    const want = stackMetrics(selfAttention(L, H, ids.length, Float32Array.from(r.attention.data), r.attention.causal), ids);
     const shownValues = async () => new Map((await page.$eval('#grid', (c: any) => c.dataset.values as string)).split('; ')
       .map((e) => e.split(': ')).map(([head, v]) => [head, Number(v)]));
     await page.locator('#tab-grid').click();
@@ -175,14 +174,14 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     // The shown weights of the hovered token are row `last` of the rollout L0–L2 that aggregate.ts computes in Node
     // from the attention the page received: the same targets, each weight to the 4 decimals shown.
     const r = await waitForPosted(page, 'result', 1);
-    const { heads: H, tokens: T } = r.attention;
-    const data = Float32Array.from(r.attention.data);
-    const rollout = attentionRollout(data, H, T, 2).subarray(last * T, (last + 1) * T);
+    const { layers: L, heads: H, queries: T } = r.attention;
+    const att = selfAttention(L, H, T, Float32Array.from(r.attention.data), r.attention.causal);
+    const rollout = rolloutOf(att, 2).subarray(last * T, (last + 1) * T);
     const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), Number(e.dataset.weight)]));
     assert.deepEqual(shown.map(([j]) => j), selectTargets(rollout), 'the targets of the rollout row');
     for (const [j, w] of shown) close(w, rollout[j], 5e-5 + 1e-7, `rollout weight of #${j}`);
     // It is the rollout, not layer 2's mean: some shown weight differs from the mean over L2's heads.
-    const mean = meanHeads(data, H, T, 2).subarray(last * T, (last + 1) * T);
+    const mean = layerMean(att, 2).subarray(last * T, (last + 1) * T);
     assert.ok(shown.some(([j, w]) => Math.abs(w - mean[j]) > 1e-3), 'rollout differs from the layer mean');
     assert.match(await page.locator('#focus-summary').textContent() ?? '', /rollout from L0/);
     await setTheme(page, 'vscode-light');
@@ -195,7 +194,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
 
   it('explains a clicked heatmap weight: q·k, ÷√d_k, mask, softmax, equal to the shown weight', async () => {
     const r = await waitForPosted(page, 'result', 1);
-    const { heads: H, tokens: T } = r.attention;
+    const { heads: H, queries: T } = r.attention;
     const select = async (id: string, value: string) => {
       await page.locator(`#${id}`).click();
       await page.locator(`#${id} vscode-option[value="${value}"]`).click();
@@ -280,7 +279,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
 
   it('switches to the value-weighted view ‖α·v‖ and back', async () => {
     const r = await waitForPosted(page, 'result', 1);
-    const { heads: H, tokens: T } = r.attention;
+    const { heads: H, queries: T } = r.attention;
     await page.locator('#tab-heatmap').click();
     await page.locator('#heatmap').hover({ position: { x: 5, y: 5 } });
     const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));

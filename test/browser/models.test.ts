@@ -79,7 +79,7 @@ describe('panel webview on Hugging Face-shaped test models (WASM)', function () 
           waitForPosted(page, 'result', runId),
           waitForPosted(page, 'runError', runId).then((e) => { throw new Error(`run error: ${e.message}`); }),
         ]);
-        assert.deepEqual([r.attention.layers, r.attention.heads, r.attention.tokens], expected.shape.slice(0, 3));
+        assert.deepEqual([r.attention.layers, r.attention.heads, r.attention.queries], expected.shape.slice(0, 3));
         assert.equal(r.attention.causal, c.causal);
         const diff = maxAbsDiff(r.attention.data, expected.data);
         console.log(`    ${c.folder}/${c.file}, T=${ref.ids.length}: max |Δ| = ${diff.toExponential(2)}`);

@@ -91,7 +91,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
       assert.equal(r.backendUsed, 'wasm');
       assert.equal(r.fallbackReason, undefined);
       const [L, H, T] = ref.attentionShape;
-      assert.deepEqual([r.attention.layers, r.attention.heads, r.attention.tokens], [L, H, T]);
+      assert.deepEqual([r.attention.layers, r.attention.heads, r.attention.queries], [L, H, T]);
       assert.equal(r.attention.causal, true);
       const diff = maxAbsDiff(r.attention.data, ref.attention);
       console.log(`    WASM vs PyTorch, T=${T}: max |Δ| = ${diff.toExponential(2)}`);
@@ -116,9 +116,9 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
       assert.equal(r.backendUsed, 'webgpu', `fell back: ${r.fallbackReason}`);
       const diff = maxAbsDiff(r.attention.data, wasmResults.get(k).attention.data);
       const vsRef = maxAbsDiff(r.attention.data, refs[k].attention);
-      console.log(`    WebGPU vs WASM, T=${r.attention.tokens}: max |Δ| = ${diff.toExponential(2)} (vs PyTorch ${vsRef.toExponential(2)})`);
+      console.log(`    WebGPU vs WASM, T=${r.attention.queries}: max |Δ| = ${diff.toExponential(2)} (vs PyTorch ${vsRef.toExponential(2)})`);
       assert.ok(diff <= WEBGPU_TOLERANCE, `max abs diff ${diff} > ${WEBGPU_TOLERANCE}`);
-      checkStochasticCausal(r.attention.data, r.attention.tokens);
+      checkStochasticCausal(r.attention.data, r.attention.queries);
     }
     assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'webgpu');
     assert.equal((await page.locator('#backend').textContent())?.trim(), 'WebGPU');
@@ -129,7 +129,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     const msg = showMessage(server, 20, refs[k], 'wasm');
     await deliver(page, msg);
     const r = await waitForPosted(page, 'result', 20);
-    const { layers: L, heads: H, tokens: T } = r.attention;
+    const { layers: L, heads: H, queries: T } = r.attention;
     const layer = Math.min(1, L - 1);
     const head = Math.min(2, H - 1);
     await selectDropdown(page, 'layer-select', String(layer));
@@ -151,7 +151,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
   });
 
   it('locks with a click, moves with arrow keys, unlocks with Escape, and saves the state', async () => {
-    const T = (await waitForPosted(page, 'result', 20)).attention.tokens;
+    const T = (await waitForPosted(page, 'result', 20)).attention.queries;
     await page.locator('#tokens .token[data-token-index="3"]').click();
     await page.mouse.move(5, 5);
     await page.waitForSelector('#tokens .token.locked[data-token-index="3"]');
@@ -194,7 +194,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
 
   it('draws the heatmap and shows row, column and weight on hover', async () => {
     const r = await waitForPosted(page, 'result', 20);
-    const { heads: H, tokens: T } = r.attention;
+    const { heads: H, queries: T } = r.attention;
     await page.locator('#tab-heatmap').click();
     await page.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0);
     const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell, w: c.width, cw: c.clientWidth }));

@@ -90,7 +90,7 @@ describe('panel theme changes in Chromium (dark, light, high contrast)', functio
       backend: 'wasm', notices: [], timings: {},
     });
     const r = await waitForPosted(page, 'result', 1);
-    T = r.attention.tokens;
+    T = r.attention.queries;
     matrix = r.attention.data.slice(0, T * T); // layer 0, head 0
     await selectDropdown(page, 'layer-select', '0');
     await selectDropdown(page, 'head-select', '0');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { headMatrix, inductionScore, meanNextTokenLoss, previousTokenScore } from '../../src/shared/head-metrics';
+import { inductionScore, meanNextTokenLoss, previousTokenScore } from '../../src/shared/head-metrics';
+import { headView } from '../../src/shared/attention';
 import { bundledModelDir, readBundledOnnx } from '../support/model';
 import { measureSink } from '../support/measure-sink';
 import { openTapped, runTapped, type TappedSession } from '../support/run-tapped';
@@ -29,7 +30,7 @@ async function meanScores(s: TappedSession, inputs: number[][], score: (a: Float
   const acc = Array.from({ length: L }, () => new Array<number>(H).fill(0));
   for (const ids of inputs) {
     const { attention } = await runTapped(ort, s, ids);
-    for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) acc[l][h] += score(headMatrix(attention.data, H, ids.length, l, h), ids.length) / inputs.length;
+    for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) acc[l][h] += score(headView(attention, l, h), ids.length) / inputs.length;
   }
   return acc;
 }

@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { headMatrix, previousTokenScore, sinkScore } from '../../src/shared/head-metrics';
+import { previousTokenScore, sinkScore } from '../../src/shared/head-metrics';
+import { headView } from '../../src/shared/attention';
 import { bundledModelDir, readBundledOnnx } from './model';
 import { openTapped, runTapped, type OrtLike } from './run-tapped';
 
@@ -48,7 +49,7 @@ export async function measureSink(ort: OrtLike): Promise<SinkMeasurement> {
     const { attention } = await runTapped(ort, s, w);
     for (let l = 0; l < L; l++) {
       for (let h = 0; h < H; h++) {
-        const a = headMatrix(attention.data, H, ctx, l, h);
+        const a = headView(attention, l, h);
         m.sink[l][h] += sinkScore(a, ctx) / windows.length;
         m.oldSink[l][h] += sinkFromRow1(a, ctx) / windows.length;
         m.prev[l][h] += previousTokenScore(a, ctx) / windows.length;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { createTokenizer, tokenizeWithLimit } from '../../src/host/tokenize';
-import { selectTargets } from '../../src/shared/colors';
+import { selectTargets } from '../../src/shared/attention';
 import { bundledModelDir, readBundledOnnx } from '../support/model';
 import { openTapped, runTapped } from '../support/run-tapped';
 
@@ -48,7 +48,7 @@ async function referenceRow(text: string, layer: number, head: number, query: nu
   const ids = tokenizeWithLimit(tokenizer, text, 128).tokens.map((t) => t.id);
   const session = await openTapped(ortNode, readBundledOnnx(), { intraOpNumThreads: 1 });
   const { attention: a } = await runTapped(ortNode, session, ids);
-  const T = a.tokens;
+  const T = a.queries;
   const start = ((layer * a.heads + head) * T + query) * T;
   return { tokens: T, row: a.data.slice(start, start + T) };
 }

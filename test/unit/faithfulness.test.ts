@@ -29,7 +29,7 @@ for (const [label, load] of runtimes) {
         const s = await openTapped(ort, readBundledOnnx(), opts);
         const { attention, logits } = await runTapped(ort, s, entry.ids);
         const [L, H, T] = entry.attentionShape;
-        assert.deepEqual([attention.layers, attention.heads, attention.tokens], [L, H, T]);
+        assert.deepEqual([attention.layers, attention.heads, attention.queries], [L, H, T]);
         const attnErr = maxAbsDiff(attention.data, entry.attention);
         assert.ok(attnErr <= TOLERANCE, `max |attention - reference| = ${attnErr}`);
         const logitErr = maxAbsDiff(logits, entry.logits);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { selfAttention } from '../../src/shared/attention';
 import {
   differenceMatrix, jsDivergence, meanRowJsDivergence, pairwiseDivergence, rowJsDivergence, similarity,
 } from '../../src/shared/head-compare';
@@ -59,10 +60,11 @@ describe('related heads', () => {
     const self = [1, 0, 0, 0, 1, 0, 0, 0, 1];
     const almostPrev = [1, 0, 0, 0.9, 0.1, 0, 0, 0.9, 0.1];
     const stack = new Float32Array([...prev, ...self, ...almostPrev, ...prev]); // L=2, H=2
-    const r = nearestHeads(stack, 2, 2, T, Float32Array.from(prev), 3, { layer: 0, head: 0 });
+    const att = selfAttention(2, 2, T, stack);
+    const r = nearestHeads(att, Float32Array.from(prev), 3, { layer: 0, head: 0 });
     assert.deepEqual(r.map((x) => `L${x.layer} H${x.head}`), ['L1 H1', 'L1 H0', 'L0 H1']);
     assert.equal(r[0].meanJsd, 0);
     assert.ok(r[1].meanJsd > 0 && r[1].meanJsd < r[2].meanJsd);
-    assert.equal(nearestHeads(stack, 2, 2, T, Float32Array.from(prev), 10).length, 4);
+    assert.equal(nearestHeads(att, Float32Array.from(prev), 10).length, 4);
   });
 });

@@ -31,7 +31,7 @@ describe('labels on the shipped default model (lens-gpt)', function () {
     // The probe the worker runs: [r, r] within the context.
     const probe = inductionProbe(config.vocab_size, config.n_positions)!;
     const p = await runTapped(ort, s, probe.ids);
-    const induction = inductionScores(p.attention.data, L, H, probe.ids.length, probe.period);
+    const induction = inductionScores(p.attention, probe.period);
     // Per-input metrics on held-out text windows, averaged like the card's measurements.
     const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'tokenizer.json'), 'utf8')), {});
     const ids = tok.encode(fs.readFileSync(path.join(bundledModelDir, 'reference', 'heldout.txt'), 'utf8'), { add_special_tokens: false }).ids;
@@ -40,7 +40,7 @@ describe('labels on the shipped default model (lens-gpt)', function () {
     for (let o = 0; o + ctx <= ids.length && acc.length < 8; o += ctx) {
       const w = ids.slice(o, o + ctx);
       const r = await runTapped(ort, s, w);
-      acc.push(stackMetrics(r.attention.data, L, H, w, r.attention.causal, induction));
+      acc.push(stackMetrics(r.attention, w, induction));
     }
     const mean = (k: 'previousToken' | 'sink' | 'entropy' | 'self' | 'distance', i: number) => acc.reduce((a, m) => a + m[i][k], 0) / acc.length;
     rows = acc[0].map((r, i) => ({ ...r, previousToken: mean('previousToken', i), sink: mean('sink', i), entropy: mean('entropy', i),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { selfAttention } from '../../src/shared/attention';
 import {
   inductionProbe, inductionScores, LABEL_THRESHOLDS, labelHead, labelRules, mulberry32, PROBE_PERIOD, probePeriod, sortMetrics, stackMetrics,
   type HeadMetricValues,
@@ -26,7 +27,7 @@ describe('head labels from per-head metrics', () => {
   const ids = [1, 2, 3, 4, 5, 6, 7, 8];
 
   it('computes every metric of every head of a [1, 4, T, T] stack, layer-major', () => {
-    const m = stackMetrics(stack, 1, 4, ids, true);
+    const m = stackMetrics(selfAttention(1, 4, ids.length, stack, true), ids);
     assert.deepEqual(m.map((x) => [x.layer, x.head]), [[0, 0], [0, 1], [0, 2], [0, 3]]);
     close(m[0].previousToken, 1);
     close(m[0].entropy, 0);
@@ -40,7 +41,7 @@ describe('head labels from per-head metrics', () => {
   });
 
   it('labels a pure previous-token head previous-token (not sink, not local), uniform broad, first-token sink, self local', () => {
-    const m = stackMetrics(stack, 1, 4, ids, true);
+    const m = stackMetrics(selfAttention(1, 4, ids.length, stack, true), ids);
     assert.deepEqual(labelHead(m[0]), ['previous-token']);
     assert.deepEqual(labelHead(m[1]), ['broad']);
     assert.ok(labelHead(m[2]).includes('sink'));
@@ -50,12 +51,12 @@ describe('head labels from per-head metrics', () => {
   it('labels induction from the probe scores and duplicate from repeated ids', () => {
     const period = 4;
     const ind = matrix(T, (i, j) => (i >= period ? (j === i - period + 1 ? 1 : 0) : j === 0 ? 1 : 0));
-    const scores = inductionScores(new Float32Array([...ind, ...previous]), 1, 2, T, period);
+    const scores = inductionScores(selfAttention(1, 2, T, new Float32Array([...ind, ...previous]), true), period);
     close(scores[0], 1);
     close(scores[1], 0);
     const rep = [5, 6, 7, 8, 5, 6, 7, 8];
     const dup = matrix(T, (i, j) => (i >= period ? (j === i - period ? 1 : 0) : j === i ? 1 : 0));
-    const m = stackMetrics(new Float32Array([...ind, ...dup]), 1, 2, rep, true, scores);
+    const m = stackMetrics(selfAttention(1, 2, rep.length, new Float32Array([...ind, ...dup]), true), rep, scores);
     assert.ok(labelHead(m[0]).includes('induction'));
     close(m[1].duplicate!, 1);
     assert.ok(labelHead(m[1]).includes('duplicate'));
@@ -101,11 +102,11 @@ describe('head labels from per-head metrics', () => {
   });
 
   it('sorts by a column, nulls last, ties by layer and head', () => {
-    const rows = stackMetrics(stack, 2, 2, ids, true, [0.1, 0.9, 0.5, 0.9]);
+    const rows = stackMetrics(selfAttention(2, 2, ids.length, stack, true), ids, [0.1, 0.9, 0.5, 0.9]);
     assert.deepEqual(sortMetrics(rows, 'induction', true).map((r) => `${r.layer}.${r.head}`), ['0.1', '1.1', '1.0', '0.0']);
     assert.deepEqual(sortMetrics(rows, 'induction', false).map((r) => `${r.layer}.${r.head}`), ['0.0', '1.0', '0.1', '1.1']);
     assert.deepEqual(sortMetrics(rows, 'head', true).map((r) => `${r.layer}.${r.head}`), ['1.1', '1.0', '0.1', '0.0']);
-    const withNull = stackMetrics(stack, 2, 2, ids, true);
+    const withNull = stackMetrics(selfAttention(2, 2, ids.length, stack, true), ids);
     assert.equal(sortMetrics(withNull, 'duplicate', true)[0].layer, 0);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  duplicateTokenScore, headMatrix, inductionScore, meanAttentionDistance, meanNextTokenLoss, normalisedEntropy,
+  duplicateTokenScore, inductionScore, meanAttentionDistance, meanNextTokenLoss, normalisedEntropy,
   previousTokenScore, rowEntropy, selfScore, sinkScore,
 } from '../../src/shared/head-metrics';
 
@@ -81,13 +81,6 @@ describe('head metrics on hand-built matrices', () => {
     // Rows 2 and 4 repeat a token; each puts 1/2 on the earlier copy.
     close(duplicateTokenScore(dup, T, ids), 0.5);
     close(duplicateTokenScore(uniformCausal, T, [1, 2, 3, 4, 5, 6]), 0);
-  });
-
-  it('selects one head of a [L, H, T, T] stack without copying', () => {
-    const stack = new Float32Array(2 * 3 * 4).map((_, k) => k);
-    const m = headMatrix(stack, 3, 2, 1, 2);
-    assert.deepEqual(Array.from(m), [20, 21, 22, 23]);
-    assert.equal(m.buffer, stack.buffer);
   });
 
   it('computes next-token cross-entropy from logits', () => {

@@ -1,48 +1,9 @@
 import assert from 'node:assert/strict';
-import {
-  attentionRow, compareMatrices, formatWeight, headMatrix, isValidHead, parseHeadRef, sameHead, toFloat32, topK, weightBuckets,
-} from '../../src/host/attention-math';
+import { isValidHead, parseHeadRef, sameHead, weightBuckets } from '../../src/host/attention-math';
+import { unpackAttention } from '../../src/shared/attention';
 import { hoverMarkdown, markdownCode, visibleToken } from '../../src/host/hover-card';
 
-/** A [2 layers, 2 heads, 3, 3] causal tensor with recognisable rows. */
-function tensor() {
-  const L = 2, H = 2, T = 3;
-  const data = new Float32Array(L * H * T * T);
-  for (let l = 0; l < L; l++) {
-    for (let h = 0; h < H; h++) {
-      const base = (l * H + h) * T * T;
-      data.set([1, 0, 0, 0.25 + 0.5 * h, 0.75 - 0.5 * h, 0, 0.1 * (l + 1), 0.2, 0.7 - 0.1 * (l + 1)], base);
-    }
-  }
-  return { layers: L, heads: H, tokens: T, data };
-}
-
 describe('host attention maths', () => {
-  it('reads one head and the mean over heads', () => {
-    const att = tensor();
-    assert.deepEqual([...attentionRow(att, { stack: 'self', layer: 0, head: 1 }, 1)], [0.75, 0.25, 0]);
-    const mean = attentionRow(att, { stack: 'self', layer: 0, head: 'mean' }, 1);
-    assert.deepEqual([...mean], [0.5, 0.5, 0]);
-    const m = headMatrix(att, { stack: 'self', layer: 1, head: 'mean' });
-    assert.equal(m.length, 9);
-    assert.ok(Math.abs(m[6] - 0.2) < 1e-6);
-  });
-
-  it('stacks pinned matrices [pinned, T, T]', () => {
-    const att = tensor();
-    const pins = [{ stack: 'self', layer: 1, head: 0 }, { stack: 'self', layer: 0, head: 'mean' }] as const;
-    const out = compareMatrices(att, pins);
-    assert.equal(out.length, 2 * 9);
-    assert.deepEqual([...out.subarray(0, 9)], [...headMatrix(att, pins[0])]);
-    assert.deepEqual([...out.subarray(9)], [...headMatrix(att, pins[1])]);
-  });
-
-  it('ranks the top-k weights, skipping zeros, ties by position', () => {
-    assert.deepEqual(topK([0.1, 0.5, 0, 0.5, 0.2], 3), [1, 3, 4]);
-    assert.deepEqual(topK([0, 0], 5), []);
-    assert.deepEqual(topK([0.3, 0.7], 5), [1, 0]);
-  });
-
   it('buckets weights relative to the row maximum into 5 levels', () => {
     assert.deepEqual(weightBuckets([0.5, 0.25, 0.1, 0.04, 0, 0.45]), [5, 3, 1, 0, 0, 5]);
     assert.deepEqual(weightBuckets([0, 0, 0]), [0, 0, 0]);
@@ -62,21 +23,13 @@ describe('host attention maths', () => {
     assert.ok(!sameHead({ stack: 'self', layer: 0, head: 1 }, { stack: 'self', layer: 0, head: 'mean' }));
   });
 
-  it('accepts attention data as ArrayBuffer, Float32Array or number array of the right length', () => {
-    const f = new Float32Array([0.5, 0.5, 1, 0]);
-    assert.deepEqual([...toFloat32(f.buffer, 4)!], [0.5, 0.5, 1, 0]);
-    assert.deepEqual([...toFloat32(f, 4)!], [0.5, 0.5, 1, 0]);
-    assert.deepEqual([...toFloat32([0.5, 0.5, 1, 0], 4)!], [0.5, 0.5, 1, 0]);
-    assert.equal(toFloat32(f.buffer, 5), undefined);
-    assert.equal(toFloat32('nope', 4), undefined);
-    assert.deepEqual([...toFloat32(new Uint8Array(f.buffer), 4)!], [0.5, 0.5, 1, 0], 'raw bytes in another view');
-    assert.equal(toFloat32(new Uint8Array(15), 4), undefined);
-  });
-
-  it('formats weights for hover cards', () => {
-    assert.equal(formatWeight(0.4251), '0.43');
-    assert.equal(formatWeight(0.001), '<0.01');
-    assert.equal(formatWeight(0), '0.00');
+  it('reads attention that arrives as an ArrayBuffer or as a byte view of the same values', () => {
+    const values = Float32Array.from({ length: 8 }, (_, i) => i / 8);
+    const msg = { kind: 'self' as const, layers: 1, heads: 2, queries: 2, keys: 2, causal: false };
+    assert.deepEqual(Array.from(unpackAttention({ ...msg, data: values.slice().buffer }).data), Array.from(values));
+    const bytes = new Uint8Array(values.buffer.slice(0));
+    assert.deepEqual(Array.from(unpackAttention({ ...msg, data: bytes as unknown as ArrayBuffer }).data), Array.from(values));
+    assert.throws(() => unpackAttention({ ...msg, data: new ArrayBuffer(12) }), /expected 1×2×2×2/);
   });
 });
 

@@ -37,7 +37,7 @@ function causalAttention(T: number): Float32Array {
 
 function answer(runId: number, T: number, extra: Record<string, unknown> = {}): void {
   stub.fromPanel({ type: 'result', runId, backendUsed: 'wasm', timings: { inferenceMs: 1 },
-    attention: { layers: L, heads: H, tokens: T, causal: true, data: causalAttention(T).buffer }, ...extra });
+    attention: { kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true, data: causalAttention(T).buffer }, ...extra });
 }
 
 describe('host flow against a stubbed VS Code', () => {
@@ -191,7 +191,7 @@ describe('host flow against a stubbed VS Code', () => {
     assert.equal(api.messages().at(-1)!.kind, 'error');
     const c = (await run())!;
     stub.fromPanel({ type: 'result', runId: c, backendUsed: 'wasm', timings: {},
-      attention: { layers: L, heads: H, tokens: 2, causal: true, data: new ArrayBuffer(8) } });
+      attention: { kind: 'self', layers: L, heads: H, queries: 2, keys: 2, causal: true, data: new ArrayBuffer(8) } });
     assert.match((await api.waitForRun(c)).error!, /wrong shape/);
   });
 

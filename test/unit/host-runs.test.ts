@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { RunStore } from '../../src/host/runs';
+import { selfAttention } from '../../src/shared/attention';
 
 const fields = { documentUri: 'file:///a.txt', documentOffset: 0, text: 'a', tokens: [], notices: [], timings: {} };
-const attention = { layers: 1, heads: 1, tokens: 1, data: new Float32Array([1]), causal: true };
+const attention = selfAttention(1, 1, 1, new Float32Array([1]), true);
 
 describe('host run store', () => {
   it('numbers runs and keeps the latest', () => {

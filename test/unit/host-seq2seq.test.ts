@@ -69,7 +69,7 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
       { decoderIds: show.decoderTokens.map((t: { id: number }) => t.id) });
     const enc = r.stacks[0];
     const result = { type: 'result', runId, backendUsed: 'wasm', timings: {}, stacks: r.stacks,
-      attention: { layers: enc.layers, heads: enc.heads, tokens: enc.queries, causal: enc.causal, data: enc.data.slice(0) } };
+      attention: { ...enc, data: enc.data.slice(0) } };
     stub.fromPanel(result);
     const snap = await api.waitForRun(runId);
     assert.equal(snap.error, undefined);

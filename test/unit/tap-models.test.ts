@@ -5,7 +5,7 @@ import { maxAbsDiff } from '../support/model';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
 import { tapAll } from '../../src/shared/full-tap';
 import { rewriteSubgraphParts } from '../../src/shared/tap-subgraph';
-import { unpackStack } from '../../src/shared/stacks';
+import { axesOf, unpackAttention } from '../../src/shared/attention';
 import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
 // Tiny models shaped like optimum/transformers.js exports (test/models/recipe), tapped unmodified and fed
@@ -36,7 +36,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       if (name === 'tiny-distilbert') assert.deepEqual(m.summary.externalDataFiles, ['model.onnx_data']);
       for (const ref of loadTestReference(name)) {
         const run = await runTestModel(ort, m, ref.ids);
-        assert.deepEqual([run.self.layers, run.self.heads, run.self.tokens], ref.tensors.attention.shape.slice(0, 3));
+        assert.deepEqual([run.self.layers, run.self.heads, run.self.queries], ref.tensors.attention.shape.slice(0, 3));
         assert.equal(run.self.causal, causal, 'bidirectional: weights above the diagonal');
         assertClose(run.self.data, ref.tensors.attention.data, FP32, 'attention');
         assertClose(run.outputs.last_hidden_state.data, ref.tensors.last_hidden_state.data, 1e-4, 'last_hidden_state');
@@ -85,7 +85,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       const d = await runTestModel(ort, dec, ref.decoderIds!, { encoderHiddenStates: hidden });
       assert.equal(d.self.causal, true, 'decoder self-attention is causal');
       assertClose(d.self.data, ref.tensors.decoder_attention.data, FP32, 'decoder self-attention');
-      assert.deepEqual([d.cross!.layers, d.cross!.tokens, d.cross!.keys], [2, ref.decoderIds!.length, ref.ids.length]);
+      assert.deepEqual([d.cross!.kind, d.cross!.layers, d.cross!.queries, d.cross!.keys], ['cross', 2, ref.decoderIds!.length, ref.ids.length]);
       assertClose(d.cross!.data, ref.tensors.cross_attention.data, FP32, 'cross-attention');
       assert.ok(maxRowSumError(d.cross!.data, 2 * 4 * ref.decoderIds!.length, ref.ids.length) < 1e-5);
     }
@@ -97,12 +97,12 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
     const [e, d] = [await handle(enc), await handle(dec)];
     const ref = loadTestReference('tiny-t5')[1];
     const r = await runEncoderDecoder(ort, e, d, ref.ids, { decoderIds: ref.decoderIds });
-    assert.deepEqual(r.stacks.map((s) => [s.kind, s.queryAxis, s.keyAxis, s.queries, s.keys, s.causal]), [
+    assert.deepEqual(r.stacks.map((s) => [s.kind, axesOf(s.kind).queryAxis, axesOf(s.kind).keyAxis, s.queries, s.keys, s.causal]), [
       ['encoder', 'input', 'input', ref.ids.length, ref.ids.length, false],
       ['decoder', 'decoder', 'decoder', ref.decoderIds!.length, ref.decoderIds!.length, true],
       ['cross', 'decoder', 'input', ref.decoderIds!.length, ref.ids.length, false]]);
     for (const [s, key] of [[r.stacks[0], 'encoder_attention'], [r.stacks[1], 'decoder_attention'], [r.stacks[2], 'cross_attention']] as const) {
-      assertClose(unpackStack(s), ref.tensors[key].data, FP32, key);
+      assertClose(unpackAttention(s).data, ref.tensors[key].data, FP32, key);
     }
     // Without explicit decoder ids the decoder reads the input shifted right behind the start token.
     const shifted = await runEncoderDecoder(ort, e, d, ref.ids, { decoderStartId: 0 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { selfAttention } from '../../src/shared/attention';
 import { collectAttention, planTap, scanOnnx } from '../../src/shared/onnx-tap';
 import { planScoreTaps } from '../../src/shared/score-tap';
 import { tapAll } from '../../src/shared/full-tap';
@@ -12,14 +13,14 @@ describe('value-weighted attention ‖α_ij·v_j‖', () => {
     // H = 1, T = 2, d = 2: v_0 = (3, 4) → 5, v_1 = (0, 1) → 1.
     const norms = valueNorms([3, 4, 0, 1], 1, 2, 2);
     assert.deepEqual(Array.from(norms), [5, 1]);
-    const stack = new Float32Array([1, 0, 0.5, 0.5]);
-    const w = valueWeightedStack(stack, norms, 1, 1, 2);
+    const stack = selfAttention(1, 1, 2, new Float32Array([1, 0, 0.5, 0.5]), true);
+    const w = valueWeightedStack(stack, norms).data;
     close(w[0], 1);
     close(w[2], (0.5 * 5) / (0.5 * 5 + 0.5 * 1));
     close(w[3], (0.5 * 1) / 3);
     // A zero-norm row keeps α.
-    assert.deepEqual(Array.from(valueWeightedStack(stack, new Float32Array([0, 0]), 1, 1, 2)), [1, 0, 0.5, 0.5]);
-    assert.throws(() => valueWeightedStack(stack, norms, 2, 1, 2), /expected 4/);
+    assert.deepEqual(Array.from(valueWeightedStack(stack, new Float32Array([0, 0])).data), [1, 0, 0.5, 0.5]);
+    assert.throws(() => valueWeightedStack(selfAttention(2, 1, 2, new Float32Array(8)), norms), /expected 4/);
   });
 
   it('finds V of every layer of the shipped model; equal norms would leave α unchanged', async () => {
@@ -38,7 +39,7 @@ describe('value-weighted attention ‖α_ij·v_j‖', () => {
     assert.deepEqual(v.dims.map(Number), [1, att.heads, T, 32]);
     const norms = valueNorms(v.data, att.heads, T, 32);
     assert.ok(norms.every((x: number) => x > 0));
-    const same = valueWeightedStack(att.data.subarray(0, att.heads * T * T), new Float32Array(att.heads * T).fill(2), 1, att.heads, T);
+    const same = valueWeightedStack(selfAttention(1, att.heads, T, att.data.subarray(0, att.heads * T * T)), new Float32Array(att.heads * T).fill(2)).data;
     for (let k = 0; k < same.length; k++) close(same[k], att.data[k], 1e-6);
   });
 });

@@ -183,8 +183,9 @@ export function checkAttention(run: RunSnapshot): void {
   const a = run.attention;
   assert.ok(a, 'attention present');
   assert.ok(run.backendUsed === 'wasm' || run.backendUsed === 'webgpu', `backendUsed is set (got ${run.backendUsed})`);
-  const T = a.tokens;
+  const T = a.queries;
   assert.equal(T, run.tokens.length, 'attention is T×T with T = number of tokens');
+  assert.equal(a.keys, T, 'self-attention: as many keys as queries');
   assert.ok(a.layers >= 1 && a.heads >= 1, 'at least one layer and head');
   assert.equal(a.data.length, a.layers * a.heads * T * T, 'data length = L*H*T*T');
   assert.equal(a.causal, true, 'the bundled model is causal');

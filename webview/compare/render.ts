@@ -3,7 +3,8 @@
  * the heads nearest each pinned one (mean JSD, focus or pin), a diverging difference heatmap of any two (picked), and the mean row Jensen–Shannon divergence and
  * similarity of every pair.
  */
-import { formatWeight, maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
+import { maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
+import { formatWeight } from '../../src/shared/attention';
 import { differenceMatrix, pairwiseDivergence } from '../../src/shared/head-compare';
 import { isCausal } from '../../src/shared/onnx-tap';
 import { headLabel, type HeadRef, type TokenInfo } from '../../src/shared/protocol';

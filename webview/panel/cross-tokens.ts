@@ -4,7 +4,8 @@
  * to (class `target`, `data-weight`, background by weight). Replaces `#tokens` while cross-attention is on
  * show; lives in its own `#cross-tokens` element next to it.
  */
-import { formatWeight, maxValue, rgbaToCss, selectTargets, topK, weightToAlpha, withAlpha } from '../../src/shared/colors';
+import { maxValue, rgbaToCss, weightToAlpha, withAlpha } from '../../src/shared/colors';
+import { formatWeight, selectTargets, topK } from '../../src/shared/attention';
 import { rampCanvas } from '../common/canvas';
 import { describeToken, type TokenLabel } from '../common/token-text';
 import type { RunData } from './state';

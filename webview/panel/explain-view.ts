@@ -4,7 +4,8 @@
  * key's logit and weight shown small, and the result next to the weight the heatmap shows. The maths is
  * weight-explain.ts; this file only lays it out.
  */
-import { formatWeight, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { formatWeight } from '../../src/shared/attention';
 import type { WeightExplanation } from '../../src/shared/weight-explain';
 import { sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';

@@ -109,7 +109,7 @@ export class GridView {
 
   /** The metrics of head (layer, head), or undefined for aggregates and before a result. */
   private metricsOf(m: GridModel, layer: number, head: HeadChoice): HeadMetricValues | undefined {
-    return typeof head === 'number' ? m.metrics?.[layer * m.run.dims.heads + head] : undefined;
+    return typeof head === 'number' ? m.metrics?.[layer * m.run.heads + head] : undefined;
   }
 
   /** ", Prev-token 0.887" for a head, '' for the mean column. */
@@ -124,11 +124,11 @@ export class GridView {
   }
 
   private headOf(col: number): HeadChoice {
-    return this.model && col >= this.model.run.dims.heads ? 'mean' : col;
+    return this.model && col >= this.model.run.heads ? 'mean' : col;
   }
 
   private colOf(head: HeadChoice): number {
-    return typeof head === 'number' ? head : (this.model?.run.dims.heads ?? 0);
+    return typeof head === 'number' ? head : (this.model?.run.heads ?? 0);
   }
 
   private cellX(l: Layout, c: number): number {
@@ -235,7 +235,7 @@ export class GridView {
     let pending = 0;
     this.model = m;
     const { run, theme } = m;
-    const { layers, heads } = run.dims;
+    const { layers, heads } = run;
     if (!run.attention || this.wrap.clientWidth === 0) return;
     const cols = heads + 1;
     const avail = Math.max(160, this.wrap.clientWidth - 8);

@@ -4,7 +4,8 @@
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
  * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
-import { formatWeight, rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { rgbaToCss, withAlpha } from '../../src/shared/colors';
+import { formatWeight } from '../../src/shared/attention';
 import { attentionImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken, shortLabel } from '../common/token-text';

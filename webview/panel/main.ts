@@ -3,7 +3,8 @@
  * model in the inference worker, posts the result (with timings up to first paint) to the host and
  * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
  */
-import { assertNever, HOST_TO_PANEL_TYPES, isMessage, unpackAttention, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
+import { unpackAttention, type Attention } from '../../src/shared/attention';
+import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient, type RunResult } from './client';
@@ -113,7 +114,7 @@ async function explainCell(i: number, j: number): Promise<void> {
   const e = explainWeight({
     query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
   });
-  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.attention[((layer * r.dims.heads + head) * r.T + i) * r.T + j], note: x.note, theme });
+  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.weight(layer, head, i, j), note: x.note, theme });
 }
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
@@ -136,13 +137,13 @@ client.onProbe = (m) => {
 
 /** The probe's induction scores for the run on show, if they are in and fit its dimensions. */
 function inductionFor(r: RunData): readonly number[] | undefined {
-  return probe && probe.modelKey === currentModelKey && probe.layers === r.dims.layers && probe.heads === r.dims.heads
+  return probe && probe.modelKey === currentModelKey && probe.layers === r.layers && probe.heads === r.heads
     ? probe.induction : undefined;
 }
 
 /** The automatic labels of one head of the run on show. */
 function labelsOf(r: RunData, layer: number, head: number): HeadLabel[] {
-  const m = r.metrics(inductionFor(r))[layer * r.dims.heads + head];
+  const m = r.metrics(inductionFor(r))[layer * r.heads + head];
   return m ? labelHead(m) : [];
 }
 
@@ -170,7 +171,7 @@ function changed(): void {
 }
 
 function clampState(r: RunData): void {
-  const { layers, heads } = r.dims;
+  const { layers, heads } = r;
   if (layers > 0) state.layer = Math.min(state.layer, layers - 1);
   if (typeof state.head === 'number' && state.head >= heads) state.head = heads > 0 ? 0 : 'mean';
   if (state.locked !== null && state.locked >= r.T) state.locked = null;
@@ -181,7 +182,7 @@ function render(): void {
   document.body.classList.toggle('has-run', !!run);
   if (!run) return;
   const f = focused();
-  if (run.attention) picker.update(run.dims.layers, run.dims.heads, state.layer, state.head);
+  if (run.attention) picker.update(run.layers, run.heads, state.layer, state.head);
   stackPicker.update(stacks ? STACK_ORDER.filter((k) => stacks!.has(k)) : [], stacks ? stackKind() : undefined);
   crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.attention) {
@@ -263,7 +264,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   heatmap.invalidate();
   grid.invalidate();
   explainView.hide();
-  run = new RunData(msg.runId, msg.text, msg.tokens, undefined, { layers: 0, heads: 0, tokens: msg.tokens.length }, false);
+  run = new RunData(msg.runId, msg.text, msg.tokens, undefined);
   stacks = undefined;
   hovered = null;
   render();
@@ -276,7 +277,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setProgress('Loading model…');
   let result: RunResult;
   let runStacks: Map<AttentionStackKind, RunData> | undefined;
-  let data: Float32Array;
+  let attention: Attention;
   try {
     result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend,
       (stage, backend) => {
@@ -285,7 +286,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
       }, msg.model.decoderOnnxUri && !encoderOnly ? msg.decoderTokens!.map((t) => t.id) : undefined);
     // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
     runStacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
-    data = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × T², as stacks are checked
+    attention = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × queries × keys
+    if (attention.queries !== msg.tokens.length) throw new Error(`The attention covers ${attention.queries} tokens, not ${msg.tokens.length}.`);
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -295,7 +297,6 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     return;
   }
   if (currentRunId !== msg.runId) return;
-  const a = result.attention;
   logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
   void loadVocab(msg.model.tokenizerUri).then((v) => {
     if (currentRunId !== msg.runId || v === vocabStrings) return;
@@ -305,7 +306,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   timings.loadMs = result.fetchMs + result.loadMs;
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
-  run = new RunData(msg.runId, msg.text, msg.tokens, data, { layers: a.layers, heads: a.heads, tokens: a.tokens }, a.causal);
+  run = new RunData(msg.runId, msg.text, msg.tokens, attention);
   stacks = runStacks;
   if (stacks) run = stacks.get(stackKind() === 'self' ? (state.stack = 'encoder') : stackKind()) ?? run;
   clampState(run);
@@ -322,7 +323,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   // The host gets its own copy: VS Code may transfer (detach) buffers it is given.
   post({
     type: 'result', runId: msg.runId, backendUsed: result.backendUsed, fallbackReason: result.fallbackReason,
-    attention: { layers: a.layers, heads: a.heads, tokens: a.tokens, causal: a.causal, data: data.slice().buffer },
+    attention: { ...result.attention, data: attention.data.slice().buffer },
     ...(result.stacks ? { stacks: result.stacks.map((s) => ({ ...s, data: s.data.slice(0) })) } : {}),
     timings,
   });
@@ -338,8 +339,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'focusHead': {
       const h = msg.head;
       if (stacks?.has(h.stack)) selectStack(h.stack);
-      if (!run?.attention || h.layer < 0 || h.layer >= run.dims.layers) break;
-      if (typeof h.head === 'number' && (h.head < 0 || h.head >= run.dims.heads)) break;
+      if (!run?.attention || h.layer < 0 || h.layer >= run.layers) break;
+      if (typeof h.head === 'number' && (h.head < 0 || h.head >= run.heads)) break;
       selectHead(h.layer, h.head);
       break;
     }

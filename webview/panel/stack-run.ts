@@ -4,12 +4,11 @@
  * tokens (causal), and cross-attention has decoder tokens as rows (queries) and input tokens as columns
  * (keys), so its matrices are T_dec × T_enc.
  */
-import { stackMatrix, unpackStack, type AttentionStack } from '../../src/shared/stacks';
-import type { StackDims } from '../../src/shared/colors';
+import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../../src/shared/attention';
 import type { HeadMetricValues } from '../../src/shared/head-labels';
 import type { AttentionStackKind, TokenInfo } from '../../src/shared/protocol';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
-import { RunData, type HeadChoice } from './state';
+import { RunData } from './state';
 
 /** The stacks in the order the picker lists them. */
 export const STACK_ORDER: readonly AttentionStackKind[] = ['encoder', 'decoder', 'cross'];
@@ -17,11 +16,9 @@ export const STACK_ORDER: readonly AttentionStackKind[] = ['encoder', 'decoder',
 /** Cross-attention: rows are the decoder tokens (`tokens`), columns the input tokens (`keyTokens`). */
 export class CrossRunData extends RunData {
   private readonly keyLabelList: readonly TokenLabel[];
-  private readonly cache = new Map<string, Float32Array>();
 
-  constructor(runId: number, text: string, queryTokens: readonly TokenInfo[], readonly keyTokens: readonly TokenInfo[],
-    attention: Float32Array, dims: StackDims, private readonly stack: AttentionStack) {
-    super(runId, text, queryTokens, attention, dims, false);
+  constructor(runId: number, text: string, queryTokens: readonly TokenInfo[], readonly keyTokens: readonly TokenInfo[], attention: Attention) {
+    super(runId, text, queryTokens, attention);
     this.keyLabelList = keyTokens.map((t) => tokenLabel(t, text));
   }
 
@@ -35,30 +32,6 @@ export class CrossRunData extends RunData {
     return this.keyLabelList;
   }
 
-  /** The [T_dec, T_enc] matrix of a head, or the mean / max over the layer's heads; rollout has no cross form. */
-  override matrix(layer: number, head: HeadChoice): Float32Array | undefined {
-    if (!this.attention || head === 'rollout') return undefined;
-    const how = head === 'all' ? 'mean' : head;
-    const key = `${how}|${layer}`;
-    let m = this.cache.get(key);
-    if (!m) {
-      m = how === 'max' ? this.maxOverHeads(layer) : stackMatrix(this.stack, this.attention, layer, how);
-      this.cache.set(key, m);
-    }
-    return m;
-  }
-
-  private maxOverHeads(layer: number): Float32Array {
-    const s = this.stack;
-    const size = s.queries * s.keys;
-    const out = new Float32Array(size);
-    for (let h = 0; h < s.heads; h++) {
-      const base = (layer * s.heads + h) * size;
-      for (let k = 0; k < size; k++) if (h === 0 || this.attention![base + k] > out[k]) out[k] = this.attention![base + k];
-    }
-    return out;
-  }
-
   /** Head metrics are defined on square self-attention only. */
   override metrics(): HeadMetricValues[] {
     return [];
@@ -67,19 +40,19 @@ export class CrossRunData extends RunData {
 
 /** One RunData per stack of a result, keyed by kind; throws on a malformed stack. */
 export function stackRuns(runId: number, text: string, tokens: readonly TokenInfo[], decoderTokens: readonly TokenInfo[],
-  stacks: readonly AttentionStack[]): Map<AttentionStackKind, RunData> {
+  stacks: readonly AttentionMessage[]): Map<AttentionStackKind, RunData> {
   const out = new Map<AttentionStackKind, RunData>();
-  for (const s of stacks) {
-    const data = unpackStack(s);
-    const dims: StackDims = { layers: s.layers, heads: s.heads, tokens: s.queries };
-    const rows = s.queryAxis === 'decoder' ? decoderTokens : tokens;
-    const cols = s.keyAxis === 'decoder' ? decoderTokens : tokens;
+  for (const m of stacks) {
+    const s = unpackAttention(m);
+    const { queryAxis, keyAxis } = axesOf(s.kind);
+    const rows = queryAxis === 'decoder' ? decoderTokens : tokens;
+    const cols = keyAxis === 'decoder' ? decoderTokens : tokens;
     if (rows.length !== s.queries || cols.length !== s.keys) {
       throw new Error(`The ${s.kind} attention is ${s.queries}×${s.keys}, but there are ${rows.length}×${cols.length} tokens.`);
     }
-    out.set(s.kind, s.kind === 'cross'
-      ? new CrossRunData(runId, text, rows, cols, data, dims, s)
-      : new RunData(runId, text, rows, data, dims, s.kind === 'decoder' && s.causal));
+    // Only decoder self-attention is drawn as causal (masked cells): encoder and cross stacks see every key.
+    const shown = s.kind === 'decoder' ? s : { ...s, causal: false };
+    out.set(s.kind, s.kind === 'cross' ? new CrossRunData(runId, text, rows, cols, shown) : new RunData(runId, text, rows, shown));
   }
   return out;
 }

@@ -2,9 +2,9 @@
  * Panel state: the small UI state persisted with vscode.setState (view, layer, head, locked token), the
  * transient hover, and the data of the run on show with its per-head and mean matrices.
  */
-import { aggregateMatrix } from '../../src/shared/aggregate';
+import { headMatrix, headView, type Attention } from '../../src/shared/attention';
 import { valueWeightedStack } from '../../src/shared/value-weighted';
-import { headMatrix, meanOverHeads, scaleMax, type StackDims } from '../../src/shared/colors';
+import { scaleMax } from '../../src/shared/colors';
 import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
@@ -71,14 +71,13 @@ export function headChoiceLabel(head: HeadChoice): string {
   return head === 'all' ? 'all heads' : typeof head === 'number' ? `H${head}` : head;
 }
 
-/** One run's tokens and attention, with cached mean matrices. */
+/** One run's tokens and attention (one stack), with cached aggregate matrices and colour scales. */
 export class RunData {
-  readonly dims: StackDims;
   readonly labels: readonly TokenLabel[];
-  private readonly means = new Map<string, Float32Array>();
+  private readonly aggregates = new Map<string, Float32Array>();
   private readonly scales = new Map<string, number>();
   /** The value-weighted stack (α_ij·‖v_j‖, rows renormalised) once the norms are in, and whether it is shown. */
-  private weighted?: Float32Array;
+  private weighted?: Attention;
   private showWeighted = false;
   private metricsCache?: { induction?: readonly number[]; rows: HeadMetricValues[] };
 
@@ -86,16 +85,13 @@ export class RunData {
     readonly runId: number,
     readonly text: string,
     readonly tokens: readonly TokenInfo[],
-    /** Float32 [L,H,T,T]; undefined until the worker has answered. */
-    readonly attention: Float32Array | undefined,
-    dims: StackDims,
-    readonly causal: boolean,
+    /** The stack; undefined until the worker has answered. */
+    readonly attention: Attention | undefined,
   ) {
-    this.dims = dims;
     this.labels = tokens.map((t) => tokenLabel(t, text));
   }
 
-  /** Number of tokens. */
+  /** Number of tokens (query rows). */
   get T(): number {
     return this.tokens.length;
   }
@@ -105,27 +101,40 @@ export class RunData {
     return this.T;
   }
 
+  /** Layers of the stack (0 before a result). */
+  get layers(): number {
+    return this.attention?.layers ?? 0;
+  }
+
+  /** Heads per layer (0 before a result). */
+  get heads(): number {
+    return this.attention?.heads ?? 0;
+  }
+
+  /** True when the stack is causal (zeros above the diagonal). */
+  get causal(): boolean {
+    return this.attention?.causal ?? false;
+  }
+
   /** Labels of the key tokens (columns): the tokens' own, except for cross-attention. */
   get keyLabels(): readonly TokenLabel[] {
     return this.labels;
   }
 
-  /** The [T,T] matrix for a layer and head choice ('all' shows the mean), or undefined before a result. */
+  /** The matrix for a layer and head choice ('all' shows the mean), or undefined before a result or where it has no form. */
   matrix(layer: number, head: HeadChoice): Float32Array | undefined {
-    const data = this.shown;
-    if (!data) return undefined;
-    if (typeof head !== 'number') {
-      const how = head === 'all' ? 'mean' : head;
-      const key = `${how}|${layer}|${data === this.attention ? 'a' : 'v'}`;
-      let m = this.means.get(key);
-      if (!m) {
-        m = how === 'mean' ? meanOverHeads(data, this.dims, layer)
-          : aggregateMatrix(data, this.dims.heads, this.dims.tokens, layer, how);
-        this.means.set(key, m);
-      }
-      return m;
+    const att = this.shown;
+    if (!att) return undefined;
+    if (typeof head === 'number') return headView(att, layer, head);
+    const how = head === 'all' ? 'mean' : head;
+    if (how === 'rollout' && att.queries !== att.keys) return undefined;
+    const key = `${how}|${layer}|${att === this.attention ? 'a' : 'v'}`;
+    let m = this.aggregates.get(key);
+    if (!m) {
+      m = headMatrix(att, layer, how);
+      this.aggregates.set(key, m);
     }
-    return headMatrix(data, this.dims, layer, head);
+    return m;
   }
 
   /**
@@ -143,21 +152,25 @@ export class RunData {
     return s;
   }
 
+  /** One weight of the stack on show: head `head` of `layer`, query `i`, key `j`. */
+  weight(layer: number, head: number, i: number, j: number): number {
+    const att = this.shown;
+    return att ? att.data[((layer * att.heads + head) * att.queries + i) * att.keys + j] : 0;
+  }
+
   /** The stack the views draw: the attention, or its value-weighted form when that is switched on and in. */
-  get shown(): Float32Array | undefined {
+  get shown(): Attention | undefined {
     return this.showWeighted && this.weighted ? this.weighted : this.attention;
   }
 
-  /** True while the views show ‖α_ij·v_j‖ (rows renormalised) instead of α. */
+  /** True while the views show α_ij·‖v_j‖ (rows renormalised) instead of α. */
   get valueWeighted(): boolean {
     return this.showWeighted && !!this.weighted;
   }
 
   /** Switches the value-weighted view; `norms` (Float32 [L, H, T] of ‖v_j‖) is kept once given. */
   setValueWeighted(on: boolean, norms?: Float32Array): void {
-    if (norms && !this.weighted && this.attention) {
-      this.weighted = valueWeightedStack(this.attention, norms, this.dims.layers, this.dims.heads, this.dims.tokens);
-    }
+    if (norms && !this.weighted && this.attention) this.weighted = valueWeightedStack(this.attention, norms);
     this.showWeighted = on;
   }
 
@@ -171,8 +184,7 @@ export class RunData {
     if (!this.attention) return [];
     let c = this.metricsCache;
     if (!c || c.induction !== induction) {
-      const ids = this.tokens.map((t) => t.id);
-      c = { induction, rows: stackMetrics(this.attention, this.dims.layers, this.dims.heads, ids, this.causal, induction) };
+      c = { induction, rows: stackMetrics(this.attention, this.tokens.map((t) => t.id), induction) };
       this.metricsCache = c;
     }
     return c.rows;

@@ -4,7 +4,8 @@
  * proportional to the weight, class `target` and `data-weight`. Future tokens of a causal model are
  * hatched. With "all heads", each token carries a small canvas of per-head bars in the head palette.
  */
-import { formatWeight, maxValue, rgbaToCss, selectTargets, topK, weightToAlpha, withAlpha } from '../../src/shared/colors';
+import { maxValue, rgbaToCss, weightToAlpha, withAlpha } from '../../src/shared/colors';
+import { formatWeight, selectTargets, topK } from '../../src/shared/attention';
 import { rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken } from '../common/token-text';
@@ -181,7 +182,7 @@ export class TokensView {
 
   private drawBars(m: TokensViewModel): void {
     const { run, layer, focused, theme } = m;
-    const H = run.dims.heads;
+    const H = run.heads;
     const width = Math.max(8, H * (BAR_W + BAR_GAP) - BAR_GAP);
     let max = 0;
     const rows: (Float32Array | undefined)[] = [];
@@ -226,7 +227,7 @@ export class TokensView {
     if (m.run.valueWeighted) item('legend-value', 'weighted by ‖v‖: ‖α_ij·v_j‖, rows renormalised');
     if (m.run.causal) item('legend-masked', 'future tokens are masked');
     if (m.head === 'all') {
-      for (let h = 0; h < m.run.dims.heads; h++) {
+      for (let h = 0; h < m.run.heads; h++) {
         const sw = document.createElement('span');
         sw.className = 'swatch head-swatch';
         sw.style.backgroundColor = rgbaToCss(m.theme.head(h));

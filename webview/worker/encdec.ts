@@ -69,7 +69,7 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   const transfer = [...new Set(out.stacks.map((s) => s.data))];
   ctx.post({
     type: 'result', runId, backendUsed: backend, fallbackReason,
-    attention: { layers: enc.layers, heads: enc.heads, tokens: enc.queries, data: enc.data, causal: enc.causal },
+    attention: enc,
     stacks: out.stacks, loadMs, inferenceMs,
   }, transfer);
 }

@@ -3,7 +3,8 @@
  * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
-import { assertNever, packAttention, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
+import { packAttention } from '../../src/shared/attention';
+import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
@@ -124,7 +125,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const inferenceMs = performance.now() - t1;
     if (stale(runId)) return;
     const a = output.attention;
-    const attention = packAttention(a.data, a.layers, a.heads, a.tokens, a.causal); // checks the shape; owns its buffer
+    const attention = packAttention(a); // checks the shape; owns its buffer
     const transfer: Transferable[] = [attention.data];
     const logits = output.logits?.buffer as ArrayBuffer | undefined;
     if (logits && logits !== attention.data) transfer.push(logits);
@@ -165,7 +166,7 @@ async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited
     if (!probe) return;
     try {
       const a = (await runModel(model, session, probe.ids)).attention;
-      const induction = inductionScores(a.data, a.layers, a.heads, a.tokens, probe.period)
+      const induction = inductionScores(a, probe.period)
         .map((x) => Math.min(1, Math.max(0, x))); // float rounding may leave a mean of weights a hair above 1
       cached = { period: probe.period, layers: a.layers, heads: a.heads, induction };
       probes.set(msg.modelKey, cached);

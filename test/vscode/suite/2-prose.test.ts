@@ -63,7 +63,7 @@ describe('the editor hover card', () => {
     assert.ok(run?.attention, 'a finished run exists (see above)');
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === run.documentUri);
     assert.ok(doc, 'the analysed document is open');
-    const { layers, heads, tokens: T, data } = run.attention;
+    const { layers, heads, queries: T, data } = run.attention;
     const k = Math.floor(T / 2);
     const position = doc.positionAt(run.documentOffset + run.tokens[k].start);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, position);
@@ -79,11 +79,11 @@ describe('the editor hover card', () => {
     const row = Array.from({ length: T }, (_, j) =>
       headsUsed.reduce((sum, h) => sum + data[((layer * heads + h) * T + k) * T + j], 0) / headsUsed.length);
     const expected = row.map((w, j) => ({ j, w })).filter((e) => e.w > 0).sort((a, b) => b.w - a.w).slice(0, 5);
-    const listed = [...text.matchAll(/\| #(\d+) \| (<0\.01|\d\.\d\d) \|/g)].map((m) => ({ j: Number(m[1]) - 1, weight: m[2] }));
+    const listed = [...text.matchAll(/\| #(\d+) \| (\d\.\d{4}) \|/g)].map((m) => ({ j: Number(m[1]) - 1, weight: m[2] }));
     assert.deepEqual(listed.map((l) => l.j), expected.map((e) => e.j), 'the top tokens, strongest first');
     for (const l of listed) {
       const w = row[l.j];
-      assert.equal(l.weight, w > 0 && w < 0.005 ? '<0.01' : w.toFixed(2), `weight of #${l.j + 1}`);
+      assert.equal(l.weight, w.toFixed(4), `weight of #${l.j + 1}`);
       assert.ok(l.j <= k, 'causal: only earlier tokens or itself');
     }
   });

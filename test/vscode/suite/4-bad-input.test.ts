@@ -61,7 +61,7 @@ describe('bad and unusual input', () => {
     const run = await showAttentionRun(api);
     const ctx = modelContext();
     assert.equal(run.tokens.length, ctx, `T is the model context (${ctx})`);
-    assert.equal(run.attention!.tokens, ctx);
+    assert.equal(run.attention!.queries, ctx);
     assert.ok(big.startsWith(run.text) && run.text.length < big.length, 'the tokenized text is a prefix of the selection');
     assert.ok(run.notices.some((n) => /trunc|cut|first|limit|context|max|long/i.test(n)),
       `a truncation notice (notices: ${JSON.stringify(run.notices)})`);

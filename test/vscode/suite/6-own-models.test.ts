@@ -41,7 +41,7 @@ describe('your own models (Hugging Face-shaped ONNX folders)', () => {
       const a = run.attention!;
       assert.equal(a.causal, causal);
       const ref = entry.tensors.attention;
-      assert.deepEqual([a.layers, a.heads, a.tokens, a.tokens], ref.shape);
+      assert.deepEqual([a.layers, a.heads, a.queries, a.keys], ref.shape);
       const d = maxDiff(a.data, ref.data);
       assert.ok(d <= 1e-5, `max |Δ| = ${d}`);
     });

@@ -1,0 +1,202 @@
+/**
+ * The one attention type of Attention Lens, and the small view helpers every side uses (host, worker,
+ * panel, compare view): one stack is Float32 [layers, heads, queries, keys], row i = query i. Self-attention
+ * has queries = keys = T; cross-attention has decoder queries over encoder keys. `AttentionMessage` is the
+ * same stack in transit, its data a transferable ArrayBuffer holding exactly the values. Pure.
+ */
+
+/** Kinds of attention a model can have; cross-attention only in encoder–decoder models. */
+export type AttentionStackKind = 'self' | 'encoder' | 'decoder' | 'cross';
+
+/** Which token list indexes an axis: the selection's tokens, or the decoder's tokens. */
+export type TokenAxis = 'input' | 'decoder';
+
+/** One attention stack in memory. */
+export interface Attention {
+  readonly kind: AttentionStackKind;
+  readonly layers: number;
+  readonly heads: number;
+  readonly queries: number;
+  readonly keys: number;
+  /** True when every entry above the diagonal is exactly 0 (a causal model). */
+  readonly causal: boolean;
+  /** Float32 [layers, heads, queries, keys]. */
+  readonly data: Float32Array;
+}
+
+/** An Attention as it travels by postMessage: the same fields, its values in a transferable buffer. */
+export interface AttentionMessage extends Omit<Attention, 'data'> {
+  /** Float32Array buffer of exactly layers·heads·queries·keys values. */
+  readonly data: ArrayBuffer;
+}
+
+/** A head of a layer, or an aggregate over the layer's heads ('rollout': from layer 0 up to the layer). */
+export type HeadSelector = number | 'mean' | 'max' | 'rollout';
+
+/** The token lists that index a stack's rows and columns. */
+export function axesOf(kind: AttentionStackKind): { readonly queryAxis: TokenAxis; readonly keyAxis: TokenAxis } {
+  return { queryAxis: kind === 'decoder' || kind === 'cross' ? 'decoder' : 'input', keyAxis: kind === 'decoder' ? 'decoder' : 'input' };
+}
+
+/** A self-attention stack [layers, heads, T, T] over `data`; throws when its length does not fit. */
+export function selfAttention(layers: number, heads: number, tokens: number, data: Float32Array, causal = false,
+  kind: AttentionStackKind = 'self'): Attention {
+  if (data.length !== layers * heads * tokens * tokens) throw new RangeError(`attention has ${data.length} values, expected ${layers}×${heads}×${tokens}²`);
+  return { kind, layers, heads, queries: tokens, keys: tokens, causal, data };
+}
+
+/** Number of values a stack of these dimensions holds. */
+const sizeOf = (a: Omit<Attention, 'data' | 'kind' | 'causal'>): number => a.layers * a.heads * a.queries * a.keys;
+
+/** Packs a stack for postMessage; copies only when its data is a view into a larger buffer. */
+export function packAttention(a: Attention): AttentionMessage {
+  if (a.data.length !== sizeOf(a)) {
+    throw new RangeError(`attention has ${a.data.length} values, expected ${a.layers}×${a.heads}×${a.queries}×${a.keys}`);
+  }
+  const d = a.data;
+  const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer ? d.buffer : d.slice().buffer;
+  const { kind, layers, heads, queries, keys, causal } = a;
+  return { kind, layers, heads, queries, keys, causal: causal === true, data: own as ArrayBuffer };
+}
+
+const KINDS: Readonly<Record<AttentionStackKind, true>> = { self: true, encoder: true, decoder: true, cross: true };
+
+/** Checks a stack that arrived by postMessage (untrusted) and returns it with its Float32 view; throws on a malformed one. */
+export function unpackAttention(m: AttentionMessage): Attention {
+  const dims = [m?.layers, m?.heads, m?.queries, m?.keys];
+  const raw: unknown = m?.data;
+  // An ArrayBuffer as sent; some transports hand the same bytes over as a typed-array view (instanceof fails across realms).
+  const buffer = Object.prototype.toString.call(raw) === '[object ArrayBuffer]' ? raw as ArrayBuffer
+    : ArrayBuffer.isView(raw) ? raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer : undefined;
+  if (!dims.every((d) => Number.isInteger(d) && d > 0) || !buffer || !(typeof m.kind === 'string' && m.kind in KINDS)) {
+    throw new TypeError(`malformed attention message: ${JSON.stringify({ kind: m?.kind, dims })}`);
+  }
+  if (buffer.byteLength !== sizeOf(m) * 4) {
+    throw new RangeError(`attention "${m.kind}" has ${buffer.byteLength / 4} values, expected ${dims.join('×')}`);
+  }
+  return { kind: m.kind, layers: m.layers, heads: m.heads, queries: m.queries, keys: m.keys, causal: m.causal === true,
+    data: new Float32Array(buffer) };
+}
+
+/** Head `head` of `layer`: a [queries, keys] view into the stack, not a copy. */
+export function headView(a: Attention, layer: number, head: number): Float32Array {
+  const n = a.queries * a.keys;
+  const off = (layer * a.heads + head) * n;
+  return a.data.subarray(off, off + n);
+}
+
+/** Mean over the heads of `layer`: W[i, j] = (1/H) Σ_h A_h[i, j], a new matrix (rows still sum to 1). */
+export function layerMean(a: Attention, layer: number): Float32Array {
+  const n = a.queries * a.keys;
+  const out = new Float32Array(n);
+  if (a.heads === 0) return out;
+  for (let h = 0; h < a.heads; h++) {
+    const m = headView(a, layer, h);
+    for (let k = 0; k < n; k++) out[k] += m[k];
+  }
+  for (let k = 0; k < n; k++) out[k] /= a.heads;
+  return out;
+}
+
+/** Element-wise max over the heads of `layer`: M[i, j] = max_h A_h[i, j], a new matrix (rows do not sum to 1). */
+export function layerMax(a: Attention, layer: number): Float32Array {
+  const n = a.queries * a.keys;
+  const out = new Float32Array(n);
+  for (let h = 0; h < a.heads; h++) {
+    const m = headView(a, layer, h);
+    for (let k = 0; k < n; k++) if (h === 0 || m[k] > out[k]) out[k] = m[k];
+  }
+  return out;
+}
+
+/**
+ * Attention rollout to layer `upTo` (Abnar & Zuidema 2020): per layer Â_l = ½W_l + ½I (W_l the mean over
+ * heads, I the residual stream), rows renormalised; R = Â_upTo ··· Â_0 in Float64. Rows sum to 1.
+ * Self-attention stacks only (queries = keys).
+ */
+export function rollout(a: Attention, upTo: number): Float32Array {
+  const t = a.queries;
+  if (a.keys !== t) throw new RangeError('rollout needs a self-attention stack (queries = keys)');
+  let r: Float64Array | undefined;
+  for (let l = 0; l <= upTo; l++) {
+    const w = layerMean(a, l);
+    const m = new Float64Array(t * t);
+    for (let i = 0; i < t; i++) {
+      let s = 0;
+      for (let j = 0; j < t; j++) s += (m[i * t + j] = 0.5 * w[i * t + j] + (i === j ? 0.5 : 0));
+      if (s > 0) for (let j = 0; j < t; j++) m[i * t + j] /= s;
+    }
+    r = r ? matmul(m, r, t) : m;
+  }
+  return Float32Array.from(r ?? new Float64Array(t * t));
+}
+
+/** C = A·B for T×T row-major matrices, in Float64. */
+export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, t: number): Float64Array {
+  const c = new Float64Array(t * t);
+  for (let i = 0; i < t; i++) {
+    for (let k = 0; k < t; k++) {
+      const x = a[i * t + k];
+      if (x === 0) continue;
+      for (let j = 0; j < t; j++) c[i * t + j] += x * b[k * t + j];
+    }
+  }
+  return c;
+}
+
+/** The [queries, keys] matrix a selector names: a view for a head, a new matrix for an aggregate. */
+export function headMatrix(a: Attention, layer: number, head: HeadSelector): Float32Array {
+  if (head === 'mean') return layerMean(a, layer);
+  if (head === 'max') return layerMax(a, layer);
+  if (head === 'rollout') return rollout(a, layer);
+  return headView(a, layer, head);
+}
+
+/** Row `query` of a selector's matrix: what the query attends to (a view for a head, computed for mean and max). */
+export function headRow(a: Attention, layer: number, head: HeadSelector, query: number): Float32Array {
+  const k = a.keys;
+  if (typeof head === 'number') return headView(a, layer, head).subarray(query * k, (query + 1) * k);
+  if (head === 'rollout') return rollout(a, layer).subarray(query * k, (query + 1) * k);
+  const out = new Float32Array(k);
+  for (let h = 0; h < a.heads; h++) {
+    const row = headView(a, layer, h).subarray(query * k, (query + 1) * k);
+    for (let j = 0; j < k; j++) {
+      if (head === 'mean') out[j] += row[j] / a.heads;
+      else if (h === 0 || row[j] > out[j]) out[j] = row[j];
+    }
+  }
+  return out;
+}
+
+/** Indices of the `k` largest positive weights, largest first (ties: earlier token first). */
+export function topK(row: ArrayLike<number>, k: number): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < row.length; i++) if (row[i] > 0) idx.push(i);
+  idx.sort((x, y) => row[y] - row[x] || x - y);
+  return idx.slice(0, Math.max(0, k));
+}
+
+/** Weights at or below this are not highlighted as targets (unless top-k brings them in). */
+export const TARGET_THRESHOLD = 0.01;
+
+/** At least this many targets are highlighted per query, when that many keys have weight > 0. */
+export const MIN_TARGETS = 3;
+
+/**
+ * Keys to highlight for one query row: every j with weight > threshold, plus the largest positive
+ * weights until at least `minCount` are chosen. Returned in ascending index order.
+ */
+export function selectTargets(row: ArrayLike<number>, threshold = TARGET_THRESHOLD, minCount = MIN_TARGETS): number[] {
+  const chosen = new Set<number>();
+  for (let j = 0; j < row.length; j++) if (row[j] > threshold) chosen.add(j);
+  for (const j of topK(row, row.length)) {
+    if (chosen.size >= minCount) break;
+    chosen.add(j);
+  }
+  return [...chosen].sort((x, y) => x - y);
+}
+
+/** An attention weight as every view shows it (panel, hover card, compare view): four decimals. */
+export function formatWeight(w: number): string {
+  return w.toFixed(4);
+}
