@@ -38,7 +38,7 @@ if (desktop) {
   console.log(`opening VS Code with the extension from ${root}`);
   const child = spawn('code', [`--extensionDevelopmentPath=${root}`, '--new-window', sample, sampleFile], { stdio: 'inherit' });
   child.on('exit', (code) => {
-    console.log('VS Code is open: select text and run "Attention Lens: Show Attention" (ctrl+alt+a).');
+    console.log('VS Code is open: select text and run "Attention Lens: Show Attention" (ctrl+k ctrl+shift+a).');
     process.exit(code ?? 0);
   });
 } else {
@@ -51,7 +51,7 @@ if (desktop) {
   console.log('');
   console.log(`  ${cs.url}`);
   console.log('');
-  console.log(`Then open prose.txt, select a sentence and run "Attention Lens: Show Attention" (F1, or ctrl+alt+a).`);
+  console.log(`Then open prose.txt, select a sentence and run "Attention Lens: Show Attention" (F1, or ctrl+k ctrl+shift+a).`);
   console.log(`Only 127.0.0.1 listens; from another machine use an SSH tunnel: ssh -L ${port}:127.0.0.1:${port} <host>`);
   console.log(`code-server log: ${cs.logPath}`);
   console.log('Press Ctrl+C to stop.');

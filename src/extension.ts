@@ -22,7 +22,10 @@ export const COMMANDS = {
   downloadModel: 'attentionLens.downloadModel',
 } as const;
 
-/** Activates the extension and returns its API. */
+/**
+ * Activates the extension and returns its API. It activates on its commands, the Compare Heads view and the
+ * panel serializer only (package.json), not at startup: the model status bar item appears from then on.
+ */
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const controller = new AttentionLensController(context);
   const notifier = controller.notifier;

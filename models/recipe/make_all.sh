@@ -22,4 +22,5 @@ $py -c "import json, export; json.dump(export.REFERENCE_TEXTS, open('work/refere
 node encode_texts.mjs work/tokenizer.json work/reference_ids.json work/reference_texts.json
 $py export.py --name lens-gpt
 $py measure_heads.py --name lens-gpt
+$py measure_onnx_heads.py --name lens-gpt
 echo "done: models/lens-gpt (see MODEL_CARD.md)"

@@ -132,6 +132,7 @@ export function modelRemedy(bundled: boolean): string {
     : ' Fix the folder, or pick another model with "Attention Lens: Select Model" (settings attentionLens.models and attentionLens.defaultModel).';
 }
 
+/** Loaded folders, keyed by the folder and the options that shape the result (name, storage folder, limits). */
 const cache = new Map<string, { stamp: string; model: LoadedModel }>();
 
 /** The ONNX files a folder uses: the encoder–decoder pair, else the first variant present, else onnx/model.onnx. */
@@ -170,7 +171,8 @@ export async function loadModelFolder(dir: string,
   }
   const files = await resolveOnnxFiles(dir);
   const stamp = await stampOf(dir, remedy, files.decoder ? [files.onnx, files.decoder] : [files.onnx]);
-  const hit = cache.get(dir);
+  const key = JSON.stringify([dir, options.bundled, options.name ?? null, options.storageDir ?? null, options.limits ?? null]);
+  const hit = cache.get(key);
   if (hit && hit.stamp === stamp) return hit.model;
 
   const configJson = await readJson(dir, MODEL_FILES.config, remedy);
@@ -202,7 +204,7 @@ export async function loadModelFolder(dir: string,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
     ...(notices.length ? { notices } : {}),
   };
-  cache.set(dir, { stamp, model });
+  cache.set(key, { stamp, model });
   return model;
 }
 
@@ -258,9 +260,4 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: S
     const why = e instanceof TapError ? e.message : `it could not be read as ONNX (${(e as Error).message}).`;
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${why}${remedy}`, rel);
   }
-}
-
-/** Forgets cached folders (tests, or after the user edits settings). */
-export function clearModelCache(): void {
-  cache.clear();
 }

@@ -158,8 +158,3 @@ export function applyNormalizer(chars: readonly AlignedChar[], spec: unknown): A
       throw new NormalizerError(`the ${String(s.type)} normalizer`);
   }
 }
-
-/** Normalizes text with a tokenizer.json `normalizer`, keeping each output code point's source range. */
-export function normalizeAligned(text: string, spec: unknown): AlignedChar[] {
-  return applyNormalizer(alignedChars(text), spec);
-}

@@ -28,9 +28,9 @@ const near = (p: Px, c: Rgba, tol = 1.5): boolean =>
   Math.abs(p[0] - c.r) <= tol && Math.abs(p[1] - c.g) <= tol && Math.abs(p[2] - c.b) <= tol && p[3] === 255;
 const hex = (c: Rgba): string => `rgb(${[c.r, c.g, c.b].map(Math.round).join(', ')})`;
 
-/** RGBA of the heatmap canvas's device pixels in the CSS-px box (x, y, w, h). */
-async function heatPixels(page: Page, x: number, y: number, w: number, h: number): Promise<Px[]> {
-  return page.$eval('#heatmap', (c: any, box) => {
+/** RGBA of the device pixels of canvas `selector` in the CSS-px box (x, y, w, h). */
+async function canvasPixels(page: Page, selector: string, x: number, y: number, w: number, h: number): Promise<Px[]> {
+  return page.$eval(selector, (c: any, box) => {
     const dpr = c.width / parseFloat(c.style.width);
     const [x, y, w, h] = [Math.floor(box.x * dpr), Math.floor(box.y * dpr), Math.max(1, Math.round(box.w * dpr)), Math.max(1, Math.round(box.h * dpr))];
     const d = c.getContext('2d').getImageData(x, y, w, h).data;
@@ -39,6 +39,9 @@ async function heatPixels(page: Page, x: number, y: number, w: number, h: number
     return out;
   }, { x, y, w, h }) as Promise<Px[]>;
 }
+
+/** RGBA of the heatmap canvas's device pixels in the CSS-px box (x, y, w, h). */
+const heatPixels = (page: Page, x: number, y: number, w: number, h: number): Promise<Px[]> => canvasPixels(page, '#heatmap', x, y, w, h);
 
 /** Waits until the centre pixel of heatmap cell (i, j) has colour `want`; fails with the colour it has. */
 async function expectCell(page: Page, i: number, j: number, want: Rgba, what: string): Promise<void> {
@@ -74,6 +77,8 @@ describe('panel theme changes in Chromium (dark, light, high contrast)', functio
   let page: Page;
   let matrix: number[];
   let T: number;
+  /** The whole result: Float32 [layers, heads, T, T] as numbers. */
+  let attention: { layers: number; heads: number; data: number[] };
   const ref = loadReference().reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
 
   before(async () => {
@@ -91,6 +96,7 @@ describe('panel theme changes in Chromium (dark, light, high contrast)', functio
     });
     const r = await waitForPosted(page, 'result', 1);
     T = r.attention.queries;
+    attention = { layers: r.attention.layers, heads: r.attention.heads, data: r.attention.data };
     matrix = r.attention.data.slice(0, T * T); // layer 0, head 0
     await selectDropdown(page, 'layer-select', '0');
     await selectDropdown(page, 'head-select', '0');
@@ -207,11 +213,71 @@ describe('panel theme changes in Chromium (dark, light, high contrast)', functio
     await checkHeatmap(THEME_VARS['vscode-dark'], 'heatmap after the variables are removed');
   });
 
-  it('is readable in high contrast: model grid screenshot', async () => {
+  /**
+   * Checks one grid thumbnail (layer, head; not the selected one, whose focus ring covers its outline) against a
+   * theme's variables: its outline on all four sides is the contrast border exactly when the theme has one; a
+   * strongly and a faintly attended cell (rows 30–60 % down, clear of the value chip and the label badges) are
+   * the background mixed towards --vscode-charts-blue by √(weight / scale), the faint one visibly off the
+   * background; a masked cell is the background mixed towards the foreground.
+   */
+  async function checkGridThumb(vars: Readonly<Record<string, string>>, layer: number, head: number, what: string): Promise<void> {
+    const bg = themeColor(vars, 'editor-background');
+    const fg = themeColor(vars, 'editor-foreground');
+    const accent = themeColor(vars, 'charts-blue');
+    const g = await page.$eval('#grid', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, thumb: +c.dataset.thumb, gap: +c.dataset.gap,
+      meanGap: +c.dataset.meanGap, cols: +c.dataset.cols, dpr: c.width / parseFloat(c.style.width) }));
+    assert.ok(head < g.cols - 1, 'a head column, not the mean');
+    assert.ok(T <= Math.ceil(g.thumb * g.dpr), `one image pixel per cell (T = ${T}, thumbnail ${g.thumb} CSS px)`);
+    const x = g.x0 + head * (g.thumb + g.gap);
+    const y = g.y0 + layer * (g.thumb + g.gap);
+    const mat = attention.data.slice((layer * attention.heads + head) * T * T, (layer * attention.heads + head + 1) * T * T);
+    const max = scaleMax(mat, T, true);
+    const band: [number, number][] = [];
+    for (let i = Math.ceil(0.3 * T); i <= Math.floor(0.6 * T); i++) for (let j = 0; j <= i; j++) band.push([i, j]);
+    const w = ([i, j]: [number, number]) => mat[i * T + j];
+    const hot = band.reduce((a, b) => (w(b) > w(a) ? b : a));
+    // The cell nearest 5 % of the scale: faint, but √0.05 ≈ 0.22 of the way to the accent.
+    const faint = band.reduce((a, b) => (Math.abs(w(b) / max - 0.05) < Math.abs(w(a) / max - 0.05) ? b : a));
+    const masked: [number, number] = [Math.floor(0.45 * T), T - 1];
+    const cells: { cell: [number, number]; colour: Rgba; name: string }[] = [
+      { cell: hot, colour: mixColors(bg, accent, heatIntensity(w(hot), max)), name: 'strongest cell' },
+      { cell: faint, colour: mixColors(bg, accent, heatIntensity(w(faint), max)), name: 'faint cell' },
+      { cell: masked, colour: mixColors(bg, fg, vars.contrastBorder ? 0.12 : 0.07), name: 'masked cell' },
+    ];
+    const faintColour = cells[1].colour;
+    assert.ok(Math.max(Math.abs(faintColour.r - bg.r), Math.abs(faintColour.g - bg.g), Math.abs(faintColour.b - bg.b)) >= 20,
+      `${what}: the faint cell (weight ${w(faint).toFixed(4)}, scale ${max.toFixed(4)}) should stand off the background`);
+    const at = async ([i, j]: [number, number]): Promise<Px> =>
+      (await canvasPixels(page, '#grid', x + ((j + 0.5) * g.thumb) / T, y + ((i + 0.5) * g.thumb) / T, 0, 0))[0];
+    // Redraws after a theme change follow on the next frames: wait for them (a hang guard), then assert.
+    for (let tries = 0; tries < 50 && !near(await at(hot), cells[0].colour); tries++) await nextFrames(page);
+    for (const c of cells) {
+      const got = await at(c.cell);
+      assert.ok(near(got, c.colour), `${what}: L${layer} H${head} ${c.name} (${c.cell.join(', ')}) is rgba(${got.join(', ')}), want ${hex(c.colour)}`);
+    }
+    const border = parseCssColor(THEME_VARS['vscode-high-contrast'].contrastBorder)!;
+    const edges: [string, [number, number, number, number]][] = [
+      ['left', [x - 2, y + g.thumb / 2, 2.5, 0]], ['right', [x + g.thumb - 0.5, y + g.thumb / 2, 2.5, 0]],
+      ['top', [x + g.thumb / 2, y - 2, 0, 2.5]], ['bottom', [x + g.thumb / 2, y + g.thumb - 0.5, 0, 2.5]],
+    ];
+    for (const [side, [ex, ey, ew, eh]] of edges) {
+      const px = await canvasPixels(page, '#grid', ex, ey, ew, eh);
+      assert.equal(px.some((p) => near(p, border)), !!vars.contrastBorder,
+        `${what}: the ${side} outline of L${layer} H${head} ${vars.contrastBorder ? 'lacks' : 'has'} the contrast border; pixels ${JSON.stringify(px)}`);
+    }
+  }
+
+  it('is readable in high contrast: model grid thumbnails outlined in the contrast border, heat towards the accent', async () => {
     await setTheme(page, 'vscode-high-contrast');
     await page.locator('#tab-grid').click();
-    await page.waitForFunction(() => Number((globalThis as any).document.getElementById('grid').dataset.thumb) > 0);
+    await page.waitForFunction(() => {
+      const c = (globalThis as any).document.getElementById('grid');
+      return Number(c.dataset.thumb) > 0 && c.dataset.pending === '0';
+    });
+    const [layer, head] = [attention.layers - 1, 1]; // L0 H0 is selected (before()), so its outline is the focus ring
+    await checkGridThumb(THEME_VARS['vscode-high-contrast'], layer, head, 'high contrast');
     await shot(page, 'panel-grid-hc.png');
     await setTheme(page, 'vscode-dark');
+    await checkGridThumb(THEME_VARS['vscode-dark'], layer, head, 'back to dark');
   });
 });

@@ -7,8 +7,8 @@ import { bundledModelDir, readBundledOnnx } from '../support/model';
 import { openTapped, runTapped, type TappedSession } from '../support/run-tapped';
 
 // The extension's own labelling code on the shipped default model: the heads its measurements
-// (head_scores.json, written when the model was trained; its sink column re-measured through the ONNX export by
-// test/support/measure-sink.ts) put over the card's thresholds must get the label.
+// (head_scores.json, written when the model was trained; its prev-token and sink columns measured in PyTorch on
+// the ONNX weights by models/recipe/measure_onnx_heads.py) put over the card's thresholds must get the label.
 const ort = require('onnxruntime-node');
 const scores = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'head_scores.json'), 'utf8'));
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));

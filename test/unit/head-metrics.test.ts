@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  duplicateTokenScore, inductionScore, meanAttentionDistance, meanNextTokenLoss, normalisedEntropy,
+  duplicateTokenScore, inductionScore, meanAttentionDistance, normalisedEntropy,
   previousTokenScore, rowEntropy, selfScore, sinkScore,
 } from '../../src/shared/head-metrics';
 
@@ -81,10 +81,5 @@ describe('head metrics on hand-built matrices', () => {
     // Rows 2 and 4 repeat a token; each puts 1/2 on the earlier copy.
     close(duplicateTokenScore(dup, T, ids), 0.5);
     close(duplicateTokenScore(uniformCausal, T, [1, 2, 3, 4, 5, 6]), 0);
-  });
-
-  it('computes next-token cross-entropy from logits', () => {
-    // Uniform logits over 4 classes: ln 4 per position.
-    close(meanNextTokenLoss(new Float32Array(3 * 4), 4, [0, 1, 2], 0, 2), Math.log(4));
   });
 });

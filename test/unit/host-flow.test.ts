@@ -21,18 +21,77 @@ const posted = () => stub.state.posted as Posted[];
 const lastPosted = (type: string) => [...posted()].reverse().find((m) => m.type === type);
 const run = (arg?: unknown) => stub.state.commands.get('attentionLens.showAttention')!(arg) as Promise<number | undefined>;
 
-/** A causal attention tensor: query i attends uniformly to tokens 0..i (head h adds a tilt to tell heads apart). */
+/** Row i of the four kinds of head the synthetic heads mix: [previous token, first token, uniform, self], each over 0..i. */
+type Mix = readonly [prev: number, first: number, uniform: number, self: number];
+/**
+ * One mixture per head (layer-major), so every head attends differently: pure previous-token, first-token,
+ * uniform and self heads in layer 0, mixtures of them in the others. Their divergences differ, which the
+ * compare view's matrices and its related-heads order are checked against (computed here, not by the code).
+ */
+const MIXES: readonly Mix[] = [
+  [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1],
+  [0, 0.3, 0.1, 0.6], [0.1, 0.3, 0.1, 0.5], [0.9, 0, 0.1, 0], [0.7, 0.3, 0, 0],
+  [0, 0.8, 0.2, 0], [0.4, 0, 0.4, 0.2], [0.2, 0.6, 0.1, 0.1], [0.6, 0.1, 0.3, 0],
+];
+if (MIXES.length < L * H) throw new Error(`the synthetic heads cover ${MIXES.length} heads, the model has ${L * H}`);
+
+/** Row i (length T, Float64) of a head mixing the four kinds with weights `mix`. */
+function mixRow(mix: Mix, i: number, T: number): Float64Array {
+  const row = new Float64Array(T);
+  row[Math.max(0, i - 1)] += mix[0];
+  row[0] += mix[1];
+  for (let j = 0; j <= i; j++) row[j] += mix[2] / (i + 1);
+  row[i] += mix[3];
+  return row;
+}
+
+/** The T×T matrix (Float64, row-major) of head `m` (layer * H + head). */
+function headMatrix64(m: number, T: number): Float64Array {
+  const out = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) out.set(mixRow(MIXES[m], i, T), i * T);
+  return out;
+}
+
+/** A causal attention tensor [L, H, T, T] whose heads are the mixtures of MIXES. */
 function causalAttention(T: number): Float32Array {
   const data = new Float32Array(L * H * T * T);
-  for (let m = 0; m < L * H; m++) {
-    for (let i = 0; i < T; i++) {
-      const row = m * T * T + i * T;
-      let sum = 0;
-      for (let j = 0; j <= i; j++) sum += j + 1;
-      for (let j = 0; j <= i; j++) data[row + j] = (j + 1) / sum;
-    }
-  }
+  for (let m = 0; m < L * H; m++) data.set(headMatrix64(m, T), m * T * T);
   return data;
+}
+
+/** Jensen–Shannon divergence in bits of two distributions that each sum to 1 (written here, independently of src/). */
+function jsdBits(p: ArrayLike<number>, q: ArrayLike<number>): number {
+  let d = 0;
+  for (let j = 0; j < p.length; j++) {
+    const mid = (p[j] + q[j]) / 2;
+    if (p[j] > 0) d += 0.5 * p[j] * Math.log(p[j] / mid);
+    if (q[j] > 0) d += 0.5 * q[j] * Math.log(q[j] / mid);
+  }
+  return d / Math.LN2;
+}
+
+/** Mean over the T query rows of the row JSD of two T×T matrices. */
+function meanJsd(a: Float64Array, b: Float64Array, T: number): number {
+  let s = 0;
+  for (let i = 0; i < T; i++) s += jsdBits(a.subarray(i * T, (i + 1) * T), b.subarray(i * T, (i + 1) * T));
+  return s / T;
+}
+
+/**
+ * The `k` heads nearest to `target` by mean row JSD, nearest first, leaving out `exclude`; each consecutive
+ * pair up to the (k+1)-th differs by more than the tolerance, so the expected order is not decided by rounding.
+ */
+function expectedNearest(target: Float64Array, T: number, k: number, exclude?: number): { layer: number; head: number; meanJsd: number }[] {
+  const all = [];
+  for (let m = 0; m < L * H; m++) {
+    if (m !== exclude) all.push({ layer: Math.floor(m / H), head: m % H, meanJsd: meanJsd(target, headMatrix64(m, T), T) });
+  }
+  all.sort((a, b) => a.meanJsd - b.meanJsd);
+  for (let r = 1; r <= Math.min(k, all.length - 1); r++) {
+    assert.ok(all[r].meanJsd - all[r - 1].meanJsd > 1e-3, `fixture: heads ${r - 1} and ${r} of the expected order are too close to tell apart`);
+  }
+  assert.ok(all[0].meanJsd > 0.01, 'fixture: the nearest head still differs from the target');
+  return all.slice(0, k);
 }
 
 function answer(runId: number, T: number, extra: Record<string, unknown> = {}): void {
@@ -337,20 +396,44 @@ describe('host flow: restore after reload, compare view', () => {
     answer(id, T);
     await stub.state.commands.get('attentionLens.pinHead')!({ layer: 0, head: 0 });
     await stub.state.commands.get('attentionLens.pinHead')!({ layer: L - 1, head: 'mean' });
-    const msg = viewPosts.at(-1) as { type: string; pinned: unknown[]; matrices: ArrayBuffer; tokens: unknown[] };
+    type Related = { head: { stack: string; layer: number; head: number }; meanJsd: number }[][];
+    const msg = viewPosts.at(-1) as { type: string; pinned: unknown[]; matrices: ArrayBuffer; tokens: unknown[]; related: Related };
     assert.equal(msg.type, 'compare');
-    assert.equal(msg.pinned.length, 2);
+    assert.deepEqual(msg.pinned, [{ stack: 'self', layer: 0, head: 0 }, { stack: 'self', layer: L - 1, head: 'mean' }]);
     assert.equal(msg.tokens.length, T);
     assert.equal(msg.matrices.byteLength, 2 * T * T * 4);
+    // The matrices are the pinned heads': L0 H0 (previous token) and the mean of the last layer's heads, built here from MIXES.
+    const prevHead = headMatrix64(0, T);
+    const lastMean = new Float64Array(T * T);
+    for (let h = 0; h < H; h++) headMatrix64((L - 1) * H + h, T).forEach((v, k) => { lastMean[k] += v / H; });
     const m = new Float32Array(msg.matrices);
-    assert.ok(Math.abs(m[T * T + (T - 1) * T] - 1 / ((T * (T + 1)) / 2)) < 1e-6, 'mean head row of the last token');
+    const closeTo = (got: Float32Array, want: Float64Array, what: string) => {
+      const k = got.findIndex((v, q) => !(Math.abs(v - want[q]) <= 1e-6));
+      assert.equal(k, -1, `${what}: cell (${Math.floor(k / T)}, ${k % T}) is ${got[k]}, want ${want[k]}`);
+    };
+    closeTo(m.subarray(0, T * T), prevHead, 'pinned L0 H0');
+    closeTo(m.subarray(T * T, 2 * T * T), lastMean, `pinned L${L - 1} mean`);
+    // Related heads: per pinned head, the RELATED_HEADS (4) nearest others by mean row JSD, nearest first, the head itself left out.
+    const related = (r: Related[number]) => r.map((x) => ({ stack: x.head.stack, layer: x.head.layer, head: x.head.head, meanJsd: x.meanJsd }));
+    const expectRelated = (got: Related[number], want: ReturnType<typeof expectedNearest>, what: string) => {
+      assert.deepEqual(related(got).map(({ layer, head }) => `L${layer} H${head}`), want.map(({ layer, head }) => `L${layer} H${head}`), `${what}: order`);
+      got.forEach((r, k) => {
+        assert.equal(r.head.stack, 'self');
+        assert.ok(Math.abs(r.meanJsd - want[k].meanJsd) <= 1e-5, `${what}: L${r.head.layer} H${r.head.head} mean JSD ${r.meanJsd}, want ${want[k].meanJsd}`);
+      });
+    };
+    assert.equal(msg.related.length, 2);
+    expectRelated(msg.related[0], expectedNearest(prevHead, T, 4, 0), 'related to L0 H0');
+    expectRelated(msg.related[1], expectedNearest(lastMean, T, 4), `related to L${L - 1} mean`);
+
     send({ type: 'unpin', head: { stack: 'self', layer: 0, head: 0 } });
     assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }]);
     send({ type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
-    assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });    // Related heads: per pinned head, the nearest others by mean JSD, nearest first; 'pin' from the view pins one.
-    const rel = (viewPosts.at(-1) as { related: { head: { layer: number; head: number }; meanJsd: number }[][] }).related;
-    assert.equal(rel.length, 1);
-    assert.ok(rel[0].length > 0 && rel[0].every((r, k) => k === 0 || r.meanJsd >= rel[0][k - 1].meanJsd));
+    assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
+    const afterUnpin = viewPosts.at(-1) as { pinned: unknown[]; related: Related };
+    assert.deepEqual(afterUnpin.pinned, [{ stack: 'self', layer: L - 1, head: 'mean' }]);
+    assert.equal(afterUnpin.related.length, 1);
+    expectRelated(afterUnpin.related[0], expectedNearest(lastMean, T, 4), `related to L${L - 1} mean after the unpin`);
     send({ type: 'pin', head: { stack: 'self', layer: 0, head: 1 } });
     assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }, { stack: 'self', layer: 0, head: 1 }]);
   });

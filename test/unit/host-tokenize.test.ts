@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  checkTokenizerSupported, clearModelCache, loadModelFolder, ModelError, parseModelConfig,
+  checkTokenizerSupported, loadModelFolder, ModelError, parseModelConfig,
 } from '../../src/host/model-folder';
 import { createTokenizer, TokenizeError, tokenizeWithLimit } from '../../src/host/tokenize';
 import { bundledModelDir } from '../support/model';
@@ -84,7 +84,6 @@ describe('host model folder checks', () => {
   let tmp: string;
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-model-'));
-    clearModelCache();
   });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -103,6 +102,8 @@ describe('host model folder checks', () => {
     assert.match(m.name, /\(bundled\)$/);
     assert.ok(!m.extraInputs.includes('input_ids'));
     assert.equal(await loadModelFolder(bundledModelDir, { bundled: true }), m, 'cached while files are unchanged');
+    const named = await loadModelFolder(bundledModelDir, { bundled: true, name: 'other' });
+    assert.equal(named.name, 'other', 'not the entry loaded with other options');
   });
 
   it('names the missing file and what to do', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { clearModelCache, loadModelFolder } from '../../src/host/model-folder';
+import { loadModelFolder } from '../../src/host/model-folder';
 import { createTokenizer, TokenizeError, tokenizeWithLimit } from '../../src/host/tokenize';
 import { testModelsDir } from '../support/test-models';
 
@@ -49,8 +49,6 @@ describe('host model folders shaped like Hugging Face exports', () => {
     assert.deepEqual(parseModelConfig({ num_layers: 6, num_heads: 8, relative_attention_num_buckets: 32 }), { layers: 6, heads: 8, context: 512 });
     assert.throws(() => parseModelConfig({ num_layers: 6, num_heads: 8 }), /n_positions/);
   });
-
-  beforeEach(() => clearModelCache());
 
   it('loads tiny-bert and tiny-distilbert (n_layers/n_heads, external data) with the inputs to feed', async () => {
     const bert = await loadModelFolder(path.join(testModelsDir, 'tiny-bert'), { bundled: false });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { repoRoot } from '../support/model';
 
 interface ColorContribution { id: string; defaults: Record<string, string | null> }
 
-const manifest = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8'));
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 
 describe('manifest: contributed colours', () => {
   const colors: ColorContribution[] = manifest.contributes.colors;
@@ -24,5 +25,83 @@ describe('manifest: contributed colours', () => {
         if (hex && hex[1].length === 8) assert.ok(parseInt(hex[1].slice(6), 16) > 0, `${c.id}.${kind} is not fully transparent`);
       }
     }
+  });
+});
+
+describe('manifest: activation', () => {
+  // Commands and the contributed view activate the extension by themselves (VS Code ≥ 1.74 infers onCommand and
+  // onView); only the panel serializer needs an event. Nothing loads the extension at startup.
+  it('activates only to restore the panel (commands and the view are implicit), never on startup', () => {
+    assert.deepEqual(manifest.activationEvents, ['onWebviewPanel:attentionLens.panel']);
+    assert.match(manifest.engines.vscode, /^\^1\.(9\d|\d{3,})\./, 'an engine that infers onCommand/onView');
+  });
+});
+
+describe('manifest: keybindings', () => {
+  // Ctrl+Alt is AltGr on Windows for Polish, German, French and other layouts: Ctrl+Alt+letter would take a
+  // character (ą, @, €…) away from the user, which is why VS Code's own defaults avoid it.
+  it('binds Show Attention in the editor with no Ctrl+Alt chord on Windows or Linux', () => {
+    const kbs: { command: string; key: string; mac?: string; win?: string; linux?: string; when?: string }[] = manifest.contributes.keybindings;
+    const show = kbs.find((k) => k.command === 'attentionLens.showAttention');
+    assert.ok(show, 'Show Attention has a keybinding');
+    assert.equal(show.when, 'editorTextFocus');
+    for (const kb of kbs) {
+      for (const combo of [kb.key, kb.win, kb.linux].filter((k): k is string => !!k)) {
+        for (const part of combo.toLowerCase().split(' ')) {
+          const mods = part.split('+').slice(0, -1);
+          assert.ok(!(mods.includes('ctrl') && mods.includes('alt')), `${kb.command}: "${combo}" presses Ctrl+Alt (AltGr)`);
+        }
+      }
+      if (kb.mac) assert.ok(!/\bctrl\+alt\b|\balt\+ctrl\b/.test(kb.mac.toLowerCase()), `${kb.command}: mac "${kb.mac}"`);
+    }
+  });
+});
+
+describe('manifest: localised strings, icon, repository, changelog', () => {
+  const raw = fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8');
+  const placeholders = [...raw.matchAll(/"%([^"%]+)%"/g)].map((m) => m[1]);
+
+  it('resolves every %key% of package.json in package.nls.json, and package.nls.json has no unused key', () => {
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    assert.ok(placeholders.length > 0);
+    for (const k of placeholders) assert.equal(typeof nls[k], 'string', `%${k}% is in package.nls.json`);
+    assert.deepEqual(Object.keys(nls).filter((k) => !placeholders.includes(k)), []);
+  });
+
+  it('takes every user-visible string (titles, categories, names, descriptions) from package.nls.json', () => {
+    const visible = new Set(['displayName', 'description', 'title', 'category', 'name', 'markdownDescription',
+      'enumDescriptions', 'markdownEnumDescriptions', 'deprecationMessage', 'markdownDeprecationMessage']);
+    const literal: string[] = [];
+    const walk = (v: unknown, at: string, field?: string) => {
+      if (typeof v === 'string') {
+        if (field && visible.has(field) && !/^%[^%]+%$/.test(v)) literal.push(`${at} = ${JSON.stringify(v)}`);
+      } else if (Array.isArray(v)) {
+        v.forEach((x, i) => walk(x, `${at}[${i}]`, field));
+      } else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`, k === 'properties' ? undefined : k);
+      }
+    };
+    walk(manifest.contributes, 'contributes');
+    walk({ displayName: manifest.displayName, description: manifest.description }, '');
+    assert.deepEqual(literal, []);
+  });
+
+  it('has a 128×128 or 256×256 PNG icon in media/', () => {
+    assert.match(manifest.icon, /^media\/[^/]+\.png$/);
+    const png = fs.readFileSync(path.join(repoRoot, manifest.icon));
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+    assert.equal(png.toString('latin1', 12, 16), 'IHDR', 'IHDR is the first chunk');
+    const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    assert.ok(w === h && (w === 128 || w === 256), `${w}×${h}`);
+  });
+
+  it('names its repository', () => {
+    const url = typeof manifest.repository === 'string' ? manifest.repository : manifest.repository?.url;
+    assert.match(String(url), /^https:\/\/\S+$/);
+  });
+
+  it('has a CHANGELOG.md with an entry for the manifest version', () => {
+    const changelog = fs.readFileSync(path.join(repoRoot, 'CHANGELOG.md'), 'utf8');
+    assert.match(changelog, new RegExp(`^## \\[?${manifest.version.replace(/\./g, '\\.')}\\]?`, 'm'));
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { clearModelCache, loadModelFolder, ModelError } from '../../src/host/model-folder';
+import { loadModelFolder, ModelError } from '../../src/host/model-folder';
 import { inspectModelFolder } from '../../src/host/model-inspect';
 import { formatBytes } from '../../src/host/model-layout';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
@@ -13,7 +13,7 @@ import { testModelsDir } from '../support/test-models';
 // words, before anything is hashed, copied into the tap cache or fetched by the panel.
 describe('loading a model folder checks what Add Model checks', () => {
   let tmp: string;
-  beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-folder-')); clearModelCache(); });
+  beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-folder-')); });
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   /** A folder with `from`'s config.json and tokenizer.json and the given files under it. */
@@ -60,11 +60,9 @@ describe('loading a model folder checks what Add Model checks', () => {
       /^onnx\/model\.onnx in .* keeps its weights in model\.onnx_data, which is missing next to it\. Download model\.onnx_data/);
     fs.writeFileSync(path.join(dir, 'onnx', 'model.onnx_data'), '');
     fs.truncateSync(path.join(dir, 'onnx', 'model.onnx_data'), 4.5 * 2 ** 30);
-    clearModelCache(); // the cache stamp covers the model files, not their external data
     assert.match(await messageOf(loadModelFolder(dir, { bundled: false })),
       /^onnx\/model\.onnx in .* and its external data come to 4\.5 GB, more than the 4 GB the WebAssembly backend can address\. Use a quantized variant.*Select Model/);
     fs.copyFileSync(path.join(src, 'onnx', 'model.onnx_data'), path.join(dir, 'onnx', 'model.onnx_data'));
-    clearModelCache();
     const m = await loadModelFolder(dir, { bundled: false });
     assert.deepEqual(m.externalData, ['model.onnx_data'], 'within the limits it loads');
   });

@@ -19,17 +19,18 @@ describe('package: what the .vsix ships (.vscodeignore, listed by vsce)', functi
     files = packagedFiles();
   });
 
-  it('ships the bundles, onnxruntime .wasm, media and the bundled model', () => {
+  it('ships the bundles, onnxruntime .wasm, media, the icon, the manifest strings, the changelog and the bundled model', () => {
     for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/extension.js', 'dist/panel.js', 'dist/compare.js',
       'dist/worker.js', 'media/panel.css', 'media/compare.css', 'media/icon.svg', 'models/lens-gpt/config.json',
-      'models/lens-gpt/tokenizer.json', 'models/lens-gpt/onnx/model.onnx', 'models/lens-gpt/MODEL_CARD.md']) {
+      'models/lens-gpt/tokenizer.json', 'models/lens-gpt/onnx/model.onnx', 'models/lens-gpt/MODEL_CARD.md',
+      'package.nls.json', 'CHANGELOG.md', 'media/icon.png']) {
       assert.ok(files.includes(f), `${f} is shipped`);
     }
     assert.ok(files.some((f) => /^dist\/ort\/.+\.wasm$/.test(f)), 'an onnxruntime .wasm is shipped (no CDN)');
   });
 
   it('ships nothing but dist/, media/, models/ and the manifest and docs', () => {
-    const allowedTop = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']);
+    const allowedTop = new Set(['package.json', 'package.nls.json', 'README.md', 'LICENSE', 'CHANGELOG.md']);
     const stray = files.filter((f) => !/^(dist|media|models)\//.test(f) && !allowedTop.has(f));
     assert.deepEqual(stray, []);
   });

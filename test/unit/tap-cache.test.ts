@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { clearModelCache, loadModelFolder } from '../../src/host/model-folder';
+import { loadModelFolder } from '../../src/host/model-folder';
 import { scanOnnxFile } from '../../src/host/onnx-file';
 import { cacheFileName, cachedTappedModel, sha256File } from '../../src/host/tap-cache';
 import { planFullTap, tapAll, TAP_FORMAT } from '../../src/shared/full-tap';
@@ -30,8 +30,8 @@ async function attentionOf(bytes: Uint8Array, softmax: readonly string[], ids: r
 
 describe('the on-disk cache of tapped models', () => {
   let storage: string;
-  beforeEach(() => { storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cache-')); clearModelCache(); });
-  afterEach(() => { fs.rmSync(storage, { recursive: true, force: true }); clearModelCache(); });
+  beforeEach(() => { storage = fs.mkdtempSync(path.join(os.tmpdir(), 'al-cache-')); });
+  afterEach(() => { fs.rmSync(storage, { recursive: true, force: true }); });
 
   it('keys the entry by the SHA-256 of the file and the tap format, appends the full tap once, and reuses it', async () => {
     const src = path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'model.onnx');

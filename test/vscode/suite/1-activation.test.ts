@@ -27,6 +27,6 @@ describe('activation', () => {
     assert.match(`${cmd.category ? `${cmd.category}: ` : ''}${cmd.title}`, /Attention Lens: Show Attention/);
     const kb = (pj.contributes?.keybindings ?? []).find((k: { command: string }) => k.command === COMMAND);
     assert.ok(kb, 'package.json contributes a keybinding');
-    assert.equal(String(kb.key).toLowerCase(), 'ctrl+alt+a');
+    assert.equal(String(kb.key).toLowerCase(), 'ctrl+k ctrl+shift+a');
   });
 });
