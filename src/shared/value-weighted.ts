@@ -1,7 +1,8 @@
 /**
- * The value-weighted view of attention (Kobayashi et al. 2020, "Attention is Not Only a Weight"): how much
- * of each key actually reaches the query is ‖α_ij·v_j‖ = α_ij·‖v_j‖, not α_ij alone. Here each row is
- * renormalised to sum to 1, so the view reads as "share of the row's ‖α·v‖" with the same scales as α.
+ * Attention scaled by value norms: α_ij·‖v_j‖, each row renormalised to sum to 1, so it reads as "share of the
+ * row's α·‖v‖" on the same scales as α. It is the first step of Kobayashi et al. 2020 ("Attention is Not
+ * Only a Weight"), whose norm ‖α_ij·f(x_j)‖ also passes v_j through the output projection W_O (and, per
+ * head, the head's slice of it); W_O is not tapped here, so this view is value-norm scaled α, not their measure.
  * Pure; imports neither `vscode` nor the DOM.
  */
 import type { Attention } from './attention';

@@ -297,7 +297,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.waitForFunction(() => /weighted by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
     await page.mouse.move(2, 2);
     const weighted = await tipAt();
-    console.log(`    L${layer} H${head} (${i}, ${j}): α = ${alpha.toFixed(4)}, ‖α·v‖ share = ${weighted.toFixed(4)}`);
+    console.log(`    L${layer} H${head} (${i}, ${j}): α = ${alpha.toFixed(4)}, α·‖v‖ share = ${weighted.toFixed(4)}`);
     assert.ok(Math.abs(weighted - alpha) > 1e-4, 'the value-weighted view differs from α');
     // The same share from onnxruntime-node: V of that layer → ‖v_j‖ → α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖.
     const ort = require('onnxruntime-node');

@@ -8,7 +8,7 @@ import { loadReference, readBundledOnnx } from '../support/model';
 
 const close = (x: number, y: number, eps = 1e-6) => assert.ok(Math.abs(x - y) <= eps, `${x} ≉ ${y}`);
 
-describe('value-weighted attention ‖α_ij·v_j‖', () => {
+describe('attention scaled by value norms α_ij·‖v_j‖', () => {
   it('computes ‖v_j‖ per head and token, and reweights each row by them, renormalised', () => {
     // H = 1, T = 2, d = 2: v_0 = (3, 4) → 5, v_1 = (0, 1) → 1.
     const norms = valueNorms([3, 4, 0, 1], 1, 2, 2);

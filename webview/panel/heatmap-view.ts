@@ -123,7 +123,7 @@ export class HeatmapView {
     const lines = [
       `query ${describeToken(m.run.labels, i)}`,
       `key ${describeToken(m.run.keyLabels, j)}`,
-      masked ? 'masked (future token)' : `${m.run.valueWeighted ? '‖α·v‖ share' : 'weight'} ${formatWeight(w)}`,
+      masked ? 'masked (future token)' : `${m.run.valueWeighted ? 'α·‖v‖ share' : 'weight'} ${formatWeight(w)}`,
     ];
     this.tip.replaceChildren(...lines.map((t) => {
       const d = document.createElement('div');
@@ -240,7 +240,7 @@ export class HeatmapView {
     if (m.head === 'max') text('element-wise max over the layer’s heads (rows do not sum to 1)');
     if (m.head === 'rollout') text(`Â = ½·mean over heads + ½·I per layer, rows renormalised, Â_${m.layer}···Â_0`);
     text('rows: query · columns: key');
-    if (m.run.valueWeighted) text('weighted by ‖v‖: ‖α_ij·v_j‖ / Σ_j ‖α_ij·v_j‖', 'legend-title');
+    if (m.run.valueWeighted) text('scaled by ‖v‖: α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (no W_O)', 'legend-title');
     const item = document.createElement('span');
     item.className = 'legend-item';
     const label = document.createElement('span');

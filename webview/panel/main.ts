@@ -66,7 +66,7 @@ const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 valueToggle.addEventListener('change', () => void applyValueWeighting());
 
-/** Shows ‖α·v‖ or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
+/** Shows α·‖v‖ (scaled by value norms) or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
 async function applyValueWeighting(): Promise<void> {
   const r = run;
   if (!r?.attention || stacks) return;

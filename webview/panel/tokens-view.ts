@@ -224,7 +224,7 @@ export class TokensView {
     const ramp = rampCanvas(56, 10, [withAlpha(m.theme.accent, 0.08), withAlpha(m.theme.accent, 0.85)]);
     item('legend-weight', max > 0 ? `weight 0 → ${formatWeight(max)} (row max)` : 'weight (hover a token)', ramp);
     item('legend-query', 'query token');
-    if (m.run.valueWeighted) item('legend-value', 'weighted by ‖v‖: ‖α_ij·v_j‖, rows renormalised');
+    if (m.run.valueWeighted) item('legend-value', 'scaled by ‖v‖: α_ij·‖v_j‖, rows renormalised (no W_O)');
     if (m.run.causal) item('legend-masked', 'future tokens are masked');
     if (m.head === 'all') {
       for (let h = 0; h < m.run.heads; h++) {

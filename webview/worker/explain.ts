@@ -50,7 +50,7 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
 export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
   Promise<{ norms: Float32Array } | { error: string }> {
   const vs = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n)?.v);
-  if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so ‖α·v‖ cannot be computed.' };
+  if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so attention cannot be scaled by ‖v‖.' };
   const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
   try {
     const T = run.inputIds.length;
