@@ -7,7 +7,6 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
-import { axesOf, unpackAttention, type Attention } from '../shared/attention';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
@@ -16,7 +15,8 @@ import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
-import { RunStore, type RunSnapshot } from './runs';
+import { RunStore } from './runs';
+import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
 import { decoderTokens } from '../shared/stacks';
@@ -34,7 +34,6 @@ function isShowAttentionArgs(arg: unknown): arg is ShowAttentionArgs {
   return typeof a === 'object' && a !== null && typeof a.uri === 'string' && typeof a.start === 'number' && typeof a.end === 'number';
 }
 
-const RUN_AGAIN = 'Run "Attention Lens: Show Attention" again';
 
 /** Owns every part of the extension and routes messages between them. */
 export class AttentionLensController implements vscode.Disposable {
@@ -271,50 +270,26 @@ export class AttentionLensController implements vscode.Disposable {
   private onResult(msg: Extract<PanelToHost, { type: 'result' }>): void {
     const run = this.runs.get(msg.runId);
     if (!run || run.error !== undefined || run.attention) return; // cancelled, failed or already answered
-    const a = msg.attention;
-    let attention: Attention | undefined;
-    try {
-      attention = unpackAttention(a);
-    } catch { /* reported below */ }
-    const T = run.tokens.length;
-    if (!attention || attention.queries !== T || attention.keys !== T) {
-      const message = `Attention Lens received attention of the wrong shape for ${T} tokens ` +
-        `(${a?.layers}×${a?.heads}×${a?.queries}×${a?.keys}). ${RUN_AGAIN}; if it persists, the model may not be supported.`;
-      this.runs.update(run.runId, { error: message });
-      this.notifier.error(message);
+    const checked = checkResult(run, msg);
+    if ('error' in checked) {
+      this.runs.update(run.runId, { error: checked.error });
+      this.notifier.error(checked.error);
       return;
     }
-    const stacks = checkStacks(msg.stacks, run.tokens.length, run.decoderTokens?.length);
-    if (typeof stacks === 'string') {
-      const message = `Attention Lens received malformed encoder–decoder attention (${stacks}). ${RUN_AGAIN}.`;
-      this.runs.update(run.runId, { error: message });
-      this.notifier.error(message);
-      return;
-    }
-    this.runs.update(run.runId, { attention, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason,
-      timings: { ...run.timings, ...msg.timings }, ...(stacks ? { stacks } : {}) });
+    const { attention } = checked;
+    this.runs.update(run.runId, checked.patch);
     if (msg.fallbackReason) {
       const asked = vscode.workspace.getConfiguration(CONFIG_SECTION).get('backend') === 'webgpu';
       this.notifier.once(asked ? 'warning' : 'info', `Attention Lens ran on ${msg.backendUsed === 'wasm' ? 'WebAssembly' : msg.backendUsed} ` +
         `instead of WebGPU: ${sentence(msg.fallbackReason)}${asked ? ' Set "attentionLens.backend" to "auto" or "wasm" to hide this warning.' : ''}`);
     }
-    this.checkExpectation(run.runId, attention.causal);
+    const warning = expectationWarning(this.expectations.get(run.runId), attention.causal);
+    this.expectations.delete(run.runId);
+    if (warning) this.notifier.once('warning', warning);
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setAttention(run.runId, attention);
-    const latest = this.runs.get(run.runId);
-    if (latest?.stacks && latest.decoderTokens) this.editorLink.setStacks(run.runId, { decoderTokens: latest.decoderTokens, stacks: latest.stacks });
+    if (checked.patch.stacks && run.decoderTokens) this.editorLink.setStacks(run.runId, { decoderTokens: run.decoderTokens, stacks: checked.patch.stacks });
     this.compare.setSource(run.tokens, attention);
-  }
-
-  /** Warns once when config.json said causal but the attention is not (or the reverse). */
-  private checkExpectation(runId: number, causal: boolean): void {
-    const expected = this.expectations.get(runId);
-    this.expectations.delete(runId);
-    if (expected !== 'causal' && expected !== 'bidirectional') return;
-    if ((expected === 'causal') === causal) return;
-    this.notifier.once('warning', `The model's config.json describes ${expected} attention, but the attention it computed is ` +
-      `${causal ? 'causal (nothing above the diagonal)' : 'bidirectional (weights above the diagonal)'}. The panel shows what the model ` +
-      'computed; check that config.json belongs to this ONNX file.');
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {
@@ -366,29 +341,4 @@ export class AttentionLensController implements vscode.Disposable {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
     }
   }
-}
-
-/**
- * Validates the stacks of an encoder–decoder result against the run's token counts: undefined when there
- * are none, the unpacked stacks when they fit, else a description of what does not fit.
- */
-export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCount?: number): RunSnapshot['stacks'] | string | undefined {
-  if (stacks === undefined) return undefined;
-  if (!Array.isArray(stacks)) return 'stacks is not a list';
-  const out: Attention[] = [];
-  for (const m of stacks) {
-    let s: Attention;
-    try {
-      s = unpackAttention(m);
-    } catch (e) {
-      return errorText(e);
-    }
-    const { queryAxis, keyAxis } = axesOf(s.kind);
-    const axis = (a: string) => (a === 'decoder' ? decoderTokenCount : inputTokens);
-    if (s.queries !== axis(queryAxis) || s.keys !== axis(keyAxis)) {
-      return `the ${s.kind} stack is ${s.queries}×${s.keys} but the run has ${inputTokens} input and ${decoderTokenCount ?? 0} decoder tokens`;
-    }
-    out.push(s);
-  }
-  return out;
 }

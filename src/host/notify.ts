@@ -4,6 +4,10 @@
  */
 import * as vscode from 'vscode';
 
+import { errorText, sentence } from './errors';
+
+export { errorText, sentence };
+
 /** A message the extension showed to the user. */
 export interface UserMessage {
   readonly kind: 'info' | 'warning' | 'error';
@@ -67,17 +71,6 @@ export class Notifier {
   }
 }
 
-/** The message of any thrown value. */
-export function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return typeof e === 'string' ? e : JSON.stringify(e);
-}
-
-/** The text with a final full stop, so messages can be joined into sentences. */
-export function sentence(text: string): string {
-  const t = text.trim();
-  return /[.!?)]$/.test(t) ? t : `${t}.`;
-}
 
 /**
  * Wraps a command handler so it never throws into VS Code: failures become one clear error message that

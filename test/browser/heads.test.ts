@@ -277,7 +277,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.keyboard.press('Escape');
   });
 
-  it('switches to the value-weighted view ‖α·v‖ and back', async () => {
+  it('switches to attention scaled by ‖v‖ (α·‖v‖) and back', async () => {
     const r = await waitForPosted(page, 'result', 1);
     const { heads: H, queries: T } = r.attention;
     await page.locator('#tab-heatmap').click();
@@ -294,7 +294,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     const alpha = r.attention.data[((layer * H + head) * T + i) * T + j];
     assert.ok(Math.abs(await tipAt() - alpha) < 1e-4);
     await page.locator('#value-weighted').click();
-    await page.waitForFunction(() => /weighted by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    await page.waitForFunction(() => /scaled by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
     await page.mouse.move(2, 2);
     const weighted = await tipAt();
     console.log(`    L${layer} H${head} (${i}, ${j}): α = ${alpha.toFixed(4)}, α·‖v‖ share = ${weighted.toFixed(4)}`);
@@ -315,7 +315,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     assert.ok(Math.abs(weighted - expected) < 1e-4, `${weighted} vs ${expected}`);
     await shot(page, 'heads-value-weighted-dark.png');
     await page.locator('#value-weighted').click();
-    await page.waitForFunction(() => !/weighted by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    await page.waitForFunction(() => !/scaled by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
     await page.mouse.move(2, 2);
     assert.ok(Math.abs(await tipAt() - alpha) < 1e-4);
   });

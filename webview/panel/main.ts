@@ -3,11 +3,11 @@
  * model in the inference worker, posts the result (with timings up to first paint) to the host and
  * renders the Tokens, Heatmap and Model grid views. UI state persists through vscode.setState.
  */
-import { unpackAttention, type Attention } from '../../src/shared/attention';
 import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, type HostToPanel, type PanelToHost, type Timings } from '../../src/shared/protocol';
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
-import { CancelledError, InferenceClient, type RunResult } from './client';
+import { CancelledError, InferenceClient } from './client';
+import { encoderOnly, loadRun, resultForHost, type LoadedRun } from './run-loader';
 import { HeadPicker, registerToolkit, ViewTabs } from './controls';
 import { GridView } from './grid-view';
 import { backendName, Header } from './header';
@@ -21,7 +21,7 @@ import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiSta
 import { TokensView } from './tokens-view';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
-import { CrossRunData, STACK_ORDER, stackRuns } from './stack-run';
+import { CrossRunData, STACK_ORDER } from './stack-run';
 
 registerToolkit();
 
@@ -255,8 +255,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   currentModelKey = msg.model.onnxUri;
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
-  const encoderOnly = !!msg.model.decoderOnnxUri && !msg.decoderTokens?.length;
-  header.setNotices(encoderOnly ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
+  header.setNotices(encoderOnly(msg) ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
   header.setStale(undefined);
   header.setError(undefined);
   header.setBackend(undefined);
@@ -275,19 +274,12 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     return;
   }
   header.setProgress('Loading model…');
-  let result: RunResult;
-  let runStacks: Map<AttentionStackKind, RunData> | undefined;
-  let attention: Attention;
+  let loaded: LoadedRun;
   try {
-    result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend,
-      (stage, backend) => {
-        if (currentRunId !== msg.runId) return;
-        header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
-      }, msg.model.decoderOnnxUri && !encoderOnly ? msg.decoderTokens!.map((t) => t.id) : undefined);
-    // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
-    runStacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
-    attention = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × queries × keys
-    if (attention.queries !== msg.tokens.length) throw new Error(`The attention covers ${attention.queries} tokens, not ${msg.tokens.length}.`);
+    loaded = await loadRun(client, msg, (stage, backend) => {
+      if (currentRunId !== msg.runId) return;
+      header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
+    });
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -297,17 +289,18 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     return;
   }
   if (currentRunId !== msg.runId) return;
-  logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
+  logits = loaded.logits;
   void loadVocab(msg.model.tokenizerUri).then((v) => {
     if (currentRunId !== msg.runId || v === vocabStrings) return;
     vocabStrings = v;
     if (state.view === 'tokens') render();
   });
+  const { result } = loaded;
   timings.loadMs = result.fetchMs + result.loadMs;
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
-  run = new RunData(msg.runId, msg.text, msg.tokens, attention);
-  stacks = runStacks;
+  run = loaded.run;
+  stacks = loaded.stacks;
   if (stacks) run = stacks.get(stackKind() === 'self' ? (state.stack = 'encoder') : stackKind()) ?? run;
   clampState(run);
   header.setProgress(undefined);
@@ -320,13 +313,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   timings.firstPaintMs = performance.now() - t0;
   header.setTimings(timings);
   if (currentRunId !== msg.runId) return;
-  // The host gets its own copy: VS Code may transfer (detach) buffers it is given.
-  post({
-    type: 'result', runId: msg.runId, backendUsed: result.backendUsed, fallbackReason: result.fallbackReason,
-    attention: { ...result.attention, data: attention.data.slice().buffer },
-    ...(result.stacks ? { stacks: result.stacks.map((s) => ({ ...s, data: s.data.slice(0) })) } : {}),
-    timings,
-  });
+  post(resultForHost(loaded, timings));
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
