@@ -49,10 +49,29 @@ export function weightBuckets(row: ArrayLike<number>, levels = WEIGHT_LEVELS, mi
   return out;
 }
 
-/** Float32 [pinned.length, T, T]: the matrix of each pinned head, stacked, as the compare view expects. */
-export function compareMatrices(att: Attention, pinned: readonly HeadRef[]): Float32Array {
-  const size = att.queries * att.keys;
+/**
+ * The stack a head reference names among a run's stacks: 'self' is the run's own attention (or the encoder's
+ * for encoder–decoder runs), 'decoder' and 'cross' their stacks. Undefined when the run has no such stack.
+ */
+export function stackFor(stacks: readonly Attention[], ref: HeadRef): Attention | undefined {
+  return ref.stack === 'self' || ref.stack === 'encoder'
+    ? stacks.find((s) => s.kind === 'self' || s.kind === 'encoder')
+    : stacks.find((s) => s.kind === ref.stack);
+}
+
+/** The matrix a pinned head names, from its own stack (rollout has no cross-attention form: the mean stands in). */
+export function pinnedMatrix(stacks: readonly Attention[], ref: HeadRef): Float32Array | undefined {
+  const s = stackFor(stacks, ref);
+  if (!s || !isValidHead(ref, s.layers, s.heads)) return undefined;
+  return headMatrix(s, ref.layer, ref.head === 'rollout' && s.queries !== s.keys ? 'mean' : ref.head);
+}
+
+/** Float32 [pinned.length, T, T]: the matrix of each pinned head, each from its own stack, as the compare view expects. */
+export function compareMatrices(stacks: readonly Attention[], pinned: readonly HeadRef[]): Float32Array {
+  const mats = pinned.map((ref) => pinnedMatrix(stacks, ref));
+  const size = mats[0]?.length ?? 0;
+  if (mats.some((m) => !m || m.length !== size)) throw new RangeError('pinned heads must name matrices of one shape');
   const out = new Float32Array(pinned.length * size);
-  pinned.forEach((ref, i) => out.set(headMatrix(att, ref.layer, ref.head), i * size));
+  mats.forEach((m, i) => out.set(m!, i * size));
   return out;
 }

@@ -8,7 +8,7 @@ import { makeNonce, renderCompareHtml } from '../shared/html';
 import { assertNever, COMPARE_TO_HOST_TYPES, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
 import { nearestHeads } from '../shared/head-compare';
 import type { Attention } from '../shared/attention';
-import { compareMatrices, isValidHead, parseHeadRef, sameHead } from './attention-math';
+import { compareMatrices, parseHeadRef, pinnedMatrix, sameHead, stackFor } from './attention-math';
 
 /** How many related heads the view lists per pinned head. */
 export const RELATED_HEADS = 4;
@@ -36,7 +36,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   private viewDisposables: vscode.Disposable[] = [];
   private ready = false;
   private pinned: HeadRef[] = [];
-  private source: { tokens: readonly TokenInfo[]; attention: Attention } | undefined;
+  private source: { tokens: readonly TokenInfo[]; stacks: readonly Attention[] } | undefined;
   private clearReason = NO_RUN;
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly events: CompareEvents) {}
@@ -70,9 +70,9 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     });
   }
 
-  /** A run's attention to compare heads on. */
-  setSource(tokens: readonly TokenInfo[], attention: Attention): void {
-    this.source = { tokens, attention };
+  /** A run's attention to compare heads on: its own, plus the decoder and cross stacks of encoder–decoder runs. */
+  setSource(tokens: readonly TokenInfo[], attention: Attention, stacks: readonly Attention[] = []): void {
+    this.source = { tokens, stacks: [attention, ...stacks.filter((s) => s.kind !== 'encoder')] };
     this.update();
   }
 
@@ -126,10 +126,13 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   private message(): HostToCompare {
     const src = this.source;
     if (!src) return { type: 'clear', reason: this.clearReason };
-    const valid = this.pinned.filter((p) => isValidHead(p, src.attention.layers, src.attention.heads));
-    const matrices = compareMatrices(src.attention, valid);
-    const n = src.attention.queries * src.attention.keys;
-    const related = valid.map((p, k) => nearestHeads(src.attention, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
+    // Each pin reads its own stack (a decoder or cross head of an encoder–decoder run is not the encoder's);
+    // pins whose stack this run lacks, or whose shape differs from the first pin's, are left out.
+    const first = this.pinned.map((p) => pinnedMatrix(src.stacks, p)).find((m) => m);
+    const valid = this.pinned.filter((p) => pinnedMatrix(src.stacks, p)?.length === first?.length);
+    const matrices = compareMatrices(src.stacks, valid);
+    const n = first?.length ?? 0;
+    const related = valid.map((p, k) => nearestHeads(stackFor(src.stacks, p)!, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
       typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
       .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head } as HeadRef, meanJsd: r.meanJsd })));
     return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };

@@ -289,7 +289,7 @@ export class AttentionLensController implements vscode.Disposable {
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setAttention(run.runId, attention);
     if (checked.patch.stacks && run.decoderTokens) this.editorLink.setStacks(run.runId, { decoderTokens: run.decoderTokens, stacks: checked.patch.stacks });
-    this.compare.setSource(run.tokens, attention);
+    this.compare.setSource(run.tokens, attention, checked.patch.stacks);
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {

@@ -103,7 +103,7 @@ describe('attention: the one stack type and its views', () => {
 
   it('stacks pinned heads [pinned, T, T] for the compare view, aggregates included', () => {
     const pins = [{ stack: 'self', layer: 1, head: 0 }, { stack: 'self', layer: 0, head: 'mean' }] as const;
-    const out = compareMatrices(att, pins);
+    const out = compareMatrices([att], pins);
     assert.deepEqual(Array.from(out), [1000, 1001, 1010, 1011, 50, 51, 60, 61]);
     assert.ok(isValidHead({ stack: 'self', layer: 1, head: 'rollout' }, 2, 2));
     assert.deepEqual(parseHeadRef({ layer: 1, head: 'max' }), { stack: 'self', layer: 1, head: 'max' });

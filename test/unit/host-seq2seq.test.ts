@@ -95,6 +95,26 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
       'the focused decoder token is outlined where the input token it repeats is');
     assert.ok(strongest.some((r) => r.start.character === show.tokens[top].start), 'the most attended input token gets the strongest colour');
 
+    // The compare view reads a pinned cross (or decoder) head from its own stack, not the encoder's.
+    const { view, send, posted: viewPosts } = stub.compareView();
+    stub.state.viewProvider!.resolveWebviewView(view);
+    send({ type: 'ready' });
+    await stub.state.commands.get('attentionLens.clearPinned')!();
+    const pins = [{ stack: 'cross', layer: 1, head: 2 }, { stack: 'decoder', layer: 0, head: 1 }, { stack: 'self', layer: 1, head: 2 }] as const;
+    for (const p of pins) await stub.state.commands.get('attentionLens.pinHead')!(p);
+    const compared = viewPosts.at(-1) as { type: string; pinned: { stack: string }[]; matrices: ArrayBuffer };
+    assert.equal(compared.type, 'compare');
+    assert.deepEqual(compared.pinned.map((p) => p.stack), ['cross', 'decoder', 'self']);
+    const got = new Float32Array(compared.matrices);
+    const size = ids.length * ids.length;
+    const [encStack, decStack] = [snap.stacks!.find((x) => x.kind === 'encoder')!, snap.stacks!.find((x) => x.kind === 'decoder')!];
+    // Each expected matrix is read straight out of the stack's data here, indexing [layer, head, query, key].
+    const headOf = (s: typeof cross, l: number, h: number) => Array.from(s.data.subarray((l * s.heads + h) * size, (l * s.heads + h + 1) * size));
+    assert.deepEqual(Array.from(got.subarray(0, size)), headOf(cross, 1, 2), 'the cross head is the cross stack\'s');
+    assert.deepEqual(Array.from(got.subarray(size, 2 * size)), headOf(decStack, 0, 1), 'the decoder head is the decoder stack\'s');
+    assert.deepEqual(Array.from(got.subarray(2 * size)), headOf(encStack, 1, 2), 'a self pin reads the encoder');
+    assert.notDeepEqual(headOf(cross, 1, 2), headOf(encStack, 1, 2), 'the cross and encoder heads differ, so the check can fail');
+
     const run2 = await stub.state.commands.get('attentionLens.showAttention')!() as number;
     const bad = { ...r.stacks[2], keys: r.stacks[2].keys + 1 };
     stub.fromPanel({ ...result, runId: run2, stacks: [r.stacks[0], r.stacks[1], bad] });
