@@ -17,6 +17,7 @@ import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { RunStore } from './runs';
 import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
+import { WEBGPU_DEADLINE_MS } from '../shared/backend-fallback';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
 import { decoderTokens } from '../shared/stacks';
@@ -238,6 +239,8 @@ export class AttentionLensController implements vscode.Disposable {
     this.expectations.set(run.runId, model.expectedAttention);
     const backendSetting = config.get<string>('backend');
     const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
+    const webgpuTimeout = config.get<number>('webgpuTimeout');
+    const webgpuDeadlineMs = typeof webgpuTimeout === 'number' && webgpuTimeout > 0 ? webgpuTimeout * 1000 : WEBGPU_DEADLINE_MS;
     const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
     this.panel.post({
       type: 'show',
@@ -260,6 +263,7 @@ export class AttentionLensController implements vscode.Disposable {
         tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
       },
       backend,
+      webgpuDeadlineMs,
       notices: runNotices,
       timings: { tokenizeMs },
     });

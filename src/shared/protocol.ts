@@ -102,6 +102,8 @@ export type HostToPanel =
        */
       readonly decoderTokens?: readonly TokenInfo[];
       readonly backend: BackendSetting;
+      /** How long a WebGPU run may take before the panel restarts its worker on WASM (attentionLens.webgpuTimeout); default 60 s. */
+      readonly webgpuDeadlineMs?: number;
       /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
       readonly notices: readonly string[];
       readonly timings: Timings;
@@ -229,7 +231,7 @@ export type WorkerToPanel =
       readonly type: 'progress';
       readonly runId: number;
       readonly stage: 'loading' | 'running';
-      /** The execution provider chosen for this run, once known (sent with 'running'). */
+      /** The execution provider chosen for this run, once known (sent with 'loading' once chosen, and with 'running'). */
       readonly backend?: BackendUsed;
     }
   | {

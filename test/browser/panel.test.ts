@@ -124,6 +124,19 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.equal((await page.locator('#backend').textContent())?.trim(), 'WebGPU');
   });
 
+  it('gives up on WebGPU past its deadline and runs on WASM, saying why, with the same weights', async () => {
+    const k = 0;
+    // A 1 ms deadline: the WebGPU run (SwiftShader) cannot finish in time, so the worker must not wait for it.
+    const msg = { ...showMessage(server, 15, refs[k], 'webgpu'), webgpuDeadlineMs: 1 };
+    await deliver(page, msg);
+    const r = await waitForPosted(page, 'result', msg.runId);
+    assert.equal(r.backendUsed, 'wasm');
+    assert.match(r.fallbackReason, /^WebGPU did not finish within 1 ms, so the panel restarted its inference worker and ran on WASM$/);
+    assert.ok(maxAbsDiff(r.attention.data, wasmResults.get(k).attention.data) <= 1e-6, 'the WASM result of the same input');
+    assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'wasm');
+    assert.equal(await page.locator('#backend').getAttribute('title'), r.fallbackReason, 'the header says why');
+  });
+
   it('highlights exactly the targets of the hovered token in the chosen head', async () => {
     const k = refs.length - 1;
     const msg = showMessage(server, 20, refs[k], 'wasm');
@@ -280,7 +293,8 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
     assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
-    assert.ok(server.requests.filter((p) => p.endsWith('model.onnx')).length === 1, 'the model is fetched once');
+    // Once per inference worker: the first, and the one started after WebGPU passed its deadline.
+    assert.equal(server.requests.filter((p) => p.endsWith('model.onnx')).length, 2, 'the model is fetched once per worker');
     assert.ok(server.requests.some((p) => p.endsWith('.jsep.wasm')), 'the wasm comes from dist/ort');
   });
 });

@@ -4,12 +4,19 @@
  * per-run promises. A crashed worker is replaced on the next run.
  */
 import { ORT_WASM_FILE } from '../worker/ort-files';
+import { DeadlineError } from '../../src/shared/backend-fallback';
 import {
   assertNever, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type WorkerToPanel,
 } from '../../src/shared/protocol';
 
 /** A worker result plus how long fetching the model took here. */
 export type RunResult = Extract<WorkerToPanel, { type: 'result' }> & { fetchMs: number };
+
+/** Per-run options: an encoder–decoder model's decoder ids, and how long WebGPU may take before WASM is used. */
+export interface RunOptions {
+  readonly decoderInputIds?: readonly number[];
+  readonly webgpuDeadlineMs?: number;
+}
 
 /** Progress callback: stage and, once chosen, the backend. */
 export type ProgressFn = (stage: 'fetching' | 'loading' | 'running', backend?: BackendUsed) => void;
@@ -19,6 +26,9 @@ interface Pending {
   reject(e: Error): void;
   progress: ProgressFn;
   fetchMs: number;
+  /** How long the run may take once the worker reports WebGPU, and the timer that enforces it. */
+  deadlineMs?: number;
+  watchdog?: ReturnType<typeof setTimeout>;
 }
 
 /** A model's bytes and its external weight files, as fetched. */
@@ -150,7 +160,10 @@ export class InferenceClient {
     this.worker?.terminate();
     this.worker = undefined;
     this.sent.clear();
-    for (const p of this.pending.values()) p.reject(err);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.watchdog);
+      p.reject(err);
+    }
     this.pending.clear();
   }
 
@@ -174,14 +187,22 @@ export class InferenceClient {
     if (!p) return; // a cancelled or unknown run: drop
     switch (msg.type) {
       case 'progress':
+        // A WebGPU run that hangs keeps the worker's onnxruntime busy: past the deadline the worker is
+        // replaced (fail) and the run rejects with a DeadlineError, which run-loader turns into a WASM run.
+        if (msg.backend === 'webgpu' && p.deadlineMs && !p.watchdog) {
+          const ms = p.deadlineMs;
+          p.watchdog = setTimeout(() => this.fail(new DeadlineError(ms)), ms);
+        }
         p.progress(msg.stage, msg.backend);
         break;
       case 'result':
         this.pending.delete(msg.runId);
+        clearTimeout(p.watchdog);
         p.resolve({ ...msg, fetchMs: p.fetchMs });
         break;
       case 'error':
         this.pending.delete(msg.runId);
+        clearTimeout(p.watchdog);
         p.reject(new Error(msg.message));
         break;
       default:
@@ -194,7 +215,8 @@ export class InferenceClient {
    * rejects with CancelledError when superseded.
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
-    progress: ProgressFn, decoderInputIds?: readonly number[]): Promise<RunResult> {
+    progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
+    const { decoderInputIds, webgpuDeadlineMs } = opts;
     const worker = await this.ensureWorker();
     const onnxUri = info.onnxUri;
     let files: ModelFiles | undefined;
@@ -213,7 +235,7 @@ export class InferenceClient {
         this.fetching.delete(onnxUri);
       }
       fetchMs = performance.now() - t0;
-      if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, decoderInputIds);
+      if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, opts);
       // A concurrent run may have sent (and so detached) the same bytes meanwhile.
       if (this.sent.has(onnxUri) || files.model.byteLength === 0) files = undefined;
     }
@@ -221,9 +243,9 @@ export class InferenceClient {
     const externalData = files?.externalData;
     const decoderModel = files?.decoder;
     const wasmBinary = await this.wasmBinaryForWorker();
-    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, decoderInputIds);
+    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, opts);
     return new Promise<RunResult>((resolve, reject) => {
-      this.pending.set(runId, { resolve, reject, progress, fetchMs });
+      this.pending.set(runId, { resolve, reject, progress, fetchMs, deadlineMs: webgpuDeadlineMs });
       const msg: PanelToWorker = {
         type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
@@ -243,6 +265,7 @@ export class InferenceClient {
     const p = this.pending.get(runId);
     if (!p) return;
     this.pending.delete(runId);
+    clearTimeout(p.watchdog);
     this.worker?.postMessage({ type: 'cancel', runId } satisfies PanelToWorker);
     p.reject(new CancelledError());
   }

@@ -6,6 +6,7 @@
 import { unpackAttention } from '../../src/shared/attention';
 import type { AttentionStackKind, HostToPanel, PanelToHost, Timings } from '../../src/shared/protocol';
 import type { InferenceClient, ProgressFn, RunResult } from './client';
+import { deadlineReason, DeadlineError, WEBGPU_DEADLINE_MS } from '../../src/shared/backend-fallback';
 import { RunData } from './state';
 import { stackRuns } from './stack-run';
 
@@ -31,7 +32,17 @@ export const encoderOnly = (msg: ShowMessage): boolean => !!msg.model.decoderOnn
  */
 export async function loadRun(client: InferenceClient, msg: ShowMessage, progress: ProgressFn): Promise<LoadedRun> {
   const decoderIds = msg.model.decoderOnnxUri && !encoderOnly(msg) ? msg.decoderTokens!.map((t) => t.id) : undefined;
-  const result = await client.run(msg.runId, msg.model, msg.tokens.map((t) => t.id), msg.backend, progress, decoderIds);
+  const ids = msg.tokens.map((t) => t.id);
+  let result: RunResult;
+  try {
+    result = await client.run(msg.runId, msg.model, ids, msg.backend, progress,
+      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS });
+  } catch (e) {
+    if (!(e instanceof DeadlineError)) throw e;
+    // WebGPU passed its deadline: the client replaced the worker; the same input runs on WASM, and the panel says why.
+    progress('loading', 'wasm');
+    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds }), fallbackReason: deadlineReason(e) };
+  }
   // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
   const stacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
   const attention = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × queries × keys

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-web';
 import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
 import { chooseBackend, getSession, type PreparedModel } from './session';
+import { stepWithFallback } from '../../src/shared/backend-fallback';
 
 type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 
@@ -15,7 +16,6 @@ type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 export interface EncDecContext {
   post(msg: WorkerToPanel, transfer?: Transferable[]): void;
   stale(): boolean;
-  messageOf(e: unknown): string;
 }
 
 async function handles(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed): Promise<[TappedHandle, TappedHandle]> {
@@ -33,36 +33,25 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   if (!decoder) throw new Error('The run has decoder input ids but the worker holds no decoder for this model; reload the panel.');
   const decoderIds = msg.decoderInputIds;
   if (!decoderIds?.length) throw new Error('This encoder–decoder model needs decoder tokens, and the run has none.');
-  ctx.post({ type: 'progress', runId, stage: 'loading' });
   const t0 = performance.now();
-  let { backend, fallbackReason } = await chooseBackend(msg.backend);
-  let pair: [TappedHandle, TappedHandle];
-  try {
-    pair = await handles(model, decoder, backend);
-  } catch (e) {
-    if (backend !== 'webgpu') throw e;
-    fallbackReason = `WebGPU failed to start (${ctx.messageOf(e)}); ran on WASM`;
-    backend = 'wasm';
-    pair = await handles(model, decoder, backend);
-  }
+  const chosen = await chooseBackend(msg.backend);
+  // The same WebGPU → WASM fallback as single models (src/shared/backend-fallback.ts).
+  ctx.post({ type: 'progress', runId, stage: 'loading', backend: chosen.backend });
+  const started = await stepWithFallback(chosen.backend, (b) => handles(model, decoder, b), { doing: 'start' });
   const loadMs = performance.now() - t0;
   if (ctx.stale()) return;
-  ctx.post({ type: 'progress', runId, stage: 'running', backend });
+  ctx.post({ type: 'progress', runId, stage: 'running', backend: started.backend });
   const ortCtor = ort as unknown as OrtTensorCtor;
   let t1 = performance.now();
-  let out;
-  try {
-    out = await runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
-  } catch (e) {
-    if (backend !== 'webgpu') throw e;
-    fallbackReason = `WebGPU failed to run the model (${ctx.messageOf(e)}); ran on WASM`;
-    backend = 'wasm';
-    ctx.post({ type: 'progress', runId, stage: 'running', backend });
-    pair = await handles(model, decoder, backend);
+  const ran = await stepWithFallback(started.backend, async (b) => {
+    const pair = b === started.backend ? started.value : await handles(model, decoder, b);
     t1 = performance.now();
-    out = await runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
-  }
+    return runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
+  }, { doing: 'run the model', onFallback: () => ctx.post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
   const inferenceMs = performance.now() - t1;
+  const out = ran.value;
+  const backend = ran.backend;
+  const fallbackReason = ran.fallbackReason ?? started.fallbackReason ?? chosen.fallbackReason;
   if (ctx.stale()) return;
   const enc = out.stacks.find((s) => s.kind === 'encoder')!;
   // `attention` and the encoder stack share one buffer: structured cloning keeps them one, transferred once.

@@ -9,6 +9,7 @@ import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../.
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
+import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -29,12 +30,6 @@ function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message || e.name;
-  if (typeof e === 'string') return e;
-  if (typeof e === 'number') return `onnxruntime error code ${e}`;
-  return String(e);
-}
 
 /** The .wasm bytes the panel sent with a run (kept until onnxruntime is configured). */
 let wasmBinary: ArrayBuffer | undefined;
@@ -92,37 +87,25 @@ async function handleRun(msg: RunMessage): Promise<void> {
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
     if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
-    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), messageOf });
-    post({ type: 'progress', runId, stage: 'loading' });
+    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId) });
     const t0 = performance.now();
-    let { backend, fallbackReason } = await chooseBackend(msg.backend);
-    let session;
-    try {
-      session = await getSession(model, backend);
-    } catch (e) {
-      if (backend !== 'webgpu') throw e;
-      fallbackReason = `WebGPU failed to start (${messageOf(e)}); ran on WASM`;
-      backend = 'wasm';
-      session = await getSession(model, backend);
-    }
+    const chosen = await chooseBackend(msg.backend);
+    // WebGPU that fails (creating the session, or running) is retried on WASM, with the reason; the panel keeps the deadline.
+    post({ type: 'progress', runId, stage: 'loading', backend: chosen.backend });
+    const started = await stepWithFallback(chosen.backend, (b) => getSession(model, b), { doing: 'start' });
     const loadMs = performance.now() - t0;
     if (stale(runId)) return;
-    post({ type: 'progress', runId, stage: 'running', backend });
+    post({ type: 'progress', runId, stage: 'running', backend: started.backend });
     let t1 = performance.now();
-    let output;
-    try {
-      output = await runModel(model, session, msg.inputIds);
-    } catch (e) {
-      if (backend !== 'webgpu') throw e;
-      // A WebGPU run that fails (unsupported op, device lost) is retried once on WASM.
-      fallbackReason = `WebGPU failed to run the model (${messageOf(e)}); ran on WASM`;
-      backend = 'wasm';
-      post({ type: 'progress', runId, stage: 'running', backend });
-      session = await getSession(model, backend);
+    const ran = await stepWithFallback(started.backend, async (b) => {
+      const s = b === started.backend ? started.value : await getSession(model, b);
       t1 = performance.now();
-      output = await runModel(model, session, msg.inputIds);
-    }
+      return { session: s, output: await runModel(model, s, msg.inputIds) };
+    }, { doing: 'run the model', onFallback: () => post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
     const inferenceMs = performance.now() - t1;
+    const backend = ran.backend;
+    const fallbackReason = ran.fallbackReason ?? started.fallbackReason ?? chosen.fallbackReason;
+    const { session, output } = ran.value;
     if (stale(runId)) return;
     const a = output.attention;
     const attention = packAttention(a); // checks the shape; owns its buffer
