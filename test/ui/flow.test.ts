@@ -42,18 +42,18 @@ async function codeServerModule(): Promise<CodeServerModule> {
   return (await import(url)) as CodeServerModule;
 }
 
-/** Row `query` of layer/head attention for `text` on the bundled model: host tokenizer + tap + onnxruntime-node. */
-async function referenceRow(text: string, layer: number, head: number, query: number): Promise<{ tokens: number; row: Float32Array }> {
+/** Row `query` of layer/head attention for `text` on the bundled model (host tokenizer + tap + onnxruntime-node), and the tokens' ranges in `text`. */
+async function referenceRow(text: string, layer: number, head: number, query: number):
+  Promise<{ tokens: number; row: Float32Array; ranges: [number, number][] }> {
   const tokenizer = createTokenizer(JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'tokenizer.json'), 'utf8')));
-  const ids = tokenizeWithLimit(tokenizer, text, 128).tokens.map((t) => t.id);
+  const tokenized = tokenizeWithLimit(tokenizer, text, 128).tokens;
+  const ids = tokenized.map((t) => t.id);
   const session = await openTapped(ortNode, readBundledOnnx(), { intraOpNumThreads: 1 });
   const { attention: a } = await runTapped(ortNode, session, ids);
   const T = a.queries;
   const start = ((layer * a.heads + head) * T + query) * T;
-  return { tokens: T, row: a.data.slice(start, start + T) };
+  return { tokens: T, row: a.data.slice(start, start + T), ranges: tokenized.map((t) => [t.start, t.end] as [number, number]) };
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function shot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(screenshotDir, { recursive: true });
@@ -78,7 +78,8 @@ async function runCommand(page: Page, title: string): Promise<void> {
     } catch (err) {
       await page.keyboard.press('Escape');
       if (attempt >= 12) throw new Error(`the command palette never listed "${title}": ${err}`);
-      await sleep(1_000);
+      // Each try already waited 5 s for the row; the next opens the palette afresh once this one has closed.
+      await input.waitFor({ state: 'hidden', timeout: 30_000 });
     }
   }
 }
@@ -99,7 +100,7 @@ async function quickOpen(page: Page, fileName: string): Promise<void> {
     } catch (err) {
       await page.keyboard.press('Escape');
       if (attempt >= 6) throw new Error(`Quick Open never found ${fileName}: ${err}`);
-      await sleep(2_000);
+      await input.waitFor({ state: 'hidden', timeout: 30_000 });
     }
   }
 }
@@ -116,45 +117,132 @@ async function whatTheUserSees(page: Page): Promise<string> {
   return `Notifications: ${JSON.stringify(toasts)}. Webviews: ${JSON.stringify(views)}`;
 }
 
-/** The webview (two nested iframes) whose document has `selector`. */
+/**
+ * The webview (two nested iframes) whose document has `selector`. Waits for whichever comes first: the
+ * selector appearing in one of the webviews open now, or the number of webviews changing (then looks again).
+ */
 async function findWebview(page: Page, selector: string, limitMs: number): Promise<FrameLocator> {
-  const t0 = Date.now();
+  const deadline = Date.now() + limitMs;
+  const webview = (i: number) => page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('iframe#active-frame');
   for (;;) {
     const n = await page.locator('iframe.webview.ready').count();
     for (let i = 0; i < n; i++) {
-      const fl = page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('iframe#active-frame');
-      if (await fl.locator(selector).count().catch(() => 0)) return fl;
+      if (await webview(i).locator(selector).count().catch(() => 0)) return webview(i);
     }
-    if (Date.now() - t0 > limitMs) {
-      throw new Error(`no webview with ${selector} appeared (${n} webview(s) open). ${await whatTheUserSees(page)}`);
-    }
-    await sleep(500);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no webview with ${selector} appeared (${n} webview(s) open). ${await whatTheUserSees(page)}`);
+    const appeared = Array.from({ length: n }, (_, i) => webview(i).locator(selector).first().waitFor({ state: 'attached', timeout: left }));
+    const opened = page.waitForFunction((count) => (globalThis as any).document.querySelectorAll('iframe.webview.ready').length !== count,
+      n, { timeout: left });
+    // The losers of the race time out later on their own; their rejections are dropped.
+    await Promise.any([...appeared, opened].map((p) => p.then(() => undefined))).catch(() => undefined);
   }
 }
 
 /**
- * Decorations the extension drew in the text editors: elements whose class comes from a
- * TextEditorDecorationType (VS Code names them `ced-…-TextEditorDecorationType…`), each as
- * `class|left,top,width|computed background colour`.
+ * The editor columns painted by the extension's decorations with a visible background, as a canonical
+ * string: per decoration type (VS Code names their classes `ced-…-TextEditorDecorationType…`), the columns of
+ * the top line it covers (a column counts when the centre of its character lies inside the element), as
+ * ranges such as `4-9,16-19`; types sorted by the opacity of their background, faintest first (the weight
+ * colours attentionLens.weight1..5 grow more opaque with the level in every theme), and joined by ` | `
+ * (all merged into one when `partition` is false). A painted element on another line adds `elsewhere`. Runs in the page: it stores
+ * what it found in `__alPainted` and returns whether that is `want`, so that it can be waited for.
  */
-async function editorDecorations(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    // Runs in the page; the project's tsconfig has no DOM lib (it would leak into host code), hence `any`.
-    /* eslint-disable @typescript-eslint/no-explicit-any */
-    const w = globalThis as any;
-    const document = w.document;
-    const getComputedStyle = (el: any, pseudo?: string) => w.getComputedStyle(el, pseudo);
-    const out: string[] = [];
-    const editors = Array.from<any>(document.querySelectorAll('.monaco-editor'));
-    for (const ed of editors) {
-      for (const el of Array.from<any>(ed.querySelectorAll('[class*="TextEditorDecorationType"]'))) {
-        const s = getComputedStyle(el);
-        const r = el.getBoundingClientRect();
-        out.push(`${el.className}|${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)}|${s.backgroundColor}`);
+function paintedLayout(arg: { want: string; partition: boolean }): boolean {
+  // Runs in the page; the project's tsconfig has no DOM lib (it would leak into host code), hence `any`.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  const w = globalThis as any;
+  const document = w.document;
+  const byType = new Map<string, { alpha: number; cols: Set<number> }>();
+  const unpainted = new Set<string>();
+  let elsewhere = 0;
+  for (const ed of Array.from<any>(document.querySelectorAll('.monaco-editor'))) {
+    const lines = Array.from<any>(ed.querySelectorAll('.view-lines .view-line')).map((el) => ({ el, r: el.getBoundingClientRect() }));
+    if (lines.length === 0) continue;
+    const top = Math.min(...lines.map((l) => l.r.top));
+    const centres = new Map<any, number[]>();
+    for (const el of Array.from<any>(ed.querySelectorAll('[class*="TextEditorDecorationType"]'))) {
+      const type = String(el.className).split(/\s+/).find((c: string) => c.includes('TextEditorDecorationType')) ?? String(el.className);
+      const background = String(w.getComputedStyle(el).backgroundColor);
+      if (/^(transparent|rgba\([^)]*,\s*0\))$/.test(background)) {
+        unpainted.add(type);
+        continue;
       }
+      const r = el.getBoundingClientRect();
+      const mid = (r.top + r.bottom) / 2;
+      const line = lines.find((l) => mid >= l.r.top && mid < l.r.bottom);
+      if (!line || Math.abs(line.r.top - top) > 0.5) {
+        elsewhere++;
+        continue;
+      }
+      if (!centres.has(line.el)) {
+        const xs: number[] = [];
+        const walker = document.createTreeWalker(line.el, 4 /* NodeFilter.SHOW_TEXT */);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          for (let k = 0; k < n.length; k++) {
+            const range = document.createRange();
+            range.setStart(n, k);
+            range.setEnd(n, k + 1);
+            const b = range.getBoundingClientRect();
+            xs.push((b.left + b.right) / 2);
+          }
+        }
+        centres.set(line.el, xs);
+      }
+      const key = arg.partition ? type : 'all';
+      const group = byType.get(key) ?? { alpha: Number(/^rgba\([^)]*,\s*([\d.]+)\)$/.exec(background)?.[1] ?? 1), cols: new Set<number>() };
+      centres.get(line.el)!.forEach((x, c) => { if (x >= r.left && x < r.right) group.cols.add(c); });
+      byType.set(key, group);
     }
-    return out;
+  }
+  const ranges = (cols: number[]): string => {
+    const out: string[] = [];
+    for (let k = 0; k < cols.length; k++) {
+      let e = k;
+      while (e + 1 < cols.length && cols[e + 1] === cols[e] + 1) e++;
+      out.push(`${cols[k]}-${cols[e]}`);
+      k = e;
+    }
+    return out.join(',');
+  };
+  const groups = [...byType.values()].filter((g) => g.cols.size > 0).sort((x, y) => x.alpha - y.alpha)
+    .map((g) => [...g.cols].sort((x, y) => x - y));
+  const got = groups.map(ranges).join(' | ') + (elsewhere ? ` | elsewhere ×${elsewhere}` : '');
+  w.__alPainted = { got, unpainted: [...unpainted] };
+  return got === arg.want;
+}
+
+/** The canonical form paintedLayout() gives for `groups` (faintest first), each a list of [start, end) column ranges. */
+function layoutOf(groups: [number, number][][]): string {
+  return groups.map((g) => g.flatMap(([s, e]) => Array.from({ length: e - s }, (_, k) => s + k)).sort((x, y) => x - y))
+    .filter((cols) => cols.length > 0)
+    .map((cols) => {
+      const out: string[] = [];
+      for (let k = 0; k < cols.length; k++) {
+        let e = k;
+        while (e + 1 < cols.length && cols[e + 1] === cols[e] + 1) e++;
+        out.push(`${cols[k]}-${cols[e]}`);
+        k = e;
+      }
+      return out.join(',');
+    }).join(' | ');
+}
+
+/**
+ * The editor's decoration levels for one attention row, as the product documents them (written out here, not
+ * imported): a token is painted when its weight is at least a tenth of the row's largest, at level
+ * ⌈5 · weight / max⌉. `ambiguous` is set when a ratio sits within 1e-4 of a level boundary, where the
+ * panel's WASM numbers and onnxruntime-node's could round to different levels.
+ */
+function decorationLevels(row: ArrayLike<number>): { levels: number[]; ambiguous: boolean } {
+  const max = Math.max(...Array.from(row));
+  let ambiguous = false;
+  const levels = Array.from(row, (w) => {
+    const ratio = w / max;
+    if ([0.1, 0.2, 0.4, 0.6, 0.8].some((b) => Math.abs(ratio - b) < 1e-4)) ambiguous = true;
+    return ratio >= 0.1 ? Math.min(5, Math.max(1, Math.ceil(ratio * 5))) : 0;
   });
+  return { levels, ambiguous };
 }
 
 describe('UI flow in code-server + Chromium', function () {
@@ -212,15 +300,12 @@ describe('UI flow in code-server + Chromium', function () {
     panel = await findWebview(page, 'span.token[data-token-index]', 180_000);
     const backend = panel.locator('#backend');
     await backend.waitFor({ timeout: 180_000 });
-    const t0 = Date.now();
-    let text = '';
-    while (!/wasm|webgpu/i.test(text)) {
-      text = (await backend.textContent()) ?? '';
-      if (Date.now() - t0 > 300_000) {
-        throw new Error(`#backend never named a backend (shows ${JSON.stringify(text)}). ${await whatTheUserSees(page)}`);
-      }
-      await sleep(500);
+    try {
+      await backend.filter({ hasText: /wasm|webgpu/i }).waitFor({ timeout: 300_000 });
+    } catch {
+      throw new Error(`#backend never named a backend (shows ${JSON.stringify(await backend.textContent())}). ${await whatTheUserSees(page)}`);
     }
+    const text = (await backend.textContent()) ?? '';
     console.log(`    backend: ${text.trim()}`);
     assert.ok((await panel.locator('span.token[data-token-index]').count()) >= 5, 'the sentence is shown as tokens');
     await shot(page, 'ui-1-panel');
@@ -230,7 +315,6 @@ describe('UI flow in code-server + Chromium', function () {
     assert.ok(panel, 'the panel opened (see the previous test)');
     const tokens = panel.locator('span.token[data-token-index]');
     const count = await tokens.count();
-    const before = new Set(await editorDecorations(page));
     // A token in the middle of the sentence, so it has earlier tokens to attend to.
     const k = Math.min(count - 1, Math.max(1, Math.floor(count / 2)));
     const hovered = tokens.nth(k);
@@ -238,11 +322,16 @@ describe('UI flow in code-server + Chromium', function () {
     await hovered.hover();
 
     const targets = panel.locator('.target[data-weight]');
-    const t0 = Date.now();
-    while ((await targets.count()) === 0) {
-      if (Date.now() - t0 > 60_000) throw new Error('no .target[data-weight] appeared after hovering a token');
-      await hovered.hover();
-      await sleep(250);
+    // A hover the panel missed (it was still settling) is retried: move away, hover again, wait for targets.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await targets.first().waitFor({ state: 'attached', timeout: 10_000 });
+        break;
+      } catch {
+        if (attempt >= 6) throw new Error('no .target[data-weight] appeared after hovering a token');
+        await page.mouse.move(0, 0);
+        await hovered.hover();
+      }
     }
     const found = await targets.evaluateAll((els) => els.map((e) => ({
       index: Number(e.getAttribute('data-token-index') ?? e.closest('[data-token-index]')?.getAttribute('data-token-index')),
@@ -271,26 +360,25 @@ describe('UI flow in code-server + Chromium', function () {
         `target ${t.index}: shown ${t.weight}, onnxruntime-node ${reference.row[t.index]}`);
     }
 
-    // The targets are painted in the editor: new decoration elements with a visible background (the
-    // focused token's outline alone does not count).
-    const t1 = Date.now();
-    let added: string[] = [];
-    let painted: string[] = [];
-    for (;;) {
-      added = (await editorDecorations(page)).filter((d) => !before.has(d));
-      painted = added.filter((d) => !/\|(transparent|rgba\([^)]*,\s*0\))$/.test(d));
-      if (painted.length) break;
-      if (Date.now() - t1 > 60_000) {
-        await shot(page, 'ui-2-hover');
-        const unpainted = added.filter((d) => !painted.includes(d)).map((d) => d.split('|')[0]);
-        throw new Error(`no editor decoration with a visible background appeared after the hover ` +
-          `(${added.length} new decoration element(s), ${unpainted.length} with a transparent background: ` +
-          `${[...new Set(unpainted)].join(', ')}; a ThemeColor whose default is not #hex resolves to transparent)`);
-      }
-      await hovered.hover();
-      await sleep(250);
+    // The editor paints exactly the tokens the row says, one decoration type per level, more opaque for a
+    // higher level: the columns each type covers on the selected line, faintest type first, are the columns
+    // of the tokens at level 1, 2, … (host tokenizer ranges).
+    const { levels, ambiguous } = decorationLevels(reference.row);
+    const painted = levels.flatMap((level, j) => (level > 0 ? [j] : []));
+    assert.ok(painted.length >= 2, `the row paints at least two tokens (levels ${levels.join(' ')})`);
+    const byLevel = [1, 2, 3, 4, 5].map((level) => reference.ranges.filter((_, j) => levels[j] === level));
+    // Near a level boundary the two runtimes may round apart: then only the painted columns are compared.
+    const want = ambiguous ? layoutOf([byLevel.flat()]) : layoutOf(byLevel);
+    try {
+      await page.waitForFunction(paintedLayout, { want, partition: !ambiguous }, { timeout: 60_000, polling: 100 });
+    } catch {
+      await shot(page, 'ui-2-hover');
+      const seen = await page.evaluate(() => (globalThis as any).__alPainted) as { got: string; unpainted: string[] } | undefined;
+      throw new Error(`the editor does not paint the hovered token's targets: want columns ${JSON.stringify(want)} ` +
+        `(tokens ${painted.join(', ')}), painted ${JSON.stringify(seen?.got)}; decoration types with a transparent background: ` +
+        `${seen?.unpainted.join(', ') || 'none'} (a ThemeColor whose default is not #hex resolves to transparent)`);
     }
-    console.log(`    editor decorations added by the hover: ${added.length} (${painted.length} with a background)`);
+    console.log(`    editor paints tokens ${painted.join(', ')} of the row (columns by level: ${want})`);
     await shot(page, 'ui-2-hover');
   });
 });

@@ -103,48 +103,44 @@ export interface Outcome {
 
 /**
  * Executes "Attention Lens: Show Attention" on the active editor and waits until the run it started has
- * a result or an error. When the command starts no run (e.g. nothing to show), it must have told the user
- * why: that case is recognised once the command has returned, no new run has appeared, and a message
- * was shown, after a short grace period.
+ * a result or an error. The command returns the id of the run it started, or undefined when it started
+ * none: then it has already told the user why (a refusal is shown before the command returns), so the
+ * messages are read at once, with no grace period for late ones.
  */
 export async function showAttention(api: AttentionLensApi): Promise<Outcome> {
   const before = api.lastRun()?.runId;
   const msgCount = api.messages().length;
-  let settled: RunSnapshot | undefined;
-  let waitError: unknown;
-  api.waitForRun().then((r) => { settled = r; }, (e) => { waitError = e; });
-
-  // The command may resolve before or after the run finishes; watch both, never block on one.
-  let returnedAt: number | undefined;
-  let commandError: unknown;
-  vscode.commands.executeCommand(COMMAND).then(() => { returnedAt = Date.now(); }, (e) => { commandError = e; returnedAt = Date.now(); });
-  const t0 = Date.now();
-  for (;;) {
-    if (commandError) throw commandError;
-    if (waitError) throw waitError;
+  const newMessages = () => api.messages().slice(msgCount);
+  const runId = await withinGuard(Promise.resolve(vscode.commands.executeCommand<unknown>(COMMAND)),
+    () => `the command did not return (last run: ${describeRun(api.lastRun())}; new messages: ${JSON.stringify(newMessages())})`);
+  if (runId === undefined) {
     const last = api.lastRun();
-    if (settled && settled.runId !== before) break;
-    if (last && last.runId !== before) {
-      const finished = last.attention !== undefined || last.error !== undefined;
-      if (finished) { settled = last; break; }
-    }
-    const newMessages = api.messages().length > msgCount;
-    if (returnedAt !== undefined && newMessages && (!last || last.runId === before) && Date.now() - returnedAt > 3000) {
-      break; // no run; the user was told why
-    }
-    const errorShown = api.messages().slice(msgCount).find((m) => m.kind === 'error');
-    if (returnedAt !== undefined && errorShown && Date.now() - returnedAt > 5000) {
-      throw new Error(`the command showed an error and left no finished run: ${errorShown.text} (last run: ${describeRun(last)})`);
-    }
-    if (Date.now() - t0 > guardMs()) {
-      hung.count++;
-      throw new Error(`the command did not finish a run (command ${returnedAt === undefined ? 'still running' : 'returned'}; ` +
-        `last run: ${describeRun(last)}; new messages: ${JSON.stringify(api.messages().slice(msgCount))})`);
-    }
-    await sleep(100);
+    assert.equal(last?.runId, before, `the command returned no run id but started run ${describeRun(last)}`);
+    const errorShown = newMessages().find((m) => m.kind === 'error');
+    if (errorShown) throw new Error(`the command showed an error and started no run: ${errorShown.text}`);
+    assert.ok(newMessages().length > 0, 'the command started no run and did not tell the user why');
+    return { messages: newMessages() };
   }
-  if (settled && api.lastRun()?.runId === settled.runId) settled = api.lastRun();
-  return { run: settled, messages: api.messages().slice(msgCount) };
+  assert.equal(typeof runId, 'number', `the command returns a run id (got ${JSON.stringify(runId)})`);
+  const run = await withinGuard(api.waitForRun(runId as number),
+    () => `run ${runId} did not finish (last run: ${describeRun(api.lastRun())}; new messages: ${JSON.stringify(newMessages())})`);
+  return { run: api.lastRun()?.runId === run.runId ? api.lastRun() : run, messages: newMessages() };
+}
+
+/** `p`, or a rejection naming `what()` once the hang guard runs out (a hang guard, not a timing assertion). */
+async function withinGuard<T>(p: Promise<T>, what: () => string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      hung.count++;
+      reject(new Error(`gave up waiting: ${what()}`));
+    }, guardMs());
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A short description of a run for failure messages. */
