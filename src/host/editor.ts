@@ -196,7 +196,7 @@ export class EditorLink implements vscode.Disposable {
     if (!run || this.stale || e.contentChanges.length === 0 || e.document.uri.toString() !== run.documentUri) return;
     this.stale = true;
     this.paint();
-    this.events.onStale(run.runId, 'The document was edited after this run, so token positions and decorations may no ' +
-      'longer match. Run "Attention Lens: Show Attention" again to refresh.');
+    // A clause: the panel's banner adds what to do ("Out of date: <reason>. Run … again to refresh.").
+    this.events.onStale(run.runId, 'the document was edited after this run, so token positions and highlights may no longer match');
   }
 }

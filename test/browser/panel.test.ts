@@ -270,6 +270,8 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await page.waitForFunction(() => !(globalThis as any).document.querySelector('#tokens .token.query'));
     await deliver(page, { type: 'stale', reason: 'the document changed' });
     await page.waitForSelector('#stale-banner:not([hidden])');
+    // One sentence, one instruction (the host's reason is a clause; the banner adds what to do once).
+    assert.equal(await page.locator('#stale-banner').textContent(), 'Out of date: the document changed. Run "Attention Lens: Show Attention" again to refresh.');
     await deliver(page, { type: 'error', message: 'Something went wrong (test).' });
     await page.waitForSelector('#error[role="alert"]:not([hidden])');
     assert.equal(await page.locator('#error').textContent(), 'Something went wrong (test).');

@@ -77,7 +77,7 @@ export class Header {
   /** Shows or hides the stale banner. */
   setStale(reason: string | undefined): void {
     const el = $('stale-banner');
-    el.textContent = reason ? `Out of date: ${reason}. Run Show Attention again to refresh.` : '';
+    el.textContent = reason ? `Out of date: ${reason}. Run "Attention Lens: Show Attention" again to refresh.` : '';
     el.hidden = !reason;
   }
 
