@@ -5,7 +5,8 @@
 //  2. onnxruntime-web WASM (1 thread, as in a VS Code webview) vs onnxruntime-node (2 threads), on the
 //     same tapped ONNX file and the same inputs, for several sequence lengths.
 //  3. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
-// Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only]   (--mib: synthetic sizes in MiB)
+//  4. With --scale: the panel at real attention shapes (12 × 12 heads, T = 128 / 512 / 1 024; test/browser/bench-scale.ts).
+// Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only] [--scale]   (--mib: synthetic sizes in MiB)
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -88,4 +89,9 @@ const browserBench = path.join(root, 'out/test/browser/bench.js');
 if (fs.existsSync(browserBench)) {
   console.log('\nCommand to first paint in Chromium (panel page, real model):');
   execFileSync('node', [browserBench], { cwd: root, stdio: 'inherit' });
+}
+
+if (args.includes('--scale')) {
+  console.log('');
+  execFileSync('node', [path.join(root, 'out/test/browser/bench-scale.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -35,8 +35,8 @@ function withTestTheme(html: string, origin: string): string {
     .replace('<body ', '<body class="vscode-dark" ');
 }
 
-/** Starts the server on 127.0.0.1 at a random port. */
-export async function startServer(repoRoot: string): Promise<TestServer> {
+/** Starts the server on 127.0.0.1 at a random port; `extraDirs` (relative to the root) are served too (the bench's cached models). */
+export async function startServer(repoRoot: string, extraDirs: readonly string[] = []): Promise<TestServer> {
   const requests: string[] = [];
   const notFound: string[] = [];
   let origin = '';
@@ -66,7 +66,7 @@ export async function startServer(repoRoot: string): Promise<TestServer> {
     }
     if (p === '/test-theme.css') return send(200, 'text/css', THEME_CSS);
     const rel = path.normalize(p).replace(/^[/\\]+/, '');
-    if (!SERVED.some((d) => rel === d || rel.startsWith(d + path.sep)) || rel.includes('..')) return send(404, 'text/plain', 'not found');
+    if (![...SERVED, ...extraDirs].some((d) => rel === d || rel.startsWith(d + path.sep)) || rel.includes('..')) return send(404, 'text/plain', 'not found');
     const file = path.join(repoRoot, rel);
     fs.readFile(file, (err, data) => {
       if (err) return send(404, 'text/plain', 'not found');
