@@ -86,7 +86,7 @@ export function labelHead(m: HeadMetricValues, t: LabelThresholds = LABEL_THRESH
 }
 
 /** True when some token id occurs twice in `ids`. */
-function hasRepeat(ids: ArrayLike<number>): boolean {
+export function hasRepeat(ids: ArrayLike<number>): boolean {
   const seen = new Set<number>();
   for (let i = 0; i < ids.length; i++) {
     if (seen.has(ids[i])) return true;
@@ -100,26 +100,32 @@ function hasRepeat(ids: ArrayLike<number>): boolean {
  * probe's [L·H] scores (see inductionScores), or undefined before the probe ran.
  */
 export function stackMetrics(att: Attention, ids: ArrayLike<number>, induction?: ArrayLike<number>): HeadMetricValues[] {
-  const { layers, heads, causal } = att;
-  const t = ids.length;
   const repeats = hasRepeat(ids);
   const out: HeadMetricValues[] = [];
-  for (let l = 0; l < layers; l++) {
-    for (let h = 0; h < heads; h++) {
-      const a = headView(att, l, h);
-      out.push({
-        layer: l, head: h,
-        entropy: normalisedEntropy(a, t, causal),
-        previousToken: previousTokenScore(a, t),
-        sink: sinkScore(a, t),
-        self: selfScore(a, t),
-        distance: meanAttentionDistance(a, t),
-        duplicate: repeats ? duplicateTokenScore(a, t, ids) : null,
-        induction: induction && induction.length === layers * heads ? induction[l * heads + h] : null,
-      });
-    }
+  for (let l = 0; l < att.layers; l++) {
+    for (let h = 0; h < att.heads; h++) out.push(headMetrics(att, l, h, ids, repeats, induction));
   }
   return out;
+}
+
+/**
+ * Metrics of one head (stackMetrics computes every head with it); `repeats` is hasRepeat(ids), passed in so
+ * callers that go head by head compute it once.
+ */
+export function headMetrics(att: Attention, l: number, h: number, ids: ArrayLike<number>, repeats: boolean,
+  induction?: ArrayLike<number>): HeadMetricValues {
+  const t = ids.length;
+  const a = headView(att, l, h);
+  return {
+    layer: l, head: h,
+    entropy: normalisedEntropy(a, t, att.causal),
+    previousToken: previousTokenScore(a, t),
+    sink: sinkScore(a, t),
+    self: selfScore(a, t),
+    distance: meanAttentionDistance(a, t),
+    duplicate: repeats ? duplicateTokenScore(a, t, ids) : null,
+    induction: induction && induction.length === att.layers * att.heads ? induction[l * att.heads + h] : null,
+  };
 }
 
 /** Deterministic PRNG (mulberry32): the same sequence for the same seed on every machine. */

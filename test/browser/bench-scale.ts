@@ -88,6 +88,7 @@ async function main(): Promise<void> {
         return out;
       }, T);
       const longest = await p.evaluate((after: number) => Math.max(0, ...(globalThis as any).__long.filter((e: any) => e.start >= after).map((e: any) => e.ms)), posted.at);
+      if (process.env.BENCH_DEBUG) console.log(await p.evaluate(() => JSON.stringify((globalThis as any).__long.map((e: any) => [Math.round(e.start), Math.round(e.ms)]))), posted.at);
       console.log(`| ${T} | ${fmt(showMs)} | ${fmt(posted.firstPaintMs)} | ${fmt(gridMs)} | ${fmt(longest)} | ${fmt(quantile(hovers, 0.5))} / ${fmt(quantile(hovers, 0.95))} | ` +
         `${(posted.bytes / 2 ** 20).toFixed(1)} MiB |`);
       await p.close();

@@ -203,7 +203,13 @@ function render(): void {
       probe: induction ? { period: probe!.period } : { missing: 'waiting for the probe (a repeated random sequence run once per model); models without logits are not probed.' },
     });
   }
+  // Head metrics come a frame budget at a time (RunData.metrics): draw again until every head is in.
+  if ((state.view === 'grid' || state.view === 'metrics') && run.metricsPending) {
+    cancelAnimationFrame(metricsFrame);
+    metricsFrame = requestAnimationFrame(() => render());
+  }
 }
+let metricsFrame = 0;
 
 /** Shows another stack of an encoder–decoder run (from the picker, or a focusHead that names it). */
 function selectStack(kind: AttentionStackKind): void {

@@ -5,7 +5,7 @@
 import { headMatrix, headView, type Attention } from '../../src/shared/attention';
 import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { scaleMax } from '../../src/shared/colors';
-import { stackMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
+import { hasRepeat, headMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
@@ -79,7 +79,11 @@ export class RunData {
   /** The value-weighted stack (α_ij·‖v_j‖, rows renormalised) once the norms are in, and whether it is shown. */
   private weighted?: Attention;
   private showWeighted = false;
-  private metricsCache?: { induction?: readonly number[]; rows: HeadMetricValues[] };
+  /** Head metrics without induction, computed a few heads per call (metrics()); and the rows with induction. */
+  private readonly baseMetrics: HeadMetricValues[] = [];
+  private metricsCache?: { induction?: readonly number[]; count: number; rows: HeadMetricValues[] };
+  /** When the current slice of metrics work ends (performance.now() time). */
+  private sliceEnd = -Infinity;
 
   constructor(
     readonly runId: number,
@@ -179,15 +183,42 @@ export class RunData {
     return !!this.weighted;
   }
 
-  /** Every head's metrics on this run's ids (induction from the model's probe, when in); cached. */
+  /**
+   * Head metrics on this run's ids (induction from the model's probe, when in), layer-major. Heads are computed
+   * within a budget of METRICS_BUDGET_MS per call and kept, so no call is one long task at large T: until
+   * metricsPending is false the list holds the heads done so far (by their index; later ones missing).
+   */
   metrics(induction?: readonly number[]): HeadMetricValues[] {
-    if (!this.attention) return [];
+    const att = this.attention;
+    if (!att) return [];
+    const total = att.layers * att.heads;
+    if (this.baseMetrics.length < total) {
+      // One slice of work per frame, however often a draw calls this (the grid asks once per head): a call
+      // well after the last slice ended starts a new one; calls inside or just after it add nothing.
+      const now = performance.now();
+      if (now >= this.sliceEnd + 8) this.sliceEnd = now + RunData.METRICS_BUDGET_MS;
+      const ids = this.tokens.map((t) => t.id);
+      const repeats = hasRepeat(ids);
+      while (this.baseMetrics.length < total && performance.now() < this.sliceEnd) {
+        const k = this.baseMetrics.length;
+        this.baseMetrics.push(headMetrics(att, Math.floor(k / att.heads), k % att.heads, ids, repeats));
+      }
+    }
     let c = this.metricsCache;
-    if (!c || c.induction !== induction) {
-      c = { induction, rows: stackMetrics(this.attention, this.tokens.map((t) => t.id), induction) };
+    if (!c || c.induction !== induction || c.count !== this.baseMetrics.length) {
+      const fits = induction?.length === total;
+      c = { induction, count: this.baseMetrics.length, rows: this.baseMetrics.map((m, k) => ({ ...m, induction: fits ? induction![k] : null })) };
       this.metricsCache = c;
     }
     return c.rows;
+  }
+
+  /** Time one metrics() call may spend computing heads. */
+  static readonly METRICS_BUDGET_MS = 30;
+
+  /** True while some head's metrics are still to be computed (call metrics() again on a later frame). */
+  get metricsPending(): boolean {
+    return !!this.attention && this.baseMetrics.length < this.attention.layers * this.attention.heads;
   }
 
   /** Row i (query i) of a head choice's matrix. */
