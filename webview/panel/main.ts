@@ -186,7 +186,8 @@ function render(): void {
   stackPicker.update(stacks ? STACK_ORDER.filter((k) => stacks!.has(k)) : [], stacks ? stackKind() : undefined);
   crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.attention) {
-    (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
+    (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head,
+      focused: run.attention ? f : null, locked: state.locked, theme });
     const l = logits?.runId === run.runId && !stacks ? logits : undefined;
     predictions.render({ run, focused: run.attention ? f : null, logits: l?.data, vocab: l?.vocab, strings: vocabStrings });
   }
