@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { isCodeServerInstalled } from './code-server.mjs';
 import { ensureSystem } from './preflight.mjs';
 
@@ -30,7 +31,6 @@ const only = opt('only');
 const skip = opt('skip') ?? [];
 const wanted = (name) => (!only || only.includes(name)) && !skip.includes(name);
 
-const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const hasTests = (dir) => {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return false;
@@ -52,7 +52,7 @@ function exec(cmd, args, env = {}) {
 
 /** Counts from mocha's spec reporter summary. */
 function mochaCounts(output) {
-  const text = output.replace(ANSI, '');
+  const text = stripVTControlCharacters(output);
   const num = (re) => { const m = text.match(re); return m ? Number(m[1]) : undefined; };
   const passes = num(/^\s*(\d+) passing/m);
   if (passes === undefined) return undefined;

@@ -131,7 +131,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     const n = src.attention.queries * src.attention.keys;
     const related = valid.map((p, k) => nearestHeads(src.attention, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
       typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
-      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head } as HeadRef, meanJsd: r.meanJsd })));
+      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
     return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };
   }
 

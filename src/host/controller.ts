@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
-import { axesOf, unpackAttention, type Attention } from '../shared/attention';
+import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../shared/attention';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
@@ -376,10 +376,10 @@ export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCo
   if (stacks === undefined) return undefined;
   if (!Array.isArray(stacks)) return 'stacks is not a list';
   const out: Attention[] = [];
-  for (const m of stacks) {
+  for (const m of stacks as unknown[]) {
     let s: Attention;
     try {
-      s = unpackAttention(m);
+      s = unpackAttention(m as AttentionMessage); // it checks every field
     } catch (e) {
       return errorText(e);
     }

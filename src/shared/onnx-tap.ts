@@ -358,7 +358,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
   const subgraphTaps = summary.outputs.map((o) => o.name).filter((n) => n.startsWith(SUBGRAPH_TAP_PREFIX));
   if (softmaxOutputs.length === 0 && subgraphTaps.length) {
     // A model rewriteSubgraphs rewrote (a merged decoder): its If node already exposes the branches' attention.
-    const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self') as AttentionKind);
+    const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self'));
     const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
     return { softmaxOutputs: subgraphTaps, toAppend: [], elemType, elemTypes: subgraphTaps.map(() => 0), kinds };
   }

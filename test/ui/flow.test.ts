@@ -77,7 +77,7 @@ async function runCommand(page: Page, title: string): Promise<void> {
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
-      if (attempt >= 12) throw new Error(`the command palette never listed "${title}": ${err}`);
+      if (attempt >= 12) throw new Error(`the command palette never listed "${title}": ${String(err)}`);
       await sleep(1_000);
     }
   }
@@ -98,7 +98,7 @@ async function quickOpen(page: Page, fileName: string): Promise<void> {
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
-      if (attempt >= 6) throw new Error(`Quick Open never found ${fileName}: ${err}`);
+      if (attempt >= 6) throw new Error(`Quick Open never found ${fileName}: ${String(err)}`);
       await sleep(2_000);
     }
   }
@@ -140,7 +140,6 @@ async function findWebview(page: Page, selector: string, limitMs: number): Promi
 async function editorDecorations(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     // Runs in the page; the project's tsconfig has no DOM lib (it would leak into host code), hence `any`.
-    /* eslint-disable @typescript-eslint/no-explicit-any */
     const w = globalThis as any;
     const document = w.document;
     const getComputedStyle = (el: any, pseudo?: string) => w.getComputedStyle(el, pseudo);

@@ -151,7 +151,7 @@ export interface VscodeStub {
   /** A fresh panel object as VS Code would hand to a serializer after a reload. */
   restoredPanel(): unknown;
   /** A webview view for the compare provider; its posts land in the returned array. */
-  compareView(): { view: unknown; posted: unknown[]; send(msg: unknown): void };
+  compareView(): { view: unknown; posted: unknown[]; send: (msg: unknown) => void };
 }
 
 /** Builds the stub; `install` makes `require('vscode')` return it. */

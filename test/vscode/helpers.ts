@@ -107,17 +107,20 @@ export interface Outcome {
  * why: that case is recognised once the command has returned, no new run has appeared, and a message
  * was shown, after a short grace period.
  */
+/** A rejection reason as an Error, so that one rejected with undefined (or a string) still fails the test. */
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
 export async function showAttention(api: AttentionLensApi): Promise<Outcome> {
   const before = api.lastRun()?.runId;
   const msgCount = api.messages().length;
   let settled: RunSnapshot | undefined;
-  let waitError: unknown;
-  api.waitForRun().then((r) => { settled = r; }, (e) => { waitError = e; });
+  let waitError: Error | undefined;
+  api.waitForRun().then((r) => { settled = r; }, (e) => { waitError = asError(e); });
 
   // The command may resolve before or after the run finishes; watch both, never block on one.
   let returnedAt: number | undefined;
-  let commandError: unknown;
-  vscode.commands.executeCommand(COMMAND).then(() => { returnedAt = Date.now(); }, (e) => { commandError = e; returnedAt = Date.now(); });
+  let commandError: Error | undefined;
+  vscode.commands.executeCommand(COMMAND).then(() => { returnedAt = Date.now(); }, (e) => { commandError = asError(e); returnedAt = Date.now(); });
   const t0 = Date.now();
   for (;;) {
     if (commandError) throw commandError;

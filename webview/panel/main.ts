@@ -17,7 +17,7 @@ import { MetricsView } from './metrics-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
-import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
+import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
@@ -331,7 +331,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
-  const msg = ev.data;
+  const msg: unknown = ev.data;
   if (!isMessage<HostToPanel>(msg, HOST_TO_PANEL_TYPES)) return;
   switch (msg.type) {
     case 'show':
@@ -381,5 +381,5 @@ watchTheme(() => {
 new ResizeObserver(() => { if (state.view !== 'tokens') render(); })
   .observe(document.getElementById('views')!);
 
-tabs.show(state.view as ViewName);
+tabs.show(state.view);
 post({ type: 'ready' });
