@@ -9,7 +9,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const style = stylistic.configs.customize({ indent: 2, quotes: 'single', semi: true, commaDangle: 'always-multiline',
-  braceStyle: '1tbs', arrowParens: true, quoteProps: 'as-needed', jsx: false });
+  braceStyle: '1tbs', arrowParens: true, jsx: false });
 const [, , indentOptions] = style.rules['@stylistic/indent'];
 
 export default defineConfig(
