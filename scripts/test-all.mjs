@@ -1,6 +1,6 @@
 // `npm test`: every check, in order, each printed as a stage, then one summary line `N passed, N failed`.
 //
-//   typecheck  npm run typecheck                                  (counts as 1 check)
+//   typecheck  npm run typecheck, then npm run lint (ESLint)      (counts as 1 check)
 //   build      node scripts/build.mjs                             (counts as 1 check)
 //   unit       mocha out/test/unit/**/*.test.js                   (Node)
 //   model      mocha out/test/model/**/*.test.js                  (Node: the shipped model's heads)
@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { isCodeServerInstalled } from './code-server.mjs';
 import { ensureSystem } from './preflight.mjs';
 
@@ -30,7 +31,6 @@ const only = opt('only');
 const skip = opt('skip') ?? [];
 const wanted = (name) => (!only || only.includes(name)) && !skip.includes(name);
 
-const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const hasTests = (dir) => {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return false;
@@ -52,7 +52,7 @@ function exec(cmd, args, env = {}) {
 
 /** Counts from mocha's spec reporter summary. */
 function mochaCounts(output) {
-  const text = output.replace(ANSI, '');
+  const text = stripVTControlCharacters(output);
   const num = (re) => { const m = text.match(re); return m ? Number(m[1]) : undefined; };
   const passes = num(/^\s*(\d+) passing/m);
   if (passes === undefined) return undefined;
@@ -63,7 +63,12 @@ const mochaArgs = (glob, timeoutMs) => [mochaBin, '--no-config', '--no-package',
   '--timeout', String(timeoutMs), glob];
 
 const stages = [
-  { name: 'typecheck', kind: 'check', run: () => exec('npm', ['run', '--silent', 'typecheck']) },
+  // Both always run, so one pass reports type errors and lint findings together.
+  { name: 'typecheck', kind: 'check', run: async () => {
+    const types = await exec('npm', ['run', '--silent', 'typecheck']);
+    const lint = await exec('npm', ['run', '--silent', 'lint']);
+    return { code: types.code || lint.code, output: types.output + lint.output };
+  } },
   { name: 'build', kind: 'check', gate: true, run: () => exec(process.execPath, [path.join(root, 'scripts', 'build.mjs')]) },
   { name: 'unit', kind: 'mocha', run: () => exec(process.execPath, mochaArgs('out/test/unit/**/*.test.js', 120_000)) },
   // The shipped model's heads: previous-token and induction properties of models/lens-gpt, through the tap.

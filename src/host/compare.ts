@@ -134,7 +134,7 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     const n = first?.length ?? 0;
     const related = valid.map((p, k) => nearestHeads(stackFor(src.stacks, p)!, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
       typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
-      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head } as HeadRef, meanJsd: r.meanJsd })));
+      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
     return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };
   }
 

@@ -35,7 +35,6 @@ function isShowAttentionArgs(arg: unknown): arg is ShowAttentionArgs {
   return typeof a === 'object' && a !== null && typeof a.uri === 'string' && typeof a.start === 'number' && typeof a.end === 'number';
 }
 
-
 /** Owns every part of the extension and routes messages between them. */
 export class AttentionLensController implements vscode.Disposable {
   readonly notifier = new Notifier();

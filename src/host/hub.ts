@@ -96,7 +96,7 @@ async function fetchFile(o: DownloadOptions, id: string, rel: string, dest: stri
   const out = createWriteStream(part);
   let received = 0;
   try {
-    const reader = res.body.getReader();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader(); // Node's types leave the chunk type open
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -120,13 +120,14 @@ async function fetchFile(o: DownloadOptions, id: string, rel: string, dest: stri
 
 /** The ONNX files to fetch, by config.json: an encoder–decoder pair, else onnx/model.onnx (with fallbacks). */
 async function onnxPlan(dir: string): Promise<{ files: string[]; fallbacks: string[] }> {
-  let config: Record<string, unknown> = {};
+  let config: { is_encoder_decoder?: unknown } | null | undefined;
   try {
-    config = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8'));
+    // Anything JSON (null, a number) parses; only an object's is_encoder_decoder counts.
+    config = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as typeof config;
   } catch {
-    config = {}; // Add Model's inspection reports a bad config.json
+    config = undefined; // Add Model's inspection reports a bad config.json
   }
-  return config.is_encoder_decoder === true ? { files: [...SEQ2SEQ_HUB_FILES], fallbacks: [] }
+  return config?.is_encoder_decoder === true ? { files: [...SEQ2SEQ_HUB_FILES], fallbacks: [] }
     : { files: [HUB_FILES[2]], fallbacks: [...ONNX_FALLBACKS] };
 }
 

@@ -182,7 +182,7 @@ export async function loadModelFolder(dir: string,
   const tokenizerConfig = (await readJson(dir, 'tokenizer_config.json', remedy, true)) ?? {};
   let tokenizer: HostTokenizer;
   try {
-    tokenizer = createTokenizer(tokenizerJson as object, tokenizerConfig as object);
+    tokenizer = createTokenizer(tokenizerJson as object, tokenizerConfig);
   } catch (e) {
     throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
   }

@@ -63,9 +63,9 @@ async function readJsonFile(dir: string, rel: string, what: string): Promise<Rec
     throw new ModelError(`The folder ${dir} has no ${rel}. ${what}`, rel);
   }
   try {
-    const v = JSON.parse(text);
+    const v: unknown = JSON.parse(text);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v;
+    return v as Record<string, unknown>;
   } catch (e) {
     throw new ModelError(`${rel} in ${dir} is not a JSON object (${(e as Error).message}). Download it again from the model's page.`, rel);
   }
@@ -161,7 +161,7 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
   const files: InspectedOnnx[] = [];
   for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits));
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
-  const architecture = archs[0] ?? String(config.model_type ?? 'unknown');
+  const architecture = archs[0] ?? (typeof config.model_type === 'string' ? config.model_type : 'unknown');
   return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
 }
 

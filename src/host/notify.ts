@@ -71,7 +71,6 @@ export class Notifier {
   }
 }
 
-
 /**
  * Wraps a command handler so it never throws into VS Code: failures become one clear error message that
  * names the command, the cause and what to do.

@@ -3,7 +3,7 @@
  * models) the three stacks must match the run's token lists, and what config.json promised (causal or
  * bidirectional) is compared with what the model computed. Pure: no `vscode`, unit-tested in Node.
  */
-import { axesOf, unpackAttention, type Attention } from '../shared/attention';
+import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../shared/attention';
 import type { PanelToHost } from '../shared/protocol';
 import { errorText } from './errors';
 import type { RunSnapshot } from './runs';
@@ -42,10 +42,10 @@ export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCo
   if (stacks === undefined) return undefined;
   if (!Array.isArray(stacks)) return 'stacks is not a list';
   const out: Attention[] = [];
-  for (const m of stacks) {
+  for (const m of stacks as unknown[]) {
     let s: Attention;
     try {
-      s = unpackAttention(m);
+      s = unpackAttention(m as AttentionMessage); // it checks every field
     } catch (e) {
       return errorText(e);
     }

@@ -62,7 +62,8 @@ async function hashWithIndex(cacheDir: string, file: string): Promise<string> {
   const indexFile = path.join(cacheDir, 'index.json');
   let index: Record<string, IndexEntry> = {};
   try {
-    index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+    const parsed: unknown = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+    if (typeof parsed === 'object' && parsed !== null) index = parsed as Record<string, IndexEntry>;
   } catch {
     index = {};
   }
@@ -146,7 +147,7 @@ export async function cachedTappedModel(storageDir: string, onnxPath: string, su
       await fs.appendFile(tmp, suffix);
     } else {
       const rewritten = rewriteSubgraphParts(await fs.readFile(onnxPath)); // a Buffer is a Uint8Array: no copy
-      if (!rewritten) throw refused;
+      if (!rewritten) throw refused!; // no suffix: planFullTap refused it
       await writeParts(tmp, rewritten.parts);
       layerOrder = rewritten.layerOrder;
       if (layerOrder) await fs.writeFile(orderFile(target), JSON.stringify(layerOrder));

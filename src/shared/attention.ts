@@ -56,7 +56,7 @@ export function packAttention(a: Attention): AttentionMessage {
   const d = a.data;
   const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer ? d.buffer : d.slice().buffer;
   const { kind, layers, heads, queries, keys, causal } = a;
-  return { kind, layers, heads, queries, keys, causal: causal === true, data: own as ArrayBuffer };
+  return { kind, layers, heads, queries, keys, causal: causal === true, data: own };
 }
 
 const KINDS: Readonly<Record<AttentionStackKind, true>> = { self: true, encoder: true, decoder: true, cross: true };

@@ -112,8 +112,8 @@ function replace(chars: readonly AlignedChar[], spec: Record<string, unknown>): 
   let k = 0;
   for (const m of text.matchAll(re)) {
     if (m[0].length === 0) continue;
-    const a = unitToChar[m.index!];
-    const b = unitToChar[m.index! + m[0].length];
+    const a = unitToChar[m.index];
+    const b = unitToChar[m.index + m[0].length];
     while (k < a) out.push(chars[k++]);
     content.forEach((ch, i) => {
       const src = chars[Math.max(a, Math.min(b - 1, b - content.length + i))];

@@ -57,14 +57,14 @@ function codePointAt(text: string, i: number): { bytes: number; units: number } 
  */
 export function utf8ToUtf16Table(text: string): Int32Array {
   let total = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = codePointAt(text, i);
     total += c.bytes;
     i += c.units;
   }
   const table = new Int32Array(total + 1).fill(-1);
   let b = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = codePointAt(text, i);
     table[b] = i;
     b += c.bytes;

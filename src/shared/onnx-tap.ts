@@ -57,7 +57,6 @@ export interface OnnxSummary {
   readonly externalDataFiles?: readonly string[];
 }
 
-
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
   'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'SparseAttention']);
 
@@ -68,9 +67,11 @@ class Reader {
   constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
     this.pos = start;
   }
+
   done(): boolean {
     return this.pos >= this.end;
   }
+
   varint(): number {
     let result = 0;
     let shift = 0;
@@ -83,11 +84,13 @@ class Reader {
       if (shift > 63) throw new TapError('Malformed varint: this is not a valid ONNX file.', 'not-onnx');
     }
   }
+
   /** Returns [fieldNumber, wireType]. */
   tag(): [number, number] {
     const t = this.varint();
     return [Math.floor(t / 8), t & 7];
   }
+
   bytes(): Uint8Array {
     const len = this.varint();
     if (this.pos + len > this.end) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
@@ -95,6 +98,7 @@ class Reader {
     this.pos += len;
     return out;
   }
+
   skip(wire: number): void {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
@@ -354,7 +358,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
   const subgraphTaps = summary.outputs.map((o) => o.name).filter((n) => n.startsWith(SUBGRAPH_TAP_PREFIX));
   if (softmaxOutputs.length === 0 && subgraphTaps.length) {
     // A model rewriteSubgraphs rewrote (a merged decoder): its If node already exposes the branches' attention.
-    const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self') as AttentionKind);
+    const kinds = subgraphTaps.map((n) => (n.split('/')[2] === 'cross' ? 'cross' : 'self'));
     const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
     return { softmaxOutputs: subgraphTaps, toAppend: [], elemType, elemTypes: subgraphTaps.map(() => 0), kinds };
   }
@@ -411,4 +415,3 @@ export function appendSuffix(model: Uint8Array, suffix: Uint8Array): Uint8Array 
   out.set(suffix, model.length);
   return out;
 }
-

@@ -28,7 +28,6 @@ export interface HeadRef {
   readonly head: number | 'mean' | 'max' | 'rollout';
 }
 
-
 /** One token of the selection, with its exact UTF-16 range relative to the selection start. */
 export interface TokenInfo {
   /** Token id in the model's vocabulary. */

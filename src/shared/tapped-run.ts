@@ -4,14 +4,14 @@
  * encoder–decoder models, run the encoder, feed its hidden states to the decoder, and return the encoder,
  * decoder and cross stacks. Pure apart from the onnxruntime object it is handed.
  */
-import { buildFeeds, type FeedOptions } from './feeds';
+import { buildFeeds, type FeedOptions, type FeedSpec } from './feeds';
 import { collectAttention, float16ToFloat32, requiredInputs, type CollectedAttention, type OnnxSummary, type TapPlan } from './onnx-tap';
 import { packAttention, type AttentionMessage } from './attention';
 import { decoderInputIds } from './stacks';
 
 /** The part of onnxruntime's API this module uses (the same in onnxruntime-web and -node). */
 export interface OrtTensorCtor {
-  readonly Tensor: new (type: string, data: any, dims: readonly number[]) => unknown;
+  readonly Tensor: new (type: string, data: FeedSpec['data'], dims: readonly number[]) => unknown;
 }
 
 /** A fetched tensor as onnxruntime returns it. */

@@ -57,34 +57,53 @@ function preTypes(pre: unknown): string[] {
 function findMetaspace(pre: unknown): Record<string, unknown> | undefined {
   const p = pre as { type?: unknown; pretokenizers?: unknown[] } | null | undefined;
   if (!p) return undefined;
-  if (p.type === 'Metaspace') return p as Record<string, unknown>;
+  if (p.type === 'Metaspace') return p;
   if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) return p.pretokenizers.map(findMetaspace).find(Boolean);
   return undefined;
 }
 
+/** The parts of a tokenizer.json post_processor that specialWrap reads, as the tokenizers library writes them. */
+interface PostProcessorJson {
+  readonly type?: unknown;
+  readonly processors?: unknown;
+  /** BertProcessing / RobertaProcessing: [token, id]. */
+  readonly cls?: unknown;
+  readonly sep?: unknown;
+  /** TemplateProcessing: the single-sequence template and the special tokens it names. */
+  readonly single?: unknown;
+  readonly special_tokens?: Readonly<Record<string, { readonly tokens: readonly string[]; readonly ids: readonly number[] } | undefined>>;
+}
+
+/** One item of a TemplateProcessing template: the sequence itself, or a special token by name. */
+interface TemplateItem {
+  readonly Sequence?: unknown;
+  readonly SpecialToken?: { readonly id?: string };
+}
+
 /** The special tokens a post_processor adds before and after a single sequence. */
 export function specialWrap(post: unknown): { prefix: SpecialToken[]; suffix: SpecialToken[] } {
-  const p = post as Record<string, any> | null | undefined;
+  const p = post as PostProcessorJson | null | undefined;
   if (!p) return { prefix: [], suffix: [] };
   if (p.type === 'Sequence' && Array.isArray(p.processors)) {
-    for (const q of p.processors) {
+    for (const q of p.processors as unknown[]) {
       const w = specialWrap(q);
       if (w.prefix.length || w.suffix.length) return w;
     }
     return { prefix: [], suffix: [] };
   }
   if ((p.type === 'BertProcessing' || p.type === 'RobertaProcessing') && Array.isArray(p.cls) && Array.isArray(p.sep)) {
-    return { prefix: [{ token: p.cls[0], id: p.cls[1] }], suffix: [{ token: p.sep[0], id: p.sep[1] }] };
+    const [cls, sep] = [p.cls as [string, number], p.sep as [string, number]];
+    return { prefix: [{ token: cls[0], id: cls[1] }], suffix: [{ token: sep[0], id: sep[1] }] };
   }
   if (p.type === 'TemplateProcessing' && Array.isArray(p.single)) {
     const prefix: SpecialToken[] = [];
     const suffix: SpecialToken[] = [];
     let seen = false;
-    for (const item of p.single) {
+    for (const item of p.single as TemplateItem[]) {
       if (item.Sequence) { seen = true; continue; }
       const name = item.SpecialToken?.id;
-      const spec = p.special_tokens?.[name];
-      const tokens: SpecialToken[] = spec ? spec.tokens.map((t: string, i: number) => ({ token: t, id: spec.ids[i] })) : [];
+      const spec = name === undefined ? undefined : p.special_tokens?.[name];
+      const tokens: SpecialToken[] = spec ? spec.tokens.map((t, i) => ({ token: t, id: spec.ids[i] })) : [];
       (seen ? suffix : prefix).push(...tokens);
     }
     return { prefix, suffix };
@@ -92,12 +111,30 @@ export function specialWrap(post: unknown): { prefix: SpecialToken[]; suffix: Sp
   return { prefix: [], suffix: [] };
 }
 
+/** The parts of a tokenizer.json that describeTokenizer reads; each is checked before it is used. */
+interface TokenizerJson {
+  readonly model?: {
+    readonly type?: unknown;
+    readonly merges?: unknown;
+    /** WordPiece/BPE: token → id; Unigram: [piece, score][]. */
+    readonly vocab?: unknown;
+    readonly unk_token?: unknown;
+    readonly unk_id?: unknown;
+    readonly continuing_subword_prefix?: unknown;
+    readonly fuse_unk?: unknown;
+  };
+  readonly added_tokens?: readonly { readonly content?: unknown }[];
+  readonly normalizer?: unknown;
+  readonly pre_tokenizer?: unknown;
+  readonly post_processor?: unknown;
+}
+
 /** Reads a parsed tokenizer.json; throws UnsupportedTokenizerError naming what is not supported. */
 export function describeTokenizer(json: unknown): TokenizerFacts {
   if (typeof json !== 'object' || json === null) throw new UnsupportedTokenizerError('tokenizer.json does not hold a JSON object');
-  const t = json as Record<string, any>;
+  const t = json as TokenizerJson;
   const modelType: string = typeof t.model?.type === 'string' ? t.model.type : t.model?.merges ? 'BPE' : t.model?.vocab ? 'WordPiece' : 'unknown';
-  const literalTokens = new Set<string>((t.added_tokens ?? []).map((a: { content?: unknown }) => a.content).filter((c: unknown) => typeof c === 'string'));
+  const literalTokens = new Set((t.added_tokens ?? []).map((a) => a.content).filter((c) => typeof c === 'string'));
   const { prefix, suffix } = specialWrap(t.post_processor);
   const base = { modelType, normalizer: t.normalizer ?? null, literalTokens, prefix, suffix,
     unkToken: typeof t.model?.unk_token === 'string' ? t.model.unk_token : undefined,
@@ -122,7 +159,8 @@ export function describeTokenizer(json: unknown): TokenizerFacts {
     const scheme = m?.prepend_scheme === 'first' || m?.prepend_scheme === 'never' ? m.prepend_scheme
       : m && (m.prepend_scheme === 'always' || m.add_prefix_space !== false) ? 'always' : 'never';
     const metaspace = m ? { replacement: typeof m.replacement === 'string' ? m.replacement : '\u2581', prepend: scheme } as const : undefined;
-    const unk = modelType === 'Unigram' && typeof t.model?.unk_id === 'number' ? t.model.vocab?.[t.model.unk_id]?.[0] : base.unkToken;
+    const unk = modelType === 'Unigram' && typeof t.model?.unk_id === 'number'
+      ? (t.model.vocab as readonly [string, number][] | undefined)?.[t.model.unk_id]?.[0] : base.unkToken;
     return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk, fuseUnk: modelType === 'Unigram' || t.model?.fuse_unk === true };
   }
   throw new UnsupportedTokenizerError(`${modelType}${pre.length ? ` with a ${pre.join(' + ')} pre-tokenizer` : ''}`);

@@ -90,10 +90,10 @@ export function explainWeight(x: ExplainInput): WeightExplanation {
   let bias = 0;
   const haveQK = x.q !== undefined && x.kT !== undefined && x.dHead !== undefined && x.dHead > 0;
   if (haveQK) {
-    const d = x.dHead!;
+    const d = x.dHead;
     scale = x.scaling === 'none' ? 1 : 1 / Math.sqrt(d);
     const raw = Array.from({ length: t }, (_, c) => dotQK(x.q!, x.kT!, d, t, c) * scale!);
-    dot = dotQK(x.q!, x.kT!, d, t, j);
+    dot = dotQK(x.q, x.kT, d, t, j);
     scaled = dot * scale;
     logits = raw.map((v, c) => {
       if (maskedAt(c)) return -Infinity;

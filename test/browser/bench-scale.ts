@@ -49,8 +49,10 @@ async function main(): Promise<void> {
       const tokens = Array.from({ length: T }, (_, i) => ({ id: 1 + ((i * 7919) % (config.vocab_size - 1)), text: `t${i}`, start: -1, end: -1 }));
       const msg = {
         type: 'show', runId: 1, documentLabel: 'bench', text: '', tokens, backend: 'wasm', notices: [], timings: {},
-        model: { name: 'gpt2-12x12 (random)', onnxUri: `${server.origin}/${SCALE_DIR}/onnx/model.onnx`, maxTokens: config.n_positions,
-          context: config.n_positions, extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)] },
+        model: {
+          name: 'gpt2-12x12 (random)', onnxUri: `${server.origin}/${SCALE_DIR}/onnx/model.onnx`, maxTokens: config.n_positions, context: config.n_positions,
+          extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)],
+        },
       };
       const t0 = Date.now();
       await deliver(p, msg);
@@ -87,8 +89,9 @@ async function main(): Promise<void> {
         }
         return out;
       }, T);
-      const longest = await p.evaluate((after: number) => Math.max(0, ...(globalThis as any).__long.filter((e: any) => e.start >= after).map((e: any) => e.ms)), posted.at);
-      if (process.env.BENCH_DEBUG) console.log(await p.evaluate(() => JSON.stringify((globalThis as any).__long.map((e: any) => [Math.round(e.start), Math.round(e.ms)]))), posted.at);
+      const tasks: { start: number; ms: number }[] = await p.evaluate(() => (globalThis as any).__long);
+      const longest = Math.max(0, ...tasks.filter((e) => e.start >= posted.at).map((e) => e.ms));
+      if (process.env.BENCH_DEBUG) console.log(JSON.stringify(tasks.map((e) => [Math.round(e.start), Math.round(e.ms)])), posted.at);
       console.log(`| ${T} | ${fmt(showMs)} | ${fmt(posted.firstPaintMs)} | ${fmt(gridMs)} | ${fmt(longest)} | ${fmt(quantile(hovers, 0.5))} / ${fmt(quantile(hovers, 0.95))} | ` +
         `${(posted.bytes / 2 ** 20).toFixed(1)} MiB |`);
       await p.close();

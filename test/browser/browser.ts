@@ -103,8 +103,8 @@ export async function deliver(page: Page, msg: unknown): Promise<void> {
 
 /** Waits until the webview has posted a message matching type (and runId, if given); returns it, buffers as arrays. */
 export async function waitForPosted(page: Page, type: string, runId?: number, timeout = 120000): Promise<any> {
-  await page.waitForFunction(({ type, runId }) => (globalThis as any).__posted.some((m: any) => m.type === type &&
-    (runId === undefined || m.runId === runId)), { type, runId }, { timeout, polling: 100 });
+  await page.waitForFunction(({ type, runId }) => (globalThis as any).__posted.some((m: any) => m.type === type
+    && (runId === undefined || m.runId === runId)), { type, runId }, { timeout, polling: 100 });
   return page.evaluate(({ type, runId }) => {
     const m = (globalThis as any).__posted.find((x: any) => x.type === type && (runId === undefined || x.runId === runId));
     const plain = JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? undefined : v)));

@@ -96,8 +96,8 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await setTheme(page, 'vscode-dark');
     // The head-name button selects the head.
     await page.locator('#metrics-table tr[data-head="L0 H2"] button.link').click();
-    await page.waitForFunction(() => (globalThis as any).document.getElementById('head-select').value === '2' &&
-      (globalThis as any).document.getElementById('layer-select').value === '0');
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('head-select').value === '2'
+      && (globalThis as any).document.getElementById('layer-select').value === '0');
   });
 
   it('draws label badges and the chosen metric of every head on the model grid, and announces the cursor head\'s metrics', async () => {
@@ -235,8 +235,8 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.locator('#heatmap').focus();
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(({ j }) => Number((globalThis as any).document.getElementById('explain').dataset.key) === j + 1 ||
-      /causal mask/.test((globalThis as any).document.getElementById('explain').textContent), { j });
+    await page.waitForFunction(({ j }) => Number((globalThis as any).document.getElementById('explain').dataset.key) === j + 1
+      || /causal mask/.test((globalThis as any).document.getElementById('explain').textContent), { j });
     await page.locator('#heatmap').click({ position: { x: g.x0 + (T - 0.5) * g.cell, y: g.y0 + 0.5 * g.cell } });
     await page.waitForFunction(() => /causal mask sets its score to −∞/.test((globalThis as any).document.getElementById('explain').textContent));
   });
@@ -246,8 +246,8 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     const i = ref.ids.length - 4;
     await page.keyboard.press('Escape'); // the explained row was locked
     await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
-    await page.waitForFunction((i) => (globalThis as any).document.getElementById('predictions').dataset.position === String(i) &&
-      !(globalThis as any).document.getElementById('predictions').hidden, i);
+    await page.waitForFunction((i) => (globalThis as any).document.getElementById('predictions').dataset.position === String(i)
+      && !(globalThis as any).document.getElementById('predictions').hidden, i);
     const top = (await page.$eval('#predictions', (e: any) => e.dataset.top as string)).split(' ').map((s) => s.split(':').map(Number));
     // The PyTorch reference logits of the same text give the same five tokens and probabilities.
     const V = ref.logitsShape[ref.logitsShape.length - 1];

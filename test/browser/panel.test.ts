@@ -240,10 +240,10 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await page.locator('#grid').click({
       position: { x: g.x0 + head * (g.thumb + g.gap) + g.thumb / 2, y: g.y0 + layer * (g.thumb + g.gap) + g.thumb / 2 },
     });
-    await page.waitForFunction(({ layer, head }) => (globalThis as any).document.getElementById('layer-select').value === String(layer) &&
-      (globalThis as any).document.getElementById('head-select').value === String(head), { layer, head });
-    await page.waitForFunction(({ layer, head }) => (globalThis as any).__posted.some((m: any) => m.type === 'focus' &&
-      m.head.layer === layer && m.head.head === head), { layer, head });
+    await page.waitForFunction(({ layer, head }) => (globalThis as any).document.getElementById('layer-select').value === String(layer)
+      && (globalThis as any).document.getElementById('head-select').value === String(head), { layer, head });
+    await page.waitForFunction(({ layer, head }) => (globalThis as any).__posted.some((m: any) => m.type === 'focus'
+      && m.head.layer === layer && m.head.head === head), { layer, head });
     await shot(page, 'panel-grid-dark.png');
     await setTheme(page, 'vscode-light');
     await shot(page, 'panel-grid-light.png');
@@ -252,8 +252,8 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await page.keyboard.press('ArrowUp');
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(({ layer }) => (globalThis as any).document.getElementById('layer-select').value === String(layer - 1) &&
-      (globalThis as any).document.getElementById('head-select').value === 'mean', { layer });
+    await page.waitForFunction(({ layer }) => (globalThis as any).document.getElementById('layer-select').value === String(layer - 1)
+      && (globalThis as any).document.getElementById('head-select').value === 'mean', { layer });
   });
 
   it('pins heads, follows focusHead and editorHover, shows stale and error banners', async () => {
@@ -261,8 +261,8 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     const pins = await postedOfType(page, 'pinHead');
     assert.deepEqual(pins.pop().head.stack, 'self');
     await deliver(page, { type: 'focusHead', head: { stack: 'self', layer: 0, head: 1 } });
-    await page.waitForFunction(() => (globalThis as any).document.getElementById('layer-select').value === '0' &&
-      (globalThis as any).document.getElementById('head-select').value === '1');
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('layer-select').value === '0'
+      && (globalThis as any).document.getElementById('head-select').value === '1');
     await page.locator('#tab-tokens').click();
     await deliver(page, { type: 'editorHover', tokenIndex: 5 });
     await page.waitForSelector('#tokens .token.query[data-token-index="5"]');
@@ -342,8 +342,8 @@ describe('panel webview without a WebGPU adapter', function () {
       await waitForPosted(restored, 'result', 1);
       await restored.waitForFunction(() => {
         const d = (globalThis as any).document;
-        return d.getElementById('layer-select').value === '2' && d.getElementById('head-select').value === 'mean' &&
-          d.getElementById('views').activeid === 'tab-heatmap' && Number(d.getElementById('heatmap').dataset.cell) > 0;
+        return d.getElementById('layer-select').value === '2' && d.getElementById('head-select').value === 'mean'
+          && d.getElementById('views').activeid === 'tab-heatmap' && Number(d.getElementById('heatmap').dataset.cell) > 0;
       });
       const focus = await waitForPosted(restored, 'focus', 1);
       assert.deepEqual([focus.tokenIndex, focus.head], [3, { stack: 'self', layer: 2, head: 'mean' }]);

@@ -77,7 +77,7 @@ async function runCommand(page: Page, title: string): Promise<void> {
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
-      if (attempt >= 12) throw new Error(`the command palette never listed "${title}": ${err}`);
+      if (attempt >= 12) throw new Error(`the command palette never listed "${title}": ${String(err)}`);
       // Each try already waited 5 s for the row; the next opens the palette afresh once this one has closed.
       await input.waitFor({ state: 'hidden', timeout: 30_000 });
     }
@@ -99,7 +99,7 @@ async function quickOpen(page: Page, fileName: string): Promise<void> {
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
-      if (attempt >= 6) throw new Error(`Quick Open never found ${fileName}: ${err}`);
+      if (attempt >= 6) throw new Error(`Quick Open never found ${fileName}: ${String(err)}`);
       await input.waitFor({ state: 'hidden', timeout: 30_000 });
     }
   }
@@ -150,7 +150,7 @@ async function findWebview(page: Page, selector: string, limitMs: number): Promi
  */
 function paintedLayout(arg: { want: string; partition: boolean }): boolean {
   // Runs in the page; the project's tsconfig has no DOM lib (it would leak into host code), hence `any`.
-  /* eslint-disable @typescript-eslint/no-explicit-any */
+
   const w = globalThis as any;
   const document = w.document;
   const byType = new Map<string, { alpha: number; cols: Set<number> }>();

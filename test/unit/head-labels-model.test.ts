@@ -12,8 +12,6 @@ import { openTapped, runTapped, type TappedSession } from '../support/run-tapped
 const ort = require('onnxruntime-node');
 const scores = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'head_scores.json'), 'utf8'));
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
-const L: number = config.n_layer;
-const H: number = config.n_head;
 
 /** Heads "L<l> H<h>" whose per-head score in head_scores.json passes the file's own threshold. */
 function expected(metric: 'prev_token' | 'induction' | 'sink'): string[] {

@@ -9,7 +9,6 @@ import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
 const stub: VscodeStub = installVscodeStub();
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const extension = require('../../src/extension') as typeof import('../../src/extension');
 
 const config = JSON.parse(fs.readFileSync(path.join(repoRoot, 'models', 'lens-gpt', 'config.json'), 'utf8'));
@@ -296,7 +295,7 @@ describe('host flow against a stubbed VS Code', () => {
         const before = shows();
         const id = await run();
         assert.equal(typeof id, 'number', 'the command returns a run id instead of throwing');
-        const snap = await api.waitForRun(id!);
+        const snap = await api.waitForRun(id);
         assert.ok(snap.error!.startsWith(`Attention Lens cannot load its model: onnx${path.sep}model.onnx in ${dir} cannot be tapped: `), snap.error);
         assert.match(snap.error!, reason);
         assert.match(snap.error!, /pick another model with "Attention Lens: Select Model"/);

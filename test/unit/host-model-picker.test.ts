@@ -9,7 +9,6 @@ import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 // quick pick; picking another model sets attentionLens.defaultModel (the status bar follows) and runs the
 // panel's last selection again on it; cancelling, or picking the model already shown, runs nothing.
 const stub: VscodeStub = installVscodeStub();
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const extension = require('../../src/extension') as typeof import('../../src/extension');
 
 type Posted = { type: string; [k: string]: any };

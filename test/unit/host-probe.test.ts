@@ -13,7 +13,6 @@ import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 // worker computed; the host stores them in global state under the model file's SHA-256 and sends them with
 // the next `show` of that model (and of no other), refusing anything malformed.
 const stub: VscodeStub = installVscodeStub();
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const extension = require('../../src/extension') as typeof import('../../src/extension');
 
 const bundled = path.join(repoRoot, 'models', 'lens-gpt');

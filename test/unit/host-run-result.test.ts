@@ -37,7 +37,7 @@ describe('host: checking a run result', () => {
     const ok = checkResult(run(3, 2), result({ ...enc, kind: 'encoder' }, { stacks: [packAttention({ ...enc, kind: 'encoder' }), packAttention(dec), packAttention(cross)] }));
     assert.ok(!('error' in ok) && ok.patch.stacks?.map((s) => s.kind).join() === 'encoder,decoder,cross');
     const swapped: Attention = { ...cross, queries: 3, keys: 2 };
-    assert.match(String(checkStacks([packAttention(swapped)], 3, 2)), /cross stack is 3×2 but the run has 3 input and 2 decoder tokens/);
+    assert.match(checkStacks([packAttention(swapped)], 3, 2) as string, /cross stack is 3×2 but the run has 3 input and 2 decoder tokens/);
     assert.equal(checkStacks('nope', 3, 2), 'stacks is not a list');
   });
 

@@ -23,7 +23,7 @@ describe('host run store', () => {
     s.update(a.runId, { attention });
     assert.equal((await p).attention, attention);
     assert.equal((await s.waitFor(a.runId)).runId, a.runId);
-    await assert.rejects(s.waitFor(0), /unknown/, "a run id that was never started");
+    await assert.rejects(s.waitFor(0), /unknown/, 'a run id that was never started');
   });
 
   it('waitFor() waits for the pending latest run, else for the next run', async () => {

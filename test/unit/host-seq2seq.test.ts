@@ -47,7 +47,7 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     const cached = (uri: string) => {
       const m = /tapped\/([0-9a-f]{64}\.tap\d+\.onnx)$/.exec(uri);
       assert.ok(m, uri);
-      return path.join(storage, 'tapped', m![1]);
+      return path.join(storage, 'tapped', m[1]);
     };
     for (const [uri, file] of [[show.model.onnxUri, 'encoder_model.onnx'], [show.model.decoderOnnxUri, 'decoder_model.onnx']]) {
       const original = fs.readFileSync(path.join(testModelsDir, 'tiny-t5', 'onnx', file));

@@ -16,6 +16,7 @@ export class Emitter<T> {
     this.listeners.push(l);
     return { dispose: () => { this.listeners = this.listeners.filter((x) => x !== l); } };
   };
+
   fire(e: T): void {
     for (const l of [...this.listeners]) l(e);
   }
@@ -31,6 +32,7 @@ export class Range {
     this.start = typeof a === 'number' ? new Position(a, b as number) : a;
     this.end = typeof a === 'number' ? new Position(c!, d!) : (b as Position);
   }
+
   get isEmpty(): boolean {
     return this.start.line === this.end.line && this.start.character === this.end.character;
   }
@@ -49,6 +51,7 @@ export class Uri {
     if (!m) throw new Error(`bad uri ${s}`);
     return new Uri(m[1], m[1] === 'file' ? m[2] : m[2]);
   }
+
   static joinPath(u: Uri, ...parts: string[]): Uri { return new Uri(u.scheme, path.join(u.path, ...parts)); }
   get fsPath(): string { return this.path; }
   toString(): string { return this.scheme === 'file' ? `file://${this.path}` : `${this.scheme}:${this.path}`; }
@@ -62,17 +65,23 @@ export class StubDocument {
   private lineStarts(): number[] {
     const starts = [0];
     for (let i = 0; i < this.text.length; i++) {
-      if (this.text[i] === '\r' && this.text[i + 1] === '\n') { starts.push(i + 2); i++; }
-      else if (this.text[i] === '\n' || this.text[i] === '\r') starts.push(i + 1);
+      if (this.text[i] === '\r' && this.text[i + 1] === '\n') {
+        starts.push(i + 2);
+        i++;
+      } else if (this.text[i] === '\n' || this.text[i] === '\r') {
+        starts.push(i + 1);
+      }
     }
     return starts;
   }
+
   get lineCount(): number { return this.lineStarts().length; }
   offsetAt(p: Position): number {
     const starts = this.lineStarts();
     const line = Math.min(p.line, starts.length - 1);
     return Math.min(starts[line] + p.character, this.lineEnd(line));
   }
+
   private lineEnd(line: number): number {
     const starts = this.lineStarts();
     if (line + 1 >= starts.length) return this.text.length;
@@ -81,6 +90,7 @@ export class StubDocument {
     if (this.text[end - 1] === '\r') end--;
     return end;
   }
+
   positionAt(offset: number): Position {
     const starts = this.lineStarts();
     offset = Math.max(0, Math.min(offset, this.text.length));
@@ -88,9 +98,11 @@ export class StubDocument {
     while (line + 1 < starts.length && starts[line + 1] <= offset) line++;
     return new Position(line, Math.min(offset, this.lineEnd(line)) - starts[line]);
   }
+
   getText(r?: Range): string {
     return r ? this.text.slice(this.offsetAt(r.start), this.offsetAt(r.end)) : this.text;
   }
+
   lineAt(line: number) {
     const start = this.lineStarts()[line];
     const text = this.text.slice(start, this.lineEnd(line));
@@ -139,7 +151,7 @@ export interface VscodeStub {
   /** A fresh panel object as VS Code would hand to a serializer after a reload. */
   restoredPanel(): unknown;
   /** A webview view for the compare provider; its posts land in the returned array. */
-  compareView(): { view: unknown; posted: unknown[]; send(msg: unknown): void };
+  compareView(): { view: unknown; posted: unknown[]; send: (msg: unknown) => void };
 }
 
 /** Builds the stub; `install` makes `require('vscode')` return it. */

@@ -15,7 +15,7 @@ function cspOf(html: string): Map<string, string> {
   const m = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html);
   assert.ok(m, 'has a CSP meta tag');
   const map = new Map<string, string>();
-  for (const d of m![1].replace(/&#39;/g, "'").split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const d of m[1].replace(/&#39;/g, "'").split(';').map((s) => s.trim()).filter(Boolean)) {
     const [name, ...rest] = d.split(/\s+/);
     map.set(name, rest.join(' '));
   }

@@ -112,7 +112,7 @@ describe('model download from a hub-layout server (127.0.0.1, never the real hub
     let fetchCalls: number;
     beforeEach(() => {
       fetchCalls = 0;
-      globalThis.fetch = ((...a: Parameters<typeof fetch>) => { fetchCalls++; return realFetch(...a); }) as typeof fetch;
+      globalThis.fetch = (...a: Parameters<typeof fetch>) => { fetchCalls++; return realFetch(...a); };
       settings = { models: [], hubUrl: server.url };
       (stub.module.workspace as Record<string, unknown>).getConfiguration = () => ({
         get: (k: string) => settings[k], update: async (k: string, v: unknown) => { settings[k] = v; }, inspect: () => ({}),

@@ -28,7 +28,7 @@ describe('loading a model folder checks what Add Model checks', () => {
     try {
       await p;
     } catch (e) {
-      assert.ok(e instanceof ModelError, `a ModelError, not ${e}`);
+      assert.ok(e instanceof ModelError, `a ModelError, not ${String(e)}`);
       return e.message;
     }
     assert.fail('expected a refusal');
@@ -85,7 +85,7 @@ describe('loading a model folder checks what Add Model checks', () => {
     ];
     const m = await loadModelFolder(folder('parallel', { 'onnx/model.onnx': buildModel(nodes, ['input_ids'], ['y']) }), { bundled: false });
     assert.equal(m.notices?.length, 1);
-    assert.match(m.notices![0], /^onnx\/model\.onnx in .*parallel: the attention Softmax outputs "left" and "right" do not depend on each other/);
+    assert.match(m.notices[0], /^onnx\/model\.onnx in .*parallel: the attention Softmax outputs "left" and "right" do not depend on each other/);
     assert.equal((await loadModelFolder(bundledModelDir, { bundled: true })).notices, undefined, 'the bundled model is a chain');
   });
 });

@@ -8,7 +8,6 @@ import {
 import { bundledModelDir } from '../support/model';
 
 // The native Hugging Face library (Rust bindings) is the oracle: it reports offsets in code points.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const native = require('tokenizers');
 
 const TRICKY = [
@@ -41,7 +40,7 @@ describe('token ↔ range mapping (byte-level BPE)', () => {
       let covered = 0;
       ranges.forEach((r, i) => {
         assert.ok(r, `token ${i} has a range`);
-        const [s, e] = r!;
+        const [s, e] = r;
         assert.ok(s >= covered, 'ranges ascend without overlap');
         const [cs, ce] = refOffsets[i].map((o) => codePointToUtf16(text, o));
         if (s < e) {

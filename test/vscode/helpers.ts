@@ -123,7 +123,7 @@ export async function showAttention(api: AttentionLensApi): Promise<Outcome> {
   }
   assert.equal(typeof runId, 'number', `the command returns a run id (got ${JSON.stringify(runId)})`);
   const run = await withinGuard(api.waitForRun(runId as number),
-    () => `run ${runId} did not finish (last run: ${describeRun(api.lastRun())}; new messages: ${JSON.stringify(newMessages())})`);
+    () => `run ${runId as number} did not finish (last run: ${describeRun(api.lastRun())}; new messages: ${JSON.stringify(newMessages())})`);
   return { run: api.lastRun()?.runId === run.runId ? api.lastRun() : run, messages: newMessages() };
 }
 

@@ -40,14 +40,14 @@ export function run(): Promise<void> {
         console.log(`ATTENTION_LENS_RESULT ${JSON.stringify(result)}`);
         const out = process.env.ATTENTION_LENS_TEST_RESULTS;
         if (out) {
-          try { fs.writeFileSync(out, JSON.stringify(result)); } catch (e) { console.error(`cannot write ${out}: ${e}`); }
+          try { fs.writeFileSync(out, JSON.stringify(result)); } catch (e) { console.error(`cannot write ${out}: ${String(e)}`); }
         }
         if (failures > 0) reject(new Error(`${failures} test(s) failed.`));
         else resolve();
       });
     } catch (err) {
       console.error(err);
-      reject(err);
+      reject(err instanceof Error ? err : new Error(String(err)));
     }
   });
 }

@@ -41,7 +41,7 @@ function clear(reason: string): void {
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
-  const msg = ev.data;
+  const msg: unknown = ev.data;
   if (!isMessage<HostToCompare>(msg, HOST_TO_COMPARE_TYPES)) return;
   switch (msg.type) {
     case 'compare': {

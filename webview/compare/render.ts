@@ -1,7 +1,7 @@
 /**
  * Drawing for the compare view: one small heatmap per pinned head (title button → focusHead, ✕ → unpin),
- * the heads nearest each pinned one (mean JSD, focus or pin), a diverging difference heatmap of any two (picked), and the mean row Jensen–Shannon divergence and
- * similarity of every pair.
+ * the heads nearest each pinned one (mean JSD, focus or pin), a diverging difference heatmap of any two (picked), and the
+ * mean row Jensen–Shannon divergence and similarity of every pair.
  */
 import { maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
 import { formatWeight } from '../../src/shared/attention';

@@ -51,7 +51,7 @@ async function fetchModel(info: ModelInfo): Promise<ModelFiles> {
     info.decoderOnnxUri ? fetchBytes(info.decoderOnnxUri, 'the decoder') : Promise.resolve(undefined),
     ...(info.externalData ?? []).map((e) => fetchBytes(e.uri, `the model's weights ${e.path}`)),
   ]);
-  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] as ArrayBuffer }));
+  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] }));
   return { model, decoder, externalData: externalData?.length ? externalData : undefined };
 }
 

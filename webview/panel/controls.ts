@@ -31,8 +31,8 @@ export function parseHeadValue(v: string): HeadChoice {
 type Dropdown = HTMLElement & { value: string };
 
 function fillOptions(el: Dropdown, options: readonly { value: string; label: string }[], selected: string): void {
-  const same = el.children.length === options.length &&
-    options.every((o, k) => (el.children[k] as HTMLElement).getAttribute('value') === o.value && el.children[k].textContent === o.label);
+  const same = el.children.length === options.length
+    && options.every((o, k) => (el.children[k] as HTMLElement).getAttribute('value') === o.value && el.children[k].textContent === o.label);
   if (!same) {
     el.replaceChildren(...options.map((o) => {
       const opt = document.createElement('vscode-option');

@@ -148,11 +148,11 @@ export class CrossTokensView {
     this.keys.forEach((span, j) => {
       const on = !!row && targets.has(j);
       span.classList.toggle('target', on);
-      (span.children[1] as HTMLElement).textContent = on ? (row![j] < 0.005 ? '<1%' : `${Math.round(row![j] * 100)}%`) : '';
+      (span.children[1] as HTMLElement).textContent = on ? (row[j] < 0.005 ? '<1%' : `${Math.round(row[j] * 100)}%`) : '';
       if (on) {
-        span.dataset.weight = formatWeight(row![j]);
-        span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row![j], max)));
-        span.title = `${describeToken(run.labels, focused!)} → ${describeToken(run.keyLabels, j)}: ${formatWeight(row![j])}`;
+        span.dataset.weight = formatWeight(row[j]);
+        span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row[j], max)));
+        span.title = `${describeToken(run.labels, focused!)} → ${describeToken(run.keyLabels, j)}: ${formatWeight(row[j])}`;
       } else {
         delete span.dataset.weight;
         span.style.backgroundColor = '';

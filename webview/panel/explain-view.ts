@@ -92,8 +92,8 @@ export class ExplainView {
     if (e.source === 'qk') {
       const li = step('Dot product', `q${sub(i)} · k${sub(j)} = Σ over ${e.dHead} dimensions of q_d·k_d = `, el('b', 'value', num(e.dot!)));
       if (m.q && m.kT) li.append(this.productsCanvas(m));
-      step('Scale', e.scale === 1 ? 'the graph does not divide the product (q or k is scaled before it): ' :
-        `÷ √d_k = ÷ √${e.dHead} = ÷ ${num(Math.sqrt(e.dHead!), 3)} → `, el('b', 'value', num(e.scaled!)),
+      step('Scale', e.scale === 1 ? 'the graph does not divide the product (q or k is scaled before it): '
+        : `÷ √d_k = ÷ √${e.dHead} = ÷ ${num(Math.sqrt(e.dHead!), 3)} → `, el('b', 'value', num(e.scaled!)),
       e.bias ? `, plus ${num(e.bias)} the graph adds after the product (a position bias) → ${num(e.logits[j])}` : '');
     } else {
       step('Scores', `the pre-softmax score of ${tok(i)} → ${tok(j)} is `, el('b', 'value', num(e.logits[j])),

@@ -17,7 +17,7 @@ import { MetricsView } from './metrics-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
-import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState, type ViewName } from './state';
+import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
@@ -186,7 +186,8 @@ function render(): void {
   stackPicker.update(stacks ? STACK_ORDER.filter((k) => stacks!.has(k)) : [], stacks ? stackKind() : undefined);
   crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.attention) {
-    (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head, focused: run.attention ? f : null, locked: state.locked, theme });
+    (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head,
+      focused: run.attention ? f : null, locked: state.locked, theme });
     const l = logits?.runId === run.runId && !stacks ? logits : undefined;
     predictions.render({ run, focused: run.attention ? f : null, logits: l?.data, vocab: l?.vocab, strings: vocabStrings });
   }
@@ -323,7 +324,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
-  const msg = ev.data;
+  const msg: unknown = ev.data;
   if (!isMessage<HostToPanel>(msg, HOST_TO_PANEL_TYPES)) return;
   switch (msg.type) {
     case 'show':
@@ -373,5 +374,5 @@ watchTheme(() => {
 new ResizeObserver(() => { if (state.view !== 'tokens') render(); })
   .observe(document.getElementById('views')!);
 
-tabs.show(state.view as ViewName);
+tabs.show(state.view);
 post({ type: 'ready' });

@@ -33,7 +33,7 @@ export class MetricsView {
 
   constructor(private readonly events: MetricsEvents) {
     this.table.addEventListener('click', (ev) => {
-      const el = (ev.target as HTMLElement).closest('[data-action]') as HTMLElement | null;
+      const el = (ev.target as HTMLElement).closest<HTMLElement>('[data-action]');
       if (!el || !this.model) return;
       const { action, layer, head, key } = el.dataset;
       if (action === 'sort' && key) {
@@ -81,7 +81,7 @@ export class MetricsView {
     const body = document.createElement('tbody');
     for (const r of sortMetrics(m.rows, m.sortKey, m.descending)) body.append(this.row(r, m));
     this.table.replaceChildren(thead, body);
-    if (focusKey) (this.table.querySelector(`[data-focus-key="${focusKey}"]`) as HTMLElement | null)?.focus();
+    if (focusKey) this.table.querySelector<HTMLElement>(`[data-focus-key="${focusKey}"]`)?.focus();
     this.renderLegend(m);
   }
 

@@ -207,7 +207,7 @@ export class RunData {
     let c = this.metricsCache;
     if (!c || c.induction !== induction || c.count !== this.baseMetrics.length) {
       const fits = induction?.length === total;
-      c = { induction, count: this.baseMetrics.length, rows: this.baseMetrics.map((m, k) => ({ ...m, induction: fits ? induction![k] : null })) };
+      c = { induction, count: this.baseMetrics.length, rows: this.baseMetrics.map((m, k) => ({ ...m, induction: fits ? induction[k] : null })) };
       this.metricsCache = c;
     }
     return c.rows;

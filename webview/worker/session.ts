@@ -72,7 +72,7 @@ let adapterProbe: Promise<boolean> | undefined;
 /** True when navigator.gpu exists and requestAdapter() returns an adapter (probed once). */
 export function webgpuAvailable(): Promise<boolean> {
   adapterProbe ??= (async () => {
-    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
     if (!gpu) return false;
     try {
       return (await gpu.requestAdapter()) !== null;

@@ -30,7 +30,6 @@ function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-
 /** The .wasm bytes the panel sent with a run (kept until onnxruntime is configured). */
 let wasmBinary: ArrayBuffer | undefined;
 
