@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModelFolder } from '../../src/host/model-folder';
 import { scanOnnxFile } from '../../src/host/onnx-file';
-import { cacheFileName, cachedTappedModel, sha256File, TEMP_MAX_AGE_MS } from '../../src/host/tap-cache';
+import { cacheFileName, cachedTappedModel, DEFAULT_TAP_CACHE_MAX_MB, sha256File, tapCacheMaxBytes, TEMP_MAX_AGE_MS } from '../../src/host/tap-cache';
 import { planFullTap, tapAll, TAP_FORMAT } from '../../src/shared/full-tap';
 import { collectAttention, planTap, scanOnnx, tapAttention, tapSuffix } from '../../src/shared/onnx-tap';
 import { scoreTapNames } from '../../src/shared/score-tap';
 import { rewriteSubgraphs } from '../../src/shared/tap-subgraph';
-import { bundledModelDir, loadReference, maxAbsDiff } from '../support/model';
+import { bundledModelDir, loadReference, maxAbsDiff, repoRoot } from '../support/model';
 import { testModelsDir } from '../support/test-models';
 
 const ort = require('onnxruntime-node');
@@ -334,6 +334,17 @@ describe('the on-disk cache of tapped models', () => {
       fs.rmSync(first.tappedPath); // what eviction by another load does
       const again = await loadModelFolder(bundledModelDir, { bundled: true, storageDir: storage });
       assert.ok(again.tappedPath && fs.existsSync(again.tappedPath));
+    });
+
+    it('takes its limit from attentionLens.tapCacheMaxMB (package.json default, description in package.nls.json)', () => {
+      const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+      const setting = manifest.contributes.configuration.properties['attentionLens.tapCacheMaxMB'];
+      assert.equal(setting.default, DEFAULT_TAP_CACHE_MAX_MB);
+      const nls = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+      assert.match(nls[setting.markdownDescription.replace(/%/g, '')], /least recently used/);
+      assert.equal(tapCacheMaxBytes(100), 100 * 2 ** 20);
+      assert.equal(tapCacheMaxBytes(0), 0);
+      for (const bad of [undefined, -1, 'x', Number.NaN]) assert.equal(tapCacheMaxBytes(bad), DEFAULT_TAP_CACHE_MAX_MB * 2 ** 20);
     });
   });
 });
