@@ -39,6 +39,8 @@ export const SIZE_CAPS = {
   tokenizer: 50 * 2 ** 20,
   onnx: WASM_LIMITS.modelFileBytes,
   externalData: WASM_LIMITS.totalBytes,
+  /** All files of one model together: an encoder–decoder pair at the backend's 4 GiB each. */
+  model: 2 * WASM_LIMITS.totalBytes,
 } as const;
 export type SizeCaps = { readonly [K in keyof typeof SIZE_CAPS]: number };
 
@@ -227,9 +229,12 @@ function cancelled(): DownloadError {
   return new DownloadError('The download was cancelled.', true);
 }
 
-async function fetchFile(o: DownloadOptions, hub: URL, id: string, rel: string, dest: string, index: number, count: () => number): Promise<void> {
+/** Fetches one file to `dest`; `budget` is what the model's total cap leaves. Returns the bytes received. */
+async function fetchFile(o: DownloadOptions, hub: URL, id: string, rel: string, dest: string, index: number, count: () => number,
+  budget: number): Promise<number> {
   const url = fileUrl(hub, id, rel);
-  const cap = sizeCapOf(rel, o.sizeCaps);
+  const kindCap = sizeCapOf(rel, o.sizeCaps);
+  const cap = Math.min(kindCap, budget);
   const stallMs = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const ctl = new AbortController();
   const onAbort = () => ctl.abort();
@@ -257,8 +262,11 @@ async function fetchFile(o: DownloadOptions, hub: URL, id: string, rel: string, 
         : res.status === 401 || res.status === 403 ? ' The model is gated or private; download it yourself and use "Attention Lens: Add Model…".' : '';
       throw new DownloadError(`Downloading ${url.href} failed: HTTP ${res.status}.${hint}`, false, res.status);
     }
-    const tooLarge = (n: string) => new DownloadError(`${rel} of "${id}" is ${n}, more than the ${formatBytes(cap)} Attention Lens ` +
-      `accepts for ${rel.endsWith('.onnx') ? 'an ONNX file' : rel.endsWith('.json') ? rel : 'external data'}; the download was stopped.`);
+    const tooLarge = (n: string) => new DownloadError(cap < kindCap
+      ? `${rel} of "${id}" is ${n}, which takes the model over the ${formatBytes((o.sizeCaps ?? SIZE_CAPS).model)} Attention Lens ` +
+        'accepts for all its files together; the download was stopped.'
+      : `${rel} of "${id}" is ${n}, more than the ${formatBytes(cap)} Attention Lens ` +
+        `accepts for ${rel.endsWith('.onnx') ? 'an ONNX file' : rel.endsWith('.json') ? rel : 'external data'}; the download was stopped.`);
     const totalHeader = Number(res.headers.get('content-length'));
     const total = Number.isFinite(totalHeader) && totalHeader > 0 ? totalHeader : undefined;
     if (total !== undefined && total > cap) {
@@ -290,6 +298,7 @@ async function fetchFile(o: DownloadOptions, hub: URL, id: string, rel: string, 
     if (total !== undefined && received !== total) {
       throw new DownloadError(`Downloading ${url.href} stopped after ${received} of ${total} bytes. Try again.`);
     }
+    return received;
   } finally {
     watch.stop();
     o.signal?.removeEventListener('abort', onAbort);
@@ -384,12 +393,13 @@ export async function downloadModel(o: DownloadOptions): Promise<string> {
 async function downloadInto(o: DownloadOptions, hub: URL, id: string, dir: string): Promise<void> {
   const files: string[] = [HUB_FILES[0], HUB_FILES[1]];
   let fallbacks: string[] = [];
+  let budget = (o.sizeCaps ?? SIZE_CAPS).model;
   for (let i = 0; i < files.length; i++) {
     if (o.signal?.aborted) throw cancelled();
     const rel = files[i];
     const dest = inside(dir, rel);
     try {
-      await fetchFile(o, hub, id, rel, dest, i, () => files.length);
+      budget -= await fetchFile(o, hub, id, rel, dest, i, () => files.length, budget);
     } catch (e) {
       await fs.rm(dest, { force: true }).catch(() => undefined);
       const next = rel.endsWith('.onnx') ? fallbacks.shift() : undefined;

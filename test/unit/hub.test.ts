@@ -218,7 +218,7 @@ describe('model download from a hub-layout server (127.0.0.1, never the real hub
     });
 
     it('caps each file by its kind: by Content-Length before reading, and while streaming', async () => {
-      assert.deepEqual(hub.SIZE_CAPS, { config: 10 * 2 ** 20, tokenizer: 50 * 2 ** 20, onnx: 2 ** 31 - 1, externalData: 2 ** 32 });
+      assert.deepEqual(hub.SIZE_CAPS, { config: 10 * 2 ** 20, tokenizer: 50 * 2 ** 20, onnx: 2 ** 31 - 1, externalData: 2 ** 32, model: 2 ** 33 });
       assert.deepEqual(['config.json', 'tokenizer.json', 'onnx/model.onnx', 'onnx/model.onnx_data'].map((f) => hub.sizeCapOf(f)),
         [hub.SIZE_CAPS.config, hub.SIZE_CAPS.tokenizer, hub.SIZE_CAPS.onnx, hub.SIZE_CAPS.externalData]);
       // A server that announces 3e9 bytes (or a 300 MB config.json) and then sends a trickle: refused at once by the header.
@@ -240,6 +240,9 @@ describe('model download from a hub-layout server (127.0.0.1, never the real hub
       });
       await assert.rejects(hub.downloadModel({ id: 'test/chunked', baseUrl: server.url, storageDir: storage,
         sizeCaps: { ...hub.SIZE_CAPS, tokenizer: 4096 } }), /tokenizer\.json of "test\/chunked" is over 4 KB, more than the 4 KB/);
+      // And all files of a model together: tiny-distilbert's external data takes it over a 100 KB total.
+      await assert.rejects(hub.downloadModel({ id: 'test/tiny-distilbert', baseUrl: server.url, storageDir: storage,
+        sizeCaps: { ...hub.SIZE_CAPS, model: 100 * 1024 } }), /onnx\/model\.onnx_data of "test\/tiny-distilbert" is [\d.]+ KB, which takes the model over the 100 KB/);
       assert.deepEqual(fs.readdirSync(models()), [], 'no model and no temporary folder');
     });
 
