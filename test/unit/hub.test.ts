@@ -284,6 +284,12 @@ describe('model download from a hub-layout server (127.0.0.1, never the real hub
       await hub.downloadModel({ id: 'test/tiny-gpt2', baseUrl: server.url, storageDir: storage });
       assert.equal(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'), newConfig, 'a complete download replaces it');
       assert.deepEqual(fs.readdirSync(models()), ['test--tiny-gpt2']);
+      // Temporary folders of a process that is gone (a crash) are removed; a live process's are not touched.
+      const dead = path.join(models(), '.download-2147483646-abcdef');
+      const live = path.join(models(), `.download-${process.pid}-abcdef`);
+      for (const d of [dead, live]) fs.mkdirSync(path.join(d, 'onnx'), { recursive: true });
+      await hub.downloadModel({ id: 'test/tiny-bert', baseUrl: server.url, storageDir: storage });
+      assert.deepEqual([fs.existsSync(dead), fs.existsSync(live)], [false, true]);
     });
 
     it('checks ids by the hub\'s rules, and distinct ids never share a folder', () => {
