@@ -17,7 +17,7 @@ import {
   attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
   type AttentionShape, type SizeLimits,
 } from './model-layout';
-import { cachedTappedModel } from './tap-cache';
+import { cachedTappedModel, type TapCacheOptions } from './tap-cache';
 
 export { ModelError } from './model-layout';
 import { createTokenizer, type HostTokenizer } from './tokenize';
@@ -158,9 +158,15 @@ async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]
   return parts.join('|');
 }
 
+/** True when every tapped copy a loaded model points at is still on disk. */
+async function tappedFilesExist(model: LoadedModel): Promise<boolean> {
+  for (const f of [model.tappedPath, model.tappedDecoderPath]) if (f && !(await fs.access(f).then(() => true, () => false))) return false;
+  return true;
+}
+
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
 export async function loadModelFolder(dir: string,
-  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits }): Promise<LoadedModel> {
+  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits; tapCache?: TapCacheOptions }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -173,7 +179,8 @@ export async function loadModelFolder(dir: string,
   const stamp = await stampOf(dir, remedy, files.decoder ? [files.onnx, files.decoder] : [files.onnx]);
   const key = JSON.stringify([dir, options.bundled, options.name ?? null, options.storageDir ?? null, options.limits ?? null]);
   const hit = cache.get(key);
-  if (hit && hit.stamp === stamp) return hit.model;
+  // A tapped copy may have been evicted from the tap cache since (attentionLens.tapCacheMaxMB): then load again.
+  if (hit && hit.stamp === stamp && await tappedFilesExist(hit.model)) return hit.model;
 
   const configJson = await readJson(dir, MODEL_FILES.config, remedy);
   const dims = parseModelConfig(configJson, MODEL_FILES.config, remedy);
@@ -188,8 +195,9 @@ export async function loadModelFolder(dir: string,
   }
   const onnxPath = path.join(dir, files.onnx);
   const limits = options.limits ?? WASM_LIMITS;
-  const main = await readOnnx(onnxPath, files.onnx, remedy, limits, options.storageDir);
-  const decoder = files.decoder ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits, options.storageDir) : undefined;
+  const main = await readOnnx(onnxPath, files.onnx, remedy, limits, options.storageDir, options.tapCache);
+  const decoder = files.decoder
+    ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits, options.storageDir, options.tapCache) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
   const tappedPath = main.tappedPath;
   const tappedDecoderPath = decoder?.tappedPath;
@@ -221,7 +229,7 @@ function startIdOf(config: Record<string, unknown>): number {
  * with a storage folder, its tapped copy in the tap cache; without one, checks that it can be tapped. It and its
  * external data must fit the backend (checkModelFileSize / checkExternalDataSize, as Add Model does).
  */
-async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, storageDir?: string):
+async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, storageDir?: string, tapCache?: TapCacheOptions):
   Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string; sha256?: string; layerOrder: TapPlan['layerOrder'] }> {
   const dir = path.dirname(path.dirname(onnxPath));
   const withRemedy = (e: unknown) => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
@@ -247,7 +255,7 @@ async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: S
         `Export the model with an input_ids input.${remedy}`, rel);
     }
     // The cache plans (and for a merged decoder rewrites) the tap itself; without it, only check it can be done.
-    const tapped = storageDir ? await cachedTappedModel(storageDir, onnxPath, summary) : undefined;
+    const tapped = storageDir ? await cachedTappedModel(storageDir, onnxPath, summary, tapCache) : undefined;
     const layerOrder = tapped ? tapped.layerOrder
       : (await planTapLazily(summary, () => fs.readFile(onnxPath))).plan.layerOrder; // a Buffer is a Uint8Array: no copy
     return { extraInputs: inputs.filter((n) => n !== 'input_ids'), externalData: summary.externalDataFiles ?? [],

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { chooseModel, listedModels, type ModelChoice, type PathContext } from './model-choice';
 import { loadModelFolder, type LoadedModel } from './model-folder';
 import { errorText, type Notifier } from './notify';
+import { tapCacheMaxBytes } from './tap-cache';
 
 /** Settings section of every Attention Lens setting. */
 export const CONFIG_SECTION = 'attentionLens';
@@ -44,7 +45,8 @@ export class ModelSettings {
 
   /** Loads (or reuses) the current model and warns about its notices; throws ModelError with a message for the user. */
   async load(choice = this.current()): Promise<LoadedModel> {
-    const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir });
+    const tapCache = { maxBytes: tapCacheMaxBytes(vscode.workspace.getConfiguration(CONFIG_SECTION).get('tapCacheMaxMB')) };
+    const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir, tapCache });
     for (const notice of model.notices ?? []) this.notifier?.once('warning', notice);
     return model;
   }

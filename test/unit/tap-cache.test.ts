@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModelFolder } from '../../src/host/model-folder';
 import { scanOnnxFile } from '../../src/host/onnx-file';
-import { cacheFileName, cachedTappedModel, sha256File } from '../../src/host/tap-cache';
+import { cacheFileName, cachedTappedModel, DEFAULT_TAP_CACHE_MAX_MB, sha256File, tapCacheMaxBytes, TEMP_MAX_AGE_MS } from '../../src/host/tap-cache';
 import { planFullTap, tapAll, TAP_FORMAT } from '../../src/shared/full-tap';
 import { collectAttention, planTap, scanOnnx, tapAttention, tapSuffix } from '../../src/shared/onnx-tap';
 import { scoreTapNames } from '../../src/shared/score-tap';
 import { rewriteSubgraphs } from '../../src/shared/tap-subgraph';
-import { bundledModelDir, loadReference, maxAbsDiff } from '../support/model';
+import { bundledModelDir, loadReference, maxAbsDiff, repoRoot } from '../support/model';
 import { testModelsDir } from '../support/test-models';
 
 const ort = require('onnxruntime-node');
@@ -158,5 +158,193 @@ describe('the on-disk cache of tapped models', () => {
     const session = await ort.InferenceSession.create(fs.readFileSync(entry.path));
     assert.ok(planTap(scanOnnx(rewritten)).softmaxOutputs.every((n) => session.outputNames.includes(n)));
     await session.release();
+  });
+
+  describe('verified, atomic, bounded and shared (issue 11)', () => {
+    const cacheDir = () => path.join(storage, 'tapped');
+    const index = () => JSON.parse(fs.readFileSync(path.join(cacheDir(), 'index.json'), 'utf8'));
+    const fixed = new Date('2020-01-02T03:04:05Z');
+    /** A copy of a test model in the storage folder, with a fixed mtime. */
+    const copyModel = (name: string, file: string, as = `${name}-${file}`) => {
+      const dest = path.join(storage, 'src', as);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(path.join(testModelsDir, name, 'onnx', file), dest);
+      fs.utimesSync(dest, fixed, fixed);
+      return dest;
+    };
+    /** Lets the file system clock move on, so a later write gets another ctime. */
+    const tick = () => new Promise((r) => setTimeout(r, 30));
+
+    it('hashes a model rewritten with other bytes of the same size and mtime again, instead of reusing the old entry', async () => {
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      const first = await cachedTappedModel(storage, src, await scanOnnxFile(src), { racyMs: 0 });
+      const before = fs.statSync(src);
+      await tick();
+      const bytes = fs.readFileSync(src);
+      const at = bytes.indexOf('pytorch');
+      assert.ok(at > 0);
+      bytes.write('pytorcH', at, 'latin1'); // the producer name: same size, same graph
+      fs.writeFileSync(src, bytes);
+      fs.utimesSync(src, fixed, fixed);
+      const after = fs.statSync(src);
+      assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'same size and mtime');
+      const second = await cachedTappedModel(storage, src, await scanOnnxFile(src), { racyMs: 0 });
+      assert.notEqual(second.sha256, first.sha256);
+      assert.equal(second.sha256, createHash('sha256').update(bytes).digest('hex'));
+      assert.equal(second.reused, false);
+      assert.deepEqual(fs.readFileSync(second.path).subarray(0, bytes.length), bytes, 'the entry holds the new bytes');
+      assert.equal(index().sources[src].sha256, second.sha256);
+      // Unchanged since, and hashed long enough after its last change: the stat key answers without reading it.
+      const third = await cachedTappedModel(storage, src, await scanOnnxFile(src), { racyMs: 0 });
+      assert.deepEqual([third.reused, third.sha256], [true, second.sha256]);
+    });
+
+    it('trusts a recorded stat key only when the file last changed racyMs (default 2 s) before it was hashed', async () => {
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      const summary = await scanOnnxFile(src);
+      const real = (await cachedTappedModel(storage, src, summary)).sha256;
+      // Pretend the record was hashed right after the last change (a rewrite in the same timestamp tick would then
+      // look unchanged) and that it says something else: the rule must hash the file again.
+      const ctimeMs = fs.statSync(src).ctimeMs;
+      const forge = (hashedAt: number) => {
+        const ix = index();
+        ix.sources[src] = { ...ix.sources[src], sha256: 'f'.repeat(64), hashedAt };
+        fs.writeFileSync(path.join(cacheDir(), 'index.json'), JSON.stringify(ix));
+      };
+      forge(ctimeMs + 500);
+      assert.equal((await cachedTappedModel(storage, src, summary)).sha256, real, 'racy: hashed again');
+      forge(ctimeMs + 500);
+      assert.equal((await cachedTappedModel(storage, src, summary, { racyMs: 400 })).sha256, 'f'.repeat(64),
+        'the same record outside the racy window is trusted (which is why the window matters)');
+    });
+
+    it('rewrites an entry zeroed in the middle (mtime put back) instead of reusing it', async () => {
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      const summary = await scanOnnxFile(src);
+      const first = await cachedTappedModel(storage, src, summary, { racyMs: 0 });
+      const good = fs.readFileSync(first.path);
+      const st = fs.statSync(first.path);
+      await tick();
+      const fd = fs.openSync(first.path, 'r+');
+      fs.writeSync(fd, Buffer.alloc(4096), 0, 4096, Math.floor(good.length / 2));
+      fs.closeSync(fd);
+      fs.utimesSync(first.path, st.atime, st.mtime);
+      assert.equal(fs.statSync(first.path).size, good.length);
+      const again = await cachedTappedModel(storage, src, summary, { racyMs: 0 });
+      assert.equal(again.path, first.path);
+      assert.equal(again.reused, false, 'the damaged entry is not reused');
+      assert.deepEqual(fs.readFileSync(again.path), good, 'it is written again whole');
+      assert.equal((await cachedTappedModel(storage, src, summary, { racyMs: 0 })).reused, true);
+    });
+
+    it('rewrites a merged-decoder entry replaced by 7 bytes of garbage, keeping its layer order', async () => {
+      const src = copyModel('tiny-gpt2', 'decoder_model_merged.onnx');
+      const summary = await scanOnnxFile(src);
+      const first = await cachedTappedModel(storage, src, summary, { racyMs: 0 });
+      const good = fs.readFileSync(first.path);
+      fs.writeFileSync(first.path, 'garbage');
+      const again = await cachedTappedModel(storage, src, summary, { racyMs: 0 });
+      assert.deepEqual([again.kind, again.reused], ['rewritten', false]);
+      assert.deepEqual(fs.readFileSync(again.path), good);
+      assert.deepEqual(again.layerOrder, first.layerOrder);
+      assert.equal(again.layerOrder?.status, 'chain');
+      // Same size, other bytes: caught as well (the entry's own SHA-256 is recorded).
+      await tick();
+      const same = Buffer.from(good);
+      same[same.length >> 1] ^= 0xff;
+      fs.writeFileSync(first.path, same);
+      assert.equal((await cachedTappedModel(storage, src, summary, { racyMs: 0 })).reused, false);
+      assert.deepEqual(fs.readFileSync(first.path), good);
+    });
+
+    it('verifies an appended entry the index does not know by its bytes, and reuses it when intact', async () => {
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      const summary = await scanOnnxFile(src);
+      const first = await cachedTappedModel(storage, src, summary);
+      fs.rmSync(path.join(cacheDir(), 'index.json'));
+      const again = await cachedTappedModel(storage, src, summary);
+      assert.deepEqual([again.reused, again.path], [true, first.path]);
+      assert.ok(index().entries[path.basename(first.path)], 'and records it');
+    });
+
+    it('keeps every index update when loads of different models run at once', async () => {
+      const files = [['tiny-gpt2', 'model.onnx'], ['tiny-gpt2', 'model_fp16.onnx'], ['tiny-bert', 'model.onnx'],
+        ['tiny-t5', 'encoder_model.onnx'], ['tiny-t5', 'decoder_model.onnx'], ['tiny-gpt2', 'decoder_model_merged.onnx']];
+      const srcs = files.map(([n, f]) => copyModel(n, f));
+      const summaries = await Promise.all(srcs.map((s) => scanOnnxFile(s)));
+      const entries = await Promise.all(srcs.map((s, i) => cachedTappedModel(storage, s, summaries[i])));
+      const ix = index();
+      assert.deepEqual(Object.keys(ix.sources).sort(), [...srcs].sort(), 'every source hash is recorded');
+      assert.deepEqual(Object.keys(ix.entries).sort(), entries.map((e) => path.basename(e.path)).sort(), 'and every entry');
+      assert.deepEqual(fs.readdirSync(cacheDir()).filter((f) => f.endsWith('.tmp') || f === 'index.lock'), []);
+      // A second round at once reuses them all.
+      const again = await Promise.all(srcs.map((s, i) => cachedTappedModel(storage, s, summaries[i])));
+      assert.ok(again.every((e) => e.reused));
+      assert.equal(Object.keys(index().entries).length, srcs.length);
+    });
+
+    it('breaks a lock left by a crashed writer', async () => {
+      fs.mkdirSync(cacheDir(), { recursive: true });
+      const lock = path.join(cacheDir(), 'index.lock');
+      fs.writeFileSync(lock, '999999\n');
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(lock, old, old);
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      await cachedTappedModel(storage, src, await scanOnnxFile(src));
+      assert.ok(!fs.existsSync(lock));
+      assert.ok(index().sources[src]);
+    });
+
+    it('deletes its temporary files older than some minutes on start, and leaves newer ones (another writer\'s)', async () => {
+      fs.mkdirSync(cacheDir(), { recursive: true });
+      const stale = path.join(cacheDir(), `${'a'.repeat(64)}.tap${TAP_FORMAT}.onnx.4242.0123456789ab.tmp`);
+      const staleIndex = path.join(cacheDir(), 'index.json.4242.0123456789ab.tmp');
+      const fresh = path.join(cacheDir(), `${'b'.repeat(64)}.tap${TAP_FORMAT}.onnx.4243.0123456789ab.tmp`);
+      for (const f of [stale, staleIndex, fresh]) fs.writeFileSync(f, 'partial');
+      const old = new Date(Date.now() - TEMP_MAX_AGE_MS - 60_000);
+      for (const f of [stale, staleIndex]) fs.utimesSync(f, old, old);
+      const src = copyModel('tiny-gpt2', 'model.onnx');
+      await cachedTappedModel(storage, src, await scanOnnxFile(src));
+      assert.deepEqual([fs.existsSync(stale), fs.existsSync(staleIndex), fs.existsSync(fresh)], [false, false, true]);
+    });
+
+    it('stays within its size limit, deleting the least recently used entries, never the one in use', async () => {
+      const [a, b, c] = [copyModel('tiny-gpt2', 'model.onnx'), copyModel('tiny-bert', 'model.onnx'), copyModel('tiny-t5', 'encoder_model.onnx')];
+      const sa = await scanOnnxFile(a);
+      const sb = await scanOnnxFile(b);
+      const sc = await scanOnnxFile(c);
+      const size = (f: string, s: typeof sa) => fs.statSync(f).size + planFullTap(s).suffix.length;
+      const ea = await cachedTappedModel(storage, a, sa);
+      const eb = await cachedTappedModel(storage, b, sb);
+      assert.equal((await cachedTappedModel(storage, a, sa)).reused, true); // a is now more recent than b
+      const maxBytes = size(a, sa) + size(c, sc);
+      const ec = await cachedTappedModel(storage, c, sc, { maxBytes });
+      assert.deepEqual([fs.existsSync(ea.path), fs.existsSync(eb.path), fs.existsSync(ec.path)], [true, false, true], 'b was least recently used');
+      assert.deepEqual(Object.keys(index().entries).sort(), [ea.path, ec.path].map((p) => path.basename(p)).sort());
+      assert.deepEqual(Object.keys(index().sources).sort(), [a, c].sort(), 'and its source record goes with it');
+      // A limit smaller than one entry keeps just the entry being returned.
+      const again = await cachedTappedModel(storage, b, sb, { maxBytes: 1 });
+      assert.deepEqual(fs.readdirSync(cacheDir()).filter((f) => f.endsWith('.onnx')), [path.basename(again.path)]);
+    });
+
+    it('a loaded model whose tapped copy was evicted since is loaded again, not handed out with a missing file', async () => {
+      const first = await loadModelFolder(bundledModelDir, { bundled: true, storageDir: storage });
+      assert.ok(first.tappedPath && fs.existsSync(first.tappedPath));
+      assert.equal(await loadModelFolder(bundledModelDir, { bundled: true, storageDir: storage }), first, 'reused while its copy is there');
+      fs.rmSync(first.tappedPath); // what eviction by another load does
+      const again = await loadModelFolder(bundledModelDir, { bundled: true, storageDir: storage });
+      assert.ok(again.tappedPath && fs.existsSync(again.tappedPath));
+    });
+
+    it('takes its limit from attentionLens.tapCacheMaxMB (package.json default, description in package.nls.json)', () => {
+      const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+      const setting = manifest.contributes.configuration.properties['attentionLens.tapCacheMaxMB'];
+      assert.equal(setting.default, DEFAULT_TAP_CACHE_MAX_MB);
+      const nls = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+      assert.match(nls[setting.markdownDescription.replace(/%/g, '')], /least recently used/);
+      assert.equal(tapCacheMaxBytes(100), 100 * 2 ** 20);
+      assert.equal(tapCacheMaxBytes(0), 0);
+      for (const bad of [undefined, -1, 'x', Number.NaN]) assert.equal(tapCacheMaxBytes(bad), DEFAULT_TAP_CACHE_MAX_MB * 2 ** 20);
+    });
   });
 });
