@@ -155,10 +155,19 @@ export class AttentionLensController implements vscode.Disposable {
     await this.rerunLastRequest(`Model changed to "${this.models.nameOf(picked)}": the last selection was analysed again.`);
   }
 
-  /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
+  /**
+   * Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there.
+   * A model folder becomes a resource root of the panel only once it has loaded and passed its checks (a
+   * restored attentionLens.defaultModel may name any folder, "/" included); when it fails, the run says why.
+   */
   async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
-    this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir),
-      ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])]);
+    const roots = this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [];
+    try {
+      roots.unshift(vscode.Uri.file((await this.models.load()).dir)); // cached: the run below reuses it
+    } catch {
+      // Not a usable model folder: it gets no root, and the run below reports the error.
+    }
+    this.panel.adopt(webviewPanel, roots);
     await this.rerunLastRequest('Restored after a reload: the last selection was analysed again.');
   }
 

@@ -384,6 +384,28 @@ describe('host flow: restore after reload, compare view', () => {
     assert.equal(api.lastRun()?.runId, before);
   });
 
+  it('a restored defaultModel ("/") becomes a resource root only after it loads as a model folder', async () => {
+    type RestoredPanel = { webview: { options: { localResourceRoots?: { toString(): string }[] } } };
+    const rootsOf = (p: RestoredPanel) => (p.webview.options.localResourceRoots ?? []).map(String);
+    const base = ['dist', 'media'].map((d) => `file://${path.join(repoRoot, d)}`);
+    stub.openEditor('Restore me on another model.', [[0, 28]], Uri.file('/tmp/restore-root.txt'));
+    await stub.state.commands.get('attentionLens.showAttention')!();
+    stub.state.config.defaultModel = '/';
+    try {
+      const restored = stub.restoredPanel() as RestoredPanel;
+      await stub.state.serializer!.deserializeWebviewPanel(restored, undefined);
+      assert.deepEqual(rootsOf(restored), base, 'only dist/ and media/: "/" was not checked yet, and fails its check');
+      assert.match(api.lastRun()!.error!, /^Attention Lens cannot load its model: config\.json is missing in the model folder \/\./);
+    } finally {
+      delete stub.state.config.defaultModel;
+    }
+    const restored = stub.restoredPanel() as RestoredPanel;
+    await stub.state.serializer!.deserializeWebviewPanel(restored, undefined);
+    assert.deepEqual(rootsOf(restored), [...base, `file://${path.join(repoRoot, 'models', 'lens-gpt')}`], 'the bundled model, once loaded');
+    assert.equal(api.lastRun()!.error, undefined);
+    stub.fromPanel({ type: 'ready' });
+  });
+
   it('the compare view gets [pinned, T, T] matrices after ready, and handles unpin', async () => {
     const { view, posted: viewPosts, send } = stub.compareView();
     stub.state.viewProvider!.resolveWebviewView(view);
