@@ -10,7 +10,7 @@ import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '
 import { isValidHead, parseHeadRef } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
-import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
+import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
 import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
@@ -217,10 +217,12 @@ export class AttentionLensController implements vscode.Disposable {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }
     const t0 = performance.now();
-    const maxTokens = effectiveMaxTokens(config.get('maxTokens'), model.dims.context);
+    // Hard caps that do not trust config.json's context: tokens per run and characters read (input.ts).
+    const { maxTokens, byCap } = runTokenLimit(config.get('maxTokens'), model.dims.context);
+    const selection = clipSelection(fullText);
     let tokenized;
     try {
-      tokenized = tokenizeWithLimit(model.tokenizer, fullText, maxTokens);
+      tokenized = tokenizeWithLimit(model.tokenizer, selection.text, maxTokens);
     } catch (e) {
       return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
     }
@@ -229,7 +231,9 @@ export class AttentionLensController implements vscode.Disposable {
     const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
     if (tokenized.truncated) {
       notices.push(truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
-        totalChars: tokenized.totalChars, firstLine, lastLine }));
+        totalChars: fullText.length, firstLine, lastLine }) + (byCap ? ` ${tokenCapNotice()}` : ''));
+    } else if (selection.clipped) {
+      notices.push(selectionCapNotice(tokenized.text.length, fullText.length));
     }
 
     const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
