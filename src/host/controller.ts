@@ -323,8 +323,11 @@ export class AttentionLensController implements vscode.Disposable {
 
   private async onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): Promise<void> {
     const run = this.runs.get(msg.runId);
-    const token = run?.tokens[msg.tokenIndex];
-    if (!run || !token || token.start < 0) return;
+    // The index comes from the webview: only an integer inside the run's tokens names a token.
+    const i: unknown = msg.tokenIndex;
+    if (!run || typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= run.tokens.length) return;
+    const token = run.tokens[i];
+    if (!token || !(token.start >= 0 && token.end >= token.start)) return;
     try {
       const document = await findDocument(run.documentUri);
       if (!document) {

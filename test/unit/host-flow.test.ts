@@ -339,6 +339,34 @@ describe('host flow against a stubbed VS Code', () => {
     });
   });
 
+  it('reveal only acts on an integer token index inside the run (the index comes from the webview)', async () => {
+    const text = 'Reveal one of these tokens.';
+    stub.openEditor(text, [[0, text.length]], Uri.file('/tmp/reveal.txt'));
+    const id = (await run())!;
+    const T = api.lastRun()!.tokens.length;
+    answer(id, T);
+    await api.waitForRun(id);
+    const win = stub.module.window as Record<string, unknown>;
+    const realShow = win.showTextDocument;
+    const revealed: unknown[] = [];
+    win.showTextDocument = async (d: unknown, o: { selection?: unknown }) => { revealed.push(o?.selection); return (realShow as Function)(d, o); };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      const before = api.messages().length;
+      for (const tokenIndex of ['length', 'constructor', '__proto__', '0', -1, 1.5, T, 1e9, NaN, Infinity, null, undefined, {}, [0]]) {
+        stub.fromPanel({ type: 'reveal', runId: id, tokenIndex });
+        await settle();
+      }
+      assert.deepEqual(revealed, [], 'nothing was revealed');
+      assert.equal(api.messages().length, before, 'and nothing failed');
+      stub.fromPanel({ type: 'reveal', runId: id, tokenIndex: T - 1 });
+      await settle();
+      assert.equal(revealed.length, 1, 'a valid index reveals its token');
+    } finally {
+      win.showTextDocument = realShow;
+    }
+  });
+
   describe('hard caps that do not trust config.json (issue 11)', () => {
     let tmp: string;
     before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-caps-')); });
