@@ -347,9 +347,9 @@ describe('host flow against a stubbed VS Code', () => {
     answer(id, T);
     await api.waitForRun(id);
     const win = stub.module.window as Record<string, unknown>;
-    const realShow = win.showTextDocument;
+    const realShow = win.showTextDocument as (d: unknown, o: unknown) => Promise<unknown>;
     const revealed: unknown[] = [];
-    win.showTextDocument = async (d: unknown, o: { selection?: unknown }) => { revealed.push(o?.selection); return (realShow as Function)(d, o); };
+    win.showTextDocument = async (d: unknown, o: { selection?: unknown }) => { revealed.push(o?.selection); return realShow(d, o); };
     const settle = () => new Promise((resolve) => setImmediate(resolve));
     try {
       const before = api.messages().length;
