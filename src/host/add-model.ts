@@ -10,10 +10,14 @@ import { describeReport, inspectModelFolder, reportNotices, type ModelReport } f
 import { CONFIG_SECTION } from './models';
 import { errorText, type Notifier } from './notify';
 
-/** Adds `dir` to attentionLens.models (user settings) unless it is listed already; true when added. */
+/**
+ * Adds `dir` to attentionLens.models in user settings unless the user's list has it already; true when added.
+ * Only the user's own list is read and written: a workspace's folders (config.get merges them in) are never
+ * copied into user settings.
+ */
 export async function addToModelsSetting(dir: string): Promise<boolean> {
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
-  const listed = config.get<unknown>('models');
+  const listed = config.inspect<unknown>('models')?.globalValue;
   const current = Array.isArray(listed) ? listed.filter((m): m is string => typeof m === 'string') : [];
   if (current.some((m) => path.resolve(m) === path.resolve(dir))) return false;
   await config.update('models', [...current, dir], vscode.ConfigurationTarget.Global);

@@ -10,7 +10,7 @@ import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '
 import { isValidHead, parseHeadRef } from './attention-math';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
-import { documentLabel, effectiveMaxTokens, truncationNotice } from './input';
+import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
 import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
@@ -155,10 +155,19 @@ export class AttentionLensController implements vscode.Disposable {
     await this.rerunLastRequest(`Model changed to "${this.models.nameOf(picked)}": the last selection was analysed again.`);
   }
 
-  /** Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there. */
+  /**
+   * Rebuilds the panel VS Code restored after a reload, and re-runs the last request if its document is there.
+   * A model folder becomes a resource root of the panel only once it has loaded and passed its checks (a
+   * restored attentionLens.defaultModel may name any folder, "/" included); when it fails, the run says why.
+   */
   async restorePanel(webviewPanel: vscode.WebviewPanel): Promise<void> {
-    this.panel.adopt(webviewPanel, [vscode.Uri.file(this.models.current().dir),
-      ...(this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [])]);
+    const roots = this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [];
+    try {
+      roots.unshift(vscode.Uri.file((await this.models.load()).dir)); // cached: the run below reuses it
+    } catch {
+      // Not a usable model folder: it gets no root, and the run below reports the error.
+    }
+    this.panel.adopt(webviewPanel, roots);
     await this.rerunLastRequest('Restored after a reload: the last selection was analysed again.');
   }
 
@@ -208,10 +217,12 @@ export class AttentionLensController implements vscode.Disposable {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }
     const t0 = performance.now();
-    const maxTokens = effectiveMaxTokens(config.get('maxTokens'), model.dims.context);
+    // Hard caps that do not trust config.json's context: tokens per run and characters read (input.ts).
+    const { maxTokens, byCap } = runTokenLimit(config.get('maxTokens'), model.dims.context);
+    const selection = clipSelection(fullText);
     let tokenized;
     try {
-      tokenized = tokenizeWithLimit(model.tokenizer, fullText, maxTokens);
+      tokenized = tokenizeWithLimit(model.tokenizer, selection.text, maxTokens);
     } catch (e) {
       return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
     }
@@ -220,7 +231,9 @@ export class AttentionLensController implements vscode.Disposable {
     const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
     if (tokenized.truncated) {
       notices.push(truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
-        totalChars: tokenized.totalChars, firstLine, lastLine }));
+        totalChars: fullText.length, firstLine, lastLine }) + (byCap ? ` ${tokenCapNotice()}` : ''));
+    } else if (selection.clipped) {
+      notices.push(selectionCapNotice(tokenized.text.length, fullText.length));
     }
 
     const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
@@ -313,8 +326,11 @@ export class AttentionLensController implements vscode.Disposable {
 
   private async onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): Promise<void> {
     const run = this.runs.get(msg.runId);
-    const token = run?.tokens[msg.tokenIndex];
-    if (!run || !token || token.start < 0) return;
+    // The index comes from the webview: only an integer inside the run's tokens names a token.
+    const i: unknown = msg.tokenIndex;
+    if (!run || typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= run.tokens.length) return;
+    const token = run.tokens[i];
+    if (!token || !(token.start >= 0 && token.end >= token.start)) return;
     try {
       const document = await findDocument(run.documentUri);
       if (!document) {

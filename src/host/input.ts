@@ -59,10 +59,54 @@ export function truncationNotice(f: TruncationFacts): string {
     `${formatCount(f.totalChars)} characters, ${lines}.`;
 }
 
-/** The tokens a run may use: the `attentionLens.maxTokens` setting (0 = the model's context), never above the context. */
+/**
+ * Most tokens in one run, whatever config.json claims as context: one head's attention is then 4M weights
+ * (16 MB), and a 12×12 model's 2.4 GB, about what the panel's WebAssembly backend can hold.
+ */
+export const MAX_RUN_TOKENS = 2048;
+
+/**
+ * Most characters of a selection read for one run (64 Ki): MAX_RUN_TOKENS tokens at 32 characters a token, so
+ * real text always reaches the token limit first and is tokenized in one pass (tokenize.ts starts with that
+ * prefix). It also stays under the ~125,000 characters at which the tokenizer library exhausts the stack on
+ * one long run of characters it cannot split (a Unigram tokenizer on 'Ω' × 125,000).
+ */
+export const MAX_SELECTION_CHARS = 64 * 1024;
+
+/** The tokens a run may use: the `attentionLens.maxTokens` setting (0 = the model's context), never above the context or MAX_RUN_TOKENS. */
 export function effectiveMaxTokens(setting: unknown, context: number): number {
+  return runTokenLimit(setting, context).maxTokens;
+}
+
+/** effectiveMaxTokens, and whether MAX_RUN_TOKENS is what limits it (the setting and the context both allow more). */
+export function runTokenLimit(setting: unknown, context: number): { maxTokens: number; byCap: boolean } {
   const n = typeof setting === 'number' && Number.isFinite(setting) ? Math.floor(setting) : 0;
-  return n <= 0 ? context : Math.min(n, context);
+  const asked = n <= 0 ? context : Math.min(n, context);
+  return asked > MAX_RUN_TOKENS ? { maxTokens: MAX_RUN_TOKENS, byCap: true } : { maxTokens: asked, byCap: false };
+}
+
+/** Said after a truncation notice when MAX_RUN_TOKENS cut the text (runTokenLimit's byCap). */
+export function tokenCapNotice(): string {
+  return `Attention Lens analyses at most ${formatCount(MAX_RUN_TOKENS)} tokens per run, whatever the model's context; ` +
+    '"attentionLens.maxTokens" can lower that. Select less text to see the rest.';
+}
+
+/**
+ * The part of a selection one run reads: all of it, or its first MAX_SELECTION_CHARS characters (a surrogate
+ * pair is never split), with `clipped` set.
+ */
+export function clipSelection(text: string, max = MAX_SELECTION_CHARS): { text: string; clipped: boolean } {
+  if (text.length <= max) return { text, clipped: false };
+  let end = max;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return { text: text.slice(0, end), clipped: true };
+}
+
+/** The notice when a selection was clipped to MAX_SELECTION_CHARS but the tokens that fit did not cut it further. */
+export function selectionCapNotice(keptChars: number, totalChars: number): string {
+  return `Showing the first ${formatCount(keptChars)} of ${formatCount(totalChars)} characters: Attention Lens reads at most ` +
+    `${formatCount(MAX_SELECTION_CHARS)} characters of a selection per run. Select less text to see the rest.`;
 }
 
 /** A short label for a document in the panel title, e.g. "notes.md" or "Untitled-1". */

@@ -4,6 +4,42 @@
  */
 import path from 'node:path';
 
+/**
+ * Settings that name files to read, which a workspace may not set in Restricted Mode: package.json declares
+ * them in capabilities.untrustedWorkspaces.restrictedConfigurations, and models.ts reads only the user's own
+ * values of them while the workspace is not trusted.
+ */
+export const RESTRICTED_SETTINGS = ['defaultModel', 'models'] as const;
+export type RestrictedSetting = typeof RESTRICTED_SETTINGS[number];
+
+/** What `WorkspaceConfiguration.inspect` tells about a setting, as far as it is used here. */
+export interface SettingScopes {
+  readonly defaultValue?: unknown;
+  readonly globalValue?: unknown;
+  readonly workspaceValue?: unknown;
+  readonly workspaceFolderValue?: unknown;
+}
+
+/**
+ * The value of a restricted setting that may be used: in a trusted workspace the effective one (`effective`,
+ * what `get` returns); otherwise only the user's own value (else the default), whatever the workspace sets.
+ * VS Code already ignores workspace values of restricted settings in Restricted Mode; this holds even where it would not.
+ */
+export function restrictedValue(trusted: boolean, effective: unknown, scopes: SettingScopes | undefined): unknown {
+  if (trusted) return effective;
+  return scopes?.globalValue !== undefined ? scopes.globalValue : scopes?.defaultValue;
+}
+
+/**
+ * The folders of `attentionLens.models` to offer: the user's own list, then (trusted workspaces only) the
+ * workspace's. VS Code lets a workspace array replace the user's, which would hide folders the user added.
+ */
+export function modelsValue(trusted: boolean, scopes: SettingScopes | undefined): unknown[] {
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  return trusted ? [...list(scopes?.globalValue), ...list(scopes?.workspaceValue), ...list(scopes?.workspaceFolderValue)]
+    : list(scopes?.globalValue);
+}
+
 /** A model folder chosen by settings. */
 export interface ModelChoice {
   readonly dir: string;

@@ -14,9 +14,10 @@ import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError } from '../shared/token-ranges';
 import {
-  attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
+  attentionShapeFromConfig, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
   type AttentionShape, type SizeLimits,
 } from './model-layout';
+import { checkExternalData, checkJsonSize, checkModelFile, jsonErrorReason, modelRoots } from './model-files';
 import { cachedTappedModel, type TapCacheOptions } from './tap-cache';
 
 export { ModelError } from './model-layout';
@@ -102,19 +103,29 @@ export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'):
   }
 }
 
-async function readJson(dir: string, rel: string, remedy: string, optional = false): Promise<unknown> {
-  const file = path.join(dir, rel);
+/** A ModelError with the folder's remedy appended; other errors as they are. */
+const withRemedy = (e: unknown, remedy: string): unknown => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
+
+/**
+ * Reads a JSON file of the folder: it must resolve inside `roots` (model-files.ts) and be under its size cap;
+ * a parse error is reported without quoting the file.
+ */
+async function readJson(dir: string, rel: string, remedy: string, roots: readonly string[], optional = false): Promise<unknown> {
+  const label = `${rel} in the model folder ${dir}`;
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    const checked = await checkModelFile(path.join(dir, rel), roots, label);
+    checkJsonSize(rel, label, checked.size);
+    text = await fs.readFile(checked.real, 'utf8');
   } catch (e) {
-    if (optional) return undefined;
+    if (e instanceof ModelError) throw withRemedy(e, remedy);
+    if (optional && (e as NodeJS.ErrnoException)?.code === 'ENOENT') return undefined;
     throw missing(dir, rel, remedy, e);
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ModelError(`${rel} in the model folder ${dir} is not valid JSON (${(e as Error).message}).${remedy}`, rel);
+    throw new ModelError(`${label} is not valid JSON (${jsonErrorReason(e)}).${remedy}`, rel);
   }
 }
 
@@ -145,14 +156,20 @@ export async function resolveOnnxFiles(dir: string): Promise<{ onnx: string; dec
   return { onnx: MODEL_FILES.onnx };
 }
 
-async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]): Promise<string> {
+/** Optional files of a folder, read when present. */
+const TOKENIZER_CONFIG = 'tokenizer_config.json';
+
+/** Where each file resolves, its size and its time: checks that every file resolves inside `roots` (model-files.ts). */
+async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[], roots: readonly string[]): Promise<string> {
   const parts: string[] = [];
-  for (const rel of [MODEL_FILES.config, MODEL_FILES.tokenizer, ...onnxFiles]) {
+  for (const rel of [MODEL_FILES.config, MODEL_FILES.tokenizer, ...onnxFiles, TOKENIZER_CONFIG]) {
     try {
-      const s = await fs.stat(path.join(dir, rel));
-      parts.push(`${s.size}:${s.mtimeMs}`);
+      const s = await checkModelFile(path.join(dir, rel), roots, `${rel} in the model folder ${dir}`);
+      parts.push(`${s.real}:${s.size}:${s.mtimeMs}`);
     } catch (e) {
-      throw missing(dir, rel, remedy, e);
+      if (e instanceof ModelError) throw withRemedy(e, remedy);
+      if (rel === TOKENIZER_CONFIG && (e as NodeJS.ErrnoException)?.code === 'ENOENT') parts.push('-');
+      else throw missing(dir, rel, remedy, e);
     }
   }
   return parts.join('|');
@@ -161,6 +178,16 @@ async function stampOf(dir: string, remedy: string, onnxFiles: readonly string[]
 /** True when every tapped copy a loaded model points at is still on disk. */
 async function tappedFilesExist(model: LoadedModel): Promise<boolean> {
   for (const f of [model.tappedPath, model.tappedDecoderPath]) if (f && !(await fs.access(f).then(() => true, () => false))) return false;
+  return true;
+}
+
+/** True while a cached model's external data still resolves inside `roots` (its ONNX files are in the stamp). */
+async function externalDataStillInside(model: LoadedModel, roots: readonly string[]): Promise<boolean> {
+  const onnxDirs = [model.onnxPath, model.decoderOnnxPath].filter((p): p is string => !!p).map((p) => path.dirname(p));
+  for (const f of model.externalData ?? []) {
+    const ok = await Promise.any(onnxDirs.map((d) => checkModelFile(path.join(d, f), roots, f))).then(() => true, () => false);
+    if (!ok) return false;
+  }
   return true;
 }
 
@@ -175,18 +202,21 @@ export async function loadModelFolder(dir: string,
     if (e instanceof ModelError) throw e;
     throw new ModelError(`The model folder ${dir} does not exist.${remedy}`);
   }
+  // Every file read below must resolve inside the folder (or the extension's storage): model-files.ts.
+  const roots = await modelRoots(dir, options.storageDir);
   const files = await resolveOnnxFiles(dir);
-  const stamp = await stampOf(dir, remedy, files.decoder ? [files.onnx, files.decoder] : [files.onnx]);
+  const stamp = await stampOf(dir, remedy, files.decoder ? [files.onnx, files.decoder] : [files.onnx], roots);
   const key = JSON.stringify([dir, options.bundled, options.name ?? null, options.storageDir ?? null, options.limits ?? null]);
   const hit = cache.get(key);
-  // A tapped copy may have been evicted from the tap cache since (attentionLens.tapCacheMaxMB): then load again.
-  if (hit && hit.stamp === stamp && await tappedFilesExist(hit.model)) return hit.model;
+  // A tapped copy may have been evicted from the tap cache since (attentionLens.tapCacheMaxMB), or external data
+  // swapped for a link out of the folder: then load (and check) again.
+  if (hit && hit.stamp === stamp && await tappedFilesExist(hit.model) && await externalDataStillInside(hit.model, roots)) return hit.model;
 
-  const configJson = await readJson(dir, MODEL_FILES.config, remedy);
+  const configJson = await readJson(dir, MODEL_FILES.config, remedy, roots);
   const dims = parseModelConfig(configJson, MODEL_FILES.config, remedy);
-  const tokenizerJson = await readJson(dir, MODEL_FILES.tokenizer, remedy);
+  const tokenizerJson = await readJson(dir, MODEL_FILES.tokenizer, remedy, roots);
   checkTokenizerSupported(tokenizerJson, MODEL_FILES.tokenizer);
-  const tokenizerConfig = (await readJson(dir, 'tokenizer_config.json', remedy, true)) ?? {};
+  const tokenizerConfig = (await readJson(dir, TOKENIZER_CONFIG, remedy, roots, true)) ?? {};
   let tokenizer: HostTokenizer;
   try {
     tokenizer = createTokenizer(tokenizerJson as object, tokenizerConfig);
@@ -195,9 +225,9 @@ export async function loadModelFolder(dir: string,
   }
   const onnxPath = path.join(dir, files.onnx);
   const limits = options.limits ?? WASM_LIMITS;
-  const main = await readOnnx(onnxPath, files.onnx, remedy, limits, options.storageDir, options.tapCache);
+  const main = await readOnnx(onnxPath, files.onnx, remedy, limits, roots, options.storageDir, options.tapCache);
   const decoder = files.decoder
-    ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits, options.storageDir, options.tapCache) : undefined;
+    ? await readOnnx(path.join(dir, files.decoder), files.decoder, remedy, limits, roots, options.storageDir, options.tapCache) : undefined;
   const name = options.name ?? (options.bundled ? `${path.basename(dir)} (bundled)` : path.basename(dir));
   const tappedPath = main.tappedPath;
   const tappedDecoderPath = decoder?.tappedPath;
@@ -227,26 +257,27 @@ function startIdOf(config: Record<string, unknown>): number {
 /**
  * Scans an ONNX file (proving it is ONNX): the inputs besides input_ids, its external data, its layer order and,
  * with a storage folder, its tapped copy in the tap cache; without one, checks that it can be tapped. It and its
- * external data must fit the backend (checkModelFileSize / checkExternalDataSize, as Add Model does).
+ * external data must fit the backend, and the external data must resolve inside `roots` (checkModelFileSize /
+ * checkExternalData, as Add Model does).
  */
-async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, storageDir?: string, tapCache?: TapCacheOptions):
+async function readOnnx(onnxPath: string, rel: string, remedy: string, limits: SizeLimits, roots: readonly string[], storageDir?: string,
+  tapCache?: TapCacheOptions):
   Promise<{ extraInputs: string[]; externalData: readonly string[]; tappedPath?: string; sha256?: string; layerOrder: TapPlan['layerOrder'] }> {
   const dir = path.dirname(path.dirname(onnxPath));
-  const withRemedy = (e: unknown) => (e instanceof ModelError ? new ModelError(`${e.message}${remedy}`, e.file) : e);
   let summary;
   let bytes: number;
   try {
     bytes = await checkModelFileSize(onnxPath, `${rel} in ${dir}`, limits); // only the size: nothing is read yet
     summary = await scanOnnxFile(onnxPath); // graph structure only: the weights are never read here
   } catch (e) {
-    if (e instanceof ModelError) throw withRemedy(e);
+    if (e instanceof ModelError) throw withRemedy(e, remedy);
     if (!(e instanceof TapError)) throw missing(dir, rel, remedy, e);
     throw new ModelError(`${rel} in ${dir} is corrupt or cannot be tapped: ${e.message}${remedy}`, rel);
   }
   try {
-    await checkExternalDataSize(onnxPath, `${rel} in ${dir}`, bytes, summary.externalDataFiles ?? [], limits);
+    await checkExternalData(onnxPath, `${rel} in ${dir}`, bytes, summary.externalDataFiles ?? [], limits, roots);
   } catch (e) {
-    throw withRemedy(e);
+    throw withRemedy(e, remedy);
   }
   try {
     const inputs = requiredInputs(summary).map((i) => i.name);

@@ -16,9 +16,10 @@ import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from
 import { parseModelConfig, type ModelDims } from './model-folder';
 import { createTokenizer, tokenizeWithLimit } from './tokenize';
 import {
-  attentionShapeFromConfig, checkExternalDataSize, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
+  attentionShapeFromConfig, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
   type AttentionShape, type SizeLimits,
 } from './model-layout';
+import { checkExternalData, checkJsonSize, checkModelFile, jsonErrorReason, modelRoots } from './model-files';
 
 /** One ONNX file of the model and what the tap found in it. */
 export interface InspectedOnnx {
@@ -55,20 +56,28 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function readJsonFile(dir: string, rel: string, what: string): Promise<Record<string, unknown>> {
+/** Reads a JSON object file of the folder: inside `roots`, under its size cap, parse errors without quoting the file. */
+async function readJsonFile(dir: string, rel: string, what: string, roots: readonly string[]): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await fs.readFile(path.join(dir, rel), 'utf8');
-  } catch {
+    const checked = await checkModelFile(path.join(dir, rel), roots, `${rel} in ${dir}`);
+    checkJsonSize(rel, `${rel} in ${dir}`, checked.size);
+    text = await fs.readFile(checked.real, 'utf8');
+  } catch (e) {
+    if (e instanceof ModelError) throw e;
     throw new ModelError(`The folder ${dir} has no ${rel}. ${what}`, rel);
   }
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
+    v = JSON.parse(text);
   } catch (e) {
-    throw new ModelError(`${rel} in ${dir} is not a JSON object (${(e as Error).message}). Download it again from the model's page.`, rel);
+    throw new ModelError(`${rel} in ${dir} is not a JSON object (${jsonErrorReason(e)}). Download it again from the model's page.`, rel);
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ModelError(`${rel} in ${dir} is not a JSON object (it holds ${Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`}). ` +
+      'Download it again from the model\'s page.', rel);
+  }
+  return v as Record<string, unknown>;
 }
 
 /** Which ONNX files to use: a single model (first of SINGLE_MODEL_FILES) or an encoder–decoder pair. */
@@ -92,9 +101,15 @@ export async function findOnnxFiles(dir: string): Promise<{ role: InspectedOnnx[
     'or download the repository\'s onnx/ folder.', 'onnx');
 }
 
-/** Scans one ONNX file and checks the tap, the feeds and the size limits. */
-export async function inspectOnnx(role: InspectedOnnx['role'], file: string, limits: SizeLimits = WASM_LIMITS): Promise<InspectedOnnx> {
+/**
+ * Scans one ONNX file and checks the tap, the feeds and the size limits. The file and its external data must
+ * resolve inside `roots` (model-files.ts; default: the folder that holds onnx/).
+ */
+export async function inspectOnnx(role: InspectedOnnx['role'], file: string, limits: SizeLimits = WASM_LIMITS,
+  roots?: readonly string[]): Promise<InspectedOnnx> {
   const rel = path.relative(path.dirname(path.dirname(file)), file);
+  const allowed = roots ?? await modelRoots(path.dirname(path.dirname(file)));
+  await checkModelFile(file, allowed, rel);
   const bytes = await checkModelFileSize(file, rel, limits);
   let summary: OnnxSummary;
   let plan: TapPlan;
@@ -108,7 +123,7 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
     }
     throw e;
   }
-  const externalBytes = await checkExternalDataSize(file, rel, bytes, summary.externalDataFiles ?? [], limits);
+  const externalBytes = await checkExternalData(file, rel, bytes, summary.externalDataFiles ?? [], limits, allowed);
   let inputs: { name: string; rule: FillRule }[];
   try {
     inputs = planFeeds(requiredInputs(summary));
@@ -137,11 +152,13 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
   } catch {
     throw new ModelError(`${dir} is not a folder. Pick the folder that holds config.json, tokenizer.json and onnx/.`);
   }
-  const config = await readJsonFile(dir, 'config.json', 'Every Hugging Face model folder has one; download it from the model\'s page.');
+  // Every file read below must resolve inside the folder: model-files.ts.
+  const roots = await modelRoots(dir);
+  const config = await readJsonFile(dir, 'config.json', 'Every Hugging Face model folder has one; download it from the model\'s page.', roots);
   const dims = parseModelConfig(config, 'config.json', ' Check that this is a transformer\'s config.json.');
   const tokenizerJson = await readJsonFile(dir, 'tokenizer.json', 'Attention Lens needs the fast-tokenizer file ' +
     '(tokenizer.json); models that ship only vocab.txt or sentencepiece.model can be converted with transformers\' ' +
-    'AutoTokenizer.from_pretrained(...).save_pretrained(...).');
+    'AutoTokenizer.from_pretrained(...).save_pretrained(...).', roots);
   let tokenizer: ModelReport['tokenizer'];
   try {
     const facts = describeTokenizer(tokenizerJson);
@@ -159,7 +176,7 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
       'Attention Lens needs exact token ranges to show attention on your text; this tokenizer is not supported.', 'tokenizer.json');
   }
   const files: InspectedOnnx[] = [];
-  for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits));
+  for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits, roots));
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const architecture = archs[0] ?? (typeof config.model_type === 'string' ? config.model_type : 'unknown');
   return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };

@@ -50,28 +50,6 @@ export async function checkModelFileSize(file: string, label: string, limits: Si
   return size;
 }
 
-/**
- * Sizes the external data files an ONNX file names (they sit next to it) and throws a ModelError when one is
- * missing or the file and its data are over the backend's total; returns the external bytes.
- */
-export async function checkExternalDataSize(file: string, label: string, fileBytes: number, externalFiles: readonly string[],
-  limits: SizeLimits = WASM_LIMITS): Promise<number> {
-  let externalBytes = 0;
-  for (const f of externalFiles) {
-    try {
-      externalBytes += (await fs.stat(path.join(path.dirname(file), f))).size;
-    } catch {
-      throw new ModelError(`${label} keeps its weights in ${f}, which is missing next to it. Download ${f} into the same folder.`, f);
-    }
-  }
-  if (fileBytes + externalBytes > limits.totalBytes) {
-    throw new ModelError(`${label} and its external data come to ${formatBytes(fileBytes + externalBytes)}, more than the ` +
-      `${formatBytes(limits.totalBytes)} the WebAssembly backend can address. Use a quantized variant (onnx/model_quantized.onnx) ` +
-      'or a smaller model.', path.basename(file));
-  }
-  return externalBytes;
-}
-
 /** What attention a model computes. */
 export type AttentionShape = 'causal' | 'bidirectional' | 'encoder-decoder';
 

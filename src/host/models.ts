@@ -1,12 +1,16 @@
 /**
  * Model selection: which folder runs use (settings attentionLens.defaultModel / attentionLens.models,
  * else the bundled model), the status bar item that names it, and the "Select Model" quick pick, which
- * checks a folder before switching to it.
+ * checks a folder before switching to it. Both settings are restricted (model-choice.ts RESTRICTED_SETTINGS):
+ * in an untrusted workspace only the user's own values are read, so the bundled model still works in
+ * Restricted Mode and a workspace cannot point the extension at files.
  */
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { chooseModel, listedModels, type ModelChoice, type PathContext } from './model-choice';
+import {
+  chooseModel, listedModels, modelsValue, restrictedValue, type ModelChoice, type PathContext,
+} from './model-choice';
 import { loadModelFolder, type LoadedModel } from './model-folder';
 import { errorText, type Notifier } from './notify';
 import { tapCacheMaxBytes } from './tap-cache';
@@ -15,6 +19,17 @@ import { tapCacheMaxBytes } from './tap-cache';
 export const CONFIG_SECTION = 'attentionLens';
 /** Folder name of the bundled model under models/. */
 const BUNDLED_MODEL = 'lens-gpt';
+
+/** The value of attentionLens.defaultModel that may be used: the user's own unless the workspace is trusted. */
+export function defaultModelSetting(): unknown {
+  const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  return restrictedValue(vscode.workspace.isTrusted, config.get('defaultModel'), config.inspect('defaultModel'));
+}
+
+/** The folders of attentionLens.models that may be offered: the user's own, and the workspace's when it is trusted. */
+export function modelsSetting(): unknown[] {
+  return modelsValue(vscode.workspace.isTrusted, vscode.workspace.getConfiguration(CONFIG_SECTION).inspect('models'));
+}
 
 /** Resolves and loads the model that runs use. */
 export class ModelSettings {
@@ -35,7 +50,7 @@ export class ModelSettings {
 
   /** The folder runs use now. */
   current(): ModelChoice {
-    return chooseModel(vscode.workspace.getConfiguration(CONFIG_SECTION).get('defaultModel'), this.pathContext());
+    return chooseModel(defaultModelSetting(), this.pathContext());
   }
 
   /** Display name of a choice, without loading it. */
@@ -54,7 +69,7 @@ export class ModelSettings {
   /** The bundled model plus every folder in attentionLens.models. */
   choices(): ModelChoice[] {
     const ctx = this.pathContext();
-    const listed = listedModels(vscode.workspace.getConfiguration(CONFIG_SECTION).get('models'), ctx)
+    const listed = listedModels(modelsSetting(), ctx)
       .filter((d) => path.resolve(d) !== path.resolve(ctx.bundledDir));
     return [{ dir: ctx.bundledDir, bundled: true }, ...listed.map((dir) => ({ dir, bundled: false }))];
   }
@@ -69,9 +84,13 @@ export class ModelStatusItem implements vscode.Disposable {
     this.item = vscode.window.createStatusBarItem('attentionLens.model', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Attention Lens Model';
     this.item.command = 'attentionLens.selectModel';
-    this.listener = vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(CONFIG_SECTION)) this.refresh();
-    });
+    this.listener = vscode.Disposable.from(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(CONFIG_SECTION)) this.refresh();
+      }),
+      // Trust changes which settings apply (restricted settings).
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.refresh()),
+    );
     this.refresh();
     this.item.show();
   }
@@ -126,7 +145,8 @@ export async function selectModel(settings: ModelSettings, notifier: Notifier,
   }
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
   const inspect = config.inspect('defaultModel');
-  const target = inspect?.workspaceValue !== undefined && vscode.workspace.workspaceFolders
+  // A workspace value is replaced only where it applies (a trusted workspace); otherwise the user's own is set.
+  const target = vscode.workspace.isTrusted && inspect?.workspaceValue !== undefined && vscode.workspace.workspaceFolders
     ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('defaultModel', picked.choice.bundled ? '' : picked.choice.dir, target);
   notifier.info(`Attention Lens now uses the model "${picked.label}". ${nextStep}`);

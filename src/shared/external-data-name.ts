@@ -21,7 +21,7 @@ export function externalDataNameProblem(name: unknown): string | undefined {
   if ([...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return 'it contains a control character';
   if (name.includes('\\')) return 'it contains a backslash';
   if (name.includes(':')) return 'it contains a colon (a drive or a stream)';
-  if (/[<>"|?*]/.test(name)) return 'it contains a character Windows does not allow in file names';
+  if (/[<>"|?*]/.test(name)) return 'it contains a wildcard or another character Windows does not allow in file names';
   if (name.startsWith('/')) return 'it is an absolute path';
   for (const seg of name.split('/')) {
     if (seg === '') return 'it has an empty path segment';

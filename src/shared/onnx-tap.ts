@@ -109,10 +109,17 @@ class Reader {
   }
 }
 
+/**
+ * Most levels of subgraphs (If/Loop/Scan bodies inside each other) read. Exports nest one or two (a merged
+ * decoder's If); a file nesting thousands would otherwise exhaust the stack.
+ */
+export const MAX_GRAPH_DEPTH = 32;
+
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const str = (b: Uint8Array): string => utf8.decode(b);
 
-function readNode(buf: Uint8Array): OnnxNode {
+/** `depth` is how many subgraphs enclose the node (0 in the main graph). */
+function readNode(buf: Uint8Array, depth = 0): OnnxNode {
   const r = new Reader(buf);
   const inputs: string[] = [];
   const outputs: string[] = [];
@@ -131,7 +138,7 @@ function readNode(buf: Uint8Array): OnnxNode {
     else if (f === 4) opType = str(b);
     else if (f === 7) domain = str(b);
     else if (f === 5) {
-      const a = readAttribute(b);
+      const a = readAttribute(b, depth);
       if (a.name === 'to' && a.i !== undefined) castTo = a.i;
       subgraphSoftmax += a.subgraphSoftmax;
     }
@@ -140,7 +147,7 @@ function readNode(buf: Uint8Array): OnnxNode {
 }
 
 /** An AttributeProto's name, int value, and the Softmax nodes in its subgraph(s) (fields g and graphs). */
-function readAttribute(buf: Uint8Array): { name: string; i?: number; subgraphSoftmax: number } {
+function readAttribute(buf: Uint8Array, depth: number): { name: string; i?: number; subgraphSoftmax: number } {
   const r = new Reader(buf);
   let name = '';
   let i: number | undefined;
@@ -149,20 +156,24 @@ function readAttribute(buf: Uint8Array): { name: string; i?: number; subgraphSof
     const [f, w] = r.tag();
     if (f === 1 && w === 2) name = str(r.bytes());
     else if (f === 3 && w === 0) i = r.varint();
-    else if ((f === 6 || f === 11) && w === 2) subgraphSoftmax += countSoftmax(r.bytes());
+    else if ((f === 6 || f === 11) && w === 2) subgraphSoftmax += countSoftmax(r.bytes(), depth + 1);
     else r.skip(w);
   }
   return { name, i, subgraphSoftmax };
 }
 
-/** Softmax nodes in a GraphProto, including nested subgraphs. */
-function countSoftmax(graph: Uint8Array): number {
+/** Softmax nodes in a GraphProto at subgraph level `depth`, including nested subgraphs; refuses more than MAX_GRAPH_DEPTH levels. */
+function countSoftmax(graph: Uint8Array, depth: number): number {
+  if (depth > MAX_GRAPH_DEPTH) {
+    throw new TapError(`This graph nests subgraphs (If, Loop or Scan bodies) more than ${MAX_GRAPH_DEPTH} levels deep; Attention Lens ` +
+      `reads at most ${MAX_GRAPH_DEPTH}. Use an export without such nesting (an unmerged decoder_model.onnx, for example).`, 'too-deep');
+  }
   const g = new Reader(graph);
   let n = 0;
   while (!g.done()) {
     const [f, w] = g.tag();
     if (f !== 1 || w !== 2) { g.skip(w); continue; }
-    const node = readNode(g.bytes());
+    const node = readNode(g.bytes(), depth);
     n += (node.opType === 'Softmax' ? 1 : 0) + (node.subgraphSoftmax ?? 0);
   }
   return n;

@@ -3,7 +3,7 @@
 /** Thrown for a file that cannot be read as ONNX or a graph the tap cannot handle. */
 export class TapError extends Error {
   constructor(message: string,
-    readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention' | 'softmax-in-subgraph') {
+    readonly code: 'not-onnx' | 'no-softmax' | 'fused-attention' | 'no-attention' | 'softmax-in-subgraph' | 'too-deep') {
     super(message);
     this.name = 'TapError';
   }

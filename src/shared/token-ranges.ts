@@ -195,8 +195,16 @@ function segments(text: string, facts: TokenizerFacts): Segment[] {
 }
 
 const isTemplate = (tok: string, facts: TokenizerFacts) => facts.prefix.some((s) => s.token === tok) || facts.suffix.some((s) => s.token === tok);
-const span = (chars: readonly AlignedChar[]): [number, number] =>
-  [Math.min(...chars.map((c) => c.start)), Math.max(...chars.map((c) => c.end))];
+/** The range the chars cover. A loop, not Math.min(...): a token may span more chars than a call takes arguments (a long [UNK] word). */
+function span(chars: readonly AlignedChar[]): [number, number] {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const c of chars) {
+    if (c.start < start) start = c.start;
+    if (c.end > end) end = c.end;
+  }
+  return [start, end];
+}
 
 const WORD_CHAR = /^[\p{L}\p{N}\p{M}_]$/u;
 

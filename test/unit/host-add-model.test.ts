@@ -23,7 +23,7 @@ describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
     ws.getConfiguration = () => ({
       get: (k: string) => settings[k],
       update: async (k: string, v: unknown) => { settings[k] = v; },
-      inspect: () => ({}),
+      inspect: (k: string) => ({ globalValue: settings[k] }),
     });
     (stub.module.window as Record<string, unknown>).showOpenDialog = async () => { dialogs++; return undefined; };
   });

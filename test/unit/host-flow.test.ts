@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { AttentionLensApi } from '../../src/api';
 import { repoRoot } from '../support/model';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
+import { testModelsDir } from '../support/test-models';
+import { formatCount } from '../../src/host/input';
 import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
@@ -336,6 +338,78 @@ describe('host flow against a stubbed VS Code', () => {
     });
   });
 
+  it('reveal only acts on an integer token index inside the run (the index comes from the webview)', async () => {
+    const text = 'Reveal one of these tokens.';
+    stub.openEditor(text, [[0, text.length]], Uri.file('/tmp/reveal.txt'));
+    const id = (await run())!;
+    const T = api.lastRun()!.tokens.length;
+    answer(id, T);
+    await api.waitForRun(id);
+    const win = stub.module.window as Record<string, unknown>;
+    const realShow = win.showTextDocument as (d: unknown, o: unknown) => Promise<unknown>;
+    const revealed: unknown[] = [];
+    win.showTextDocument = async (d: unknown, o: { selection?: unknown }) => { revealed.push(o?.selection); return realShow(d, o); };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      const before = api.messages().length;
+      for (const tokenIndex of ['length', 'constructor', '__proto__', '0', -1, 1.5, T, 1e9, NaN, Infinity, null, undefined, {}, [0]]) {
+        stub.fromPanel({ type: 'reveal', runId: id, tokenIndex });
+        await settle();
+      }
+      assert.deepEqual(revealed, [], 'nothing was revealed');
+      assert.equal(api.messages().length, before, 'and nothing failed');
+      stub.fromPanel({ type: 'reveal', runId: id, tokenIndex: T - 1 });
+      await settle();
+      assert.equal(revealed.length, 1, 'a valid index reveals its token');
+    } finally {
+      win.showTextDocument = realShow;
+    }
+  });
+
+  describe('hard caps that do not trust config.json (issue 11)', () => {
+    let tmp: string;
+    before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-caps-')); });
+    after(() => { delete stub.state.config.defaultModel; fs.rmSync(tmp, { recursive: true, force: true }); });
+
+    it('a config.json claiming a context of 1e8 still gets at most 2,048 tokens of a 3 MB selection, with a notice naming the cap', async () => {
+      const dir = path.join(tmp, 'huge-context');
+      fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+      fs.copyFileSync(path.join(repoRoot, 'models', 'lens-gpt', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+      fs.copyFileSync(path.join(repoRoot, 'models', 'lens-gpt', 'onnx', 'model.onnx'), path.join(dir, 'onnx', 'model.onnx'));
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, n_positions: 1e8, n_ctx: 1e8 }));
+      stub.state.config.defaultModel = dir;
+      const big = 'Every token attends to the tokens before it.\n'.repeat(70_000).slice(0, 3_000_000);
+      stub.openEditor(big, [[0, big.length]]);
+      const id = (await run())!;
+      stub.fromPanel({ type: 'ready' }); // the panel was closed and opened again: its new page is ready
+      const snap = api.lastRun()!;
+      assert.equal(snap.runId, id);
+      assert.equal(snap.error, undefined);
+      assert.equal(snap.tokens.length, 2048);
+      assert.ok(snap.text.length < 65_536 && big.startsWith(snap.text));
+      assert.match(snap.notices[0], /^Showing the first 2,048 tokens: [\d,]+ of 3,000,000 characters, lines 1–\d+\. Attention Lens analyses at most 2,048 tokens per run, whatever the model's context; "attentionLens\.maxTokens" can lower that\./);
+      const show = lastPosted('show')!;
+      assert.equal(show.runId, id);
+      assert.equal((show.model as { maxTokens: number }).maxTokens, 2048);
+      assert.equal((show.tokens as unknown[]).length, 2048);
+    });
+
+    it('a selection over 65,536 characters is read only that far, with a notice, even when its tokens would fit', async () => {
+      // One 300,000-character word is one [UNK] token for WordPiece, so the token limit never cuts it; a run of
+      // 200,000 'Ω' exhausts the stack in the tokenizer library (from about 125,000) unless it is clipped first.
+      for (const [model, text] of [['tiny-bert', 'a'.repeat(300_000)], ['tiny-t5', 'Ω'.repeat(200_000)]]) {
+        stub.state.config.defaultModel = path.join(testModelsDir, model);
+        stub.openEditor(text, [[0, text.length]]);
+        await run();
+        const snap = api.lastRun()!;
+        assert.equal(snap.error, undefined, snap.error);
+        assert.equal(snap.text.length, 65_536, model);
+        assert.deepEqual(snap.notices, [`Showing the first 65,536 of ${formatCount(text.length)} characters: Attention Lens reads at most ` +
+          '65,536 characters of a selection per run. Select less text to see the rest.'], model);
+      }
+    });
+  });
+
   it('closing the panel clears decorations and the hover', async () => {
     stub.openEditor('Close the panel after this.', [[0, 27]]);
     const id = (await run())!;
@@ -381,6 +455,28 @@ describe('host flow: restore after reload, compare view', () => {
     stub.fromPanel({ type: 'ready' });
     assert.match(String(lastPosted('error')?.message), /no longer available/);
     assert.equal(api.lastRun()?.runId, before);
+  });
+
+  it('a restored defaultModel ("/") becomes a resource root only after it loads as a model folder', async () => {
+    type RestoredPanel = { webview: { options: { localResourceRoots?: { toString(): string }[] } } };
+    const rootsOf = (p: RestoredPanel) => (p.webview.options.localResourceRoots ?? []).map(String);
+    const base = ['dist', 'media'].map((d) => `file://${path.join(repoRoot, d)}`);
+    stub.openEditor('Restore me on another model.', [[0, 28]], Uri.file('/tmp/restore-root.txt'));
+    await stub.state.commands.get('attentionLens.showAttention')!();
+    stub.state.config.defaultModel = '/';
+    try {
+      const restored = stub.restoredPanel() as RestoredPanel;
+      await stub.state.serializer!.deserializeWebviewPanel(restored, undefined);
+      assert.deepEqual(rootsOf(restored), base, 'only dist/ and media/: "/" was not checked yet, and fails its check');
+      assert.match(api.lastRun()!.error!, /^Attention Lens cannot load its model: config\.json is missing in the model folder \/\./);
+    } finally {
+      delete stub.state.config.defaultModel;
+    }
+    const restored = stub.restoredPanel() as RestoredPanel;
+    await stub.state.serializer!.deserializeWebviewPanel(restored, undefined);
+    assert.deepEqual(rootsOf(restored), [...base, `file://${path.join(repoRoot, 'models', 'lens-gpt')}`], 'the bundled model, once loaded');
+    assert.equal(api.lastRun()!.error, undefined);
+    stub.fromPanel({ type: 'ready' });
   });
 
   it('the compare view gets [pinned, T, T] matrices after ready, and handles unpin', async () => {

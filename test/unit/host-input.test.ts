@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
-  documentLabel, effectiveMaxTokens, fingerprint, formatCount, isBlank, looksBinary, refusalForScheme, truncationNotice,
+  clipSelection, documentLabel, effectiveMaxTokens, fingerprint, formatCount, isBlank, looksBinary, MAX_RUN_TOKENS, MAX_SELECTION_CHARS,
+  refusalForScheme, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice,
 } from '../../src/host/input';
 import { chooseModel, listedModels, resolveFolderPath } from '../../src/host/model-choice';
 
@@ -43,6 +44,31 @@ describe('host input checks', () => {
     assert.equal(effectiveMaxTokens(-3, 128), 128);
     assert.equal(effectiveMaxTokens(32.7, 128), 32);
     assert.equal(effectiveMaxTokens(4096, 128), 128);
+  });
+
+  it(`caps a run at ${MAX_RUN_TOKENS} tokens whatever config.json claims, and says so only when the cap is what cut`, () => {
+    assert.equal(MAX_RUN_TOKENS, 2048);
+    assert.equal(effectiveMaxTokens(0, 1e8), MAX_RUN_TOKENS, 'n_positions: 1e8 in config.json');
+    assert.equal(effectiveMaxTokens(1e6, 1e8), MAX_RUN_TOKENS, 'nor can the setting raise it');
+    assert.deepEqual(runTokenLimit(0, 1e8), { maxTokens: MAX_RUN_TOKENS, byCap: true });
+    assert.deepEqual(runTokenLimit(100, 1e8), { maxTokens: 100, byCap: false }, 'the setting lowers it');
+    assert.deepEqual(runTokenLimit(0, 1024), { maxTokens: 1024, byCap: false }, 'the context is what cuts');
+    assert.deepEqual(runTokenLimit(0, MAX_RUN_TOKENS), { maxTokens: MAX_RUN_TOKENS, byCap: false });
+    assert.match(tokenCapNotice(), /at most 2,048 tokens per run, whatever the model's context; "attentionLens\.maxTokens" can lower that/);
+  });
+
+  it(`reads at most ${formatCount(MAX_SELECTION_CHARS)} characters of a selection, never splitting a surrogate pair`, () => {
+    assert.equal(MAX_SELECTION_CHARS, 65_536);
+    assert.deepEqual(clipSelection('short'), { text: 'short', clipped: false });
+    const exact = 'a'.repeat(MAX_SELECTION_CHARS);
+    assert.equal(clipSelection(exact).clipped, false);
+    const big = clipSelection(`${exact}b`);
+    assert.equal(big.clipped, true);
+    assert.equal(big.text.length, MAX_SELECTION_CHARS);
+    const emoji = clipSelection(`${'a'.repeat(MAX_SELECTION_CHARS - 1)}😀tail`);
+    assert.equal(emoji.text.length, MAX_SELECTION_CHARS - 1, 'the emoji\'s high surrogate is not kept alone');
+    assert.equal(selectionCapNotice(65_536, 10_000_000), 'Showing the first 65,536 of 10,000,000 characters: Attention Lens reads ' +
+      'at most 65,536 characters of a selection per run. Select less text to see the rest.');
   });
 
   it('labels documents and fingerprints text', () => {

@@ -41,6 +41,12 @@ describe('host tokenization with WordPiece and Unigram tokenizers', () => {
     }
     assert.throws(() => tokenizeWithLimit(bert, text, 2), TokenizeError, 'no room next to [CLS] and [SEP]');
   });
+
+  it('maps one [UNK] word longer than a call takes arguments (200,000 characters) to its whole range', () => {
+    const word = 'a'.repeat(200_000);
+    const out = tokenizeWithLimit(bert, word, 64);
+    assert.deepEqual(out.tokens.map((t) => [t.start, t.end]), [[-1, -1], [0, word.length], [-1, -1]]);
+  });
 });
 
 describe('host model folders shaped like Hugging Face exports', () => {

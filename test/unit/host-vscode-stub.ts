@@ -119,8 +119,15 @@ export interface StubState {
   html: string[];
   decorations: Map<unknown, Range[]>;
   hoverProviders: { provideHover(d: StubDocument, p: Position): unknown }[];
-  /** Settings by key without the section; `update` writes here. */
+  /** User settings by key without the section; `update` writes here (unless it targets the workspace). */
   config: Record<string, unknown>;
+  /**
+   * Workspace settings by key: `get` prefers them, as VS Code does; `inspect` tells them apart. The stub does not
+   * drop them in an untrusted workspace (VS Code does for restricted settings): the code must not rely on that.
+   */
+  workspaceConfig: Record<string, unknown>;
+  /** vscode.workspace.isTrusted (true unless a test says otherwise). */
+  trusted: boolean;
   /** Status bar items as the host left them. */
   statusItems: { text?: string; tooltip?: string; command?: string }[];
   commands: Map<string, (...a: unknown[]) => unknown>;
@@ -148,6 +155,8 @@ export interface VscodeStub {
   closePanel(): void;
   /** Clears the active editor. */
   noEditor(): void;
+  /** Makes the workspace trusted and fires onDidGrantWorkspaceTrust. */
+  grantTrust(): void;
   /** A fresh panel object as VS Code would hand to a serializer after a reload. */
   restoredPanel(): unknown;
   /** A webview view for the compare provider; its posts land in the returned array. */
@@ -157,7 +166,8 @@ export interface VscodeStub {
 /** Builds the stub; `install` makes `require('vscode')` return it. */
 export function installVscodeStub(): VscodeStub {
   const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(),
-    hoverProviders: [], config: {}, statusItems: [], commands: new Map(), workspaceState: new Map() };
+    hoverProviders: [], config: {}, workspaceConfig: {}, trusted: true, statusItems: [], commands: new Map(), workspaceState: new Map() };
+  const trustGranted = new Emitter<void>();
   const configChanged = new Emitter<{ affectsConfiguration(section: string): boolean }>();
   const postWaiters: { type: string; resolve: (m: unknown) => void }[] = [];
   let htmlWaiters: ((h: string) => void)[] = [];
@@ -225,6 +235,7 @@ export function installVscodeStub(): VscodeStub {
   };
   const module: Record<string, unknown> = {
     Position, Range, Selection, Uri, EventEmitter: Emitter,
+    Disposable: { from: (...ds: { dispose(): unknown }[]) => ({ dispose: () => { for (const d of ds) d.dispose(); } }) },
     ThemeColor: class { constructor(readonly id: string) {} },
     MarkdownString: class { isTrusted = false; supportHtml = false; constructor(readonly value: string) {} },
     Hover: class { constructor(readonly contents: unknown, readonly range?: Range) {} },
@@ -237,11 +248,14 @@ export function installVscodeStub(): VscodeStub {
     workspace: {
       get textDocuments() { return docs; },
       workspaceFolders: undefined,
+      get isTrusted() { return state.trusted; },
+      onDidGrantWorkspaceTrust: trustGranted.event,
       getConfiguration: () => ({
-        get: (k: string) => state.config[k],
-        inspect: () => ({}),
-        update: async (k: string, v: unknown) => {
-          state.config[k] = v;
+        get: (k: string) => (k in state.workspaceConfig ? state.workspaceConfig[k] : state.config[k]),
+        inspect: (k: string) => ({ key: `attentionLens.${k}`, globalValue: state.config[k], workspaceValue: state.workspaceConfig[k] }),
+        update: async (k: string, v: unknown, target?: number) => {
+          if (target === 2) state.workspaceConfig[k] = v;
+          else state.config[k] = v;
           configChanged.fire({ affectsConfiguration: (section: string) => `attentionLens.${k}`.startsWith(section) });
         },
       }),
@@ -293,6 +307,7 @@ export function installVscodeStub(): VscodeStub {
     },
     closePanel: () => (panel?.dispose as () => void)?.(),
     noEditor: () => { active = undefined; },
+    grantTrust: () => { state.trusted = true; trustGranted.fire(); },
     restoredPanel: () => makePanel(),
     compareView() {
       const posts: unknown[] = [];

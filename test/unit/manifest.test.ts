@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { RESTRICTED_SETTINGS } from '../../src/host/model-choice';
 import { repoRoot } from '../support/model';
 
 interface ColorContribution { id: string; defaults: Record<string, string | null> }
@@ -103,5 +104,18 @@ describe('manifest: localised strings, icon, repository, changelog', () => {
   it('has a CHANGELOG.md with an entry for the manifest version', () => {
     const changelog = fs.readFileSync(path.join(repoRoot, 'CHANGELOG.md'), 'utf8');
     assert.match(changelog, new RegExp(`^## \\[?${manifest.version.replace(/\./g, '\\.')}\\]?`, 'm'));
+  });
+});
+
+describe('manifest: workspace trust', () => {
+  // Restricted Mode: the bundled model works, but a workspace's settings cannot point the extension at files.
+  it('supports untrusted workspaces in a limited way, restricting exactly the settings that name model folders', () => {
+    const trust = manifest.capabilities?.untrustedWorkspaces;
+    assert.equal(trust?.supported, 'limited');
+    assert.deepEqual(trust.restrictedConfigurations, RESTRICTED_SETTINGS.map((k) => `attentionLens.${k}`));
+    for (const key of trust.restrictedConfigurations) assert.ok(manifest.contributes.configuration.properties[key], `${key} is a setting`);
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    const key = /^%([^%]+)%$/.exec(trust.description)?.[1];
+    assert.ok(key && /Restricted Mode/.test(nls[key]), 'the description is a localised string that mentions Restricted Mode');
   });
 });
