@@ -1,14 +1,17 @@
 /** Builds tiny ONNX ModelProto bytes by hand, for tap tests on graphs we cannot export here. Test-only. */
 
-function varint(n: number): number[] {
+/** Protobuf varint bytes of a non-negative integer. */
+export function varint(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
   out.push(n);
   return out;
 }
-const bytesField = (num: number, payload: number[]): number[] => [...varint(num * 8 + 2), ...varint(payload.length), ...payload];
+/** A length-delimited protobuf field. */
+export const bytesField = (num: number, payload: number[]): number[] => [...varint(num * 8 + 2), ...varint(payload.length), ...payload];
 const intField = (num: number, v: number): number[] => [...varint(num * 8), ...varint(v)];
-const strField = (num: number, s: string): number[] => bytesField(num, Array.from(new TextEncoder().encode(s)));
+/** A UTF-8 string protobuf field. */
+export const strField = (num: number, s: string): number[] => bytesField(num, Array.from(new TextEncoder().encode(s)));
 
 /** A node: op type, domain, inputs, outputs, and graph attributes (an If node's then_branch / else_branch). */
 export interface NodeSpec {

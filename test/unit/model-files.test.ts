@@ -10,19 +10,12 @@ import { inspectModelFolder } from '../../src/host/model-inspect';
 import { formatBytes } from '../../src/host/model-layout';
 import { bundledModelDir } from '../support/model';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
+import { bytesField, strField, varint } from '../support/onnx-builder';
 
 // Issue 11: a model folder can make Attention Lens read only its own files (or the extension's storage),
 // however its ONNX file names external data and wherever its symlinks point; JSON files have size caps and
 // their parse errors quote nothing.
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
-  out.push(n);
-  return out;
-}
-const bytesField = (num: number, payload: number[]): number[] => [...varint(num * 8 + 2), ...varint(payload.length), ...payload];
-const strField = (num: number, s: string): number[] => bytesField(num, Array.from(new TextEncoder().encode(s)));
 
 /**
  * `model` followed by ModelProto{graph{initializer{dims [1], FLOAT, name, external_data {location}, data_location EXTERNAL}}}:
