@@ -16,7 +16,6 @@ import { bytesField, strField, varint } from '../support/onnx-builder';
 // however its ONNX file names external data and wherever its symlinks point; JSON files have size caps and
 // their parse errors quote nothing.
 
-
 /**
  * `model` followed by ModelProto{graph{initializer{dims [1], FLOAT, name, external_data {location}, data_location EXTERNAL}}}:
  * protobuf merges it into the model, which then keeps one weight in the external file `location`.
