@@ -63,7 +63,7 @@ export function stackFor(stacks: readonly Attention[], ref: HeadRef): Attention 
 export function pinnedMatrix(stacks: readonly Attention[], ref: HeadRef): Float32Array | undefined {
   const s = stackFor(stacks, ref);
   if (!s || !isValidHead(ref, s.layers, s.heads)) return undefined;
-  return headMatrix(s, ref.layer, ref.head === 'rollout' && s.queries !== s.keys ? 'mean' : ref.head);
+  return headMatrix(s, ref.layer, ref.head === 'rollout' && (s.kind === 'cross' || s.queries !== s.keys) ? 'mean' : ref.head);
 }
 
 /** Float32 [pinned.length, T, T]: the matrix of each pinned head, each from its own stack, as the compare view expects. */

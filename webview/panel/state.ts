@@ -131,7 +131,8 @@ export class RunData {
     if (!att) return undefined;
     if (typeof head === 'number') return headView(att, layer, head);
     const how = head === 'all' ? 'mean' : head;
-    if (how === 'rollout' && att.queries !== att.keys) return undefined;
+    // Rollout multiplies a stack's layers through the residual stream: it has no cross-attention form.
+    if (how === 'rollout' && (att.kind === 'cross' || att.queries !== att.keys)) return undefined;
     const key = `${how}|${layer}|${att === this.attention ? 'a' : 'v'}`;
     let m = this.aggregates.get(key);
     if (!m) {
