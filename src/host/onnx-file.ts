@@ -95,7 +95,7 @@ async function sparseGraph(w: FileWindow, from: number, to: number): Promise<Uin
         if (TENSOR_HEADER_FIELDS.has(t.num)) header.push(await copyOf(w, q, t.end));
         q = t.end;
       }
-      parts.push(...lenField(5, header));
+      for (const x of lenField(5, header)) parts.push(x);
     } else {
       parts.push(await copyOf(w, p, f.end));
     }
@@ -114,7 +114,8 @@ export async function sparseOnnx(file: string): Promise<{ bytes: Uint8Array; byt
     for (let p = 0; p < size;) {
       const f = await w.field(p);
       if (f.end > size) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
-      if (f.num === 7 && f.wire === 2) parts.push(...lenField(7, await sparseGraph(w, f.payload, f.end)));
+      // Pushed one by one: a graph's parts (a few per initializer) may be more than a spread call takes arguments.
+      if (f.num === 7 && f.wire === 2) for (const x of lenField(7, await sparseGraph(w, f.payload, f.end))) parts.push(x);
       else parts.push(await copyOf(w, p, f.end));
       p = f.end;
     }

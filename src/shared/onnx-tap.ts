@@ -258,6 +258,7 @@ export function scanOnnx(model: Uint8Array): OnnxSummary {
   const initializerNames = new Set<string>();
   const initializerTypes = new Map<string, number>();
   const externalDataFiles: string[] = [];
+  const seenLocations = new Set<string>();
   let weightType: number | undefined;
   while (!r.done()) {
     const [f, w] = r.tag();
@@ -287,7 +288,10 @@ export function scanOnnx(model: Uint8Array): OnnxSummary {
           const head = readInitializerHead(b);
           initializerNames.add(head.name);
           initializerTypes.set(head.name, head.dataType);
-          if (head.location !== undefined && !externalDataFiles.includes(head.location)) externalDataFiles.push(head.location);
+          if (head.location !== undefined && !seenLocations.has(head.location)) { // a Set: includes() is quadratic in the files
+            seenLocations.add(head.location);
+            externalDataFiles.push(head.location);
+          }
           if (weightType === undefined && (head.dataType === ElemType.FLOAT || head.dataType === ElemType.FLOAT16)) {
             weightType = head.dataType;
           }
@@ -329,13 +333,22 @@ const utf8Encoder = new TextEncoder();
  */
 export function encodeExtraOutputs(names: readonly string[], elemType: number): Uint8Array {
   const tensorType = [8, ...varintBytes(elemType)]; // TypeProto.Tensor.elem_type = field 1, varint
-  const typeProto = field(1, tensorType); // TypeProto.tensor_type = field 1
-  let graph: number[] = [];
-  for (const name of names) {
-    const vi = [...field(1, Array.from(utf8Encoder.encode(name))), ...(elemType ? field(2, typeProto) : [])];
-    graph = graph.concat(field(12, vi));
+  const typeField = elemType ? field(2, field(1, tensorType)) : []; // ValueInfo.type = field 2, TypeProto.tensor_type = field 1
+  // Written straight into one buffer sized first: arrays of numbers concatenated per name were quadratic in the names.
+  const encoded = names.map((name) => utf8Encoder.encode(name));
+  const valueInfoSize = (n: Uint8Array) => 1 + varintBytes(n.length).length + n.length + typeField.length;
+  const graphSize = encoded.reduce((sum, n) => sum + 1 + varintBytes(valueInfoSize(n)).length + valueInfoSize(n), 0);
+  const head = [...varintBytes(7 * 8 + 2), ...varintBytes(graphSize)];
+  const out = new Uint8Array(head.length + graphSize);
+  out.set(head, 0);
+  let o = head.length;
+  const put = (bytes: ArrayLike<number>) => { out.set(bytes, o); o += bytes.length; };
+  for (const n of encoded) {
+    put([12 * 8 + 2, ...varintBytes(valueInfoSize(n)), 1 * 8 + 2, ...varintBytes(n.length)]); // graph.output, ValueInfo.name
+    put(n);
+    put(typeField);
   }
-  return Uint8Array.from(field(7, graph));
+  return out;
 }
 
 /** Prefix of the graph outputs tap-subgraph.ts adds for attention inside If branches. */

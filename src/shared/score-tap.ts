@@ -56,13 +56,21 @@ function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: Onnx
 export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly string[]): ScoreSources[] {
   const producer = new Map<string, OnnxNode>();
   for (const n of summary.nodes) for (const o of n.outputs) producer.set(o, n);
+  // The nodes reading each value as their first input, in graph order (valueOf looks there): one pass, not one per Softmax.
+  const readers = new Map<string, OnnxNode[]>();
+  for (const n of summary.nodes) {
+    if (n.inputs[0] === undefined) continue;
+    const list = readers.get(n.inputs[0]);
+    if (list) list.push(n);
+    else readers.set(n.inputs[0], [n]);
+  }
   const out: ScoreSources[] = [];
   for (const softmax of softmaxOutputs) {
     const node = producer.get(softmax);
     if (!node || node.opType !== 'Softmax' || !node.inputs[0]) continue;
     const logits = node.inputs[0];
     const found = findMatMul(logits, producer, summary, 6, 'none');
-    const v = valueOf(softmax, summary);
+    const v = valueOf(softmax, readers);
     out.push({
       softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling } : {}),
       ...(v ? { v } : {}),
@@ -72,12 +80,11 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
 }
 
 /** V of the MatMul(P, V) that consumes a Softmax output `p` (directly, or through a Cast or Dropout). */
-function valueOf(p: string, summary: OnnxSummary, depth = 2): string | undefined {
-  for (const n of summary.nodes) {
-    if (n.inputs[0] !== p) continue;
+function valueOf(p: string, readers: ReadonlyMap<string, readonly OnnxNode[]>, depth = 2): string | undefined {
+  for (const n of readers.get(p) ?? []) {
     if (n.opType === 'MatMul' && n.inputs.length === 2) return n.inputs[1];
     if ((n.opType === 'Cast' || n.opType === 'Dropout') && depth > 0 && n.outputs[0]) {
-      const v = valueOf(n.outputs[0], summary, depth - 1);
+      const v = valueOf(n.outputs[0], readers, depth - 1);
       if (v) return v;
     }
   }

@@ -144,8 +144,10 @@ export function rewriteSubgraphParts(model: Uint8Array): { parts: Uint8Array[]; 
     if (node?.opType !== 'If' || !(node.subgraphSoftmax ?? 0)) return;
     const rewritten = rewriteIf(model, f, i, summary);
     if (!rewritten) return;
-    pieces.push(model.subarray(p, f.start), ...rewritten.parts);
-    newOutputs.push(...rewritten.outputs);
+    // Pushed one by one, not push(...): parts and outputs grow with the Softmax nodes, maybe past what a call takes as arguments.
+    pieces.push(model.subarray(p, f.start));
+    for (const part of rewritten.parts) pieces.push(part);
+    for (const o of rewritten.outputs) newOutputs.push(o);
     layerOrder = worseOrder(layerOrder, rewritten.check);
     p = f.end;
   });
