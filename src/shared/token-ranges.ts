@@ -104,7 +104,8 @@ export function specialWrap(post: unknown): { prefix: SpecialToken[]; suffix: Sp
       const name = item.SpecialToken?.id;
       const spec = name === undefined ? undefined : p.special_tokens?.[name];
       const tokens: SpecialToken[] = spec ? spec.tokens.map((t, i) => ({ token: t, id: spec.ids[i] })) : [];
-      (seen ? suffix : prefix).push(...tokens);
+      // One by one: a spread of an untrusted tokenizer.json's list could overflow the stack (as the fuzzer found elsewhere).
+      for (const t of tokens) (seen ? suffix : prefix).push(t);
     }
     return { prefix, suffix };
   }
