@@ -32,6 +32,19 @@ export interface RunSnapshot {
 /** How many finished runs are kept for `get`/`waitFor`. */
 const KEEP_RUNS = 20;
 
+/**
+ * How many bytes of attention the kept runs may hold together (the latest run is always kept): at 12 × 12
+ * heads and 1 024 tokens one run holds 576 MiB, and twenty of them would not fit the extension host.
+ */
+export const KEEP_ATTENTION_BYTES = 256 * 2 ** 20;
+
+/** Bytes of attention a run holds (its stack, and an encoder–decoder run's other stacks). */
+export function attentionBytes(run: RunSnapshot): number {
+  const stacks = run.stacks ?? [];
+  const main = run.attention && !stacks.some((s) => s.data === run.attention!.data) ? run.attention.data.byteLength : 0;
+  return main + stacks.reduce((n, s) => n + s.data.byteLength, 0);
+}
+
 /** A run is finished once it has attention or an error. */
 export function isFinished(run: RunSnapshot): boolean {
   return run.attention !== undefined || run.error !== undefined;
@@ -48,6 +61,9 @@ interface Waiter {
 
 /** Stores run snapshots and resolves waiters when runs finish. */
 export class RunStore {
+  /** `maxAttentionBytes`: the attention older finished runs may keep, beside the latest run's (KEEP_ATTENTION_BYTES). */
+  constructor(private readonly maxAttentionBytes = KEEP_ATTENTION_BYTES) {}
+
   private readonly runs = new Map<number, RunSnapshot>();
   private nextId = 1;
   private latestId: number | undefined;
@@ -65,7 +81,18 @@ export class RunStore {
     for (const id of [...this.runs.keys()].sort((a, b) => a - b).slice(0, Math.max(0, this.runs.size - KEEP_RUNS))) {
       this.runs.delete(id);
     }
+    this.bound();
     return run;
+  }
+
+  /** Forgets the oldest runs until the others hold at most maxAttentionBytes of attention (never the latest run). */
+  private bound(): void {
+    const older = [...this.runs.values()].filter((r) => r.runId !== this.latestId).sort((a, b) => b.runId - a.runId);
+    let bytes = 0;
+    for (const r of older) {
+      bytes += attentionBytes(r);
+      if (bytes > this.maxAttentionBytes) this.runs.delete(r.runId);
+    }
   }
 
   /** Replaces fields of run `runId`; returns the new snapshot, or undefined if the run is unknown. */
@@ -74,6 +101,7 @@ export class RunStore {
     if (!run) return undefined;
     const next: RunSnapshot = { ...run, ...patch, runId };
     this.put(next);
+    if (patch.attention || patch.stacks) this.bound();
     return next;
   }
 

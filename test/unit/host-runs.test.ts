@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RunStore } from '../../src/host/runs';
+import { attentionBytes, RunStore } from '../../src/host/runs';
 import { selfAttention } from '../../src/shared/attention';
 
 const fields = { documentUri: 'file:///a.txt', documentOffset: 0, text: 'a', tokens: [], notices: [], timings: {} };
@@ -49,5 +49,28 @@ describe('host run store', () => {
     const p = s.waitFor();
     s.dispose();
     await assert.rejects(p, /deactivated/);
+  });
+
+  it('bounds the attention it keeps: older runs are forgotten beyond the byte budget, never the latest', async () => {
+    const mib = (n: number) => selfAttention(1, n, 512, new Float32Array(n * 2 ** 18), true); // n heads of 512² floats: n MiB
+    const s = new RunStore(3 * 2 ** 20); // older runs may hold 3 MiB together
+    const ids: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const r = s.begin(fields);
+      ids.push(r.runId);
+      s.update(r.runId, { attention: mib(1) });
+    }
+    // The latest run plus the three newest older ones (1 MiB each) fit; the oldest went.
+    assert.deepEqual(ids.map((id) => s.get(id) !== undefined), [false, true, true, true, true]);
+    assert.equal(attentionBytes(s.get(ids[4])!), 2 ** 20);
+    await assert.rejects(s.waitFor(ids[0]), /no longer kept/);
+    // A run larger than the whole budget is still kept while it is the latest, and pushes every older one out.
+    const big = s.begin(fields);
+    s.update(big.runId, { attention: mib(8) });
+    assert.ok(s.get(big.runId)?.attention, 'the latest run keeps its attention');
+    assert.deepEqual(ids.map((id) => s.get(id) !== undefined), [false, false, true, true, true], 'older runs within the budget stay');
+    const next = s.begin(fields);
+    assert.equal(s.get(big.runId), undefined, 'once older, an 8 MiB run is beyond the budget');
+    assert.ok(s.get(next.runId));
   });
 });
