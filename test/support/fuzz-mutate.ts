@@ -5,19 +5,8 @@
  * Every mutant is a pure function of (seed, index, original bytes), so a failure reproduces from the seed and
  * index it is reported with. Test-only, pure.
  */
+import { mulberry32 } from '../../src/shared/head-labels';
 import { BOOL, buildModel, type NodeSpec } from './onnx-builder';
-
-/** mulberry32: a 32-bit seeded PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A PRNG with helpers. */
 export class Rng {

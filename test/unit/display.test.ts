@@ -1,17 +1,6 @@
 import assert from 'node:assert/strict';
 import { blockStart, displaySize, poolMax, selectKth, visibleQuantile } from '../../src/shared/display';
-
-/** A seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/shared/head-labels'; // seeded, so failures reproduce
 
 /** Softmax rows of random scores: a [rows, cols] attention-like matrix, causal rows zero above the diagonal. */
 function attentionLike(rows: number, cols: number, causal: boolean, rand: () => number, peaky = 4): Float32Array {
