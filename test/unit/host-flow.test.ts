@@ -7,7 +7,7 @@ import { repoRoot } from '../support/model';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 import { formatCount } from '../../src/host/input';
-import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
 const stub: VscodeStub = installVscodeStub();
@@ -105,11 +105,7 @@ describe('host flow against a stubbed VS Code', () => {
   const subscriptions: { dispose(): unknown }[] = [];
 
   before(() => {
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot),
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, subscriptions, Uri.file(repoRoot)));
   });
   after(() => { for (const d of subscriptions) d.dispose(); });
 
@@ -426,11 +422,7 @@ describe('host flow against a stubbed VS Code', () => {
 describe('host flow: restore after reload, compare view', () => {
   let api: AttentionLensApi;
   before(() => {
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions: [], extensionUri: Uri.file(repoRoot),
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, [], Uri.file(repoRoot)));
   });
 
   it('the serializer rebuilds the panel and re-runs the last request on the same text', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AttentionLensApi } from '../../src/api';
 import { repoRoot } from '../support/model';
 import { testModelsDir } from '../support/test-models';
-import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The panel's "Change model…" button through the host: the webview's 'selectModel' opens the Select Model
 // quick pick; picking another model sets attentionLens.defaultModel (the status bar follows) and runs the
@@ -49,11 +49,7 @@ describe('the panel\'s Change model… button (stubbed VS Code)', function () {
 
   before(async () => {
     stub.state.config.models = [tinyGpt2];
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot),
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, subscriptions, Uri.file(repoRoot)));
     stub.openEditor(text, [[13, text.length - 1]], Uri.file('/tmp/two-models.txt'));
     await showAttention();
     stub.fromPanel({ type: 'ready' });

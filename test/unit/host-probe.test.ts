@@ -7,7 +7,7 @@ import { PROBE_STATE_KEY, ProbeStore, probeKey } from '../../src/host/probe-stor
 import { checkProbeScores } from '../../src/shared/probe-scores';
 import { TAP_FORMAT } from '../../src/shared/full-tap';
 import { repoRoot } from '../support/model';
-import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // Issue 5: the induction probe's scores persist across panels and reloads. The panel forwards the scores its
 // worker computed; the host stores them in global state under the model file's SHA-256 and sends them with
@@ -53,11 +53,7 @@ describe('host flow: induction-probe scores stored per model and sent with show'
     const doc = Buffer.from('another model');
     fs.writeFileSync(path.join(other, 'onnx', 'model.onnx'),
       Buffer.concat([fs.readFileSync(path.join(bundled, 'onnx', 'model.onnx')), Buffer.from([0x32, doc.length]), doc]));
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot), globalStorageUri: Uri.file(storage), globalState,
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, subscriptions, Uri.file(repoRoot), { globalStorageUri: Uri.file(storage), globalState }));
     stub.openEditor('The cat sat on the mat.', [[0, 23]]);
   });
   after(() => {

@@ -8,7 +8,7 @@ import type { AttentionLensApi } from '../../src/api';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, testModelsDir } from '../support/test-models';
-import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // An encoder–decoder model through the host: show carries the decoder tokens and the decoder's URI, and a
 // result's encoder/decoder/cross stacks (computed here by the shared runner in onnxruntime-node, as the
@@ -27,11 +27,7 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
   after(() => fs.rmSync(storage, { recursive: true, force: true }));
   before(() => {
     stub.state.config.defaultModel = path.join(testModelsDir, 'tiny-t5');
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot), globalStorageUri: Uri.file(storage),
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, subscriptions, Uri.file(repoRoot), { globalStorageUri: Uri.file(storage) }));
   });
   after(() => { for (const d of subscriptions) d.dispose(); });
 

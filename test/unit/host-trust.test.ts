@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AttentionLensApi } from '../../src/api';
 import { repoRoot } from '../support/model';
 import { testModelsDir } from '../support/test-models';
-import { installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
 
 // Workspace trust (issue 11): attentionLens.defaultModel and attentionLens.models are restricted settings.
 // In an untrusted workspace only the user's own values count, so the bundled model works in Restricted Mode
@@ -45,11 +45,7 @@ describe('workspace trust and the model settings (stubbed VS Code)', function ()
   const status = () => stub.state.statusItems[0].text;
 
   before(() => {
-    const state = stub.state.workspaceState;
-    api = extension.activate({
-      subscriptions, extensionUri: Uri.file(repoRoot),
-      workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
-    } as never);
+    api = extension.activate(extensionContext(stub, subscriptions, Uri.file(repoRoot)));
   });
   beforeEach(() => {
     stub.state.trusted = false;

@@ -164,6 +164,19 @@ export interface VscodeStub {
 }
 
 /** Builds the stub; `install` makes `require('vscode')` return it. */
+/**
+ * An ExtensionContext for activate() in these tests: `subscriptions`, the extension at `extensionUri`, the stub's
+ * workspace state, and whatever `extra` adds (globalStorageUri, globalState).
+ */
+export function extensionContext(stub: VscodeStub, subscriptions: { dispose(): unknown }[], extensionUri: Uri,
+  extra: Record<string, unknown> = {}): never {
+  const state = stub.state.workspaceState;
+  return {
+    subscriptions, extensionUri, ...extra,
+    workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); } },
+  } as never;
+}
+
 export function installVscodeStub(): VscodeStub {
   const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(),
     hoverProviders: [], config: {}, workspaceConfig: {}, trusted: true, statusItems: [], commands: new Map(), workspaceState: new Map() };
