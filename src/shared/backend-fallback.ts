@@ -2,8 +2,8 @@
  * The one WebGPU → WASM fallback of Attention Lens. In the inference worker, a step (creating sessions, or
  * running) that fails on WebGPU is retried on WASM, and the reason is returned so the panel can say why.
  * A WebGPU step that hangs cannot be abandoned inside the worker (WebGPU and WASM share one onnxruntime
- * instance, which a pending run keeps busy), so the panel keeps a deadline (withDeadline) and, past it, replaces
- * the worker and runs on WASM. Pure (no onnxruntime, no DOM), unit-tested in Node.
+ * instance, which a pending run keeps busy), so the panel keeps a deadline (client.ts) and, past it, replaces
+ * the worker, runs on WASM and says why (DeadlineError, deadlineReason). Pure (no onnxruntime, no DOM), unit-tested in Node.
  */
 
 /** How long a WebGPU run may take before the panel gives up on it and uses WASM (the default of attentionLens.webgpuTimeout). */
@@ -12,20 +12,12 @@ export const WEBGPU_DEADLINE_MS = 60_000;
 /** The backends a step can run on. */
 export type Backend = 'webgpu' | 'wasm';
 
-/** A promise passed its deadline. */
+/** A WebGPU run passed its deadline (the panel's watchdog, client.ts). */
 export class DeadlineError extends Error {
   constructor(readonly ms: number) {
     super(`did not finish within ${ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`}`);
     this.name = 'DeadlineError';
   }
-}
-
-/** Settles like `p`, or rejects with a DeadlineError once `ms` have passed (the timer never outlives the promise). */
-export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  if (!(ms > 0 && Number.isFinite(ms))) return p;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new DeadlineError(ms)), ms); });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The message of any thrown value (onnxruntime-web sometimes throws numbers or strings). */
@@ -44,14 +36,14 @@ export interface StepResult<T> {
 }
 
 /**
- * Runs `step` on `backend`. On WebGPU, a rejection (or, with `deadlineMs`, passing it) runs it again on WASM,
- * with the reason "WebGPU failed to <doing> (<why>); ran on WASM". `onFallback` is told before the WASM attempt.
+ * Runs `step` on `backend`. On WebGPU, a rejection runs it again on WASM, with the reason
+ * "WebGPU failed to <doing> (<why>); ran on WASM". `onFallback` is told before the WASM attempt.
  */
 export async function stepWithFallback<T>(backend: Backend, step: (b: Backend) => Promise<T>,
-  opts: { doing: string; deadlineMs?: number; onFallback?: (reason: string) => void }): Promise<StepResult<T>> {
+  opts: { doing: string; onFallback?: (reason: string) => void }): Promise<StepResult<T>> {
   if (backend !== 'webgpu') return { value: await step(backend), backend };
   try {
-    return { value: await withDeadline(step('webgpu'), opts.deadlineMs ?? Infinity), backend };
+    return { value: await step('webgpu'), backend };
   } catch (e) {
     const reason = `WebGPU failed to ${opts.doing} (${messageOf(e)}); ran on WASM`;
     opts.onFallback?.(reason);
