@@ -8,7 +8,7 @@ import { makeNonce, renderCompareHtml } from '../shared/html';
 import { assertNever, COMPARE_TO_HOST_TYPES, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
 import { nearestHeads } from '../shared/head-compare';
 import type { Attention } from '../shared/attention';
-import { compareMatrices, parseHeadRef, pinnedMatrix, sameHead, stackFor } from './attention-math';
+import { compareMatrices, isValidHead, parseHeadRef, sameHead, stackFor } from './attention-math';
 
 /** How many related heads the view lists per pinned head. */
 export const RELATED_HEADS = 4;
@@ -128,10 +128,14 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     if (!src) return { type: 'clear', reason: this.clearReason };
     // Each pin reads its own stack (a decoder or cross head of an encoder–decoder run is not the encoder's);
     // pins whose stack this run lacks, or whose shape differs from the first pin's, are left out.
-    const first = this.pinned.map((p) => pinnedMatrix(src.stacks, p)).find((m) => m);
-    const valid = this.pinned.filter((p) => pinnedMatrix(src.stacks, p)?.length === first?.length);
+    // Sizes come from the stacks' shapes, so each matrix (a rollout can be costly) is computed once, below.
+    const sizeOf = (p: HeadRef): number | undefined => {
+      const s = stackFor(src.stacks, p);
+      return s && isValidHead(p, s.layers, s.heads) ? s.queries * s.keys : undefined;
+    };
+    const n = this.pinned.map(sizeOf).find((x) => x !== undefined) ?? 0;
+    const valid = this.pinned.filter((p) => sizeOf(p) === n);
     const matrices = compareMatrices(src.stacks, valid);
-    const n = first?.length ?? 0;
     const related = valid.map((p, k) => nearestHeads(stackFor(src.stacks, p)!, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
       typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
       .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
