@@ -84,6 +84,8 @@ export class RunData {
   private metricsCache?: { induction?: readonly number[]; count: number; rows: HeadMetricValues[] };
   /** When the current slice of metrics work ends (performance.now() time). */
   private sliceEnd = -Infinity;
+  /** The run's token ids and whether one repeats, for the metrics (set on the first slice). */
+  private metricInput?: { ids: number[]; repeats: boolean };
 
   constructor(
     readonly runId: number,
@@ -160,7 +162,7 @@ export class RunData {
   /** One weight of the stack on show: head `head` of `layer`, query `i`, key `j`. */
   weight(layer: number, head: number, i: number, j: number): number {
     const att = this.shown;
-    return att ? att.data[((layer * att.heads + head) * att.queries + i) * att.keys + j] : 0;
+    return att ? headView(att, layer, head)[i * att.keys + j] : 0;
   }
 
   /** The stack the views draw: the attention, or its value-weighted form when that is switched on and in. */
@@ -198,8 +200,11 @@ export class RunData {
       // well after the last slice ended starts a new one; calls inside or just after it add nothing.
       const now = performance.now();
       if (now >= this.sliceEnd + 8) this.sliceEnd = now + RunData.METRICS_BUDGET_MS;
-      const ids = this.tokens.map((t) => t.id);
-      const repeats = hasRepeat(ids);
+      if (!this.metricInput) {
+        const tokenIds = this.tokens.map((t) => t.id);
+        this.metricInput = { ids: tokenIds, repeats: hasRepeat(tokenIds) };
+      }
+      const { ids, repeats } = this.metricInput;
       while (this.baseMetrics.length < total && performance.now() < this.sliceEnd) {
         const k = this.baseMetrics.length;
         this.baseMetrics.push(headMetrics(att, Math.floor(k / att.heads), k % att.heads, ids, repeats));
