@@ -152,7 +152,9 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
     const painted = await page.$$eval('#cross-tokens .cross-keys .token.target', (es: any[]) => es.map((e) => [Number(e.dataset.keyIndex), e.dataset.weight]));
     assert.deepEqual(painted, expected.map((j) => [j, formatWeight(row[j])]));
     assert.equal(await page.locator('#cross-tokens .token.masked').count(), 0, 'cross-attention has no causal mask');
-    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'focus' && m.head.stack === 'cross'));
+    // Switching the stack posts a focus with no token first; wait for the hover's own focus, not just any.
+    await page.waitForFunction((tq) => (globalThis as any).__posted.some((m: any) => m.type === 'focus' && m.head.stack === 'cross'
+      && m.tokenIndex === tq), q);
     const focus = (await postedOfType(page, 'focus')).filter((m) => m.head.stack === 'cross').pop();
     assert.deepEqual([focus.runId, focus.tokenIndex], [id, q]);
     const tokensShot = path.join(screenshotDir(repoRoot), 'encdec-cross-tokens-dark.png');
