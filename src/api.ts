@@ -4,6 +4,7 @@
  * record in host/runs.ts, UserMessage with the notifier). Host-only.
  */
 import type { HeadRef } from './shared/protocol';
+import type { Attention, AttentionStackKind } from './shared/attention';
 import type { RunSnapshot } from './host/runs';
 import type { UserMessage } from './host/notify';
 
@@ -22,4 +23,9 @@ export interface AttentionLensApi {
   focus(): { tokenIndex: number | null; head: HeadRef } | undefined;
   /** Heads pinned in the compare view. */
   pinnedHeads(): readonly HeadRef[];
+  /**
+   * The whole stack (`kind`, default the run's first: 'self' or 'encoder') of the latest run, asked of the panel's
+   * worker head by head. For tests on small models: views never move a whole stack.
+   */
+  attention(runId: number, kind?: AttentionStackKind): Promise<Attention>;
 }

@@ -1,14 +1,16 @@
 /**
  * The Compare Heads view (webview view attentionLens.compare in the Attention Lens side bar): keeps the
- * pinned heads and, whenever the run's attention or the pins change, sends every pinned head's T×T matrix
- * (Float32 [pinned, T, T], 'mean' = mean over the layer's heads) to the view.
+ * pinned heads and, whenever the run or the pins change, asks the panel's worker for every pinned head's
+ * matrix and its nearest heads, and sends them to the view (Float32 [pinned, T, T], 'mean' = mean over the
+ * layer's heads). The host holds only the pinned heads' matrices, never a run's stack.
  */
 import * as vscode from 'vscode';
 import { makeNonce, renderCompareHtml } from '../shared/html';
 import { assertNever, COMPARE_TO_HOST_TYPES, isMessage, type CompareToHost, type HeadRef, type HostToCompare, type TokenInfo } from '../shared/protocol';
-import { nearestHeads } from '../shared/head-compare';
-import type { Attention } from '../shared/attention';
-import { compareMatrices, isValidHead, parseHeadRef, sameHead, stackFor } from './attention-math';
+import type { StackShape } from '../shared/attention-query';
+import { isValidHead, parseHeadRef, sameHead, stackFor } from './attention-math';
+import type { AttentionAsker } from './attention-asker';
+import { errorText } from './errors';
 
 /** How many related heads the view lists per pinned head. */
 export const RELATED_HEADS = 4;
@@ -36,10 +38,12 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
   private viewDisposables: vscode.Disposable[] = [];
   private ready = false;
   private pinned: HeadRef[] = [];
-  private source: { tokens: readonly TokenInfo[]; stacks: readonly Attention[] } | undefined;
+  private source: { runId: number; tokens: readonly TokenInfo[]; shapes: readonly StackShape[] } | undefined;
   private clearReason = NO_RUN;
+  /** Bumped by every update, so an answer for an older state is dropped. */
+  private generation = 0;
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly events: CompareEvents) {}
+  constructor(private readonly extensionUri: vscode.Uri, private readonly events: CompareEvents, private readonly asker: AttentionAsker) {}
 
   /** The pinned heads, oldest first. */
   pinnedHeads(): readonly HeadRef[] {
@@ -70,9 +74,9 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     });
   }
 
-  /** A run's attention to compare heads on: its own, plus the decoder and cross stacks of encoder–decoder runs. */
-  setSource(tokens: readonly TokenInfo[], attention: Attention, stacks: readonly Attention[] = []): void {
-    this.source = { tokens, stacks: [attention, ...stacks.filter((s) => s.kind !== 'encoder')] };
+  /** A run to compare heads on: its stacks' shapes (its own, or an encoder–decoder run's encoder, decoder and cross). */
+  setSource(runId: number, tokens: readonly TokenInfo[], shapes: readonly StackShape[]): void {
+    this.source = { runId, tokens, shapes };
     this.update();
   }
 
@@ -122,28 +126,44 @@ export class CompareViewProvider implements vscode.WebviewViewProvider, vscode.D
     this.update();
   }
 
-  /** The message that describes the current state. */
-  private message(): HostToCompare {
+  /** The message that describes the current state: the pinned heads' matrices and nearest heads, asked of the worker. */
+  private async message(): Promise<HostToCompare> {
     const src = this.source;
     if (!src) return { type: 'clear', reason: this.clearReason };
     // Each pin reads its own stack (a decoder or cross head of an encoder–decoder run is not the encoder's);
     // pins whose stack this run lacks, or whose shape differs from the first pin's, are left out.
-    // Sizes come from the stacks' shapes, so each matrix (a rollout can be costly) is computed once, below.
     const sizeOf = (p: HeadRef): number | undefined => {
-      const s = stackFor(src.stacks, p);
+      const s = stackFor(src.shapes, p);
       return s && isValidHead(p, s.layers, s.heads) ? s.queries * s.keys : undefined;
     };
     const n = this.pinned.map(sizeOf).find((x) => x !== undefined) ?? 0;
     const valid = this.pinned.filter((p) => sizeOf(p) === n);
-    const matrices = compareMatrices(src.stacks, valid);
-    const related = valid.map((p, k) => nearestHeads(stackFor(src.stacks, p)!, matrices.subarray(k * n, (k + 1) * n), RELATED_HEADS,
-      typeof p.head === 'number' ? { layer: p.layer, head: p.head } : undefined)
-      .map((r) => ({ head: { stack: p.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd })));
-    return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer as ArrayBuffer, related };
+    const answers = await Promise.all(valid.map((head) => Promise.all([
+      this.asker.ask(src.runId, { kind: 'matrix', head }),
+      this.asker.ask(src.runId, { kind: 'nearest', head, count: RELATED_HEADS }),
+    ])));
+    const matrices = new Float32Array(valid.length * n);
+    answers.forEach(([m], k) => {
+      if (m.pooled || m.rows * m.cols !== n) throw new Error(`${m.rows}×${m.cols} matrix for a ${n}-cell head`);
+      matrices.set(new Float32Array(m.data), k * n);
+    });
+    const related = answers.map(([, near]) => near.heads.map((r) => ({ head: r.head, meanJsd: r.meanJsd })));
+    return { type: 'compare', tokens: src.tokens, pinned: valid, matrices: matrices.buffer, related };
   }
 
   private update(): void {
-    if (this.view && this.ready) void this.view.webview.postMessage(this.message()).then(undefined, () => undefined);
+    if (!this.view || !this.ready) return;
+    const view = this.view;
+    const generation = ++this.generation;
+    this.message().then((msg) => {
+      if (generation === this.generation && this.view === view) void view.webview.postMessage(msg).then(undefined, () => undefined);
+    }, (e: unknown) => {
+      if (generation !== this.generation || this.view !== view || this.source === undefined) return;
+      // A replaced run cancels its queries: the next setSource updates again. Anything else is said in the view.
+      if (e instanceof Error && e.name === 'QueryCancelledError') return;
+      void view.webview.postMessage({ type: 'clear', reason: `The pinned heads could not be shown: ${errorText(e)}` } satisfies HostToCompare)
+        .then(undefined, () => undefined);
+    });
   }
 
   private receive(raw: unknown): void {

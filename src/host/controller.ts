@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
+import { AttentionAsker } from './attention-asker';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
@@ -43,6 +44,8 @@ export class AttentionLensController implements vscode.Disposable {
   readonly compare: CompareViewProvider;
   private readonly panel: AttentionPanel;
   private readonly editorLink: EditorLink;
+  /** Asks the panel's worker for rows and matrices of a run (the host never holds a stack). */
+  private readonly asker: AttentionAsker;
   private focusState: { tokenIndex: number | null; head: HeadRef } | undefined;
   /** What config.json said about each run's model, checked against the result. */
   private readonly expectations = new Map<number, string | undefined>();
@@ -65,10 +68,16 @@ export class AttentionLensController implements vscode.Disposable {
         if (head) this.compare.pin(head);
       },
       onReveal: (m) => void this.onReveal(m),
-      onProbe: (m) => void this.probes.accept(m, this.runs.get(m.runId)?.attention).catch(onHandlerError),
+      onProbe: (m) => void this.probes.accept(m, this.runs.get(m.runId)?.shapes?.[0]).catch(onHandlerError),
+      onAnswer: (m) => this.asker.receive(m),
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
+    });
+    this.asker = new AttentionAsker((m) => {
+      if (!this.panel.isOpen) return false;
+      this.panel.post(m);
+      return true;
     });
     this.editorLink = new EditorLink({
       onEditorHover: (runId, tokenIndex) => {
@@ -78,7 +87,7 @@ export class AttentionLensController implements vscode.Disposable {
         this.runs.update(runId, { stale: true });
         this.panel.post({ type: 'stale', reason });
       },
-    });
+    }, this.asker);
     this.compare = new CompareViewProvider(context.extensionUri, {
       onFocusHead: (head) => {
         this.panel.post({ type: 'focusHead', head });
@@ -86,7 +95,7 @@ export class AttentionLensController implements vscode.Disposable {
       },
       onPinsChanged: () => undefined,
       onHandlerError,
-    });
+    }, this.asker);
   }
 
   /** The test API that activate() returns. */
@@ -97,6 +106,12 @@ export class AttentionLensController implements vscode.Disposable {
       messages: () => this.notifier.messages(),
       focus: () => this.focusState,
       pinnedHeads: () => this.compare.pinnedHeads(),
+      attention: async (runId, kind) => {
+        const shapes = this.runs.get(runId)?.shapes;
+        const shape = kind ? shapes?.find((s) => s.kind === kind) : shapes?.[0];
+        if (!shape) throw new Error(`Run ${runId} has no ${kind ?? ''} attention (not finished, failed, or forgotten).`);
+        return this.asker.stack(runId, shape);
+      },
     };
   }
 
@@ -129,7 +144,7 @@ export class AttentionLensController implements vscode.Disposable {
         'Use the "Pin head" button in the Attention Lens panel instead.');
       return;
     }
-    const att = this.runs.latest()?.attention;
+    const att = this.runs.latest()?.shapes?.[0];
     if (att && !isValidHead(head, att.layers, att.heads)) {
       this.notifier.warn(`The model has ${att.layers} layers and ${att.heads} heads, so ${headLabel(head)} does not exist. ` +
         'Pin a head inside that range.');
@@ -242,6 +257,7 @@ export class AttentionLensController implements vscode.Disposable {
     const run = this.runs.begin({ documentUri, documentOffset: start, text: tokenized.text, tokens: tokenized.tokens,
       notices: runNotices, timings: { tokenizeMs }, ...(decoder ? { decoderTokens: decoder } : {}) });
     this.focusState = undefined;
+    this.asker.cancelOthers(run.runId, `Run ${run.runId} replaced the run this question was about.`);
     if (notices.length) this.notifier.notice(notices.join(' '));
 
     const label = `${documentLabel(document.uri.path)}, ${firstLine === lastLine ? `line ${firstLine}` : `lines ${firstLine}–${lastLine}`}`;
@@ -279,38 +295,37 @@ export class AttentionLensController implements vscode.Disposable {
       notices: runNotices,
       timings: { tokenizeMs },
     });
-    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens });
+    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, decoderTokens: decoder });
     return run.runId;
   }
 
   private onResult(msg: Extract<PanelToHost, { type: 'result' }>): void {
     const run = this.runs.get(msg.runId);
-    if (!run || run.error !== undefined || run.attention) return; // cancelled, failed or already answered
+    if (!run || run.error !== undefined || run.shapes) return; // cancelled, failed or already answered
     const checked = checkResult(run, msg);
     if ('error' in checked) {
       this.runs.update(run.runId, { error: checked.error });
       this.notifier.error(checked.error);
       return;
     }
-    const { attention } = checked;
+    const { main } = checked;
     this.runs.update(run.runId, checked.patch);
     if (msg.fallbackReason) {
       const asked = vscode.workspace.getConfiguration(CONFIG_SECTION).get('backend') === 'webgpu';
       this.notifier.once(asked ? 'warning' : 'info', `Attention Lens ran on ${msg.backendUsed === 'wasm' ? 'WebAssembly' : msg.backendUsed} ` +
         `instead of WebGPU: ${sentence(msg.fallbackReason)}${asked ? ' Set "attentionLens.backend" to "auto" or "wasm" to hide this warning.' : ''}`);
     }
-    const warning = expectationWarning(this.expectations.get(run.runId), attention.causal);
+    const warning = expectationWarning(this.expectations.get(run.runId), main.causal);
     this.expectations.delete(run.runId);
     if (warning) this.notifier.once('warning', warning);
     if (this.runs.latest()?.runId !== run.runId) return;
-    this.editorLink.setAttention(run.runId, attention);
-    if (checked.patch.stacks && run.decoderTokens) this.editorLink.setStacks(run.runId, { decoderTokens: run.decoderTokens, stacks: checked.patch.stacks });
-    this.compare.setSource(run.tokens, attention, checked.patch.stacks);
+    this.editorLink.setResult(run.runId, checked.patch.shapes!);
+    this.compare.setSource(run.runId, run.tokens, checked.patch.shapes!);
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {
     const run = this.runs.get(msg.runId);
-    if (!run || run.error !== undefined || run.attention || this.runs.latest()?.runId !== run.runId) return;
+    if (!run || run.error !== undefined || run.shapes || this.runs.latest()?.runId !== run.runId) return;
     const message = `Attention Lens could not compute attention: ${sentence(String(msg.message))}`;
     this.runs.update(run.runId, { error: message });
     this.notifier.error(message);
@@ -353,10 +368,11 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   private onPanelClosed(): void {
+    this.asker.cancelOthers(undefined, 'The Attention Lens panel was closed.');
     this.editorLink.clear();
     this.compare.clearSource('The Attention Lens panel was closed. Run "Attention Lens: Show Attention" to compare heads again.');
     const latest = this.runs.latest();
-    if (latest && latest.attention === undefined && latest.error === undefined) {
+    if (latest && latest.shapes === undefined && latest.error === undefined) {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
     }
   }

@@ -6,8 +6,9 @@
  */
 import * as vscode from 'vscode';
 import type { HeadRef, TokenInfo } from '../shared/protocol';
-import { headRow, type Attention } from '../shared/attention';
-import { isValidHead, WEIGHT_LEVELS, weightBuckets } from './attention-math';
+import { isValidHead, stackFor, type StackShape } from '../shared/attention-query';
+import { WEIGHT_LEVELS, weightBuckets } from './attention-math';
+import type { AttentionAsker } from './attention-asker';
 import { hoverMarkdown } from './hover-card';
 import { tokenAtOffset } from '../shared/offsets';
 
@@ -20,12 +21,16 @@ export interface LinkedRun {
   readonly documentUri: string;
   readonly documentOffset: number;
   readonly tokens: readonly TokenInfo[];
+  /** Encoder–decoder runs: the decoder's tokens (the queries of decoder and cross heads). */
+  readonly decoderTokens?: readonly TokenInfo[];
 }
 
-/** Encoder–decoder runs: the decoder's tokens and the run's stacks (decoder and cross among them). */
-export interface LinkedStacks {
-  readonly decoderTokens: readonly TokenInfo[];
-  readonly stacks: readonly Attention[];
+/** The focused token's row, as fetched for the focus it was asked for. */
+interface FocusedRow {
+  readonly key: string;
+  readonly row: Float32Array;
+  readonly keys: readonly TokenInfo[];
+  readonly queries: readonly TokenInfo[];
 }
 
 /** What the editor link tells its owner. */
@@ -42,13 +47,14 @@ export class EditorLink implements vscode.Disposable {
   private readonly weightTypes: vscode.TextEditorDecorationType[];
   private readonly focusType: vscode.TextEditorDecorationType;
   private run: LinkedRun | undefined;
-  private attention: Attention | undefined;
-  private seq2seq: LinkedStacks | undefined;
+  /** The run's stack shapes once its result is in (the worker keeps the data; rows are asked for). */
+  private shapes: readonly StackShape[] | undefined;
+  private focused: FocusedRow | undefined;
   private stale = false;
   private focus: { tokenIndex: number | null; head: HeadRef } = { tokenIndex: null, head: DEFAULT_HEAD };
   private hoverRegistration: vscode.Disposable | undefined;
 
-  constructor(private readonly events: EditorLinkEvents) {
+  constructor(private readonly events: EditorLinkEvents, private readonly asker: AttentionAsker) {
     this.weightTypes = Array.from({ length: WEIGHT_LEVELS }, (_, i) => vscode.window.createTextEditorDecorationType({
       backgroundColor: new vscode.ThemeColor(`attentionLens.weight${i + 1}`),
       borderRadius: '2px',
@@ -70,39 +76,33 @@ export class EditorLink implements vscode.Disposable {
   /** Starts following a new run (no attention yet): old decorations go. */
   setRun(run: LinkedRun): void {
     this.run = run;
-    this.attention = undefined;
-    this.seq2seq = undefined;
+    this.shapes = undefined;
+    this.focused = undefined;
     this.stale = false;
     this.focus = { tokenIndex: null, head: DEFAULT_HEAD };
     this.paint();
   }
 
-  /** The run's attention arrived: hovers start to work. */
-  setAttention(runId: number, attention: Attention): void {
+  /** The run's result arrived (its stacks' shapes): hovers start to work. */
+  setResult(runId: number, shapes: readonly StackShape[]): void {
     if (this.run?.runId !== runId) return;
-    this.attention = attention;
+    this.shapes = shapes;
     this.hoverRegistration ??= vscode.languages.registerHoverProvider('*', { provideHover: (d, p) => this.provideHover(d, p) });
-    this.paint();
+    this.refresh();
   }
 
-  /** Encoder–decoder runs: decoder and cross heads paint too (their queries are decoder tokens). */
-  setStacks(runId: number, stacks: LinkedStacks): void {
-    if (this.run?.runId !== runId) return;
-    this.seq2seq = stacks;
-    this.paint();
-  }
-
-  /** The panel's focused token and head changed: repaint. */
+  /** The panel's focused token and head changed: fetch its row, then repaint. */
   setFocus(runId: number, tokenIndex: number | null, head: HeadRef): void {
     if (this.run?.runId !== runId) return;
     this.focus = { tokenIndex, head };
-    this.paint();
+    this.refresh();
   }
 
   /** The panel closed: forget the run, remove decorations and the hover. */
   clear(): void {
     this.run = undefined;
-    this.attention = undefined;
+    this.shapes = undefined;
+    this.focused = undefined;
     this.paint();
     this.hoverRegistration?.dispose();
     this.hoverRegistration = undefined;
@@ -127,25 +127,37 @@ export class EditorLink implements vscode.Disposable {
   }
 
   /**
-   * The focused row: weights over key tokens, the key tokens, and the query's token list. Self/encoder heads
-   * read the run's attention; decoder and cross heads of encoder–decoder runs read their stack, whose
-   * queries are decoder tokens (cross keys are the input tokens, decoder keys the decoder tokens).
+   * What the focus names: the stack, the head drawn and the token lists of its axes. Decoder and cross heads of
+   * encoder–decoder runs have decoder tokens as queries (cross keys are the input tokens); aggregates other than
+   * the mean are not drawn there, so they show the mean. Undefined when nothing is focused or it does not exist.
    */
-  private focusedRow(): { row: Float32Array; keys: readonly TokenInfo[]; queries: readonly TokenInfo[] } | undefined {
-    const att = this.attention;
+  private focusTarget(): { key: string; head: HeadRef; query: number; keys: readonly TokenInfo[]; queries: readonly TokenInfo[] } | undefined {
+    const run = this.run;
     const q = this.focus.tokenIndex;
-    const head = this.focus.head;
-    if (!att || !this.run || q === null || q < 0) return undefined;
-    if (head.stack === 'decoder' || head.stack === 'cross') {
-      const s = this.seq2seq?.stacks.find((x) => x.kind === head.stack);
-      if (!s || q >= s.queries || !isValidHead(head, s.layers, s.heads)) return undefined;
-      // Aggregates other than the mean are not drawn for decoder/cross stacks: they show the mean there.
-      const row = headRow(s, head.layer, typeof head.head === 'number' ? head.head : 'mean', q);
-      const decoderTokens = this.seq2seq!.decoderTokens;
-      return { row, keys: head.stack === 'cross' ? this.run.tokens : decoderTokens, queries: decoderTokens };
-    }
-    if (q >= att.queries || !isValidHead(head, att.layers, att.heads)) return undefined;
-    return { row: headRow(att, head.layer, head.head, q), keys: this.run.tokens, queries: this.run.tokens };
+    const ref = this.focus.head;
+    const stack = this.shapes && stackFor(this.shapes, ref);
+    if (!run || !stack || q === null || q < 0 || q >= stack.queries || !isValidHead(ref, stack.layers, stack.heads)) return undefined;
+    const seq2seq = ref.stack === 'decoder' || ref.stack === 'cross';
+    const head: HeadRef = seq2seq && typeof ref.head !== 'number' ? { ...ref, head: 'mean' } : ref;
+    const dec = run.decoderTokens ?? [];
+    return {
+      key: `${run.runId}|${head.stack}|${head.layer}|${head.head}|${q}`, head, query: q,
+      keys: ref.stack === 'decoder' ? dec : run.tokens, queries: seq2seq ? dec : run.tokens,
+    };
+  }
+
+  /** Asks for the focused row (unless it is the one held), then repaints; a late answer for an old focus is dropped. */
+  private refresh(): void {
+    const target = this.focusTarget();
+    if (!target || this.focused?.key === target.key) return this.paint();
+    this.focused = undefined;
+    this.paint();
+    const runId = this.run!.runId;
+    this.asker.ask(runId, { kind: 'row', head: target.head, query: target.query }).then((a) => {
+      if (this.focusTarget()?.key !== target.key) return;
+      this.focused = { key: target.key, row: new Float32Array(a.weights), keys: target.keys, queries: target.queries };
+      this.paint();
+    }, () => undefined); // a replaced run or a closed panel: nothing to paint
   }
 
   /** Paints the attended tokens of the focused token in every visible editor of the run's document. */
@@ -153,7 +165,8 @@ export class EditorLink implements vscode.Disposable {
     const levels: vscode.Range[][] = this.weightTypes.map(() => []);
     const focusRanges: vscode.Range[] = [];
     const editors = this.editorsOfRun();
-    const focused = this.stale || editors.length === 0 ? undefined : this.focusedRow();
+    const current = this.focused;
+    const focused = this.stale || editors.length === 0 || !current || current.key !== this.focusTarget()?.key ? undefined : current;
     for (const editor of vscode.window.visibleTextEditors) {
       if (!focused || !editors.includes(editor)) {
         for (const t of this.weightTypes) editor.setDecorations(t, []);
@@ -175,19 +188,28 @@ export class EditorLink implements vscode.Disposable {
     }
   }
 
-  private provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+  private async provideHover(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
     const run = this.run;
-    const att = this.attention;
+    const att = this.shapes && stackFor(this.shapes, { stack: 'self', layer: 0, head: 0 });
     if (!run || !att || this.stale || document.uri.toString() !== run.documentUri) return undefined;
     const rel = document.offsetAt(position) - run.documentOffset;
     const ranges = run.tokens.map((t) => (t.start >= 0 ? ([t.start, t.end] as const) : null));
     const index = tokenAtOffset(ranges, rel);
     if (index < 0 || index >= att.queries) return undefined;
-    const head = isValidHead(this.focus.head, att.layers, att.heads) ? this.focus.head : DEFAULT_HEAD;
-    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, index, headRow(att, head.layer, head.head, index), head, att.causal));
+    // The hover card lists input tokens, so it reads the input's own stack (a decoder or cross focus shows layer 0's mean).
+    const focus = this.focus.head;
+    const head = (focus.stack === 'self' || focus.stack === 'encoder') && isValidHead(focus, att.layers, att.heads) ? focus : DEFAULT_HEAD;
+    this.events.onEditorHover(run.runId, index);
+    let row: Float32Array;
+    try {
+      row = new Float32Array((await this.asker.ask(run.runId, { kind: 'row', head, query: index })).weights);
+    } catch {
+      return undefined; // the run was replaced or the panel closed meanwhile
+    }
+    if (this.run !== run || this.stale) return undefined;
+    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, index, row, head, att.causal));
     md.isTrusted = false;
     md.supportHtml = false;
-    this.events.onEditorHover(run.runId, index);
     return new vscode.Hover(md, this.tokenRange(document, index));
   }
 

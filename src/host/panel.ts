@@ -15,6 +15,8 @@ export interface PanelEvents {
   onFocus(msg: Extract<PanelToHost, { type: 'focus' }>): void;
   onPinHead(msg: Extract<PanelToHost, { type: 'pinHead' }>): void;
   onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): void;
+  /** The answer to a 'query' the host sent (AttentionAsker). */
+  onAnswer(msg: Extract<PanelToHost, { type: 'answer' }>): void;
   /** Induction-probe scores the worker computed for a run's model. */
   onProbe(msg: Extract<PanelToHost, { type: 'probe' }>): void;
   /** The user asked to change the model from the panel. */
@@ -175,6 +177,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'probe':
           this.events.onProbe(msg);
+          break;
+        case 'answer':
+          this.events.onAnswer(msg);
           break;
         default:
           assertNever(msg);

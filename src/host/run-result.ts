@@ -3,9 +3,9 @@
  * models) the three stacks must match the run's token lists, and what config.json promised (causal or
  * bidirectional) is compared with what the model computed. Pure: no `vscode`, unit-tested in Node.
  */
-import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../shared/attention';
+import { axesOf, type AttentionStackKind } from '../shared/attention';
+import type { StackShape } from '../shared/attention-query';
 import type { PanelToHost } from '../shared/protocol';
-import { errorText } from './errors';
 import type { RunSnapshot } from './runs';
 
 /** What the user is told to do after a malformed result. */
@@ -13,49 +13,44 @@ export const RUN_AGAIN = 'Run "Attention Lens: Show Attention" again';
 
 /** The run fields a checked result fills in, or the message to show instead. */
 export type CheckedResult =
-  | { readonly patch: Pick<RunSnapshot, 'attention' | 'backendUsed' | 'fallbackReason' | 'timings' | 'stacks'>; readonly attention: Attention }
+  | { readonly patch: Pick<RunSnapshot, 'shapes' | 'backendUsed' | 'fallbackReason' | 'timings'>; readonly main: StackShape }
   | { readonly error: string };
 
-/** Checks a panel's result against the run it answers (its tokens and, for encoder–decoder runs, decoder tokens). */
+const KINDS: readonly AttentionStackKind[] = ['self', 'encoder', 'decoder', 'cross'];
+
+/**
+ * Checks a panel's result against the run it answers: one 'self' stack over the run's tokens, or (encoder–decoder
+ * runs) encoder, decoder and cross stacks sized by the token lists their axes name.
+ */
 export function checkResult(run: RunSnapshot, msg: Extract<PanelToHost, { type: 'result' }>): CheckedResult {
-  const a = msg.attention;
-  let attention: Attention | undefined;
-  try {
-    attention = unpackAttention(a);
-  } catch { /* reported below */ }
-  const T = run.tokens.length;
-  if (!attention || attention.queries !== T || attention.keys !== T) {
-    return { error: `Attention Lens received attention of the wrong shape for ${T} tokens ` +
-      `(${a?.layers}×${a?.heads}×${a?.queries}×${a?.keys}). ${RUN_AGAIN}; if it persists, the model may not be supported.` };
+  const shapes = checkShapes(msg.shapes, run.tokens.length, run.decoderTokens?.length);
+  if (typeof shapes === 'string') {
+    return { error: `Attention Lens received attention of the wrong shape (${shapes}). ${RUN_AGAIN}; if it persists, the model may not be supported.` };
   }
-  const stacks = checkStacks(msg.stacks, T, run.decoderTokens?.length);
-  if (typeof stacks === 'string') return { error: `Attention Lens received malformed encoder–decoder attention (${stacks}). ${RUN_AGAIN}.` };
   return {
-    attention,
-    patch: { attention, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason, timings: { ...run.timings, ...msg.timings },
-      ...(stacks ? { stacks } : {}) },
+    main: shapes[0],
+    patch: { shapes, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason, timings: { ...run.timings, ...msg.timings } },
   };
 }
 
-/** Checks encoder–decoder stacks from a webview: each well-formed and sized by the token lists its axes name. */
-export function checkStacks(stacks: unknown, inputTokens: number, decoderTokenCount?: number): Attention[] | string | undefined {
-  if (stacks === undefined) return undefined;
-  if (!Array.isArray(stacks)) return 'stacks is not a list';
-  const out: Attention[] = [];
-  for (const m of stacks as unknown[]) {
-    let s: Attention;
-    try {
-      s = unpackAttention(m as AttentionMessage); // it checks every field
-    } catch (e) {
-      return errorText(e);
-    }
-    const { queryAxis, keyAxis } = axesOf(s.kind);
+/** Checks stack shapes from a webview: well formed, the main stack ('self' or 'encoder') first, each sized by its axes' tokens. */
+export function checkShapes(shapes: unknown, inputTokens: number, decoderTokenCount?: number): StackShape[] | string {
+  if (!Array.isArray(shapes) || shapes.length === 0) return 'no stacks';
+  const out: StackShape[] = [];
+  for (const x of shapes as unknown[]) {
+    const s = x as Partial<Record<keyof StackShape, unknown>> | null;
+    if (typeof s !== 'object' || s === null || !KINDS.includes(s.kind as AttentionStackKind)) return 'a stack of unknown kind';
+    const dims = [s.layers, s.heads, s.queries, s.keys];
+    if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0) || typeof s.causal !== 'boolean') return `a malformed ${String(s.kind)} stack`;
+    const shape = s as StackShape;
+    const { queryAxis, keyAxis } = axesOf(shape.kind);
     const axis = (a: string) => (a === 'decoder' ? decoderTokenCount : inputTokens);
-    if (s.queries !== axis(queryAxis) || s.keys !== axis(keyAxis)) {
-      return `the ${s.kind} stack is ${s.queries}×${s.keys} but the run has ${inputTokens} input and ${decoderTokenCount ?? 0} decoder tokens`;
+    if (shape.queries !== axis(queryAxis) || shape.keys !== axis(keyAxis)) {
+      return `the ${shape.kind} stack is ${shape.queries}×${shape.keys} but the run has ${inputTokens} input and ${decoderTokenCount ?? 0} decoder tokens`;
     }
-    out.push(s);
+    out.push({ kind: shape.kind, layers: shape.layers, heads: shape.heads, queries: shape.queries, keys: shape.keys, causal: shape.causal });
   }
+  if (out[0].kind !== 'self' && out[0].kind !== 'encoder') return 'the first stack is not the input\'s self-attention';
   return out;
 }
 

@@ -2,7 +2,7 @@
  * The record of Show Attention runs: immutable snapshots by run id, the latest run, and promises that
  * wait for a run to finish (result or error). Pure: no `vscode`, so the waiting rules are unit-tested.
  */
-import type { Attention } from '../shared/attention';
+import type { StackShape } from '../shared/attention-query';
 import type { BackendUsed, TokenInfo, Timings } from '../shared/protocol';
 
 /** What one Show Attention run produced, as the host saw it. */
@@ -15,12 +15,13 @@ export interface RunSnapshot {
   readonly tokens: readonly TokenInfo[];
   readonly notices: readonly string[];
   readonly timings: Timings;
-  /** Present once the webview has returned a result: the run's attention ('self', or the encoder's). */
-  readonly attention?: Attention;
+  /**
+   * Present once the webview has returned a result: the shape of each attention stack ('self', or encoder,
+   * decoder and cross). The panel's worker keeps the data; ask for rows and matrices with AttentionAsker.
+   */
+  readonly shapes?: readonly StackShape[];
   /** Encoder–decoder models: the decoder's tokens (start token, then the input shifted right). */
   readonly decoderTokens?: readonly TokenInfo[];
-  /** Encoder–decoder models: the encoder, decoder and cross stacks. */
-  readonly stacks?: readonly Attention[];
   readonly backendUsed?: BackendUsed;
   readonly fallbackReason?: string;
   /** Set when the run failed; the message the user saw. */
@@ -32,22 +33,9 @@ export interface RunSnapshot {
 /** How many finished runs are kept for `get`/`waitFor`. */
 const KEEP_RUNS = 20;
 
-/**
- * How many bytes of attention the kept runs may hold together (the latest run is always kept): at 12 × 12
- * heads and 1 024 tokens one run holds 576 MiB, and twenty of them would not fit the extension host.
- */
-export const KEEP_ATTENTION_BYTES = 256 * 2 ** 20;
-
-/** Bytes of attention a run holds (its stack, and an encoder–decoder run's other stacks). */
-export function attentionBytes(run: RunSnapshot): number {
-  const stacks = run.stacks ?? [];
-  const main = run.attention && !stacks.some((s) => s.data === run.attention!.data) ? run.attention.data.byteLength : 0;
-  return main + stacks.reduce((n, s) => n + s.data.byteLength, 0);
-}
-
-/** A run is finished once it has attention or an error. */
+/** A run is finished once it has a result or an error. */
 export function isFinished(run: RunSnapshot): boolean {
-  return run.attention !== undefined || run.error !== undefined;
+  return run.shapes !== undefined || run.error !== undefined;
 }
 
 interface Waiter {
@@ -61,9 +49,6 @@ interface Waiter {
 
 /** Stores run snapshots and resolves waiters when runs finish. */
 export class RunStore {
-  /** `maxAttentionBytes`: the attention older finished runs may keep, beside the latest run's (KEEP_ATTENTION_BYTES). */
-  constructor(private readonly maxAttentionBytes = KEEP_ATTENTION_BYTES) {}
-
   private readonly runs = new Map<number, RunSnapshot>();
   private nextId = 1;
   private latestId: number | undefined;
@@ -81,18 +66,7 @@ export class RunStore {
     for (const id of [...this.runs.keys()].sort((a, b) => a - b).slice(0, Math.max(0, this.runs.size - KEEP_RUNS))) {
       this.runs.delete(id);
     }
-    this.bound();
     return run;
-  }
-
-  /** Forgets the oldest runs until the others hold at most maxAttentionBytes of attention (never the latest run). */
-  private bound(): void {
-    const older = [...this.runs.values()].filter((r) => r.runId !== this.latestId).sort((a, b) => b.runId - a.runId);
-    let bytes = 0;
-    for (const r of older) {
-      bytes += attentionBytes(r);
-      if (bytes > this.maxAttentionBytes) this.runs.delete(r.runId);
-    }
   }
 
   /** Replaces fields of run `runId`; returns the new snapshot, or undefined if the run is unknown. */
@@ -101,7 +75,6 @@ export class RunStore {
     if (!run) return undefined;
     const next: RunSnapshot = { ...run, ...patch, runId };
     this.put(next);
-    if (patch.attention || patch.stacks) this.bound();
     return next;
   }
 

@@ -8,6 +8,7 @@
 
 import type { ProbeScores } from './probe-scores';
 import type { AttentionMessage, AttentionStackKind } from './attention';
+import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
 
 export type { AttentionStackKind } from './attention';
 
@@ -110,10 +111,33 @@ export type HostToPanel =
   | { readonly type: 'focusHead'; readonly head: HeadRef }
   | { readonly type: 'stale'; readonly reason: string }
   | { readonly type: 'error'; readonly message: string }
-  | { readonly type: 'editorHover'; readonly tokenIndex: number | null };
+  | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
+  /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
+  | QueryMessage;
+
+/** A question about a run's attention, sent host → panel and panel → worker; `id` matches its answer. */
+export interface QueryMessage {
+  readonly type: 'query';
+  readonly id: number;
+  readonly runId: number;
+  readonly query: AttentionQuery;
+}
+
+/**
+ * The answer to a QueryMessage with the same id: `answer`, or `error` saying why not. `stale` is set when
+ * the run is no longer held (a newer run replaced it, or the worker restarted): the asker drops it.
+ */
+export interface AnswerMessage {
+  readonly type: 'answer';
+  readonly id: number;
+  readonly runId: number;
+  readonly answer?: AttentionAnswer;
+  readonly error?: string;
+  readonly stale?: boolean;
+}
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
-const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, editorHover: true };
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, editorHover: true, query: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 
@@ -128,13 +152,15 @@ export type PanelToHost =
       readonly backendUsed: BackendUsed;
       /** Why the requested backend was not used, if it was not. */
       readonly fallbackReason?: string;
-      /** The run's attention ('self', or the encoder's for encoder–decoder models). */
-      readonly attention: AttentionMessage;
-      /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
-      readonly stacks?: readonly AttentionMessage[];
+      /**
+       * The shape of each stack the run computed ('self', or encoder, decoder and cross): the worker keeps the
+       * data, and the host asks for what it shows with 'query'.
+       */
+      readonly shapes: readonly StackShape[];
       readonly timings: Timings;
     }
   | { readonly type: 'runError'; readonly runId: number; readonly message: string }
+  | AnswerMessage
   /** The focused token (hovered or locked) and the head shown; drives editor decorations. */
   | { readonly type: 'focus'; readonly runId: number; readonly tokenIndex: number | null; readonly head: HeadRef }
   | { readonly type: 'pinHead'; readonly head: HeadRef }
@@ -146,7 +172,7 @@ export type PanelToHost =
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
-  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true,
+  ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);
@@ -222,7 +248,8 @@ export type PanelToWorker =
   /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */
   | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number }
   /** ‖v_j‖ of every layer, head and token of run `runId` (answered by 'valueNorms'). */
-  | { readonly type: 'valueNorms'; readonly runId: number };
+  | { readonly type: 'valueNorms'; readonly runId: number }
+  | QueryMessage;
 
 /** Worker → panel messages. */
 export type WorkerToPanel =
@@ -277,7 +304,8 @@ export type WorkerToPanel =
       readonly error?: string;
     }
   /** Answer to 'valueNorms': Float32 [layers, heads, T] of ‖v_j‖ (value-weighted view), or why there is none. */
-  | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string };
+  | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string }
+  | AnswerMessage;
 
 /** Exhaustiveness check for `switch` statements over message unions. */
 export function assertNever(x: never): never {

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       const posted = await p.evaluate(() => {
         const m = (globalThis as any).__posted.find((x: any) => x.type === 'result' || x.type === 'runError');
         if (m.type === 'runError') return { error: m.message };
-        return { bytes: m.attention.data.byteLength, firstPaintMs: m.timings.firstPaintMs, at: performance.now() };
+        return { bytes: new TextEncoder().encode(JSON.stringify(m)).length, firstPaintMs: m.timings.firstPaintMs, at: performance.now() };
       });
       if ('error' in posted) { console.log(`| ${T} | run failed: ${posted.error} |`); await p.close(); continue; }
       const g0 = Date.now();
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       const longest = Math.max(0, ...tasks.filter((e) => e.start >= posted.at).map((e) => e.ms));
       if (process.env.BENCH_DEBUG) console.log(JSON.stringify(tasks.map((e) => [Math.round(e.start), Math.round(e.ms)])), posted.at);
       console.log(`| ${T} | ${fmt(showMs)} | ${fmt(posted.firstPaintMs)} | ${fmt(gridMs)} | ${fmt(longest)} | ${fmt(quantile(hovers, 0.5))} / ${fmt(quantile(hovers, 0.95))} | ` +
-        `${(posted.bytes / 2 ** 20).toFixed(1)} MiB |`);
+        `${(posted.bytes / 1024).toFixed(1)} KiB |`);
       await p.close();
     }
   } finally {

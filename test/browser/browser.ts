@@ -101,16 +101,58 @@ export async function deliver(page: Page, msg: unknown): Promise<void> {
   await page.evaluate((m) => (globalThis as any).postMessage(m, '*'), msg);
 }
 
-/** Waits until the webview has posted a message matching type (and runId, if given); returns it, buffers as arrays. */
+/**
+ * Waits until the webview has posted a message matching type (and runId, if given); returns it, buffers as arrays.
+ * A 'result' carries only the stacks' shapes (the worker keeps the data): its `stacks` (and `attention`, the first)
+ * are then read back the way the host asks, one 'query' per head (stacksOf).
+ */
 export async function waitForPosted(page: Page, type: string, runId?: number, timeout = 120000): Promise<any> {
   await page.waitForFunction(({ type, runId }) => (globalThis as any).__posted.some((m: any) => m.type === type
     && (runId === undefined || m.runId === runId)), { type, runId }, { timeout, polling: 100 });
-  return page.evaluate(({ type, runId }) => {
+  const plain = await page.evaluate(({ type, runId }) => {
     const m = (globalThis as any).__posted.find((x: any) => x.type === type && (runId === undefined || x.runId === runId));
-    const plain = JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? undefined : v)));
-    if (m.attention) plain.attention.data = Array.from(new Float32Array(m.attention.data));
-    return plain;
+    return JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? undefined : v)));
   }, { type, runId });
+  if (type === 'result' && Array.isArray(plain.shapes)) {
+    plain.stacks = await stacksOf(page, plain.runId, plain.shapes);
+    plain.attention = plain.stacks[0];
+  }
+  return plain;
+}
+
+/**
+ * Every stack of run `runId`, asked of the panel as the host asks: one 'query' message per head for its full
+ * matrix, each answered by an 'answer' with the same id. Data as plain arrays.
+ */
+export async function stacksOf(page: Page, runId: number, shapes: readonly any[]): Promise<any[]> {
+  return page.evaluate(async ({ runId, shapes }) => {
+    const g = globalThis as any;
+    const ask = (query: unknown) => new Promise<any>((resolve, reject) => {
+      const id = (g.__testQueryId = (g.__testQueryId ?? 1_000_000) + 1);
+      const look = () => {
+        const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === id);
+        if (!a) return void g.requestAnimationFrame(look);
+        if (a.error) reject(new Error(a.error));
+        else resolve(a.answer);
+      };
+      g.postMessage({ type: 'query', id, runId, query }, '*');
+      look();
+    });
+    const out = [];
+    for (const s of shapes) {
+      const n = s.queries * s.keys;
+      const data = new Float32Array(s.layers * s.heads * n);
+      for (let l = 0; l < s.layers; l++) {
+        for (let h = 0; h < s.heads; h++) {
+          const a = await ask({ kind: 'matrix', head: { stack: s.kind === 'encoder' ? 'self' : s.kind, layer: l, head: h } });
+          if (a.pooled || a.rows * a.cols !== n) throw new Error(`L${l} H${h} came back ${a.rows}×${a.cols}`);
+          data.set(new Float32Array(a.data), (l * s.heads + h) * n);
+        }
+      }
+      out.push({ ...s, data: Array.from(data) });
+    }
+    return out;
+  }, { runId, shapes });
 }
 
 /** Messages of one type posted so far (without buffers). */

@@ -4,8 +4,9 @@ import {
   axesOf, formatWeight, headMatrix, headRow, headView, layerMax, layerMean, matmul, packAttention, rollout, selectTargets, selfAttention,
   topK, unpackAttention, type Attention, type AttentionMessage,
 } from '../../src/shared/attention';
-import { compareMatrices, isValidHead, parseHeadRef } from '../../src/host/attention-math';
-import { headLabel, type PanelToHost } from '../../src/shared/protocol';
+import { isValidHead, parseHeadRef } from '../../src/host/attention-math';
+import { AttentionStore } from '../../src/shared/attention-query';
+import { headLabel, type WorkerToPanel } from '../../src/shared/protocol';
 
 const close = (x: number, y: number, eps = 1e-6) => assert.ok(Math.abs(x - y) <= eps, `${x} ≉ ${y}`);
 const closeAll = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-6) => {
@@ -101,10 +102,13 @@ describe('attention: the one stack type and its views', () => {
     assert.deepEqual(axesOf('encoder'), { queryAxis: 'input', keyAxis: 'input' });
   });
 
-  it('stacks pinned heads [pinned, T, T] for the compare view, aggregates included', () => {
-    const pins = [{ stack: 'self', layer: 1, head: 0 }, { stack: 'self', layer: 0, head: 'mean' }] as const;
-    const out = compareMatrices([att], pins);
-    assert.deepEqual(Array.from(out), [1000, 1001, 1010, 1011, 50, 51, 60, 61]);
+  it('serves a pinned head\'s matrix, aggregates included, at full size for the compare view', () => {
+    const store = new AttentionStore([att]);
+    const full = (head: 0 | 'mean') => store.answer({ kind: 'matrix', head: { stack: 'self', layer: head === 0 ? 1 : 0, head } }).answer;
+    const a = full(0);
+    const b = full('mean');
+    assert.ok(a.kind === 'matrix' && b.kind === 'matrix' && !a.pooled && !b.pooled);
+    assert.deepEqual([...Array.from(new Float32Array(a.data)), ...Array.from(new Float32Array(b.data))], [1000, 1001, 1010, 1011, 50, 51, 60, 61]);
     assert.ok(isValidHead({ stack: 'self', layer: 1, head: 'rollout' }, 2, 2));
     assert.deepEqual(parseHeadRef({ layer: 1, head: 'max' }), { stack: 'self', layer: 1, head: 'max' });
     assert.equal(parseHeadRef({ layer: 1, head: 'median' }), undefined);
@@ -134,7 +138,7 @@ describe('attention in transit', () => {
     const data = Float32Array.from({ length: 2 * 3 * 4 * 4 }, (_, i) => i / 100);
     const expected = Array.from(data);
     const msg0 = packAttention(selfAttention(2, 3, 4, data));
-    const msg: PanelToHost = { type: 'result', runId: 7, backendUsed: 'wasm', attention: msg0, timings: {} };
+    const msg: WorkerToPanel = { type: 'result', runId: 7, backendUsed: 'wasm', attention: msg0, loadMs: 0, inferenceMs: 0 };
     const got = await roundTrip(msg, [msg0.data]);
     assert.equal(msg0.data.byteLength, 0, 'the sender\'s buffer was transferred (detached), not copied');
     assert.ok(got.type === 'result');

@@ -95,9 +95,21 @@ function expectedNearest(target: Float64Array, T: number, k: number, exclude?: n
   return all.slice(0, k);
 }
 
+/** Plays the panel for run `runId`: its worker holds causalAttention(T), and the result names the stack's shape. */
 function answer(runId: number, T: number, extra: Record<string, unknown> = {}): void {
+  stub.serveAttention(runId, [{ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true, data: causalAttention(T) }]);
   stub.fromPanel({ type: 'result', runId, backendUsed: 'wasm', timings: { inferenceMs: 1 },
-    attention: { kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true, data: causalAttention(T).buffer }, ...extra });
+    shapes: [{ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true }], ...extra });
+}
+
+/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
+async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
+  for (let k = 0; k < 1000; k++) {
+    const v = get();
+    if (v) return v;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`never happened: ${what}`);
 }
 
 describe('host flow against a stubbed VS Code', () => {
@@ -147,8 +159,11 @@ describe('host flow against a stubbed VS Code', () => {
     const waiting = api.waitForRun(runId);
     answer(runId, snap.tokens.length);
     const done = await waiting;
-    assert.equal(done.attention!.data.length, L * H * snap.tokens.length ** 2);
+    assert.deepEqual(done.shapes, [{ kind: 'self', layers: L, heads: H, queries: snap.tokens.length, keys: snap.tokens.length, causal: true }]);
     assert.equal(done.backendUsed, 'wasm');
+    // The host holds no stack: the test API asks the panel's worker head by head, and gets back exactly what it computed.
+    const att = await api.attention(runId);
+    assert.deepEqual(att.data, causalAttention(snap.tokens.length));
 
     const again = (await run())!;
     assert.equal(stub.state.panelsCreated, 1, 'the panel is reused');
@@ -163,16 +178,17 @@ describe('host flow against a stubbed VS Code', () => {
     const head = { stack: 'self', layer: L - 1, head: 'mean' };
     stub.fromPanel({ type: 'focus', runId: snap.runId, tokenIndex: T - 1, head });
     assert.deepEqual(api.focus(), { tokenIndex: T - 1, head });
-    const painted = [...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0);
+    // The focused row is asked of the panel's worker; the decorations follow its answer.
+    const painted = await until(() => [...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0), 'decorations');
     assert.ok(painted >= 2, `the attended tokens and the focused token are painted (${painted} ranges)`);
 
     assert.equal(stub.state.hoverProviders.length, 1);
     const doc = (stub.module.window as { activeTextEditor: { document: import('./host-vscode-stub').StubDocument } }).activeTextEditor.document;
-    const hover = stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(snap.documentOffset + snap.tokens[2].start)) as
+    const hover = await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(snap.documentOffset + snap.tokens[2].start)) as
       { contents: { value: string } };
     assert.match(hover.contents.value, /Token 3 of/);
     assert.deepEqual(lastPosted('editorHover'), { type: 'editorHover', tokenIndex: 2 });
-    assert.equal(stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(0)), undefined, 'outside the analysed text');
+    assert.equal(await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(0)), undefined, 'outside the analysed text');
 
     stub.fromPanel({ type: 'pinHead', head: { stack: 'self', layer: 0, head: 1 } });
     await stub.state.commands.get('attentionLens.pinHead')!({ layer: 0, head: 'mean' });
@@ -241,13 +257,13 @@ describe('host flow against a stubbed VS Code', () => {
     const b = (await run())!;
     assert.match((await api.waitForRun(a)).error!, /Cancelled/);
     answer(a, api.lastRun()!.tokens.length);
-    assert.equal(api.lastRun()!.attention, undefined, 'the answer to a replaced run is ignored');
+    assert.equal(api.lastRun()!.shapes, undefined, 'the answer to a replaced run is ignored');
     stub.fromPanel({ type: 'runError', runId: b, message: 'This graph has no Softmax node' });
     assert.match((await api.waitForRun(b)).error!, /no Softmax node/);
     assert.equal(api.messages().at(-1)!.kind, 'error');
     const c = (await run())!;
     stub.fromPanel({ type: 'result', runId: c, backendUsed: 'wasm', timings: {},
-      attention: { kind: 'self', layers: L, heads: H, queries: 2, keys: 2, causal: true, data: new ArrayBuffer(8) } });
+      shapes: [{ kind: 'self', layers: L, heads: H, queries: 2, keys: 2, causal: true }] });
     assert.match((await api.waitForRun(c)).error!, /wrong shape/);
   });
 
@@ -314,7 +330,7 @@ describe('host flow against a stubbed VS Code', () => {
       answer(id, api.lastRun()!.tokens.length);
       const done = await api.waitForRun(id);
       assert.equal(done.error, undefined, 'the model is not refused');
-      assert.ok(done.attention, 'the run completes');
+      assert.ok(done.shapes, 'the run completes');
       assert.equal(warned().length, 1);
       assert.match(warned()[0].text, /^onnx\/model\.onnx in .*parallel: .*layer numbers may not match/);
       assert.ok(api.lastRun()!.notices.some((n) => /layer numbers may not match/.test(n)),
@@ -330,7 +346,7 @@ describe('host flow against a stubbed VS Code', () => {
       answer(id, api.lastRun()!.tokens.length);
       const done = await api.waitForRun(id);
       assert.equal(done.error, undefined);
-      assert.equal(done.attention!.layers, L);
+      assert.equal(done.shapes![0].layers, L);
     });
   });
 
@@ -476,7 +492,7 @@ describe('host flow: restore after reload, compare view', () => {
     stub.state.viewProvider!.resolveWebviewView(view);
     assert.match((view as { webview: { html: string } }).webview.html, /Compare heads/);
     send({ type: 'ready' });
-    assert.equal((viewPosts.at(-1) as { type: string }).type, 'clear', 'no result yet');
+    assert.equal((await until(() => viewPosts.at(-1) as { type: string } | undefined, 'a message')).type, 'clear', 'no result yet');
     stub.openEditor('Compare these heads.', [[0, 20]]);
     const id = (await stub.state.commands.get('attentionLens.showAttention')!()) as number;
     const T = api.lastRun()!.tokens.length;
@@ -484,7 +500,9 @@ describe('host flow: restore after reload, compare view', () => {
     await stub.state.commands.get('attentionLens.pinHead')!({ layer: 0, head: 0 });
     await stub.state.commands.get('attentionLens.pinHead')!({ layer: L - 1, head: 'mean' });
     type Related = { head: { stack: string; layer: number; head: number }; meanJsd: number }[][];
-    const msg = viewPosts.at(-1) as { type: string; pinned: unknown[]; matrices: ArrayBuffer; tokens: unknown[]; related: Related };
+    type CompareMsg = { type: string; pinned: unknown[]; matrices: ArrayBuffer; tokens: unknown[]; related: Related };
+    // The matrices and nearest heads are asked of the panel's worker: the view gets them once answered.
+    const msg = await until(() => viewPosts.find((p) => (p as CompareMsg).pinned?.length === 2) as CompareMsg | undefined, 'the compare message');
     assert.equal(msg.type, 'compare');
     assert.deepEqual(msg.pinned, [{ stack: 'self', layer: 0, head: 0 }, { stack: 'self', layer: L - 1, head: 'mean' }]);
     assert.equal(msg.tokens.length, T);
@@ -517,7 +535,7 @@ describe('host flow: restore after reload, compare view', () => {
     assert.deepEqual(api.pinnedHeads(), [{ stack: 'self', layer: L - 1, head: 'mean' }]);
     send({ type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
     assert.deepEqual(lastPosted('focusHead'), { type: 'focusHead', head: { stack: 'self', layer: L - 1, head: 'mean' } });
-    const afterUnpin = viewPosts.at(-1) as { pinned: unknown[]; related: Related };
+    const afterUnpin = await until(() => { const p = viewPosts.at(-1) as CompareMsg; return p.pinned?.length === 1 && p; }, 'the compare message after the unpin');
     assert.deepEqual(afterUnpin.pinned, [{ stack: 'self', layer: L - 1, head: 'mean' }]);
     assert.equal(afterUnpin.related.length, 1);
     expectRelated(afterUnpin.related[0], expectedNearest(lastMean, T, 4), `related to L${L - 1} mean after the unpin`);

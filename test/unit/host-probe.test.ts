@@ -128,9 +128,9 @@ describe('host flow: induction-probe scores stored per model and sent with show'
     // Once the run's result is in, a probe with other dimensions than its attention is refused too.
     const T = api.lastRun()!.tokens.length;
     stub.fromPanel({ type: 'result', runId, backendUsed: 'wasm', timings: {},
-      attention: { kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true, data: new Float32Array(L * H * T * T).fill(1 / T).buffer } });
+      shapes: [{ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true }] });
     stub.fromPanel({ ...good, layers: H, heads: L, induction: scores(0.2) });
-    assert.ok((await api.waitForRun(runId)).attention, 'the result is in');
+    assert.ok((await api.waitForRun(runId)).shapes, 'the result is in');
     await settle();
     assert.equal(JSON.stringify(stored()), before, 'heads and layers swapped');
     assert.ok(!stub.state.messages.some((m) => m.kind === 'error'), 'a refused probe is no error for the user');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { packAttention, selfAttention, type Attention } from '../../src/shared/attention';
-import { checkResult, checkStacks, expectationWarning } from '../../src/host/run-result';
+import { checkResult, checkShapes, expectationWarning } from '../../src/host/run-result';
+import type { StackShape } from '../../src/shared/attention-query';
 import type { RunSnapshot } from '../../src/host/runs';
 import type { PanelToHost } from '../../src/shared/protocol';
 
@@ -9,36 +9,37 @@ const run = (n: number, decoder?: number): RunSnapshot => ({
   runId: 1, documentUri: 'file:///a', documentOffset: 0, text: 'x'.repeat(n), tokens: tokens(n), notices: [], timings: { tokenizeMs: 3 },
   stale: false, ...(decoder ? { decoderTokens: tokens(decoder) } : {}),
 });
-const uniform = (L: number, H: number, T: number) => selfAttention(L, H, T, new Float32Array(L * H * T * T).fill(1 / T));
-const result = (a: Attention, extra: Partial<Extract<PanelToHost, { type: 'result' }>> = {}): Extract<PanelToHost, { type: 'result' }> =>
-  ({ type: 'result', runId: 1, backendUsed: 'wasm', attention: packAttention(a), timings: { inferenceMs: 5 }, ...extra });
+const self = (L: number, H: number, T: number): StackShape => ({ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true });
+const result = (shapes: unknown, extra: Partial<Extract<PanelToHost, { type: 'result' }>> = {}): Extract<PanelToHost, { type: 'result' }> =>
+  ({ type: 'result', runId: 1, backendUsed: 'wasm', shapes: shapes as StackShape[], timings: { inferenceMs: 5 }, ...extra });
 
 describe('host: checking a run result', () => {
-  it('keeps a result that fits the run, with the panel timings merged into the host ones', () => {
-    const c = checkResult(run(3), result(uniform(2, 2, 3)));
+  it('keeps a result that fits the run (shapes only: the worker keeps the data), with the panel timings merged into the host ones', () => {
+    const c = checkResult(run(3), result([self(2, 2, 3)]));
     assert.ok(!('error' in c));
-    assert.deepEqual([c.attention.layers, c.attention.heads, c.attention.queries], [2, 2, 3]);
+    assert.deepEqual([c.main.layers, c.main.heads, c.main.queries, c.main.causal], [2, 2, 3, true]);
     assert.deepEqual(c.patch.timings, { tokenizeMs: 3, inferenceMs: 5 });
-    assert.equal(c.patch.stacks, undefined);
+    assert.deepEqual(c.patch.shapes, [self(2, 2, 3)]);
   });
 
-  it('refuses attention over another number of tokens, or a malformed buffer, with a message saying what to do', () => {
-    const wrongT = checkResult(run(4), result(uniform(2, 2, 3)));
-    assert.ok('error' in wrongT && /wrong shape for 4 tokens \(2×2×3×3\)/.test(wrongT.error) && /Show Attention" again/.test(wrongT.error));
-    const msg = result(uniform(1, 1, 2));
-    const truncated = checkResult(run(2), { ...msg, attention: { ...msg.attention, data: new ArrayBuffer(12) } });
-    assert.ok('error' in truncated);
+  it('refuses attention over another number of tokens, or a malformed shape, with a message saying what to do', () => {
+    const wrongT = checkResult(run(4), result([self(2, 2, 3)]));
+    assert.ok('error' in wrongT && /self stack is 3×3 but the run has 4 input/.test(wrongT.error) && /Show Attention" again/.test(wrongT.error), JSON.stringify(wrongT));
+    for (const bad of [[], 'nope', [{ ...self(1, 1, 2), layers: 0 }], [{ ...self(1, 1, 2), heads: 1.5 }], [{ ...self(1, 1, 2), kind: 'other' }],
+      [{ ...self(1, 1, 2), causal: 'yes' }], [null]]) {
+      assert.ok('error' in checkResult(run(2), result(bad)), JSON.stringify(bad));
+    }
   });
 
-  it('checks encoder–decoder stacks against the input and decoder token counts', () => {
-    const enc = uniform(1, 2, 3);
-    const dec: Attention = { ...uniform(1, 2, 2), kind: 'decoder' };
-    const cross: Attention = { kind: 'cross', layers: 1, heads: 2, queries: 2, keys: 3, causal: false, data: new Float32Array(12).fill(1 / 3) };
-    const ok = checkResult(run(3, 2), result({ ...enc, kind: 'encoder' }, { stacks: [packAttention({ ...enc, kind: 'encoder' }), packAttention(dec), packAttention(cross)] }));
-    assert.ok(!('error' in ok) && ok.patch.stacks?.map((s) => s.kind).join() === 'encoder,decoder,cross');
-    const swapped: Attention = { ...cross, queries: 3, keys: 2 };
-    assert.match(checkStacks([packAttention(swapped)], 3, 2) as string, /cross stack is 3×2 but the run has 3 input and 2 decoder tokens/);
-    assert.equal(checkStacks('nope', 3, 2), 'stacks is not a list');
+  it('checks encoder–decoder stacks against the input and decoder token counts, the encoder first', () => {
+    const enc: StackShape = { ...self(1, 2, 3), kind: 'encoder', causal: false };
+    const dec: StackShape = { ...self(1, 2, 2), kind: 'decoder' };
+    const cross: StackShape = { kind: 'cross', layers: 1, heads: 2, queries: 2, keys: 3, causal: false };
+    const ok = checkResult(run(3, 2), result([enc, dec, cross]));
+    assert.ok(!('error' in ok) && ok.patch.shapes?.map((s) => s.kind).join() === 'encoder,decoder,cross');
+    assert.match(checkShapes([enc, { ...cross, queries: 3, keys: 2 }], 3, 2) as string, /cross stack is 3×2 but the run has 3 input and 2 decoder tokens/);
+    assert.match(checkShapes([dec, enc], 3, 2) as string, /first stack is not/);
+    assert.equal(checkShapes('nope', 3, 2), 'no stacks');
   });
 
   it('warns when config.json and the computed attention disagree on causality, and only then', () => {

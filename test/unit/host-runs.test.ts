@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { attentionBytes, RunStore } from '../../src/host/runs';
-import { selfAttention } from '../../src/shared/attention';
+import { RunStore } from '../../src/host/runs';
+import type { StackShape } from '../../src/shared/attention-query';
 
 const fields = { documentUri: 'file:///a.txt', documentOffset: 0, text: 'a', tokens: [], notices: [], timings: {} };
-const attention = selfAttention(1, 1, 1, new Float32Array([1]), true);
+const shapes: StackShape[] = [{ kind: 'self', layers: 1, heads: 1, queries: 1, keys: 1, causal: true }];
 
 describe('host run store', () => {
   it('numbers runs and keeps the latest', () => {
@@ -20,8 +20,8 @@ describe('host run store', () => {
     const s = new RunStore();
     const a = s.begin(fields);
     const p = s.waitFor(a.runId);
-    s.update(a.runId, { attention });
-    assert.equal((await p).attention, attention);
+    s.update(a.runId, { shapes });
+    assert.equal((await p).shapes, shapes);
     assert.equal((await s.waitFor(a.runId)).runId, a.runId);
     await assert.rejects(s.waitFor(0), /unknown/, 'a run id that was never started');
   });
@@ -40,7 +40,7 @@ describe('host run store', () => {
     await Promise.resolve();
     assert.equal(settled, false);
     const b = s.begin(fields);
-    s.update(b.runId, { attention });
+    s.update(b.runId, { shapes });
     assert.equal((await next).runId, b.runId);
   });
 
@@ -49,28 +49,5 @@ describe('host run store', () => {
     const p = s.waitFor();
     s.dispose();
     await assert.rejects(p, /deactivated/);
-  });
-
-  it('bounds the attention it keeps: older runs are forgotten beyond the byte budget, never the latest', async () => {
-    const mib = (n: number) => selfAttention(1, n, 512, new Float32Array(n * 2 ** 18), true); // n heads of 512² floats: n MiB
-    const s = new RunStore(3 * 2 ** 20); // older runs may hold 3 MiB together
-    const ids: number[] = [];
-    for (let k = 0; k < 5; k++) {
-      const r = s.begin(fields);
-      ids.push(r.runId);
-      s.update(r.runId, { attention: mib(1) });
-    }
-    // The latest run plus the three newest older ones (1 MiB each) fit; the oldest went.
-    assert.deepEqual(ids.map((id) => s.get(id) !== undefined), [false, true, true, true, true]);
-    assert.equal(attentionBytes(s.get(ids[4])!), 2 ** 20);
-    await assert.rejects(s.waitFor(ids[0]), /no longer kept/);
-    // A run larger than the whole budget is still kept while it is the latest, and pushes every older one out.
-    const big = s.begin(fields);
-    s.update(big.runId, { attention: mib(8) });
-    assert.ok(s.get(big.runId)?.attention, 'the latest run keeps its attention');
-    assert.deepEqual(ids.map((id) => s.get(id) !== undefined), [false, false, true, true, true], 'older runs within the budget stay');
-    const next = s.begin(fields);
-    assert.equal(s.get(big.runId), undefined, 'once older, an 8 MiB run is beyond the budget');
-    assert.ok(s.get(next.runId));
   });
 });

@@ -6,6 +6,8 @@ import { scanOnnx } from '../../src/shared/onnx-tap';
 import { planFullTap } from '../../src/shared/full-tap';
 import type { AttentionLensApi } from '../../src/api';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
+import { unpackAttention } from '../../src/shared/attention';
+import { shapesOf } from '../../src/shared/attention-query';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, testModelsDir } from '../support/test-models';
 import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
@@ -14,6 +16,15 @@ import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './hos
 // result's encoder/decoder/cross stacks (computed here by the shared runner in onnxruntime-node, as the
 // worker would) are checked against the run and kept in the run snapshot.
 const stub: VscodeStub = installVscodeStub();
+/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
+async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
+  for (let k = 0; k < 1000; k++) {
+    const v = get();
+    if (v) return v;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`never happened: ${what}`);
+}
 const extension = require('../../src/extension') as typeof import('../../src/extension');
 const ort = require('onnxruntime-node');
 
@@ -63,20 +74,21 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     };
     const r = await runEncoderDecoder(ort, await handle('encoder_model.onnx'), await handle('decoder_model.onnx'), ids,
       { decoderIds: show.decoderTokens.map((t: { id: number }) => t.id) });
-    const enc = r.stacks[0];
-    const result = { type: 'result', runId, backendUsed: 'wasm', timings: {}, stacks: r.stacks,
-      attention: { ...enc, data: enc.data.slice(0) } };
+    // The panel's worker keeps the stacks (only decoder self-attention drawn causal) and the host gets their shapes.
+    const stacks = r.stacks.map(unpackAttention).map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false }));
+    stub.serveAttention(runId, stacks);
+    const result = { type: 'result', runId, backendUsed: 'wasm', timings: {}, shapes: shapesOf(stacks) };
     stub.fromPanel(result);
     const snap = await api.waitForRun(runId);
     assert.equal(snap.error, undefined);
-    assert.deepEqual(snap.stacks!.map((s) => [s.kind, s.queries, s.keys, s.causal]),
+    assert.deepEqual(snap.shapes!.map((s) => [s.kind, s.queries, s.keys, s.causal]),
       [['encoder', ids.length, ids.length, false], ['decoder', ids.length, ids.length, true], ['cross', ids.length, ids.length, false]]);
     assert.deepEqual(snap.decoderTokens!.length, ids.length);
     assert.ok(!api.messages().some((m) => /describes .* attention/.test(m.text)), 'no causal/bidirectional warning for seq2seq');
 
     // Focusing a cross-attention head paints the input tokens a decoder token attends to.
     const q = 2;
-    const cross = snap.stacks!.find((x) => x.kind === 'cross')!;
+    const cross = stacks.find((x) => x.kind === 'cross')!;
     const row = Array.from({ length: cross.keys }, (_, j) => {
       let sum = 0;
       for (let h = 0; h < cross.heads; h++) sum += cross.data[((1 * cross.heads + h) * cross.queries + q) * cross.keys + j];
@@ -84,6 +96,7 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     });
     const top = row.indexOf(Math.max(...row.filter((_, j) => show.tokens[j].start >= 0)));
     stub.fromPanel({ type: 'focus', runId, tokenIndex: q, head: { stack: 'cross', layer: 1, head: 'mean' } });
+    await until(() => [...stub.state.decorations.values()].some((r) => r.length > 0), 'the cross row painted');
     const deco = [...stub.state.decorations.entries()] as [{ options: Record<string, any> }, { start: { character: number }; end: { character: number } }[]][];
     const strongest = deco.find(([t]) => t.options.backgroundColor?.id === 'attentionLens.weight5')![1];
     const focusRanges = deco.find(([t]) => t.options.border)![1];
@@ -98,12 +111,13 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     await stub.state.commands.get('attentionLens.clearPinned')!();
     const pins = [{ stack: 'cross', layer: 1, head: 2 }, { stack: 'decoder', layer: 0, head: 1 }, { stack: 'self', layer: 1, head: 2 }] as const;
     for (const p of pins) await stub.state.commands.get('attentionLens.pinHead')!(p);
-    const compared = viewPosts.at(-1) as { type: string; pinned: { stack: string }[]; matrices: ArrayBuffer };
+    type CompareMsg = { type: string; pinned?: { stack: string }[]; matrices: ArrayBuffer };
+    const compared = await until(() => viewPosts.find((m) => (m as CompareMsg).pinned?.length === 3) as CompareMsg | undefined, 'the compare message');
     assert.equal(compared.type, 'compare');
-    assert.deepEqual(compared.pinned.map((p) => p.stack), ['cross', 'decoder', 'self']);
+    assert.deepEqual(compared.pinned!.map((p) => p.stack), ['cross', 'decoder', 'self']);
     const got = new Float32Array(compared.matrices);
     const size = ids.length * ids.length;
-    const [encStack, decStack] = [snap.stacks!.find((x) => x.kind === 'encoder')!, snap.stacks!.find((x) => x.kind === 'decoder')!];
+    const [encStack, decStack] = [stacks.find((x) => x.kind === 'encoder')!, stacks.find((x) => x.kind === 'decoder')!];
     // Each expected matrix is read straight out of the stack's data here, indexing [layer, head, query, key].
     const headOf = (s: typeof cross, l: number, h: number) => Array.from(s.data.subarray((l * s.heads + h) * size, (l * s.heads + h + 1) * size));
     assert.deepEqual(Array.from(got.subarray(0, size)), headOf(cross, 1, 2), 'the cross head is the cross stack\'s');
@@ -112,9 +126,9 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     assert.notDeepEqual(headOf(cross, 1, 2), headOf(encStack, 1, 2), 'the cross and encoder heads differ, so the check can fail');
 
     const run2 = await stub.state.commands.get('attentionLens.showAttention')!() as number;
-    const bad = { ...r.stacks[2], keys: r.stacks[2].keys + 1 };
-    stub.fromPanel({ ...result, runId: run2, stacks: [r.stacks[0], r.stacks[1], bad] });
+    const shapes = shapesOf(stacks);
+    stub.fromPanel({ ...result, runId: run2, shapes: [shapes[0], shapes[1], { ...shapes[2], keys: shapes[2].keys + 1 }] });
     const snap2 = await api.waitForRun(run2);
-    assert.match(snap2.error!, /malformed encoder–decoder attention/);
+    assert.match(snap2.error!, /wrong shape \(the cross stack is/);
   });
 });

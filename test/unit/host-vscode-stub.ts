@@ -6,6 +6,8 @@
  */
 import Module from 'node:module';
 import path from 'node:path';
+import { AttentionStore } from '../../src/shared/attention-query';
+import type { Attention } from '../../src/shared/attention';
 
 type Listener<T> = (e: T) => void;
 
@@ -145,6 +147,11 @@ export interface VscodeStub {
   openEditor(text: string, selections: [number, number][], uri?: Uri): StubDocument;
   /** Sends a message from the panel webview to the host. */
   fromPanel(msg: unknown): void;
+  /**
+   * Plays the panel's worker for run `runId`: the host's 'query' messages about it are answered (on a later turn)
+   * by the worker's own AttentionStore over `stacks`; queries about other runs are answered stale.
+   */
+  serveAttention(runId: number, stacks: readonly Attention[]): void;
   /** Resolves with the next message of this type the host posts to the panel webview. */
   nextPosted(type: string): Promise<unknown>;
   /** Resolves with the next HTML document the host gives a panel webview (a new page, which posts `ready` again). */
@@ -220,6 +227,8 @@ export function installVscodeStub(): VscodeStub {
     },
   };
   /** A webview panel whose posts land in state.posted and whose incoming messages come from fromPanel(). */
+  /** The run whose attention the stubbed panel's worker holds (serveAttention). */
+  let served: { runId: number; store: AttentionStore } | undefined;
   const makePanel = () => {
     {
       const webview = {
@@ -234,6 +243,18 @@ export function installVscodeStub(): VscodeStub {
         asWebviewUri: (u: Uri) => `webview:${u.path}`,
         postMessage: (m: unknown) => {
           state.posted.push(m);
+          const q = m as { type?: string; id: number; runId: number; query: Parameters<AttentionStore['answer']>[0] };
+          if (q.type === 'query') {
+            const store = served?.runId === q.runId ? served.store : undefined;
+            setImmediate(() => {
+              if (!store) return fromWebview.fire({ type: 'answer', id: q.id, runId: q.runId, stale: true, error: 'not held' });
+              try {
+                fromWebview.fire({ type: 'answer', id: q.id, runId: q.runId, answer: store.answer(q.query).answer });
+              } catch (e) {
+                fromWebview.fire({ type: 'answer', id: q.id, runId: q.runId, error: String(e) });
+              }
+            });
+          }
           const waiting = postWaiters.filter((w) => w.type === (m as { type?: unknown }).type);
           for (const w of waiting) postWaiters.splice(postWaiters.indexOf(w), 1);
           for (const w of waiting) w.resolve(m);
@@ -311,6 +332,7 @@ export function installVscodeStub(): VscodeStub {
       return doc;
     },
     fromPanel: (msg) => fromWebview.fire(msg),
+    serveAttention: (runId, stacks) => { served = { runId, store: new AttentionStore(stacks) }; },
     nextPosted: (type) => new Promise((resolve) => postWaiters.push({ type, resolve })),
     nextHtml: () => new Promise((resolve) => htmlWaiters.push(resolve)),
     edit(doc, text) {

@@ -5,8 +5,9 @@
  */
 import { ORT_WASM_FILE } from '../worker/ort-files';
 import { DeadlineError } from '../../src/shared/backend-fallback';
+import type { AttentionQuery } from '../../src/shared/attention-query';
 import {
-  assertNever, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type WorkerToPanel,
+  assertNever, type AnswerMessage, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type WorkerToPanel,
 } from '../../src/shared/protocol';
 
 /** A worker result plus how long fetching the model took here. */
@@ -90,6 +91,24 @@ export class InferenceClient {
 
   private valuing = new Map<number, (m: Extract<WorkerToPanel, { type: 'valueNorms' }>) => void>();
 
+  /** Queries sent to the worker and not answered yet, by this side's id. */
+  private asking = new Map<number, (m: AnswerMessage) => void>();
+  private nextQueryId = 1;
+
+  /**
+   * Asks the worker about run `runId`'s attention (the worker owns the stacks); resolves with its answer
+   * message, whose id is this side's (the caller puts back its own). A dead worker answers `stale`.
+   */
+  query(runId: number, query: AttentionQuery): Promise<AnswerMessage> {
+    const id = this.nextQueryId++;
+    return new Promise((resolve) => {
+      const w = this.worker;
+      if (!w) return resolve({ type: 'answer', id, runId, stale: true, error: 'The inference worker is not running.' });
+      this.asking.set(id, resolve);
+      w.postMessage({ type: 'query', id, runId, query } satisfies PanelToWorker);
+    });
+  }
+
   /** Asks the worker for ‖v_j‖ of every layer, head and token of the last run (value-weighted view). */
   valueNorms(runId: number): Promise<Extract<WorkerToPanel, { type: 'valueNorms' }>> {
     return new Promise((resolve) => {
@@ -157,6 +176,8 @@ export class InferenceClient {
     this.explaining.clear();
     for (const [runId, resolve] of this.valuing) resolve({ type: 'valueNorms', runId, error: err.message });
     this.valuing.clear();
+    for (const [id, resolve] of this.asking) resolve({ type: 'answer', id, runId: -1, stale: true, error: err.message });
+    this.asking.clear();
     this.worker?.terminate();
     this.worker = undefined;
     this.sent.clear();
@@ -170,6 +191,11 @@ export class InferenceClient {
   private onMessage(msg: WorkerToPanel): void {
     if (msg.type === 'probe') {
       this.onProbe?.(msg);
+      return;
+    }
+    if (msg.type === 'answer') {
+      this.asking.get(msg.id)?.(msg);
+      this.asking.delete(msg.id);
       return;
     }
     if (msg.type === 'valueNorms') {

@@ -348,6 +348,12 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'editorHover':
       setHover(msg.tokenIndex !== null && run && msg.tokenIndex >= 0 && msg.tokenIndex < run.T ? msg.tokenIndex : null);
       break;
+    case 'query': {
+      // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.
+      const hostId = msg.id;
+      void client.query(msg.runId, msg.query).then((a) => post({ ...a, id: hostId, runId: msg.runId }));
+      break;
+    }
     default:
       assertNever(msg);
   }

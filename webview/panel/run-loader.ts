@@ -8,7 +8,8 @@ import type { AttentionStackKind, HostToPanel, PanelToHost, Timings } from '../.
 import type { InferenceClient, ProgressFn, RunResult } from './client';
 import { deadlineReason, DeadlineError, WEBGPU_DEADLINE_MS } from '../../src/shared/backend-fallback';
 import { RunData } from './state';
-import { stackRuns } from './stack-run';
+import { stackRuns, STACK_ORDER } from './stack-run';
+import { shapesOf } from '../../src/shared/attention-query';
 
 type ShowMessage = Extract<HostToPanel, { type: 'show' }>;
 
@@ -51,13 +52,9 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   return { run: new RunData(msg.runId, msg.text, msg.tokens, attention), stacks, logits, result };
 }
 
-/** The result message for the host: its own copy of the attention (VS Code may transfer, i.e. detach, buffers it is given). */
+/** The result message for the host: the stacks' shapes only (the worker keeps the data; the host asks for rows). */
 export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<PanelToHost, { type: 'result' }> {
   const r = loaded.result;
-  return {
-    type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason,
-    attention: { ...r.attention, data: loaded.run.attention!.data.slice().buffer },
-    ...(r.stacks ? { stacks: r.stacks.map((s) => ({ ...s, data: s.data.slice(0) })) } : {}),
-    timings,
-  };
+  const stacks = loaded.stacks ? STACK_ORDER.map((k) => loaded.stacks!.get(k)?.attention).filter((a) => a !== undefined) : [loaded.run.attention!];
+  return { type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason, shapes: shapesOf(stacks), timings };
 }

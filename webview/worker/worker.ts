@@ -3,7 +3,8 @@
  * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
-import { packAttention } from '../../src/shared/attention';
+import { packAttention, type Attention } from '../../src/shared/attention';
+import { AttentionStore } from '../../src/shared/attention-query';
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
@@ -24,6 +25,34 @@ const probes = new Map<string, ProbeScores>();
 /** The last single-model run that produced a result, kept so its weights can be explained. */
 let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
+/** The stacks of the latest run with a result: this worker owns them and answers 'query' messages from them. */
+let held: { runId: number; store: AttentionStore } | undefined;
+
+/** Keeps a run's stacks for queries, and returns copies for the panel's views (which still draw from their own). */
+function keep(runId: number, stacks: readonly Attention[]): Attention[] {
+  held = { runId, store: new AttentionStore(stacks) };
+  const copies = new Map<Float32Array, Float32Array>();
+  return stacks.map((s) => {
+    let data = copies.get(s.data);
+    if (!data) copies.set(s.data, (data = s.data.slice()));
+    return { ...s, data };
+  });
+}
+
+/** Answers a query about the held run at once (not behind runs in the queue): a row for a hover must not wait. */
+function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
+  const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
+  if (!held || held.runId !== msg.runId) {
+    post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
+    return;
+  }
+  try {
+    const { answer, transfer } = held.store.answer(msg.query);
+    post({ ...base, answer }, transfer);
+  } catch (e) {
+    post({ ...base, error: messageOf(e) });
+  }
+}
 let queue: Promise<void> = Promise.resolve();
 
 function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
@@ -86,7 +115,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
     if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
-    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId) });
+    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), keep: (st) => keep(runId, st) });
     const t0 = performance.now();
     const chosen = await chooseBackend(msg.backend);
     // WebGPU that fails (creating the session, or running) is retried on WASM, with the reason; the panel keeps the deadline.
@@ -107,7 +136,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const { session, output } = ran.value;
     if (stale(runId)) return;
     const a = output.attention;
-    const attention = packAttention(a); // checks the shape; owns its buffer
+    const attention = packAttention(keep(runId, [a])[0]); // checks the shape; owns its buffer
     const transfer: Transferable[] = [attention.data];
     const logits = output.logits?.buffer as ArrayBuffer | undefined;
     if (logits && logits !== attention.data) transfer.push(logits);
@@ -188,6 +217,9 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
       break;
     case 'explain':
       queue = queue.then(() => handleExplain(msg));
+      break;
+    case 'query':
+      answerQuery(msg);
       break;
     case 'valueNorms':
       queue = queue.then(async () => {

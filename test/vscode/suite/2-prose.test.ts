@@ -31,7 +31,7 @@ describe('a prose sentence', () => {
     const checked = checkDocumentRanges(doc, run);
     assert.equal(checked, ranged.length, 'every token was checked against the document');
     checkTiling(run);
-    checkAttention(run);
+    await checkAttention(run);
   });
 
   it('opens the Attention Lens panel', async () => {
@@ -43,12 +43,13 @@ describe('a prose sentence', () => {
   it('a second run on the same selection gives the same attention', async () => {
     const api = await getApi();
     const first = api.lastRun();
-    assert.ok(first?.attention, 'a previous run exists');
+    assert.ok(first?.shapes, 'a previous run exists');
+    // The worker holds only the latest run's stacks: read the first run's before running again.
+    const a = (await api.attention(first.runId)).data;
     const again = await showAttentionRun(api);
     assert.notEqual(again.runId, first.runId, 'a new run id');
     assert.deepEqual(again.tokens, first.tokens, 'same tokens');
-    const a = first.attention.data;
-    const b = again.attention!.data;
+    const b = (await api.attention(again.runId)).data;
     assert.equal(b.length, a.length);
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
@@ -60,10 +61,10 @@ describe('the editor hover card', () => {
   it("hovering a token of the analysed text lists the tokens it attends to most, with the run's weights", async () => {
     const api = await getApi();
     const run = api.lastRun();
-    assert.ok(run?.attention, 'a finished run exists (see above)');
+    assert.ok(run?.shapes, 'a finished run exists (see above)');
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === run.documentUri);
     assert.ok(doc, 'the analysed document is open');
-    const { layers, heads, queries: T, data } = run.attention;
+    const { layers, heads, queries: T, data } = await api.attention(run.runId);
     const k = Math.floor(T / 2);
     const position = doc.positionAt(run.documentOffset + run.tokens[k].start);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, position);

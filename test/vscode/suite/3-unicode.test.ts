@@ -50,6 +50,6 @@ describe('CRLF, tabs, emoji, combining marks and RTL', () => {
           `token ${JSON.stringify(t.text)} boundary ${o} splits a surrogate pair`);
       }
     }
-    checkAttention(run);
+    await checkAttention(run);
   });
 });

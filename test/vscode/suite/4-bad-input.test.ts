@@ -46,7 +46,7 @@ describe('bad and unusual input', () => {
     assert.equal(run.text, 'a');
     assert.equal(rangedTokens(run).length, 1, 'one token');
     checkTiling(run);
-    checkAttention(run);
+    await checkAttention(run);
   });
 
   it('a 50k-character selection is cut to the model context with a notice', async () => {
@@ -61,12 +61,12 @@ describe('bad and unusual input', () => {
     const run = await showAttentionRun(api);
     const ctx = modelContext();
     assert.equal(run.tokens.length, ctx, `T is the model context (${ctx})`);
-    assert.equal(run.attention!.queries, ctx);
+    assert.equal(run.shapes![0].queries, ctx);
     assert.ok(big.startsWith(run.text) && run.text.length < big.length, 'the tokenized text is a prefix of the selection');
     assert.ok(run.notices.some((n) => /trunc|cut|first|limit|context|max|long/i.test(n)),
       `a truncation notice (notices: ${JSON.stringify(run.notices)})`);
     checkTiling(run);
-    checkAttention(run);
+    await checkAttention(run);
   });
 
   it('binary-looking text with NULs: refused with a warning about binary data; no run starts', async () => {
@@ -96,7 +96,7 @@ describe('bad and unusual input', () => {
     assert.equal(run.documentOffset, doc.offsetAt(new vscode.Position(1, 0)));
     assert.ok(run.notices.length > 0, `a notice says the current line was used (notices: ${JSON.stringify(run.notices)})`);
     checkTiling(run);
-    checkAttention(run);
+    await checkAttention(run);
   });
 
   it('multiple cursors: uses the primary selection, with a notice', async () => {
@@ -112,7 +112,7 @@ describe('bad and unusual input', () => {
     assert.equal(run.text, doc.getText(primary), 'the run used the primary selection');
     assert.equal(run.documentOffset, doc.offsetAt(primary.start));
     assert.ok(run.notices.length > 0, `a notice about the other cursors (notices: ${JSON.stringify(run.notices)})`);
-    checkAttention(run);
+    await checkAttention(run);
   });
 
   it('still works normally after all of the above', async () => {
@@ -123,6 +123,6 @@ describe('bad and unusual input', () => {
     const run = await showAttentionRun(api);
     assert.equal(run.text, line.text);
     assert.equal(run.notices.length, 0, `a clean selection gives no notices (got ${JSON.stringify(run.notices)})`);
-    checkAttention(run);
+    await checkAttention(run);
   });
 });

@@ -38,7 +38,7 @@ describe('your own models (Hugging Face-shaped ONNX folders)', () => {
     it(`${name}: attention matches PyTorch to 1e-5${causal ? ', causal' : ', bidirectional'}`, async () => {
       const entry = loadTestReference(name)[0];
       const run = await runOn(name, entry);
-      const a = run.attention!;
+      const a = await (await getApi()).attention(run.runId);
       assert.equal(a.causal, causal);
       const ref = entry.tensors.attention;
       assert.deepEqual([a.layers, a.heads, a.queries, a.keys], ref.shape);
@@ -52,8 +52,10 @@ describe('your own models (Hugging Face-shaped ONNX folders)', () => {
     const run = await runOn('tiny-t5', entry);
     const decoderIds = run.decoderTokens?.map((t) => t.id);
     assert.deepEqual(decoderIds, [0, ...entry.ids.slice(0, -1)], 'decoder ids: start token, then the input shifted right');
+    const api = await getApi();
+    const stacks = await Promise.all(['encoder', 'decoder', 'cross'].map((k) => api.attention(run.runId, k as 'encoder')));
     const stack = (kind: string) => {
-      const s = run.stacks?.find((x) => x.kind === kind);
+      const s = stacks.find((x) => x.kind === kind);
       assert.ok(s, `a ${kind} stack`);
       return s;
     };

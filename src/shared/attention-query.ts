@@ -1,0 +1,215 @@
+/**
+ * Asking for attention instead of copying it: the queries a view sends to whoever owns a run's stacks (the
+ * inference worker), and the store that answers them at display size. The host and the compare view never
+ * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
+ * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
+ */
+import { headView, headMatrix, layerMean, matmul, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { nearestHeads } from './head-compare';
+import { displaySize, poolMax, visibleQuantile } from './display';
+import type { HeadRef } from './protocol';
+
+/** One stack's dimensions, without its data: what the host keeps of a run. */
+export type StackShape = Omit<Attention, 'data'>;
+
+/** What a view may ask about a run's attention. */
+export type AttentionQuery =
+  /** Row `query` of a head (or aggregate): Float32 [keys]. */
+  | { readonly kind: 'row'; readonly head: HeadRef; readonly query: number }
+  /** The `k` largest weights of row `query`, largest first (ties: earlier key first). */
+  | { readonly kind: 'topk'; readonly head: HeadRef; readonly query: number; readonly k: number }
+  /** A head's matrix, max-pooled to at most `maxSide` × `maxSide` cells (full size when it fits or when omitted). */
+  | { readonly kind: 'matrix'; readonly head: HeadRef; readonly maxSide?: number }
+  /** The `count` heads of the same stack nearest to a head by mean row JS divergence, nearest first. */
+  | { readonly kind: 'nearest'; readonly head: HeadRef; readonly count: number };
+
+/** The answer to each kind of query. */
+export type AttentionAnswer =
+  | { readonly kind: 'row'; readonly weights: ArrayBuffer }
+  | { readonly kind: 'topk'; readonly keys: readonly number[]; readonly weights: readonly number[] }
+  | {
+      readonly kind: 'matrix';
+      /** Cells drawn (≤ the head's queries × keys); `pooled` when each cell is the max of a block. */
+      readonly rows: number;
+      readonly cols: number;
+      readonly pooled: boolean;
+      /** Float32 [rows, cols]; NaN marks a block with no visible (unmasked) cell. */
+      readonly data: ArrayBuffer;
+      /** Top of the colour scale: the 99th percentile of the full matrix's visible weights (display.ts). */
+      readonly scale: number;
+      /** True when the matrix drawn is causal (hatch above the diagonal). */
+      readonly causal: boolean;
+    }
+  | { readonly kind: 'nearest'; readonly heads: readonly { readonly head: HeadRef; readonly meanJsd: number }[] };
+
+/** The query kinds, for guards on untrusted messages. */
+export const QUERY_KINDS: readonly AttentionQuery['kind'][] = ['row', 'topk', 'matrix', 'nearest'];
+
+/** An answer and the buffers to transfer with it. */
+export interface AnsweredQuery {
+  readonly answer: AttentionAnswer;
+  readonly transfer: ArrayBuffer[];
+}
+
+/** The shape of each stack, for a result message (no data). */
+export function shapesOf(stacks: readonly Attention[]): StackShape[] {
+  return stacks.map(({ kind, layers, heads, queries, keys, causal }) => ({ kind, layers, heads, queries, keys, causal }));
+}
+
+/**
+ * The stack a head reference names: 'self' and 'encoder' name the run's own (or an encoder–decoder run's
+ * encoder) stack, 'decoder' and 'cross' their stacks. Undefined when the run has no such stack.
+ */
+export function stackFor<S extends StackShape>(stacks: readonly S[], ref: HeadRef): S | undefined {
+  return ref.stack === 'self' || ref.stack === 'encoder'
+    ? stacks.find((s) => s.kind === 'self' || s.kind === 'encoder')
+    : stacks.find((s) => s.kind === ref.stack);
+}
+
+/** True when `ref` names a head (or an aggregate) that exists in a stack of `layers` × `heads`. */
+export function isValidHead(ref: HeadRef, layers: number, heads: number): boolean {
+  const layerOk = Number.isInteger(ref.layer) && ref.layer >= 0 && ref.layer < layers;
+  const headOk = ref.head === 'mean' || ref.head === 'max' || ref.head === 'rollout' || (Number.isInteger(ref.head) && ref.head >= 0 && ref.head < heads);
+  return layerOk && headOk;
+}
+
+/** The selector drawn for a reference: rollout has no cross-attention (non-square) form, so the mean stands in there. */
+export function shownSelector(s: StackShape, head: HeadSelector): HeadSelector {
+  return head === 'rollout' && (s.kind === 'cross' || s.queries !== s.keys) ? 'mean' : head;
+}
+
+/** How many aggregate matrices (means, maxima, rollouts) a store keeps: each is T² floats. */
+const KEEP_AGGREGATES = 24;
+
+/**
+ * The owner of one run's stacks: answers queries from them, computing aggregates and colour-scale tops once
+ * and keeping them (rollout builds on the previous layer's, so asking for every layer costs one product each).
+ */
+export class AttentionStore {
+  private readonly aggregates = new Map<string, Float32Array>();
+  private readonly scales = new Map<string, number>();
+  /** Per stack kind: rollout products Â_l···Â_0 in Float64, by layer. */
+  private readonly rollouts = new Map<AttentionStackKind, Float64Array[]>();
+
+  constructor(readonly stacks: readonly Attention[]) {}
+
+  /** The stack and selector a reference names; throws a RangeError naming what is wrong. */
+  resolve(ref: HeadRef): { stack: Attention; selector: HeadSelector } {
+    const stack = stackFor(this.stacks, ref);
+    if (!stack) throw new RangeError(`This run has no ${ref.stack} attention.`);
+    if (!isValidHead(ref, stack.layers, stack.heads)) throw new RangeError(`There is no head ${String(ref.head)} in layer ${ref.layer} of ${stack.layers}×${stack.heads}.`);
+    return { stack, selector: shownSelector(stack, ref.head) };
+  }
+
+  /** The [queries, keys] matrix a reference names: a view for a head, a kept matrix for an aggregate. */
+  matrix(ref: HeadRef): Float32Array {
+    const { stack, selector } = this.resolve(ref);
+    if (typeof selector === 'number') return headView(stack, ref.layer, selector);
+    const key = `${stack.kind}|${ref.layer}|${selector}`;
+    let m = this.aggregates.get(key);
+    if (m) {
+      this.aggregates.delete(key); // most recently used last
+    } else {
+      m = selector === 'rollout' ? Float32Array.from(this.rollout(stack, ref.layer)) : headMatrix(stack, ref.layer, selector);
+      if (this.aggregates.size >= KEEP_AGGREGATES) this.aggregates.delete(this.aggregates.keys().next().value!);
+    }
+    this.aggregates.set(key, m);
+    return m;
+  }
+
+  /** Rollout Â_upTo···Â_0 (attention.ts `rollout`), from the kept product of the layers below. */
+  private rollout(stack: Attention, upTo: number): Float64Array {
+    let kept = this.rollouts.get(stack.kind);
+    if (!kept) this.rollouts.set(stack.kind, (kept = []));
+    const t = stack.queries;
+    for (let l = kept.length; l <= upTo; l++) {
+      const w = layerMean(stack, l);
+      const m = new Float64Array(t * t);
+      for (let i = 0; i < t; i++) {
+        let s = 0;
+        for (let j = 0; j < t; j++) s += (m[i * t + j] = 0.5 * w[i * t + j] + (i === j ? 0.5 : 0));
+        if (s > 0) for (let j = 0; j < t; j++) m[i * t + j] /= s;
+      }
+      kept.push(l === 0 ? m : matmul(m, kept[l - 1], t));
+    }
+    return kept[upTo];
+  }
+
+  /** Row `query` of a reference's matrix, as a new array. */
+  row(ref: HeadRef, query: number): Float32Array {
+    const { stack } = this.resolve(ref);
+    if (!Number.isInteger(query) || query < 0 || query >= stack.queries) throw new RangeError(`There is no query ${query} of ${stack.queries}.`);
+    const k = stack.keys;
+    return this.matrix(ref).slice(query * k, (query + 1) * k);
+  }
+
+  /** Top of the colour scale for a reference's matrix (99th percentile of its visible weights), kept. */
+  scale(ref: HeadRef): number {
+    const { stack, selector } = this.resolve(ref);
+    const key = `${stack.kind}|${ref.layer}|${selector}`;
+    let s = this.scales.get(key);
+    if (s === undefined) {
+      s = visibleQuantile(this.matrix(ref), stack.queries, stack.causal, 0.99, stack.keys);
+      this.scales.set(key, s);
+    }
+    return s;
+  }
+
+  /** Answers one query; throws a RangeError for a reference or index the run does not have. */
+  answer(q: AttentionQuery): AnsweredQuery {
+    switch (q.kind) {
+      case 'row': {
+        const weights = this.row(q.head, q.query).buffer as ArrayBuffer;
+        return { answer: { kind: 'row', weights }, transfer: [weights] };
+      }
+      case 'topk': {
+        const row = this.row(q.head, q.query);
+        const keys = topIndices(row, Math.max(0, Math.min(row.length, Math.floor(q.k))));
+        return { answer: { kind: 'topk', keys, weights: keys.map((j) => row[j]) }, transfer: [] };
+      }
+      case 'matrix': {
+        const { stack } = this.resolve(q.head);
+        const m = this.matrix(q.head);
+        const size = displaySize(stack.queries, stack.keys, q.maxSide ?? Infinity);
+        const pooled = size.rows !== stack.queries || size.cols !== stack.keys;
+        const data = (pooled ? poolMax(m, stack.queries, stack.keys, size.rows, size.cols, stack.causal) : m.slice()).buffer as ArrayBuffer;
+        return {
+          answer: { kind: 'matrix', rows: size.rows, cols: size.cols, pooled, data, scale: this.scale(q.head), causal: stack.causal },
+          transfer: [data],
+        };
+      }
+      case 'nearest': {
+        const { stack } = this.resolve(q.head);
+        const self = typeof q.head.head === 'number' ? { layer: q.head.layer, head: q.head.head } : undefined;
+        const heads = nearestHeads(stack, this.matrix(q.head), Math.max(0, Math.floor(q.count)), self)
+          .map((r) => ({ head: { stack: q.head.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd }));
+        return { answer: { kind: 'nearest', heads }, transfer: [] };
+      }
+      default:
+        throw new RangeError(`Unknown attention query ${JSON.stringify((q as { kind?: unknown }).kind)}.`);
+    }
+  }
+}
+
+/**
+ * Indices of the `k` largest positive values, largest first (ties: lower index first), in O(n·k) with a
+ * small sorted buffer: never a sort of the whole row.
+ */
+export function topIndices(row: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  if (k <= 0) return top;
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (!(v > 0)) continue;
+    if (top.length === k && !(v > row[top[k - 1]])) continue;
+    if (top.length < k) top.push(j);
+    else top[k - 1] = j;
+    let p = top.length - 1;
+    while (p > 0 && row[top[p - 1]] < v) {
+      top[p] = top[p - 1];
+      p--;
+    }
+    top[p] = j;
+  }
+  return top;
+}
