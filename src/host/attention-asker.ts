@@ -101,5 +101,9 @@ export function answerProblem(kind: AttentionQuery['kind'], answer: unknown): st
     }
     case 'nearest':
       return Array.isArray(a.heads) ? undefined : 'The panel sent a malformed list of heads.';
+    case 'metrics':
+      return Array.isArray(a.rows) ? undefined : 'The panel sent malformed metrics.';
+    case 'predictions':
+      return Array.isArray(a.predictions) ? undefined : 'The panel sent malformed predictions.';
   }
 }

@@ -7,7 +7,9 @@
 import { headView, headMatrix, layerMean, matmul, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeads } from './head-compare';
 import { displaySize, poolMax, visibleQuantile } from './display';
-import type { HeadRef } from './protocol';
+import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
+import { hasRepeat, headMetrics, type HeadMetricValues } from './head-labels';
+import { topNextTokens, type Prediction } from './predictions';
 
 /** One stack's dimensions, without its data: what the host keeps of a run. */
 export type StackShape = Omit<Attention, 'data'>;
@@ -21,7 +23,11 @@ export type AttentionQuery =
   /** A head's matrix, max-pooled to at most `maxSide` × `maxSide` cells (full size when it fits or when omitted). */
   | { readonly kind: 'matrix'; readonly head: HeadRef; readonly maxSide?: number }
   /** The `count` heads of the same stack nearest to a head by mean row JS divergence, nearest first. */
-  | { readonly kind: 'nearest'; readonly head: HeadRef; readonly count: number };
+  | { readonly kind: 'nearest'; readonly head: HeadRef; readonly count: number }
+  /** Every head's metrics (head-labels.ts) on token ids `ids` (the stack's queries), layer-major, induction left null; none for cross-attention. */
+  | { readonly kind: 'metrics'; readonly stack: StackKind; readonly ids: readonly number[] }
+  /** The `k` most probable next tokens after position `query` (decoder models with logits). */
+  | { readonly kind: 'predictions'; readonly query: number; readonly k: number };
 
 /** The answer to each kind of query. */
 export type AttentionAnswer =
@@ -40,10 +46,12 @@ export type AttentionAnswer =
       /** True when the matrix drawn is causal (hatch above the diagonal). */
       readonly causal: boolean;
     }
-  | { readonly kind: 'nearest'; readonly heads: readonly { readonly head: HeadRef; readonly meanJsd: number }[] };
+  | { readonly kind: 'nearest'; readonly heads: readonly { readonly head: HeadRef; readonly meanJsd: number }[] }
+  | { readonly kind: 'metrics'; readonly rows: readonly HeadMetricValues[] }
+  | { readonly kind: 'predictions'; readonly predictions: readonly Prediction[] };
 
 /** The query kinds, for guards on untrusted messages. */
-export const QUERY_KINDS: readonly AttentionQuery['kind'][] = ['row', 'topk', 'matrix', 'nearest'];
+export const QUERY_KINDS: readonly AttentionQuery['kind'][] = ['row', 'topk', 'matrix', 'nearest', 'metrics', 'predictions'];
 
 /** An answer and the buffers to transfer with it. */
 export interface AnsweredQuery {
@@ -90,8 +98,10 @@ export class AttentionStore {
   private readonly scales = new Map<string, number>();
   /** Per stack kind: rollout products Â_l···Â_0 in Float64, by layer. */
   private readonly rollouts = new Map<AttentionStackKind, Float64Array[]>();
+  private readonly metricRows = new Map<string, HeadMetricValues[]>();
 
-  constructor(readonly stacks: readonly Attention[]) {}
+  /** `logits`: Float32 [T, vocab] of a decoder model, for 'predictions'. */
+  constructor(readonly stacks: readonly Attention[], readonly logits?: { readonly data: Float32Array; readonly vocab: number }) {}
 
   /** The stack and selector a reference names; throws a RangeError naming what is wrong. */
   resolve(ref: HeadRef): { stack: Attention; selector: HeadSelector } {
@@ -155,6 +165,21 @@ export class AttentionStore {
     return s;
   }
 
+  /** Every head's metrics on `ids`, kept per stack and ids; none for cross-attention (they are defined on T × T). */
+  private metrics(stack: Attention, ids: readonly number[]): HeadMetricValues[] {
+    if (stack.kind === 'cross' || stack.queries !== stack.keys) return [];
+    if (ids.length !== stack.queries) throw new RangeError(`${ids.length} token ids for ${stack.queries} queries.`);
+    const key = `${stack.kind}|${ids.join(',')}`;
+    let rows = this.metricRows.get(key);
+    if (!rows) {
+      const repeats = hasRepeat(ids);
+      rows = [];
+      for (let l = 0; l < stack.layers; l++) for (let h = 0; h < stack.heads; h++) rows.push(headMetrics(stack, l, h, ids, repeats));
+      this.metricRows.set(key, rows);
+    }
+    return rows;
+  }
+
   /** Answers one query; throws a RangeError for a reference or index the run does not have. */
   answer(q: AttentionQuery): AnsweredQuery {
     switch (q.kind) {
@@ -184,6 +209,16 @@ export class AttentionStore {
         const heads = nearestHeads(stack, this.matrix(q.head), Math.max(0, Math.floor(q.count)), self)
           .map((r) => ({ head: { stack: q.head.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd }));
         return { answer: { kind: 'nearest', heads }, transfer: [] };
+      }
+      case 'metrics': {
+        const stack = stackFor(this.stacks, { stack: q.stack, layer: 0, head: 0 });
+        if (!stack) throw new RangeError(`This run has no ${q.stack} attention.`);
+        return { answer: { kind: 'metrics', rows: this.metrics(stack, q.ids) }, transfer: [] };
+      }
+      case 'predictions': {
+        const l = this.logits;
+        if (!l) throw new RangeError('This run has no logits to predict from.');
+        return { answer: { kind: 'predictions', predictions: topNextTokens(l.data, l.vocab, q.query, Math.max(0, Math.floor(q.k))) }, transfer: [] };
       }
       default:
         throw new RangeError(`Unknown attention query ${JSON.stringify((q as { kind?: unknown }).kind)}.`);

@@ -2,12 +2,13 @@
  * The one message protocol of Attention Lens: host ⇄ panel webview, host ⇄ compare view, and
  * panel ⇄ inference worker. Each direction is a discriminated union on `type`. Every receiver ends its
  * `switch` with `assertNever`, so adding a message without handling it is a compile error.
- * Tensors travel as transferable `ArrayBuffer`s (Float32, row-major; attention as AttentionMessage), never as JSON arrays.
+ * Tensors travel as transferable `ArrayBuffer`s (Float32, row-major), never as JSON arrays; attention stays in the worker,
+ * which answers 'query' messages (attention-query.ts) with what a view draws.
  * Imports neither `vscode` nor the DOM.
  */
 
 import type { ProbeScores } from './probe-scores';
-import type { AttentionMessage, AttentionStackKind } from './attention';
+import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
 
 export type { AttentionStackKind } from './attention';
@@ -121,6 +122,8 @@ export interface QueryMessage {
   readonly id: number;
   readonly runId: number;
   readonly query: AttentionQuery;
+  /** Ask about the value-weighted stacks (α_ij·‖v_j‖, rows renormalised) once 'valueNorms' has answered with norms. */
+  readonly weighted?: boolean;
 }
 
 /**
@@ -265,12 +268,12 @@ export type WorkerToPanel =
       readonly runId: number;
       readonly backendUsed: BackendUsed;
       readonly fallbackReason?: string;
-      /** The run's attention ('self', or the encoder's for encoder–decoder models). */
-      readonly attention: AttentionMessage;
-      /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
-      readonly stacks?: readonly AttentionMessage[];
-      /** Float32 [T, vocab] logits, if the graph has a logits output. */
-      readonly logits?: ArrayBuffer;
+      /**
+       * The shape of each stack ('self', or encoder, decoder and cross, the encoder first): the worker keeps the
+       * data and answers 'query' messages about this run until the next run's result.
+       */
+      readonly shapes: readonly StackShape[];
+      /** The vocabulary size, when the graph has logits (then 'predictions' queries are answered). */
       readonly vocab?: number;
       readonly loadMs: number;
       readonly inferenceMs: number;

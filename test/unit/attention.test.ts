@@ -134,17 +134,15 @@ describe('attention: the one stack type and its views', () => {
 });
 
 describe('attention in transit', () => {
-  it('travels as a transferred ArrayBuffer, not a JSON array, and arrives with its shape', async () => {
+  it('a served head travels as a transferred ArrayBuffer, not a JSON array, and arrives with its shape', async () => {
     const data = Float32Array.from({ length: 2 * 3 * 4 * 4 }, (_, i) => i / 100);
-    const expected = Array.from(data);
-    const msg0 = packAttention(selfAttention(2, 3, 4, data));
-    const msg: WorkerToPanel = { type: 'result', runId: 7, backendUsed: 'wasm', attention: msg0, loadMs: 0, inferenceMs: 0 };
-    const got = await roundTrip(msg, [msg0.data]);
-    assert.equal(msg0.data.byteLength, 0, 'the sender\'s buffer was transferred (detached), not copied');
-    assert.ok(got.type === 'result');
-    const a = unpackAttention(got.attention);
-    assert.deepEqual([a.kind, a.layers, a.heads, a.queries, a.keys, a.causal], ['self', 2, 3, 4, 4, false]);
-    assert.deepEqual(Array.from(a.data), expected);
+    const { answer, transfer } = new AttentionStore([selfAttention(2, 3, 4, data)]).answer({ kind: 'matrix', head: { stack: 'self', layer: 1, head: 2 } });
+    const msg: WorkerToPanel = { type: 'answer', id: 1, runId: 7, answer };
+    const got = await roundTrip(msg, transfer);
+    assert.ok(answer.kind === 'matrix' && answer.data.byteLength === 0, 'the sender\'s buffer was transferred (detached), not copied');
+    assert.ok(got.type === 'answer' && got.answer?.kind === 'matrix');
+    assert.deepEqual([got.answer.rows, got.answer.cols, got.answer.pooled, got.answer.causal], [4, 4, false, false]);
+    assert.deepEqual(Array.from(new Float32Array(got.answer.data)), Array.from(data.subarray(5 * 16, 6 * 16)));
   });
 
   it('packs a sub-view into its own buffer so unrelated bytes are not sent', () => {

@@ -100,6 +100,15 @@ export function attentionImage(m: Float32Array, tokens: number, max: number, cau
   return c;
 }
 
+/**
+ * Attention image of a matrix the worker served at display size (attention-query.ts): pooled cells are the
+ * max of their block with NaN for blocks that are all masked; a full-size causal matrix is masked above the diagonal.
+ */
+export function servedImage(m: { readonly values: Float32Array; readonly rows: number; readonly cols: number; readonly scale: number;
+  readonly pooled: boolean; readonly causal: boolean; }, theme: Theme): HTMLCanvasElement {
+  return attentionImage(m.values, m.rows, m.scale, m.causal && !m.pooled, theme, m.cols);
+}
+
 /** Diverging image of a signed [T,T] matrix on a signed √ ramp: −limit blue, 0 background, +limit red; masked greyed. */
 export function divergingImage(d: Float32Array, tokens: number, limit: number, causal: boolean, theme: Theme): HTMLCanvasElement {
   return matrixImage(tokens, (i, j) => {

@@ -99,13 +99,13 @@ export class InferenceClient {
    * Asks the worker about run `runId`'s attention (the worker owns the stacks); resolves with its answer
    * message, whose id is this side's (the caller puts back its own). A dead worker answers `stale`.
    */
-  query(runId: number, query: AttentionQuery): Promise<AnswerMessage> {
+  query(runId: number, query: AttentionQuery, weighted = false): Promise<AnswerMessage> {
     const id = this.nextQueryId++;
     return new Promise((resolve) => {
       const w = this.worker;
       if (!w) return resolve({ type: 'answer', id, runId, stale: true, error: 'The inference worker is not running.' });
       this.asking.set(id, resolve);
-      w.postMessage({ type: 'query', id, runId, query } satisfies PanelToWorker);
+      w.postMessage({ type: 'query', id, runId, query, ...(weighted ? { weighted } : {}) } satisfies PanelToWorker);
     });
   }
 

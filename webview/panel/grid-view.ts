@@ -5,7 +5,7 @@
  * current cell and its metrics are announced in `#grid-status`.
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
-import { attentionImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
+import { servedImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
 import { formatMetric, isValueMetric, metricInfo, VALUE_METRICS, type ValueMetric } from './metric-info';
@@ -236,7 +236,7 @@ export class GridView {
     this.model = m;
     const { run, theme } = m;
     const { layers, heads } = run;
-    if (!run.attention || this.wrap.clientWidth === 0) return;
+    if (!run.ready || this.wrap.clientWidth === 0) return;
     const cols = heads + 1;
     const avail = Math.max(160, this.wrap.clientWidth - 8);
     const labelW = 34;
@@ -264,11 +264,14 @@ export class GridView {
         const head: HeadChoice = c < heads ? c : 'mean';
         const key = `${run.runId}|${r}|${head}`;
         let img = this.images.get(key);
-        // Thumbnails are built within a frame budget, the rest on the next frames: never one long task.
+        // Each thumbnail comes from the worker max-pooled to its device pixels; images are built within a frame
+        // budget, the rest on the next frames (or when the worker's answer arrives): never one long task.
         if (!img && performance.now() - started < GridView.FRAME_BUDGET_MS) {
-          const mat = run.matrix(r, head)!;
-          img = attentionImage(mat, run.T, run.scaleOf(r, head), run.causal, theme, run.K, Math.ceil(thumb * (window.devicePixelRatio || 1)));
-          this.images.set(key, img);
+          const served = run.matrix(r, head, thumb * (window.devicePixelRatio || 1));
+          if (served) {
+            img = servedImage(served, theme);
+            this.images.set(key, img);
+          }
         }
         const x = this.cellX(l, c);
         const y = labelH + r * (thumb + gap);

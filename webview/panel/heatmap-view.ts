@@ -6,7 +6,7 @@
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { formatWeight } from '../../src/shared/attention';
-import { attentionImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
+import { servedImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken, shortLabel } from '../common/token-text';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
@@ -48,6 +48,8 @@ export class HeatmapView {
   private model?: HeatmapModel;
   private layout?: Layout;
   private cursor: [number, number] | null = null;
+  /** A tip waiting for its row: query, key and where the pointer was. */
+  private pendingTip?: [number, number, number, number];
 
   constructor(private readonly events: HeatmapEvents) {
     this.canvas.addEventListener('mousemove', (ev) => {
@@ -76,6 +78,7 @@ export class HeatmapView {
 
   private leave(): void {
     this.cursor = null;
+    this.pendingTip = undefined;
     this.tip.hidden = true;
     this.events.hoverRow(null);
     if (this.model) this.draw(this.model);
@@ -119,6 +122,12 @@ export class HeatmapView {
     if (!m) return;
     const row = m.run.row(m.layer, m.head, i);
     const masked = m.run.causal && j > i;
+    // The exact weight comes with the row from the worker: the tip shows once it is in (draw() calls back here).
+    this.pendingTip = row || masked ? undefined : [i, j, x, y];
+    if (this.pendingTip) {
+      this.tip.hidden = true;
+      return;
+    }
     const w = row?.[j] ?? 0;
     const lines = [
       `query ${describeToken(m.run.labels, i)}`,
@@ -148,9 +157,8 @@ export class HeatmapView {
     const { run, theme } = m;
     const T = run.T;
     const K = run.K;
-    const matrix = run.matrix(m.layer, m.head);
     const avail = Math.max(120, this.wrap.clientWidth - 8);
-    if (!matrix || T === 0 || this.wrap.clientWidth === 0) return;
+    if (!run.ready || T === 0 || this.wrap.clientWidth === 0) return;
     let labels = Math.max(T, K) <= 96;
     let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
     let cell = Math.floor((avail - labelW) / K);
@@ -170,16 +178,19 @@ export class HeatmapView {
     const height = T * cell;
     const x0 = labelW + 1;
     const y0 = labelH + 1;
+    // The worker serves the matrix max-pooled to the canvas's device pixels where it has more cells than that (a hover
+    // still reads the exact weight of the cell under the pointer, from its row); until it has, the last drawing stays.
+    const served = run.matrix(m.layer, m.head, Math.max(size, height) * (window.devicePixelRatio || 1));
+    if (!served) return;
     this.layout = { x0, y0, cell, T, K };
     // Geometry in CSS px, for tests and tools that need to point at a cell.
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
-    const key = `${run.runId}|${m.layer}|${m.head}`;
-    const max = run.scaleOf(m.layer, m.head);
+    const key = `${run.runId}|${m.layer}|${m.head}|${served.rows}|${served.cols}|${run.valueWeighted}`;
+    const max = served.scale;
     let img = this.images.get(key);
     if (!img) {
-      // Pooled to the canvas's device pixels where the matrix has more cells than that; hover values stay exact.
-      img = attentionImage(matrix, T, max, run.causal, theme, K, Math.ceil(Math.max(size, height) * (window.devicePixelRatio || 1)));
+      img = servedImage(served, theme);
       this.images.set(key, img);
     }
     blitMatrix(ctx, img, x0, y0, size, height);
@@ -201,6 +212,10 @@ export class HeatmapView {
     this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${K === T && run.keyLabels === run.labels ? `${T} tokens` : `${T} query × ${K} key tokens`}. ` +
       'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
     this.renderLegend(m, max);
+    if (this.pendingTip && this.cursor?.[0] === this.pendingTip[0] && this.cursor[1] === this.pendingTip[1]) {
+      const [i, j, x, y] = this.pendingTip;
+      this.showTip([i, j], x, y);
+    }
   }
 
   private drawLabels(ctx: CanvasRenderingContext2D, m: HeatmapModel, x0: number, y0: number, cell: number, labelW: number,

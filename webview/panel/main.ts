@@ -69,7 +69,7 @@ valueToggle.addEventListener('change', () => void applyValueWeighting());
 /** Shows α·‖v‖ (scaled by value norms) or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
 async function applyValueWeighting(): Promise<void> {
   const r = run;
-  if (!r?.attention || stacks) return;
+  if (!r?.ready || stacks) return;
   if (valueToggle.checked && !r.hasValueNorms) {
     const x = await client.valueNorms(r.runId);
     if (run !== r) return;
@@ -78,7 +78,7 @@ async function applyValueWeighting(): Promise<void> {
       header.setError(`Cannot weight by ‖v‖: ${x.error ?? 'no values'}`);
       return;
     }
-    r.setValueWeighted(valueToggle.checked, new Float32Array(x.norms));
+    r.setValueWeighted(valueToggle.checked, true); // the worker now holds the value-weighted stack too
   } else r.setValueWeighted(valueToggle.checked);
   document.body.classList.toggle('value-weighted', r.valueWeighted);
   explainView.hide();
@@ -86,8 +86,8 @@ async function applyValueWeighting(): Promise<void> {
   grid.invalidate();
   render();
 }
-/** The run's logits [T, vocab] (decoder models) and the model's token strings, for next-token predictions. */
-let logits: { runId: number; data: Float32Array; vocab: number } | undefined;
+/** The run whose logits the worker holds (decoder models), and the model's token strings, for next-token predictions. */
+let logitsRunId: number | undefined;
 let vocabStrings: readonly string[] = [];
 
 /** Asks the worker for what feeds cell (i, j) of the head on show and lays out the maths. */
@@ -95,7 +95,7 @@ async function explainCell(i: number, j: number): Promise<void> {
   const r = run;
   const head = state.head;
   const layer = state.layer;
-  if (!r?.attention) return;
+  if (!r?.ready) return;
   if (typeof head !== 'number') {
     explainView.message('Pick a single head (not an aggregate) to see how one of its weights is computed.');
     return;
@@ -114,7 +114,10 @@ async function explainCell(i: number, j: number): Promise<void> {
   const e = explainWeight({
     query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
   });
-  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown: r.weight(layer, head, i, j), note: x.note, theme });
+  const shown = (await r.rowAsync(layer, head, i))?.[j];
+  if (run !== r || state.layer !== layer || state.head !== head) return;
+  if (shown === undefined) return explainView.message('The worker no longer holds this run; run Show Attention again.');
+  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown, note: x.note, theme });
 }
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
@@ -182,16 +185,15 @@ function render(): void {
   document.body.classList.toggle('has-run', !!run);
   if (!run) return;
   const f = focused();
-  if (run.attention) picker.update(run.layers, run.heads, state.layer, state.head);
+  if (run.ready) picker.update(run.layers, run.heads, state.layer, state.head);
   stackPicker.update(stacks ? STACK_ORDER.filter((k) => stacks!.has(k)) : [], stacks ? stackKind() : undefined);
   crossTokens.setVisible(run instanceof CrossRunData);
-  if (state.view === 'tokens' || !run.attention) {
+  if (state.view === 'tokens' || !run.ready) {
     (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head,
-      focused: run.attention ? f : null, locked: state.locked, theme });
-    const l = logits?.runId === run.runId && !stacks ? logits : undefined;
-    predictions.render({ run, focused: run.attention ? f : null, logits: l?.data, vocab: l?.vocab, strings: vocabStrings });
+      focused: run.ready ? f : null, locked: state.locked, theme });
+    predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
   }
-  if (!run.attention) return;
+  if (!run.ready) return;
   if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
@@ -204,13 +206,14 @@ function render(): void {
       probe: induction ? { period: probe!.period } : { missing: 'waiting for the probe (a repeated random sequence run once per model); models without logits are not probed.' },
     });
   }
-  // Head metrics come a frame budget at a time (RunData.metrics): draw again until every head is in.
-  if ((state.view === 'grid' || state.view === 'metrics') && run.metricsPending) {
-    cancelAnimationFrame(metricsFrame);
-    metricsFrame = requestAnimationFrame(() => render());
-  }
 }
-let metricsFrame = 0;
+
+/** Draws again on the next frame: an answer from the worker came in (several in one frame draw once). */
+function answerArrived(): void {
+  cancelAnimationFrame(answerFrame);
+  answerFrame = requestAnimationFrame(() => render());
+}
+let answerFrame = 0;
 
 /** Shows another stack of an encoder–decoder run (from the picker, or a focusHead that names it). */
 function selectStack(kind: AttentionStackKind): void {
@@ -271,6 +274,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   grid.invalidate();
   explainView.hide();
   run = new RunData(msg.runId, msg.text, msg.tokens, undefined);
+  logitsRunId = undefined;
   stacks = undefined;
   hovered = null;
   render();
@@ -286,7 +290,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     loaded = await loadRun(client, msg, (stage, backend) => {
       if (currentRunId !== msg.runId) return;
       header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
-    });
+    }, () => { if (currentRunId === msg.runId) answerArrived(); });
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -296,7 +300,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     return;
   }
   if (currentRunId !== msg.runId) return;
-  logits = loaded.logits;
+  logitsRunId = loaded.result.vocab ? msg.runId : undefined;
   void loadVocab(msg.model.tokenizerUri).then((v) => {
     if (currentRunId !== msg.runId || v === vocabStrings) return;
     vocabStrings = v;
@@ -333,7 +337,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'focusHead': {
       const h = msg.head;
       if (stacks?.has(h.stack)) selectStack(h.stack);
-      if (!run?.attention || h.layer < 0 || h.layer >= run.layers) break;
+      if (!run?.ready || h.layer < 0 || h.layer >= run.layers) break;
       if (typeof h.head === 'number' && (h.head < 0 || h.head >= run.heads)) break;
       selectHead(h.layer, h.head);
       break;
@@ -363,7 +367,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
 document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
 
 document.getElementById('pin-head')!.addEventListener('click', () => {
-  if (run?.attention) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
+  if (run?.ready) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
 });
 
 document.addEventListener('keydown', (ev) => {

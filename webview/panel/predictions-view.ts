@@ -1,9 +1,9 @@
 /**
  * Next-token predictions under the Tokens view (#predictions): for the hovered or locked position of a
- * decoder model, the five most probable next tokens from the logits the run already computed, with their
- * probabilities as bars. Token strings come from the model's tokenizer.json (fetched once per URI).
+ * decoder model, the five most probable next tokens from the logits the run already computed (the worker keeps
+ * them and sends the top five), with their probabilities as bars. Token strings come from the model's tokenizer.json (fetched once per URI).
  */
-import { topNextTokens, vocabStrings } from '../../src/shared/predictions';
+import { vocabStrings } from '../../src/shared/predictions';
 import { describeToken } from '../common/token-text';
 import type { RunData } from './state';
 
@@ -20,12 +20,12 @@ export function loadVocab(uri: string | undefined): Promise<string[]> {
   return v;
 }
 
-/** What the predictions show: the run's logits [T, vocab] and the vocabulary strings. */
+/** What the predictions show: whether the run has logits, and the vocabulary strings. */
 export interface PredictionsModel {
   readonly run: RunData;
   readonly focused: number | null;
-  readonly logits?: Float32Array;
-  readonly vocab?: number;
+  /** True when the worker holds the run's logits (a decoder model with a logits output). */
+  readonly hasLogits: boolean;
   readonly strings: readonly string[];
 }
 
@@ -42,12 +42,13 @@ export class PredictionsView {
 
   /** Draws the top-5 for the focused position, or hides the list (no logits, not causal, nothing focused). */
   render(m: PredictionsModel): void {
-    const { run, focused, logits, vocab } = m;
-    if (!logits || !vocab || !run.causal || focused === null || focused >= run.T) {
-      this.root.hidden = true;
+    const { run, focused } = m;
+    const top = m.hasLogits && run.causal && focused !== null && focused < run.T ? run.predictions(focused, 5) : undefined;
+    if (!top || focused === null) {
+      // Nothing to show, or the worker's answer is on its way (the panel draws again when it arrives).
+      if (!m.hasLogits || focused === null || !run.causal) this.root.hidden = true;
       return;
     }
-    const top = topNextTokens(logits, vocab, focused, 5);
     this.root.hidden = false;
     this.root.dataset.position = String(focused);
     this.root.dataset.top = top.map((t) => `${t.id}:${t.p.toFixed(4)}`).join(' ');

@@ -3,13 +3,11 @@
  * comes back against the tokens, and builds the data the views draw (one RunData per stack, logits), plus
  * the result message for the host. main.ts keeps the UI state and decides what to render.
  */
-import { unpackAttention } from '../../src/shared/attention';
 import type { AttentionStackKind, HostToPanel, PanelToHost, Timings } from '../../src/shared/protocol';
 import type { InferenceClient, ProgressFn, RunResult } from './client';
 import { deadlineReason, DeadlineError, WEBGPU_DEADLINE_MS } from '../../src/shared/backend-fallback';
-import { RunData } from './state';
-import { stackRuns, STACK_ORDER } from './stack-run';
-import { shapesOf } from '../../src/shared/attention-query';
+import { RunData, type AttentionSource } from './state';
+import { stackRuns } from './stack-run';
 
 type ShowMessage = Extract<HostToPanel, { type: 'show' }>;
 
@@ -19,8 +17,6 @@ export interface LoadedRun {
   readonly run: RunData;
   /** Encoder–decoder models: one RunData per stack. */
   readonly stacks?: Map<AttentionStackKind, RunData>;
-  /** Float32 [T, vocab] logits of decoder models, for next-token predictions. */
-  readonly logits?: { readonly runId: number; readonly data: Float32Array; readonly vocab: number };
   readonly result: RunResult;
 }
 
@@ -31,7 +27,7 @@ export const encoderOnly = (msg: ShowMessage): boolean => !!msg.model.decoderOnn
  * Runs `msg` in the worker and builds its views' data. Throws what the worker reported, CancelledError when a
  * newer run replaced it, or an Error when the attention does not cover the tokens.
  */
-export async function loadRun(client: InferenceClient, msg: ShowMessage, progress: ProgressFn): Promise<LoadedRun> {
+export async function loadRun(client: InferenceClient, msg: ShowMessage, progress: ProgressFn, changed: () => void): Promise<LoadedRun> {
   const decoderIds = msg.model.decoderOnnxUri && !encoderOnly(msg) ? msg.decoderTokens!.map((t) => t.id) : undefined;
   const ids = msg.tokens.map((t) => t.id);
   let result: RunResult;
@@ -44,17 +40,27 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
     progress('loading', 'wasm');
     result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds }), fallbackReason: deadlineReason(e) };
   }
-  // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
-  const stacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
-  const attention = unpackAttention(result.attention); // refuses a buffer whose length is not layers × heads × queries × keys
-  if (attention.queries !== msg.tokens.length) throw new Error(`The attention covers ${attention.queries} tokens, not ${msg.tokens.length}.`);
-  const logits = result.logits && result.vocab ? { runId: msg.runId, data: new Float32Array(result.logits), vocab: result.vocab } : undefined;
-  return { run: new RunData(msg.runId, msg.text, msg.tokens, attention), stacks, logits, result };
+  // The worker keeps the stacks: each RunData asks it for the rows and display-size matrices its views draw.
+  const source: AttentionSource = {
+    ask: async (query, weighted) => {
+      const a = await client.query(msg.runId, query, weighted);
+      if (!a.answer) throw new Error(a.error ?? 'no answer');
+      return a.answer;
+    },
+    changed,
+  };
+  const shapes = result.shapes;
+  const main = shapes[0];
+  if (!main || main.queries !== msg.tokens.length || main.keys !== msg.tokens.length) {
+    throw new Error(`The attention covers ${main?.queries ?? 0} tokens, not ${msg.tokens.length}.`);
+  }
+  // Encoder–decoder results: one view per stack; the encoder's backs the default run.
+  const stacks = shapes.length > 1 ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], shapes, source) : undefined;
+  return { run: stacks?.get(main.kind) ?? new RunData(msg.runId, msg.text, msg.tokens, main, source), stacks, result };
 }
 
 /** The result message for the host: the stacks' shapes only (the worker keeps the data; the host asks for rows). */
 export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<PanelToHost, { type: 'result' }> {
   const r = loaded.result;
-  const stacks = loaded.stacks ? STACK_ORDER.map((k) => loaded.stacks!.get(k)?.attention).filter((a) => a !== undefined) : [loaded.run.attention!];
-  return { type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason, shapes: shapesOf(stacks), timings };
+  return { type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason, shapes: r.shapes, timings };
 }

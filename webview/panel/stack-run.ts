@@ -4,11 +4,12 @@
  * tokens (causal), and cross-attention has decoder tokens as rows (queries) and input tokens as columns
  * (keys), so its matrices are T_dec × T_enc.
  */
-import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../../src/shared/attention';
+import { axesOf } from '../../src/shared/attention';
+import type { StackShape } from '../../src/shared/attention-query';
 import type { HeadMetricValues } from '../../src/shared/head-labels';
 import type { AttentionStackKind, TokenInfo } from '../../src/shared/protocol';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
-import { RunData } from './state';
+import { RunData, type AttentionSource } from './state';
 
 /** The stacks in the order the picker lists them. */
 export const STACK_ORDER: readonly AttentionStackKind[] = ['encoder', 'decoder', 'cross'];
@@ -17,8 +18,9 @@ export const STACK_ORDER: readonly AttentionStackKind[] = ['encoder', 'decoder',
 export class CrossRunData extends RunData {
   private readonly keyLabelList: readonly TokenLabel[];
 
-  constructor(runId: number, text: string, queryTokens: readonly TokenInfo[], readonly keyTokens: readonly TokenInfo[], attention: Attention) {
-    super(runId, text, queryTokens, attention);
+  constructor(runId: number, text: string, queryTokens: readonly TokenInfo[], readonly keyTokens: readonly TokenInfo[], shape: StackShape,
+    source?: AttentionSource) {
+    super(runId, text, queryTokens, shape, source);
     this.keyLabelList = keyTokens.map((t) => tokenLabel(t, text));
   }
 
@@ -38,21 +40,18 @@ export class CrossRunData extends RunData {
   }
 }
 
-/** One RunData per stack of a result, keyed by kind; throws on a malformed stack. */
+/** One RunData per stack of a result, keyed by kind; throws when a stack does not fit its token lists. */
 export function stackRuns(runId: number, text: string, tokens: readonly TokenInfo[], decoderTokens: readonly TokenInfo[],
-  stacks: readonly AttentionMessage[]): Map<AttentionStackKind, RunData> {
+  shapes: readonly StackShape[], source?: AttentionSource): Map<AttentionStackKind, RunData> {
   const out = new Map<AttentionStackKind, RunData>();
-  for (const m of stacks) {
-    const s = unpackAttention(m);
+  for (const s of shapes) {
     const { queryAxis, keyAxis } = axesOf(s.kind);
     const rows = queryAxis === 'decoder' ? decoderTokens : tokens;
     const cols = keyAxis === 'decoder' ? decoderTokens : tokens;
     if (rows.length !== s.queries || cols.length !== s.keys) {
       throw new Error(`The ${s.kind} attention is ${s.queries}×${s.keys}, but there are ${rows.length}×${cols.length} tokens.`);
     }
-    // Only decoder self-attention is drawn as causal (masked cells): encoder and cross stacks see every key.
-    const shown = s.kind === 'decoder' ? s : { ...s, causal: false };
-    out.set(s.kind, s.kind === 'cross' ? new CrossRunData(runId, text, rows, cols, shown) : new RunData(runId, text, rows, shown));
+    out.set(s.kind, s.kind === 'cross' ? new CrossRunData(runId, text, rows, cols, s, source) : new RunData(runId, text, rows, s, source));
   }
   return out;
 }

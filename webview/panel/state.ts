@@ -1,11 +1,10 @@
 /**
  * Panel state: the small UI state persisted with vscode.setState (view, layer, head, locked token), the
- * transient hover, and the data of the run on show with its per-head and mean matrices.
+ * transient hover, and the run on show: its tokens, shape and what the views asked the worker for.
  */
-import { headMatrix, headView, type Attention } from '../../src/shared/attention';
-import { valueWeightedStack } from '../../src/shared/value-weighted';
-import { scaleMax } from '../../src/shared/colors';
-import { hasRepeat, headMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
+import type { AttentionAnswer, AttentionQuery, StackShape } from '../../src/shared/attention-query';
+import type { HeadMetricValues, MetricKey } from '../../src/shared/head-labels';
+import type { Prediction } from '../../src/shared/predictions';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
 import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
@@ -71,30 +70,45 @@ export function headChoiceLabel(head: HeadChoice): string {
   return head === 'all' ? 'all heads' : typeof head === 'number' ? `H${head}` : head;
 }
 
-/** One run's tokens and attention (one stack), with cached aggregate matrices and colour scales. */
+/** How the panel's run data asks the worker: a query about this run (plain or value-weighted), answered or refused. */
+export interface AttentionSource {
+  ask(query: AttentionQuery, weighted: boolean): Promise<AttentionAnswer>;
+  /** Called when an answer has come in: the views draw again. */
+  changed(): void;
+}
+
+/** A head's matrix as the worker served it at display size (attention-query.ts). */
+export type ServedMatrix = Extract<AttentionAnswer, { kind: 'matrix' }> & { readonly values: Float32Array };
+
+/** How many answers a run keeps (rows, display-size matrices): enough for a 12 × 12 grid, a heatmap and hovering. */
+const KEEP_ANSWERS = 600;
+
+/**
+ * One stack of a run, as the panel sees it: its tokens and shape, and what the views asked the worker for.
+ * The worker owns the attention; a getter returns what has come in (undefined at first) and asks for it once,
+ * and the source's changed() draws the views again when it arrives.
+ */
 export class RunData {
   readonly labels: readonly TokenLabel[];
-  private readonly aggregates = new Map<string, Float32Array>();
-  private readonly scales = new Map<string, number>();
-  /** The value-weighted stack (α_ij·‖v_j‖, rows renormalised) once the norms are in, and whether it is shown. */
-  private weighted?: Attention;
+  private readonly answers = new Map<string, unknown>();
+  private readonly asked = new Map<string, Promise<unknown>>();
   private showWeighted = false;
-  /** Head metrics without induction, computed a few heads per call (metrics()); and the rows with induction. */
-  private readonly baseMetrics: HeadMetricValues[] = [];
-  private metricsCache?: { induction?: readonly number[]; count: number; rows: HeadMetricValues[] };
-  /** When the current slice of metrics work ends (performance.now() time). */
-  private sliceEnd = -Infinity;
-  /** The run's token ids and whether one repeats, for the metrics (set on the first slice). */
-  private metricInput?: { ids: number[]; repeats: boolean };
+  private weightedReady = false;
 
   constructor(
     readonly runId: number,
     readonly text: string,
     readonly tokens: readonly TokenInfo[],
-    /** The stack; undefined until the worker has answered. */
-    readonly attention: Attention | undefined,
+    /** The stack's shape; undefined until the worker has answered. */
+    readonly shape: StackShape | undefined,
+    private readonly source?: AttentionSource,
   ) {
     this.labels = tokens.map((t) => tokenLabel(t, text));
+  }
+
+  /** True once the run has a result (the worker holds its attention). */
+  get ready(): boolean {
+    return this.shape !== undefined;
   }
 
   /** Number of tokens (query rows). */
@@ -109,17 +123,17 @@ export class RunData {
 
   /** Layers of the stack (0 before a result). */
   get layers(): number {
-    return this.attention?.layers ?? 0;
+    return this.shape?.layers ?? 0;
   }
 
   /** Heads per layer (0 before a result). */
   get heads(): number {
-    return this.attention?.heads ?? 0;
+    return this.shape?.heads ?? 0;
   }
 
   /** True when the stack is causal (zeros above the diagonal). */
   get causal(): boolean {
-    return this.attention?.causal ?? false;
+    return this.shape?.causal ?? false;
   }
 
   /** Labels of the key tokens (columns): the tokens' own, except for cross-attention. */
@@ -127,110 +141,107 @@ export class RunData {
     return this.labels;
   }
 
-  /** The matrix for a layer and head choice ('all' shows the mean), or undefined before a result or where it has no form. */
-  matrix(layer: number, head: HeadChoice): Float32Array | undefined {
-    const att = this.shown;
-    if (!att) return undefined;
-    if (typeof head === 'number') return headView(att, layer, head);
-    const how = head === 'all' ? 'mean' : head;
-    // Rollout multiplies a stack's layers through the residual stream: it has no cross-attention form.
-    if (how === 'rollout' && (att.kind === 'cross' || att.queries !== att.keys)) return undefined;
-    const key = `${how}|${layer}|${att === this.attention ? 'a' : 'v'}`;
-    let m = this.aggregates.get(key);
-    if (!m) {
-      m = headMatrix(att, layer, how);
-      this.aggregates.set(key, m);
+  /** The HeadRef queries name for a head choice of this stack ('all' asks for the mean). */
+  ref(layer: number, head: HeadChoice): HeadRef {
+    const kind = this.shape?.kind ?? 'self';
+    return { stack: kind === 'encoder' ? 'self' : kind, layer, head: head === 'all' ? 'mean' : head };
+  }
+
+  /** The answer under `key` if it is in; otherwise asks for it (once) and returns undefined. */
+  private cached<T>(key: string, query: AttentionQuery, weighted: boolean, take: (a: AttentionAnswer) => T): T | undefined {
+    if (this.answers.has(key)) return this.answers.get(key) as T;
+    void this.fetch(key, query, weighted, take);
+    return undefined;
+  }
+
+  /** Asks for `key` (one request however often it is wanted); resolves with the answer, or undefined when refused. */
+  private fetch<T>(key: string, query: AttentionQuery, weighted: boolean, take: (a: AttentionAnswer) => T): Promise<T | undefined> {
+    if (this.answers.has(key)) return Promise.resolve(this.answers.get(key) as T);
+    let p = this.asked.get(key) as Promise<T | undefined> | undefined;
+    if (!p && this.source && this.shape) {
+      // A refusal is kept too (as undefined): the same question would be refused again, every frame.
+      p = this.source.ask(query, weighted).then(take, () => undefined).then((v) => {
+        if (this.answers.size >= KEEP_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+        this.answers.set(key, v);
+        return v;
+      }).finally(() => {
+        this.asked.delete(key);
+        this.source?.changed();
+      });
+      this.asked.set(key, p);
     }
-    return m;
+    return p ?? Promise.resolve(undefined);
   }
 
-  /**
-   * Top of the colour scale of a head choice's matrix (scaleMax: the 99th percentile of its visible weights),
-   * computed once per matrix shown and kept, so hovering and redrawing never recompute it.
-   */
-  scaleOf(layer: number, head: HeadChoice): number {
-    const key = `${layer}|${head}|${this.valueWeighted ? 'v' : 'a'}`;
-    let s = this.scales.get(key);
-    if (s === undefined) {
-      const m = this.matrix(layer, head);
-      s = m ? scaleMax(m, this.T, this.causal, undefined, this.K) : 0;
-      this.scales.set(key, s);
-    }
-    return s;
+  private key(kind: string, layer: number, head: HeadChoice, ...rest: (string | number)[]): string {
+    return [this.valueWeighted ? 'v' : 'a', kind, layer, head === 'all' ? 'mean' : head, ...rest].join('|');
   }
 
-  /** One weight of the stack on show: head `head` of `layer`, query `i`, key `j`. */
-  weight(layer: number, head: number, i: number, j: number): number {
-    const att = this.shown;
-    return att ? headView(att, layer, head)[i * att.keys + j] : 0;
+  /** Row i (query i) of a head choice, once the worker has sent it. */
+  row(layer: number, head: HeadChoice, i: number): Float32Array | undefined {
+    return this.cached(this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
+      (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
   }
 
-  /** The stack the views draw: the attention, or its value-weighted form when that is switched on and in. */
-  get shown(): Attention | undefined {
-    return this.showWeighted && this.weighted ? this.weighted : this.attention;
+  /** Row i of a head choice, asked for and awaited. */
+  rowAsync(layer: number, head: HeadChoice, i: number): Promise<Float32Array | undefined> {
+    return this.fetch(this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
+      (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
+  }
+
+  /** A head choice's matrix max-pooled to at most `maxSide` cells a side, with its colour-scale top, once sent. */
+  matrix(layer: number, head: HeadChoice, maxSide: number): ServedMatrix | undefined {
+    const side = Math.max(1, Math.ceil(maxSide));
+    return this.cached(this.key('matrix', layer, head, side), { kind: 'matrix', head: this.ref(layer, head), maxSide: side }, this.valueWeighted,
+      (a) => (a.kind === 'matrix' ? { ...a, values: new Float32Array(a.data) } : undefined));
+  }
+
+  /** One weight, from row i once it has been sent. */
+  weight(layer: number, head: number, i: number, j: number): number | undefined {
+    return this.row(layer, head, i)?.[j];
+  }
+
+  /** Switches the value-weighted view; `available` once the worker has the value norms. */
+  setValueWeighted(on: boolean, available = this.weightedReady): void {
+    this.weightedReady = available;
+    this.showWeighted = on;
   }
 
   /** True while the views show α_ij·‖v_j‖ (rows renormalised) instead of α. */
   get valueWeighted(): boolean {
-    return this.showWeighted && !!this.weighted;
+    return this.showWeighted && this.weightedReady;
   }
 
-  /** Switches the value-weighted view; `norms` (Float32 [L, H, T] of ‖v_j‖) is kept once given. */
-  setValueWeighted(on: boolean, norms?: Float32Array): void {
-    if (norms && !this.weighted && this.attention) this.weighted = valueWeightedStack(this.attention, norms);
-    this.showWeighted = on;
-  }
-
-  /** True once the value norms have been given. */
+  /** True once the worker holds the value-weighted stacks. */
   get hasValueNorms(): boolean {
-    return !!this.weighted;
+    return this.weightedReady;
   }
 
-  /**
-   * Head metrics on this run's ids (induction from the model's probe, when in), layer-major. Heads are computed
-   * within a budget of METRICS_BUDGET_MS per call and kept, so no call is one long task at large T: until
-   * metricsPending is false the list holds the heads done so far (by their index; later ones missing).
-   */
+  /** Head metrics on this run's ids (induction from the model's probe, when in), layer-major; [] until the worker sends them. */
   metrics(induction?: readonly number[]): HeadMetricValues[] {
-    const att = this.attention;
-    if (!att) return [];
-    const total = att.layers * att.heads;
-    if (this.baseMetrics.length < total) {
-      // One slice of work per frame, however often a draw calls this (the grid asks once per head): a call
-      // well after the last slice ended starts a new one; calls inside or just after it add nothing.
-      const now = performance.now();
-      if (now >= this.sliceEnd + 8) this.sliceEnd = now + RunData.METRICS_BUDGET_MS;
-      if (!this.metricInput) {
-        const tokenIds = this.tokens.map((t) => t.id);
-        this.metricInput = { ids: tokenIds, repeats: hasRepeat(tokenIds) };
-      }
-      const { ids, repeats } = this.metricInput;
-      while (this.baseMetrics.length < total && performance.now() < this.sliceEnd) {
-        const k = this.baseMetrics.length;
-        this.baseMetrics.push(headMetrics(att, Math.floor(k / att.heads), k % att.heads, ids, repeats));
-      }
-    }
-    let c = this.metricsCache;
-    if (!c || c.induction !== induction || c.count !== this.baseMetrics.length) {
-      const fits = induction?.length === total;
-      c = { induction, count: this.baseMetrics.length, rows: this.baseMetrics.map((m, k) => ({ ...m, induction: fits ? induction[k] : null })) };
-      this.metricsCache = c;
-    }
-    return c.rows;
+    if (!this.shape) return [];
+    const base = this.cached(`metrics|${this.shape.kind}`, { kind: 'metrics', stack: this.shape.kind, ids: this.tokens.map((t) => t.id) }, false,
+      (a) => (a.kind === 'metrics' ? a.rows : []));
+    if (!base) return [];
+    const memo = this.metricsMemo;
+    if (memo && memo.base === base && memo.induction === induction) return memo.rows;
+    const fits = induction?.length === base.length;
+    const rows = base.map((m, k) => ({ ...m, induction: fits ? induction[k] : null }));
+    this.metricsMemo = { base, induction, rows };
+    return rows;
   }
 
-  /** Time one metrics() call may spend computing heads. */
-  static readonly METRICS_BUDGET_MS = 30;
+  /** The last metrics() rows, kept while the worker's rows and the induction scores stay the same objects. */
+  private metricsMemo?: { base: readonly HeadMetricValues[]; induction?: readonly number[]; rows: HeadMetricValues[] };
 
-  /** True while some head's metrics are still to be computed (call metrics() again on a later frame). */
+  /** True while the head metrics are still to come. */
   get metricsPending(): boolean {
-    return !!this.attention && this.baseMetrics.length < this.attention.layers * this.attention.heads;
+    return !!this.shape && !this.answers.has(`metrics|${this.shape.kind}`);
   }
 
-  /** Row i (query i) of a head choice's matrix. */
-  row(layer: number, head: HeadChoice, i: number): Float32Array | undefined {
-    const m = this.matrix(layer, head);
-    return m?.subarray(i * this.K, (i + 1) * this.K);
+  /** The `k` most probable next tokens after position i (decoder models with logits), once sent. */
+  predictions(i: number, k: number): readonly Prediction[] | undefined {
+    return this.cached(`predictions|${i}|${k}`, { kind: 'predictions', query: i, k }, false, (a) => (a.kind === 'predictions' ? a.predictions : []));
   }
 }
 

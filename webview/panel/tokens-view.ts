@@ -240,7 +240,7 @@ export class TokensView {
   private renderSummary(m: TokensViewModel, row: Float32Array | undefined): void {
     const { run, focused } = m;
     if (focused === null || !row) {
-      this.summary.textContent = run.attention
+      this.summary.textContent = run.ready
         ? 'Hover a token, or Tab to the tokens and use ←/→, to see what it attends to. Click or Enter locks it; Esc unlocks.'
         : '';
       return;

@@ -7,6 +7,7 @@
 import * as ort from 'onnxruntime-web';
 import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { unpackAttention, type Attention } from '../../src/shared/attention';
+import { shapesOf } from '../../src/shared/attention-query';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
 import { chooseBackend, getSession, type PreparedModel } from './session';
 import { stepWithFallback } from '../../src/shared/backend-fallback';
@@ -17,8 +18,8 @@ type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 export interface EncDecContext {
   post(msg: WorkerToPanel, transfer?: Transferable[]): void;
   stale(): boolean;
-  /** Keeps the run's stacks in the worker for queries; returns the copies the panel's views get. */
-  keep(stacks: readonly Attention[]): Attention[];
+  /** Keeps the run's stacks in the worker, which answers queries about them. */
+  keep(stacks: readonly Attention[]): void;
 }
 
 async function handles(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed): Promise<[TappedHandle, TappedHandle]> {
@@ -59,10 +60,6 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   // The encoder's stack first: it is the run's main stack (the host's shapes[0]).
   // Only decoder self-attention is causal; encoder and cross stacks see every key (as the panel draws them).
   const ordered = out.stacks.map(unpackAttention).map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false })).sort((a, b) => Number(b.kind === 'encoder') - Number(a.kind === 'encoder'));
-  const stacks = ctx.keep(ordered).map((s) => ({ ...s, data: s.data.buffer as ArrayBuffer }));
-  ctx.post({
-    type: 'result', runId, backendUsed: backend, fallbackReason,
-    attention: stacks[0],
-    stacks, loadMs, inferenceMs,
-  }, stacks.map((s) => s.data));
+  ctx.keep(ordered);
+  ctx.post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf(ordered), loadMs, inferenceMs });
 }

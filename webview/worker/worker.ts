@@ -3,8 +3,9 @@
  * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
  * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
  */
-import { packAttention, type Attention } from '../../src/shared/attention';
-import { AttentionStore } from '../../src/shared/attention-query';
+import { selfAttention, type Attention } from '../../src/shared/attention';
+import { AttentionStore, shapesOf } from '../../src/shared/attention-query';
+import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
@@ -25,18 +26,17 @@ const probes = new Map<string, ProbeScores>();
 /** The last single-model run that produced a result, kept so its weights can be explained. */
 let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
-/** The stacks of the latest run with a result: this worker owns them and answers 'query' messages from them. */
-let held: { runId: number; store: AttentionStore } | undefined;
+let queue: Promise<void> = Promise.resolve();
+/**
+ * The stacks of the latest run with a result: this worker is their one owner and answers 'query' messages from
+ * them (the panel and the host ask for rows and display-size matrices; nothing copies a stack out). `weighted`
+ * is added once 'valueNorms' has found the value norms.
+ */
+let held: { runId: number; store: AttentionStore; weighted?: AttentionStore } | undefined;
 
-/** Keeps a run's stacks for queries, and returns copies for the panel's views (which still draw from their own). */
-function keep(runId: number, stacks: readonly Attention[]): Attention[] {
-  held = { runId, store: new AttentionStore(stacks) };
-  const copies = new Map<Float32Array, Float32Array>();
-  return stacks.map((s) => {
-    let data = copies.get(s.data);
-    if (!data) copies.set(s.data, (data = s.data.slice()));
-    return { ...s, data };
-  });
+/** Keeps a run's stacks (and logits) for queries, dropping the previous run's. */
+function keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }): void {
+  held = { runId, store: new AttentionStore(stacks, logits) };
 }
 
 /** Answers a query about the held run at once (not behind runs in the queue): a row for a hover must not wait. */
@@ -46,14 +46,15 @@ function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
     post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
     return;
   }
+  const store = msg.weighted ? held.weighted : held.store;
+  if (!store) return post({ ...base, error: 'The value norms of this run have not been computed.' });
   try {
-    const { answer, transfer } = held.store.answer(msg.query);
+    const { answer, transfer } = store.answer(msg.query);
     post({ ...base, answer }, transfer);
   } catch (e) {
     post({ ...base, error: messageOf(e) });
   }
 }
-let queue: Promise<void> = Promise.resolve();
 
 function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
@@ -136,15 +137,10 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const { session, output } = ran.value;
     if (stale(runId)) return;
     const a = output.attention;
-    const attention = packAttention(keep(runId, [a])[0]); // checks the shape; owns its buffer
-    const transfer: Transferable[] = [attention.data];
-    const logits = output.logits?.buffer as ArrayBuffer | undefined;
-    if (logits && logits !== attention.data) transfer.push(logits);
-    post({
-      type: 'result', runId, backendUsed: backend, fallbackReason,
-      attention,
-      logits, vocab: output.vocab, loadMs, inferenceMs,
-    }, transfer);
+    selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
+    const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
+    keep(runId, [a], logits);
+    post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs });
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab, a);
   } catch (e) {
@@ -227,8 +223,10 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
         if (!run || run.runId !== msg.runId) return post({ type: 'valueNorms', runId: msg.runId, error: 'This run is no longer held by the worker.' });
         try {
           const r = await valueNormsOf(run, await getSession(run.model, run.backend));
-          if ('error' in r) post({ type: 'valueNorms', runId: msg.runId, error: r.error });
-          else post({ type: 'valueNorms', runId: msg.runId, norms: r.norms.buffer as ArrayBuffer }, [r.norms.buffer]);
+          if ('error' in r) return post({ type: 'valueNorms', runId: msg.runId, error: r.error });
+          // From now on queries may ask for the value-weighted stacks, kept beside the plain ones.
+          if (held?.runId === msg.runId && !held.weighted) held.weighted = new AttentionStore(held.store.stacks.map((s) => valueWeightedStack(s, r.norms)));
+          post({ type: 'valueNorms', runId: msg.runId, norms: r.norms.buffer as ArrayBuffer }, [r.norms.buffer]);
         } catch (e) {
           post({ type: 'valueNorms', runId: msg.runId, error: messageOf(e) });
         }
