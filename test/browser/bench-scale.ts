@@ -3,8 +3,10 @@
  * 12 heads, context 1 024, small width: test/models/recipe/build_scale.py, cached in .cache/scale/) runs in
  * the real panel page in Chromium (WASM) at T = 128, 512 and 1 024, and this prints, measured in one run:
  * show → result, result → first paint, Model grid until every thumbnail is drawn, the longest main-thread
- * task after the result, heatmap hover median / p95 (mousemove → tooltip with the exact weight), and the
- * bytes the panel posted to the host with the result. Figures, never assertions. Node only.
+ * task after the result, heatmap and tokens hover median / p95 (mousemove → the exact weight shown; the row comes
+ * from the worker), peak renderer memory (RSS of Chromium's renderer processes, sampled), and the bytes the panel
+ * posts to the host per run and per editor hover. Beside it, inference in onnxruntime-node with 1 and 2 threads on
+ * the same tapped model. The issue's targets are printed under the table. Figures, never assertions. Node only.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { closeSharedBrowsers, deliver, launch, openWebview } from './browser';
 import { startServer } from './serve';
 import { repoRoot } from '../support/model';
+import { openTestModel, readTestOnnx, runOpenedTestModel, testModelsDir } from '../support/test-models';
 
 const SCALE_DIR = path.join('.cache', 'scale', 'gpt2-12x12');
 
@@ -31,22 +34,72 @@ const LONG_TASKS = `
     .observe({ type: 'longtask', buffered: true });
 `;
 
+/** Total resident memory of Chromium's renderer processes now (pages and their workers), in bytes, from /proc. */
+function rendererRss(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch { /* the process ended */ }
+  }
+  return total;
+}
+
+/** Samples rendererRss() every 100 ms until stopped; returns the peak. */
+function samplePeak(): { stop(): number } {
+  let peak = rendererRss();
+  const timer = setInterval(() => { peak = Math.max(peak, rendererRss()); }, 100);
+  return { stop: () => { clearInterval(timer); return Math.max(peak, rendererRss()); } };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median onnxruntime-node inference (tap included) over 3 runs after a warm-up, with `threads` intra-op threads, per T. */
+async function nodeInference(dir: string, lengths: readonly number[], ids: (T: number) => number[], threads: number): Promise<Map<number, number>> {
+  const ort = require('onnxruntime-node');
+  const m = readTestOnnx(path.relative(testModelsDir, dir));
+  const session = await openTestModel(ort, m, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const out = new Map<number, number>();
+  for (const T of lengths) {
+    await runOpenedTestModel(ort, session, m, ids(T));
+    const ms: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      await runOpenedTestModel(ort, session, m, ids(T));
+      ms.push(performance.now() - t0);
+    }
+    out.set(T, median(ms));
+  }
+  await session.release?.();
+  return out;
+}
+
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const fmt = (ms: number | undefined) => (ms === undefined ? '—' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 
 async function main(): Promise<void> {
   const dir = ensureModel();
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const lengths = [128, 512, 1024];
+  const idsOf = (T: number) => Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (config.vocab_size - 1)));
+  const node1 = await nodeInference(dir, lengths, idsOf, 1);
+  const node2 = await nodeInference(dir, lengths, idsOf, 2);
   const server = await startServer(repoRoot, [SCALE_DIR]);
   const browser = await launch({ webgpu: false });
-  console.log(`Panel at real attention shapes: ${config.n_layer} layers × ${config.n_head} heads (random weights, width ${config.n_embd}), WASM, one run each.`);
-  console.log('| T | show → result | result → first paint | grid: all thumbnails | longest task after result | heatmap hover median / p95 | posted to host |');
-  console.log('|---|---|---|---|---|---|---|');
+  const stackMiB = (T: number) => (config.n_layer * config.n_head * T * T * 4) / 2 ** 20;
+  console.log(`Panel at real attention shapes: ${config.n_layer} layers × ${config.n_head} heads (random weights, width ${config.n_embd}), WASM 1 thread, one run each.`);
+  console.log('| T | inference: node 1 thread / node 2 threads / WASM (panel) | result → first paint | grid: all thumbnails | longest task after result | ' +
+    'hover median / p95: heatmap, tokens | peak renderer RSS (one stack) | to host: per run, per hover |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const rows = new Map<number, { inference: number; paint: number; longest: number; heat95: number; tok95: number; runBytes: number; rss: number }>();
   try {
-    for (const T of [128, 512, 1024]) {
+    for (const T of lengths) {
       const p = await openWebview(browser, `${server.origin}/panel.html`);
       await p.evaluate(LONG_TASKS);
-      const tokens = Array.from({ length: T }, (_, i) => ({ id: 1 + ((i * 7919) % (config.vocab_size - 1)), text: `t${i}`, start: -1, end: -1 }));
+      const peak = samplePeak();
+      const tokens = idsOf(T).map((id, i) => ({ id, text: `t${i}`, start: -1, end: -1 }));
       const msg = {
         type: 'show', runId: 1, documentLabel: 'bench', text: '', tokens, backend: 'wasm', notices: [], timings: {},
         model: {
@@ -54,47 +107,85 @@ async function main(): Promise<void> {
           extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)],
         },
       };
-      const t0 = Date.now();
       await deliver(p, msg);
       await p.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'result' || m.type === 'runError'), undefined, { timeout: 600_000, polling: 50 });
-      const showMs = Date.now() - t0;
       const posted = await p.evaluate(() => {
         const m = (globalThis as any).__posted.find((x: any) => x.type === 'result' || x.type === 'runError');
         if (m.type === 'runError') return { error: m.message };
-        return { bytes: new TextEncoder().encode(JSON.stringify(m)).length, firstPaintMs: m.timings.firstPaintMs, at: performance.now() };
+        const bytes = new TextEncoder().encode(JSON.stringify(m)).length;
+        return { bytes, firstPaintMs: m.timings.firstPaintMs, inferenceMs: m.timings.inferenceMs, at: performance.now() };
       });
       if ('error' in posted) { console.log(`| ${T} | run failed: ${posted.error} |`); await p.close(); continue; }
+      // What an editor hover costs the host: the panel answers its question with one row.
+      const hoverBytes: number = await p.evaluate(async () => {
+        const g = globalThis as any;
+        g.postMessage({ type: 'query', id: 77, runId: 1, query: { kind: 'row', head: { stack: 'self', layer: 0, head: 'mean' }, query: 5 } }, '*');
+        for (;;) {
+          const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === 77);
+          if (a) return (a.answer?.weights?.byteLength ?? 0) + new TextEncoder().encode(JSON.stringify({ ...a, answer: { ...a.answer, weights: null } })).length;
+          await new Promise((r) => g.requestAnimationFrame(r));
+        }
+      });
       const g0 = Date.now();
       await p.locator('#tab-grid').click();
       await p.waitForFunction(() => (globalThis as any).document.getElementById('grid').dataset.pending === '0', undefined, { timeout: 600_000, polling: 50 });
       const gridMs = Date.now() - g0;
       await p.locator('#tab-heatmap').click();
-      await p.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0);
-      // Hover: dispatch mousemoves over cells in the page and time each until the tooltip holds that cell.
-      const hovers: number[] = await p.evaluate(async (T: number) => {
-        const doc = (globalThis as any).document;
-        const c = doc.getElementById('heatmap');
+      await p.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0, undefined, { timeout: 120_000 });
+      // Heatmap hover: a mousemove over a cell, timed until the tooltip shows that cell's exact weight.
+      const heat: number[] = await p.evaluate(async (T: number) => {
+        const g = globalThis as any;
+        const c = g.document.getElementById('heatmap');
+        const tip = g.document.getElementById('heatmap-tip');
         const { x0, y0, cell } = c.dataset;
         const rect = c.getBoundingClientRect();
         const out: number[] = [];
         for (let k = 0; k < 40; k++) {
           const i = Math.floor(((k * 7919) % 997) / 997 * T);
           const j = Math.floor(((k * 104729) % 991) / 991 * (i + 1));
-          const x = rect.left + Number(x0) + (j + 0.5) * Number(cell);
-          const y = rect.top + Number(y0) + (i + 0.5) * Number(cell);
           const t = performance.now();
-          c.dispatchEvent(new (globalThis as any).MouseEvent('mousemove', { clientX: x, clientY: y, bubbles: true }));
-          await new Promise((r) => (globalThis as any).requestAnimationFrame(() => r(undefined)));
+          const [clientX, clientY] = [rect.left + Number(x0) + (j + 0.5) * Number(cell), rect.top + Number(y0) + (i + 0.5) * Number(cell)];
+          c.dispatchEvent(new g.MouseEvent('mousemove', { clientX, clientY, bubbles: true }));
+          while (tip.hidden || tip.dataset.row !== String(i) || tip.dataset.col !== String(j)) await new Promise((r) => g.requestAnimationFrame(r));
           out.push(performance.now() - t);
         }
         return out;
       }, T);
+      await p.locator('#tab-tokens').click();
+      // Tokens hover: a mouseover on a token, timed until its targets are painted.
+      const tok: number[] = await p.evaluate(async (T: number) => {
+        const g = globalThis as any;
+        const out: number[] = [];
+        for (let k = 0; k < 40; k++) {
+          const i = 1 + Math.floor(((k * 7919) % 997) / 997 * (T - 1));
+          const span = g.document.querySelector(`#tokens .token[data-token-index="${i}"]`);
+          const t = performance.now();
+          span.dispatchEvent(new g.MouseEvent('mouseover', { bubbles: true }));
+          while (!span.classList.contains('query') || !g.document.querySelector('#tokens .token.target')) await new Promise((r) => g.requestAnimationFrame(r));
+          out.push(performance.now() - t);
+        }
+        return out;
+      }, T);
+      const rss = peak.stop();
       const tasks: { start: number; ms: number }[] = await p.evaluate(() => (globalThis as any).__long);
       const longest = Math.max(0, ...tasks.filter((e) => e.start >= posted.at).map((e) => e.ms));
       if (process.env.BENCH_DEBUG) console.log(JSON.stringify(tasks.map((e) => [Math.round(e.start), Math.round(e.ms)])), posted.at);
-      console.log(`| ${T} | ${fmt(showMs)} | ${fmt(posted.firstPaintMs)} | ${fmt(gridMs)} | ${fmt(longest)} | ${fmt(quantile(hovers, 0.5))} / ${fmt(quantile(hovers, 0.95))} | ` +
-        `${(posted.bytes / 1024).toFixed(1)} KiB |`);
+      rows.set(T, { inference: posted.inferenceMs, paint: posted.firstPaintMs, longest, heat95: quantile(heat, 0.95), tok95: quantile(tok, 0.95),
+        runBytes: posted.bytes, rss });
+      console.log(`| ${T} | ${fmt(node1.get(T))} / ${fmt(node2.get(T))} / ${fmt(posted.inferenceMs)} (${(posted.inferenceMs / node2.get(T)!).toFixed(1)}× node 2) | ` +
+        `${fmt(posted.firstPaintMs)} | ${fmt(gridMs)} | ${fmt(longest)} | ${fmt(quantile(heat, 0.5))} / ${fmt(quantile(heat, 0.95))}, ` +
+        `${fmt(quantile(tok, 0.5))} / ${fmt(quantile(tok, 0.95))} | ${(rss / 2 ** 20).toFixed(0)} MiB (${stackMiB(T).toFixed(0)} MiB) | ` +
+        `${(posted.bytes / 1024).toFixed(1)} KiB, ${(hoverBytes / 1024).toFixed(1)} KiB |`);
       await p.close();
+    }
+    const [a, b] = [rows.get(128), rows.get(1024)];
+    if (a && b) {
+      console.log('');
+      console.log(`Targets at T = 1024: panel overhead ${fmt(b.paint)} = ${((100 * b.paint) / b.inference).toFixed(1)} % of inference (target ≤ 10 %); ` +
+        `longest task ${fmt(b.longest)} (target ≤ 100 ms); hover p95 vs T = 128: heatmap ${(b.heat95 / a.heat95).toFixed(1)}×, tokens ` +
+        `${(b.tok95 / a.tok95).toFixed(1)}× (target ≤ 2×); to the host ${(b.runBytes / 1024).toFixed(1)} KiB per run (target ≤ 1 MB); ` +
+        `renderer RSS ${(b.rss / 2 ** 20).toFixed(0)} MiB = ${(b.rss / 2 ** 20 / stackMiB(1024)).toFixed(2)}× one stack (target: JS heap ≤ 1.25×; RSS also holds ` +
+        'the WASM heap with the model and onnxruntime\'s own copy of the outputs).');
     }
   } finally {
     await browser.close();
