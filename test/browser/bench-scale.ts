@@ -122,7 +122,8 @@ async function main(): Promise<void> {
         g.postMessage({ type: 'query', id: 77, runId: 1, query: { kind: 'row', head: { stack: 'self', layer: 0, head: 'mean' }, query: 5 } }, '*');
         for (;;) {
           const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === 77);
-          if (a) return (a.answer?.weights?.byteLength ?? 0) + new TextEncoder().encode(JSON.stringify({ ...a, answer: { ...a.answer, weights: null } })).length;
+          const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x)).length;
+          if (a) return (a.answer?.weights?.byteLength ?? 0) + json({ ...a, answer: { ...a.answer, weights: null } });
           await new Promise((r) => g.requestAnimationFrame(r));
         }
       });
