@@ -5,6 +5,7 @@
  */
 import { axesOf, unpackAttention, type Attention, type AttentionMessage } from '../shared/attention';
 import type { PanelToHost } from '../shared/protocol';
+import { MAX_WASM_THREADS } from '../shared/wasm-threads';
 import { errorText } from './errors';
 import type { RunSnapshot } from './runs';
 
@@ -13,7 +14,7 @@ export const RUN_AGAIN = 'Run "Attention Lens: Show Attention" again';
 
 /** The run fields a checked result fills in, or the message to show instead. */
 export type CheckedResult =
-  | { readonly patch: Pick<RunSnapshot, 'attention' | 'backendUsed' | 'fallbackReason' | 'timings' | 'stacks'>; readonly attention: Attention }
+  | { readonly patch: Pick<RunSnapshot, 'attention' | 'backendUsed' | 'fallbackReason' | 'threads' | 'timings' | 'stacks'>; readonly attention: Attention }
   | { readonly error: string };
 
 /** Checks a panel's result against the run it answers (its tokens and, for encoder–decoder runs, decoder tokens). */
@@ -33,8 +34,15 @@ export function checkResult(run: RunSnapshot, msg: Extract<PanelToHost, { type: 
   return {
     attention,
     patch: { attention, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason, timings: { ...run.timings, ...msg.timings },
+      ...(wasmThreadsOf(msg) !== undefined ? { threads: wasmThreadsOf(msg) } : {}),
       ...(stacks ? { stacks } : {}) },
   };
+}
+
+/** A WASM result's thread count when it is a whole number from 1 to MAX_WASM_THREADS; anything else is dropped. */
+function wasmThreadsOf(msg: Extract<PanelToHost, { type: 'result' }>): number | undefined {
+  const t: unknown = msg.threads;
+  return msg.backendUsed === 'wasm' && typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= MAX_WASM_THREADS ? t : undefined;
 }
 
 /** Checks encoder–decoder stacks from a webview: each well-formed and sized by the token lists its axes name. */

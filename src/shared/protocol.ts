@@ -101,6 +101,8 @@ export type HostToPanel =
        */
       readonly decoderTokens?: readonly TokenInfo[];
       readonly backend: BackendSetting;
+      /** attentionLens.wasmThreads: WebAssembly threads when the webview is cross-origin isolated (0 or absent: auto). */
+      readonly wasmThreads?: number;
       /** How long a WebGPU run may take before the panel restarts its worker on WASM (attentionLens.webgpuTimeout); default 60 s. */
       readonly webgpuDeadlineMs?: number;
       /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
@@ -128,6 +130,8 @@ export type PanelToHost =
       readonly backendUsed: BackendUsed;
       /** Why the requested backend was not used, if it was not. */
       readonly fallbackReason?: string;
+      /** WASM runs: how many WebAssembly threads onnxruntime ran with. */
+      readonly threads?: number;
       /** The run's attention ('self', or the encoder's for encoder–decoder models). */
       readonly attention: AttentionMessage;
       /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */
@@ -198,6 +202,8 @@ export type PanelToWorker =
        * serves) and sent with the first run of each worker; without it the worker fetches from `wasmBase`.
        */
       readonly wasmBinary?: ArrayBuffer;
+      /** attentionLens.wasmThreads as the host sent it; the worker's first run fixes its thread count (wasm-threads.ts). */
+      readonly wasmThreads?: number;
       readonly backend: BackendSetting;
       /**
        * The ONNX file as fetched: pre-tapped by the host's cache, or unmodified (the worker then adds the taps in
@@ -238,6 +244,8 @@ export type WorkerToPanel =
       readonly runId: number;
       readonly backendUsed: BackendUsed;
       readonly fallbackReason?: string;
+      /** WASM runs: how many WebAssembly threads onnxruntime ran with. */
+      readonly threads?: number;
       /** The run's attention ('self', or the encoder's for encoder–decoder models). */
       readonly attention: AttentionMessage;
       /** Encoder–decoder models: the encoder, decoder and cross stacks (`attention` repeats the encoder's). */

@@ -36,12 +36,13 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   let result: RunResult;
   try {
     result = await client.run(msg.runId, msg.model, ids, msg.backend, progress,
-      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS });
+      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS, wasmThreads: msg.wasmThreads });
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     // WebGPU passed its deadline: the client replaced the worker; the same input runs on WASM, and the panel says why.
     progress('loading', 'wasm');
-    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds }), fallbackReason: deadlineReason(e) };
+    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds, wasmThreads: msg.wasmThreads }),
+      fallbackReason: deadlineReason(e) };
   }
   // Encoder–decoder results: one view per stack; `attention` (the encoder's) backs the default run.
   const stacks = result.stacks?.length ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], result.stacks) : undefined;
@@ -56,6 +57,7 @@ export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<Pane
   const r = loaded.result;
   return {
     type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason,
+    ...(r.threads !== undefined ? { threads: r.threads } : {}),
     attention: { ...r.attention, data: loaded.run.attention!.data.slice().buffer },
     ...(r.stacks ? { stacks: r.stacks.map((s) => ({ ...s, data: s.data.slice(0) })) } : {}),
     timings,

@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-web';
 import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
-import { chooseBackend, getSession, type PreparedModel } from './session';
+import { chooseBackend, getSession, wasmThreads, type PreparedModel } from './session';
 import { stepWithFallback } from '../../src/shared/backend-fallback';
 
 type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
@@ -57,7 +57,7 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   // `attention` and the encoder stack share one buffer: structured cloning keeps them one, transferred once.
   const transfer = [...new Set(out.stacks.map((s) => s.data))];
   ctx.post({
-    type: 'result', runId, backendUsed: backend, fallbackReason,
+    type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
     attention: enc,
     stacks: out.stacks, loadMs, inferenceMs,
   }, transfer);
