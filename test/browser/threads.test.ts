@@ -59,7 +59,7 @@ describe('WebAssembly threads in a cross-origin isolated panel (Chromium)', func
     servers.push(server);
     const errors: string[] = [];
     const page = await openWebview(browser, `${server.origin}/panel.html`, errors);
-    const env = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+    const env = await page.evaluate(() => ({ isolated: (globalThis as any).crossOriginIsolated, cores: (globalThis as any).navigator.hardwareConcurrency }));
     assert.equal(env.isolated, true, 'the page served with COOP/COEP is cross-origin isolated');
     const expected = Math.min(env.cores, MAX_AUTO_WASM_THREADS);
     assert.ok(expected > 1, `this check needs more than one core (navigator.hardwareConcurrency = ${env.cores})`);
@@ -85,7 +85,7 @@ describe('WebAssembly threads in a cross-origin isolated panel (Chromium)', func
     const server = await startServer(repoRoot);
     servers.push(server);
     const page = await openWebview(browser, `${server.origin}/panel.html`);
-    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), false);
+    assert.equal(await page.evaluate(() => (globalThis as any).crossOriginIsolated), false);
     const { threads, header } = await runAndCheck(page, showMessage(server, 1, refs[0], 4), refs[0]);
     assert.deepEqual({ threads, header }, { threads: 1, header: 'WASM · 1 thread' });
     assert.match(await page.locator('#backend').getAttribute('title') ?? '', /not cross-origin isolated.*--enable-coi/);
