@@ -18,7 +18,6 @@ import { MAX_AUTO_WASM_THREADS } from '../../src/shared/wasm-threads';
 import { closeSharedBrowsers, deliver, launch, openWebview, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ortNode = require('onnxruntime-node');
 
 const SCALE_DIR = path.join('.cache', 'scale', 'gpt2-12x12');
