@@ -15,16 +15,18 @@ import { startServer, type TestServer } from './serve';
 import { MAX_AUTO_WASM_THREADS } from '../../src/shared/wasm-threads';
 
 const WASM_TOLERANCE = 1e-5;
+/** WebGPU (SwiftShader) vs PyTorch, as in panel.test.ts. */
+const WEBGPU_TOLERANCE = 1e-4;
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 
-function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, wasmThreads?: number) {
+function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, wasmThreads?: number, backend: 'wasm' | 'webgpu' = 'wasm') {
   return {
     type: 'show', runId, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
     model: {
       name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`,
       maxTokens: config.n_positions ?? 128, extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
     },
-    backend: 'wasm', ...(wasmThreads !== undefined ? { wasmThreads } : {}), notices: [], timings: { tokenizeMs: 1 },
+    backend, ...(wasmThreads !== undefined ? { wasmThreads } : {}), notices: [], timings: { tokenizeMs: 1 },
   };
 }
 
@@ -79,6 +81,25 @@ describe('WebAssembly threads in a cross-origin isolated panel (Chromium)', func
     // Chromium asks for /favicon.ico by itself; everything the panel and its workers load is served.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
     assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
+  });
+
+  it('WebGPU (SwiftShader) still runs in the isolated page, next to the WASM threads', async () => {
+    const server = await startServer(repoRoot, [], { crossOriginIsolated: true });
+    servers.push(server);
+    const gpu = await launch({ webgpu: true });
+    try {
+      const page = await openWebview(gpu, `${server.origin}/panel.html`);
+      assert.equal(await page.evaluate(() => (globalThis as any).crossOriginIsolated), true);
+      await deliver(page, showMessage(server, 1, refs[0], undefined, 'webgpu'));
+      const r = await waitForPosted(page, 'result', 1);
+      assert.equal(r.backendUsed, 'webgpu', r.fallbackReason);
+      assert.equal(r.threads, undefined, 'a WebGPU result names no WASM threads');
+      const diff = maxAbsDiff(r.attention.data, refs[0].attention);
+      assert.ok(diff <= WEBGPU_TOLERANCE, `WebGPU vs PyTorch: max abs diff ${diff} > ${WEBGPU_TOLERANCE}`);
+      assert.equal((await page.locator('#backend').textContent())?.trim(), 'WebGPU');
+    } finally {
+      await gpu.close();
+    }
   });
 
   it('without the headers runs one thread', async () => {
