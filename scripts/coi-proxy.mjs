@@ -5,15 +5,15 @@
 // Requests and WebSocket upgrades pass through unchanged (the Host header too, so code-server's origin check
 // sees the proxy's own origin). Test harness only.
 //
-//   startCoiProxy(targetPort) -> { port, base, close() }
+//   startCoiProxy(targetPort, { port? }) -> { port, base, close() }
 import http from 'node:http';
 import net from 'node:net';
 
 /** The headers --enable-coi adds (VS Code's COI.CoopAndCoep). */
 export const COI_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
-/** Starts the proxy on 127.0.0.1 at a free port, forwarding to 127.0.0.1:targetPort. */
-export async function startCoiProxy(targetPort, { host = '127.0.0.1' } = {}) {
+/** Starts the proxy on 127.0.0.1 at `port` (default: a free one), forwarding to 127.0.0.1:targetPort. */
+export async function startCoiProxy(targetPort, { host = '127.0.0.1', port: listenPort = 0 } = {}) {
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     const upstream = http.request({ host, port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
@@ -48,7 +48,7 @@ export async function startCoiProxy(targetPort, { host = '127.0.0.1' } = {}) {
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, resolve);
+    server.listen(listenPort, host, resolve);
   });
   const { port } = server.address();
   return {
