@@ -2,10 +2,13 @@
 //  1. Tapping a large model: memory and time of the host's tap cache (scan without weights, SHA-256, kernel
 //     copy + append) and of the worker's in-memory tap, on synthetic models of growing size
 //     (test/support/bench-tap.ts; each phase in its own process, peak RSS from getrusage).
-//  2. onnxruntime-web WASM (1 thread, as in a VS Code webview) vs onnxruntime-node (2 threads), on the
-//     same tapped ONNX file and the same inputs, for several sequence lengths.
+//  2. onnxruntime-web WASM (1 thread, as in a webview that is not cross-origin isolated) vs onnxruntime-node
+//     (2 threads), in Node, on the same tapped ONNX file and the same inputs, for several sequence lengths.
 //  3. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
 //  4. With --scale: the panel at real attention shapes (12 × 12 heads, T = 128 / 512 / 1 024; test/browser/bench-scale.ts).
+//  5. WebAssembly threads: the panel page cross-origin isolated in Chromium, WASM with 1 thread and with every core
+//     against onnxruntime-node with the same threads, on the bundled model and (once --scale built it) the
+//     GPT-2-shaped model at T = 128 and 512 (test/browser/bench-threads.ts).
 // Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only] [--scale]   (--mib: synthetic sizes in MiB)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -94,4 +97,10 @@ if (fs.existsSync(browserBench)) {
 if (args.includes('--scale')) {
   console.log('');
   execFileSync('node', [path.join(root, 'out/test/browser/bench-scale.js')], { cwd: root, stdio: 'inherit' });
+}
+
+const threadsBench = path.join(root, 'out/test/browser/bench-threads.js');
+if (fs.existsSync(threadsBench)) {
+  console.log('');
+  execFileSync('node', [threadsBench, ...(args.includes('--scale') ? ['--scale'] : [])], { cwd: root, stdio: 'inherit' });
 }

@@ -1,5 +1,6 @@
 // One esbuild script, one target per runtime: the extension host (Node, CJS), the panel and compare
-// webviews (browser IIFE), the inference worker (browser IIFE, started from a blob URL), and the test
+// webviews (browser IIFE), the inference worker (browser ES module, started as a module worker from a blob URL:
+// onnxruntime's WebAssembly threads start more copies of it from its own import.meta.url), and the test
 // bundles under out/test. onnxruntime-web's .wasm is copied into dist/ort so nothing comes from a CDN.
 // Usage: node scripts/build.mjs [--watch] [--no-tests]
 import * as esbuild from 'esbuild';
@@ -21,8 +22,8 @@ if (exists('src/extension.ts')) {
 for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webview/compare/main.ts', 'dist/compare.js'],
   ['webview/worker/worker.ts', 'dist/worker.js']]) {
   if (exists(entry)) {
-    targets.push({ ...common, entryPoints: [entry], outfile: out, platform: 'browser', format: 'iife', target: 'es2022',
-      minify: !watch });
+    targets.push({ ...common, entryPoints: [entry], outfile: out, platform: 'browser', format: entry.includes('worker') ? 'esm' : 'iife',
+      target: 'es2022', minify: !watch });
   }
 }
 if (withTests) {

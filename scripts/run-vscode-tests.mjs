@@ -9,7 +9,10 @@
 //      the extension under development and extensionTestsPath, and the workbench reports the suite's exit
 //      code through window.codeAutomationExit and the extension host's log through window.codeAutomationLog.
 //
-// Options: --no-build (skip `node scripts/build.mjs`), --grep <title> (ATTENTION_LENS_GREP).
+// Options: --no-build (skip `node scripts/build.mjs`), --grep <title> (ATTENTION_LENS_GREP; /…/ for a pattern),
+//   --coi: cross-origin isolated, as a desktop user gets with `code --enable-coi`: desktop VS Code gets that flag;
+//   code-server is opened with ?vscode-coi=3 through scripts/coi-proxy.mjs, which adds the COOP/COEP headers
+//   code-server does not send. The suite sees ATTENTION_LENS_EXPECT_COI=1 (test/vscode/suite/7-threads.test.ts).
 // Env: ATTENTION_LENS_TEST_RESULTS=<file> receives {passes, failures, pending, tests} as JSON;
 //      ATTENTION_LENS_EXTENSION_PATH loads the extension from another folder;
 //      ATTENTION_LENS_VSCODE_TIMEOUT_S (default 1500) guards against a hung suite.
@@ -19,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { root, startCodeServer, launchChromium, tail } from './code-server.mjs';
+import { startCoiProxy } from './coi-proxy.mjs';
 
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
@@ -27,6 +31,7 @@ const testsIndex = path.join(root, 'out', 'test', 'vscode', 'index.js');
 const outputDir = path.join(root, 'test-output');
 const timeoutS = Number(process.env.ATTENTION_LENS_VSCODE_TIMEOUT_S ?? 1500);
 const grep = argValue('--grep');
+const coi = args.includes('--coi');
 // ATTENTION_LENS_EXTENSION_PATH loads another build of the extension (e.g. a stub while debugging the harness).
 const extensionPath = path.resolve(process.env.ATTENTION_LENS_EXTENSION_PATH ?? root);
 // Log lines from calls the closed network refuses (extension gallery, GitHub, …).
@@ -45,7 +50,8 @@ if (!fs.existsSync(testsIndex)) {
 const resultsFile = process.env.ATTENTION_LENS_TEST_RESULTS
   ?? path.join(os.tmpdir(), `attention-lens-vscode-results-${process.pid}.json`);
 fs.rmSync(resultsFile, { force: true });
-const suiteEnv = { ATTENTION_LENS_TEST_RESULTS: resultsFile, ...(grep ? { ATTENTION_LENS_GREP: grep } : {}) };
+const suiteEnv = { ATTENTION_LENS_TEST_RESULTS: resultsFile, ...(grep ? { ATTENTION_LENS_GREP: grep } : {}),
+  ...(coi ? { ATTENTION_LENS_EXPECT_COI: '1' } : {}) };
 
 /** A fresh workspace: a copy of test/fixtures, so nothing a test does can touch the repository's files. */
 function makeWorkspace() {
@@ -84,7 +90,7 @@ async function runWithElectron(executable) {
       extensionTestsPath: testsIndex,
       extensionTestsEnv: suiteEnv,
       launchArgs: [ws, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes',
-        '--disable-gpu', '--user-data-dir', userData],
+        '--disable-gpu', '--user-data-dir', userData, ...(coi ? ['--enable-coi'] : [])],
     });
   } catch (err) {
     say(`test-electron: ${err?.message ?? err}`);
@@ -100,6 +106,7 @@ async function runWithCodeServer() {
   fs.rmSync(path.join(outputDir, 'vscode-logs'), { recursive: true, force: true });
   const t0 = Date.now();
   let cs;
+  let proxy;
   let browser;
   let failed = true;
   const browserLog = [];
@@ -135,8 +142,15 @@ async function runWithCodeServer() {
     await page.exposeFunction('codeAutomationExit', (code, logs) => finish({ code, logs }));
     page.on('console', (m) => browserLog.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => browserLog.push(`[pageerror] ${e.message}`));
-    say(`opening ${cs.url}`);
-    await page.goto(cs.url);
+    let url = cs.url;
+    if (coi) {
+      proxy = await startCoiProxy(cs.port);
+      url = `${proxy.base}${cs.url.slice(cs.base.length)}`;
+      url += `${url.includes('?') ? '&' : '?'}vscode-coi=3`;
+    }
+    say(`opening ${url}`);
+    await page.goto(url);
+    if (coi) say(`workbench crossOriginIsolated: ${await page.evaluate(() => globalThis.crossOriginIsolated)}`);
     let timer;
     const timedOut = new Promise((resolve) => { timer = setTimeout(() => resolve({ code: 'timeout' }), timeoutS * 1000); });
     const { code, logs } = await Promise.race([finished, timedOut]);
@@ -159,6 +173,16 @@ async function runWithCodeServer() {
       say(`workbench logs written to ${dir}`);
     }
     say(`suite exited with ${code} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (coi) {
+      // Under COEP a resource without CORP/CORS is blocked, and a page may still half-work: any such console line fails the run.
+      const blocked = browserLog.filter((l) => /require-corp|Cross-Origin-(Embedder|Resource)|ERR_BLOCKED_BY_RESPONSE|NotSameOrigin/i.test(l));
+      say(`resources blocked by cross-origin isolation: ${blocked.length}`);
+      if (blocked.length) {
+        console.log(blocked.join('\n'));
+        failed = true;
+        return 1;
+      }
+    }
     return typeof code === 'number' ? code : 1;
   } catch (err) {
     say(`error: ${err?.stack ?? err}`);
@@ -180,6 +204,7 @@ async function runWithCodeServer() {
       }
     }
     await browser?.close().catch(() => undefined);
+    await proxy?.close();
     await cs?.stop({ keepLogs: failed });
     if (failed && cs) {
       const dst = path.join(outputDir, 'vscode-logs', 'server');

@@ -3,12 +3,15 @@
 //   - With a desktop `code` on PATH: `code --extensionDevelopmentPath=<repo> <sample> <sample>/prose.txt`.
 //   - Otherwise: code-server on 127.0.0.1 (installed on first use into .vscode-test/code-server/), with the
 //     extension loaded through the workbench URL; prints the URL and runs until Ctrl+C.
-// Options: --port=N (or PORT), --code-server (skip the desktop check), --no-build.
+// Options: --port=N (or PORT), --code-server (skip the desktop check), --no-build, --coi (cross-origin isolated, so
+// WebAssembly uses every core: desktop VS Code gets --enable-coi; code-server is opened with ?vscode-coi=3 through
+// scripts/coi-proxy.mjs on the port, which adds the COOP/COEP headers code-server does not send).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { root, freePort, startCodeServer, ensureCodeServer, isCodeServerInstalled } from './code-server.mjs';
 import { ensureSystem } from './preflight.mjs';
+import { startCoiProxy } from './coi-proxy.mjs';
 
 const flag = (n) => process.argv.includes(`--${n}`);
 const value = (n) => process.argv.find((a) => a.startsWith(`--${n}=`))?.slice(n.length + 3);
@@ -36,7 +39,8 @@ function hasDesktopCode() {
 
 if (desktop) {
   console.log(`opening VS Code with the extension from ${root}`);
-  const child = spawn('code', [`--extensionDevelopmentPath=${root}`, '--new-window', sample, sampleFile], { stdio: 'inherit' });
+  const child = spawn('code', [`--extensionDevelopmentPath=${root}`, '--new-window', ...(flag('coi') ? ['--enable-coi'] : []), sample, sampleFile],
+    { stdio: 'inherit' });
   child.on('exit', (code) => {
     console.log('VS Code is open: select text and run "Attention Lens: Show Attention" (ctrl+k ctrl+shift+a).');
     process.exit(code ?? 0);
@@ -45,11 +49,14 @@ if (desktop) {
   await ensureCodeServer();
   const wanted = Number(value('port') ?? process.env.PORT ?? 8080);
   const port = await portOr(wanted);
-  const cs = await startCodeServer({ port, workspace: sample, extensionDevelopmentPath: root, quiet: true });
+  const coi = flag('coi');
+  const cs = await startCodeServer({ port: coi ? await freePort() : port, workspace: sample, extensionDevelopmentPath: root, quiet: true });
+  const proxy = coi ? await startCoiProxy(cs.port, { port }) : undefined;
+  const url = proxy ? `${proxy.base}${cs.url.slice(cs.base.length)}${cs.url.includes('?') ? '&' : '?'}vscode-coi=3` : cs.url;
   console.log('');
-  console.log('Attention Lens is running in code-server (VS Code in the browser). Open:');
+  console.log(`Attention Lens is running in code-server (VS Code in the browser${coi ? ', cross-origin isolated' : ''}). Open:`);
   console.log('');
-  console.log(`  ${cs.url}`);
+  console.log(`  ${url}`);
   console.log('');
   console.log(`Then open prose.txt, select a sentence and run "Attention Lens: Show Attention" (F1, or ctrl+k ctrl+shift+a).`);
   console.log(`Only 127.0.0.1 listens; from another machine use an SSH tunnel: ssh -L ${port}:127.0.0.1:${port} <host>`);
@@ -60,6 +67,7 @@ if (desktop) {
     if (stopping) return;
     stopping = true;
     console.log(`\n${sig}: stopping code-server…`);
+    await proxy?.close();
     await cs.stop();
     process.exit(0);
   };

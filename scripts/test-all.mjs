@@ -5,7 +5,8 @@
 //   unit       mocha out/test/unit/**/*.test.js                   (Node)
 //   model      mocha out/test/model/**/*.test.js                  (Node: the shipped model's heads)
 //   browser    mocha out/test/browser/**/*.test.js                (Node + Chromium), when present
-//   vscode     node scripts/run-vscode-tests.mjs --no-build       (the extension-host suite in a real VS Code)
+//   vscode     node scripts/run-vscode-tests.mjs --no-build       (the extension-host suite in a real VS Code), then its
+//              thread and own-model tests again with --coi (cross-origin isolated, as `code --enable-coi`)
 //   ui         mocha out/test/ui/**/*.test.js                     (code-server + Chromium, the user's flow)
 //
 // Test counts come from mocha's spec summary (`N passing`, `N failing`) or, for the extension-host suite,
@@ -77,12 +78,23 @@ const stages = [
     run: () => exec(process.execPath, mochaArgs('out/test/browser/**/*.test.js', 600_000)) },
   { name: 'vscode', kind: 'vscode', run: async () => {
     const results = path.join(os.tmpdir(), `attention-lens-vscode-${process.pid}.json`);
-    fs.rmSync(results, { force: true });
-    const r = await exec(process.execPath, [path.join(root, 'scripts', 'run-vscode-tests.mjs'), '--no-build'],
-      { ATTENTION_LENS_TEST_RESULTS: results });
-    try { r.counts = JSON.parse(fs.readFileSync(results, 'utf8')); } catch { /* fall back to the log */ }
-    fs.rmSync(results, { force: true });
-    return r;
+    const suite = async (extra) => {
+      fs.rmSync(results, { force: true });
+      const r = await exec(process.execPath, [path.join(root, 'scripts', 'run-vscode-tests.mjs'), '--no-build', ...extra],
+        { ATTENTION_LENS_TEST_RESULTS: results });
+      try { r.counts = JSON.parse(fs.readFileSync(results, 'utf8')); } catch { /* fall back to the log */ }
+      fs.rmSync(results, { force: true });
+      return r;
+    };
+    const plain = await suite([]);
+    // Again cross-origin isolated (as `code --enable-coi`): threads, and the models from their folders and from storage.
+    const isolated = await suite(['--coi', '--grep', '/WebAssembly threads|your own models/']);
+    const counts = [plain, isolated].map((r) => r.counts ?? mochaCounts(r.output));
+    return {
+      code: plain.code || isolated.code, output: plain.output + isolated.output,
+      counts: counts.every(Boolean) ? counts.reduce((a, c) => ({ passes: a.passes + c.passes, failures: a.failures + c.failures,
+        pending: (a.pending ?? 0) + (c.pending ?? 0) })) : undefined,
+    };
   } },
   { name: 'ui', kind: 'mocha', optional: 'out/test/ui', run: () => exec(process.execPath, mochaArgs('out/test/ui/**/*.test.js', 1_200_000)) },
 ];

@@ -269,6 +269,7 @@ export class AttentionLensController implements vscode.Disposable {
     const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
     const webgpuTimeout = config.get<number>('webgpuTimeout');
     const webgpuDeadlineMs = typeof webgpuTimeout === 'number' && webgpuTimeout > 0 ? webgpuTimeout * 1000 : WEBGPU_DEADLINE_MS;
+    const wasmThreads = config.get<number>('wasmThreads');
     const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
     this.panel.post({
       type: 'show',
@@ -291,6 +292,7 @@ export class AttentionLensController implements vscode.Disposable {
         tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
       },
       backend,
+      ...(typeof wasmThreads === 'number' && wasmThreads > 0 ? { wasmThreads } : {}),
       webgpuDeadlineMs,
       notices: runNotices,
       timings: { tokenizeMs },

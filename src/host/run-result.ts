@@ -6,6 +6,7 @@
 import { axesOf, type AttentionStackKind } from '../shared/attention';
 import type { StackShape } from '../shared/attention-query';
 import type { PanelToHost } from '../shared/protocol';
+import { MAX_WASM_THREADS } from '../shared/wasm-threads';
 import type { RunSnapshot } from './runs';
 
 /** What the user is told to do after a malformed result. */
@@ -13,7 +14,7 @@ export const RUN_AGAIN = 'Run "Attention Lens: Show Attention" again';
 
 /** The run fields a checked result fills in, or the message to show instead. */
 export type CheckedResult =
-  | { readonly patch: Pick<RunSnapshot, 'shapes' | 'backendUsed' | 'fallbackReason' | 'timings'>; readonly main: StackShape }
+  | { readonly patch: Pick<RunSnapshot, 'shapes' | 'backendUsed' | 'fallbackReason' | 'threads' | 'timings'>; readonly main: StackShape }
   | { readonly error: string };
 
 const KINDS: readonly AttentionStackKind[] = ['self', 'encoder', 'decoder', 'cross'];
@@ -29,8 +30,15 @@ export function checkResult(run: RunSnapshot, msg: Extract<PanelToHost, { type: 
   }
   return {
     main: shapes[0],
-    patch: { shapes, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason, timings: { ...run.timings, ...msg.timings } },
+    patch: { shapes, backendUsed: msg.backendUsed, fallbackReason: msg.fallbackReason, timings: { ...run.timings, ...msg.timings },
+      ...(wasmThreadsOf(msg) !== undefined ? { threads: wasmThreadsOf(msg) } : {}) },
   };
+}
+
+/** A WASM result's thread count when it is a whole number from 1 to MAX_WASM_THREADS; anything else is dropped. */
+function wasmThreadsOf(msg: Extract<PanelToHost, { type: 'result' }>): number | undefined {
+  const t: unknown = msg.threads;
+  return msg.backendUsed === 'wasm' && typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= MAX_WASM_THREADS ? t : undefined;
 }
 
 /** Checks stack shapes from a webview: well formed, the main stack ('self' or 'encoder') first, each sized by its axes' tokens. */

@@ -24,6 +24,8 @@ export interface RunSnapshot {
   readonly decoderTokens?: readonly TokenInfo[];
   readonly backendUsed?: BackendUsed;
   readonly fallbackReason?: string;
+  /** WASM runs: the WebAssembly threads onnxruntime ran with in the panel. */
+  readonly threads?: number;
   /** Set when the run failed; the message the user saw. */
   readonly error?: string;
   /** True once the document changed after the run. */

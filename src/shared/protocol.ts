@@ -103,6 +103,8 @@ export type HostToPanel =
        */
       readonly decoderTokens?: readonly TokenInfo[];
       readonly backend: BackendSetting;
+      /** attentionLens.wasmThreads: WebAssembly threads when the webview is cross-origin isolated (0 or absent: auto). */
+      readonly wasmThreads?: number;
       /** How long a WebGPU run may take before the panel restarts its worker on WASM (attentionLens.webgpuTimeout); default 60 s. */
       readonly webgpuDeadlineMs?: number;
       /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
@@ -155,6 +157,8 @@ export type PanelToHost =
       readonly backendUsed: BackendUsed;
       /** Why the requested backend was not used, if it was not. */
       readonly fallbackReason?: string;
+      /** WASM runs: how many WebAssembly threads onnxruntime ran with. */
+      readonly threads?: number;
       /**
        * The shape of each stack the run computed ('self', or encoder, decoder and cross): the worker keeps the
        * data, and the host asks for what it shows with 'query'.
@@ -227,6 +231,8 @@ export type PanelToWorker =
        * serves) and sent with the first run of each worker; without it the worker fetches from `wasmBase`.
        */
       readonly wasmBinary?: ArrayBuffer;
+      /** attentionLens.wasmThreads as the host sent it; the worker's first run fixes its thread count (wasm-threads.ts). */
+      readonly wasmThreads?: number;
       readonly backend: BackendSetting;
       /**
        * The ONNX file as fetched: pre-tapped by the host's cache, or unmodified (the worker then adds the taps in
@@ -268,6 +274,8 @@ export type WorkerToPanel =
       readonly runId: number;
       readonly backendUsed: BackendUsed;
       readonly fallbackReason?: string;
+      /** WASM runs: how many WebAssembly threads onnxruntime ran with. */
+      readonly threads?: number;
       /**
        * The shape of each stack ('self', or encoder, decoder and cross, the encoder first): the worker keeps the
        * data and answers 'query' messages about this run until the next run's result.

@@ -103,7 +103,9 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
       wasmResults.set(k, r);
     }
     assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'wasm');
-    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM');
+    // Served without COOP/COEP the page is not cross-origin isolated: one WebAssembly thread (threads.test.ts has the isolated case).
+    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM · 1 thread');
+    assert.ok([...wasmResults.values()].every((r) => r.threads === 1), 'every result reports one thread');
     assert.match((await page.locator('#timings').textContent()) ?? '', /tokenize .*load .*inference .*first paint/);
     assert.equal((await postedOfType(page, 'runError')).length, 0);
   });
@@ -325,7 +327,7 @@ describe('panel webview without a WebGPU adapter', function () {
     assert.equal(r.backendUsed, 'wasm');
     assert.match(r.fallbackReason, /WebGPU requested but no adapter is available; ran on WASM/);
     assert.ok(maxAbsDiff(r.attention.data, refs[0].attention) <= WASM_TOLERANCE);
-    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM — WebGPU requested but unavailable');
+    assert.equal((await page.locator('#backend').textContent())?.trim(), 'WASM · 1 thread — WebGPU requested but unavailable');
   });
 
   it('runs on WASM without a reason when the setting is auto', async () => {

@@ -35,8 +35,15 @@ function withTestTheme(html: string, origin: string): string {
     .replace('<body ', '<body class="vscode-dark" ');
 }
 
-/** Starts the server on 127.0.0.1 at a random port; `extraDirs` (relative to the root) are served too (the bench's cached models). */
-export async function startServer(repoRoot: string, extraDirs: readonly string[] = []): Promise<TestServer> {
+/** The headers that make a page cross-origin isolated, as desktop VS Code's `--enable-coi` sends them. */
+export const COI_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } as const;
+
+/**
+ * Starts the server on 127.0.0.1 at a random port; `extraDirs` (relative to the root) are served too (the bench's
+ * cached models). With `crossOriginIsolated` every answer carries COI_HEADERS, so the pages are isolated.
+ */
+export async function startServer(repoRoot: string, extraDirs: readonly string[] = [],
+  opts: { crossOriginIsolated?: boolean } = {}): Promise<TestServer> {
   const requests: string[] = [];
   const notFound: string[] = [];
   let origin = '';
@@ -49,7 +56,7 @@ export async function startServer(repoRoot: string, extraDirs: readonly string[]
       // onnxruntime's .wasm does not change during a run: cacheable, so Chromium keeps its compiled code
       // for the next page (as a webview's resources are cached). Everything else is fetched fresh.
       const cache = status === 200 && p.endsWith('.wasm') ? 'max-age=3600' : 'no-store';
-      res.writeHead(status, { 'content-type': type, 'cache-control': cache });
+      res.writeHead(status, { 'content-type': type, 'cache-control': cache, ...(opts.crossOriginIsolated ? COI_HEADERS : {}) });
       res.end(body);
     };
     const common = { cspSource: origin, nonce: makeNonce(), title: 'Attention Lens' };

@@ -2,7 +2,7 @@
  * Mocha runner that VS Code's extension host loads (`extensionTestsPath`), under @vscode/test-electron or
  * code-server (scripts/run-vscode-tests.mjs). Adds out/test/vscode/suite/*.test.js, runs them with the
  * spec reporter (no colours, so the log is parseable), and writes the counts to
- * $ATTENTION_LENS_TEST_RESULTS when that is set. ATTENTION_LENS_GREP filters tests by title.
+ * $ATTENTION_LENS_TEST_RESULTS when that is set. ATTENTION_LENS_GREP filters tests by title (`/…/`: a regular expression).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +25,8 @@ export function run(): Promise<void> {
     slow: 30_000,
   });
   const grep = process.env.ATTENTION_LENS_GREP;
-  if (grep) mocha.grep(grep);
+  const pattern = grep && /^\/(.+)\/$/.exec(grep);
+  if (grep) mocha.grep(pattern ? new RegExp(pattern[1]) : grep);
   const dir = path.resolve(__dirname, 'suite');
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort() : [];
   for (const f of files) mocha.addFile(path.join(dir, f));

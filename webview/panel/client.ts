@@ -1,5 +1,6 @@
 /**
- * The panel's side of inference: fetches dist/worker.js (connect-src), starts it from a blob: URL,
+ * The panel's side of inference: fetches dist/worker.js (connect-src), starts it as a module worker from a blob: URL
+ * (kept alive while the worker runs: onnxruntime's WebAssembly threads start from the same URL),
  * fetches each model's bytes once and hands them to the worker, and turns worker messages into
  * per-run promises. A crashed worker is replaced on the next run.
  */
@@ -17,6 +18,8 @@ export type RunResult = Extract<WorkerToPanel, { type: 'result' }> & { fetchMs: 
 export interface RunOptions {
   readonly decoderInputIds?: readonly number[];
   readonly webgpuDeadlineMs?: number;
+  /** attentionLens.wasmThreads (0 or absent: auto); a worker keeps the count its first run set, so a change starts a new one. */
+  readonly wasmThreads?: number;
 }
 
 /** Progress callback: stage and, once chosen, the backend. */
@@ -66,6 +69,9 @@ export class CancelledError extends Error {
 /** Starts and talks to the inference worker. */
 export class InferenceClient {
   private worker?: Worker;
+  /** The blob: URL the current worker runs from, and the thread setting it was started for. */
+  private workerUrl?: string;
+  private workerThreads?: number;
   private workerSource?: Promise<string>;
   /** Model keys the current worker holds. */
   private sent = new Set<string>();
@@ -138,7 +144,9 @@ export class InferenceClient {
     return this.wasmSent ? undefined : bytes;
   }
 
-  private async ensureWorker(): Promise<Worker> {
+  private async ensureWorker(threads: number): Promise<Worker> {
+    // onnxruntime fixes its thread count when it starts: an idle worker started for another setting is replaced.
+    if (this.worker && this.workerThreads !== threads && this.pending.size === 0) this.fail(new CancelledError());
     if (this.worker) return this.worker;
     this.workerSource ??= fetch(this.workerUri).then((r) => {
       if (!r.ok) throw new Error(`Could not load the inference worker (${r.status} ${r.statusText}).`);
@@ -153,8 +161,9 @@ export class InferenceClient {
     }
     if (this.worker) return this.worker;
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-    const w = new Worker(url);
-    URL.revokeObjectURL(url);
+    const w = new Worker(url, { type: 'module' });
+    this.workerUrl = url;
+    this.workerThreads = threads;
     w.onmessage = (ev: MessageEvent<WorkerToPanel>) => this.onMessage(ev.data);
     w.onerror = (ev: ErrorEvent) => {
       ev.preventDefault();
@@ -180,6 +189,8 @@ export class InferenceClient {
     this.asking.clear();
     this.worker?.terminate();
     this.worker = undefined;
+    if (this.workerUrl) URL.revokeObjectURL(this.workerUrl);
+    this.workerUrl = undefined;
     this.sent.clear();
     for (const p of this.pending.values()) {
       clearTimeout(p.watchdog);
@@ -242,8 +253,8 @@ export class InferenceClient {
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
     progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
-    const { decoderInputIds, webgpuDeadlineMs } = opts;
-    const worker = await this.ensureWorker();
+    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0 } = opts;
+    const worker = await this.ensureWorker(wasmThreads);
     const onnxUri = info.onnxUri;
     let files: ModelFiles | undefined;
     let fetchMs = 0;
@@ -273,7 +284,7 @@ export class InferenceClient {
     return new Promise<RunResult>((resolve, reject) => {
       this.pending.set(runId, { resolve, reject, progress, fetchMs, deadlineMs: webgpuDeadlineMs });
       const msg: PanelToWorker = {
-        type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, backend, model, externalData, modelKey: onnxUri,
+        type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, wasmThreads, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
         ...(info.probe ? { probe: info.probe } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),

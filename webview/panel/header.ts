@@ -3,6 +3,7 @@
  * timings, notices, the stale banner, errors (role=alert) and the progress ring.
  */
 import type { BackendUsed, Timings } from '../../src/shared/protocol';
+import { threadsLabel } from '../../src/shared/wasm-threads';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -11,12 +12,26 @@ export function backendName(b: BackendUsed): string {
   return b === 'webgpu' ? 'WebGPU' : 'WASM';
 }
 
-/** Short header text for a backend and its fallback reason, e.g. "WASM — WebGPU requested but unavailable". */
-export function backendLabel(b: BackendUsed, fallbackReason?: string): string {
-  if (!fallbackReason) return backendName(b);
-  if (/no adapter/i.test(fallbackReason)) return `${backendName(b)} — WebGPU requested but unavailable`;
-  if (/WebGPU failed/i.test(fallbackReason)) return `${backendName(b)} — WebGPU failed`;
-  return `${backendName(b)} — ${fallbackReason}`;
+/**
+ * Short header text for a backend, the WebAssembly threads it ran with and its fallback reason, e.g.
+ * "WASM · 4 threads" or "WASM · 1 thread — WebGPU requested but unavailable".
+ */
+export function backendLabel(b: BackendUsed, fallbackReason?: string, threads?: number): string {
+  const name = b === 'wasm' && threads ? `${backendName(b)} · ${threadsLabel(threads)}` : backendName(b);
+  if (!fallbackReason) return name;
+  if (/no adapter/i.test(fallbackReason)) return `${name} — WebGPU requested but unavailable`;
+  if (/WebGPU failed/i.test(fallbackReason)) return `${name} — WebGPU failed`;
+  return `${name} — ${fallbackReason}`;
+}
+
+/** The backend badge's tooltip: the fallback reason, else what ran and, for one WASM thread, why only one. */
+function backendTitle(b: BackendUsed, fallbackReason?: string, threads?: number): string {
+  if (fallbackReason) return fallbackReason;
+  if (b !== 'wasm' || !threads) return `Ran on ${backendName(b)}`;
+  if (threads > 1) return `Ran on WebAssembly with ${threadsLabel(threads)} (the webview is cross-origin isolated)`;
+  return globalThis.crossOriginIsolated
+    ? 'Ran on WebAssembly with 1 thread (attentionLens.wasmThreads, or one core)'
+    : 'Ran on WebAssembly with 1 thread: the webview is not cross-origin isolated (start VS Code with --enable-coi for every core)';
 }
 
 function ms(v: number | undefined): string | undefined {
@@ -32,8 +47,8 @@ export class Header {
     $('document-label').title = documentLabel;
   }
 
-  /** Shows which backend ran; `undefined` clears it. */
-  setBackend(b: BackendUsed | undefined, fallbackReason?: string): void {
+  /** Shows which backend ran (and, on WASM, with how many threads); `undefined` clears it. */
+  setBackend(b: BackendUsed | undefined, fallbackReason?: string, threads?: number): void {
     const el = $('backend');
     if (!b) {
       el.textContent = '';
@@ -42,10 +57,12 @@ export class Header {
       return;
     }
     el.hidden = false;
-    el.textContent = backendLabel(b, fallbackReason);
+    el.textContent = backendLabel(b, fallbackReason, threads);
     el.dataset.backend = b;
+    if (b === 'wasm' && threads) el.dataset.threads = String(threads);
+    else delete el.dataset.threads;
     el.classList.toggle('fallback', !!fallbackReason);
-    el.title = fallbackReason ?? `Ran on ${backendName(b)}`;
+    el.title = backendTitle(b, fallbackReason, threads);
   }
 
   /** Timings line: tokenize · load · inference · first paint. */

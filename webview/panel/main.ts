@@ -315,7 +315,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   if (stacks) run = stacks.get(stackKind() === 'self' ? (state.stack = 'encoder') : stackKind()) ?? run;
   clampState(run);
   header.setProgress(undefined);
-  header.setBackend(result.backendUsed, result.fallbackReason);
+  header.setBackend(result.backendUsed, result.fallbackReason, result.threads);
   document.body.classList.remove('value-weighted');
   if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';

@@ -33,12 +33,13 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   let result: RunResult;
   try {
     result = await client.run(msg.runId, msg.model, ids, msg.backend, progress,
-      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS });
+      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS, wasmThreads: msg.wasmThreads });
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     // WebGPU passed its deadline: the client replaced the worker; the same input runs on WASM, and the panel says why.
     progress('loading', 'wasm');
-    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds }), fallbackReason: deadlineReason(e) };
+    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds, wasmThreads: msg.wasmThreads }),
+      fallbackReason: deadlineReason(e) };
   }
   // The worker keeps the stacks: each RunData asks it for the rows and display-size matrices its views draw.
   const source: AttentionSource = {
@@ -62,5 +63,8 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
 /** The result message for the host: the stacks' shapes only (the worker keeps the data; the host asks for rows). */
 export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<PanelToHost, { type: 'result' }> {
   const r = loaded.result;
-  return { type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason, shapes: r.shapes, timings };
+  return {
+    type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason,
+    ...(r.threads !== undefined ? { threads: r.threads } : {}), shapes: r.shapes, timings,
+  };
 }

@@ -9,7 +9,7 @@ import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared
 import { unpackAttention, type Attention } from '../../src/shared/attention';
 import { shapesOf } from '../../src/shared/attention-query';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
-import { chooseBackend, getSession, type PreparedModel } from './session';
+import { chooseBackend, getSession, wasmThreads, type PreparedModel } from './session';
 import { stepWithFallback } from '../../src/shared/backend-fallback';
 
 type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
@@ -61,5 +61,6 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   // Only decoder self-attention is causal; encoder and cross stacks see every key (as the panel draws them).
   const ordered = out.stacks.map(unpackAttention).map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false })).sort((a, b) => Number(b.kind === 'encoder') - Number(a.kind === 'encoder'));
   ctx.keep(ordered);
-  ctx.post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf(ordered), loadMs, inferenceMs });
+  ctx.post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf(ordered), loadMs, inferenceMs,
+    ...(backend === 'wasm' ? { threads: wasmThreads() } : {}) });
 }

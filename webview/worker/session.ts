@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-web';
 import { buildFeeds } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import { ORT_WASM_FILE } from './ort-files';
+import { wasmThreadCount } from '../../src/shared/wasm-threads';
 import {
   collectAttention, float16ToFloat32, requiredInputs,
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
@@ -53,18 +54,31 @@ export function prepareModel(key: string, bytes: Uint8Array,
 
 let envReady = false;
 
-/** Sets onnxruntime's global flags once: local .wasm file (or its bytes), one thread, no proxy worker. */
-export function configureOrt(wasmBase: string, wasmBinary?: ArrayBuffer): void {
+/**
+ * Sets onnxruntime's global flags once: local .wasm file (or its bytes), no proxy worker, and the WebAssembly
+ * threads `wasmThreadCount` allows for `threadsSetting` (attentionLens.wasmThreads; one unless this worker is
+ * cross-origin isolated). Threads are pthread workers onnxruntime starts from this module's own URL
+ * (import.meta.url, the blob: URL the panel started it from), so no other script is fetched or imported.
+ */
+export function configureOrt(wasmBase: string, wasmBinary?: ArrayBuffer, threadsSetting?: number): void {
   if (envReady) return;
   if (wasmBinary && wasmBinary.byteLength > 0) ort.env.wasm.wasmBinary = wasmBinary;
   // Only the .wasm is overridden: with a prefix, onnxruntime would also import its .mjs glue from there,
   // which the CSP forbids; the glue is embedded in the bundle and used when just the .wasm URL is given.
   const base = wasmBase.endsWith('/') ? wasmBase : `${wasmBase}/`;
   ort.env.wasm.wasmPaths = { wasm: `${base}${ORT_WASM_FILE}` };
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = wasmThreadCount(threadsSetting, navigator.hardwareConcurrency, self.crossOriginIsolated === true);
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
   envReady = true;
+}
+
+/**
+ * The WebAssembly threads onnxruntime runs with: what configureOrt asked for, or 1 once onnxruntime found
+ * that threads cannot work here (it then lowers `env.wasm.numThreads` itself when it starts).
+ */
+export function wasmThreads(): number {
+  return Math.max(1, ort.env.wasm.numThreads ?? 1);
 }
 
 let adapterProbe: Promise<boolean> | undefined;

@@ -10,7 +10,7 @@ import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/s
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
-import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, type PreparedModel } from './session';
+import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, wasmThreads, type PreparedModel } from './session';
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 
@@ -111,7 +111,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
   if (msg.model) await addModel(msg.modelKey, takeModelBytes(msg)!);
   if (stale(runId)) return;
   try {
-    configureOrt(msg.wasmBase, wasmBinary);
+    configureOrt(msg.wasmBase, wasmBinary, msg.wasmThreads);
     const model = models.get(msg.modelKey);
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
@@ -140,7 +140,10 @@ async function handleRun(msg: RunMessage): Promise<void> {
     selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
     keep(runId, [a], logits);
-    post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs });
+    post({
+      type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
+      shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs,
+    });
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab, a);
   } catch (e) {
@@ -200,7 +203,8 @@ async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): 
   }
 }
 
-self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
+/** Handles the panel's messages (not in onnxruntime's pthread workers, which load this same module and answer their own). */
+const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
   const msg = ev.data;
   switch (msg.type) {
     case 'run':
@@ -236,3 +240,5 @@ self.onmessage = (ev: MessageEvent<PanelToWorker>): void => {
       assertNever(msg);
   }
 };
+
+if (!self.name?.startsWith('em-pthread')) self.onmessage = onPanelMessage;
