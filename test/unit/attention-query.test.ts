@@ -147,6 +147,40 @@ describe('attention queries: the worker answers from the stacks it owns', () => 
     assert.ok(maxDiff(row({ stack: 'cross', layer: 1, head: 'rollout' }, 0), directRow(cross, 1, 'mean', 0)) <= 1e-7);
   });
 
+  it('serves every head\'s metrics as computed head by head on the stack, and none for cross-attention', () => {
+    const ids = Array.from({ length: T }, (_, i) => (i * 37) % 50);
+    const a = ask({ kind: 'metrics', stack: 'self', ids });
+    assert.ok(a.kind === 'metrics' && a.rows.length === L * H);
+    // previous-token score read straight from the stack: mean over i ≥ 1 of A[i, i-1].
+    for (const [l, h] of [[0, 0], [7, 3], [11, 11]]) {
+      let prev = 0;
+      for (let i = 1; i < T; i++) prev += at(self, l, h, i, i - 1);
+      const row = a.rows[l * H + h];
+      assert.deepEqual([row.layer, row.head], [l, h]);
+      assert.ok(Math.abs(row.previousToken - prev / (T - 1)) <= 1e-6, `L${l} H${h} previous-token ${row.previousToken} vs ${prev / (T - 1)}`);
+      assert.equal(row.induction, null, 'induction comes from the probe, not the input');
+    }
+    assert.throws(() => store.answer({ kind: 'metrics', stack: 'self', ids: ids.slice(1) }), /159 token ids for 160 queries/);
+    const s2 = new AttentionStore([randomStack('encoder', 1, 2, 3, 3, false, 4), randomStack('cross', 1, 2, 2, 3, false, 5)]);
+    const cross = s2.answer({ kind: 'metrics', stack: 'cross', ids: [1, 2] }).answer;
+    assert.ok(cross.kind === 'metrics' && cross.rows.length === 0);
+  });
+
+  it('serves the most probable next tokens from the logits it keeps, as a softmax and a full sort give', () => {
+    const vocab = 40;
+    const rnd = mulberry32(11);
+    const logits = Float32Array.from({ length: 3 * vocab }, () => 6 * rnd());
+    const s2 = new AttentionStore([self], { data: logits, vocab });
+    const a = s2.answer({ kind: 'predictions', query: 1, k: 4 }).answer;
+    const row = Array.from(logits.subarray(vocab, 2 * vocab));
+    const z = row.reduce((acc, v) => acc + Math.exp(v), 0);
+    const want = row.map((v, id) => ({ id, p: Math.exp(v) / z })).sort((x, y) => y.p - x.p).slice(0, 4);
+    assert.ok(a.kind === 'predictions');
+    assert.deepEqual(a.predictions.map((x) => x.id), want.map((x) => x.id));
+    a.predictions.forEach((x, k) => assert.ok(Math.abs(x.p - want[k].p) <= 1e-6));
+    assert.throws(() => store.answer({ kind: 'predictions', query: 0, k: 5 }), /no logits/);
+  });
+
   it('refuses what the run does not have with a RangeError saying what', () => {
     assert.throws(() => store.answer({ kind: 'row', head: ref(L, 0), query: 0 }), /no head 0 in layer 12 of 12×12/);
     assert.throws(() => store.answer({ kind: 'row', head: ref(0, H), query: 0 }), /no head 12/);
