@@ -11,6 +11,14 @@ import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
 import { hasRepeat, headMetrics, type HeadMetricValues } from './head-labels';
 import { topNextTokens, type Prediction } from './predictions';
 
+/** A window of a matrix: rows [row, row + rows) × columns [col, col + cols). */
+export interface MatrixRegion {
+  readonly row: number;
+  readonly col: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
 /** One stack's dimensions, without its data: what the host keeps of a run. */
 export type StackShape = Omit<Attention, 'data'>;
 
@@ -20,8 +28,11 @@ export type AttentionQuery =
   | { readonly kind: 'row'; readonly head: HeadRef; readonly query: number }
   /** The `k` largest weights of row `query`, largest first (ties: earlier key first). */
   | { readonly kind: 'topk'; readonly head: HeadRef; readonly query: number; readonly k: number }
-  /** A head's matrix, max-pooled to at most `maxSide` × `maxSide` cells (full size when it fits or when omitted). */
-  | { readonly kind: 'matrix'; readonly head: HeadRef; readonly maxSide?: number }
+  /**
+   * A head's matrix (or the `region` of it a zoomed view shows), max-pooled to at most `maxSide` × `maxSide` cells
+   * (full size when it fits or when omitted).
+   */
+  | { readonly kind: 'matrix'; readonly head: HeadRef; readonly maxSide?: number; readonly region?: MatrixRegion }
   /** The `count` heads of the same stack nearest to a head by mean row JS divergence, nearest first. */
   | { readonly kind: 'nearest'; readonly head: HeadRef; readonly count: number }
   /** Every head's metrics (head-labels.ts) on token ids `ids` (the stack's queries), layer-major, induction left null; none for cross-attention. */
@@ -39,8 +50,13 @@ export type AttentionAnswer =
       readonly rows: number;
       readonly cols: number;
       readonly pooled: boolean;
-      /** Float32 [rows, cols]; NaN marks a block with no visible (unmasked) cell. */
+      /**
+       * Float32 [rows, cols]. Pooled blocks with no visible (unmasked) cell are NaN, and so is every masked cell of
+       * a region; a whole matrix at full size keeps its zeros above the diagonal.
+       */
       readonly data: ArrayBuffer;
+      /** The window served, when the query named one. */
+      readonly region?: MatrixRegion;
       /** Top of the colour scale: the 99th percentile of the full matrix's visible weights (display.ts). */
       readonly scale: number;
       /** True when the matrix drawn is causal (hatch above the diagonal). */
@@ -194,12 +210,15 @@ export class AttentionStore {
       }
       case 'matrix': {
         const { stack } = this.resolve(q.head);
-        const m = this.matrix(q.head);
-        const size = displaySize(stack.queries, stack.keys, q.maxSide ?? Infinity);
-        const pooled = size.rows !== stack.queries || size.cols !== stack.keys;
-        const data = (pooled ? poolMax(m, stack.queries, stack.keys, size.rows, size.cols, stack.causal) : m.slice()).buffer as ArrayBuffer;
+        const region = q.region ? checkRegion(q.region, stack.queries, stack.keys) : undefined;
+        const { values, rows, cols } = region ? regionOf(this.matrix(q.head), stack, region) : { values: this.matrix(q.head), rows: stack.queries, cols: stack.keys };
+        const size = displaySize(rows, cols, q.maxSide ?? Infinity);
+        const pooled = size.rows !== rows || size.cols !== cols;
+        const out = pooled ? poolMax(values, rows, cols, size.rows, size.cols, !region && stack.causal) : values.slice();
+        if (region) for (let k = 0; k < out.length; k++) if (out[k] === -Infinity) out[k] = NaN;
+        const data = out.buffer as ArrayBuffer;
         return {
-          answer: { kind: 'matrix', rows: size.rows, cols: size.cols, pooled, data, scale: this.scale(q.head), causal: stack.causal },
+          answer: { kind: 'matrix', rows: size.rows, cols: size.cols, pooled, data, scale: this.scale(q.head), causal: stack.causal, ...(region ? { region } : {}) },
           transfer: [data],
         };
       }
@@ -224,6 +243,25 @@ export class AttentionStore {
         throw new RangeError(`Unknown attention query ${JSON.stringify((q as { kind?: unknown }).kind)}.`);
     }
   }
+}
+
+/** `r` when it is a window of whole cells inside a [queries, keys] matrix; throws a RangeError otherwise. */
+function checkRegion(r: MatrixRegion, queries: number, keys: number): MatrixRegion {
+  const ok = [r.row, r.col, r.rows, r.cols].every(Number.isInteger) && r.row >= 0 && r.col >= 0 && r.rows > 0 && r.cols > 0
+    && r.row + r.rows <= queries && r.col + r.cols <= keys;
+  if (!ok) throw new RangeError(`The region ${JSON.stringify(r)} is not inside the ${queries}×${keys} matrix.`);
+  return { row: r.row, col: r.col, rows: r.rows, cols: r.cols };
+}
+
+/** A copy of a region of a [queries, keys] matrix; masked cells (causal, key after query) are −∞, so pooling skips them. */
+function regionOf(m: Float32Array, stack: Attention, r: MatrixRegion): { values: Float32Array; rows: number; cols: number } {
+  const values = new Float32Array(r.rows * r.cols);
+  for (let i = 0; i < r.rows; i++) {
+    const src = (r.row + i) * stack.keys + r.col;
+    values.set(m.subarray(src, src + r.cols), i * r.cols);
+    if (stack.causal) for (let j = Math.max(0, r.row + i + 1 - r.col); j < r.cols; j++) values[i * r.cols + j] = -Infinity;
+  }
+  return { values, rows: r.rows, cols: r.cols };
 }
 
 /**

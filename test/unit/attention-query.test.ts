@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rollout, type Attention } from '../../src/shared/attention';
 import { AttentionStore, topIndices, type AttentionQuery } from '../../src/shared/attention-query';
 import { AttentionAsker, QueryCancelledError } from '../../src/host/attention-asker';
-import { mulberry32 } from '../../src/shared/head-labels';
+import { mulberry32, type HeadMetricValues } from '../../src/shared/head-labels';
 import type { AnswerMessage, HeadRef, QueryMessage } from '../../src/shared/protocol';
 
 /** A random stack with real head counts: rows are softmaxes of random scores (causal: keys ≤ query only). */
@@ -150,12 +150,13 @@ describe('attention queries: the worker answers from the stacks it owns', () => 
   it('serves every head\'s metrics as computed head by head on the stack, and none for cross-attention', () => {
     const ids = Array.from({ length: T }, (_, i) => (i * 37) % 50);
     const a = ask({ kind: 'metrics', stack: 'self', ids });
-    assert.ok(a.kind === 'metrics' && a.rows.length === L * H);
+    if (a.kind !== 'metrics') throw new Error(`a ${a.kind} answer`);
+    assert.equal(a.rows.length, L * H);
     // previous-token score read straight from the stack: mean over i ≥ 1 of A[i, i-1].
     for (const [l, h] of [[0, 0], [7, 3], [11, 11]]) {
       let prev = 0;
       for (let i = 1; i < T; i++) prev += at(self, l, h, i, i - 1);
-      const row = a.rows[l * H + h];
+      const row: HeadMetricValues = a.rows[l * H + h];
       assert.deepEqual([row.layer, row.head], [l, h]);
       assert.ok(Math.abs(row.previousToken - prev / (T - 1)) <= 1e-6, `L${l} H${h} previous-token ${row.previousToken} vs ${prev / (T - 1)}`);
       assert.equal(row.induction, null, 'induction comes from the probe, not the input');
