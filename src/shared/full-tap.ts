@@ -37,9 +37,16 @@ export function planFullTap(summary: OnnxSummary): FullTap {
   } catch {
     sources = []; // score taps only serve explanations: the attention does not depend on them
   }
+  // The plan's names are appended even where they are graph inputs or initializers (a fused node's inputs); score taps are not.
   const taken = new Set([...summary.outputs.map((o) => o.name), ...summary.inputs.map((i) => i.name), ...summary.initializerNames]);
+  const outputs = new Set(summary.outputs.map((o) => o.name));
   const toAppend: string[] = [];
-  for (const name of [...(plan.toAppend ?? plan.softmaxOutputs), ...scoreTapNames(sources)]) {
+  for (const name of plan.toAppend ?? plan.softmaxOutputs) {
+    if (!outputs.has(name)) toAppend.push(name);
+    outputs.add(name);
+    taken.add(name);
+  }
+  for (const name of scoreTapNames(sources)) {
     if (!taken.has(name)) toAppend.push(name);
     taken.add(name);
   }
