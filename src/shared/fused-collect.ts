@@ -65,3 +65,14 @@ export function collectFused(sources: readonly FusedSource[], get: (name: string
   const a = collectAttention(fetched, tokens, opts.tolerance ?? 1e-3, opts.keys ?? tokens, opts.kind ?? 'self');
   return { ...a, recomputed: { layers: Array.from({ length: a.layers }, (_, i) => i), ops: [...new Set(sources.map((s) => s.op))], maxOutputError } };
 }
+
+/** What the panel header says when the attention shown was recomputed. */
+export const RECOMPUTED_LABEL = 'attention recomputed from the fused operator\'s inputs';
+
+/** The header badge's tooltip: which operators, which layers, and how closely P·V gave back their output. */
+export function recomputedTitle(r: RecomputedAttention): string {
+  const layers = r.layers.length === 1 ? `layer ${r.layers[0]}` : `layers ${r.layers[0]}–${r.layers[r.layers.length - 1]}`;
+  return `This graph fuses attention into ${r.ops.map(fusedOpLabel).join(', ')}, which has no Softmax to tap: the probabilities of ` +
+    `${layers} were recomputed from the operator's own inputs (softmax(QKᵀ·scale + mask) per head) and checked against its output ` +
+    `(max |P·V − output| = ${r.maxOutputError.toExponential(1)}).`;
+}

@@ -442,7 +442,7 @@ export function planTap(summary: OnnxSummary): TapPlan {
       throw new TapError(
         `Attention in this graph is fused into a ${fused.domain || 'ai.onnx'} ${fused.opType} node, which has no ` +
           'Softmax to tap, and Attention Lens recomputes attention only from com.microsoft Attention, MultiHeadAttention, ' +
-          'GroupQueryAttention and ONNX Attention. Export the model without this fusion (for example, skip ORT transformer ' +
+          'GroupQueryAttention and ONNX Attention. Export the model without attention fusion (for example, skip ORT transformer ' +
           'optimizations) and try again.',
         'fused-attention',
       );

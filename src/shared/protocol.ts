@@ -8,6 +8,7 @@
 
 import type { ProbeScores } from './probe-scores';
 import type { AttentionMessage, AttentionStackKind } from './attention';
+import type { RecomputedAttention } from './fused-collect';
 
 export type { AttentionStackKind } from './attention';
 
@@ -245,6 +246,8 @@ export type WorkerToPanel =
       /** Float32 [T, vocab] logits, if the graph has a logits output. */
       readonly logits?: ArrayBuffer;
       readonly vocab?: number;
+      /** Set when the attention was recomputed from fused attention operators' inputs: which layers, which operators. */
+      readonly recomputed?: RecomputedAttention;
       readonly loadMs: number;
       readonly inferenceMs: number;
     }

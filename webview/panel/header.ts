@@ -3,6 +3,7 @@
  * timings, notices, the stale banner, errors (role=alert) and the progress ring.
  */
 import type { BackendUsed, Timings } from '../../src/shared/protocol';
+import { recomputedTitle, RECOMPUTED_LABEL, type RecomputedAttention } from '../../src/shared/fused-collect';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -46,6 +47,14 @@ export class Header {
     el.dataset.backend = b;
     el.classList.toggle('fallback', !!fallbackReason);
     el.title = fallbackReason ?? `Ran on ${backendName(b)}`;
+  }
+
+  /** Says that (and how) the attention shown was recomputed from fused operators' inputs; `undefined` hides it. */
+  setRecomputed(r: RecomputedAttention | undefined): void {
+    const el = $('recomputed');
+    el.hidden = !r;
+    el.textContent = r ? RECOMPUTED_LABEL : '';
+    el.title = r ? recomputedTitle(r) : '';
   }
 
   /** Timings line: tokenize · load · inference · first paint. */

@@ -312,6 +312,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   clampState(run);
   header.setProgress(undefined);
   header.setBackend(result.backendUsed, result.fallbackReason);
+  header.setRecomputed(result.recomputed);
   document.body.classList.remove('value-weighted');
   if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';

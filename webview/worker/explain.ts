@@ -21,10 +21,15 @@ export interface ExplainableRun {
 type ExplainRequest = Extract<PanelToWorker, { type: 'explain' }>;
 type Explanation = Extract<WorkerToPanel, { type: 'explanation' }>;
 
+/** Why a fused model's weights are not explained (nor scaled by ‖v‖). */
+const FUSED_UNEXPLAINED = 'This graph fuses attention into one operator: its probabilities were recomputed from the operator\'s inputs, ' +
+  'but explaining one weight and scaling by ‖v‖ do not read fused operators yet.';
+
 /** Answers an 'explain' request for `run` on `session`. */
 export async function explain(req: ExplainRequest, run: ExplainableRun, session: ortTypes.InferenceSession): Promise<Explanation> {
   const base = { type: 'explanation' as const, runId: req.runId, layer: req.layer, head: req.head, query: req.query };
   const src = run.model.sources.find((s) => s.softmax === run.layerNames[req.layer]);
+  if (!src && run.model.plan.fused) return { ...base, error: FUSED_UNEXPLAINED };
   if (!src) return { ...base, error: 'The graph does not show what feeds this layer’s Softmax, so the weight cannot be explained.' };
   const names = [src.logits, ...(src.q && src.kT ? [src.q, src.kT] : [])];
   const out = await session.run(makeFeeds(run.model, run.inputIds), names);
@@ -50,6 +55,7 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
 export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
   Promise<{ norms: Float32Array } | { error: string }> {
   const vs = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n)?.v);
+  if (run.model.plan.fused) return { error: FUSED_UNEXPLAINED };
   if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so attention cannot be scaled by ‖v‖.' };
   const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
   try {

@@ -114,7 +114,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason,
       attention,
-      logits, vocab: output.vocab, loadMs, inferenceMs,
+      logits, vocab: output.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
     }, transfer);
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab, a);
