@@ -72,6 +72,7 @@ for (const [label, load] of runtimes) {
           assert.deepEqual(a.recomputed?.layers, [0, 1], 'both layers recomputed');
           assert.equal(b.recomputed, undefined);
           const err = maxAbsDiff(a.self.data, b.self.data);
+          if (T === 32) console.log(`      max |Δ| = ${err.toExponential(2)}, max |P·V − output| = ${a.recomputed?.maxOutputError.toExponential(2)}`);
           assert.ok(err <= TOLERANCE, `max |recomputed − unfused tap| = ${err}`);
           assert.ok(a.self.causal && isCausal(a.self.data, 8, T), 'exact zeros above the diagonal');
           assert.ok(maxRowSumError(a.self.data, 8 * T, T) <= TOLERANCE);
