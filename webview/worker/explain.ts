@@ -40,7 +40,7 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
     if (!Number.isInteger(H) || req.head >= H) return { ...base, error: `The scores of this layer are not [heads, ${T}, ${T}].` };
     const row = Array.from(scores.subarray((req.head * T + req.query) * T, (req.head * T + req.query + 1) * T));
     if (!src.q || !src.kT || !out[src.q] || !out[src.kT]) {
-      return { ...base, scores: row, note: 'Q and K were not found in the graph: showing the pre-softmax scores only.' };
+      return { ...base, scores: row, note: `Q and K were not found in the graph (${src.qkMissing ?? 'they were not fetched'}): showing the pre-softmax scores only.` };
     }
     const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
     const qk = headQK(tensor(out[src.q]), tensor(out[src.kT]), H, T, req.head, req.query);
@@ -54,9 +54,14 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
 /** ‖v_j‖ for every layer, head and token of `run`: Float32 [L, H, T], or an error when V is not found. */
 export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
   Promise<{ norms: Float32Array } | { error: string }> {
-  const vs = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n)?.v);
+  const sources = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n));
+  const vs = sources.map((s) => s?.v);
   if (run.model.plan.fused) return { error: FUSED_UNEXPLAINED };
-  if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so attention cannot be scaled by ‖v‖.' };
+  const missing = vs.findIndex((v) => !v);
+  if (vs.length === 0 || missing >= 0) {
+    const why = sources[missing]?.vMissing;
+    return { error: `The graph does not show the values V of ${missing >= 0 ? `layer ${missing}` : 'any layer'}${why ? ` (${why})` : ''}, so attention cannot be scaled by ‖v‖.` };
+  }
   const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
   try {
     const T = run.inputIds.length;
