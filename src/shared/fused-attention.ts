@@ -106,15 +106,16 @@ export function applyRotary(m: HeadMatrices, cos: Float32Array, sin: Float32Arra
   }
 }
 
-/** P·V per query head: [Hq, S, dv] from probabilities [Hq, S, T] and values [Hkv, T, dv]. */
-export function weightedValues(probs: Float32Array, v: HeadMatrices, queryHeads: number, queries: number): Float64Array {
+/** P·V per query head: [Hq, S, dv] from probabilities [Hq, S, T] and values [Hkv, T, dv], for the query rows listed (default all; others stay 0). */
+export function weightedValues(probs: Float32Array, v: HeadMatrices, queryHeads: number, queries: number,
+  rows: readonly number[] = Array.from({ length: queries }, (_, i) => i)): Float64Array {
   const T = v.rows;
   const dv = v.size;
   const group = queryHeads / v.heads;
   const out = new Float64Array(queryHeads * queries * dv);
   for (let h = 0; h < queryHeads; h++) {
     const vh = Math.floor(h / group);
-    for (let i = 0; i < queries; i++) {
+    for (const i of rows) {
       const o = (h * queries + i) * dv;
       for (let j = 0; j < T; j++) {
         const w = probs[(h * queries + i) * T + j];

@@ -9,15 +9,14 @@
  */
 import { applyRotary, attentionProbabilities, concatRows, weightedValues, type AttentionProblem, type HeadMatrices } from './fused-attention';
 import type { FusedSource } from './fused-plan';
+import { bnsh, broadcast, f32, FusedAttentionError, maskBias, splitHeads, unpack, type Fetched } from './fused-tensors';
 
-/** A fetched tensor: dims, values as numbers (int64 converted, bool as 0/1), and onnxruntime's type name. */
-export interface Fetched {
-  readonly dims: readonly number[];
-  readonly data: ArrayLike<number>;
-  readonly type: string;
-}
+export { FusedAttentionError, type Fetched } from './fused-tensors';
 
-/** One recomputed layer: probabilities [heads, queries, keys] and max |P·V − the operator's output| over the unpadded query rows. */
+/**
+ * One recomputed layer: probabilities [heads, queries, keys] and max |P·V − the operator's output| over the unpadded query
+ * rows (at most CHECKED_ROWS of them per head, spread evenly: the check costs as much as the recomputation per row).
+ */
 export interface RecomputedLayer {
   readonly probs: Float32Array;
   readonly heads: number;
@@ -26,57 +25,6 @@ export interface RecomputedLayer {
   readonly outputError: number;
   /** Largest |value| of the operator's output (to judge `outputError`). */
   readonly outputScale: number;
-}
-
-/** Why a fused node cannot be recomputed: a message for the user. */
-export class FusedAttentionError extends Error {}
-
-const f32 = (a: ArrayLike<number>): Float32Array => (a instanceof Float32Array ? a : Float32Array.from(a));
-
-/** Columns [col, col + heads·d) of a [1, S, W] tensor as [heads, S, d] ("BSNH" to "BNSH"). */
-function splitHeads(t: Fetched, col: number, heads: number, d: number, bias?: ArrayLike<number>, biasOff = 0): HeadMatrices {
-  const [b, S, W] = t.dims;
-  if (t.dims.length !== 3 || b !== 1) throw new FusedAttentionError(`expected a [1, tokens, hidden] tensor, got [${t.dims.join(', ')}]`);
-  const data = new Float32Array(heads * S * d);
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < S; i++) {
-      for (let c = 0; c < d; c++) data[(h * S + i) * d + c] = t.data[i * W + col + h * d + c] + (bias ? bias[biasOff + h * d + c] : 0);
-    }
-  }
-  return { heads, rows: S, size: d, data };
-}
-
-/** A [1, H, S, d] tensor as [H, S, d]. */
-function bnsh(t: Fetched): HeadMatrices {
-  if (t.dims.length !== 4 || t.dims[0] !== 1) throw new FusedAttentionError(`expected a [1, heads, tokens, head size] tensor, got [${t.dims.join(', ')}]`);
-  return { heads: t.dims[1], rows: t.dims[2], size: t.dims[3], data: f32(t.data) };
-}
-
-/** Slot `k` of a packed [1, S, N, slots, d] tensor (packed QKV or KV) as [N, S, d]. */
-function unpack(t: Fetched, k: number): HeadMatrices {
-  const [, S, N, slots, d] = t.dims;
-  const data = new Float32Array(N * S * d);
-  for (let h = 0; h < N; h++) {
-    for (let i = 0; i < S; i++) for (let c = 0; c < d; c++) data[(h * S + i) * d + c] = t.data[((i * N + h) * slots + k) * d + c];
-  }
-  return { heads: N, rows: S, size: d, data };
-}
-
-/** Right-aligned broadcast of a mask/bias tensor to [heads, S, T]: value at (h, i, j). */
-function broadcast(t: Fetched, heads: number, S: number, T: number): (h: number, i: number, j: number) => number {
-  const dims = [...t.dims];
-  while (dims.length < 4) dims.unshift(1);
-  const [b, n, s, k] = dims;
-  if (b !== 1 || (n !== 1 && n !== heads) || (s !== 1 && s !== S) || (k !== 1 && k !== T)) {
-    throw new FusedAttentionError(`a mask or bias shaped [${t.dims.join(', ')}] does not broadcast to [1, ${heads}, ${S}, ${T}]`);
-  }
-  return (h, i, j) => t.data[((n === 1 ? 0 : h) * s + (s === 1 ? 0 : i)) * k + (k === 1 ? 0 : j)];
-}
-
-/** The rule an additive or boolean mask gives: bool true keeps a key; else the value is added. */
-function maskBias(t: Fetched, heads: number, S: number, T: number): (h: number, i: number, j: number) => number {
-  const at = broadcast(t, heads, S, T);
-  return t.type === 'bool' ? (h, i, j) => (at(h, i, j) ? 0 : -Infinity) : at;
 }
 
 /** A number attribute of the node, or `fallback`. */
@@ -97,17 +45,18 @@ export function recomputeLayer(src: FusedSource, get: (name: string) => Fetched 
   const probs = attentionProbabilities(problem);
   const Hq = problem.q.heads;
   const S = problem.q.rows;
-  const y = weightedValues(probs, v, Hq, S);
+  // Query rows of padding tokens (at or past validKeys) are left out: operators fill them their own way, and no run feeds padding.
+  const real = problem.validKeys === undefined ? S : Math.max(0, Math.min(S, problem.validKeys - problem.past));
+  const rows = checkedRows(real);
+  const y = weightedValues(probs, v, Hq, S, rows);
   // The operator's output: [1, S, Hq·dv], or [1, Hq, S, dv] for ONNX Attention on 4-D inputs.
   const Y = get(src.output);
   if (!Y) throw new FusedAttentionError(`the output of ${src.op} "${src.node}" was not fetched`);
   const dv = v.size;
   let err = 0;
   let scale = 0;
-  // Query rows of padding tokens (at or past validKeys) are left out: operators fill them their own way, and no run feeds padding.
-  const rows = problem.validKeys === undefined ? S : Math.max(0, Math.min(S, problem.validKeys - problem.past));
   for (let h = 0; h < Hq; h++) {
-    for (let i = 0; i < rows; i++) {
+    for (const i of rows) {
       for (let c = 0; c < dv; c++) {
         const ref = output === 'bnsh' ? Y.data[(h * S + i) * dv + c] : Y.data[(i * Hq + h) * dv + c];
         err = Math.max(err, Math.abs(ref - y[(h * S + i) * dv + c]));
@@ -116,6 +65,15 @@ export function recomputeLayer(src: FusedSource, get: (name: string) => Fetched 
     }
   }
   return { probs, heads: Hq, queries: S, keys: problem.k.rows, outputError: err, outputScale: scale };
+}
+
+/** Most query rows per head whose P·V is checked against the operator's output: all up to this, else this many spread evenly. */
+export const CHECKED_ROWS = 128;
+
+/** The query rows checked among the first `n`: all, or CHECKED_ROWS spread evenly from the first to the last. */
+export function checkedRows(n: number): number[] {
+  if (n <= CHECKED_ROWS) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: CHECKED_ROWS }, (_, k) => Math.round((k * (n - 1)) / (CHECKED_ROWS - 1)));
 }
 
 type Input = (i: number) => Fetched | undefined;

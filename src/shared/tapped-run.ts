@@ -9,7 +9,7 @@ import { collectAttention, float16ToFloat32, requiredInputs, type CollectedAtten
 import { packAttention, type AttentionMessage } from './attention';
 import { decoderInputIds } from './stacks';
 import { collectFused, fetchedOf, type RecomputedAttention } from './fused-collect';
-import type { Fetched } from './fused-layouts';
+import type { Fetched } from './fused-tensors';
 
 /** The part of onnxruntime's API this module uses (the same in onnxruntime-web and -node). */
 export interface OrtTensorCtor {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { planTap, scanOnnx } from '../../src/shared/onnx-tap';
 import { planFullTap, tapAll } from '../../src/shared/full-tap';
 import { attentionProbabilities } from '../../src/shared/fused-attention';
+import { checkedRows, CHECKED_ROWS } from '../../src/shared/fused-layouts';
 import { buildModel } from '../support/onnx-builder';
 import { readTestOnnx } from '../support/test-models';
 
@@ -49,5 +50,13 @@ describe('fused attention: the arithmetic', () => {
     assert.deepEqual(Array.from(p), [1, 0, 0, 0, 0.5, 0.5, 0, 0, 0, 0.5, 0.5, 0, 0, 0, 0.5, 0.5]);
     const padded = attentionProbabilities({ q, k: q, scale: 1, past: 0, causal: false, validKeys: 2 });
     assert.deepEqual(Array.from(padded.subarray(0, 4)), [0.5, 0.5, 0, 0]);
+  });
+
+  it('checks P·V on every query row up to CHECKED_ROWS, and on that many spread from the first to the last beyond', () => {
+    assert.deepEqual(checkedRows(3), [0, 1, 2]);
+    const rows = checkedRows(1000);
+    assert.equal(rows.length, CHECKED_ROWS);
+    assert.deepEqual([rows[0], rows[rows.length - 1]], [0, 999]);
+    assert.ok(rows.every((r, k) => k === 0 || r > rows[k - 1]), 'distinct, increasing');
   });
 });
