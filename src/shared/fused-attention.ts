@@ -36,44 +36,57 @@ export interface AttentionProblem {
   readonly causalFill?: number;
 }
 
-/** Probabilities [Hq, S, T] (Float32, excluded keys exactly 0) for one node. */
-export function attentionProbabilities(p: AttentionProblem): Float32Array {
+/** Checks that the heads and sizes of a problem fit together; returns how many query heads share one kv head. */
+function groupOf(p: AttentionProblem): number {
+  if (p.k.size !== p.q.size) throw new RangeError(`queries have ${p.q.size} dims per head but keys have ${p.k.size}`);
+  if (p.q.heads % p.k.heads !== 0) throw new RangeError(`${p.q.heads} query heads cannot share ${p.k.heads} key heads evenly`);
+  return p.q.heads / p.k.heads;
+}
+
+/**
+ * The softmax input of row i of query head h, into `row` (length T): softcap(q·k·scale) + bias (+ the causal fill),
+ * −Infinity for excluded keys; returns the row's max.
+ */
+export function rowLogits(p: AttentionProblem, h: number, i: number, row: Float64Array): number {
   const { q, k } = p;
-  const S = q.rows;
   const T = k.rows;
   const d = q.size;
-  if (k.size !== d) throw new RangeError(`queries have ${d} dims per head but keys have ${k.size}`);
-  if (q.heads % k.heads !== 0) throw new RangeError(`${q.heads} query heads cannot share ${k.heads} key heads evenly`);
-  const group = q.heads / k.heads;
-  const out = new Float32Array(q.heads * S * T);
+  const kh = Math.floor(h / groupOf(p));
+  const qOff = (h * q.rows + i) * d;
+  let max = -Infinity;
+  for (let j = 0; j < T; j++) {
+    const outOfRule = (p.causal && j > p.past + i) || (p.window !== undefined && p.window > 0 && j <= p.past + i - p.window);
+    const padded = p.validKeys !== undefined && j >= p.validKeys;
+    let s = -Infinity;
+    if (!padded && !(outOfRule && p.causalFill === undefined)) {
+      const kOff = (kh * T + j) * d;
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += q.data[qOff + c] * k.data[kOff + c];
+      s = dot * p.scale;
+      if (p.softcap && p.softcap > 0) s = p.softcap * Math.tanh(s / p.softcap);
+      if (p.bias) s += p.bias(h, i, j);
+      if (outOfRule) s += p.causalFill ?? 0;
+    }
+    row[j] = s;
+    if (s > max) max = s;
+  }
+  return max;
+}
+
+/** Probabilities [Hq, S, T] (Float32, excluded keys exactly 0) for one node. */
+export function attentionProbabilities(p: AttentionProblem): Float32Array {
+  groupOf(p);
+  const S = p.q.rows;
+  const T = p.k.rows;
+  const out = new Float32Array(p.q.heads * S * T);
   const row = new Float64Array(T);
-  const allowed = new Uint8Array(T);
-  for (let h = 0; h < q.heads; h++) {
-    const kh = Math.floor(h / group);
+  for (let h = 0; h < p.q.heads; h++) {
     for (let i = 0; i < S; i++) {
-      const qOff = (h * S + i) * d;
-      let max = -Infinity;
-      for (let j = 0; j < T; j++) {
-        const outOfRule = (p.causal && j > p.past + i) || (p.window !== undefined && p.window > 0 && j <= p.past + i - p.window);
-        const padded = p.validKeys !== undefined && j >= p.validKeys;
-        let s = -Infinity;
-        if (!padded && !(outOfRule && p.causalFill === undefined)) {
-          const kOff = (kh * T + j) * d;
-          let dot = 0;
-          for (let c = 0; c < d; c++) dot += q.data[qOff + c] * k.data[kOff + c];
-          s = dot * p.scale;
-          if (p.softcap && p.softcap > 0) s = p.softcap * Math.tanh(s / p.softcap);
-          if (p.bias) s += p.bias(h, i, j);
-          if (outOfRule) s += p.causalFill ?? 0;
-        }
-        row[j] = s;
-        allowed[j] = s === -Infinity ? 0 : 1;
-        if (s > max) max = s;
-      }
-      const base = (h * S + i) * T;
+      const max = rowLogits(p, h, i, row);
       if (max === -Infinity) continue; // every key excluded: a row of zeros, which the tap's row check reports
+      const base = (h * S + i) * T;
       let sum = 0;
-      for (let j = 0; j < T; j++) sum += (row[j] = allowed[j] ? Math.exp(row[j] - max) : 0);
+      for (let j = 0; j < T; j++) sum += (row[j] = row[j] === -Infinity ? 0 : Math.exp(row[j] - max));
       for (let j = 0; j < T; j++) out[base + j] = row[j] / sum;
     }
   }

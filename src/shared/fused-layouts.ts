@@ -35,13 +35,7 @@ function attr(src: FusedSource, name: string, fallback: number): number {
 
 /** Recomputes one fused node's probabilities from its fetched inputs (`get` returns undefined for a name it does not hold). */
 export function recomputeLayer(src: FusedSource, get: (name: string) => Fetched | undefined): RecomputedLayer {
-  const input = (i: number): Fetched | undefined => (src.inputs[i] ? get(src.inputs[i]) : undefined);
-  const need = (i: number, what: string): Fetched => {
-    const t = input(i);
-    if (!t) throw new FusedAttentionError(`the ${what} input of ${src.op} "${src.node}" was not fetched`);
-    return t;
-  };
-  const { problem, v, output } = problemOf(src, input, need);
+  const { problem, v, output } = layerParts(src, get);
   const probs = attentionProbabilities(problem);
   const Hq = problem.q.heads;
   const S = problem.q.rows;
@@ -78,7 +72,21 @@ export function checkedRows(n: number): number[] {
 
 type Input = (i: number) => Fetched | undefined;
 type Need = (i: number, what: string) => Fetched;
-interface Parts { problem: AttentionProblem; v: HeadMatrices; output: 'bsd' | 'bnsh' }
+
+/** A fused node read: its attention problem (Q after rotary, K and V with the past), and how its output is laid out. */
+export interface LayerParts { readonly problem: AttentionProblem; readonly v: HeadMatrices; readonly output: 'bsd' | 'bnsh' }
+type Parts = LayerParts;
+
+/** Reads one fused node's fetched inputs the way its operator does. */
+export function layerParts(src: FusedSource, get: (name: string) => Fetched | undefined): LayerParts {
+  const input = (i: number): Fetched | undefined => (src.inputs[i] ? get(src.inputs[i]) : undefined);
+  const need = (i: number, what: string): Fetched => {
+    const t = input(i);
+    if (!t) throw new FusedAttentionError(`the ${what} input of ${src.op} "${src.node}" was not fetched`);
+    return t;
+  };
+  return problemOf(src, input, need);
+}
 
 function problemOf(src: FusedSource, input: Input, need: Need): Parts {
   if (src.op === 'GroupQueryAttention') return groupQuery(src, input, need);

@@ -79,6 +79,36 @@ for (const backend of ['wasm', 'webgpu'] as const) describe(`panel webview on fu
     });
   }
 
+  if (backend === 'wasm') {
+    it('explains a clicked heatmap weight of a recomputed GroupQueryAttention head: q·k after rotary, ÷√d_k, mask, softmax', async () => {
+      const ids = Array.from({ length: 19 }, (_, i) => (i * 5 + 3 + (i % 3)) % 32);
+      const { result } = await show('ms-gqa.onnx', ids);
+      const { heads: H, queries: T } = result.attention;
+      const select = async (id: string, value: string) => {
+        await page.locator(`#${id}`).click();
+        await page.locator(`#${id} vscode-option[value="${value}"]`).click();
+        await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+      };
+      await select('layer-select', '1');
+      await select('head-select', '3');
+      await page.locator('#tab-heatmap').click();
+      await page.waitForFunction(() => /L1 H3/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+      const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+      const i = T - 2;
+      const row = result.attention.data.slice(((1 * H + 3) * T + i) * T, ((1 * H + 3) * T + i + 1) * T) as number[];
+      const j = row.indexOf(Math.max(...row));
+      await page.locator('#heatmap').click({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+      await page.waitForSelector('#explain[data-source="qk"]');
+      const d = await page.$eval('#explain', (e: any) => ({ ...e.dataset, text: e.textContent }));
+      console.log(`    explained L1 H3 (${i}, ${j}): q·k = ${d.dot}, ÷√16 = ${d.scaled}, α = ${d.weight}, heatmap ${row[j].toFixed(6)}`);
+      assert.deepEqual([Number(d.query), Number(d.key)], [i, j]);
+      assert.ok(Math.abs(Number(d.weight) - row[j]) <= 1e-5, `${d.weight} vs ${row[j]}`);
+      assert.equal(d.match, 'true');
+      assert.match(d.text, /÷ √d_k = ÷ √16/);
+      await page.locator('#tab-tokens').click();
+    });
+  }
+
   it('reported no run errors and no console errors', async () => {
     assert.deepEqual(await postedOfType(page, 'runError'), []);
     // onnxruntime logs the WebGPU kernels it could not run (the fallbacks above) to the console.
