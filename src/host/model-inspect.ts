@@ -11,6 +11,7 @@ import { buildFeeds, FeedError, planFeeds, type FillRule } from '../shared/feeds
 import { layerOrderNotice } from '../shared/layer-order';
 import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type TapPlan } from '../shared/onnx-tap';
 import { planTapLazily } from '../shared/tap-subgraph';
+import { fusedOpLabel } from '../shared/fused-plan';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
 import { parseModelConfig, type ModelDims } from './model-folder';
@@ -196,7 +197,9 @@ export function describeReport(r: ModelReport): string {
   const files = r.files.map((f) => {
     const cross = f.plan.kinds?.filter((k) => k === 'cross').length ?? 0;
     const merged = f.plan.softmaxOutputs.some((n) => n.startsWith(SUBGRAPH_TAP_PREFIX)) ? ' inside an If (merged decoder)' : '';
-    const softmax = `${f.plan.softmaxOutputs.length - cross} self${cross ? ` + ${cross} cross` : ''}-attention Softmax${merged}`;
+    const fused = f.plan.fused && [...new Set(f.plan.fused.map((n) => fusedOpLabel(n.op)))].join(' + ');
+    const softmax = fused ? `${f.plan.fused?.length} fused ${fused}, attention recomputed from their inputs`
+      : `${f.plan.softmaxOutputs.length - cross} self${cross ? ` + ${cross} cross` : ''}-attention Softmax${merged}`;
     return `${path.basename(f.path)} (${f.role}; ${softmax}; feeds ${f.inputs.map((i) => i.name).join(', ')})`;
   });
   return `${r.architecture}: ${r.dims.layers} layers, ${r.dims.heads} heads, ${shape} attention (from config.json; ` +

@@ -211,7 +211,8 @@ export class AttentionStore {
       case 'matrix': {
         const { stack } = this.resolve(q.head);
         const region = q.region ? checkRegion(q.region, stack.queries, stack.keys) : undefined;
-        const { values, rows, cols } = region ? regionOf(this.matrix(q.head), stack, region) : { values: this.matrix(q.head), rows: stack.queries, cols: stack.keys };
+        const whole = { values: this.matrix(q.head), rows: stack.queries, cols: stack.keys };
+        const { values, rows, cols } = region ? regionOf(whole.values, stack, region) : whole;
         const size = displaySize(rows, cols, q.maxSide ?? Infinity);
         const pooled = size.rows !== rows || size.cols !== cols;
         const out = pooled ? poolMax(values, rows, cols, size.rows, size.cols, !region && stack.causal) : values.slice();

@@ -11,9 +11,10 @@ import { rewriteSubgraphs } from './tap-subgraph';
 /**
  * Version of what a tapped file holds; part of the tap cache's key. Bump it whenever the outputs added
  * change (planTap or planScoreTaps finding other tensors), so files tapped the old way are not reused.
- * 1: Softmax outputs only. 2: Softmax outputs and score taps.
+ * 1: Softmax outputs only. 2: Softmax outputs and score taps. 3: score taps through Reshape (baddbmm), and
+ * fused attention nodes' inputs and outputs.
  */
-export const TAP_FORMAT = 2;
+export const TAP_FORMAT = 3;
 
 /** The full tap of a scanned model: its Softmax plan, the score sources, and the bytes to append (maybe none). */
 export interface FullTap {
@@ -37,9 +38,16 @@ export function planFullTap(summary: OnnxSummary): FullTap {
   } catch {
     sources = []; // score taps only serve explanations: the attention does not depend on them
   }
+  // The plan's names are appended even where they are graph inputs or initializers (a fused node's inputs); score taps are not.
   const taken = new Set([...summary.outputs.map((o) => o.name), ...summary.inputs.map((i) => i.name), ...summary.initializerNames]);
+  const outputs = new Set(summary.outputs.map((o) => o.name));
   const toAppend: string[] = [];
-  for (const name of [...(plan.toAppend ?? plan.softmaxOutputs), ...scoreTapNames(sources)]) {
+  for (const name of plan.toAppend ?? plan.softmaxOutputs) {
+    if (!outputs.has(name)) toAppend.push(name);
+    outputs.add(name);
+    taken.add(name);
+  }
+  for (const name of scoreTapNames(sources)) {
     if (!taken.has(name)) toAppend.push(name);
     taken.add(name);
   }

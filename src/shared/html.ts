@@ -103,6 +103,7 @@ const PANEL_BODY = `  <header id="header">
       <vscode-button id="change-model" appearance="secondary" title="Pick another model (Attention Lens: Select Model); the panel runs the last selection again on it">Change model…</vscode-button>
       <span id="document-label" class="muted"></span>
       <span id="backend" class="badge" title="Execution provider that ran the model" hidden></span>
+      <span id="recomputed" class="badge" hidden></span>
     </div>
     <div id="timings" class="muted" aria-label="Timings"></div>
     <ul id="notices" aria-label="Notices"></ul>

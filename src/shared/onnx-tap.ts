@@ -11,6 +11,7 @@
  * Imports neither `vscode` nor the DOM.
  */
 import { attentionKinds, inferElemTypes } from './graph-analysis';
+import { findFusedAttention, fusedTapNames, type FusedSource } from './fused-plan';
 import { orderLayers, type LayerOrderCheck } from './layer-order';
 import { TapError } from './tap-error';
 
@@ -31,6 +32,8 @@ export interface OnnxNode {
   readonly castTo?: number;
   /** Softmax nodes inside this node's subgraphs (If/Loop/Scan branches), counted recursively. */
   readonly subgraphSoftmax?: number;
+  /** Int, float and ints attributes, kept for fused attention nodes only (fused-plan.ts reads heads, scale, causal…). */
+  readonly attributes?: Readonly<Record<string, number | readonly number[]>>;
 }
 
 /** A graph input or output: name, element type and (symbolic or fixed) dims when declared. */
@@ -57,7 +60,8 @@ export interface OnnxSummary {
   readonly externalDataFiles?: readonly string[];
 }
 
-const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
+/** Fused attention operators (com.microsoft's, and ONNX's own Attention): no Softmax node to tap. */
+export const FUSED_ATTENTION_OPS: ReadonlySet<string> = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention',
   'PackedMultiHeadAttention', 'DecoderMaskedMultiHeadAttention', 'SparseAttention']);
 
 // ------------------------------------------------------------------ protobuf wire format
@@ -83,6 +87,32 @@ class Reader {
       shift += 7;
       if (shift > 63) throw new TapError('Malformed varint: this is not a valid ONNX file.', 'not-onnx');
     }
+  }
+
+  /** A varint read as a signed 64-bit integer (negative ints take ten bytes), exact up to 2⁵³. */
+  signedVarint(): number {
+    const start = this.pos;
+    const unsigned = this.varint();
+    if (unsigned < 2 ** 63) return unsigned; // the common case, without BigInt
+    this.pos = start;
+    let v = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.pos >= this.end) throw new TapError('Truncated varint: this is not a valid ONNX file.', 'not-onnx');
+      const b = this.buf[this.pos++];
+      v |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return Number(BigInt.asIntN(64, v));
+      shift += 7n;
+      if (shift > 63n) throw new TapError('Malformed varint: this is not a valid ONNX file.', 'not-onnx');
+    }
+  }
+
+  /** A little-endian float32 (wire type 5). */
+  float32(): number {
+    if (this.pos + 4 > this.end) throw new TapError('Truncated field: this is not a valid ONNX file.', 'not-onnx');
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
+    this.pos += 4;
+    return v;
   }
 
   /** Returns [fieldNumber, wireType]. */
@@ -128,6 +158,7 @@ function readNode(buf: Uint8Array, depth = 0): OnnxNode {
   let name = '';
   let castTo: number | undefined;
   let subgraphSoftmax = 0;
+  const attributes: Record<string, number | readonly number[]> = {};
   while (!r.done()) {
     const [f, w] = r.tag();
     if (w !== 2) { r.skip(w); continue; }
@@ -140,26 +171,37 @@ function readNode(buf: Uint8Array, depth = 0): OnnxNode {
     else if (f === 5) {
       const a = readAttribute(b, depth);
       if (a.name === 'to' && a.i !== undefined) castTo = a.i;
+      const value = a.i ?? a.f ?? a.ints;
+      if (value !== undefined) attributes[a.name] = value;
       subgraphSoftmax += a.subgraphSoftmax;
     }
   }
-  return { opType, domain, name, inputs, outputs, castTo: opType === 'Cast' ? castTo : undefined, subgraphSoftmax };
+  const fused = FUSED_ATTENTION_OPS.has(opType) ? { attributes } : {};
+  return { opType, domain, name, inputs, outputs, castTo: opType === 'Cast' ? castTo : undefined, subgraphSoftmax, ...fused };
 }
 
-/** An AttributeProto's name, int value, and the Softmax nodes in its subgraph(s) (fields g and graphs). */
-function readAttribute(buf: Uint8Array, depth: number): { name: string; i?: number; subgraphSoftmax: number } {
+/** An AttributeProto's name, int, float or ints value, and the Softmax nodes in its subgraph(s) (fields g and graphs). */
+function readAttribute(buf: Uint8Array, depth: number): { name: string; i?: number; f?: number; ints?: number[]; subgraphSoftmax: number } {
   const r = new Reader(buf);
   let name = '';
   let i: number | undefined;
+  let f32: number | undefined;
+  let ints: number[] | undefined;
   let subgraphSoftmax = 0;
   while (!r.done()) {
     const [f, w] = r.tag();
     if (f === 1 && w === 2) name = str(r.bytes());
-    else if (f === 3 && w === 0) i = r.varint();
-    else if ((f === 6 || f === 11) && w === 2) subgraphSoftmax += countSoftmax(r.bytes(), depth + 1);
+    else if (f === 3 && w === 0) i = r.signedVarint();
+    else if (f === 2 && w === 5) f32 = r.float32();
+    else if (f === 8 && w === 0) (ints ??= []).push(r.signedVarint());
+    else if (f === 8 && w === 2) { // packed ints
+      const p = new Reader(r.bytes());
+      ints ??= [];
+      while (!p.done()) ints.push(p.signedVarint());
+    } else if ((f === 6 || f === 11) && w === 2) subgraphSoftmax += countSoftmax(r.bytes(), depth + 1);
     else r.skip(w);
   }
-  return { name, i, subgraphSoftmax };
+  return { name, i, f: f32, ints, subgraphSoftmax };
 }
 
 /** Softmax nodes in a GraphProto at subgraph level `depth`, including nested subgraphs; refuses more than MAX_GRAPH_DEPTH levels. */
@@ -367,6 +409,12 @@ export interface TapPlan {
   readonly kinds?: readonly AttentionKind[];
   /** Whether the graph's edges fix that order (layer-order.ts); absent where it was not checked (a re-planned rewritten model). */
   readonly layerOrder?: LayerOrderCheck;
+  /**
+   * Fused attention nodes, one per layer in layer order, when the graph's attention is fused: `softmaxOutputs` then
+   * holds their outputs and `toAppend` every tensor they read (graph inputs and initializers included), so the
+   * worker can recompute the probabilities (fused-collect.ts).
+   */
+  readonly fused?: readonly FusedSource[];
 }
 
 /** Self-attention, or cross-attention over an encoder's output (seq2seq decoders). */
@@ -375,6 +423,8 @@ export type AttentionKind = 'self' | 'cross';
 /** Finds the Softmax outputs to tap, or throws a TapError that says why there are none. */
 export function planTap(summary: OnnxSummary): TapPlan {
   const existing = new Set(summary.outputs.map((o) => o.name));
+  const fused = planFused(summary, existing);
+  if (fused) return fused;
   const softmaxOutputs = summary.nodes
     .filter((n) => n.opType === 'Softmax' && (n.domain === '' || n.domain === 'ai.onnx'))
     .map((n) => n.outputs[0])
@@ -391,7 +441,8 @@ export function planTap(summary: OnnxSummary): TapPlan {
     if (fused) {
       throw new TapError(
         `Attention in this graph is fused into a ${fused.domain || 'ai.onnx'} ${fused.opType} node, which has no ` +
-          'Softmax to tap. Export the model without attention fusion (for example, skip ORT transformer ' +
+          'Softmax to tap, and Attention Lens recomputes attention only from com.microsoft Attention, MultiHeadAttention, ' +
+          'GroupQueryAttention and ONNX Attention. Export the model without attention fusion (for example, skip ORT transformer ' +
           'optimizations) and try again.',
         'fused-attention',
       );
@@ -415,6 +466,21 @@ export function planTap(summary: OnnxSummary): TapPlan {
   const elemType = elemTypes[0] || fallback;
   const toAppend = layers.order.filter((n) => !existing.has(n));
   return { softmaxOutputs: layers.order, toAppend, elemType, elemTypes, kinds: layers.kinds, layerOrder: layers.check };
+}
+
+/** The plan for a graph whose attention is fused into recomputable operators (fused-plan.ts), or undefined. */
+function planFused(summary: OnnxSummary, existing: ReadonlySet<string>): TapPlan | undefined {
+  const sources = findFusedAttention(summary);
+  if (sources.length === 0) return undefined;
+  const outputs = sources.map((s) => s.output);
+  const layers = orderLayers(summary.nodes, outputs, attentionKinds(summary, outputs));
+  const byOutput = new Map(sources.map((s) => [s.output, s]));
+  const fused = layers.order.map((o) => byOutput.get(o)!);
+  const elemType = summary.weightType === ElemType.FLOAT16 ? ElemType.FLOAT16 : ElemType.FLOAT;
+  return {
+    softmaxOutputs: layers.order, toAppend: fusedTapNames(fused).filter((n) => !existing.has(n)), elemType,
+    elemTypes: layers.order.map(() => 0), kinds: layers.kinds, layerOrder: layers.check, fused,
+  };
 }
 
 /** The bytes to append to a model so that every planned Softmax output is a graph output (empty if none). */

@@ -10,6 +10,7 @@
 import type { ProbeScores } from './probe-scores';
 import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
+import type { RecomputedAttention } from './fused-collect';
 
 export type { AttentionStackKind } from './attention';
 
@@ -283,6 +284,8 @@ export type WorkerToPanel =
       readonly shapes: readonly StackShape[];
       /** The vocabulary size, when the graph has logits (then 'predictions' queries are answered). */
       readonly vocab?: number;
+      /** Set when the attention was recomputed from fused attention operators' inputs: which layers, which operators. */
+      readonly recomputed?: RecomputedAttention;
       readonly loadMs: number;
       readonly inferenceMs: number;
     }

@@ -1,7 +1,9 @@
 /**
  * Tapping what feeds each attention Softmax, so one weight can be explained: the pre-softmax scores (the
  * Softmax input, after scaling and masking) and, where the graph has the usual shape
- * Softmax ← (Where | Add mask)* ← (Div | Mul by √d)? ← MatMul(Q, Kᵀ), the MatMul's inputs Q and Kᵀ.
+ * Softmax ← (Where | Add mask | Cast | Reshape)* ← (Div | Mul by √d)? ← MatMul(Q, Kᵀ), the MatMul's inputs Q and Kᵀ
+ * (BLOOM's and GPT-NeoX's baddbmm: Q and K as [heads, T, d], + ALiBi, Reshape to [1, heads, T, T]), and V through
+ * Cast, Dropout and Reshape after the Softmax. Where the walk stops, `qkMissing` / `vMissing` say at what.
  * `planScoreTaps` walks the scanned graph back from each Softmax; full-tap.ts appends the names
  * (`scoreTapNames`) as graph outputs together with the attention tap. Pure; imports neither `vscode` nor the DOM.
  */
@@ -20,10 +22,17 @@ export interface ScoreSources {
   readonly scaling?: 'div' | 'mul' | 'none';
   /** V ([.., T, d_head]): the right input of the MatMul(P, V) that consumes the Softmax output, when found. */
   readonly v?: string;
+  /** Why Q and Kᵀ were not found (the node the walk back from the Softmax could not pass), when they were not. */
+  readonly qkMissing?: string;
+  /** Why V was not found, when it was not. */
+  readonly vMissing?: string;
 }
 
-/** Ops a score may pass through between the MatMul and the Softmax (masking, scaling, casts). */
-const PASS = new Set(['Where', 'Add', 'Sub', 'Div', 'Mul', 'Cast']);
+/** Ops a score may pass through between the MatMul and the Softmax (masking, scaling, casts, baddbmm's reshape). */
+const PASS = new Set(['Where', 'Add', 'Sub', 'Div', 'Mul', 'Cast', 'Reshape']);
+
+/** How a node is named in a message: its op and name. */
+const describe = (n: OnnxNode): string => `${n.opType}${n.name ? ` "${n.name}"` : ''}`;
 
 function isConstant(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary): boolean {
   if (summary.initializerNames.has(name)) return true;
@@ -36,17 +45,20 @@ function isConstant(name: string, producer: Map<string, OnnxNode>, summary: Onnx
  * and the scaling op met on the way, or undefined.
  */
 function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary, depth: number,
-  scaling: 'div' | 'mul' | 'none'): { matmul: OnnxNode; scaling: 'div' | 'mul' | 'none' } | undefined {
+  scaling: 'div' | 'mul' | 'none', stops: string[]): { matmul: OnnxNode; scaling: 'div' | 'mul' | 'none' } | undefined {
   const n = producer.get(name);
   if (!n || depth < 0) return undefined;
   if (n.opType === 'MatMul' && n.inputs.length === 2) return { matmul: n, scaling };
-  if (!PASS.has(n.opType)) return undefined;
-  // Where(cond, x, y): the scores are x or y; Add/Sub/Div/Mul: the non-constant operand(s); Cast: its input.
-  const candidates = n.opType === 'Where' ? n.inputs.slice(1) : n.inputs;
+  if (!PASS.has(n.opType)) {
+    stops.push(describe(n));
+    return undefined;
+  }
+  // Where(cond, x, y): the scores are x or y; Add/Sub/Div/Mul: the non-constant operand(s); Cast, Reshape: the data input.
+  const candidates = n.opType === 'Where' ? n.inputs.slice(1) : n.opType === 'Reshape' ? n.inputs.slice(0, 1) : n.inputs;
   const next = n.opType === 'Div' ? 'div' : n.opType === 'Mul' && scaling === 'none' ? 'mul' : scaling;
   for (const c of candidates) {
     if (isConstant(c, producer, summary)) continue;
-    const found = findMatMul(c, producer, summary, depth - 1, next);
+    const found = findMatMul(c, producer, summary, depth - 1, next, stops);
     if (found) return found;
   }
   return undefined;
@@ -69,26 +81,35 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
     const node = producer.get(softmax);
     if (!node || node.opType !== 'Softmax' || !node.inputs[0]) continue;
     const logits = node.inputs[0];
-    const found = findMatMul(logits, producer, summary, 6, 'none');
+    const stops: string[] = [];
+    const found = findMatMul(logits, producer, summary, 8, 'none', stops);
     const v = valueOf(softmax, readers);
+    const ends = [...new Set(stops)];
+    const qkMissing = ends.length === 0 ? 'the walk back from the Softmax is longer than this view follows'
+      : `the walk back from the Softmax ends at ${ends.slice(0, 3).join(', ')}${ends.length > 3 ? ` and ${ends.length - 3} more` : ''}, not at a MatMul of Q and Kᵀ`;
     out.push({
-      softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling } : {}),
-      ...(v ? { v } : {}),
+      softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling } : { qkMissing }),
+      ...(typeof v === 'string' ? { v } : { vMissing: v.missing }),
     });
   }
   return out;
 }
 
-/** V of the MatMul(P, V) that consumes a Softmax output `p` (directly, or through a Cast or Dropout). */
-function valueOf(p: string, readers: ReadonlyMap<string, readonly OnnxNode[]>, depth = 2): string | undefined {
+/**
+ * V of the MatMul(P, V) that consumes a Softmax output `p` (directly, or through Cast, Dropout and Reshape), or why
+ * not: the node that reads the probabilities instead.
+ */
+function valueOf(p: string, readers: ReadonlyMap<string, readonly OnnxNode[]>, depth = 3): string | { missing: string } {
+  let missing: string | undefined;
   for (const n of readers.get(p) ?? []) {
     if (n.opType === 'MatMul' && n.inputs.length === 2) return n.inputs[1];
-    if ((n.opType === 'Cast' || n.opType === 'Dropout') && depth > 0 && n.outputs[0]) {
+    if (['Cast', 'Dropout', 'Reshape'].includes(n.opType) && depth > 0 && n.outputs[0]) {
       const v = valueOf(n.outputs[0], readers, depth - 1);
-      if (v) return v;
-    }
+      if (typeof v === 'string') return v;
+      missing ??= v.missing;
+    } else missing ??= `the probabilities go to ${describe(n)}, not to a MatMul with V`;
   }
-  return undefined;
+  return { missing: missing ?? 'nothing reads the probabilities' };
 }
 
 /** Every tensor name the score taps need, without duplicates. */

@@ -8,6 +8,8 @@ import { buildFeeds, type FeedOptions, type FeedSpec } from './feeds';
 import { collectAttention, float16ToFloat32, requiredInputs, type CollectedAttention, type OnnxSummary, type TapPlan } from './onnx-tap';
 import { packAttention, type AttentionMessage } from './attention';
 import { decoderInputIds } from './stacks';
+import { collectFused, fetchedOf, type RecomputedAttention } from './fused-collect';
+import type { Fetched } from './fused-tensors';
 
 /** The part of onnxruntime's API this module uses (the same in onnxruntime-web and -node). */
 export interface OrtTensorCtor {
@@ -37,6 +39,20 @@ export interface TappedResult {
   readonly outputs: Record<string, { dims: number[]; data: Float32Array }>;
   /** The element type onnxruntime reported for each tapped output, in plan order. */
   readonly tapTypes: string[];
+  /** Set when the attention was recomputed from fused operators' inputs (fused-collect.ts). */
+  readonly recomputed?: RecomputedAttention;
+}
+
+/** A lookup over a run's outputs that converts each fetched tensor once (fused-collect.ts reads them). */
+export function fetchedLookup(out: Readonly<Record<string, { type: string; dims: readonly number[]; data: unknown }>>): (name: string) => Fetched | undefined {
+  const cache = new Map<string, Fetched>();
+  return (name) => {
+    const t = out[name];
+    if (!t) return undefined;
+    let f = cache.get(name);
+    if (!f) cache.set(name, f = fetchedOf(t));
+    return f;
+  };
 }
 
 /** A float32/float16 tensor's data as a Float32Array. */
@@ -69,6 +85,14 @@ export async function runTappedModel(ort: OrtTensorCtor, m: TappedHandle, ids: r
       .map((name) => ({ name, dims: outputs[name].dims, data: outputs[name].data }));
     const T = ids.length;
     const S = feedOpts.encoderHiddenStates?.dims[1];
+    if (m.plan.fused) {
+      const get = fetchedLookup(out);
+      const of = (kind: 'self' | 'cross') => m.plan.fused!.filter((_, i) => kinds[i] === kind);
+      const self = collectFused(of('self'), get, T, { tolerance });
+      const crossSources = of('cross');
+      const cross = crossSources.length && S ? collectFused(crossSources, get, T, { tolerance, keys: S, kind: 'cross' }) : undefined;
+      return { self, cross, outputs, tapTypes: m.plan.softmaxOutputs.map((n) => out[n]?.type ?? 'missing'), recomputed: self.recomputed };
+    }
     const cross = fetch('cross');
     return {
       self: collectAttention(fetch('self'), T, tolerance),

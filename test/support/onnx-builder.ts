@@ -20,6 +20,25 @@ export interface NodeSpec {
   inputs: string[];
   outputs: string[];
   graphs?: Record<string, { nodes: NodeSpec[]; outputs: string[] }>;
+  /** Number attributes: integers as INT (negative ones in ten bytes, as protobuf writes int64), others as FLOAT. */
+  attrs?: Record<string, number>;
+}
+
+/** Protobuf varint bytes of an int64, negative values as their 64-bit two's complement. */
+function signedVarint(n: number): number[] {
+  if (n >= 0) return varint(n);
+  let v = BigInt.asUintN(64, BigInt(n));
+  const out: number[] = [];
+  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n; }
+  out.push(Number(v));
+  return out;
+}
+
+/** AttributeProto{name, i | f, type}. */
+function numberAttribute(name: string, value: number): number[] {
+  if (Number.isInteger(value)) return [...strField(1, name), ...varint(3 * 8), ...signedVarint(value), ...intField(20, 2)];
+  const f = new Uint8Array(new Float32Array([value]).buffer);
+  return [...strField(1, name), ...varint(2 * 8 + 5), ...f, ...intField(20, 1)];
 }
 
 /** TensorProto element types for `inputTypes` (inputs are FLOAT unless named there). */
@@ -34,6 +53,7 @@ function encodeGraph(nodes: NodeSpec[], inputs: string[], outputs: string[], inp
     for (const o of n.outputs) node = node.concat(strField(2, o));
     node = node.concat(strField(4, n.op));
     if (n.domain) node = node.concat(strField(7, n.domain));
+    for (const [name, value] of Object.entries(n.attrs ?? {})) node = node.concat(bytesField(5, numberAttribute(name, value)));
     for (const [name, g] of Object.entries(n.graphs ?? {})) {
       // AttributeProto{name, g, type: GRAPH (5)}
       node = node.concat(bytesField(5, [...strField(1, name), ...bytesField(6, encodeGraph(g.nodes, [], g.outputs, {})), ...intField(20, 5)]));

@@ -298,8 +298,8 @@ describe('host flow against a stubbed VS Code', () => {
     const cases: [string, NodeSpec[], RegExp][] = [
       ['no-softmax', [{ op: 'Relu', inputs: ['input_ids'], outputs: ['y'] }],
         /This graph has no Softmax node, so there are no attention probabilities to tap\./],
-      ['fused', [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['y'] }],
-        /Attention in this graph is fused into a com\.microsoft MultiHeadAttention node, which has no Softmax to tap\. Export the model without attention fusion/],
+      ['fused', [{ op: 'PackedMultiHeadAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['y'] }],
+        /Attention in this graph is fused into a com\.microsoft PackedMultiHeadAttention node, which has no Softmax to tap, .*Export the model without attention fusion/],
     ];
     for (const [name, nodes, reason] of cases) {
       it(`a graph with no attention Softmax (${name}) fails the run with the reason, and nothing crashes`, async () => {

@@ -9,6 +9,20 @@ import { buildModel } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 
 describe('Add Model… inspection of Hugging Face-shaped folders', () => {
+  it('accepts a graph whose attention is fused, and says its attention will be recomputed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-fused-'));
+    try {
+      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(dir, f));
+      fs.mkdirSync(path.join(dir, 'onnx'));
+      fs.copyFileSync(path.join(testModelsDir, 'tiny-fused', 'onnx', 'ms-gqa.onnx'), path.join(dir, 'onnx', 'model.onnx'));
+      const report = await inspectModelFolder(dir);
+      assert.equal(report.files[0].plan.fused?.length, 2);
+      assert.match(describeReport(report), /model\.onnx \(model; 2 fused com\.microsoft GroupQueryAttention, attention recomputed from their inputs; feeds input_ids, attention_mask, past_key_values\.0\.key/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports architecture, layers, heads, attention shape and the inputs it will feed', async () => {
     const bert = await inspectModelFolder(path.join(testModelsDir, 'tiny-bert'));
     assert.equal(bert.architecture, 'BertModel');
@@ -77,9 +91,9 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
       folder({ 'tokenizer.json': JSON.stringify({ ...tok, pre_tokenizer: { type: 'Whitespace' } }), 'onnx/model.onnx': bertOnnx() });
       await rejects(/tokens cannot be mapped back to the text .*not supported/);
     });
-    it('fused attention', async () => {
-      folder({ 'onnx/model.onnx': buildModel([{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['o'] }], ['input_ids'], ['o']) });
-      await rejects(/fused into a com\.microsoft MultiHeadAttention.*without attention fusion/);
+    it('fused attention it cannot recompute', async () => {
+      folder({ 'onnx/model.onnx': buildModel([{ op: 'SparseAttention', domain: 'com.microsoft', inputs: ['input_ids'], outputs: ['o'] }], ['input_ids'], ['o']) });
+      await rejects(/fused into a com\.microsoft SparseAttention.*without attention fusion/);
     });
     it('a required input it cannot fill', async () => {
       folder({ 'onnx/model.onnx': softmaxWith(['input_ids', 'pixel_values']) });

@@ -54,11 +54,11 @@ describe('the tap on hand-built graphs', () => {
     assert.deepEqual(s.outputs.map((o) => [o.name, o.elemType]), [['y', 1], ['a', 10], ['bé', 10]]);
   });
 
-  it('says an unfused export is needed when attention is a fused com.microsoft op', () => {
-    const m = buildModel([{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['o'] }],
+  it('says an unfused export is needed when attention is a fused com.microsoft op it cannot recompute', () => {
+    const m = buildModel([{ op: 'PackedMultiHeadAttention', domain: 'com.microsoft', inputs: ['q', 'k', 'v'], outputs: ['o'] }],
       ['q', 'k', 'v'], ['o']);
     assert.throws(() => planTap(scanOnnx(m)), (e: unknown) => e instanceof TapError && e.code === 'fused-attention'
-      && /com\.microsoft MultiHeadAttention/.test(e.message) && /without attention fusion/.test(e.message));
+      && /com\.microsoft PackedMultiHeadAttention/.test(e.message) && /without attention fusion/.test(e.message));
   });
 
   it('reports a graph with no Softmax', () => {

@@ -116,3 +116,65 @@ describe('score taps on Hugging Face-shaped test models', () => {
     assert.ok(t5.length > 0 && t5.every((s) => s.q && s.kT && s.scaling === 'none'), JSON.stringify(t5));
   });
 });
+
+describe('explaining one weight through baddbmm (BLOOM- and GPT-NeoX-shaped scores, test/models/tiny-bloom)', function () {
+  this.timeout(60000);
+  const fs = require('node:fs') as typeof import('node:fs');
+  const path = require('node:path') as typeof import('node:path');
+  const { repoRoot } = require('../support/model') as typeof import('../support/model');
+  const model = new Uint8Array(fs.readFileSync(path.join(repoRoot, 'test', 'models', 'tiny-bloom', 'onnx', 'model.onnx')));
+
+  it('finds Q and Kᵀ through Reshape, Add(ALiBi) and Mul(α), and V through Cast and Reshape; every weight is recomputed to 1e-5', async () => {
+    const ort = require('onnxruntime-node');
+    const summary = scanOnnx(model);
+    const plan = planTap(summary);
+    const sources = planScoreTaps(summary, plan.softmaxOutputs);
+    assert.equal(sources.length, 2);
+    for (const s of sources) assert.ok(s.q && s.kT && s.v && s.scaling === 'mul' && !s.qkMissing && !s.vMissing, JSON.stringify(s));
+    const session = await ort.InferenceSession.create(tapAll(model).tapped, { intraOpNumThreads: 1 });
+    const T = 11;
+    const ids = Array.from({ length: T }, (_, i) => (i * 5 + 2) % 32);
+    const out = await session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+    });
+    const att = collectAttention(plan.softmaxOutputs.map((n) => ({ name: n, dims: out[n].dims, data: out[n].data })), T);
+    let worst = 0;
+    let biased = 0;
+    for (let l = 0; l < att.layers; l++) {
+      const s = sources[l];
+      assert.deepEqual(out[s.q!].dims.map(Number), [4, T, 16], 'Q as baddbmm\'s batch [heads, T, d]');
+      assert.deepEqual(out[s.v!].dims.map(Number), [4, T, 16], 'V after the probabilities are reshaped back');
+      const Q = { dims: out[s.q!].dims as number[], data: out[s.q!].data as Float32Array };
+      const K = { dims: out[s.kT!].dims as number[], data: out[s.kT!].data as Float32Array };
+      const scores = out[s.logits].data as Float32Array;
+      for (let h = 0; h < att.heads; h++) {
+        for (let i = 0; i < T; i++) {
+          const qk = headQK(Q, K, att.heads, T, h, i);
+          assert.ok(qk);
+          for (let j = 0; j <= i; j++) {
+            const e = explainWeight({ query: i, key: j, tokens: T, causal: true, q: qk.q, kT: qk.kT, dHead: qk.d, scaling: s.scaling,
+              scores: scores.subarray((h * T + i) * T, (h * T + i + 1) * T) });
+            worst = Math.max(worst, Math.abs(e.weight - att.data[((l * att.heads + h) * T + i) * T + j]));
+            if (e.bias !== 0) biased++;
+          }
+        }
+      }
+    }
+    assert.ok(worst <= 1e-5, `max |Δ| ${worst}`);
+    assert.ok(biased > 0, 'ALiBi shows as a bias on top of q·k/√d');
+  });
+
+  it('says at what node the walk stopped when Q, K or V cannot be followed', () => {
+    const summary = scanOnnx(model);
+    const plan = planTap(summary);
+    // The same graph seen with its score MatMuls and probability Reshapes replaced by ops the walk does not pass.
+    const nodes = summary.nodes.map((n) => (n.opType === 'MatMul' && n.inputs[1]?.startsWith('transpose') ? { ...n, opType: 'Einsum', name: 'scores' }
+      : n.opType === 'Reshape' && n.inputs[0]?.startsWith('cast') ? { ...n, opType: 'Squeeze', name: 'probs' } : n));
+    const [s] = planScoreTaps({ ...summary, nodes }, plan.softmaxOutputs);
+    assert.equal(s.q, undefined);
+    assert.match(s.qkMissing ?? '', /^the walk back from the Softmax ends at .*Einsum "scores".*, not at a MatMul of Q and Kᵀ$/);
+    assert.equal(s.v, undefined);
+    assert.equal(s.vMissing, 'the probabilities go to Squeeze "probs", not to a MatMul with V');
+  });
+});

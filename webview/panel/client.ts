@@ -293,7 +293,11 @@ export class InferenceClient {
       const transfer = [model, wasmBinary, decoderModel, ...(externalData ?? []).map((e) => e.data)];
       worker.postMessage(msg, transfer.filter((b): b is ArrayBuffer => !!b));
       if (wasmBinary) this.wasmSent = true;
-      if (model) this.sent.add(onnxUri);
+      if (model) {
+        // The worker keeps only the model sent last (worker.ts addModel): showing A, then B, then A again must send A again.
+        this.sent.clear();
+        this.sent.add(onnxUri);
+      }
     });
   }
 

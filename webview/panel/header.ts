@@ -4,6 +4,7 @@
  */
 import type { BackendUsed, Timings } from '../../src/shared/protocol';
 import { threadsLabel } from '../../src/shared/wasm-threads';
+import { recomputedTitle, RECOMPUTED_LABEL, type RecomputedAttention } from '../../src/shared/fused-collect';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -63,6 +64,14 @@ export class Header {
     else delete el.dataset.threads;
     el.classList.toggle('fallback', !!fallbackReason);
     el.title = backendTitle(b, fallbackReason, threads);
+  }
+
+  /** Says that (and how) the attention shown was recomputed from fused operators' inputs; `undefined` hides it. */
+  setRecomputed(r: RecomputedAttention | undefined): void {
+    const el = $('recomputed');
+    el.hidden = !r;
+    el.textContent = r ? RECOMPUTED_LABEL : '';
+    el.title = r ? recomputedTitle(r) : '';
   }
 
   /** Timings line: tokenize · load · inference · first paint. */

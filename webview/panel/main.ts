@@ -316,6 +316,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   clampState(run);
   header.setProgress(undefined);
   header.setBackend(result.backendUsed, result.fallbackReason, result.threads);
+  header.setRecomputed(result.recomputed);
   document.body.classList.remove('value-weighted');
   if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';

@@ -9,6 +9,10 @@ import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { valueNorms } from '../../src/shared/value-weighted';
 import { headQK } from '../../src/shared/weight-explain';
 import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
+import { explainFusedRow, fusedValueNorms } from '../../src/shared/fused-explain';
+import { layerParts } from '../../src/shared/fused-layouts';
+import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
+import { fetchedLookup } from '../../src/shared/tapped-run';
 
 /** What a run leaves behind for explanations: its ids and the Softmax output of each layer shown. */
 export interface ExplainableRun {
@@ -21,9 +25,34 @@ export interface ExplainableRun {
 type ExplainRequest = Extract<PanelToWorker, { type: 'explain' }>;
 type Explanation = Extract<WorkerToPanel, { type: 'explanation' }>;
 
+/** The fused nodes behind the layers of a run whose attention was recomputed, in stack order (undefined for a Softmax tap). */
+function fusedLayers(run: ExplainableRun): (FusedSource | undefined)[] | undefined {
+  const fused = run.model.plan.fused;
+  return fused && run.layerNames.map((n) => fused.find((s) => s.output === n));
+}
+
+/** Runs the last run's ids again fetching what the fused nodes read, and hands each read node to `use`. */
+async function withFusedParts<R>(run: ExplainableRun, session: ortTypes.InferenceSession, sources: readonly FusedSource[],
+  use: (parts: ReturnType<typeof layerParts>[]) => R): Promise<R> {
+  const out = await session.run(makeFeeds(run.model, run.inputIds), fusedTapNames(sources));
+  try {
+    const get = fetchedLookup(out);
+    return use(sources.map((s) => layerParts(s, get)));
+  } finally {
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}
+
 /** Answers an 'explain' request for `run` on `session`. */
 export async function explain(req: ExplainRequest, run: ExplainableRun, session: ortTypes.InferenceSession): Promise<Explanation> {
   const base = { type: 'explanation' as const, runId: req.runId, layer: req.layer, head: req.head, query: req.query };
+  const fused = fusedLayers(run);
+  if (fused) {
+    const node = fused[req.layer];
+    if (!node) return { ...base, error: `Layer ${req.layer} has no fused attention node in this graph.` };
+    // Q (after rotary), K and the row's softmax input, as the operator forms them: the same maths as the recomputed attention.
+    return withFusedParts(run, session, [node], ([parts]) => ({ ...base, ...explainFusedRow(parts, req.head, req.query) }));
+  }
   const src = run.model.sources.find((s) => s.softmax === run.layerNames[req.layer]);
   if (!src) return { ...base, error: 'The graph does not show what feeds this layer’s Softmax, so the weight cannot be explained.' };
   const names = [src.logits, ...(src.q && src.kT ? [src.q, src.kT] : [])];
@@ -35,7 +64,7 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
     if (!Number.isInteger(H) || req.head >= H) return { ...base, error: `The scores of this layer are not [heads, ${T}, ${T}].` };
     const row = Array.from(scores.subarray((req.head * T + req.query) * T, (req.head * T + req.query + 1) * T));
     if (!src.q || !src.kT || !out[src.q] || !out[src.kT]) {
-      return { ...base, scores: row, note: 'Q and K were not found in the graph: showing the pre-softmax scores only.' };
+      return { ...base, scores: row, note: `Q and K were not found in the graph (${src.qkMissing ?? 'they were not fetched'}): showing the pre-softmax scores only.` };
     }
     const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
     const qk = headQK(tensor(out[src.q]), tensor(out[src.kT]), H, T, req.head, req.query);
@@ -49,8 +78,23 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
 /** ‖v_j‖ for every layer, head and token of `run`: Float32 [L, H, T], or an error when V is not found. */
 export async function valueNormsOf(run: ExplainableRun, session: ortTypes.InferenceSession):
   Promise<{ norms: Float32Array } | { error: string }> {
-  const vs = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n)?.v);
-  if (vs.length === 0 || vs.some((v) => !v)) return { error: 'The graph does not show the values V of every layer, so attention cannot be scaled by ‖v‖.' };
+  const sources = run.layerNames.map((n) => run.model.sources.find((s) => s.softmax === n));
+  const vs = sources.map((s) => s?.v);
+  const fused = fusedLayers(run);
+  if (fused) {
+    if (fused.some((s) => !s)) return { error: 'Some layers have no fused attention node in this graph, so attention cannot be scaled by ‖v‖.' };
+    return withFusedParts(run, session, fused as FusedSource[], (parts) => {
+      const all = parts.map(fusedValueNorms);
+      const norms = new Float32Array(all.reduce((a, p) => a + p.length, 0));
+      all.reduce((o, p) => { norms.set(p, o); return o + p.length; }, 0);
+      return { norms };
+    });
+  }
+  const missing = vs.findIndex((v) => !v);
+  if (vs.length === 0 || missing >= 0) {
+    const why = sources[missing]?.vMissing;
+    return { error: `The graph does not show the values V of ${missing >= 0 ? `layer ${missing}` : 'any layer'}${why ? ` (${why})` : ''}, so attention cannot be scaled by ‖v‖.` };
+  }
   const out = await session.run(makeFeeds(run.model, run.inputIds), vs as string[]);
   try {
     const T = run.inputIds.length;

@@ -13,6 +13,9 @@ import {
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
 import { tapAll } from '../../src/shared/full-tap';
+import { collectFused, type RecomputedAttention } from '../../src/shared/fused-collect';
+import { fusedTapNames } from '../../src/shared/fused-plan';
+import { fetchedLookup } from '../../src/shared/tapped-run';
 import type { ScoreSources } from '../../src/shared/score-tap';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
@@ -155,20 +158,25 @@ export interface RunOutput {
   readonly attention: CollectedAttention;
   readonly logits?: Float32Array;
   readonly vocab?: number;
+  /** Set when the attention was recomputed from fused operators' inputs (the graph has no attention Softmax). */
+  readonly recomputed?: RecomputedAttention;
 }
 
 /** Runs the session on the ids and collects the tapped attention (and the logits when present). */
 export async function runModel(model: PreparedModel, session: ort.InferenceSession, inputIds: readonly number[]): Promise<RunOutput> {
   const T = inputIds.length;
-  const fetchNames = [...model.plan.softmaxOutputs];
+  const { fused, kinds } = model.plan;
+  // A fused graph: fetch what each fused node reads (fused-plan.ts) and recompute its probabilities.
+  const fetchNames = fused ? fusedTapNames(fused) : [...model.plan.softmaxOutputs];
   if (model.logitsName && !fetchNames.includes(model.logitsName)) fetchNames.push(model.logitsName);
   const out = await session.run(makeFeeds(model, inputIds), fetchNames);
   try {
     // Self-attention only: cross-attention rows (decoder over encoder) are not T×T.
-    const fetched: FetchedTensor[] = model.plan.softmaxOutputs
-      .filter((n, i) => out[n] && (model.plan.kinds?.[i] ?? 'self') === 'self')
-      .map((n) => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) }));
-    const attention = collectAttention(fetched, T);
+    const isSelf = (i: number) => (kinds?.[i] ?? 'self') === 'self';
+    const recomputed = fused ? collectFused(fused.filter((_, i) => isSelf(i)), fetchedLookup(out), T) : undefined;
+    const attention = recomputed ?? collectAttention(model.plan.softmaxOutputs
+      .filter((n, i) => out[n] && isSelf(i))
+      .map((n): FetchedTensor => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) })), T);
     let logits: Float32Array | undefined;
     let vocab: number | undefined;
     const lt = model.logitsName ? out[model.logitsName] : undefined;
@@ -177,7 +185,7 @@ export async function runModel(model: PreparedModel, session: ort.InferenceSessi
       const f = tensorToFloat32(lt);
       logits = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice();
     }
-    return { attention, logits, vocab };
+    return { attention, logits, vocab, recomputed: recomputed?.recomputed };
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
   }

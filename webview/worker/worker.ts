@@ -142,7 +142,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     keep(runId, [a], logits);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
-      shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs,
+      shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
     });
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab, a);

@@ -8,4 +8,6 @@ WORK=$(mktemp -d)
 /usr/bin/python3 "$HERE/make_tokenizers.py" "$MODELS"
 node "$HERE/encode.mjs" "$MODELS" "$WORK/ids.json"
 cd "$HERE" && /usr/bin/python3 build.py "$MODELS" "$WORK/ids.json"
+/usr/bin/python3 "$HERE/build_fused.py" "$MODELS/tiny-fused/onnx"
+/usr/bin/python3 "$HERE/build_bloom.py" "$MODELS/tiny-bloom/onnx"
 rm -rf "$WORK"
