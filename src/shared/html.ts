@@ -136,8 +136,13 @@ const PANEL_BODY = `  <header id="header">
     <vscode-panel-view id="view-heatmap">
       <div class="view-body">
         <div id="heatmap-legend" class="legend"></div>
+        <div id="heatmap-zoom" class="zoom-bar" role="toolbar" aria-label="Heatmap zoom">
+          <vscode-button id="zoom-in" appearance="secondary" title="Zoom in around the cursor (+)">Zoom in</vscode-button>
+          <vscode-button id="zoom-out" appearance="secondary" title="Zoom out (−)">Zoom out</vscode-button>
+          <vscode-button id="zoom-reset" appearance="secondary" title="Show the whole matrix (0)">Whole matrix</vscode-button>
+        </div>
         <div id="heatmap-wrap" class="canvas-wrap">
-          <canvas id="heatmap" tabindex="0" role="img" aria-label="Attention heatmap: rows are query tokens, columns are key tokens. Arrow keys move the cursor."></canvas>
+          <canvas id="heatmap" tabindex="0" role="img" aria-label="Attention heatmap: rows are query tokens, columns are key tokens. Arrow keys move the cursor; + and − zoom, 0 shows the whole matrix."></canvas>
           <div id="heatmap-tip" class="tip" role="tooltip" hidden></div>
         </div>
         <p id="explain-hint" class="muted">Click a cell (or press Enter on it) to see how its weight is computed.</p>

@@ -230,6 +230,27 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     // Above the diagonal: masked.
     await page.locator('#heatmap').hover(at(0, T - 1));
     await page.waitForFunction(() => /masked/.test((globalThis as any).document.getElementById('heatmap-tip').textContent));
+
+    // Zoom: + halves the window around the cursor (the worker serves just that region); cells keep their own row, column and weight.
+    await page.locator('#heatmap').hover(at(i, j));
+    await page.locator('#heatmap').focus();
+    await page.keyboard.press('+');
+    const half = Math.max(Math.min(8, T), Math.round(T / 2));
+    await page.waitForFunction((n) => (globalThis as any).document.getElementById('heatmap').dataset.rows === String(n), half);
+    const z = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell, row0: +c.dataset.row0,
+      col0: +c.dataset.col0, rows: +c.dataset.rows, cols: +c.dataset.cols }));
+    assert.deepEqual([z.row0, z.col0, z.rows, z.cols], [Math.min(i - Math.floor(half / 2), T - half), 0, half, half], 'the window around the cursor, inside the matrix');
+    assert.ok(z.cell > g.cell, `cells grow when zoomed (${z.cell} > ${g.cell})`);
+    await page.locator('#heatmap').hover({ position: { x: z.x0 + (j - z.col0 + 0.5) * z.cell, y: z.y0 + (i - z.row0 + 0.5) * z.cell } });
+    await page.waitForFunction(({ i, j }) => {
+      const t = (globalThis as any).document.getElementById('heatmap-tip');
+      return !t.hidden && t.dataset.row === String(i) && t.dataset.col === String(j);
+    }, { i, j });
+    assert.equal(await page.$eval('#heatmap-tip', (e: any) => e.dataset.weight), w.toFixed(4), 'the same cell, the same weight');
+    assert.match(await page.locator('#heatmap-legend').innerText(), new RegExp(`zoomed: rows ${z.row0}–${z.row0 + half - 1}, columns 0–${half - 1} of ${T}×${T}`));
+    await page.locator('#heatmap').focus();
+    await page.keyboard.press('0');
+    await page.waitForFunction((n) => (globalThis as any).document.getElementById('heatmap').dataset.rows === String(n), T);
   });
 
   it('selects a head from the model grid, by mouse and by keyboard', async () => {

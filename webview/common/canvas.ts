@@ -154,12 +154,21 @@ export function hatchPattern(ctx: CanvasRenderingContext2D, line: Rgba, gap = 5)
 /** Hatches the masked upper triangle (cells j > i) of a T×T matrix drawn at (x, y), `cell` px per cell. */
 export function hatchUpperTriangle(ctx: CanvasRenderingContext2D, tokens: number, x: number, y: number, cell: number,
   line: Rgba): void {
+  hatchMasked(ctx, { row: 0, col: 0, rows: tokens, cols: tokens }, x, y, cell, line);
+}
+
+/** Hatches the masked cells (key after query: col > row) of a window of a causal matrix drawn at (x, y), `cell` px per cell. */
+export function hatchMasked(ctx: CanvasRenderingContext2D, w: { row: number; col: number; rows: number; cols: number }, x: number, y: number,
+  cell: number, line: Rgba): void {
   const pattern = hatchPattern(ctx, line, Math.max(3, Math.min(6, cell / 2)));
   if (!pattern) return;
   ctx.save();
   ctx.fillStyle = pattern;
   ctx.beginPath();
-  for (let i = 0; i < tokens - 1; i++) ctx.rect(x + (i + 1) * cell, y + i * cell, (tokens - i - 1) * cell, cell);
+  for (let i = 0; i < w.rows; i++) {
+    const first = Math.max(0, w.row + i + 1 - w.col); // the window's first masked column in this row
+    if (first < w.cols) ctx.rect(x + first * cell, y + i * cell, (w.cols - first) * cell, cell);
+  }
   ctx.fill();
   ctx.restore();
 }

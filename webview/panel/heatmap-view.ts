@@ -6,9 +6,12 @@
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { formatWeight } from '../../src/shared/attention';
-import { servedImage, blitMatrix, canvasFont, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
+import { servedImage, blitMatrix, canvasFont, hatchMasked, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken, shortLabel } from '../common/token-text';
+import { renderHeatmapLegend } from './heatmap-legend';
+import { followCell, zoomWindow } from '../../src/shared/zoom-window';
+import type { MatrixRegion } from '../../src/shared/attention-query';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
 /** What the heatmap draws. */
@@ -36,6 +39,8 @@ interface Layout {
   T: number;
   /** Key tokens (columns). */
   K: number;
+  /** The window drawn: the whole matrix, or the zoomed region. */
+  w: MatrixRegion;
 }
 
 /** Renders and drives the heatmap canvas. */
@@ -50,6 +55,8 @@ export class HeatmapView {
   private cursor: [number, number] | null = null;
   /** A tip waiting for its row: query, key and where the pointer was. */
   private pendingTip?: [number, number, number, number];
+  /** The zoomed window (undefined: the whole matrix), kept while the run's shape stays. */
+  private zoom?: MatrixRegion;
 
   constructor(private readonly events: HeatmapEvents) {
     this.canvas.addEventListener('mousemove', (ev) => {
@@ -68,12 +75,43 @@ export class HeatmapView {
       else if (cell) this.events.lock(cell[0]);
     });
     this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.canvas.addEventListener('wheel', (ev) => {
+      if (!ev.ctrlKey && !ev.metaKey) return; // a plain wheel scrolls the panel
+      const cell = this.cellAt(ev.offsetX, ev.offsetY);
+      if (!cell) return;
+      ev.preventDefault();
+      this.zoomBy(ev.deltaY < 0 ? 2 : 0.5, cell);
+    }, { passive: false });
+    document.getElementById('zoom-in')?.addEventListener('click', () => this.zoomBy(2));
+    document.getElementById('zoom-out')?.addEventListener('click', () => this.zoomBy(0.5));
+    document.getElementById('zoom-reset')?.addEventListener('click', () => this.setZoom(undefined));
     this.canvas.addEventListener('blur', () => { this.tip.hidden = true; });
   }
 
   /** Forgets cached matrix images (new run or theme). */
   invalidate(): void {
     this.images.clear();
+  }
+
+  /** Forgets the zoom (a new run). */
+  resetZoom(): void {
+    this.zoom = undefined;
+  }
+
+  /** Zooms in (factor > 1) or out around a cell: the one given, else the cursor, the focused row or the window's centre. */
+  private zoomBy(factor: number, at?: [number, number]): void {
+    const m = this.model;
+    if (!m) return;
+    const w = this.layout?.w;
+    const center = at ?? this.cursor ?? (m.focused !== null ? [m.focused, Math.min(m.focused, m.run.K - 1)] : undefined)
+      ?? (w ? [w.row + (w.rows >> 1), w.col + (w.cols >> 1)] : [0, 0]);
+    this.setZoom(zoomWindow(m.run.T, m.run.K, this.zoom, center, factor));
+  }
+
+  private setZoom(w: MatrixRegion | undefined): void {
+    this.zoom = w;
+    this.tip.hidden = true;
+    if (this.model) this.draw(this.model);
   }
 
   private leave(): void {
@@ -89,7 +127,7 @@ export class HeatmapView {
     if (!l) return null;
     const i = Math.floor((y - l.y0) / l.cell);
     const j = Math.floor((x - l.x0) / l.cell);
-    return i >= 0 && j >= 0 && i < l.T && j < l.K ? [i, j] : null;
+    return i >= 0 && j >= 0 && i < l.w.rows && j < l.w.cols ? [l.w.row + i, l.w.col + j] : null;
   }
 
   private onKey(ev: KeyboardEvent): void {
@@ -103,6 +141,9 @@ export class HeatmapView {
     else if (ev.key === 'ArrowRight') next = [i, Math.min(l.K - 1, j + 1)];
     else if (ev.key === 'Home') next = [i, 0];
     else if (ev.key === 'End') next = [i, l.K - 1];
+    else if (ev.key === '+' || ev.key === '=') return void (ev.preventDefault(), this.zoomBy(2, [i, j]));
+    else if (ev.key === '-') return void (ev.preventDefault(), this.zoomBy(0.5, [i, j]));
+    else if (ev.key === '0') return void (ev.preventDefault(), this.setZoom(undefined));
     else if ((ev.key === 'Enter' || ev.key === ' ') && this.events.explain) this.events.explain(i, j);
     else if (ev.key === 'Enter' || ev.key === ' ') this.events.lock(i);
     else if (ev.key === 'Escape') {
@@ -112,7 +153,10 @@ export class HeatmapView {
     ev.preventDefault();
     if (!next) return;
     this.cursor = next;
-    this.showTip(next, l.x0 + (next[1] + 1) * l.cell, l.y0 + (next[0] + 1) * l.cell);
+    // The cursor walking out of a zoomed window moves the window with it.
+    if (this.zoom) this.zoom = followCell(this.zoom, l.T, l.K, next);
+    const w = this.zoom ?? l.w;
+    this.showTip(next, l.x0 + (next[1] - w.col + 1) * l.cell, l.y0 + (next[0] - w.row + 1) * l.cell);
     this.events.hoverRow(next[0]);
     this.draw(this.model);
   }
@@ -159,59 +203,64 @@ export class HeatmapView {
     const K = run.K;
     const avail = Math.max(120, this.wrap.clientWidth - 8);
     if (!run.ready || T === 0 || this.wrap.clientWidth === 0) return;
-    let labels = Math.max(T, K) <= 96;
+    if (this.zoom && (this.zoom.row + this.zoom.rows > T || this.zoom.col + this.zoom.cols > K)) this.zoom = undefined;
+    const w: MatrixRegion = this.zoom ?? { row: 0, col: 0, rows: T, cols: K };
+    const [rows, cols] = [w.rows, w.cols];
+    let labels = Math.max(rows, cols) <= 96;
     let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
-    let cell = Math.floor((avail - labelW) / K);
+    let cell = Math.floor((avail - labelW) / cols);
     if (cell < 7 && labels) {
       labels = false;
       labelW = 0;
-      cell = Math.floor(avail / K);
+      cell = Math.floor(avail / cols);
     }
     const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
-    // Fit the height of the webview too, so the whole matrix is visible without scrolling where possible.
-    const byHeight = Math.floor((window.innerHeight - 40 - labelH) / T);
+    // Fit the height of the webview too, so the whole window is visible without scrolling where possible.
+    const byHeight = Math.floor((window.innerHeight - 40 - labelH) / rows);
     cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
-    // More keys than pixel pairs across: fit the width with fractional cells; the image is max-pooled to the
-    // canvas's pixels (a hover still reads the exact weight of the cell under the pointer).
-    if (!labels && avail / K < 2) cell = avail / K;
-    const size = K * cell;
-    const height = T * cell;
+    // More keys than pixel pairs across: fit the width with fractional cells; the worker max-pools the window to the
+    // canvas's pixels (a hover still reads the exact weight of the cell under the pointer; zoom in to see cells).
+    if (!labels && avail / cols < 2) cell = avail / cols;
+    const size = cols * cell;
+    const height = rows * cell;
     const x0 = labelW + 1;
     const y0 = labelH + 1;
-    // The worker serves the matrix max-pooled to the canvas's device pixels where it has more cells than that (a hover
-    // still reads the exact weight of the cell under the pointer, from its row); until it has, the last drawing stays.
-    const served = run.matrix(m.layer, m.head, Math.max(size, height) * (window.devicePixelRatio || 1));
+    // Until the worker has served this window, the last drawing stays.
+    const served = run.matrix(m.layer, m.head, Math.max(size, height) * (window.devicePixelRatio || 1), this.zoom);
     if (!served) return;
-    this.layout = { x0, y0, cell, T, K };
-    // Geometry in CSS px, for tests and tools that need to point at a cell.
-    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K) });
+    this.layout = { x0, y0, cell, T, K, w };
+    // Geometry in CSS px, for tests and tools that need to point at a cell: cell (i, j) is at x0 + (j − col0)·cell.
+    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K),
+      row0: String(w.row), col0: String(w.col), rows: String(rows), cols: String(cols) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
-    const key = `${run.runId}|${m.layer}|${m.head}|${served.rows}|${served.cols}|${run.valueWeighted}`;
+    const key = `${run.runId}|${m.layer}|${m.head}|${served.rows}|${served.cols}|${run.valueWeighted}|${w.row},${w.col},${rows},${cols}`;
     const max = served.scale;
     let img = this.images.get(key);
     if (!img) {
       img = servedImage(served, theme);
+      if (this.images.size > 64) this.images.clear();
       this.images.set(key, img);
     }
     blitMatrix(ctx, img, x0, y0, size, height);
-    if (run.causal) hatchUpperTriangle(ctx, T, x0, y0, cell, theme.hatch);
+    if (run.causal) hatchMasked(ctx, w, x0, y0, cell, theme.hatch);
     ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
     ctx.lineWidth = 1;
     ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, height + 1);
-    if (m.focused !== null && m.focused < T) {
+    if (m.focused !== null && m.focused >= w.row && m.focused < w.row + rows) {
       ctx.strokeStyle = rgbaToCss(theme.focus);
       ctx.lineWidth = 2;
-      ctx.strokeRect(x0 - 1, y0 + m.focused * cell, size + 2, cell);
+      ctx.strokeRect(x0 - 1, y0 + (m.focused - w.row) * cell, size + 2, cell);
     }
-    if (this.cursor && this.cursor[0] < T && this.cursor[1] < K) {
+    const c = this.cursor;
+    if (c && c[0] >= w.row && c[0] < w.row + rows && c[1] >= w.col && c[1] < w.col + cols) {
       ctx.strokeStyle = rgbaToCss(theme.fg);
       ctx.lineWidth = 1.5;
-      ctx.strokeRect(x0 + this.cursor[1] * cell + 0.75, y0 + this.cursor[0] * cell + 0.75, cell - 1.5, cell - 1.5);
+      ctx.strokeRect(x0 + (c[1] - w.col) * cell + 0.75, y0 + (c[0] - w.row) * cell + 0.75, cell - 1.5, cell - 1.5);
     }
     if (labels) this.drawLabels(ctx, m, x0, y0, cell, labelW, labelH);
     this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${K === T && run.keyLabels === run.labels ? `${T} tokens` : `${T} query × ${K} key tokens`}. ` +
       'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
-    this.renderLegend(m, max);
+    renderHeatmapLegend(this.legend, m, max, this.zoom);
     if (this.pendingTip && this.cursor?.[0] === this.pendingTip[0] && this.cursor[1] === this.pendingTip[1]) {
       const [i, j, x, y] = this.pendingTip;
       this.showTip([i, j], x, y);
@@ -226,52 +275,21 @@ export class HeatmapView {
     ctx.textBaseline = 'middle';
     const maxChars = Math.max(3, Math.floor(labelW / (fontPx * 0.62)));
     const colour = (i: number): string => rgbaToCss(i === m.focused ? theme.fg : withAlpha(theme.fg, 0.75));
+    const w = this.layout!.w;
     ctx.textAlign = 'right';
-    for (let i = 0; i < run.T; i++) {
-      ctx.fillStyle = colour(i);
-      ctx.fillText(shortLabel(run.labels[i].label, maxChars), labelW - 4, y0 + (i + 0.5) * cell, labelW - 6);
+    for (let i = 0; i < w.rows; i++) {
+      ctx.fillStyle = colour(w.row + i);
+      ctx.fillText(shortLabel(run.labels[w.row + i].label, maxChars), labelW - 4, y0 + (i + 0.5) * cell, labelW - 6);
     }
     ctx.textAlign = 'left';
     const diag = Math.max(3, Math.floor((labelH * 1.3) / (fontPx * 0.62)));
-    for (let j = 0; j < run.K; j++) {
+    for (let j = 0; j < w.cols; j++) {
       ctx.save();
       ctx.translate(x0 + (j + 0.5) * cell, y0 - 4);
       ctx.rotate(-Math.PI / 3);
-      ctx.fillStyle = colour(run.keyLabels === run.labels ? j : -1);
-      ctx.fillText(shortLabel(run.keyLabels[j].label, diag), 0, 0);
+      ctx.fillStyle = colour(run.keyLabels === run.labels ? w.col + j : -1);
+      ctx.fillText(shortLabel(run.keyLabels[w.col + j].label, diag), 0, 0);
       ctx.restore();
     }
-  }
-
-  private renderLegend(m: HeatmapModel, max: number): void {
-    const parts: HTMLElement[] = [];
-    const text = (t: string, cls = ''): void => {
-      const s = document.createElement('span');
-      s.className = `legend-item ${cls}`;
-      s.textContent = t;
-      parts.push(s);
-    };
-    text(m.head === 'rollout' ? `Rollout L0–L${m.layer}` : `L${m.layer} ${headChoiceLabel(m.head === 'all' ? 'mean' : m.head)}`, 'legend-title');
-    if (m.head === 'max') text('element-wise max over the layer’s heads (rows do not sum to 1)');
-    if (m.head === 'rollout') text(`Â = ½·mean over heads + ½·I per layer, rows renormalised, Â_${m.layer}···Â_0`);
-    text('rows: query · columns: key');
-    if (m.run.valueWeighted) text('scaled by ‖v‖: α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (no W_O)', 'legend-title');
-    const item = document.createElement('span');
-    item.className = 'legend-item';
-    const label = document.createElement('span');
-    label.textContent = `0 → ${formatWeight(max)}+ (√ scale; top 1% saturate)`;
-    item.append(rampCanvas(56, 10, [m.theme.bg, m.theme.accent]), label);
-    parts.push(item);
-    if (m.run.causal) {
-      const masked = document.createElement('span');
-      masked.className = 'legend-item legend-masked';
-      const sw = document.createElement('span');
-      sw.className = 'swatch';
-      const t = document.createElement('span');
-      t.textContent = 'future tokens are masked';
-      masked.append(sw, t);
-      parts.push(masked);
-    }
-    this.legend.replaceChildren(...parts);
   }
 }

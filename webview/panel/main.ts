@@ -271,6 +271,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setBackend(undefined);
   header.setTimings(timings);
   heatmap.invalidate();
+  heatmap.resetZoom();
   grid.invalidate();
   explainView.hide();
   run = new RunData(msg.runId, msg.text, msg.tokens, undefined);

@@ -2,7 +2,7 @@
  * Panel state: the small UI state persisted with vscode.setState (view, layer, head, locked token), the
  * transient hover, and the run on show: its tokens, shape and what the views asked the worker for.
  */
-import type { AttentionAnswer, AttentionQuery, StackShape } from '../../src/shared/attention-query';
+import type { AttentionAnswer, AttentionQuery, MatrixRegion, StackShape } from '../../src/shared/attention-query';
 import type { HeadMetricValues, MetricKey } from '../../src/shared/head-labels';
 import type { Prediction } from '../../src/shared/predictions';
 import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
@@ -189,11 +189,15 @@ export class RunData {
       (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
   }
 
-  /** A head choice's matrix max-pooled to at most `maxSide` cells a side, with its colour-scale top, once sent. */
-  matrix(layer: number, head: HeadChoice, maxSide: number): ServedMatrix | undefined {
+  /**
+   * A head choice's matrix (or the `region` a zoomed heatmap shows) max-pooled to at most `maxSide` cells a side, with
+   * its colour-scale top, once sent.
+   */
+  matrix(layer: number, head: HeadChoice, maxSide: number, region?: MatrixRegion): ServedMatrix | undefined {
     const side = Math.max(1, Math.ceil(maxSide));
-    return this.cached(this.key('matrix', layer, head, side), { kind: 'matrix', head: this.ref(layer, head), maxSide: side }, this.valueWeighted,
-      (a) => (a.kind === 'matrix' ? { ...a, values: new Float32Array(a.data) } : undefined));
+    const where = region ? `${region.row},${region.col},${region.rows},${region.cols}` : 'all';
+    return this.cached(this.key('matrix', layer, head, side, where), { kind: 'matrix', head: this.ref(layer, head), maxSide: side, ...(region ? { region } : {}) },
+      this.valueWeighted, (a) => (a.kind === 'matrix' ? { ...a, values: new Float32Array(a.data) } : undefined));
   }
 
   /** One weight, from row i once it has been sent. */
