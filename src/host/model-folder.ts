@@ -42,6 +42,8 @@ export interface LoadedModel {
   /** Graph inputs besides input_ids that the worker must feed. */
   readonly extraInputs: readonly string[];
   readonly tokenizer: HostTokenizer;
+  /** The model's embedding size (config.json vocab_size), when it says: ids at or beyond it are refused before a run. */
+  readonly vocabSize?: number;
   /** The decoder of an encoder–decoder model (onnxPath is then its encoder). */
   readonly decoderOnnxPath?: string;
   /** The decoder's first input id (config decoder_start_token_id, else pad_token_id, else 0). */
@@ -70,6 +72,31 @@ function firstInt(obj: Record<string, unknown>, keys: readonly string[]): number
   return undefined;
 }
 
+/** The context runs use when config.json declares none: BLOOM (ALiBi) has no position table, and was trained on 2 048 tokens. */
+export const DEFAULT_CONTEXT = 2048;
+
+const CONTEXT_KEYS = ['n_positions', 'n_ctx', 'max_position_embeddings'] as const;
+
+/** The notice for a config.json that declares no context length (runs then use DEFAULT_CONTEXT), or undefined. */
+export function configNotices(json: unknown, file = 'config.json'): string[] {
+  const o = json as Record<string, unknown>;
+  if (firstInt(o, CONTEXT_KEYS) !== undefined || firstInt(o, ['relative_attention_num_buckets'])) return [];
+  return [`${file} declares no context length (n_positions, n_ctx or max_position_embeddings), as BLOOM's does not: runs use at ` +
+    `most ${DEFAULT_CONTEXT} tokens. If the model fails on long text, lower "attentionLens.maxTokens".`];
+}
+
+/** The model's embedding size from config.json (vocab_size, n_vocab or padded_vocab_size), if it says. */
+export function vocabSizeOf(json: unknown): number | undefined {
+  return typeof json === 'object' && json !== null ? firstInt(json as Record<string, unknown>, ['vocab_size', 'n_vocab', 'padded_vocab_size']) : undefined;
+}
+
+/** A notice when the tokenizer can produce ids beyond the model's embedding (runs that do are refused), or nothing. */
+export function vocabNotices(tokenizerMaxId: number, vocabSize: number | undefined, file = 'config.json'): string[] {
+  if (vocabSize === undefined || tokenizerMaxId < vocabSize) return [];
+  return [`tokenizer.json has token ids up to ${tokenizerMaxId}, but ${file} gives the model ${vocabSize} embeddings (vocab_size): ` +
+    `a text with a token id of ${vocabSize} or more is refused before it runs.`];
+}
+
 /** Reads layers/heads/context from a parsed config.json (GPT-2 keys, or the common Hugging Face aliases). */
 export function parseModelConfig(json: unknown, file = 'config.json', remedy = ''): ModelDims {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -79,12 +106,13 @@ export function parseModelConfig(json: unknown, file = 'config.json', remedy = '
   const wanted = [
     ['layers', ['n_layer', 'num_hidden_layers', 'num_layers', 'n_layers']],
     ['heads', ['n_head', 'num_attention_heads', 'num_heads', 'n_heads']],
-    ['context', ['n_positions', 'n_ctx', 'max_position_embeddings']],
+    ['context', CONTEXT_KEYS],
   ] as const;
   const out: Record<string, number> = {};
   for (const [what, keys] of wanted) {
-    // Relative-position models (T5 family) may name no context length: 512 is what they were trained on.
-    const v = firstInt(o, keys) ?? (what === 'context' && firstInt(o, ['relative_attention_num_buckets']) ? 512 : undefined);
+    // Relative-position models (T5 family) may name no context length: 512 is what they were trained on. Others
+    // (BLOOM: ALiBi) get DEFAULT_CONTEXT, and configNotices says so.
+    const v = firstInt(o, keys) ?? (what === 'context' ? (firstInt(o, ['relative_attention_num_buckets']) ? 512 : DEFAULT_CONTEXT) : undefined);
     if (v === undefined) throw new ModelError(`${file} has no positive integer "${keys[0]}" (or ${keys.slice(1).join(', ')}).${remedy}`, file);
     out[what] = v;
   }
@@ -232,10 +260,13 @@ export async function loadModelFolder(dir: string,
   const tappedPath = main.tappedPath;
   const tappedDecoderPath = decoder?.tappedPath;
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
-  const notices = [layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
+  const vocabSize = vocabSizeOf(configJson);
+  const notices = [...configNotices(configJson, `config.json in ${dir}`),
+    ...vocabNotices(tokenizer.facts?.maxId ?? -1, vocabSize, `config.json in ${dir}`),
+    layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
     files.decoder ? layerOrderNotice(decoder?.layerOrder, `${files.decoder} in ${dir}`) : undefined].filter((n): n is string => !!n);
   const model: LoadedModel = {
-    dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
+    dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer, ...(vocabSize ? { vocabSize } : {}),
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath, sha256: main.sha256,

@@ -13,7 +13,7 @@ import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type T
 import { planTapLazily } from '../shared/tap-subgraph';
 import { scanOnnxFile } from './onnx-file';
 import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
-import { parseModelConfig, type ModelDims } from './model-folder';
+import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-folder';
 import { createTokenizer, tokenizeWithLimit } from './tokenize';
 import {
   attentionShapeFromConfig, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
@@ -42,6 +42,8 @@ export interface ModelReport {
   readonly attention: AttentionShape;
   readonly tokenizer: { kind: TokenizerKind; modelType: string };
   readonly files: readonly InspectedOnnx[];
+  /** Warnings from config.json and tokenizer.json: no context length declared, ids beyond the embedding. */
+  readonly notices?: readonly string[];
 }
 
 /** Text every tokenizer must map back to exactly before a folder is added. */
@@ -160,13 +162,15 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
     '(tokenizer.json); models that ship only vocab.txt or sentencepiece.model can be converted with transformers\' ' +
     'AutoTokenizer.from_pretrained(...).save_pretrained(...).', roots);
   let tokenizer: ModelReport['tokenizer'];
+  let notices: string[];
   try {
     const facts = describeTokenizer(tokenizerJson);
     tokenizer = { kind: facts.kind, modelType: facts.modelType };
+    notices = [...configNotices(config), ...vocabNotices(facts.maxId, vocabSizeOf(config))];
   } catch (e) {
     if (!(e instanceof UnsupportedTokenizerError)) throw e;
     throw new ModelError(`tokenizer.json describes a tokenizer Attention Lens cannot map to text ranges (${e.message}). ` +
-      'Supported: byte-level BPE (GPT-2), WordPiece (BERT) and SentencePiece-style Unigram/BPE with a Metaspace (▁).', 'tokenizer.json');
+      'Supported: byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE (Llama 2, Gemma) without a Precompiled normalizer.', 'tokenizer.json');
   }
   try {
     // A probe with case, accents, digits, punctuation, CJK and an emoji: its tokens must map back to it.
@@ -179,14 +183,15 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
   for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits, roots));
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const architecture = archs[0] ?? (typeof config.model_type === 'string' ? config.model_type : 'unknown');
-  return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
+  return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files, ...(notices.length ? { notices } : {}) };
 }
 
 /** Warnings about a folder that passed every check: a file whose graph fixes no layer order (layer-order.ts). */
 export function reportNotices(r: ModelReport): string[] {
   // Labelled as loading labels them (`onnx/model.onnx in <folder>`), so the notifier shows each warning once.
-  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, `${path.relative(r.dir, f.path)} in ${r.dir}`))
+  const layers = r.files.map((f) => layerOrderNotice(f.plan.layerOrder, `${path.relative(r.dir, f.path)} in ${r.dir}`))
     .filter((n): n is string => !!n);
+  return [...(r.notices ?? []), ...layers];
 }
 
 /** A few lines for the user: what was found and what will be fed. */

@@ -158,3 +158,13 @@ function toTokenInfos(tok: HostTokenizer, text: string, enc: { ids: number[]; to
     return { id, text: decoded, start: r ? r[0] : -1, end: r ? r[1] : -1 };
   });
 }
+
+/** Throws a TokenizeError naming the first token whose id is beyond the model's embedding (config.json vocab_size). */
+export function checkIdsInVocab(tokens: readonly TokenInfo[], vocabSize: number | undefined): void {
+  if (vocabSize === undefined) return;
+  const i = tokens.findIndex((t) => t.id >= vocabSize || t.id < 0);
+  if (i < 0) return;
+  throw new TokenizeError(`token ${i + 1} (${JSON.stringify(tokens[i].text)}) has id ${tokens[i].id}, beyond the model's ${vocabSize} ` +
+    'embeddings (vocab_size in config.json): the tokenizer does not belong to this model, or is newer than it. Pick the tokenizer.json ' +
+    'published with the model.');
+}
