@@ -6,6 +6,8 @@
 //     same tapped ONNX file and the same inputs, for several sequence lengths.
 //  3. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
 //  4. With --scale: the panel at real attention shapes (12 × 12 heads, T = 128 / 512 / 1 024; test/browser/bench-scale.ts).
+//  5. Loading real tokenizer.json files (Gemma 3, Llama 3, Qwen 3): on the host's thread vs the tokenizer thread
+//     (test/support/bench-tokenizer.ts).
 // Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only] [--scale]   (--mib: synthetic sizes in MiB)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +30,10 @@ console.log('Tapping a large model (synthetic: lens-gpt plus an unused N MiB wei
 console.log('the worker holds the file once when it is pre-tapped (the host cache), twice while tapping an untapped one:');
 execFileSync('node', [path.join(root, 'out/test/support/bench-tap.js'), '--mib', MIB], { cwd: root, stdio: 'inherit' });
 if (args.includes('--memory-only')) process.exit(0);
+console.log('');
+
+console.log('Loading a tokenizer.json, once on the extension host\'s thread and once on the tokenizer thread:');
+execFileSync('node', [path.join(root, 'out/test/support/bench-tokenizer.js')], { cwd: root, stdio: 'inherit' });
 console.log('');
 
 const { openTapped, runTapped } = require(path.join(root, 'out/test/support/run-tapped.js'));

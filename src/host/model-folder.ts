@@ -21,15 +21,9 @@ import { checkExternalData, checkJsonSize, checkModelFile, jsonErrorReason, mode
 import { cachedTappedModel, type TapCacheOptions } from './tap-cache';
 
 export { ModelError } from './model-layout';
-import { createTokenizer, type HostTokenizer } from './tokenize';
-
-/** The shape facts Attention Lens needs from config.json. */
-export interface ModelDims {
-  readonly layers: number;
-  readonly heads: number;
-  /** The context length: the most tokens one run may hold. */
-  readonly context: number;
-}
+export { configNotices, DEFAULT_CONTEXT, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
+import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
+import { loadTokenizer, TokenizerLoadError, type ThreadTokenizer } from './tokenizer-thread';
 
 /** A model folder that passed every check, with its tokenizer loaded. */
 export interface LoadedModel {
@@ -41,7 +35,8 @@ export interface LoadedModel {
   readonly onnxPath: string;
   /** Graph inputs besides input_ids that the worker must feed. */
   readonly extraInputs: readonly string[];
-  readonly tokenizer: HostTokenizer;
+  /** The tokenizer, on the tokenizer thread. */
+  readonly tokenizer: ThreadTokenizer;
   /** The model's embedding size (config.json vocab_size), when it says: ids at or beyond it are refused before a run. */
   readonly vocabSize?: number;
   /** The decoder of an encoder–decoder model (onnxPath is then its encoder). */
@@ -64,61 +59,6 @@ export interface LoadedModel {
 /** Relative paths of the files every model folder must hold. */
 export const MODEL_FILES = { config: 'config.json', tokenizer: 'tokenizer.json', onnx: path.join('onnx', 'model.onnx') } as const;
 
-function firstInt(obj: Record<string, unknown>, keys: readonly string[]): number | undefined {
-  for (const k of keys) {
-    const v = obj[k];
-    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
-  }
-  return undefined;
-}
-
-/** The context runs use when config.json declares none: BLOOM (ALiBi) has no position table, and was trained on 2 048 tokens. */
-export const DEFAULT_CONTEXT = 2048;
-
-const CONTEXT_KEYS = ['n_positions', 'n_ctx', 'max_position_embeddings'] as const;
-
-/** The notice for a config.json that declares no context length (runs then use DEFAULT_CONTEXT), or undefined. */
-export function configNotices(json: unknown, file = 'config.json'): string[] {
-  const o = json as Record<string, unknown>;
-  if (firstInt(o, CONTEXT_KEYS) !== undefined || firstInt(o, ['relative_attention_num_buckets'])) return [];
-  return [`${file} declares no context length (n_positions, n_ctx or max_position_embeddings), as BLOOM's does not: runs use at ` +
-    `most ${DEFAULT_CONTEXT} tokens. If the model fails on long text, lower "attentionLens.maxTokens".`];
-}
-
-/** The model's embedding size from config.json (vocab_size, n_vocab or padded_vocab_size), if it says. */
-export function vocabSizeOf(json: unknown): number | undefined {
-  return typeof json === 'object' && json !== null ? firstInt(json as Record<string, unknown>, ['vocab_size', 'n_vocab', 'padded_vocab_size']) : undefined;
-}
-
-/** A notice when the tokenizer can produce ids beyond the model's embedding (runs that do are refused), or nothing. */
-export function vocabNotices(tokenizerMaxId: number, vocabSize: number | undefined, file = 'config.json'): string[] {
-  if (vocabSize === undefined || tokenizerMaxId < vocabSize) return [];
-  return [`tokenizer.json has token ids up to ${tokenizerMaxId}, but ${file} gives the model ${vocabSize} embeddings (vocab_size): ` +
-    `a text with a token id of ${vocabSize} or more is refused before it runs.`];
-}
-
-/** Reads layers/heads/context from a parsed config.json (GPT-2 keys, or the common Hugging Face aliases). */
-export function parseModelConfig(json: unknown, file = 'config.json', remedy = ''): ModelDims {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ModelError(`${file} does not hold a JSON object.${remedy}`, file);
-  }
-  const o = json as Record<string, unknown>;
-  const wanted = [
-    ['layers', ['n_layer', 'num_hidden_layers', 'num_layers', 'n_layers']],
-    ['heads', ['n_head', 'num_attention_heads', 'num_heads', 'n_heads']],
-    ['context', CONTEXT_KEYS],
-  ] as const;
-  const out: Record<string, number> = {};
-  for (const [what, keys] of wanted) {
-    // Relative-position models (T5 family) may name no context length: 512 is what they were trained on. Others
-    // (BLOOM: ALiBi) get DEFAULT_CONTEXT, and configNotices says so.
-    const v = firstInt(o, keys) ?? (what === 'context' ? (firstInt(o, ['relative_attention_num_buckets']) ? 512 : DEFAULT_CONTEXT) : undefined);
-    if (v === undefined) throw new ModelError(`${file} has no positive integer "${keys[0]}" (or ${keys.slice(1).join(', ')}).${remedy}`, file);
-    out[what] = v;
-  }
-  return { layers: out.layers, heads: out.heads, context: out.context };
-}
-
 /** Throws a ModelError naming the tokenizer unless tokenizer.json describes one whose tokens map to exact ranges. */
 export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'): void {
   try {
@@ -128,6 +68,38 @@ export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'):
     throw new ModelError(`This model's tokenizer (${e.message}) is not supported: Attention Lens supports byte-level BPE ` +
       '(GPT-2 style), WordPiece (BERT style) and SentencePiece-style Unigram/BPE tokenizers with a Metaspace (▁). ' +
       'Pick another model with "Attention Lens: Select Model".', file);
+  }
+}
+
+/** The unsupported-tokenizer message of checkTokenizerSupported. */
+const unsupportedTokenizer = (why: string, file: string) => new ModelError(`This model's tokenizer (${why}) is not supported: ` +
+  'Attention Lens supports byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE (Llama 2, Gemma) ' +
+  'without a Precompiled normalizer. Pick another model with "Attention Lens: Select Model".', file);
+
+/**
+ * Loads the folder's tokenizer.json on the tokenizer thread (tokenizer-thread.ts): the file must resolve inside
+ * `roots` and be under its size cap; not JSON, not supported or not loadable each get their ModelError.
+ */
+export async function loadThreadTokenizer(dir: string, remedy: string, roots: readonly string[], config: object,
+  onProgress?: (message: string) => void): Promise<ThreadTokenizer> {
+  const rel = MODEL_FILES.tokenizer;
+  const label = `${rel} in the model folder ${dir}`;
+  let real: string;
+  try {
+    const checked = await checkModelFile(path.join(dir, rel), roots, label);
+    checkJsonSize(rel, label, checked.size);
+    real = checked.real;
+  } catch (e) {
+    if (e instanceof ModelError) throw withRemedy(e, remedy);
+    throw missing(dir, rel, remedy, e);
+  }
+  try {
+    return await loadTokenizer(real, config, onProgress);
+  } catch (e) {
+    if (!(e instanceof TokenizerLoadError)) throw new ModelError(`${label} could not be read (${(e as Error).message}).${remedy}`, rel);
+    if (e.kind === 'json') throw new ModelError(`${label} is not valid JSON (${e.message}).${remedy}`, rel);
+    if (e.kind === 'unsupported') throw unsupportedTokenizer(e.message, rel);
+    throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${e.message}).${remedy}`, rel);
   }
 }
 
@@ -221,7 +193,9 @@ async function externalDataStillInside(model: LoadedModel, roots: readonly strin
 
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
 export async function loadModelFolder(dir: string,
-  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits; tapCache?: TapCacheOptions }): Promise<LoadedModel> {
+  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits; tapCache?: TapCacheOptions;
+    /** Progress of loading a large tokenizer.json, for the user. */
+    onProgress?: (message: string) => void; }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -242,15 +216,8 @@ export async function loadModelFolder(dir: string,
 
   const configJson = await readJson(dir, MODEL_FILES.config, remedy, roots);
   const dims = parseModelConfig(configJson, MODEL_FILES.config, remedy);
-  const tokenizerJson = await readJson(dir, MODEL_FILES.tokenizer, remedy, roots);
-  checkTokenizerSupported(tokenizerJson, MODEL_FILES.tokenizer);
   const tokenizerConfig = (await readJson(dir, TOKENIZER_CONFIG, remedy, roots, true)) ?? {};
-  let tokenizer: HostTokenizer;
-  try {
-    tokenizer = createTokenizer(tokenizerJson as object, tokenizerConfig);
-  } catch (e) {
-    throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
-  }
+  const tokenizer = await loadThreadTokenizer(dir, remedy, roots, tokenizerConfig, options.onProgress);
   const onnxPath = path.join(dir, files.onnx);
   const limits = options.limits ?? WASM_LIMITS;
   const main = await readOnnx(onnxPath, files.onnx, remedy, limits, roots, options.storageDir, options.tapCache);
@@ -262,7 +229,7 @@ export async function loadModelFolder(dir: string,
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
   const vocabSize = vocabSizeOf(configJson);
   const notices = [...configNotices(configJson, `config.json in ${dir}`),
-    ...vocabNotices(tokenizer.facts?.maxId ?? -1, vocabSize, `config.json in ${dir}`),
+    ...vocabNotices(tokenizer.facts.maxId, vocabSize, `config.json in ${dir}`),
     layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
     files.decoder ? layerOrderNotice(decoder?.layerOrder, `${files.decoder} in ${dir}`) : undefined].filter((n): n is string => !!n);
   const model: LoadedModel = {

@@ -73,7 +73,7 @@ describe('host model folders shaped like Hugging Face exports', () => {
       assert.equal(m.vocabSize, 300);
       assert.match(m.notices!.join(' '), /declares no context length .* runs use at most 2048 tokens/);
       assert.match(m.notices!.join(' '), /token ids up to 2047, but config.json in .* gives the model 300 embeddings/);
-      const out = tokenizeWithLimit(m.tokenizer, 'the cat sat on the mat', 64);
+      const out = await m.tokenizer.tokenize('the cat sat on the mat', 64);
       assert.ok(out.tokens.some((t) => t.id >= 300), 'the text has a token beyond the 300 embeddings');
       assert.throws(() => checkIdsInVocab(out.tokens, m.vocabSize), (e: unknown) => e instanceof TokenizeError && /has id \d+, beyond the model's 300/.test(e.message));
       assert.doesNotThrow(() => checkIdsInVocab(out.tokens, 2048));
