@@ -58,7 +58,7 @@ export function wordPieceRanges(text: string, tokens: readonly string[], facts: 
   const items: (AlignedChar[] | { literal: string; start: number; end: number })[] = [];
   for (const s of segments(text, facts)) {
     if ('literal' in s) items.push(s);
-    else items.push(...words(s.chars, facts.preTokenizers ?? ['BertPreTokenizer']));
+    else for (const w of words(s.chars, facts.preTokenizers ?? ['BertPreTokenizer'])) items.push(w);
   }
   let w = 0;
   let pos = 0;
@@ -110,7 +110,8 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
       const prepend = ms.prepend === 'always' || (ms.prepend === 'first' && s.first);
       if (prepend && chars.length && chars[0].ch !== ms.replacement) chars = [{ ...chars[0], ch: ms.replacement }, ...chars];
     }
-    stream.push(...chars);
+    // One by one: a spread of a long selection's characters could overflow the stack.
+    for (const c of chars) stream.push(c);
   }
   let k = 0;
   let bytesLeft = 0;
