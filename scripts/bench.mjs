@@ -9,6 +9,8 @@
 //  5. WebAssembly threads: the panel page cross-origin isolated in Chromium, WASM with 1 thread and with every core
 //     against onnxruntime-node with the same threads, on the bundled model and (once --scale built it) the
 //     GPT-2-shaped model at T = 128 and 512 (test/browser/bench-threads.ts).
+//  6. Loading real tokenizer.json files (Gemma 3, Llama 3, Qwen 3): on the host's thread vs the tokenizer thread
+//     (test/support/bench-tokenizer.ts).
 // Usage: node scripts/bench.mjs [modelDir] [--runs N] [--mib 64,256] [--memory-only] [--scale]   (--mib: synthetic sizes in MiB)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,10 @@ console.log('Tapping a large model (synthetic: lens-gpt plus an unused N MiB wei
 console.log('the worker holds the file once when it is pre-tapped (the host cache), twice while tapping an untapped one:');
 execFileSync('node', [path.join(root, 'out/test/support/bench-tap.js'), '--mib', MIB], { cwd: root, stdio: 'inherit' });
 if (args.includes('--memory-only')) process.exit(0);
+console.log('');
+
+console.log('Loading a tokenizer.json, once on the extension host\'s thread and once on the tokenizer thread:');
+execFileSync('node', [path.join(root, 'out/test/support/bench-tokenizer.js')], { cwd: root, stdio: 'inherit' });
 console.log('');
 
 const { openTapped, runTapped } = require(path.join(root, 'out/test/support/run-tapped.js'));

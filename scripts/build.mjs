@@ -18,6 +18,9 @@ const targets = [];
 if (exists('src/extension.ts')) {
   targets.push({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node',
     format: 'cjs', target: 'node18', external: ['vscode'] });
+  // The tokenizer thread (a worker_threads worker): tokenizer.json is read, built and run there, off the host's thread.
+  targets.push({ ...common, entryPoints: ['src/host/tokenizer-worker.ts'], outfile: 'dist/tokenizer-worker.js', platform: 'node',
+    format: 'cjs', target: 'node18' });
 }
 for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webview/compare/main.ts', 'dist/compare.js'],
   ['webview/worker/worker.ts', 'dist/worker.js']]) {

@@ -11,6 +11,7 @@ import { AttentionLensController } from './host/controller';
 import { ModelStatusItem } from './host/models';
 import { errorText, guardCommand, sentence } from './host/notify';
 import { AttentionPanel } from './host/panel';
+import { stopTokenizerThread } from './host/tokenizer-thread';
 
 /** Command ids contributed in package.json. */
 export const COMMANDS = {
@@ -55,7 +56,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   return controller.api();
 }
 
-/** Nothing to do: everything is disposed through context.subscriptions. */
-export function deactivate(): void {
-  // Disposables registered in activate() are released by VS Code.
+/** Stops the tokenizer thread; everything else is disposed through context.subscriptions. */
+export function deactivate(): Promise<void> {
+  return stopTokenizerThread();
 }

@@ -22,7 +22,7 @@ import { WEBGPU_DEADLINE_MS } from '../shared/backend-fallback';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
 import { decoderTokens } from '../shared/stacks';
-import { tokenizeWithLimit } from './tokenize';
+import { checkIdsInVocab } from './tokenize';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -237,7 +237,8 @@ export class AttentionLensController implements vscode.Disposable {
     const selection = clipSelection(fullText);
     let tokenized;
     try {
-      tokenized = tokenizeWithLimit(model.tokenizer, selection.text, maxTokens);
+      tokenized = await model.tokenizer.tokenize(selection.text, maxTokens);
+      checkIdsInVocab(tokenized.tokens, model.vocabSize);
     } catch (e) {
       return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
     }

@@ -21,15 +21,9 @@ import { checkExternalData, checkJsonSize, checkModelFile, jsonErrorReason, mode
 import { cachedTappedModel, type TapCacheOptions } from './tap-cache';
 
 export { ModelError } from './model-layout';
-import { createTokenizer, type HostTokenizer } from './tokenize';
-
-/** The shape facts Attention Lens needs from config.json. */
-export interface ModelDims {
-  readonly layers: number;
-  readonly heads: number;
-  /** The context length: the most tokens one run may hold. */
-  readonly context: number;
-}
+export { configNotices, DEFAULT_CONTEXT, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
+import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
+import { loadTokenizer, TokenizerLoadError, type ThreadTokenizer } from './tokenizer-thread';
 
 /** A model folder that passed every check, with its tokenizer loaded. */
 export interface LoadedModel {
@@ -41,7 +35,10 @@ export interface LoadedModel {
   readonly onnxPath: string;
   /** Graph inputs besides input_ids that the worker must feed. */
   readonly extraInputs: readonly string[];
-  readonly tokenizer: HostTokenizer;
+  /** The tokenizer, on the tokenizer thread. */
+  readonly tokenizer: ThreadTokenizer;
+  /** The model's embedding size (config.json vocab_size), when it says: ids at or beyond it are refused before a run. */
+  readonly vocabSize?: number;
   /** The decoder of an encoder–decoder model (onnxPath is then its encoder). */
   readonly decoderOnnxPath?: string;
   /** The decoder's first input id (config decoder_start_token_id, else pad_token_id, else 0). */
@@ -62,35 +59,6 @@ export interface LoadedModel {
 /** Relative paths of the files every model folder must hold. */
 export const MODEL_FILES = { config: 'config.json', tokenizer: 'tokenizer.json', onnx: path.join('onnx', 'model.onnx') } as const;
 
-function firstInt(obj: Record<string, unknown>, keys: readonly string[]): number | undefined {
-  for (const k of keys) {
-    const v = obj[k];
-    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
-  }
-  return undefined;
-}
-
-/** Reads layers/heads/context from a parsed config.json (GPT-2 keys, or the common Hugging Face aliases). */
-export function parseModelConfig(json: unknown, file = 'config.json', remedy = ''): ModelDims {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ModelError(`${file} does not hold a JSON object.${remedy}`, file);
-  }
-  const o = json as Record<string, unknown>;
-  const wanted = [
-    ['layers', ['n_layer', 'num_hidden_layers', 'num_layers', 'n_layers']],
-    ['heads', ['n_head', 'num_attention_heads', 'num_heads', 'n_heads']],
-    ['context', ['n_positions', 'n_ctx', 'max_position_embeddings']],
-  ] as const;
-  const out: Record<string, number> = {};
-  for (const [what, keys] of wanted) {
-    // Relative-position models (T5 family) may name no context length: 512 is what they were trained on.
-    const v = firstInt(o, keys) ?? (what === 'context' && firstInt(o, ['relative_attention_num_buckets']) ? 512 : undefined);
-    if (v === undefined) throw new ModelError(`${file} has no positive integer "${keys[0]}" (or ${keys.slice(1).join(', ')}).${remedy}`, file);
-    out[what] = v;
-  }
-  return { layers: out.layers, heads: out.heads, context: out.context };
-}
-
 /** Throws a ModelError naming the tokenizer unless tokenizer.json describes one whose tokens map to exact ranges. */
 export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'): void {
   try {
@@ -100,6 +68,38 @@ export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'):
     throw new ModelError(`This model's tokenizer (${e.message}) is not supported: Attention Lens supports byte-level BPE ` +
       '(GPT-2 style), WordPiece (BERT style) and SentencePiece-style Unigram/BPE tokenizers with a Metaspace (▁). ' +
       'Pick another model with "Attention Lens: Select Model".', file);
+  }
+}
+
+/** The unsupported-tokenizer message of checkTokenizerSupported. */
+const unsupportedTokenizer = (why: string, file: string) => new ModelError(`This model's tokenizer (${why}) is not supported: ` +
+  'Attention Lens supports byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE (Llama 2, Gemma) ' +
+  'without a Precompiled normalizer. Pick another model with "Attention Lens: Select Model".', file);
+
+/**
+ * Loads the folder's tokenizer.json on the tokenizer thread (tokenizer-thread.ts): the file must resolve inside
+ * `roots` and be under its size cap; not JSON, not supported or not loadable each get their ModelError.
+ */
+export async function loadThreadTokenizer(dir: string, remedy: string, roots: readonly string[], config: object,
+  onProgress?: (message: string) => void): Promise<ThreadTokenizer> {
+  const rel = MODEL_FILES.tokenizer;
+  const label = `${rel} in the model folder ${dir}`;
+  let real: string;
+  try {
+    const checked = await checkModelFile(path.join(dir, rel), roots, label);
+    checkJsonSize(rel, label, checked.size);
+    real = checked.real;
+  } catch (e) {
+    if (e instanceof ModelError) throw withRemedy(e, remedy);
+    throw missing(dir, rel, remedy, e);
+  }
+  try {
+    return await loadTokenizer(real, config, onProgress);
+  } catch (e) {
+    if (!(e instanceof TokenizerLoadError)) throw new ModelError(`${label} could not be read (${(e as Error).message}).${remedy}`, rel);
+    if (e.kind === 'json') throw new ModelError(`${label} is not valid JSON (${e.message}).${remedy}`, rel);
+    if (e.kind === 'unsupported') throw unsupportedTokenizer(e.message, rel);
+    throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${e.message}).${remedy}`, rel);
   }
 }
 
@@ -193,7 +193,9 @@ async function externalDataStillInside(model: LoadedModel, roots: readonly strin
 
 /** Loads and checks a model folder, reusing the cached result while its files are unchanged. */
 export async function loadModelFolder(dir: string,
-  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits; tapCache?: TapCacheOptions }): Promise<LoadedModel> {
+  options: { bundled: boolean; name?: string; storageDir?: string; limits?: SizeLimits; tapCache?: TapCacheOptions;
+    /** Progress of loading a large tokenizer.json, for the user. */
+    onProgress?: (message: string) => void; }): Promise<LoadedModel> {
   const remedy = modelRemedy(options.bundled);
   try {
     const st = await fs.stat(dir);
@@ -214,15 +216,8 @@ export async function loadModelFolder(dir: string,
 
   const configJson = await readJson(dir, MODEL_FILES.config, remedy, roots);
   const dims = parseModelConfig(configJson, MODEL_FILES.config, remedy);
-  const tokenizerJson = await readJson(dir, MODEL_FILES.tokenizer, remedy, roots);
-  checkTokenizerSupported(tokenizerJson, MODEL_FILES.tokenizer);
   const tokenizerConfig = (await readJson(dir, TOKENIZER_CONFIG, remedy, roots, true)) ?? {};
-  let tokenizer: HostTokenizer;
-  try {
-    tokenizer = createTokenizer(tokenizerJson as object, tokenizerConfig);
-  } catch (e) {
-    throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${(e as Error).message}).${remedy}`, MODEL_FILES.tokenizer);
-  }
+  const tokenizer = await loadThreadTokenizer(dir, remedy, roots, tokenizerConfig, options.onProgress);
   const onnxPath = path.join(dir, files.onnx);
   const limits = options.limits ?? WASM_LIMITS;
   const main = await readOnnx(onnxPath, files.onnx, remedy, limits, roots, options.storageDir, options.tapCache);
@@ -232,10 +227,13 @@ export async function loadModelFolder(dir: string,
   const tappedPath = main.tappedPath;
   const tappedDecoderPath = decoder?.tappedPath;
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
-  const notices = [layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
+  const vocabSize = vocabSizeOf(configJson);
+  const notices = [...configNotices(configJson, `config.json in ${dir}`),
+    ...vocabNotices(tokenizer.facts.maxId, vocabSize, `config.json in ${dir}`),
+    layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
     files.decoder ? layerOrderNotice(decoder?.layerOrder, `${files.decoder} in ${dir}`) : undefined].filter((n): n is string => !!n);
   const model: LoadedModel = {
-    dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer,
+    dir, name, bundled: options.bundled, dims, onnxPath, extraInputs: main.extraInputs, tokenizer, ...(vocabSize ? { vocabSize } : {}),
     decoderOnnxPath: decoder ? path.join(dir, files.decoder!) : undefined,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath, sha256: main.sha256,

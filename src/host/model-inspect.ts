@@ -13,9 +13,9 @@ import { requiredInputs, SUBGRAPH_TAP_PREFIX, TapError, type OnnxSummary, type T
 import { planTapLazily } from '../shared/tap-subgraph';
 import { fusedOpLabel } from '../shared/fused-plan';
 import { scanOnnxFile } from './onnx-file';
-import { describeTokenizer, UnsupportedTokenizerError, type TokenizerKind } from '../shared/token-ranges';
-import { parseModelConfig, type ModelDims } from './model-folder';
-import { createTokenizer, tokenizeWithLimit } from './tokenize';
+import type { TokenizerKind } from '../shared/token-ranges';
+import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-folder';
+import { loadTokenizer, TokenizerLoadError, type ThreadTokenizer } from './tokenizer-thread';
 import {
   attentionShapeFromConfig, checkModelFileSize, ModelError, SEQ2SEQ_FILES, SINGLE_MODEL_FILES, WASM_LIMITS,
   type AttentionShape, type SizeLimits,
@@ -43,6 +43,8 @@ export interface ModelReport {
   readonly attention: AttentionShape;
   readonly tokenizer: { kind: TokenizerKind; modelType: string };
   readonly files: readonly InspectedOnnx[];
+  /** Warnings from config.json and tokenizer.json: no context length declared, ids beyond the embedding. */
+  readonly notices?: readonly string[];
 }
 
 /** Text every tokenizer must map back to exactly before a folder is added. */
@@ -146,6 +148,46 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
   return { role, path: file, bytes, externalData: summary.externalDataFiles ?? [], externalBytes, inputs, plan, summary };
 }
 
+const UNSUPPORTED = 'Supported: byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE ' +
+  '(Llama 2, Gemma) without a Precompiled normalizer.';
+
+/**
+ * Loads tokenizer.json on the tokenizer thread (tokenizer-thread.ts) and checks that a probe's tokens (case, accents,
+ * digits, punctuation, CJK, an emoji) map back to it; throws ModelError saying why not.
+ */
+async function inspectTokenizer(dir: string, roots: readonly string[]): Promise<ThreadTokenizer> {
+  let real: string;
+  try {
+    const checked = await checkModelFile(path.join(dir, 'tokenizer.json'), roots, `tokenizer.json in ${dir}`);
+    checkJsonSize('tokenizer.json', `tokenizer.json in ${dir}`, checked.size);
+    real = checked.real;
+  } catch (e) {
+    if (e instanceof ModelError) throw e;
+    throw new ModelError(`The folder ${dir} has no tokenizer.json. Attention Lens needs the fast-tokenizer file (tokenizer.json); models ` +
+      'that ship only vocab.txt or sentencepiece.model can be converted with transformers\' AutoTokenizer.from_pretrained(...).save_pretrained(...).',
+    'tokenizer.json');
+  }
+  let tok: ThreadTokenizer;
+  try {
+    tok = await loadTokenizer(real);
+  } catch (e) {
+    const kind = e instanceof TokenizerLoadError ? e.kind : 'other';
+    const why = e instanceof Error ? e.message : String(e);
+    if (kind === 'json') throw new ModelError(`tokenizer.json in ${dir} is not a JSON object (${why}). Download it again from the model's page.`, 'tokenizer.json');
+    if (kind === 'unsupported') {
+      throw new ModelError(`tokenizer.json describes a tokenizer Attention Lens cannot map to text ranges (${why}). ${UNSUPPORTED}`, 'tokenizer.json');
+    }
+    throw new ModelError(`tokenizer.json in ${dir} could not be loaded (${why}).`, 'tokenizer.json');
+  }
+  try {
+    await tok.tokenize(PROBE_TEXT, 512);
+  } catch (e) {
+    throw new ModelError(`tokenizer.json loads, but its tokens cannot be mapped back to the text (${e instanceof Error ? e.message : String(e)}). ` +
+      'Attention Lens needs exact token ranges to show attention on your text; this tokenizer is not supported.', 'tokenizer.json');
+  }
+  return tok;
+}
+
 /** Checks everything "Add Model…" checks; throws ModelError naming the cause and the fix. */
 export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_LIMITS): Promise<ModelReport> {
   try {
@@ -157,37 +199,22 @@ export async function inspectModelFolder(dir: string, limits: SizeLimits = WASM_
   const roots = await modelRoots(dir);
   const config = await readJsonFile(dir, 'config.json', 'Every Hugging Face model folder has one; download it from the model\'s page.', roots);
   const dims = parseModelConfig(config, 'config.json', ' Check that this is a transformer\'s config.json.');
-  const tokenizerJson = await readJsonFile(dir, 'tokenizer.json', 'Attention Lens needs the fast-tokenizer file ' +
-    '(tokenizer.json); models that ship only vocab.txt or sentencepiece.model can be converted with transformers\' ' +
-    'AutoTokenizer.from_pretrained(...).save_pretrained(...).', roots);
-  let tokenizer: ModelReport['tokenizer'];
-  try {
-    const facts = describeTokenizer(tokenizerJson);
-    tokenizer = { kind: facts.kind, modelType: facts.modelType };
-  } catch (e) {
-    if (!(e instanceof UnsupportedTokenizerError)) throw e;
-    throw new ModelError(`tokenizer.json describes a tokenizer Attention Lens cannot map to text ranges (${e.message}). ` +
-      'Supported: byte-level BPE (GPT-2), WordPiece (BERT) and SentencePiece-style Unigram/BPE with a Metaspace (▁).', 'tokenizer.json');
-  }
-  try {
-    // A probe with case, accents, digits, punctuation, CJK and an emoji: its tokens must map back to it.
-    tokenizeWithLimit(createTokenizer(tokenizerJson), PROBE_TEXT, 512);
-  } catch (e) {
-    throw new ModelError(`tokenizer.json loads, but its tokens cannot be mapped back to the text (${e instanceof Error ? e.message : String(e)}). ` +
-      'Attention Lens needs exact token ranges to show attention on your text; this tokenizer is not supported.', 'tokenizer.json');
-  }
+  const tok = await inspectTokenizer(dir, roots);
+  const tokenizer = { kind: tok.facts.kind, modelType: tok.facts.modelType };
+  const notices = [...configNotices(config), ...vocabNotices(tok.facts.maxId, vocabSizeOf(config))];
   const files: InspectedOnnx[] = [];
   for (const f of await findOnnxFiles(dir)) files.push(await inspectOnnx(f.role, f.path, limits, roots));
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const architecture = archs[0] ?? (typeof config.model_type === 'string' ? config.model_type : 'unknown');
-  return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files };
+  return { dir, architecture, dims, attention: attentionShapeFromConfig(config), tokenizer, files, ...(notices.length ? { notices } : {}) };
 }
 
 /** Warnings about a folder that passed every check: a file whose graph fixes no layer order (layer-order.ts). */
 export function reportNotices(r: ModelReport): string[] {
   // Labelled as loading labels them (`onnx/model.onnx in <folder>`), so the notifier shows each warning once.
-  return r.files.map((f) => layerOrderNotice(f.plan.layerOrder, `${path.relative(r.dir, f.path)} in ${r.dir}`))
+  const layers = r.files.map((f) => layerOrderNotice(f.plan.layerOrder, `${path.relative(r.dir, f.path)} in ${r.dir}`))
     .filter((n): n is string => !!n);
+  return [...(r.notices ?? []), ...layers];
 }
 
 /** A few lines for the user: what was found and what will be fed. */

@@ -61,9 +61,27 @@ export class ModelSettings {
   /** Loads (or reuses) the current model and warns about its notices; throws ModelError with a message for the user. */
   async load(choice = this.current()): Promise<LoadedModel> {
     const tapCache = { maxBytes: tapCacheMaxBytes(vscode.workspace.getConfiguration(CONFIG_SECTION).get('tapCacheMaxMB')) };
-    const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir, tapCache });
-    for (const notice of model.notices ?? []) this.notifier?.once('warning', notice);
-    return model;
+    // A large tokenizer.json reports its loading (on the tokenizer thread) in the status bar; small ones never show it.
+    let report: ((message: string) => void) | undefined;
+    let finish = () => {};
+    const onProgress = (message: string) => {
+      if (!report) {
+        const done = new Promise<void>((resolve) => { finish = resolve; });
+        void vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Attention Lens: ${this.nameOf(choice)}` }, (p) => {
+          report = (m) => p.report({ message: m });
+          return done;
+        });
+      }
+      report?.(message);
+    };
+    try {
+      const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir, tapCache,
+        onProgress });
+      for (const notice of model.notices ?? []) this.notifier?.once('warning', notice);
+      return model;
+    } finally {
+      finish();
+    }
   }
 
   /** The bundled model plus every folder in attentionLens.models. */

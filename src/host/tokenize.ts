@@ -6,7 +6,8 @@
  * Node only (no `vscode`), so unit tests run it against real tokenizers.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { byteLevelTokenBytes, OffsetError, utf8ToUtf16Table, type TokenRange } from '../shared/offsets';
+import { byteLevelTokenBytes, OffsetError, type TokenRange } from '../shared/offsets';
+import { alignedChars, applyNormalizer } from '../shared/normalize';
 import type { TokenInfo } from '../shared/protocol';
 import { describeTokenizer, tokenRanges, type TokenizerFacts } from '../shared/token-ranges';
 
@@ -24,6 +25,12 @@ export interface HostTokenizer {
 export function createTokenizer(tokenizerJson: object, tokenizerConfig: object = {}): HostTokenizer {
   const facts = describeTokenizer(tokenizerJson);
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+  // The library's own normalizers deviate from the Rust library's (its BertNormalizer misses CJK outside the BMP
+  // and unassigned characters), so the model would get other ids. Ours is the one the ranges are aligned with.
+  const inner = tokenizer as unknown as { normalizer: unknown };
+  if (facts.normalizer && typeof inner.normalizer === 'function') {
+    inner.normalizer = (text: string) => applyNormalizer(alignedChars(text), facts.normalizer).map((c) => c.ch).join('');
+  }
   return {
     encode: (text) => {
       const enc = tokenizer.encode(text, { add_special_tokens: false });
@@ -60,12 +67,6 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 
 function isHighSurrogate(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
-}
-
-/** UTF-8 byte length of one token string (byte-level spelling, or its literal text for added tokens). */
-function tokenBytes(token: string, literal: ReadonlySet<string>): number[] {
-  const bytes = literal.has(token) ? null : byteLevelTokenBytes(token);
-  return bytes ?? Array.from(new TextEncoder().encode(token));
 }
 
 /** Tokenizes `text`; if it holds more than `maxTokens` tokens, keeps the first `maxTokens` and cuts the text there. */
@@ -108,39 +109,20 @@ function tokenizeContent(tok: HostTokenizer, text: string, maxTokens: number): T
 }
 
 /**
- * Where to cut: keep at most `maxTokens` tokens, fewer if token `maxTokens` starts inside a multi-byte
- * character (its bytes are split across tokens), so the kept tokens spell whole characters.
+ * Where to cut: keep k ≤ maxTokens tokens where token k starts a character (a non-empty range, not the inner
+ * bytes of a character another token started) at or after the end of every kept token, so the kept text holds
+ * exactly the kept tokens.
  */
 function cutPoint(tok: HostTokenizer, prefix: string, tokens: readonly string[], maxTokens: number): { tokens: number; chars: number } {
-  if (!isByteLevel(tok)) return cutAtRanges(rangesOf(tok, prefix, tokens), maxTokens);
-  const table = utf8ToUtf16Table(prefix);
-  const starts: number[] = [];
-  let byte = 0;
-  for (let i = 0; i <= maxTokens && i < tokens.length; i++) {
-    starts.push(byte);
-    byte += tokenBytes(tokens[i], tok.literalTokens).length;
-  }
-  for (let k = maxTokens; k > 0; k--) {
-    const b = starts[k];
-    if (b < table.length && table[b] !== -1) return { tokens: k, chars: table[b] };
-  }
-  throw new TokenizeError(`The first character needs more than ${maxTokens} token(s), so no whole character fits the ` +
-    'token limit. Raise "attentionLens.maxTokens" (0 means the model\'s context).');
-}
-
-/**
- * Cut for tokenizers whose tokens carry ranges: keep k ≤ maxTokens tokens where token k starts at or after
- * the end of every kept token, so the kept text holds exactly the kept tokens.
- */
-function cutAtRanges(ranges: readonly TokenRange[], maxTokens: number): { tokens: number; chars: number } {
-  for (let k = maxTokens; k > 0; k--) {
+  const ranges = rangesOf(tok, prefix, tokens);
+  const keptEnd: number[] = [];
+  let end = 0;
+  for (let i = 0; i < Math.min(maxTokens, ranges.length); i++) keptEnd.push(end = Math.max(end, ranges[i]?.[1] ?? 0));
+  for (let k = Math.min(maxTokens, ranges.length - 1); k > 0; k--) {
     const r = ranges[k];
-    if (!r) continue;
-    let keptEnd = 0;
-    for (let i = 0; i < k; i++) keptEnd = Math.max(keptEnd, ranges[i]?.[1] ?? 0);
-    if (r[0] >= keptEnd && keptEnd > 0) return { tokens: k, chars: r[0] };
+    if (r && r[1] > r[0] && r[0] >= keptEnd[k - 1] && keptEnd[k - 1] > 0) return { tokens: k, chars: r[0] };
   }
-  throw new TokenizeError(`The first word needs more than ${maxTokens} token(s), so no whole token boundary fits the ` +
+  throw new TokenizeError(`The first character or word needs more than ${maxTokens} token(s), so no whole one fits the ` +
     'token limit. Raise "attentionLens.maxTokens" (0 means the model\'s context).');
 }
 
@@ -157,7 +139,7 @@ function rangesOf(tok: HostTokenizer, text: string, tokens: readonly string[]): 
 }
 
 const BYTE_LEVEL = (tok: HostTokenizer): TokenizerFacts => ({
-  kind: 'byte-level', modelType: 'BPE', normalizer: null, literalTokens: tok.literalTokens, prefix: [], suffix: [], continuingPrefix: '',
+  kind: 'byte-level', modelType: 'BPE', normalizer: null, maxId: -1, literalTokens: tok.literalTokens, prefix: [], suffix: [], continuingPrefix: '',
 });
 
 function toTokenInfos(tok: HostTokenizer, text: string, enc: { ids: number[]; tokens: string[] }): TokenInfo[] {
@@ -175,4 +157,14 @@ function toTokenInfos(tok: HostTokenizer, text: string, enc: { ids: number[]; to
     const decoded = bytes ? utf8Decoder.decode(Uint8Array.from(bytes)) : token;
     return { id, text: decoded, start: r ? r[0] : -1, end: r ? r[1] : -1 };
   });
+}
+
+/** Throws a TokenizeError naming the first token whose id is beyond the model's embedding (config.json vocab_size). */
+export function checkIdsInVocab(tokens: readonly TokenInfo[], vocabSize: number | undefined): void {
+  if (vocabSize === undefined) return;
+  const i = tokens.findIndex((t) => t.id >= vocabSize || t.id < 0);
+  if (i < 0) return;
+  throw new TokenizeError(`token ${i + 1} (${JSON.stringify(tokens[i].text)}) has id ${tokens[i].id}, beyond the model's ${vocabSize} ` +
+    'embeddings (vocab_size in config.json): the tokenizer does not belong to this model, or is newer than it. Pick the tokenizer.json ' +
+    'published with the model.');
 }

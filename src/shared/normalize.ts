@@ -30,7 +30,7 @@ export function alignedChars(text: string): AlignedChar[] {
 
 const MARK = /^\p{M}$/u;
 const NONSPACING_MARK = /^\p{Mn}$/u;
-const OTHER = /^\p{C}$/u; // Cc, Cf, Cs, Co, Cn: what the Rust library calls "other"
+const OTHER = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}]$/u; // what the Rust library calls "other": its table has no unassigned (Cn) characters
 const PUNCT = /^\p{P}$/u;
 
 /** Rust's char::is_whitespace (JS's \s minus U+FEFF, plus nothing else). */
@@ -60,20 +60,31 @@ function perChar(chars: readonly AlignedChar[], f: (ch: string) => string): Alig
   return out;
 }
 
-/** NFC/NFKC: normalizes each base character with its following marks; output k aligns to input k (or the last). */
+/**
+ * NFC/NFKC: normalizes groups of characters that compose or reorder together (a base and its marks, Hangul
+ * jamo L V T); output k of a group aligns to input k (or the group's last input).
+ */
 function composing(chars: readonly AlignedChar[], form: 'NFC' | 'NFKC'): AlignedChar[] {
   const out: AlignedChar[] = [];
-  for (let i = 0; i < chars.length;) {
-    let j = i + 1;
-    while (j < chars.length && MARK.test(chars[j].ch)) j++;
-    const group = chars.slice(i, j);
-    const normalized = Array.from(group.map((c) => c.ch).join('').normalize(form));
-    normalized.forEach((ch, k) => {
+  const emit = (group: readonly AlignedChar[]) => {
+    Array.from(group.map((c) => c.ch).join('').normalize(form)).forEach((ch, k) => {
       const src = group[Math.min(k, group.length - 1)];
       out.push({ ch, start: src.start, end: src.end });
     });
-    i = j;
+  };
+  let group: AlignedChar[] = [];
+  let joined = '';
+  for (const c of chars) {
+    // Marks always join (cheap for long runs of them); another character joins only if it changes the group.
+    if (group.length && !MARK.test(c.ch) && (joined + c.ch).normalize(form) === joined.normalize(form) + c.ch.normalize(form)) {
+      emit(group);
+      group = [];
+      joined = '';
+    }
+    group.push(c);
+    joined += c.ch;
   }
+  if (group.length) emit(group);
   return out;
 }
 
@@ -139,8 +150,10 @@ export function applyNormalizer(chars: readonly AlignedChar[], spec: unknown): A
     case 'NFKD': return perChar(chars, (ch) => ch.normalize('NFKD'));
     case 'NFC': return composing(chars, 'NFC');
     case 'NFKC': return composing(chars, 'NFKC');
-    // SentencePiece's precompiled charsmap is NFKC-like; characters it maps differently fail the check later.
-    case 'Precompiled': return composing(chars, 'NFKC');
+    // SentencePiece's precompiled charsmap (T5, XLM-R, mT5) is its own table, applied per grapheme: NFKC is only
+    // close to it, and a guess would put tokens on the wrong characters.
+    case 'Precompiled':
+      throw new NormalizerError('a Precompiled normalizer (SentencePiece\'s own character map, as in T5, XLM-R and mT5)');
     case 'Replace': return replace(chars, s);
     case 'Prepend': {
       const p = typeof s.prepend === 'string' ? Array.from(s.prepend) : [];

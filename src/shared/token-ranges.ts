@@ -1,211 +1,19 @@
 /**
- * Exact UTF-16 ranges of tokens from tokenizers that are not byte-level BPE: WordPiece (BERT: lowercasing,
- * accent stripping, `##` continuation, [UNK] for a whole word) and SentencePiece-style pieces (Unigram or
- * BPE with a Metaspace `▁`, byte fallback). The text is normalized with alignment (normalize.ts) and the
- * tokens are matched against it in order. Template tokens ([CLS], [SEP], </s>) map to no range. Also reads
- * which tokenizer a tokenizer.json describes, and the special tokens its post-processor adds. Pure.
+ * Exact UTF-16 ranges of every supported tokenizer's tokens: byte-level BPE (GPT-2, Llama 3, Qwen, DeepSeek),
+ * WordPiece (BERT: lowercasing, accent stripping, `##` continuation, [UNK] for a whole word) and
+ * SentencePiece-style pieces (Unigram or BPE with a Metaspace or Replace `▁`, byte fallback). Each kind
+ * matches its tokens in order against the one alignment of the text with its normalized form
+ * (token-segments.ts), so any normalizer applies alike. Template tokens ([CLS], [SEP], </s>) map to no range. Pure.
  */
-import { byteLevelRanges, OffsetError, type TokenRange } from './offsets';
-import { applyNormalizer, alignedChars, isBertPunctuation, isWhitespace, NormalizerError, type AlignedChar } from './normalize';
+import { byteLevelTokenBytes, OffsetError, type TokenRange } from './offsets';
+import { isBertPunctuation, isWhitespace, type AlignedChar } from './normalize';
+import { segments, span } from './token-segments';
+import type { TokenizerFacts } from './tokenizer-facts';
 
-/** How a tokenizer's tokens map back to text. */
-export type TokenizerKind = 'byte-level' | 'wordpiece' | 'sentencepiece';
-
-/** A special token the post-processor adds around the text. */
-export interface SpecialToken {
-  readonly id: number;
-  readonly token: string;
-}
-
-/** What the range mapping needs to know about a tokenizer.json. */
-export interface TokenizerFacts {
-  readonly kind: TokenizerKind;
-  /** model.type, e.g. "WordPiece", "Unigram", "BPE". */
-  readonly modelType: string;
-  readonly normalizer: unknown;
-  /** Added tokens; they match the raw text literally, before normalization. */
-  readonly literalTokens: ReadonlySet<string>;
-  /** Tokens the post-processor puts before and after the text (e.g. [CLS] … [SEP], … </s>). */
-  readonly prefix: readonly SpecialToken[];
-  readonly suffix: readonly SpecialToken[];
-  readonly unkToken?: string;
-  readonly continuingPrefix: string;
-  /** Metaspace pre-tokenizer settings, when there is one. */
-  readonly metaspace?: { readonly replacement: string; readonly prepend: 'always' | 'first' | 'never' };
-  /** Pre-tokenizer types in order (WordPiece: how words are split). */
-  readonly preTokenizers?: readonly string[];
-  /** BPE/Unigram: consecutive unknown characters become one unk token. */
-  readonly fuseUnk?: boolean;
-}
-
-/** Thrown for a tokenizer.json whose tokenizer cannot be mapped to exact ranges; the message says which. */
-export class UnsupportedTokenizerError extends Error {}
-
-function isByteLevel(pre: unknown): boolean {
-  const p = pre as { type?: unknown; pretokenizers?: unknown[] } | null | undefined;
-  if (!p) return false;
-  return p.type === 'ByteLevel' || (p.type === 'Sequence' && Array.isArray(p.pretokenizers) && p.pretokenizers.some(isByteLevel));
-}
-
-function preTypes(pre: unknown): string[] {
-  const p = pre as { type?: unknown; pretokenizers?: unknown[] } | null | undefined;
-  if (!p) return [];
-  if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) return p.pretokenizers.flatMap(preTypes);
-  return [String(p.type)];
-}
-
-function findMetaspace(pre: unknown): Record<string, unknown> | undefined {
-  const p = pre as { type?: unknown; pretokenizers?: unknown[] } | null | undefined;
-  if (!p) return undefined;
-  if (p.type === 'Metaspace') return p;
-  if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) return p.pretokenizers.map(findMetaspace).find(Boolean);
-  return undefined;
-}
-
-/** The parts of a tokenizer.json post_processor that specialWrap reads, as the tokenizers library writes them. */
-interface PostProcessorJson {
-  readonly type?: unknown;
-  readonly processors?: unknown;
-  /** BertProcessing / RobertaProcessing: [token, id]. */
-  readonly cls?: unknown;
-  readonly sep?: unknown;
-  /** TemplateProcessing: the single-sequence template and the special tokens it names. */
-  readonly single?: unknown;
-  readonly special_tokens?: Readonly<Record<string, { readonly tokens: readonly string[]; readonly ids: readonly number[] } | undefined>>;
-}
-
-/** One item of a TemplateProcessing template: the sequence itself, or a special token by name. */
-interface TemplateItem {
-  readonly Sequence?: unknown;
-  readonly SpecialToken?: { readonly id?: string };
-}
-
-/** The special tokens a post_processor adds before and after a single sequence. */
-export function specialWrap(post: unknown): { prefix: SpecialToken[]; suffix: SpecialToken[] } {
-  const p = post as PostProcessorJson | null | undefined;
-  if (!p) return { prefix: [], suffix: [] };
-  if (p.type === 'Sequence' && Array.isArray(p.processors)) {
-    for (const q of p.processors as unknown[]) {
-      const w = specialWrap(q);
-      if (w.prefix.length || w.suffix.length) return w;
-    }
-    return { prefix: [], suffix: [] };
-  }
-  if ((p.type === 'BertProcessing' || p.type === 'RobertaProcessing') && Array.isArray(p.cls) && Array.isArray(p.sep)) {
-    const [cls, sep] = [p.cls as [string, number], p.sep as [string, number]];
-    return { prefix: [{ token: cls[0], id: cls[1] }], suffix: [{ token: sep[0], id: sep[1] }] };
-  }
-  if (p.type === 'TemplateProcessing' && Array.isArray(p.single)) {
-    const prefix: SpecialToken[] = [];
-    const suffix: SpecialToken[] = [];
-    let seen = false;
-    for (const item of p.single as TemplateItem[]) {
-      if (item.Sequence) { seen = true; continue; }
-      const name = item.SpecialToken?.id;
-      const spec = name === undefined ? undefined : p.special_tokens?.[name];
-      const tokens: SpecialToken[] = spec ? spec.tokens.map((t, i) => ({ token: t, id: spec.ids[i] })) : [];
-      // One by one: a spread of an untrusted tokenizer.json's list could overflow the stack (as the fuzzer found elsewhere).
-      for (const t of tokens) (seen ? suffix : prefix).push(t);
-    }
-    return { prefix, suffix };
-  }
-  return { prefix: [], suffix: [] };
-}
-
-/** The parts of a tokenizer.json that describeTokenizer reads; each is checked before it is used. */
-interface TokenizerJson {
-  readonly model?: {
-    readonly type?: unknown;
-    readonly merges?: unknown;
-    /** WordPiece/BPE: token → id; Unigram: [piece, score][]. */
-    readonly vocab?: unknown;
-    readonly unk_token?: unknown;
-    readonly unk_id?: unknown;
-    readonly continuing_subword_prefix?: unknown;
-    readonly fuse_unk?: unknown;
-  };
-  readonly added_tokens?: readonly { readonly content?: unknown }[];
-  readonly normalizer?: unknown;
-  readonly pre_tokenizer?: unknown;
-  readonly post_processor?: unknown;
-}
-
-/** Reads a parsed tokenizer.json; throws UnsupportedTokenizerError naming what is not supported. */
-export function describeTokenizer(json: unknown): TokenizerFacts {
-  if (typeof json !== 'object' || json === null) throw new UnsupportedTokenizerError('tokenizer.json does not hold a JSON object');
-  const t = json as TokenizerJson;
-  const modelType: string = typeof t.model?.type === 'string' ? t.model.type : t.model?.merges ? 'BPE' : t.model?.vocab ? 'WordPiece' : 'unknown';
-  const literalTokens = new Set((t.added_tokens ?? []).map((a) => a.content).filter((c) => typeof c === 'string'));
-  const { prefix, suffix } = specialWrap(t.post_processor);
-  const base = { modelType, normalizer: t.normalizer ?? null, literalTokens, prefix, suffix,
-    unkToken: typeof t.model?.unk_token === 'string' ? t.model.unk_token : undefined,
-    continuingPrefix: typeof t.model?.continuing_subword_prefix === 'string' ? t.model.continuing_subword_prefix : '##' };
-  try {
-    applyNormalizer(alignedChars('Aé 1'), base.normalizer);
-  } catch (e) {
-    if (e instanceof NormalizerError) throw new UnsupportedTokenizerError(`${modelType} with ${e.message}, which Attention Lens cannot align`);
-    throw e;
-  }
-  const pre = preTypes(t.pre_tokenizer);
-  if (modelType === 'BPE' && isByteLevel(t.pre_tokenizer)) return { ...base, kind: 'byte-level' };
-  if (modelType === 'WordPiece') {
-    const bad = pre.find((p) => !['BertPreTokenizer', 'Whitespace', 'WhitespaceSplit', 'Punctuation'].includes(p));
-    if (bad) throw new UnsupportedTokenizerError(`WordPiece with a ${bad} pre-tokenizer`);
-    return { ...base, kind: 'wordpiece', preTokenizers: pre.length ? pre : ['BertPreTokenizer'] };
-  }
-  if (modelType === 'Unigram' || modelType === 'BPE') {
-    const bad = pre.find((p) => p !== 'Metaspace');
-    if (bad) throw new UnsupportedTokenizerError(`${modelType} with a ${bad} pre-tokenizer`);
-    const m = findMetaspace(t.pre_tokenizer);
-    const scheme = m?.prepend_scheme === 'first' || m?.prepend_scheme === 'never' ? m.prepend_scheme
-      : m && (m.prepend_scheme === 'always' || m.add_prefix_space !== false) ? 'always' : 'never';
-    const metaspace = m ? { replacement: typeof m.replacement === 'string' ? m.replacement : '\u2581', prepend: scheme } as const : undefined;
-    const unk = modelType === 'Unigram' && typeof t.model?.unk_id === 'number'
-      ? (t.model.vocab as readonly [string, number][] | undefined)?.[t.model.unk_id]?.[0] : base.unkToken;
-    return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk, fuseUnk: modelType === 'Unigram' || t.model?.fuse_unk === true };
-  }
-  throw new UnsupportedTokenizerError(`${modelType}${pre.length ? ` with a ${pre.join(' + ')} pre-tokenizer` : ''}`);
-}
-
-/** A piece of the input: normalized characters, or an added token that occurs literally. */
-type Segment = { literal: string; start: number; end: number } | { chars: AlignedChar[]; first: boolean };
-
-/** Splits text at literal added tokens (longest first), normalizing the text between them. */
-function segments(text: string, facts: TokenizerFacts): Segment[] {
-  const literals = [...facts.literalTokens].filter((l) => l.length > 0).sort((a, b) => b.length - a.length);
-  const out: Segment[] = [];
-  let from = 0;
-  let i = 0;
-  const flush = (to: number) => {
-    if (to > from) {
-      const chars = alignedChars(text.slice(from, to)).map((c) => ({ ...c, start: c.start + from, end: c.end + from }));
-      out.push({ chars: applyNormalizer(chars, facts.normalizer), first: from === 0 });
-    }
-  };
-  while (i < text.length) {
-    const hit = literals.find((l) => text.startsWith(l, i));
-    if (hit) {
-      flush(i);
-      out.push({ literal: hit, start: i, end: i + hit.length });
-      i += hit.length;
-      from = i;
-    } else i++;
-  }
-  flush(text.length);
-  return out;
-}
+export { describeTokenizer, specialWrap, UnsupportedTokenizerError } from './tokenizer-facts';
+export type { SpecialToken, TokenizerFacts, TokenizerKind } from './tokenizer-facts';
 
 const isTemplate = (tok: string, facts: TokenizerFacts) => facts.prefix.some((s) => s.token === tok) || facts.suffix.some((s) => s.token === tok);
-/** The range the chars cover. A loop, not Math.min(...): a token may span more chars than a call takes arguments (a long [UNK] word). */
-function span(chars: readonly AlignedChar[]): [number, number] {
-  let start = Infinity;
-  let end = -Infinity;
-  for (const c of chars) {
-    if (c.start < start) start = c.start;
-    if (c.end > end) end = c.end;
-  }
-  return [start, end];
-}
 
 const WORD_CHAR = /^[\p{L}\p{N}\p{M}_]$/u;
 
@@ -250,7 +58,7 @@ export function wordPieceRanges(text: string, tokens: readonly string[], facts: 
   const items: (AlignedChar[] | { literal: string; start: number; end: number })[] = [];
   for (const s of segments(text, facts)) {
     if ('literal' in s) items.push(s);
-    else items.push(...words(s.chars, facts.preTokenizers ?? ['BertPreTokenizer']));
+    else for (const w of words(s.chars, facts.preTokenizers ?? ['BertPreTokenizer'])) items.push(w);
   }
   let w = 0;
   let pos = 0;
@@ -302,7 +110,8 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
       const prepend = ms.prepend === 'always' || (ms.prepend === 'first' && s.first);
       if (prepend && chars.length && chars[0].ch !== ms.replacement) chars = [{ ...chars[0], ch: ms.replacement }, ...chars];
     }
-    stream.push(...chars);
+    // One by one: a spread of a long selection's characters could overflow the stack.
+    for (const c of chars) stream.push(c);
   }
   let k = 0;
   let bytesLeft = 0;
@@ -330,7 +139,6 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
       k = j;
       continue;
     }
-    if (isTemplate(tok, facts) || facts.literalTokens.has(tok)) { out.push(null); continue; }
     let s = '';
     let j = k;
     while (j < stream.length && s.length < tok.length) {
@@ -339,17 +147,79 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
       s += c.ch;
       j++;
     }
-    if (s !== tok || j === k) throw new OffsetError(`Token ${JSON.stringify(tok)} does not spell the normalized text at ${k}.`);
-    out.push(span(stream.slice(k, j) as AlignedChar[]));
-    k = j;
+    if (s === tok && j > k) {
+      out.push(span(stream.slice(k, j) as AlignedChar[]));
+      k = j;
+      continue;
+    }
+    // A template token, or an added token the text does not hold here. One that spells the text (Gemma's "▁▁"
+    // is an added token and a BPE piece alike) was taken above.
+    if (isTemplate(tok, facts) || facts.literalTokens.has(tok)) { out.push(null); continue; }
+    throw new OffsetError(`Token ${JSON.stringify(tok)} does not spell the normalized text at ${k}.`);
   }
   if (k < stream.length) throw new OffsetError(`The tokens cover ${k} of ${stream.length} normalized characters.`);
   return out;
 }
 
+/** One normalized character or literal token of the byte stream, with its source range. */
+interface ByteUnit {
+  readonly start: number;
+  readonly end: number;
+  readonly literal?: string;
+}
+
+/**
+ * UTF-16 ranges of byte-level BPE tokens: their bytes spell the UTF-8 of the normalized text (with a prefix
+ * space per piece under add_prefix_space). A token maps to the source range of the characters whose first byte
+ * it holds; one holding only the inner bytes of a character gets an empty range at that character's end.
+ */
+export function byteLevelPieceRanges(text: string, tokens: readonly string[], facts: TokenizerFacts): TokenRange[] {
+  const units: ByteUnit[] = [];
+  const bytes: number[] = [];
+  const unitOf: number[] = [];
+  const encoder = new TextEncoder();
+  const add = (unit: ByteUnit, s: string) => {
+    for (const b of encoder.encode(s)) { bytes.push(b); unitOf.push(units.length); }
+    units.push(unit);
+  };
+  for (const s of segments(text, facts)) {
+    if ('literal' in s) { add(s, s.literal); continue; }
+    if (facts.prefixSpace && s.chars.length && s.chars[0].ch !== ' ') add(s.chars[0], ' ');
+    for (const c of s.chars) add(c, c.ch);
+  }
+  const out: TokenRange[] = [];
+  let pos = 0;
+  for (const tok of tokens) {
+    if (facts.literalTokens.has(tok) && units[unitOf[pos]]?.literal === tok) {
+      const u = units[unitOf[pos]];
+      out.push([u.start, u.end]);
+      pos += encoder.encode(tok).length;
+      continue;
+    }
+    const tb = byteLevelTokenBytes(tok);
+    if (!tb || !tb.every((b, k) => bytes[pos + k] === b)) {
+      if (facts.literalTokens.has(tok)) { out.push(null); continue; } // a template token, not in the text here
+      throw new OffsetError(`Token ${JSON.stringify(tok)} does not spell the normalized text at byte ${pos}.`);
+    }
+    let start = Infinity;
+    let end = -Infinity;
+    for (let k = pos; k < pos + tb.length; k++) {
+      if (k > 0 && unitOf[k - 1] === unitOf[k]) continue; // inside a character another token started
+      const u = units[unitOf[k]];
+      start = Math.min(start, u.start);
+      end = Math.max(end, u.end);
+    }
+    if (start === Infinity) start = end = units[unitOf[pos]].end;
+    out.push([start, end]);
+    pos += tb.length;
+  }
+  if (pos !== bytes.length) throw new OffsetError(`Tokens cover ${pos} of ${bytes.length} bytes of the normalized text.`);
+  return out;
+}
+
 /** UTF-16 ranges of any supported tokenizer's tokens in `text`; template tokens get null. */
 export function tokenRanges(text: string, tokens: readonly string[], facts: TokenizerFacts): TokenRange[] {
-  if (facts.kind === 'byte-level') return byteLevelRanges(text, tokens, facts.literalTokens);
+  if (facts.kind === 'byte-level') return byteLevelPieceRanges(text, tokens, facts);
   if (facts.kind === 'wordpiece') return wordPieceRanges(text, tokens, facts);
   return pieceRanges(text, tokens, facts);
 }

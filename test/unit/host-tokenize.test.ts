@@ -142,7 +142,8 @@ describe('host model folder checks', () => {
     assert.deepEqual(parseModelConfig({ n_layer: 2, n_head: 4, n_positions: 64 }), { layers: 2, heads: 4, context: 64 });
     assert.deepEqual(parseModelConfig({ num_hidden_layers: 6, num_attention_heads: 8, max_position_embeddings: 512 }),
       { layers: 6, heads: 8, context: 512 });
-    assert.throws(() => parseModelConfig({ n_layer: 2, n_head: 4 }), /n_positions/);
+    assert.deepEqual(parseModelConfig({ n_layer: 2, n_head: 4 }), { layers: 2, heads: 4, context: 2048 }, 'no context length (BLOOM): the default');
+    assert.throws(() => parseModelConfig({ n_layer: 2, n_positions: 64 }), /n_head/);
     assert.throws(() => parseModelConfig([1]), /JSON object/);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModelFolder } from '../../src/host/model-folder';
-import { createTokenizer, TokenizeError, tokenizeWithLimit } from '../../src/host/tokenize';
+import { checkIdsInVocab, createTokenizer, TokenizeError, tokenizeWithLimit } from '../../src/host/tokenize';
 import { testModelsDir } from '../support/test-models';
 
 const native = require('tokenizers');
@@ -51,9 +51,35 @@ describe('host tokenization with WordPiece and Unigram tokenizers', () => {
 
 describe('host model folders shaped like Hugging Face exports', () => {
   it('reads T5-style configs (num_layers, num_heads) and gives relative-position models without a context length 512', () => {
-    const { parseModelConfig } = require('../../src/host/model-folder') as typeof import('../../src/host/model-folder');
+    const { parseModelConfig, configNotices } = require('../../src/host/model-folder') as typeof import('../../src/host/model-folder');
     assert.deepEqual(parseModelConfig({ num_layers: 6, num_heads: 8, relative_attention_num_buckets: 32 }), { layers: 6, heads: 8, context: 512 });
-    assert.throws(() => parseModelConfig({ num_layers: 6, num_heads: 8 }), /n_positions/);
+    assert.deepEqual(configNotices({ num_layers: 6, num_heads: 8, relative_attention_num_buckets: 32 }), []);
+    assert.throws(() => parseModelConfig({ num_layers: 6 }), /n_head/);
+  });
+
+  it('runs a BLOOM-style config.json (no context length) with 2 048 tokens and says so; ids beyond vocab_size are refused up front', async () => {
+    const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'al-bloom-config-'));
+    try {
+      const dir = path.join(tmp, 'bloom-like');
+      fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+      for (const f of ['tokenizer.json', 'onnx/model.onnx']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(dir, f));
+      // BLOOM's published config names n_layer, n_head and vocab_size but no n_positions (ALiBi has no position table).
+      const config = JSON.parse(fs.readFileSync(path.join(testModelsDir, 'tiny-gpt2', 'config.json'), 'utf8'));
+      delete config.n_positions;
+      delete config.n_ctx;
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'bloom', vocab_size: 300 }));
+      const m = await loadModelFolder(dir, { bundled: false });
+      assert.equal(m.dims.context, 2048);
+      assert.equal(m.vocabSize, 300);
+      assert.match(m.notices!.join(' '), /declares no context length .* runs use at most 2048 tokens/);
+      assert.match(m.notices!.join(' '), /token ids up to 2047, but config.json in .* gives the model 300 embeddings/);
+      const out = await m.tokenizer.tokenize('the cat sat on the mat', 64);
+      assert.ok(out.tokens.some((t) => t.id >= 300), 'the text has a token beyond the 300 embeddings');
+      assert.throws(() => checkIdsInVocab(out.tokens, m.vocabSize), (e: unknown) => e instanceof TokenizeError && /has id \d+, beyond the model's 300/.test(e.message));
+      assert.doesNotThrow(() => checkIdsInVocab(out.tokens, 2048));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('loads tiny-bert and tiny-distilbert (n_layers/n_heads, external data) with the inputs to feed', async () => {

@@ -21,7 +21,7 @@ describe('package: what the .vsix ships (.vscodeignore, listed by vsce)', functi
 
   it('ships the bundles, onnxruntime .wasm, media, the icon, the manifest strings, the changelog and the bundled model', () => {
     for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/extension.js', 'dist/panel.js', 'dist/compare.js',
-      'dist/worker.js', 'media/panel.css', 'media/compare.css', 'media/icon.svg', 'models/lens-gpt/config.json',
+      'dist/worker.js', 'dist/tokenizer-worker.js', 'media/panel.css', 'media/compare.css', 'media/icon.svg', 'models/lens-gpt/config.json',
       'models/lens-gpt/tokenizer.json', 'models/lens-gpt/onnx/model.onnx', 'models/lens-gpt/MODEL_CARD.md',
       'package.nls.json', 'CHANGELOG.md', 'media/icon.png']) {
       assert.ok(files.includes(f), `${f} is shipped`);

@@ -68,6 +68,22 @@ describe('tokenizers that cannot be aligned', () => {
     assert.throws(() => describeTokenizer({ model: { type: 'WordPiece', vocab: {} }, normalizer: { type: 'Fancy' } }),
       (e: unknown) => e instanceof UnsupportedTokenizerError && /Fancy normalizer/.test(e.message));
   });
+
+  it('refuses a Precompiled normalizer (T5, XLM-R, mT5) and pre-tokenizers that drop text, saying which', () => {
+    const unigram = { model: { type: 'Unigram', vocab: [['<unk>', 0]], unk_id: 0 }, pre_tokenizer: { type: 'Metaspace', replacement: '\u2581' } };
+    assert.throws(() => describeTokenizer({ ...unigram, normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA' } }),
+      (e: unknown) => e instanceof UnsupportedTokenizerError && /Precompiled normalizer.*T5, XLM-R/.test(e.message));
+    assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
+      pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Removed' } }),
+    (e: unknown) => e instanceof UnsupportedTokenizerError && /Split pre-tokenizer that removes what it matches/.test(e.message));
+    assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' } }, { type: 'ByteLevel', add_prefix_space: true }] } }),
+    (e: unknown) => e instanceof UnsupportedTokenizerError && /add_prefix_space after a Split/.test(e.message));
+    // Gemma 3's shape (Replace ' ' → ▁, Split on ' ', byte fallback) is accepted.
+    assert.equal(describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [], byte_fallback: true },
+      normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
+      pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious' } }).kind, 'sentencepiece');
+  });
 });
 
 describe('token ranges for Llama-style BPE (Prepend/Replace ▁ normalizer, byte fallback, <s>) against the native tokenizer', () => {
