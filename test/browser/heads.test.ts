@@ -171,6 +171,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     const last = ref.ids.length - 1;
     await page.locator(`#tokens .token[data-token-index="${last}"]`).hover();
     await page.waitForSelector(`#tokens .token.query[data-token-index="${last}"]`);
+    await page.waitForSelector(`#tokens[data-shown="${last}"]`); // its row has come from the worker and is drawn
     // The shown weights of the hovered token are row `last` of the rollout L0–L2 that aggregate.ts computes in Node
     // from the attention the page received: the same targets, each weight to the 4 decimals shown.
     const r = await waitForPosted(page, 'result', 1);

@@ -152,6 +152,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     for (const i of [T - 1, Math.floor(T / 2), 0]) {
       await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
       await page.waitForSelector(`#tokens .token.query[data-token-index="${i}"]`);
+      await page.waitForSelector(`#tokens[data-shown="${i}"]`); // its row has come from the worker and is drawn
       const row = r.attention.data.slice(((layer * H + head) * T + i) * T, ((layer * H + head) * T + i + 1) * T);
       const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), e.dataset.weight]));
       assert.deepEqual(shown.map((s) => s[0]), expectedTargets(row), `targets of token ${i}`);
@@ -192,6 +193,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await selectDropdown(page, 'head-select', 'all');
     await page.locator('#tokens .token[data-token-index="6"]').hover();
     await page.waitForSelector('#tokens.all-heads .token.query[data-token-index="6"]');
+    await page.waitForSelector('#tokens[data-bars="6"]'); // every head's row has come from the worker
     const bars = await page.$eval('#tokens .token[data-token-index="2"] .head-bars', (c: any) => ({
       visible: c.offsetWidth > 0, weights: c.dataset.headWeights,
     }));

@@ -44,6 +44,8 @@ export class TokensView {
   private readonly legend = document.getElementById('tokens-legend')!;
   private readonly summary = document.getElementById('focus-summary')!;
   private spans: HTMLElement[] = [];
+  /** What each span was last drawn with (render skips the spans whose state has not changed). */
+  private drawn: string[] = [];
   private bars: HTMLCanvasElement[] = [];
   private run?: RunData;
 
@@ -113,6 +115,7 @@ export class TokensView {
   setRun(run: RunData): void {
     this.run = run;
     this.spans = [];
+    this.drawn = [];
     this.bars = [];
     const frag = document.createDocumentFragment();
     run.labels.forEach((l, i) => {
@@ -158,6 +161,10 @@ export class TokensView {
     this.spans.forEach((span, j) => {
       const isTarget = targets.has(j);
       const masked = focused !== null && run.causal && j > focused;
+      // At 1 000+ tokens touching every span on each hover is the slow part: skip the spans whose state is unchanged.
+      const key = `${isTarget ? `${row![j]}@${focused}` : ''}|${j === focused}|${masked}|${j === m.locked}|${isTarget ? max : ''}|${theme.accent.r},${theme.accent.g},${theme.accent.b}`;
+      if (this.drawn[j] === key) return;
+      this.drawn[j] = key;
       span.classList.toggle('target', isTarget);
       span.classList.toggle('query', j === focused);
       span.classList.toggle('masked', masked);
@@ -175,6 +182,8 @@ export class TokensView {
         span.title = masked ? 'Future token: masked for this query' : '';
       }
     });
+    // The query whose row is drawn ('' while its row is on its way from the worker): tests and tools wait on it.
+    this.root.dataset.shown = row && focused !== null ? String(focused) : '';
     if (all) this.drawBars(m);
     this.renderLegend(m, max);
     this.renderSummary(m, row);
@@ -199,7 +208,7 @@ export class TokensView {
       const weights: string[] = [];
       for (let h = 0; h < H; h++) {
         const w = rows[h]?.[j] ?? 0;
-        weights.push(`H${h} ${formatWeight(w)}`);
+        weights.push(`H${h} ${rows[h] ? formatWeight(w) : '…'}`); // … while that head's row is on its way
         if (!(w > 0) || !(max > 0)) continue;
         const bh = Math.max(1, Math.round((w / max) * (BAR_H - 1)));
         ctx.fillStyle = rgbaToCss(theme.head(h));
@@ -207,6 +216,8 @@ export class TokensView {
       }
       c.dataset.headWeights = focused !== null ? weights.join(' ') : '';
     });
+    // The query whose bars are all drawn from their rows ('' while some are on their way).
+    this.root.dataset.bars = focused !== null && rows.every((r) => r) ? String(focused) : '';
   }
 
   private renderLegend(m: TokensViewModel, max: number): void {

@@ -39,8 +39,25 @@ function keep(runId: number, stacks: readonly Attention[], logits?: { data: Floa
   held = { runId, store: new AttentionStore(stacks, logits) };
 }
 
+/** When the last query arrived (performance.now()). */
+let lastQueryAt = 0;
+
+/** How long no query must have come before background work (the induction probe) takes the thread. */
+const QUIET_MS = 250;
+
+/** Resolves once no query has arrived for QUIET_MS, or as soon as `giveUp()` (a newer run is waiting). */
+async function queriesQuiet(giveUp: () => boolean): Promise<void> {
+  const start = performance.now();
+  for (;;) {
+    const wait = Math.max(lastQueryAt, start) + QUIET_MS - performance.now();
+    if (wait <= 0 || giveUp()) return;
+    await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
+  }
+}
+
 /** Answers a query about the held run at once (not behind runs in the queue): a row for a hover must not wait. */
 function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
+  lastQueryAt = performance.now();
   const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
   if (!held || held.runId !== msg.runId) {
     post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
@@ -174,6 +191,10 @@ async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited
     if (!vocab || stale(msg.runId)) return;
     const probe = inductionProbe(vocab, msg.context ?? 2 * PROBE_PERIOD);
     if (!probe) return;
+    // The probe runs the model again, and a running model holds this thread: the panel's first questions (the
+    // rows and thumbnails it draws) are answered first, and the probe starts once they have stopped coming.
+    await queriesQuiet(() => stale(msg.runId));
+    if (stale(msg.runId)) return;
     try {
       const a = (await runModel(model, session, probe.ids)).attention;
       const induction = inductionScores(a, probe.period)
