@@ -21,6 +21,7 @@ export const COMMANDS = {
   clearPinned: 'attentionLens.clearPinned',
   addModel: 'attentionLens.addModel',
   downloadModel: 'attentionLens.downloadModel',
+  exportAttention: 'attentionLens.exportAttention',
 } as const;
 
 /**
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.selectModel, 'Select Model', () => controller.selectModel());
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
+  command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
   return controller.api();

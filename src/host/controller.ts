@@ -9,6 +9,7 @@ import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
+import { exportAttentionCommand } from './export-command';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
@@ -134,6 +135,15 @@ export class AttentionLensController implements vscode.Disposable {
       return undefined;
     }
     return this.run(picked);
+  }
+
+  /** attentionLens.exportAttention: the head on show, its layer or the whole stack to .npy or JSON (export-command.ts). */
+  exportAttention(arg?: unknown): Promise<string[]> {
+    const run = this.runs.latest();
+    return exportAttentionCommand({
+      run, head: this.focusState?.head, asker: this.asker, notifier: this.notifier, panelOpen: this.panel.isOpen,
+      model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown',
+    }, arg);
   }
 
   /** attentionLens.pinHead: pins a head ({stack?, layer, head}) to the compare view. */

@@ -221,6 +221,9 @@ export function installVscodeStub(): VscodeStub {
     registerWebviewPanelSerializer: (_id: string, s: StubState['serializer']) => { state.serializer = s; return disposable; },
     showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d),
     showQuickPick: async () => undefined,
+    /** Runs the task at once with a token that is never cancelled (tests replace it to cancel). */
+    withProgress: (_o: unknown, task: (p: { report(v: unknown): void }, t: { isCancellationRequested: boolean }) => Promise<unknown>) =>
+      task({ report: () => undefined }, { isCancellationRequested: false }),
     createWebviewPanel: () => {
       state.panelsCreated++;
       return makePanel();
@@ -278,6 +281,7 @@ export function installVscodeStub(): VscodeStub {
     StatusBarAlignment: { Right: 2 },
     ConfigurationTarget: { Global: 1, Workspace: 2 },
     TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
+    ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     window,
     workspace: {
       get textDocuments() { return docs; },
