@@ -183,17 +183,30 @@ export class AttentionStore {
 
   /** Every head's metrics on `ids`, kept per stack and ids; none for cross-attention (they are defined on T × T). */
   private metrics(stack: Attention, ids: readonly number[]): HeadMetricValues[] {
+    return this.metricsStep(stack.kind, ids, Infinity)!;
+  }
+
+  /**
+   * Every head's metrics on `ids` for the stack of `kind`, computed a few heads per call: heads are added until
+   * `budgetMs` has passed, and the rows are returned once every head is in (undefined until then). A worker calls
+   * it between other questions, so a hover is never stuck behind 144 heads of O(T²) sums. Kept per stack and ids.
+   */
+  metricsStep(kind: AttentionStackKind, ids: readonly number[], budgetMs: number): HeadMetricValues[] | undefined {
+    const stack = stackFor(this.stacks, { stack: kind, layer: 0, head: 0 });
+    if (!stack) throw new RangeError(`This run has no ${kind} attention.`);
     if (stack.kind === 'cross' || stack.queries !== stack.keys) return [];
     if (ids.length !== stack.queries) throw new RangeError(`${ids.length} token ids for ${stack.queries} queries.`);
     const key = `${stack.kind}|${ids.join(',')}`;
     let rows = this.metricRows.get(key);
-    if (!rows) {
-      const repeats = hasRepeat(ids);
-      rows = [];
-      for (let l = 0; l < stack.layers; l++) for (let h = 0; h < stack.heads; h++) rows.push(headMetrics(stack, l, h, ids, repeats));
-      this.metricRows.set(key, rows);
+    if (!rows) this.metricRows.set(key, (rows = []));
+    const total = stack.layers * stack.heads;
+    const end = performance.now() + budgetMs;
+    const repeats = rows.length < total ? hasRepeat(ids) : false;
+    for (let added = 0; rows.length < total && (added === 0 || performance.now() < end); added++) { // at least one head a call
+      const k = rows.length;
+      rows.push(headMetrics(stack, Math.floor(k / stack.heads), k % stack.heads, ids, repeats));
     }
-    return rows;
+    return rows.length === total ? rows : undefined;
   }
 
   /** Answers one query; throws a RangeError for a reference or index the run does not have. */

@@ -162,6 +162,13 @@ describe('attention queries: the worker answers from the stacks it owns', () => 
       assert.equal(row.induction, null, 'induction comes from the probe, not the input');
     }
     assert.throws(() => store.answer({ kind: 'metrics', stack: 'self', ids: ids.slice(1) }), /159 token ids for 160 queries/);
+    // A worker asks in slices: with no time budget each call adds one head, and the last call returns the same rows.
+    const sliced = new AttentionStore([self]);
+    let calls = 1;
+    let got = sliced.metricsStep('self', ids, 0);
+    for (; !got; calls++) got = sliced.metricsStep('self', ids, 0);
+    assert.equal(calls, L * H, 'one head per call');
+    assert.deepEqual(got, a.rows);
     const s2 = new AttentionStore([randomStack('encoder', 1, 2, 3, 3, false, 4), randomStack('cross', 1, 2, 2, 3, false, 5)]);
     const cross = s2.answer({ kind: 'metrics', stack: 'cross', ids: [1, 2] }).answer;
     assert.ok(cross.kind === 'metrics' && cross.rows.length === 0);

@@ -39,6 +39,25 @@ function keep(runId: number, stacks: readonly Attention[], logits?: { data: Floa
   held = { runId, store: new AttentionStore(stacks, logits) };
 }
 
+/**
+ * Answers a 'metrics' query a few heads at a time (about 20 ms each), letting the questions that arrive meanwhile
+ * (a hover's row) be answered between the slices.
+ */
+async function answerMetrics(msg: Extract<PanelToWorker, { type: 'query' }>, store: AttentionStore): Promise<void> {
+  const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
+  const q = msg.query as Extract<typeof msg.query, { kind: 'metrics' }>;
+  try {
+    for (;;) {
+      if (held?.runId !== msg.runId) return post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
+      const rows = store.metricsStep(q.stack, q.ids, 20);
+      if (rows) return post({ ...base, answer: { kind: 'metrics', rows } });
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  } catch (e) {
+    post({ ...base, error: messageOf(e) });
+  }
+}
+
 /** When the last query arrived (performance.now()). */
 let lastQueryAt = 0;
 
@@ -65,6 +84,7 @@ function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
   }
   const store = msg.weighted ? held.weighted : held.store;
   if (!store) return post({ ...base, error: 'The value norms of this run have not been computed.' });
+  if (msg.query.kind === 'metrics') return void answerMetrics(msg, store);
   try {
     const { answer, transfer } = store.answer(msg.query);
     post({ ...base, answer }, transfer);
