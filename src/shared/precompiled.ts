@@ -54,6 +54,7 @@ export function parseCharsmap(base64: unknown): Charsmap {
   if (bytes.length < 4) throw new CharsmapError('its precompiled_charsmap is shorter than its header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const trieUnits = Math.floor(view.getUint32(0, true) / 4);
+  if (trieUnits === 0) throw new CharsmapError('its precompiled_charsmap has an empty trie');
   if (4 + trieUnits * 4 > bytes.length) throw new CharsmapError(`its precompiled_charsmap's trie (${trieUnits} units) runs past its ${bytes.length} bytes`);
   const units = new Uint32Array(trieUnits);
   for (let i = 0; i < trieUnits; i++) units[i] = view.getUint32(4 + 4 * i, true);

@@ -69,10 +69,13 @@ describe('tokenizers that cannot be aligned', () => {
       (e: unknown) => e instanceof UnsupportedTokenizerError && /Fancy normalizer/.test(e.message));
   });
 
-  it('refuses a Precompiled normalizer (T5, XLM-R, mT5) and pre-tokenizers that drop text, saying which', () => {
+  it('refuses a Precompiled normalizer whose charsmap cannot be read and pre-tokenizers that drop text, saying which', () => {
     const unigram = { model: { type: 'Unigram', vocab: [['<unk>', 0]], unk_id: 0 }, pre_tokenizer: { type: 'Metaspace', replacement: '\u2581' } };
-    assert.throws(() => describeTokenizer({ ...unigram, normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA' } }),
-      (e: unknown) => e instanceof UnsupportedTokenizerError && /Precompiled normalizer.*T5, XLM-R/.test(e.message));
+    for (const [charsmap, why] of [['AAAA', 'shorter than its header'], ['CAAAAA==', 'trie \\(2 units\\) runs past'], ['AAAA!A==', 'not base64'],
+      [undefined, 'no precompiled_charsmap']] as const) {
+      assert.throws(() => describeTokenizer({ ...unigram, normalizer: { type: 'Precompiled', precompiled_charsmap: charsmap } }),
+        (e: unknown) => e instanceof UnsupportedTokenizerError && new RegExp(`Precompiled normalizer whose charsmap cannot be read \\(.*${why}`).test(e.message));
+    }
     assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
       pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Removed' } }),
     (e: unknown) => e instanceof UnsupportedTokenizerError && /Split pre-tokenizer that removes what it matches/.test(e.message));
