@@ -34,9 +34,9 @@ const NONSPACING_MARK = /^\p{Mn}$/u;
 const OTHER = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}]$/u; // what the Rust library calls "other": its table has no unassigned (Cn) characters
 const PUNCT = /^\p{P}$/u;
 
-/** Rust's char::is_whitespace (JS's \s minus U+FEFF, plus nothing else). */
+/** Rust's char::is_whitespace, the White_Space property: JS's \s minus U+FEFF, plus U+0085 (NEL). */
 export function isWhitespace(ch: string): boolean {
-  return ch !== '\ufeff' && /^\s$/u.test(ch);
+  return ch === '\u0085' || (ch !== '\ufeff' && /^\s$/u.test(ch));
 }
 
 /** BERT's punctuation: ASCII symbols and Unicode P* categories. */

@@ -70,6 +70,18 @@ export const REAL_TOKENIZERS: readonly RealTokenizer[] = [
   { name: 'BERT base uncased', json: bertBaseUncased, corpusBelow: 0x590 },
   // SentencePiece's nmt_nfkc charsmap (T5, mT5, XLM-R) in a Unigram model trained here (test/models/recipe/make_spm_t5.py).
   { name: 'SentencePiece nmt_nfkc (T5-shaped)', json: spmT5, precompiled: true },
+  // T5's tokenizer.json as published (t5-small, t5-base): WhitespaceSplit, then Metaspace.
+  { name: 'SentencePiece nmt_nfkc, WhitespaceSplit + Metaspace', precompiled: true, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, j.pre_tokenizer] };
+  }) },
+  // Whitespace (\w+ | [^\w\s]+) splits punctuation off words. Rust's \w comes from an older Unicode than Node's, so the
+  // random corpus stays in the BMP (a letter assigned since is a word character here and punctuation there).
+  { name: 'SentencePiece nmt_nfkc, Whitespace + Metaspace', precompiled: true, corpusBelow: 0x10000, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, j.pre_tokenizer] };
+  }) },
+  { name: 'SentencePiece nmt_nfkc, WhitespaceSplit alone', precompiled: true, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'WhitespaceSplit' };
+  }) },
   // transformers' current SpmConverter: Strip the right end, runs of spaces become one ▁.
   { name: 'SentencePiece nmt_nfkc, Strip + Replace(▁)', precompiled: true, json: spmT5With((j) => {
     j.normalizer.normalizers.splice(1, 1, { type: 'Strip', strip_left: false, strip_right: true },
