@@ -82,6 +82,13 @@ describe('tokenizers that cannot be aligned', () => {
     assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
       pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' } }, { type: 'ByteLevel', add_prefix_space: true }] } }),
     (e: unknown) => e instanceof UnsupportedTokenizerError && /add_prefix_space after a Split/.test(e.message));
+    // Whitespace splits before a Metaspace (T5) are read; after it, or with a Metaspace that prepends to the first word only, refused.
+    const ws = (pretokenizers: object[]) => ({ ...unigram, pre_tokenizer: { type: 'Sequence', pretokenizers } });
+    assert.deepEqual(describeTokenizer(ws([{ type: 'WhitespaceSplit' }, unigram.pre_tokenizer])).preTokenizers, ['WhitespaceSplit', 'Metaspace']);
+    assert.throws(() => describeTokenizer(ws([unigram.pre_tokenizer, { type: 'Whitespace' }])),
+      (e: unknown) => e instanceof UnsupportedTokenizerError && /Metaspace \+ Whitespace pre-tokenizer \(whitespace split after the Metaspace\)/.test(e.message));
+    assert.throws(() => describeTokenizer(ws([{ type: 'WhitespaceSplit' }, { ...unigram.pre_tokenizer, prepend_scheme: 'first' }])),
+      (e: unknown) => e instanceof UnsupportedTokenizerError && /prepends ▁ to the first word only/.test(e.message));
     // Gemma 3's shape (Replace ' ' → ▁, Split on ' ', byte fallback) is accepted.
     assert.equal(describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [], byte_fallback: true },
       normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
