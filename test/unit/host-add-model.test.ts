@@ -62,6 +62,28 @@ describe('Attention Lens: Add Model… (stubbed VS Code)', () => {
     }
   });
 
+  it('adds a T5-shaped folder whose tokenizer has SentencePiece\'s Precompiled normalizer (nmt_nfkc), with no warning', async () => {
+    const notifier = new Notifier();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-add-'));
+    try {
+      const t5 = path.join(testModelsDir, 'tiny-t5');
+      const tokenizer = fs.readFileSync(path.join(testModelsDir, 'spm-t5', 'tokenizer.json'), 'utf8');
+      const pieces = (JSON.parse(tokenizer) as { model: { vocab: unknown[] } }).model.vocab.length;
+      const config = JSON.parse(fs.readFileSync(path.join(t5, 'config.json'), 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify({ ...config, vocab_size: pieces }));
+      fs.writeFileSync(path.join(tmp, 'tokenizer.json'), tokenizer);
+      fs.mkdirSync(path.join(tmp, 'onnx'));
+      for (const f of ['encoder_model.onnx', 'decoder_model.onnx']) fs.copyFileSync(path.join(t5, 'onnx', f), path.join(tmp, 'onnx', f));
+      const report = await addModelCommand(notifier, tmp);
+      assert.deepEqual(report?.tokenizer, { kind: 'sentencepiece', modelType: 'Unigram' });
+      assert.deepEqual(settings.models, ['/already/there', tmp]);
+      assert.deepEqual(notifier.messages().map((m) => m.kind), ['info'], notifier.messages().map((m) => m.text).join('\n'));
+      assert.match(notifier.messages()[0].text, /^Added: .*T5ForConditionalGeneration.*Unigram tokenizer/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('shows the error and adds nothing when the folder fails a check', async () => {
     const notifier = new Notifier();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-add-'));

@@ -42,6 +42,19 @@ describe('host tokenization with WordPiece and Unigram tokenizers', () => {
     assert.throws(() => tokenizeWithLimit(bert, text, 2), TokenizeError, 'no room next to [CLS] and [SEP]');
   });
 
+  it('cuts a text SentencePiece\'s nmt_nfkc map rewrites at a token boundary, with the native ids (spm-t5, and with WhitespaceSplit)', async () => {
+    const text = 'The ﬁne ＡＢＣ\u0001 x\r\n ① e\u0301 ㍻ 👨\u200d👩\u200d👧 '.repeat(200);
+    const spm = load('spm-t5');
+    for (const json of [spm, { ...spm, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, spm.pre_tokenizer] } }]) {
+      const out = tokenizeWithLimit(createTokenizer(json), text, 40);
+      assert.equal(out.truncated, true);
+      assert.equal(out.tokens.length, 40);
+      assert.ok(text.startsWith(out.text) && out.tokens.every((t) => t.end <= out.text.length));
+      const ref = await native.Tokenizer.fromString(JSON.stringify(json)).encode(out.text);
+      assert.deepEqual(out.tokens.map((t) => t.id), ref.getIds(), 'the kept text\'s native ids, </s> included');
+    }
+  });
+
   it('maps one [UNK] word longer than a call takes arguments (200,000 characters) to its whole range', () => {
     const word = 'a'.repeat(200_000);
     const out = tokenizeWithLimit(bert, word, 64);

@@ -21,14 +21,28 @@ const TRICKY = [
   'İstanbul ǅ ß ΐ',
 ];
 
+/** What SentencePiece's nmt_nfkc map rewrites: compatibility forms, controls it removes, spaces it unifies, clusters. */
+const NMT_NFKC = [
+  'ﬁ\u0301ne ﬃ ﬀ Ǆ ǆ ½ ⁴ ₂ ™ № ℃ ㍻ ㋿ ﹏ ︵ ｶﾞ ﾊﾟ ＡＢＣ１２３！？ ～ 〜',
+  '\u0001leading control, then a\u0002b\u0003\u0004c and \u007f del \u008f\u009f',
+  '\u0001\u0002\u0003',
+  'spaces:\u00a0\u2002\u2003\u2009\u200a\u3000\u205f|\u2028|\u2029|\u0085|\u000b|\u000c|zw\u200b\u200c\u200d\ufeff\u2060',
+  'e\u0301\u0302 o\u0308\u0304 a\u030a\u0301\u0323 \u1100\u1161\u11a8\u0301 \u0915\u094d\u0937 \u0e01\u0e33',
+  'ﬁ\u0001x ﬁ\u0001\u0002 ①\u0001② Ⅻ\u0301',
+  'CRLF\r\nNUL\u0000mid\u0000\u0000 tab\t\tend\r',
+  '  many    spaces   inside  ',
+  '\ufffd replacement \u2581 lower one eighth',
+];
+
 describe('host tokenization on real tokenizers against the native tokenizers library', function () {
   this.timeout(120_000);
   for (const real of REAL_TOKENIZERS) {
-    const texts = [...fixtureTexts(), ...TRICKY, ...generatedCorpus(20261202, 3, real.corpusBelow)];
+    const texts = [...fixtureTexts(), ...TRICKY, ...(real.precompiled ? NMT_NFKC : []), ...generatedCorpus(20261202, 3, real.corpusBelow)];
     describe(real.name, () => {
       let js: HostTokenizer;
       let oracle: { encode(text: string, pair: null, options: { addSpecialTokens: boolean }): Promise<OracleEncoding> };
       let facts: TokenizerFacts;
+      let removedAtStart: (text: string) => number = () => 0;
 
       before(() => {
         const text = real.json();
@@ -36,6 +50,11 @@ describe('host tokenization on real tokenizers against the native tokenizers lib
         facts = describeTokenizer(json);
         js = createTokenizer(json);
         oracle = native.Tokenizer.fromString(text);
+        const charsmap = precompiledSpec(json.normalizer);
+        if (charsmap) {
+          const only = native.Tokenizer.fromString(JSON.stringify({ ...json, normalizer: charsmap })).getNormalizer();
+          removedAtStart = (t) => leadingRemoved(t, (s) => only.normalizeString(s));
+        }
       });
 
       it(`gives the native ids and exact UTF-16 ranges on ${texts.length} texts (fixtures, tricky, every general category)`, async () => {
@@ -55,7 +74,12 @@ describe('host tokenization on real tokenizers against the native tokenizers lib
             failures.push(`${label}: ${(e as Error).message}`);
             continue;
           }
-          const want = nativeRanges(text, ref.getOffsets());
+          // Known difference (test/README.md): characters a Precompiled map removes at the start shift every later native
+          // range one character back; here tokens keep their own characters, so the oracle is the text without them.
+          const cut = removedAtStart(text);
+          const want = cut === 0 ? nativeRanges(text, ref.getOffsets())
+            : nativeRanges(text.slice(cut), (await oracle.encode(text.slice(cut), null, { addSpecialTokens: false })).getOffsets())
+                .map(([s, e]) => [s + cut, e + cut] as [number, number]);
           const i = firstRangeMismatch(ranges, want);
           if (i >= 0) failures.push(`${label}: token ${i} ${JSON.stringify(enc.tokens[i])} at ${JSON.stringify(ranges[i])}, native ${JSON.stringify(want[i])}`);
         }
@@ -71,6 +95,23 @@ describe('host tokenization on real tokenizers against the native tokenizers lib
     });
   }
 });
+
+/** The Precompiled normalizer inside a tokenizer.json normalizer (alone or in a Sequence), if any. */
+function precompiledSpec(n: unknown): object | undefined {
+  const spec = n as { type?: string; normalizers?: unknown[] } | null;
+  if (spec?.type === 'Precompiled') return spec;
+  return spec?.type === 'Sequence' ? spec.normalizers?.map(precompiledSpec).find(Boolean) : undefined;
+}
+
+/** UTF-16 length of the text's leading characters that `normalize` removes, one by one. */
+function leadingRemoved(text: string, normalize: (s: string) => string): number {
+  let n = 0;
+  for (const ch of text) {
+    if (normalize(ch) !== '') break;
+    n += ch.length;
+  }
+  return n;
+}
 
 /** The part of a native Encoding these tests read. */
 interface OracleEncoding {

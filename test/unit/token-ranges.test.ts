@@ -69,16 +69,26 @@ describe('tokenizers that cannot be aligned', () => {
       (e: unknown) => e instanceof UnsupportedTokenizerError && /Fancy normalizer/.test(e.message));
   });
 
-  it('refuses a Precompiled normalizer (T5, XLM-R, mT5) and pre-tokenizers that drop text, saying which', () => {
+  it('refuses a Precompiled normalizer whose charsmap cannot be read and pre-tokenizers that drop text, saying which', () => {
     const unigram = { model: { type: 'Unigram', vocab: [['<unk>', 0]], unk_id: 0 }, pre_tokenizer: { type: 'Metaspace', replacement: '\u2581' } };
-    assert.throws(() => describeTokenizer({ ...unigram, normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA' } }),
-      (e: unknown) => e instanceof UnsupportedTokenizerError && /Precompiled normalizer.*T5, XLM-R/.test(e.message));
+    for (const [charsmap, why] of [['AAAA', 'shorter than its header'], ['CAAAAA==', 'trie \\(2 units\\) runs past'], ['AAAA!A==', 'not base64'],
+      [undefined, 'no precompiled_charsmap']] as const) {
+      assert.throws(() => describeTokenizer({ ...unigram, normalizer: { type: 'Precompiled', precompiled_charsmap: charsmap } }),
+        (e: unknown) => e instanceof UnsupportedTokenizerError && new RegExp(`Precompiled normalizer whose charsmap cannot be read \\(.*${why}`).test(e.message));
+    }
     assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
       pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Removed' } }),
     (e: unknown) => e instanceof UnsupportedTokenizerError && /Split pre-tokenizer that removes what it matches/.test(e.message));
     assert.throws(() => describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [] },
       pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' } }, { type: 'ByteLevel', add_prefix_space: true }] } }),
     (e: unknown) => e instanceof UnsupportedTokenizerError && /add_prefix_space after a Split/.test(e.message));
+    // Whitespace splits before a Metaspace (T5) are read; after it, or with a Metaspace that prepends to the first word only, refused.
+    const ws = (pretokenizers: object[]) => ({ ...unigram, pre_tokenizer: { type: 'Sequence', pretokenizers } });
+    assert.deepEqual(describeTokenizer(ws([{ type: 'WhitespaceSplit' }, unigram.pre_tokenizer])).preTokenizers, ['WhitespaceSplit', 'Metaspace']);
+    assert.throws(() => describeTokenizer(ws([unigram.pre_tokenizer, { type: 'Whitespace' }])),
+      (e: unknown) => e instanceof UnsupportedTokenizerError && /Metaspace \+ Whitespace pre-tokenizer \(whitespace split after the Metaspace\)/.test(e.message));
+    assert.throws(() => describeTokenizer(ws([{ type: 'WhitespaceSplit' }, { ...unigram.pre_tokenizer, prepend_scheme: 'first' }])),
+      (e: unknown) => e instanceof UnsupportedTokenizerError && /prepends ▁ to the first word only/.test(e.message));
     // Gemma 3's shape (Replace ' ' → ▁, Split on ' ', byte fallback) is accepted.
     assert.equal(describeTokenizer({ model: { type: 'BPE', vocab: {}, merges: [], byte_fallback: true },
       normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' },
