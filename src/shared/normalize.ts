@@ -63,15 +63,29 @@ function perChar(chars: readonly AlignedChar[], f: (ch: string) => string): Alig
 
 /**
  * NFC/NFKC: normalizes groups of characters that compose or reorder together (a base and its marks, Hangul
- * jamo L V T); output k of a group aligns to input k (or the group's last input).
+ * jamo L V T). Each output character aligns, as in the Rust tokenizers, to the first input its decomposition starts
+ * at, counted in decomposed code points: é from e + ◌́ aligns to the e (the mark it absorbed has no character of its
+ * own), a ◌̂ that does not compose keeps its own, and ﬁ's f and i both align to the ﬁ.
  */
 function composing(chars: readonly AlignedChar[], form: 'NFC' | 'NFKC'): AlignedChar[] {
   const out: AlignedChar[] = [];
+  const decompose = form === 'NFC' ? 'NFD' : 'NFKD';
+  const width = (s: string) => Math.max(1, Array.from(s.normalize(decompose)).length);
   const emit = (group: readonly AlignedChar[]) => {
-    Array.from(group.map((c) => c.ch).join('').normalize(form)).forEach((ch, k) => {
-      const src = group[Math.min(k, group.length - 1)];
+    // ends[i]: decomposed code points up to and including input i.
+    const ends: number[] = [];
+    for (const c of group) ends.push((ends.at(-1) ?? 0) + width(c.ch));
+    const inputAt = (p: number) => {
+      const i = ends.findIndex((e) => p < e);
+      return i < 0 ? group.length - 1 : i;
+    };
+    let pos = 0;
+    for (const ch of Array.from(group.map((c) => c.ch).join('').normalize(form))) {
+      const n = width(ch);
+      const src = group[inputAt(pos)];
       out.push({ ch, start: src.start, end: src.end });
-    });
+      pos += n;
+    }
   };
   let group: AlignedChar[] = [];
   let joined = '';

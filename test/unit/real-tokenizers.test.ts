@@ -9,6 +9,7 @@ const native = require('tokenizers');
 const TRICKY = [
   'The cats sat on the mat, because it was tired.',
   'cafe\u0301 (decomposed) vs café, naïve RÉSUMÉ',
+  'marks that compose and marks that do not: e\u0301\u0302 o\u0308\u0304 a\u030a\u0301\u0323 q\u0307\u0323',
   '\u1100\u1161\u11a8 \u1112\u1161\u11ab jamo vs 각 한',
   'ﬁne ① ㎏ Ⅻ full-width ＡＢＣ Å Ω',
   'emoji 😀 family 👨‍👩‍👧 flags 🇩🇪 skin 👍🏽',
