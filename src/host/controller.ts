@@ -298,7 +298,8 @@ export class AttentionLensController implements vscode.Disposable {
       notices: runNotices,
       timings: { tokenizeMs },
     });
-    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, decoderTokens: decoder });
+    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, text: tokenized.text,
+      decoderTokens: decoder });
     return run.runId;
   }
 

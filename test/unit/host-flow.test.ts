@@ -186,7 +186,7 @@ describe('host flow against a stubbed VS Code', () => {
     const doc = (stub.module.window as { activeTextEditor: { document: import('./host-vscode-stub').StubDocument } }).activeTextEditor.document;
     const hover = await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(snap.documentOffset + snap.tokens[2].start)) as
       { contents: { value: string } };
-    assert.match(hover.contents.value, /Token 3 of/);
+    assert.match(hover.contents.value, /Token #2 of/);
     assert.deepEqual(lastPosted('editorHover'), { type: 'editorHover', tokenIndex: 2 });
     assert.equal(await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(0)), undefined, 'outside the analysed text');
 
