@@ -21,6 +21,7 @@ import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
 import { WEBGPU_DEADLINE_MS } from '../shared/backend-fallback';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
+import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
 
@@ -53,6 +54,8 @@ export class AttentionLensController implements vscode.Disposable {
   private runModelDir: string | undefined;
   /** Induction-probe scores by model, kept in global state across panels and reloads. */
   private readonly probes: ProbeStore;
+  /** Refusals next to the selection, when the panel is not on screen. */
+  private readonly refusalMarker = new RefusalMarker();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
@@ -121,7 +124,9 @@ export class AttentionLensController implements vscode.Disposable {
     if (isShowAttentionArgs(arg)) {
       const document = await findDocument(arg.uri);
       if (!document) {
-        this.notifier.warn(`The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`);
+        const message = `The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`;
+        this.notifier.warn(message);
+        this.showWhereTheUserLooks(message, arg.uri);
         return undefined;
       }
       picked = pickRange(document, arg.start, arg.end);
@@ -131,9 +136,23 @@ export class AttentionLensController implements vscode.Disposable {
     if (!picked.ok) {
       if (picked.kind === 'info') this.notifier.info(picked.message);
       else this.notifier.warn(picked.message);
+      this.showWhereTheUserLooks(picked.message, isShowAttentionArgs(arg) ? arg.uri : undefined);
       return undefined;
     }
+    this.refusalMarker.clear();
     return this.run(picked);
+  }
+
+  /**
+   * Besides the toast, a refusal or a failed start is shown where the user is looking: as a banner in the panel when
+   * it is open (unless `banner` is false: a failed run's error is there already), and next to the selection in the
+   * editor when the panel is not on screen. The mark goes only to the active editor, and only when it shows `documentUri`.
+   */
+  private showWhereTheUserLooks(message: string, documentUri?: string, banner = true): void {
+    if (banner && this.panel.isOpen) this.panel.post({ type: 'refusal', message });
+    if (this.panel.isVisible) return;
+    const editor = vscode.window.activeTextEditor;
+    if (editor && (documentUri === undefined || editor.document.uri.toString() === documentUri)) this.refusalMarker.show(editor, message);
   }
 
   /** attentionLens.pinHead: pins a head ({stack?, layer, head}) to the compare view. */
@@ -200,6 +219,7 @@ export class AttentionLensController implements vscode.Disposable {
   /** Closes the panel and releases every listener. */
   dispose(): void {
     this.panel.dispose();
+    this.refusalMarker.dispose();
     this.editorLink.dispose();
     this.compare.dispose();
     this.runs.dispose();
@@ -217,6 +237,7 @@ export class AttentionLensController implements vscode.Disposable {
       this.notifier.error(message);
       this.editorLink.clear();
       if (this.panel.isOpen) this.panel.post({ type: 'error', message });
+      this.showWhereTheUserLooks(message, documentUri, false);
       return run.runId;
     };
 

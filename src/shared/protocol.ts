@@ -115,6 +115,8 @@ export type HostToPanel =
   | { readonly type: 'focusHead'; readonly head: HeadRef }
   | { readonly type: 'stale'; readonly reason: string }
   | { readonly type: 'error'; readonly message: string }
+  /** A Show Attention request was refused (whitespace-only text, binary data, …): shown as a banner above the last result. */
+  | { readonly type: 'refusal'; readonly message: string }
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
@@ -143,7 +145,8 @@ export interface AnswerMessage {
 }
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
-const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, editorHover: true, query: true };
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, refusal: true, editorHover: true,
+  query: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 

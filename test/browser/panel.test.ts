@@ -348,6 +348,21 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.equal(await page.locator('#error').textContent(), 'Something went wrong (test).');
   });
 
+  it('shows a refused request as a banner above the result still on show, with the fix, until the next run', async () => {
+    const message = 'The selection is only whitespace, so there is nothing to analyse: select some text and run "Attention Lens: Show Attention" again.';
+    const tokensBefore = await page.$$eval('#tokens .token', (e) => e.length);
+    await deliver(page, { type: 'refusal', message });
+    await page.waitForSelector('#refusal-banner:not([hidden])');
+    assert.equal(await page.locator('#refusal-banner').textContent(), `Not run: ${message}`);
+    assert.equal(await page.locator('#refusal-banner').getAttribute('role'), 'alert');
+    assert.ok(await page.locator('#refusal-banner').isVisible(), 'on screen, not just in the DOM');
+    assert.equal(await page.$$eval('#tokens .token', (e) => e.length), tokensBefore, 'the last result stays');
+    await shot(page, 'panel-refusal-dark.png');
+    await deliver(page, showMessage(server, 40, refs[0], 'wasm'));
+    await waitForPosted(page, 'result', 40);
+    assert.equal(await page.locator('#refusal-banner').isHidden(), true, 'a new run clears it');
+  });
+
   it('asks the host for the model picker from the header button, by click and by Enter', async () => {
     const asked = (n: number) => page.waitForFunction((n) =>
       (globalThis as any).__posted.filter((m: any) => m.type === 'selectModel').length === n, n);

@@ -162,6 +162,8 @@ export interface VscodeStub {
   closePanel(): void;
   /** Clears the active editor. */
   noEditor(): void;
+  /** Moves the active editor's selection (UTF-16 offsets) and fires onDidChangeTextEditorSelection. */
+  select(start: number, end: number): void;
   /** Makes the workspace trusted and fires onDidGrantWorkspaceTrust. */
   grantTrust(): void;
   /** A fresh panel object as VS Code would hand to a serializer after a reload. */
@@ -193,6 +195,7 @@ export function installVscodeStub(): VscodeStub {
   let htmlWaiters: ((h: string) => void)[] = [];
   const changeDoc = new Emitter<{ document: StubDocument; contentChanges: unknown[] }>();
   const visibleEditorsChanged = new Emitter<unknown>();
+  const selectionChanged = new Emitter<{ textEditor: unknown }>();
   const fromWebview = new Emitter<unknown>();
   const panelDisposed = new Emitter<void>();
   const docs: StubDocument[] = [];
@@ -209,6 +212,7 @@ export function installVscodeStub(): VscodeStub {
     setStatusBarMessage: (text: string) => { state.statusMessages.push(text); return disposable; },
     createTextEditorDecorationType: (o: unknown) => ({ options: o, dispose: () => undefined }),
     onDidChangeVisibleTextEditors: visibleEditorsChanged.event,
+    onDidChangeTextEditorSelection: selectionChanged.event,
     createStatusBarItem: () => {
       const item: StubState['statusItems'][number] & { show(): void; dispose(): void } = {
         show: () => undefined,
@@ -342,6 +346,13 @@ export function installVscodeStub(): VscodeStub {
     },
     closePanel: () => (panel?.dispose as () => void)?.(),
     noEditor: () => { active = undefined; },
+    select(start, end) {
+      const editor = active!;
+      const doc = editor.document as StubDocument;
+      const sel = new Selection(doc.positionAt(start), doc.positionAt(end));
+      Object.assign(editor, { selection: sel, selections: [sel] });
+      selectionChanged.fire({ textEditor: editor });
+    },
     grantTrust: () => { state.trusted = true; trustGranted.fire(); },
     restoredPanel: () => makePanel(),
     compareView() {

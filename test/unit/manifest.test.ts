@@ -58,6 +58,22 @@ describe('manifest: keybindings', () => {
   });
 });
 
+describe('manifest: menus', () => {
+  // A context menu shows a command's title without its category: "Show Attention" alone did not say whose it was.
+  it('names the extension in every editor context menu entry, and the palette shows no doubled prefix', () => {
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    const text = (v: string) => nls[/^%([^%]+)%$/.exec(v)?.[1] ?? ''] ?? v;
+    const commands: { command: string; title: string; category?: string }[] = manifest.contributes.commands;
+    const entries: { command: string }[] = manifest.contributes.menus['editor/context'];
+    assert.ok(entries.some((e) => e.command === 'attentionLens.showAttention'));
+    for (const e of entries) {
+      const c = commands.find((x) => x.command === e.command)!;
+      assert.match(text(c.title), /^Attention Lens: /, `${e.command} in the context menu reads "${text(c.title)}"`);
+      assert.equal(c.category, undefined, `${e.command}: a category would show "Attention Lens: Attention Lens: …" in the palette`);
+    }
+  });
+});
+
 describe('manifest: localised strings, icon, repository, changelog', () => {
   const raw = fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8');
   const placeholders = [...raw.matchAll(/"%([^"%]+)%"/g)].map((m) => m[1]);
