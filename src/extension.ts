@@ -12,6 +12,7 @@ import { ModelStatusItem } from './host/models';
 import { errorText, guardCommand, sentence } from './host/notify';
 import { AttentionPanel } from './host/panel';
 import { stopTokenizerThread } from './host/tokenizer-thread';
+import { Walkthrough } from './host/walkthrough';
 
 /** Command ids contributed in package.json. */
 export const COMMANDS = {
@@ -21,6 +22,9 @@ export const COMMANDS = {
   clearPinned: 'attentionLens.clearPinned',
   addModel: 'attentionLens.addModel',
   downloadModel: 'attentionLens.downloadModel',
+  openSample: 'attentionLens.openSample',
+  showSampleAttention: 'attentionLens.showSampleAttention',
+  openModelGrid: 'attentionLens.openModelGrid',
 } as const;
 
 /**
@@ -53,6 +57,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
+  const walkthrough = new Walkthrough(context.extensionUri.fsPath, controller, notifier);
+  command(COMMANDS.openSample, 'Open Sample Text', async () => { await walkthrough.openSample(); });
+  command(COMMANDS.showSampleAttention, 'Show Attention on the Sample', () => walkthrough.showSampleAttention());
+  command(COMMANDS.openModelGrid, 'Open the Model Grid', () => walkthrough.openModelGrid());
   return controller.api();
 }
 

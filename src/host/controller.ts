@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
-import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
+import { headLabel, type BackendSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { CompareViewProvider } from './compare';
@@ -153,6 +153,14 @@ export class AttentionLensController implements vscode.Disposable {
     if (this.panel.isVisible) return;
     const editor = vscode.window.activeTextEditor;
     if (editor && (documentUri === undefined || editor.document.uri.toString() === documentUri)) this.refusalMarker.show(editor, message);
+  }
+
+  /** Brings the panel forward on `view`; false when no panel with a run is open. */
+  showPanelView(view: PanelView): boolean {
+    if (!this.panel.isOpen || !this.runs.latest()) return false;
+    this.panel.post({ type: 'showView', view });
+    this.panel.reveal();
+    return true;
   }
 
   /** attentionLens.pinHead: pins a head ({stack?, layer, head}) to the compare view. */

@@ -352,6 +352,12 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setProgress(undefined);
       header.setError(msg.message);
       break;
+    case 'showView':
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'grid' || msg.view === 'metrics') {
+        state.view = msg.view;
+        changed();
+      }
+      break;
     case 'refusal':
       header.setRefusal(msg.message);
       break;
