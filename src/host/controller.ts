@@ -24,6 +24,7 @@ import { ProbeStore } from './probe-store';
 import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
+import { tokensAsShown } from '../shared/token-display';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -353,7 +354,7 @@ export class AttentionLensController implements vscode.Disposable {
     if (warning) this.notifier.once('warning', warning);
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setResult(run.runId, checked.patch.shapes!);
-    this.compare.setSource(run.runId, run.tokens, checked.patch.shapes!);
+    this.compare.setSource(run.runId, tokensAsShown(run.tokens, run.text), checked.patch.shapes!);
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {

@@ -70,6 +70,14 @@ export function tokenSymbolText(t: TokenInfo, text?: string): string {
   return visibleWhitespace(raw) || TOKEN_SYMBOLS.empty;
 }
 
+/**
+ * Tokens whose `text` is what they cover in the analysed `text` (a decoded token holding an emoji's first bytes is
+ * U+FFFD, but it covers the emoji), for views that get tokens without the text (the compare view).
+ */
+export function tokensAsShown(tokens: readonly TokenInfo[], text: string): TokenInfo[] {
+  return tokens.map((t) => (tokenKind(t) === 'text' ? { ...t, text: text.slice(t.start, t.end) } : t));
+}
+
 /** How token `i` is named everywhere: "#i", counted from 0. */
 export function tokenNumber(i: number): string {
   return `#${i}`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  SYMBOL_LEGEND, symbolLegendText, TOKEN_SYMBOLS, tokenKind, tokenNumber, tokenSymbolText, visibleWhitespace,
+  SYMBOL_LEGEND, symbolLegendText, TOKEN_SYMBOLS, tokenKind, tokenNumber, tokensAsShown, tokenSymbolText, visibleWhitespace,
 } from '../../src/shared/token-display';
 import { formatWeight } from '../../src/shared/attention';
 import { hoverMarkdown, markdownCode } from '../../src/host/hover-card';
@@ -57,6 +57,12 @@ describe('one token vocabulary: symbols, numbers, weights', () => {
         }
       }
       assert.ok(fragments >= 2, `the text has byte fragments (${fragments})`);
+    });
+
+    it('gives the compare view (tokens without the text) the same labels as the panel', () => {
+      const shown = tokensAsShown(tokens, text);
+      assert.deepEqual(shown.map((t) => tokenSymbolText(t)), labels.map((l) => l.label));
+      assert.ok(tokens.some((t, i) => tokenSymbolText(t) !== labels[i].label), 'decoded text alone would differ (U+FFFD)');
     });
 
     it('shows every token with the same text, symbols and number in the panel and the hover card', () => {
