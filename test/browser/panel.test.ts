@@ -185,6 +185,7 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
       assert.match(w, /^\d\.\d{4}$/, 'four decimals, no percentages');
       assert.ok((title as string).endsWith(`(#${j}): ${w}`), `the tooltip gives the same number: ${title}`);
     }
+    await page.mouse.move(0, 0); // leave no token hovered for the next test
   });
 
   it('highlights exactly the targets of the hovered token in the chosen head', async () => {
@@ -200,6 +201,8 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     for (const i of [T - 1, Math.floor(T / 2), 0]) {
       await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
       await page.waitForSelector(`#tokens .token.query[data-token-index="${i}"]`);
+      // The row comes from the worker (RunData.row() is undefined until it answers): wait for its targets.
+      await page.waitForSelector('#tokens .token.target');
       const row = r.attention.data.slice(((layer * H + head) * T + i) * T, ((layer * H + head) * T + i + 1) * T);
       const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), e.dataset.weight]));
       assert.deepEqual(shown.map((s) => s[0]), expectedTargets(row), `targets of token ${i}`);
