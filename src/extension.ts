@@ -59,7 +59,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
   const walkthrough = new Walkthrough(context.extensionUri.fsPath, controller, notifier);
   command(COMMANDS.openSample, 'Open Sample Text', async () => { await walkthrough.openSample(); });
-  command(COMMANDS.showSampleAttention, 'Show Attention on the Sample', () => walkthrough.showSampleAttention());
+  command(COMMANDS.showSampleAttention, 'Analyse the Sample Text', () => walkthrough.showSampleAttention());
   command(COMMANDS.openModelGrid, 'Open the Model Grid', () => walkthrough.openModelGrid());
   return controller.api();
 }

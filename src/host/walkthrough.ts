@@ -46,6 +46,6 @@ export class Walkthrough {
   openModelGrid(): void {
     if (this.actions.showPanelView('grid')) return;
     this.notifier.warn('The Model grid is part of the Attention Lens panel, which shows no result yet: select some text and run ' +
-      '"Attention Lens: Show Attention" (or "Attention Lens: Show Attention on the Sample") first.');
+      '"Attention Lens: Show Attention" (or "Attention Lens: Analyse the Sample Text") first.');
   }
 }

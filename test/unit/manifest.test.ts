@@ -72,6 +72,16 @@ describe('manifest: menus', () => {
       assert.equal(c.category, undefined, `${e.command}: a category would show "Attention Lens: Attention Lens: …" in the palette`);
     }
   });
+
+  // Typing a command's full title in the palette and pressing Enter must run it, not another that starts the same way.
+  it('gives no command a palette label that starts with another\'s', () => {
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    const text = (v: string) => nls[/^%([^%]+)%$/.exec(v)?.[1] ?? ''] ?? v;
+    const labels = (manifest.contributes.commands as { title: string; category?: string }[])
+      .map((c) => `${c.category ? `${text(c.category)}: ` : ''}${text(c.title)}`);
+    for (const a of labels) for (const b of labels) if (a !== b) assert.ok(!b.startsWith(a), `"${b}" starts with "${a}"`);
+    assert.equal(new Set(labels).size, labels.length);
+  });
 });
 
 describe('manifest: localised strings, icon, repository, changelog', () => {
