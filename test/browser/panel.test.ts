@@ -366,6 +366,15 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.equal(await page.locator('#refusal-banner').isHidden(), true, 'a new run clears it');
   });
 
+  it('brings a view forward when the host asks (the walkthrough\'s "Open the Model Grid")', async () => {
+    await deliver(page, { type: 'showView', view: 'grid' });
+    await page.waitForFunction(() => (globalThis as any).document.body.dataset.activeView === 'grid');
+    assert.ok(await page.locator('#grid').isVisible(), 'the Model grid is on screen');
+    assert.equal((await page.evaluate(() => (globalThis as any).__getState())).view, 'grid', 'and saved as the view');
+    await deliver(page, { type: 'showView', view: 'tokens' });
+    await page.waitForFunction(() => (globalThis as any).document.body.dataset.activeView === 'tokens');
+  });
+
   it('asks the host for the model picker from the header button, by click and by Enter', async () => {
     const asked = (n: number) => page.waitForFunction((n) =>
       (globalThis as any).__posted.filter((m: any) => m.type === 'selectModel').length === n, n);
