@@ -12,6 +12,7 @@ import { ModelStatusItem } from './host/models';
 import { errorText, guardCommand, sentence } from './host/notify';
 import { AttentionPanel } from './host/panel';
 import { stopTokenizerThread } from './host/tokenizer-thread';
+import { Walkthrough } from './host/walkthrough';
 
 /** Command ids contributed in package.json. */
 export const COMMANDS = {
@@ -22,6 +23,9 @@ export const COMMANDS = {
   addModel: 'attentionLens.addModel',
   downloadModel: 'attentionLens.downloadModel',
   exportAttention: 'attentionLens.exportAttention',
+  openSample: 'attentionLens.openSample',
+  showSampleAttention: 'attentionLens.showSampleAttention',
+  openModelGrid: 'attentionLens.openModelGrid',
 } as const;
 
 /**
@@ -55,6 +59,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
+  const walkthrough = new Walkthrough(context.extensionUri.fsPath, controller, notifier);
+  command(COMMANDS.openSample, 'Open Sample Text', async () => { await walkthrough.openSample(); });
+  command(COMMANDS.showSampleAttention, 'Analyse the Sample Text', () => walkthrough.showSampleAttention());
+  command(COMMANDS.openModelGrid, 'Open the Model Grid', () => walkthrough.openModelGrid());
   return controller.api();
 }
 

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
-import { headLabel, type BackendSetting, type HeadRef, type PanelToHost } from '../shared/protocol';
+import { headLabel, type BackendSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { exportAttentionCommand } from './export-command';
@@ -22,8 +22,10 @@ import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
 import { WEBGPU_DEADLINE_MS } from '../shared/backend-fallback';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
+import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
+import { tokensAsShown } from '../shared/token-display';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -54,6 +56,8 @@ export class AttentionLensController implements vscode.Disposable {
   private runModelDir: string | undefined;
   /** Induction-probe scores by model, kept in global state across panels and reloads. */
   private readonly probes: ProbeStore;
+  /** Refusals next to the selection, when the panel is not on screen. */
+  private readonly refusalMarker = new RefusalMarker();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
@@ -122,7 +126,9 @@ export class AttentionLensController implements vscode.Disposable {
     if (isShowAttentionArgs(arg)) {
       const document = await findDocument(arg.uri);
       if (!document) {
-        this.notifier.warn(`The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`);
+        const message = `The document ${arg.uri} is not open and cannot be opened. Open it, then ${RUN_AGAIN.toLowerCase()}.`;
+        this.notifier.warn(message);
+        this.showWhereTheUserLooks(message, arg.uri);
         return undefined;
       }
       picked = pickRange(document, arg.start, arg.end);
@@ -132,8 +138,10 @@ export class AttentionLensController implements vscode.Disposable {
     if (!picked.ok) {
       if (picked.kind === 'info') this.notifier.info(picked.message);
       else this.notifier.warn(picked.message);
+      this.showWhereTheUserLooks(picked.message, isShowAttentionArgs(arg) ? arg.uri : undefined);
       return undefined;
     }
+    this.refusalMarker.clear();
     return this.run(picked);
   }
 
@@ -144,6 +152,26 @@ export class AttentionLensController implements vscode.Disposable {
       run, head: this.focusState?.head, asker: this.asker, notifier: this.notifier, panelOpen: this.panel.isOpen,
       model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown',
     }, arg);
+  }
+
+  /**
+   * Besides the toast, a refusal or a failed start is shown where the user is looking: as a banner in the panel when
+   * it is open (unless `banner` is false: a failed run's error is there already), and next to the selection in the
+   * editor when the panel is not on screen. The mark goes only to the active editor, and only when it shows `documentUri`.
+   */
+  private showWhereTheUserLooks(message: string, documentUri?: string, banner = true): void {
+    if (banner && this.panel.isOpen) this.panel.post({ type: 'refusal', message });
+    if (this.panel.isVisible) return;
+    const editor = vscode.window.activeTextEditor;
+    if (editor && (documentUri === undefined || editor.document.uri.toString() === documentUri)) this.refusalMarker.show(editor, message);
+  }
+
+  /** Brings the panel forward on `view`; false when no panel with a run is open. */
+  showPanelView(view: PanelView): boolean {
+    if (!this.panel.isOpen || !this.runs.latest()) return false;
+    this.panel.post({ type: 'showView', view });
+    this.panel.reveal();
+    return true;
   }
 
   /** attentionLens.pinHead: pins a head ({stack?, layer, head}) to the compare view. */
@@ -210,6 +238,7 @@ export class AttentionLensController implements vscode.Disposable {
   /** Closes the panel and releases every listener. */
   dispose(): void {
     this.panel.dispose();
+    this.refusalMarker.dispose();
     this.editorLink.dispose();
     this.compare.dispose();
     this.runs.dispose();
@@ -227,6 +256,7 @@ export class AttentionLensController implements vscode.Disposable {
       this.notifier.error(message);
       this.editorLink.clear();
       if (this.panel.isOpen) this.panel.post({ type: 'error', message });
+      this.showWhereTheUserLooks(message, documentUri, false);
       return run.runId;
     };
 
@@ -308,7 +338,8 @@ export class AttentionLensController implements vscode.Disposable {
       notices: runNotices,
       timings: { tokenizeMs },
     });
-    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, decoderTokens: decoder });
+    this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, text: tokenized.text,
+      decoderTokens: decoder });
     return run.runId;
   }
 
@@ -333,7 +364,7 @@ export class AttentionLensController implements vscode.Disposable {
     if (warning) this.notifier.once('warning', warning);
     if (this.runs.latest()?.runId !== run.runId) return;
     this.editorLink.setResult(run.runId, checked.patch.shapes!);
-    this.compare.setSource(run.runId, run.tokens, checked.patch.shapes!);
+    this.compare.setSource(run.runId, tokensAsShown(run.tokens, run.text), checked.patch.shapes!);
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {

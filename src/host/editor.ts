@@ -21,6 +21,8 @@ export interface LinkedRun {
   readonly documentUri: string;
   readonly documentOffset: number;
   readonly tokens: readonly TokenInfo[];
+  /** The analysed text the tokens' ranges point into (the hover card shows tokens as slices of it, as the panel does). */
+  readonly text: string;
   /** Encoder–decoder runs: the decoder's tokens (the queries of decoder and cross heads). */
   readonly decoderTokens?: readonly TokenInfo[];
 }
@@ -207,7 +209,7 @@ export class EditorLink implements vscode.Disposable {
       return undefined; // the run was replaced or the panel closed meanwhile
     }
     if (this.run !== run || this.stale) return undefined;
-    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, index, row, head, att.causal));
+    const md = new vscode.MarkdownString(hoverMarkdown(run.tokens, run.text, index, row, head, att.causal));
     md.isTrusted = false;
     md.supportHtml = false;
     return new vscode.Hover(md, this.tokenRange(document, index));

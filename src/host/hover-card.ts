@@ -1,18 +1,15 @@
 /**
  * The Markdown of the editor hover card for one token: the token, then the tokens it attends to most
- * with their weights, for the head shown in the panel. Pure (no `vscode`): returns a Markdown string.
+ * with their weights, for the head shown in the panel. It speaks the panel's vocabulary (token-display.ts):
+ * tokens numbered from #0, the same symbols for spaces, line breaks, tabs and byte fragments, weights as
+ * formatWeight writes them. Pure (no `vscode`): returns a Markdown string.
  */
 import { headLabel, type HeadRef, type TokenInfo } from '../shared/protocol';
 import { formatWeight, topK } from '../shared/attention';
+import { SYMBOL_LEGEND, tokenKind, tokenKindNote, tokenNumber, tokenSymbolText } from '../shared/token-display';
 
 /** How many attended tokens the hover card lists. */
 export const HOVER_TOP_K = 5;
-
-/** A token's text with invisible characters made visible: space ·, tab →, newline ↵. */
-export function visibleToken(text: string): string {
-  if (text.length === 0) return '∅';
-  return text.replace(/ /g, '·').replace(/\t/g, '→').replace(/\r\n|\n|\r/g, '↵');
-}
 
 /** Inline Markdown code span that survives backticks inside `text`. */
 export function markdownCode(text: string): string {
@@ -27,25 +24,43 @@ function tableCell(md: string): string {
   return md.replace(/\|/g, '\\|');
 }
 
-/** Markdown for the hover card of token `index`, given its attention row for `head`. */
-export function hoverMarkdown(tokens: readonly TokenInfo[], index: number, row: ArrayLike<number>, head: HeadRef,
+/** The legend entries whose symbol appears in one of `shown`, as "␣ space · ⏎ line break"; '' when none does. */
+export function usedSymbols(shown: readonly string[]): string {
+  return SYMBOL_LEGEND.filter((s) => shown.some((t) => t.includes(s.symbol))).map((s) => `${s.symbol} ${s.meaning}`).join(' · ');
+}
+
+/**
+ * Markdown for the hover card of token `index` of the analysed `text`, given its attention row for `head`. Tokens
+ * are shown as the panel shows them: their slice of `text`, never their decoded text (a token holding the first
+ * bytes of an emoji decodes to U+FFFD but covers the emoji).
+ */
+export function hoverMarkdown(tokens: readonly TokenInfo[], text: string, index: number, row: ArrayLike<number>, head: HeadRef,
   causal: boolean): string {
   const token = tokens[index];
+  const shownText = tokenSymbolText(token, text);
+  const note = tokenKindNote(tokenKind(token));
   const lines = [
     `**Attention Lens** · ${headLabel(head)}`,
     '',
-    `Token ${index + 1} of ${tokens.length}: ${markdownCode(visibleToken(token.text))}`,
+    `Token ${tokenNumber(index)} of ${tokens.length} (numbered from #0): ${markdownCode(shownText)}`,
     '',
   ];
+  if (note) lines.splice(3, 0, '', `_${note}_`);
+  const shown = [shownText];
   const top = topK(row, HOVER_TOP_K);
   if (top.length === 0) {
     lines.push('_No attention weights for this token._');
   } else {
     lines.push('| attends to | token | weight |', '|---|---|---:|');
     for (const j of top) {
-      lines.push(`| ${tableCell(markdownCode(visibleToken(tokens[j]?.text ?? '?')))} | #${j + 1} | ${formatWeight(row[j])} |`);
+      const t = tokens[j];
+      const label = t ? tokenSymbolText(t, text) : '?';
+      shown.push(label);
+      lines.push(`| ${tableCell(markdownCode(label))} | ${tokenNumber(j)} | ${formatWeight(row[j])} |`);
     }
   }
   if (causal && index === 0) lines.push('', '_The first token of a causal model can only attend to itself._');
+  const legend = usedSymbols(shown);
+  if (legend) lines.push('', `_${legend}_`);
   return lines.join('\n');
 }

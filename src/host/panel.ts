@@ -50,6 +50,11 @@ export class AttentionPanel implements vscode.Disposable {
     return this.panel !== undefined;
   }
 
+  /** True while the panel is on screen (open and its tab in front). */
+  get isVisible(): boolean {
+    return this.panel?.visible === true;
+  }
+
   /** Opens the panel beside the editor (or reuses it), allowing resources from `modelDirs`. */
   open(modelDirs: readonly vscode.Uri[], title: string): vscode.Webview {
     if (!this.panel) {

@@ -67,6 +67,21 @@ export function labelRules(t: LabelThresholds = LABEL_THRESHOLDS): readonly { la
   ];
 }
 
+/** What each label means, in one plain sentence (the metrics table, its legend and the grid's tooltips). */
+export const LABEL_MEANINGS: Readonly<Record<HeadLabel, string>> = {
+  'previous-token': 'Looks at the token just before each token.',
+  sink: 'Parks most of its attention on the first token when nothing else stands out (an attention sink).',
+  induction: 'Finds where the current token appeared before and looks at the token that followed it there, so a repeated pattern can be continued.',
+  duplicate: 'Looks back at earlier copies of the current token.',
+  local: 'Looks only at the few tokens nearest each token.',
+  broad: 'Spreads its attention almost evenly over all the tokens it can see.',
+};
+
+/** Labels with their meanings, for a tooltip: "previous-token: looks at the token just before each token." */
+export function describeLabels(labels: readonly HeadLabel[]): string {
+  return labels.map((l) => `${l}: ${LABEL_MEANINGS[l].charAt(0).toLowerCase()}${LABEL_MEANINGS[l].slice(1)}`).join(' ');
+}
+
 /** Short badge text of a label (grid thumbnails). */
 export const LABEL_SHORT: Readonly<Record<HeadLabel, string>> = {
   'previous-token': 'prev', sink: 'sink', induction: 'ind', duplicate: 'dup', local: 'local', broad: 'broad',

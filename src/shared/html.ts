@@ -108,6 +108,7 @@ const PANEL_BODY = `  <header id="header">
     <div id="timings" class="muted" aria-label="Timings"></div>
     <ul id="notices" aria-label="Notices"></ul>
     <div id="stale-banner" class="banner" role="status" hidden></div>
+    <div id="refusal-banner" class="banner" role="alert" hidden></div>
     <div id="error" class="banner error" role="alert" hidden></div>
     <div id="progress" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="progress-text"></span></div>
   </header>

@@ -43,6 +43,9 @@ export interface TokenInfo {
   readonly end: number;
 }
 
+/** The panel's views (its tabs). */
+export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics';
+
 /** Static facts about a model that the panel needs before inference. */
 export interface ModelInfo {
   /** Display name, e.g. "lens-gpt (bundled)". */
@@ -115,6 +118,10 @@ export type HostToPanel =
   | { readonly type: 'focusHead'; readonly head: HeadRef }
   | { readonly type: 'stale'; readonly reason: string }
   | { readonly type: 'error'; readonly message: string }
+  /** A Show Attention request was refused (whitespace-only text, binary data, …): shown as a banner above the last result. */
+  | { readonly type: 'refusal'; readonly message: string }
+  /** Bring a view of the panel to the front (the walkthrough's "Open the Model grid"). */
+  | { readonly type: 'showView'; readonly view: PanelView }
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
@@ -143,7 +150,8 @@ export interface AnswerMessage {
 }
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
-const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, editorHover: true, query: true };
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
+  query: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 

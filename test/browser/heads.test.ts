@@ -12,7 +12,7 @@ import { planScoreTaps } from '../../src/shared/score-tap';
 import { tapAll } from '../../src/shared/full-tap';
 import { valueNorms } from '../../src/shared/value-weighted';
 import { layerMean, rollout as rolloutOf, selectTargets, selfAttention } from '../../src/shared/attention';
-import { stackMetrics } from '../../src/shared/head-labels';
+import { LABEL_MEANINGS, stackMetrics, type HeadLabel } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { decodeToken, deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
@@ -90,6 +90,12 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'pinHead' && m.head.layer === 1 && m.head.head === 0));
     assert.deepEqual((await postedOfType(page, 'pinHead')).pop().head, { stack: 'self', layer: 1, head: 0 });
     assert.match(await page.locator('#metrics-legend').textContent() ?? '', /previous-token mean A\[i, i−1\] ≥ 0\.5/);
+    // Each label says what it means in plain words: under the table, and as the tooltip of every badge in it.
+    const legendText = await page.locator('#metrics-legend').textContent() ?? '';
+    for (const [label, meaning] of Object.entries(LABEL_MEANINGS)) assert.ok(legendText.includes(meaning), `the legend explains ${label}`);
+    const badgeTitles = await page.$$eval('#metrics-table .head-label', (s) => s.map((e: any) => [e.textContent, e.title]));
+    assert.ok(badgeTitles.length > 0);
+    for (const [label, title] of badgeTitles) assert.equal(title, LABEL_MEANINGS[label as HeadLabel], `tooltip of ${label}`);
     await shot(page, 'heads-metrics-dark.png');
     await setTheme(page, 'vscode-light');
     await shot(page, 'heads-metrics-light.png');
@@ -149,6 +155,11 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     await page.keyboard.press('ArrowUp');
     await page.keyboard.press('ArrowLeft');
     await page.waitForFunction(() => /Cursor: L0 H2 — .*labels: previous-token/.test((globalThis as any).document.getElementById('grid-status').textContent));
+    // The thumbnail's tooltip (it follows the keyboard cursor, and the mouse) names the head, the metric's value and the
+    // labels with their meaning.
+    const tip = await page.locator('#grid').getAttribute('title') ?? '';
+    const sink = want.find((x) => x.layer === 0 && x.head === 2)!.sink.toFixed(3);
+    assert.ok(tip.startsWith(`L0 H2, First token ${sink}. previous-token: looks at the token just before each token.`), tip);
     await shot(page, 'heads-grid-sink-cursor-dark.png');
     await page.locator('#grid-metric').click();
     await page.locator('#grid-metric vscode-option[value="previousToken"]').click();

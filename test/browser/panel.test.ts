@@ -11,6 +11,9 @@ import type { Page } from 'playwright-core';
 import { bundledModelDir, loadReference, maxAbsDiff, repoRoot, type ReferenceEntry } from '../support/model';
 import { deliver, launch, openWebview, postedOfType, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
+import { formatWeight } from '../../src/shared/attention';
+import { symbolLegendText, TOKEN_SYMBOLS } from '../../src/shared/token-display';
+import { hoverMarkdown, markdownCode } from '../../src/host/hover-card';
 
 /** WASM vs the PyTorch reference. */
 const WASM_TOLERANCE = 1e-5;
@@ -137,6 +140,52 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     assert.ok(maxAbsDiff(r.attention.data, wasmResults.get(k).attention.data) <= 1e-6, 'the WASM result of the same input');
     assert.equal(await page.locator('#backend').getAttribute('data-backend'), 'wasm');
     assert.equal(await page.locator('#backend').getAttribute('title'), r.fallbackReason, 'the header says why');
+  });
+
+  it('speaks the hover card\'s vocabulary: the same token text, symbols, #0-based numbers and weight format', async () => {
+    // Emoji split into byte fragments, a ZWJ family, accents, a tab and line breaks, tokenized as the host does.
+    const text = 'Family: 👨‍👩‍👧 at home.\n\tCafé, déjà vu 😀😀 end.';
+    const tokens = tokenize(bundledModelDir, text);
+    const msg = { ...showMessage(server, 19, refs[0], 'wasm'), text, tokens };
+    await deliver(page, msg);
+    const r = await waitForPosted(page, 'result', 19);
+    const T = r.attention.queries;
+    const shown = await page.$$eval('#tokens .token', (els) => els.map((e: any) => ({
+      i: Number(e.dataset.tokenIndex), text: e.querySelector('.tok-text').textContent, title: e.title, label: e.getAttribute('aria-label'),
+    })));
+    assert.equal(shown.length, tokens.length);
+    let fragments = 0;
+    for (const t of shown) {
+      // What the editor's hover card writes for the same token (its own code, run here in Node).
+      const md = hoverMarkdown(tokens, text, t.i, new Array(T).fill(0), { stack: 'self', layer: 0, head: 0 }, true);
+      assert.ok(md.includes(`Token #${t.i} of ${T} (numbered from #0): ${markdownCode(t.text)}`), `token ${t.i}: panel “${t.text}”, card:\n${md}`);
+      assert.match(t.label, new RegExp(`^token #${t.i}:`));
+      if (t.text === TOKEN_SYMBOLS.fragment) {
+        fragments++;
+        assert.match(t.title, /byte fragment/, 'a fragment\'s tooltip says what it is');
+      }
+    }
+    assert.ok(fragments >= 2, `the emoji gave byte fragments (${fragments})`);
+    assert.ok(shown.some((t) => t.text.includes('⇥')) && shown.some((t) => t.text.includes('⏎')) && shown.some((t) => t.text.includes('␣')));
+    const legend = await page.locator('#tokens-legend').textContent() ?? '';
+    assert.ok(legend.includes(symbolLegendText()), `the legend explains the symbols: ${legend}`);
+    // Weights under the targets are written as everywhere else (formatWeight), equal to the weight itself.
+    const i = T - 1;
+    await selectDropdown(page, 'layer-select', '0');
+    await selectDropdown(page, 'head-select', '0');
+    await page.locator(`#tokens .token[data-token-index="${i}"]`).hover();
+    await page.waitForSelector(`#tokens .token.query[data-token-index="${i}"]`);
+    await page.waitForSelector('#tokens .token.target');
+    const row = r.attention.data.slice(i * T, (i + 1) * T); // layer 0, head 0
+    const weights = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex),
+      e.querySelector('.tok-weight').textContent, e.title]));
+    assert.ok(weights.length >= 3);
+    for (const [j, w, title] of weights) {
+      assert.equal(w, formatWeight(row[j as number]), `weight under #${j}`);
+      assert.match(w, /^\d\.\d{4}$/, 'four decimals, no percentages');
+      assert.ok((title as string).endsWith(`(#${j}): ${w}`), `the tooltip gives the same number: ${title}`);
+    }
+    await page.mouse.move(0, 0); // leave no token hovered for the next test
   });
 
   it('highlights exactly the targets of the hovered token in the chosen head', async () => {
@@ -300,6 +349,30 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await deliver(page, { type: 'error', message: 'Something went wrong (test).' });
     await page.waitForSelector('#error[role="alert"]:not([hidden])');
     assert.equal(await page.locator('#error').textContent(), 'Something went wrong (test).');
+  });
+
+  it('shows a refused request as a banner above the result still on show, with the fix, until the next run', async () => {
+    const message = 'The selection is only whitespace, so there is nothing to analyse: select some text and run "Attention Lens: Show Attention" again.';
+    const tokensBefore = await page.$$eval('#tokens .token', (e) => e.length);
+    await deliver(page, { type: 'refusal', message });
+    await page.waitForSelector('#refusal-banner:not([hidden])');
+    assert.equal(await page.locator('#refusal-banner').textContent(), `Not run: ${message}`);
+    assert.equal(await page.locator('#refusal-banner').getAttribute('role'), 'alert');
+    assert.ok(await page.locator('#refusal-banner').isVisible(), 'on screen, not just in the DOM');
+    assert.equal(await page.$$eval('#tokens .token', (e) => e.length), tokensBefore, 'the last result stays');
+    await shot(page, 'panel-refusal-dark.png');
+    await deliver(page, showMessage(server, 40, refs[0], 'wasm'));
+    await waitForPosted(page, 'result', 40);
+    assert.equal(await page.locator('#refusal-banner').isHidden(), true, 'a new run clears it');
+  });
+
+  it('brings a view forward when the host asks (the walkthrough\'s "Open the Model Grid")', async () => {
+    await deliver(page, { type: 'showView', view: 'grid' });
+    await page.waitForFunction(() => (globalThis as any).document.body.dataset.activeView === 'grid');
+    assert.ok(await page.locator('#grid').isVisible(), 'the Model grid is on screen');
+    assert.equal((await page.evaluate(() => (globalThis as any).__getState())).view, 'grid', 'and saved as the view');
+    await deliver(page, { type: 'showView', view: 'tokens' });
+    await page.waitForFunction(() => (globalThis as any).document.body.dataset.activeView === 'tokens');
   });
 
   it('asks the host for the model picker from the header button, by click and by Enter', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { selfAttention } from '../../src/shared/attention';
 import {
-  inductionProbe, inductionScores, LABEL_THRESHOLDS, labelHead, labelRules, mulberry32, PROBE_PERIOD, probePeriod, sortMetrics, stackMetrics,
+  describeLabels, inductionProbe, inductionScores, LABEL_MEANINGS, LABEL_THRESHOLDS, labelHead, labelRules, mulberry32, PROBE_PERIOD, probePeriod,
+  sortMetrics, stackMetrics,
   type HeadMetricValues,
 } from '../../src/shared/head-labels';
 
@@ -108,5 +109,21 @@ describe('head labels from per-head metrics', () => {
     assert.deepEqual(sortMetrics(rows, 'head', true).map((r) => `${r.layer}.${r.head}`), ['1.1', '1.0', '0.1', '0.0']);
     const withNull = stackMetrics(selfAttention(2, 2, ids.length, stack, true), ids);
     assert.equal(sortMetrics(withNull, 'duplicate', true)[0].layer, 0);
+  });
+});
+
+describe('head labels in plain words', () => {
+  it('gives every label one short sentence, and every rule its label', () => {
+    const labels = labelRules().map((r) => r.label);
+    assert.deepEqual(Object.keys(LABEL_MEANINGS).sort(), [...labels].sort());
+    for (const l of labels) {
+      const m = LABEL_MEANINGS[l];
+      assert.match(m, /^[A-Z][^.]*\.$/, `${l}: one sentence`);
+      assert.ok(m.length <= 160, `${l}: short (${m.length})`);
+      assert.ok(!/A\[|≥|≤/.test(m), `${l}: words, not a formula`);
+    }
+    assert.equal(describeLabels(['previous-token', 'sink']),
+      'previous-token: looks at the token just before each token. sink: parks most of its attention on the first token when nothing ' +
+      'else stands out (an attention sink).');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isValidHead, parseHeadRef, sameHead, weightBuckets } from '../../src/host/attention-math';
 import { unpackAttention } from '../../src/shared/attention';
-import { hoverMarkdown, markdownCode, visibleToken } from '../../src/host/hover-card';
+import { hoverMarkdown, markdownCode } from '../../src/host/hover-card';
 
 describe('host attention maths', () => {
   it('buckets weights relative to the row maximum into 5 levels', () => {
@@ -34,9 +34,7 @@ describe('host attention maths', () => {
 });
 
 describe('host hover card', () => {
-  it('makes whitespace visible and code spans safe', () => {
-    assert.equal(visibleToken(' the\n'), '·the↵');
-    assert.equal(visibleToken(''), '∅');
+  it('makes code spans safe', () => {
     assert.equal(markdownCode('a`b'), '``a`b``');
     assert.equal(markdownCode('`x'), '`` `x ``');
   });
@@ -45,12 +43,13 @@ describe('host hover card', () => {
     const tokens = [
       { id: 1, text: 'The', start: 0, end: 3 }, { id: 2, text: ' cat', start: 3, end: 7 }, { id: 3, text: ' a|b', start: 7, end: 11 },
     ];
-    const md = hoverMarkdown(tokens, 2, [0.6, 0.1, 0.3], { stack: 'self', layer: 1, head: 2 }, true);
+    const md = hoverMarkdown(tokens, 'The cat a|b', 2, [0.6, 0.1, 0.3], { stack: 'self', layer: 1, head: 2 }, true);
     assert.match(md, /L1 H2/);
-    assert.match(md, /Token 3 of 3/);
+    assert.match(md, /Token #2 of 3 \(numbered from #0\)/);
     const rows = md.split('\n').filter((l) => l.startsWith('| `'));
     assert.equal(rows.length, 3);
-    assert.match(rows[0], /`The` \| #1 \| 0\.60/);
-    assert.match(rows[1], /·a\\\|b/, 'pipes are escaped inside table cells');
+    assert.match(rows[0], /`The` \| #0 \| 0\.6000 \|/);
+    assert.match(rows[1], /`␣a\\\|b` \| #2 \| 0\.3000/, 'pipes are escaped inside table cells');
+    assert.match(md, /_␣ space_$/, 'the symbols used are explained under the table');
   });
 });

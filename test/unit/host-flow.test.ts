@@ -186,7 +186,7 @@ describe('host flow against a stubbed VS Code', () => {
     const doc = (stub.module.window as { activeTextEditor: { document: import('./host-vscode-stub').StubDocument } }).activeTextEditor.document;
     const hover = await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(snap.documentOffset + snap.tokens[2].start)) as
       { contents: { value: string } };
-    assert.match(hover.contents.value, /Token 3 of/);
+    assert.match(hover.contents.value, /Token #2 of/);
     assert.deepEqual(lastPosted('editorHover'), { type: 'editorHover', tokenIndex: 2 });
     assert.equal(await stub.state.hoverProviders[0].provideHover(doc, doc.positionAt(0)), undefined, 'outside the analysed text');
 
@@ -432,6 +432,48 @@ describe('host flow against a stubbed VS Code', () => {
     assert.equal([...stub.state.decorations.values()].reduce((n, r) => n + r.length, 0), 0);
     await run();
     assert.equal(stub.state.panelsCreated, 2, 'a closed panel is created again');
+  });
+
+  it('shows a refusal where the user looks: a banner in the open panel, a mark after the selection when the panel is closed', async () => {
+    type Mark = { range: { start: { line: number; character: number } }; hoverMessage: string; renderOptions: { after: { contentText: string } } };
+    const marks = () => [...stub.state.decorations].filter(([t]) => (t as { options?: { after?: unknown } }).options?.after)
+      .flatMap(([, r]) => r as unknown as Mark[]);
+    // The panel is open (the test above ran again): a whitespace-only selection is refused in a banner there too.
+    stub.fromPanel({ type: 'ready' });
+    stub.openEditor('  \t  ', [[0, 5]]);
+    assert.equal(await run(), undefined);
+    const banner = lastPosted('refusal');
+    assert.match(String(banner?.message), /only whitespace, so there is nothing to analyse: select some text and run "Attention Lens: Show Attention" again/);
+    assert.equal(banner!.message, api.messages().at(-1)!.text, 'the banner says what the toast says');
+    assert.equal(marks().length, 0, 'no mark in the editor while the panel is on screen');
+
+    // The panel closed: binary data is refused next to the selection (end of the line the selection ends on), with the fix.
+    stub.closePanel();
+    const postsBefore = posted().length;
+    const text = 'Header line\nPK\u0003\u0004\u0000\u0000\u0001\u0002 data\nlast';
+    stub.openEditor(text, [[12, 24]]);
+    assert.equal(await run(), undefined);
+    const [mark] = marks();
+    assert.ok(mark, 'a mark next to the selection');
+    assert.match(api.messages().at(-1)!.text, /binary/);
+    assert.equal(mark.hoverMessage, api.messages().at(-1)!.text, 'the whole message on hover');
+    assert.ok(mark.renderOptions.after.contentText.startsWith('⚠ Attention Lens: The selection looks like binary data'), mark.renderOptions.after.contentText);
+    assert.deepEqual([mark.range.start.line, mark.range.start.character], [1, text.split('\n')[1].length]);
+    assert.equal(posted().length, postsBefore, 'nothing is sent to a closed panel');
+    stub.select(0, 6);
+    assert.equal(marks().length, 0, 'moving the selection takes the mark away');
+
+    // A model that cannot load, with the panel closed: the error is marked there too; the next good run clears it.
+    stub.state.config.defaultModel = '/nonexistent/model-folder';
+    try {
+      stub.openEditor('Some text.', [[0, 10]]);
+      await api.waitForRun(await run());
+      assert.match(marks()[0]?.hoverMessage ?? '', /cannot load its model.*\/nonexistent\/model-folder does not exist/);
+    } finally {
+      delete stub.state.config.defaultModel;
+    }
+    await run();
+    assert.equal(marks().length, 0, 'a run that starts clears the mark');
   });
 });
 

@@ -162,6 +162,8 @@ export interface VscodeStub {
   closePanel(): void;
   /** Clears the active editor. */
   noEditor(): void;
+  /** Moves the active editor's selection (UTF-16 offsets) and fires onDidChangeTextEditorSelection. */
+  select(start: number, end: number): void;
   /** Makes the workspace trusted and fires onDidGrantWorkspaceTrust. */
   grantTrust(): void;
   /** A fresh panel object as VS Code would hand to a serializer after a reload. */
@@ -193,9 +195,11 @@ export function installVscodeStub(): VscodeStub {
   let htmlWaiters: ((h: string) => void)[] = [];
   const changeDoc = new Emitter<{ document: StubDocument; contentChanges: unknown[] }>();
   const visibleEditorsChanged = new Emitter<unknown>();
+  const selectionChanged = new Emitter<{ textEditor: unknown }>();
   const fromWebview = new Emitter<unknown>();
   const panelDisposed = new Emitter<void>();
   const docs: StubDocument[] = [];
+  let untitled = 0;
   let active: Record<string, unknown> | undefined;
   const editors: Record<string, unknown>[] = [];
   let panel: Record<string, unknown> | undefined;
@@ -209,6 +213,7 @@ export function installVscodeStub(): VscodeStub {
     setStatusBarMessage: (text: string) => { state.statusMessages.push(text); return disposable; },
     createTextEditorDecorationType: (o: unknown) => ({ options: o, dispose: () => undefined }),
     onDidChangeVisibleTextEditors: visibleEditorsChanged.event,
+    onDidChangeTextEditorSelection: selectionChanged.event,
     createStatusBarItem: () => {
       const item: StubState['statusItems'][number] & { show(): void; dispose(): void } = {
         show: () => undefined,
@@ -219,7 +224,8 @@ export function installVscodeStub(): VscodeStub {
     },
     registerWebviewViewProvider: (_id: string, p: StubState['viewProvider']) => { state.viewProvider = p; return disposable; },
     registerWebviewPanelSerializer: (_id: string, s: StubState['serializer']) => { state.serializer = s; return disposable; },
-    showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d),
+    // A document not shown yet gets an editor, which becomes the active one (untitled documents the host opens).
+    showTextDocument: async (d: StubDocument) => editors.find((e) => e.document === d) ?? showEditor(d, [[0, 0]]),
     showQuickPick: async () => undefined,
     /** Runs the task at once with a token that is never cancelled (tests replace it to cancel). */
     withProgress: (_o: unknown, task: (p: { report(v: unknown): void }, t: { isCancellationRequested: boolean }) => Promise<unknown>) =>
@@ -299,7 +305,14 @@ export function installVscodeStub(): VscodeStub {
       }),
       onDidChangeTextDocument: changeDoc.event,
       onDidChangeConfiguration: configChanged.event,
-      openTextDocument: async (u: Uri) => docs.find((d) => d.uri.toString() === u.toString()) ?? Promise.reject(new Error('nope')),
+      openTextDocument: async (u: Uri | { content: string }) => {
+        if ('content' in u) {
+          const doc = new StubDocument(Uri.parse(`untitled:Untitled-${++untitled}`), u.content);
+          docs.push(doc);
+          return doc;
+        }
+        return docs.find((d) => d.uri.toString() === u.toString()) ?? Promise.reject(new Error('nope'));
+      },
     },
     languages: {
       registerHoverProvider: (_sel: unknown, p: StubState['hoverProviders'][number]) => {
@@ -317,22 +330,26 @@ export function installVscodeStub(): VscodeStub {
   M._load = function (req: string, ...rest: unknown[]) {
     return req === 'vscode' ? module : orig.call(this, req, ...rest);
   };
-  let untitled = 0;
+  /** Shows `doc` in the one editor, active, with `selections` (UTF-16 offsets). */
+  function showEditor(doc: StubDocument, selections: [number, number][]): Record<string, unknown> {
+    const sels = selections.map(([a, b]) => new Selection(doc.positionAt(a), doc.positionAt(b)));
+    const editor: Record<string, unknown> = {
+      document: doc, selections: sels, selection: sels[0], viewColumn: 1,
+      setDecorations: (type: unknown, ranges: Range[]) => state.decorations.set(type, ranges),
+      revealRange: () => undefined,
+    };
+    editors.splice(0, editors.length, editor);
+    active = editor;
+    visibleEditorsChanged.fire(editors);
+    return editor;
+  }
   return {
     module,
     state,
     openEditor(text, selections, uri = Uri.parse(`untitled:Untitled-${++untitled}`)) {
       const doc = new StubDocument(uri, text);
       docs.push(doc);
-      const sels = selections.map(([a, b]) => new Selection(doc.positionAt(a), doc.positionAt(b)));
-      const editor: Record<string, unknown> = {
-        document: doc, selections: sels, selection: sels[0], viewColumn: 1,
-        setDecorations: (type: unknown, ranges: Range[]) => state.decorations.set(type, ranges),
-        revealRange: () => undefined,
-      };
-      editors.splice(0, editors.length, editor);
-      active = editor;
-      visibleEditorsChanged.fire(editors);
+      showEditor(doc, selections);
       return doc;
     },
     fromPanel: (msg) => fromWebview.fire(msg),
@@ -346,6 +363,13 @@ export function installVscodeStub(): VscodeStub {
     },
     closePanel: () => (panel?.dispose as () => void)?.(),
     noEditor: () => { active = undefined; },
+    select(start, end) {
+      const editor = active!;
+      const doc = editor.document as StubDocument;
+      const sel = new Selection(doc.positionAt(start), doc.positionAt(end));
+      Object.assign(editor, { selection: sel, selections: [sel] });
+      selectionChanged.fire({ textEditor: editor });
+    },
     grantTrust: () => { state.trusted = true; trustGranted.fire(); },
     restoredPanel: () => makePanel(),
     compareView() {

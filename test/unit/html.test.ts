@@ -58,7 +58,7 @@ describe('html: panel document', () => {
     assert.ok(html.includes('<title>Attention &lt;Lens&gt;</title>'));
   });
   it('has the elements the panel script and tests rely on', () => {
-    for (const id of ['backend', 'timings', 'notices', 'stale-banner', 'error', 'progress', 'layer-select', 'head-select',
+    for (const id of ['backend', 'timings', 'notices', 'stale-banner', 'refusal-banner', 'error', 'progress', 'layer-select', 'head-select',
       'pin-head', 'change-model', 'tokens', 'heatmap', 'heatmap-tip', 'grid']) {
       assert.ok(html.includes(`id="${id}"`), id);
     }

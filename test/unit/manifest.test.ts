@@ -58,6 +58,32 @@ describe('manifest: keybindings', () => {
   });
 });
 
+describe('manifest: menus', () => {
+  // A context menu shows a command's title without its category: "Show Attention" alone did not say whose it was.
+  it('names the extension in every editor context menu entry, and the palette shows no doubled prefix', () => {
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    const text = (v: string) => nls[/^%([^%]+)%$/.exec(v)?.[1] ?? ''] ?? v;
+    const commands: { command: string; title: string; category?: string }[] = manifest.contributes.commands;
+    const entries: { command: string }[] = manifest.contributes.menus['editor/context'];
+    assert.ok(entries.some((e) => e.command === 'attentionLens.showAttention'));
+    for (const e of entries) {
+      const c = commands.find((x) => x.command === e.command)!;
+      assert.match(text(c.title), /^Attention Lens: /, `${e.command} in the context menu reads "${text(c.title)}"`);
+      assert.equal(c.category, undefined, `${e.command}: a category would show "Attention Lens: Attention Lens: …" in the palette`);
+    }
+  });
+
+  // Typing a command's full title in the palette and pressing Enter must run it, not another that starts the same way.
+  it('gives no command a palette label that starts with another\'s', () => {
+    const nls: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.nls.json'), 'utf8'));
+    const text = (v: string) => nls[/^%([^%]+)%$/.exec(v)?.[1] ?? ''] ?? v;
+    const labels = (manifest.contributes.commands as { title: string; category?: string }[])
+      .map((c) => `${c.category ? `${text(c.category)}: ` : ''}${text(c.title)}`);
+    for (const a of labels) for (const b of labels) if (a !== b) assert.ok(!b.startsWith(a), `"${b}" starts with "${a}"`);
+    assert.equal(new Set(labels).size, labels.length);
+  });
+});
+
 describe('manifest: localised strings, icon, repository, changelog', () => {
   const raw = fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8');
   const placeholders = [...raw.matchAll(/"%([^"%]+)%"/g)].map((m) => m[1]);

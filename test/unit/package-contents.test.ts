@@ -29,6 +29,15 @@ describe('package: what the .vsix ships (.vscodeignore, listed by vsce)', functi
     assert.ok(files.some((f) => /^dist\/ort\/.+\.wasm$/.test(f)), 'an onnxruntime .wasm is shipped (no CDN)');
   });
 
+  it('ships every file the Get Started walkthrough shows or opens (its step markdown and the sample text)', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    type Step = { media: { markdown?: string; image?: string; svg?: string } };
+    const steps: Step[] = manifest.contributes.walkthroughs.flatMap((w: { steps: Step[] }) => w.steps);
+    const needed = [...steps.flatMap((s) => [s.media.markdown, s.media.image, s.media.svg].filter((f): f is string => !!f)), 'media/walkthrough/sample.txt'];
+    assert.ok(needed.length >= 5);
+    for (const f of needed) assert.ok(files.includes(f), `${f} is shipped`);
+  });
+
   it('ships nothing but dist/, media/, models/ and the manifest and docs', () => {
     const allowedTop = new Set(['package.json', 'package.nls.json', 'README.md', 'LICENSE', 'CHANGELOG.md']);
     const stray = files.filter((f) => !/^(dist|media|models)\//.test(f) && !allowedTop.has(f));

@@ -1,34 +1,29 @@
-/** How a token is shown: whitespace made visible (␣ ⏎ →), empty byte fragments marked, labels shortened. */
+/**
+ * How a token is shown in the webviews: the shared vocabulary (src/shared/token-display.ts: ␣ ⏎ ⇥ ◌, ⋯ for
+ * byte fragments, #0-based numbers), plus labels shortened for axes and tooltips.
+ */
 import type { TokenInfo } from '../../src/shared/protocol';
+import { tokenKind, tokenKindNote, tokenNumber, tokenSymbolText, visibleWhitespace, type TokenKind } from '../../src/shared/token-display';
+
+export { visibleWhitespace };
 
 /** A token ready for display. */
 export interface TokenLabel {
-  /** Visible text: spaces as ␣, newlines as ⏎, tabs as →. */
+  /** Visible text: the shared symbols for spaces, line breaks, tabs and byte fragments. */
   readonly label: string;
   /** The raw text the token covers. */
   readonly raw: string;
   /** 'fragment' for a token that only continues a multi-byte character; 'special' for one with no range. */
-  readonly kind: 'text' | 'special' | 'fragment';
+  readonly kind: TokenKind;
   /** True when the token ends with a line break (the tokens view breaks the line after it). */
   readonly breaksLine: boolean;
 }
 
-/** Makes whitespace and invisible characters visible. */
-export function visibleWhitespace(s: string): string {
-  return s
-    .replace(/\r\n|\n|\r/g, '⏎')
-    .replace(/ /g, '␣')
-    .replace(/\t/g, '→')
-    .replace(/[\u200b-\u200f\u2060\ufeff]/g, '◌');
-}
-
 /** Display form of token `t` of the tokenized `text`. */
 export function tokenLabel(t: TokenInfo, text: string): TokenLabel {
-  const hasRange = t.start >= 0 && t.end >= t.start;
-  const raw = hasRange && t.end > t.start ? text.slice(t.start, t.end) : hasRange ? '' : t.text;
-  const kind = !hasRange ? 'special' : raw === '' ? 'fragment' : 'text';
-  const label = kind === 'fragment' ? '·' : visibleWhitespace(raw) || '∅';
-  return { label, raw, kind, breaksLine: /[\r\n]$/.test(raw) };
+  const kind = tokenKind(t);
+  const raw = kind === 'text' ? text.slice(t.start, t.end) : kind === 'fragment' ? '' : t.text;
+  return { label: tokenSymbolText(t, text), raw, kind, breaksLine: /[\r\n]$/.test(raw) };
 }
 
 /** A label cut to `max` characters (code points) with an ellipsis, for axis labels. */
@@ -39,5 +34,11 @@ export function shortLabel(label: string, max = 10): string {
 
 /** Quoted description used in tooltips and summaries: “␣cat” (#2). */
 export function describeToken(labels: readonly TokenLabel[], i: number): string {
-  return `“${shortLabel(labels[i]?.label ?? '?', 16)}” (#${i})`;
+  return `“${shortLabel(labels[i]?.label ?? '?', 16)}” (${tokenNumber(i)})`;
+}
+
+/** The tooltip of a token chip: its description, and what a fragment or special token is. */
+export function tokenTitle(labels: readonly TokenLabel[], i: number): string {
+  const note = tokenKindNote(labels[i]?.kind ?? 'text');
+  return note ? `${describeToken(labels, i)}: ${note}` : describeToken(labels, i);
 }

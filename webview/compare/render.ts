@@ -10,7 +10,8 @@ import { isCausal } from '../../src/shared/onnx-tap';
 import { headLabel, type HeadRef, type TokenInfo } from '../../src/shared/protocol';
 import { attentionImage, blitMatrix, divergingImage, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { shortLabel, visibleWhitespace } from '../common/token-text';
+import { shortLabel } from '../common/token-text';
+import { tokenNumber, tokenSymbolText } from '../../src/shared/token-display';
 
 /** Data of one 'compare' message, decoded. */
 export interface CompareData {
@@ -91,7 +92,8 @@ let currentDiff: Float32Array = new Float32Array(0);
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
 function tokenText(tokens: readonly TokenInfo[], i: number): string {
-  return `“${shortLabel(visibleWhitespace(tokens[i]?.text ?? '') || '∅', 14)}” (#${i})`;
+  const t = tokens[i];
+  return `“${shortLabel(t ? tokenSymbolText(t) : '?', 14)}” (${tokenNumber(i)})`;
 }
 
 /** Attaches a hover tooltip (query, key, value) to a matrix canvas drawn at `size` px. */

@@ -7,7 +7,7 @@
 import { maxValue, rgbaToCss, weightToAlpha, withAlpha } from '../../src/shared/colors';
 import { formatWeight, selectTargets, topK } from '../../src/shared/attention';
 import { rampCanvas } from '../common/canvas';
-import { describeToken, type TokenLabel } from '../common/token-text';
+import { describeToken, tokenTitle, type TokenLabel } from '../common/token-text';
 import type { RunData } from './state';
 import type { TokensViewEvents, TokensViewModel } from './tokens-view';
 
@@ -148,7 +148,7 @@ export class CrossTokensView {
     this.keys.forEach((span, j) => {
       const on = !!row && targets.has(j);
       span.classList.toggle('target', on);
-      (span.children[1] as HTMLElement).textContent = on ? (row[j] < 0.005 ? '<1%' : `${Math.round(row[j] * 100)}%`) : '';
+      (span.children[1] as HTMLElement).textContent = on ? formatWeight(row[j]) : '';
       if (on) {
         span.dataset.weight = formatWeight(row[j]);
         span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row[j], max)));
@@ -156,7 +156,7 @@ export class CrossTokensView {
       } else {
         delete span.dataset.weight;
         span.style.backgroundColor = '';
-        span.title = '';
+        span.title = tokenTitle(run.keyLabels, j);
       }
     });
     this.renderLegend(m, max);

@@ -156,8 +156,8 @@ export class ExplainView {
       const chip = el('span', k === e.key ? 'chip chosen' : 'chip');
       chip.dataset.key = String(k);
       chip.style.setProperty('--al-fill', `${Math.round(Math.min(1, e.row[k] / Math.max(1e-9, Math.max(...e.row))) * 100)}%`);
-      chip.append(el('span', 'chip-token', run.labels[k]?.label ?? `#${k}`), el('span', 'chip-num', `${num(s, 2)} → ${num(e.row[k], 3)}`));
-      chip.title = `${describeToken(run.labels, k)}: score ${num(s)}, weight ${num(e.row[k], 6)}`;
+      chip.append(el('span', 'chip-token', run.labels[k]?.label ?? `#${k}`), el('span', 'chip-num', `${num(s, 2)} → ${formatWeight(e.row[k])}`));
+      chip.title = `${describeToken(run.labels, k)}: score ${num(s)}, weight ${formatWeight(e.row[k])}`;
       box.append(chip);
     });
     flushMasked(e.logits.length - 1);

@@ -7,7 +7,7 @@
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { servedImage, blitMatrix, canvasFont, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
+import { describeLabels, LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
 import { formatMetric, isValueMetric, metricInfo, VALUE_METRICS, type ValueMetric } from './metric-info';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
@@ -74,8 +74,7 @@ export class GridView {
     this.canvas.addEventListener('mousemove', (ev) => {
       const c = this.cellAt(ev.offsetX, ev.offsetY);
       this.canvas.style.cursor = c ? 'pointer' : 'default';
-      const value = c && this.model ? this.valueText(this.model, c[0], this.headOf(c[1])) : '';
-      this.canvas.title = c ? `L${c[0]} ${headChoiceLabel(this.headOf(c[1]))}${value}: click to select, double-click to open` : '';
+      this.canvas.title = c && this.model ? this.tip(this.model, c[0], this.headOf(c[1])) : '';
     });
     this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
     this.canvas.addEventListener('focus', () => {
@@ -116,6 +115,13 @@ export class GridView {
   private valueText(m: GridModel, layer: number, head: HeadChoice): string {
     const r = this.metricsOf(m, layer, head);
     return r ? `, ${metricInfo(m.metric).label} ${formatMetric(r, m.metric)}` : '';
+  }
+
+  /** A thumbnail's tooltip: the head, the chosen metric's value, its labels with what they mean, and what a click does. */
+  private tip(m: GridModel, layer: number, head: HeadChoice): string {
+    const labels = typeof head === 'number' ? m.labels?.(layer, head) ?? [] : [];
+    return `L${layer} ${headChoiceLabel(head)}${this.valueText(m, layer, head)}.` + (labels.length ? ` ${describeLabels(labels)}` : '') +
+      ' Click to select, double-click to open.';
   }
 
   /** Forgets cached thumbnails (new run or theme). */
@@ -324,6 +330,7 @@ export class GridView {
     const [cr, cc] = this.cursor ?? [m.layer, this.colOf(m.head)];
     const here = `L${cr} ${headChoiceLabel(this.headOf(cc))}`;
     const selected = `Selected: L${m.layer} ${headChoiceLabel(m.head)}${this.valueText(m, m.layer, m.head)}.`;
+    if (document.activeElement === this.canvas) this.canvas.title = this.tip(m, cr, this.headOf(cc));
     this.status.textContent = document.activeElement === this.canvas
       ? `${selected} Cursor: ${here}${this.cursorMetrics(m, cr, this.headOf(cc))}. Enter selects, Alt+Enter opens the heatmap.`
       : `${selected} Click a thumbnail to select it, double-click to open it in the Heatmap.`;
@@ -334,12 +341,12 @@ export class GridView {
     if (pending > 0) this.nextFrame = requestAnimationFrame(() => { if (this.model === m) this.draw(m); });
   }
 
-  /** " — Prev-token 0.887, First token 0.000, …; labels: previous-token" for the cursor's head, '' for the mean column. */
+  /** " — Prev-token 0.887, First token 0.000, …; labels: previous-token: looks at …" for the cursor's head, '' for the mean column. */
   private cursorMetrics(m: GridModel, layer: number, head: HeadChoice): string {
     const r = this.metricsOf(m, layer, head);
     if (!r || typeof head !== 'number') return typeof head === 'number' ? '' : ' (metrics are per head)';
     const labels = m.labels?.(layer, head) ?? [];
     return ` — ${VALUE_METRICS.map((c) => `${c.label} ${formatMetric(r, c.key)}`).join(', ')}` +
-      (labels.length ? `; labels: ${labels.join(', ')}` : '');
+      (labels.length ? `; labels: ${describeLabels(labels)}` : '');
   }
 }

@@ -107,6 +107,16 @@ export class Header {
     el.hidden = !reason;
   }
 
+  /**
+   * Shows why the last Show Attention request did not run (role=alert), above the result still on show, or clears it
+   * with `undefined`. The message names the fix ("select some text and run … again").
+   */
+  setRefusal(message: string | undefined): void {
+    const el = $('refusal-banner');
+    el.textContent = message ? `Not run: ${message}` : '';
+    el.hidden = !message;
+  }
+
   /** Shows an error (role=alert), or clears it with `undefined`. */
   setError(message: string | undefined): void {
     const el = $('error');

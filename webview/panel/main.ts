@@ -267,6 +267,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setSource(msg.model.name, msg.documentLabel);
   header.setNotices(encoderOnly(msg) ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
   header.setStale(undefined);
+  header.setRefusal(undefined);
   header.setError(undefined);
   header.setBackend(undefined);
   header.setTimings(timings);
@@ -350,6 +351,15 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'error':
       header.setProgress(undefined);
       header.setError(msg.message);
+      break;
+    case 'showView':
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'grid' || msg.view === 'metrics') {
+        state.view = msg.view;
+        changed();
+      }
+      break;
+    case 'refusal':
+      header.setRefusal(msg.message);
       break;
     case 'editorHover':
       setHover(msg.tokenIndex !== null && run && msg.tokenIndex >= 0 && msg.tokenIndex < run.T ? msg.tokenIndex : null);

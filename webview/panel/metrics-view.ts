@@ -4,7 +4,7 @@
  * head; "Pin" pins it to the compare view. The thresholds behind the labels are listed under the table.
  */
 import type { HeadChoice } from './state';
-import { labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
+import { LABEL_MEANINGS, labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import { METRIC_COLUMNS } from './metric-info';
 
 /** Callbacks from the table. */
@@ -106,6 +106,7 @@ export class MetricsView {
           const s = document.createElement('span');
           s.className = `head-label label-${l}`;
           s.textContent = l;
+          s.title = LABEL_MEANINGS[l];
           labels.append(s);
         }
         tr.append(labels);
@@ -146,7 +147,11 @@ export class MetricsView {
       const s = document.createElement('span');
       s.className = `head-label label-${r.label}`;
       s.textContent = r.label;
-      li.append(s, ` ${r.rule}`);
+      s.title = LABEL_MEANINGS[r.label];
+      const meaning = document.createElement('span');
+      meaning.className = 'label-meaning';
+      meaning.textContent = LABEL_MEANINGS[r.label];
+      li.append(s, ` ${r.rule}. `, meaning);
       ul.append(li);
     }
     this.legend.replaceChildren(intro, ul);

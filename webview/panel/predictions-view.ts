@@ -4,7 +4,8 @@
  * them and sends the top five), with their probabilities as bars. Token strings come from the model's tokenizer.json (fetched once per URI).
  */
 import { vocabStrings } from '../../src/shared/predictions';
-import { describeToken } from '../common/token-text';
+import { describeToken, visibleWhitespace } from '../common/token-text';
+import { TOKEN_SYMBOLS } from '../../src/shared/token-display';
 import type { RunData } from './state';
 
 const vocabs = new Map<string, Promise<string[]>>();
@@ -32,8 +33,9 @@ export interface PredictionsModel {
 /** Shows a token string with visible whitespace, or its id when unknown. */
 function tokenText(strings: readonly string[], id: number): string {
   const s = strings[id];
-  if (s === undefined) return `#${id}`;
-  return s.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥') || '∅';
+  // "#n" names a position in the text everywhere; a vocabulary entry without a string is named by its id.
+  if (s === undefined) return `id ${id}`;
+  return visibleWhitespace(s) || TOKEN_SYMBOLS.empty;
 }
 
 /** Renders the predictions list. */

@@ -5,12 +5,12 @@
 import type { AttentionAnswer, AttentionQuery, MatrixRegion, StackShape } from '../../src/shared/attention-query';
 import type { HeadMetricValues, MetricKey } from '../../src/shared/head-labels';
 import type { Prediction } from '../../src/shared/predictions';
-import type { AttentionStackKind, HeadRef, TokenInfo } from '../../src/shared/protocol';
+import type { AttentionStackKind, HeadRef, PanelView, TokenInfo } from '../../src/shared/protocol';
 import { isValueMetric, METRIC_COLUMNS, type ValueMetric } from './metric-info';
 import { tokenLabel, type TokenLabel } from '../common/token-text';
 
 /** Which view is on show. */
-export type ViewName = 'tokens' | 'heatmap' | 'grid' | 'metrics';
+export type ViewName = PanelView;
 
 /**
  * A head choice in the panel: one head, the mean or max over the layer's heads, attention rollout up to the

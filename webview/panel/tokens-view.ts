@@ -8,7 +8,8 @@ import { maxValue, rgbaToCss, weightToAlpha, withAlpha } from '../../src/shared/
 import { formatWeight, selectTargets, topK } from '../../src/shared/attention';
 import { rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { describeToken } from '../common/token-text';
+import { describeToken, tokenTitle } from '../common/token-text';
+import { symbolLegendText, tokenNumber } from '../../src/shared/token-display';
 import { headChoiceLabel, type HeadChoice, type RunData } from './state';
 
 /** What the Tokens view draws. */
@@ -27,11 +28,6 @@ export interface TokensViewEvents {
   lock(index: number | null): void;
   /** Keyboard moved the focus to a token. */
   move(index: number): void;
-}
-
-/** Compact weight label under a target token: "29%", "<1%". */
-function percent(w: number): string {
-  return w < 0.005 ? '<1%' : `${Math.round(w * 100)}%`;
 }
 
 const BAR_W = 4;
@@ -125,7 +121,8 @@ export class TokensView {
       span.tabIndex = i === 0 ? 0 : -1;
       span.setAttribute('role', 'button');
       span.setAttribute('aria-pressed', 'false');
-      span.setAttribute('aria-label', `token ${i}: ${l.raw || l.label}`);
+      span.setAttribute('aria-label', `token ${tokenNumber(i)}: ${l.raw || l.label}`);
+      span.title = tokenTitle(run.labels, i);
       const text = document.createElement('span');
       text.className = 'tok-text';
       text.textContent = l.label;
@@ -171,7 +168,7 @@ export class TokensView {
       span.classList.toggle('locked', j === m.locked);
       span.setAttribute('aria-pressed', String(j === m.locked));
       const weightLabel = span.children[1] as HTMLElement;
-      weightLabel.textContent = isTarget && row ? percent(row[j]) : '';
+      weightLabel.textContent = isTarget && row ? formatWeight(row[j]) : '';
       if (isTarget && row) {
         span.dataset.weight = formatWeight(row[j]);
         span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row[j], max)));
@@ -179,7 +176,7 @@ export class TokensView {
       } else {
         delete span.dataset.weight;
         span.style.backgroundColor = '';
-        span.title = masked ? 'Future token: masked for this query' : '';
+        span.title = masked ? `${tokenTitle(run.labels, j)}. Future token: masked for this query` : tokenTitle(run.labels, j);
       }
     });
     // The query whose row is drawn ('' while its row is on its way from the worker): tests and tools wait on it.
@@ -237,6 +234,7 @@ export class TokensView {
     item('legend-query', 'query token');
     if (m.run.valueWeighted) item('legend-value', 'scaled by ‖v‖: α_ij·‖v_j‖, rows renormalised (no W_O)');
     if (m.run.causal) item('legend-masked', 'future tokens are masked');
+    item('legend-symbols', `tokens are numbered from #0; ${symbolLegendText()}`);
     if (m.head === 'all') {
       for (let h = 0; h < m.run.heads; h++) {
         const sw = document.createElement('span');

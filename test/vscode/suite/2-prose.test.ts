@@ -4,6 +4,8 @@ import {
   checkAttention, checkDocumentRanges, checkTiling, fixture, getApi, isOrdinary, openPath, rangedTokens, selectOffsets,
   showAttentionRun,
 } from '../helpers';
+import { formatWeight } from '../../../src/shared/attention';
+import { tokenSymbolText } from '../../../src/shared/token-display';
 
 describe('a prose sentence', () => {
   it('tokens map back to the document exactly and attention is a causal distribution', async () => {
@@ -70,7 +72,9 @@ describe('the editor hover card', () => {
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, position);
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).find((v) => v.includes('**Attention Lens**'));
     assert.ok(text, `an Attention Lens hover card (got ${hovers.length} hover(s))`);
-    assert.ok(text.includes(`Token ${k + 1} of ${T}`), 'the card names the hovered token');
+    // The panel's vocabulary: tokens numbered from #0, spaces as ␣ (token-display.ts), weights as formatWeight writes them.
+    assert.ok(text.includes(`Token #${k} of ${T} (numbered from #0)`), 'the card names the hovered token as the panel does');
+    assert.ok(text.includes(`\`${tokenSymbolText(run.tokens[k], run.text)}\``), 'the card shows the token as the panel does');
 
     const shown = /\*\*Attention Lens\*\* · L(\d+) (H(\d+)|mean)/.exec(text);
     assert.ok(shown, `the card names a layer and head: ${text.split('\n')[0]}`);
@@ -80,11 +84,12 @@ describe('the editor hover card', () => {
     const row = Array.from({ length: T }, (_, j) =>
       headsUsed.reduce((sum, h) => sum + data[((layer * heads + h) * T + k) * T + j], 0) / headsUsed.length);
     const expected = row.map((w, j) => ({ j, w })).filter((e) => e.w > 0).sort((a, b) => b.w - a.w).slice(0, 5);
-    const listed = [...text.matchAll(/\| #(\d+) \| (\d\.\d{4}) \|/g)].map((m) => ({ j: Number(m[1]) - 1, weight: m[2] }));
+    const listed = [...text.matchAll(/\| #(\d+) \| (\d\.\d{4}) \|/g)].map((m) => ({ j: Number(m[1]), weight: m[2] }));
     assert.deepEqual(listed.map((l) => l.j), expected.map((e) => e.j), 'the top tokens, strongest first');
     for (const l of listed) {
       const w = row[l.j];
-      assert.equal(l.weight, w.toFixed(4), `weight of #${l.j + 1}`);
+      assert.equal(l.weight, formatWeight(w), `weight of #${l.j}`);
+      assert.equal(w.toFixed(4), formatWeight(w));
       assert.ok(l.j <= k, 'causal: only earlier tokens or itself');
     }
   });
