@@ -4,7 +4,7 @@
  * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
  * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
  */
-import { headView, headMatrix, layerMean, matmul, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { headView, headMatrix, matmul, rolloutLayer, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeads } from './head-compare';
 import { displaySize, poolMax, visibleQuantile } from './display';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
@@ -149,13 +149,7 @@ export class AttentionStore {
     if (!kept) this.rollouts.set(stack.kind, (kept = []));
     const t = stack.queries;
     for (let l = kept.length; l <= upTo; l++) {
-      const w = layerMean(stack, l);
-      const m = new Float64Array(t * t);
-      for (let i = 0; i < t; i++) {
-        let s = 0;
-        for (let j = 0; j < t; j++) s += (m[i * t + j] = 0.5 * w[i * t + j] + (i === j ? 0.5 : 0));
-        if (s > 0) for (let j = 0; j < t; j++) m[i * t + j] /= s;
-      }
+      const m = rolloutLayer(stack, l);
       kept.push(l === 0 ? m : matmul(m, kept[l - 1], t));
     }
     return kept[upTo];

@@ -119,16 +119,23 @@ export function rollout(a: Attention, upTo: number): Float32Array {
   if (a.keys !== t) throw new RangeError('rollout needs a self-attention stack (queries = keys)');
   let r: Float64Array | undefined;
   for (let l = 0; l <= upTo; l++) {
-    const w = layerMean(a, l);
-    const m = new Float64Array(t * t);
-    for (let i = 0; i < t; i++) {
-      let s = 0;
-      for (let j = 0; j < t; j++) s += (m[i * t + j] = 0.5 * w[i * t + j] + (i === j ? 0.5 : 0));
-      if (s > 0) for (let j = 0; j < t; j++) m[i * t + j] /= s;
-    }
+    const m = rolloutLayer(a, l);
     r = r ? matmul(m, r, t) : m;
   }
   return Float32Array.from(r ?? new Float64Array(t * t));
+}
+
+/** One layer's rollout factor Â_l = ½W_l + ½I (W_l the mean over heads), rows renormalised, in Float64. */
+export function rolloutLayer(a: Attention, layer: number): Float64Array {
+  const t = a.queries;
+  const w = layerMean(a, layer);
+  const m = new Float64Array(t * t);
+  for (let i = 0; i < t; i++) {
+    let s = 0;
+    for (let j = 0; j < t; j++) s += (m[i * t + j] = 0.5 * w[i * t + j] + (i === j ? 0.5 : 0));
+    if (s > 0) for (let j = 0; j < t; j++) m[i * t + j] /= s;
+  }
+  return m;
 }
 
 /** C = A·B for T×T row-major matrices, in Float64. */

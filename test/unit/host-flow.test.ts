@@ -7,7 +7,7 @@ import { repoRoot } from '../support/model';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 import { formatCount } from '../../src/host/input';
-import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, until, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
 const stub: VscodeStub = installVscodeStub();
@@ -100,16 +100,6 @@ function answer(runId: number, T: number, extra: Record<string, unknown> = {}): 
   stub.serveAttention(runId, [{ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true, data: causalAttention(T) }]);
   stub.fromPanel({ type: 'result', runId, backendUsed: 'wasm', timings: { inferenceMs: 1 },
     shapes: [{ kind: 'self', layers: L, heads: H, queries: T, keys: T, causal: true }], ...extra });
-}
-
-/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
-async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
-  for (let k = 0; k < 1000; k++) {
-    const v = get();
-    if (v) return v;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 describe('host flow against a stubbed VS Code', () => {

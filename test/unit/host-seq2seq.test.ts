@@ -10,21 +10,12 @@ import { unpackAttention } from '../../src/shared/attention';
 import { shapesOf } from '../../src/shared/attention-query';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, testModelsDir } from '../support/test-models';
-import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, until, Uri, type VscodeStub } from './host-vscode-stub';
 
 // An encoder–decoder model through the host: show carries the decoder tokens and the decoder's URI, and a
 // result's encoder/decoder/cross stacks (computed here by the shared runner in onnxruntime-node, as the
 // worker would) are checked against the run and kept in the run snapshot.
 const stub: VscodeStub = installVscodeStub();
-/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
-async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
-  for (let k = 0; k < 1000; k++) {
-    const v = get();
-    if (v) return v;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 const extension = require('../../src/extension') as typeof import('../../src/extension');
 const ort = require('onnxruntime-node');
 

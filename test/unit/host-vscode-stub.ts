@@ -389,3 +389,13 @@ export function installVscodeStub(): VscodeStub {
     },
   };
 }
+
+/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
+export async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
+  for (let k = 0; k < 1000; k++) {
+    const v = get();
+    if (v) return v;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`never happened: ${what}`);
+}
