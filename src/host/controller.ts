@@ -10,6 +10,7 @@ import { headLabel, type BackendSetting, type HeadRef, type PanelToHost, type Pa
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { exportAttentionCommand } from './export-command';
+import { saveImage } from './save-image';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
@@ -76,6 +77,8 @@ export class AttentionLensController implements vscode.Disposable {
       onProbe: (m) => void this.probes.accept(m, this.runs.get(m.runId)?.shapes?.[0]).catch(onHandlerError),
       onAnswer: (m) => this.asker.receive(m),
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
+      onSaveImage: (m) => void guardCommand(this.notifier, 'Save Image', () => saveImage(m, this.notifier))(),
+      onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });

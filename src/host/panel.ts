@@ -21,6 +21,10 @@ export interface PanelEvents {
   onProbe(msg: Extract<PanelToHost, { type: 'probe' }>): void;
   /** The user asked to change the model from the panel. */
   onSelectModel(): void;
+  /** "Save image…": a PNG of the view on show. */
+  onSaveImage(msg: Extract<PanelToHost, { type: 'saveImage' }>): void;
+  /** "Export data…": run Export Attention. */
+  onExportData(): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -179,6 +183,12 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'selectModel':
           this.events.onSelectModel();
+          break;
+        case 'saveImage':
+          this.events.onSaveImage(msg);
+          break;
+        case 'exportData':
+          this.events.onExportData();
           break;
         case 'probe':
           this.events.onProbe(msg);

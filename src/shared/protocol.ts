@@ -183,12 +183,17 @@ export type PanelToHost =
   | { readonly type: 'reveal'; readonly runId: number; readonly tokenIndex: number }
   /** The header's "Change model…" button: the host shows the Select Model quick pick. */
   | { readonly type: 'selectModel' }
+  /** "Save image…": the view on show as a PNG (its canvas, in the theme's colours) for the host to save where the user chooses. */
+  | { readonly type: 'saveImage'; readonly view: 'heatmap' | 'grid'; readonly name: string; readonly png: ArrayBuffer }
+  /** "Export data…": the host runs Export Attention for the head on show. */
+  | { readonly type: 'exportData' }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
   | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores);
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
+  saveImage: true, exportData: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);

@@ -304,6 +304,28 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     await page.waitForFunction((n) => (globalThis as any).document.getElementById('heatmap').dataset.rows === String(n), T);
   });
 
+  it('saves the heatmap as a PNG of the canvas as drawn, and offers Save image only on canvas views', async () => {
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => !(globalThis as any).document.getElementById('save-image').hasAttribute('disabled'));
+    await page.locator('#save-image').click();
+    await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'saveImage'));
+    const got = await page.evaluate(() => {
+      const g = globalThis as any;
+      const m = g.__posted.filter((x: any) => x.type === 'saveImage').pop();
+      const b = new Uint8Array(m.png);
+      const v = new DataView(m.png);
+      const c = g.document.getElementById('heatmap');
+      return { view: m.view, name: m.name, head: Array.from(b.subarray(0, 8)), ihdr: String.fromCharCode(...b.subarray(12, 16)),
+        w: v.getUint32(16), h: v.getUint32(20), cw: c.width, ch: c.height };
+    });
+    assert.deepEqual(got.head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+    assert.equal(got.ihdr, 'IHDR');
+    assert.deepEqual([got.view, got.w, got.h], ['heatmap', got.cw, got.ch], 'the canvas at its device-pixel size');
+    assert.match(got.name, /^attention-L\d+-/);
+    await page.locator('#tab-tokens').click();
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('save-image').hasAttribute('disabled'));
+  });
+
   it('selects a head from the model grid, by mouse and by keyboard', async () => {
     const r = await waitForPosted(page, 'result', 20);
     const { layers: L, heads: H } = r.attention;

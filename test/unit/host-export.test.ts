@@ -5,10 +5,12 @@ import path from 'node:path';
 import type { AttentionLensApi } from '../../src/api';
 import { mulberry32 } from '../../src/shared/head-labels';
 import { repoRoot } from '../support/model';
-import { extensionContext, installVscodeStub, Uri, type VscodeStub } from './host-vscode-stub';
+import { extensionContext, installVscodeStub, until, Uri, type VscodeStub } from './host-vscode-stub';
 
 const stub: VscodeStub = installVscodeStub();
 const extension = require('../../src/extension') as typeof import('../../src/extension');
+// Required after the stub is installed (a static import would bind save-image.ts to another test file's VS Code stub).
+const { safeImageName } = require('../../src/host/save-image') as typeof import('../../src/host/save-image');
 
 /** Reads a .npy file the way numpy.load does for '<f4' C-order arrays, written here apart from the exporter: shape and values. */
 function readNpy(file: string): { shape: number[]; values: Float32Array } {
@@ -75,6 +77,25 @@ describe('exporting attention to .npy and JSON (stubbed VS Code)', () => {
     const json = JSON.parse(fs.readFileSync((await exportCmd({ scope: 'layer', format: 'json', file: path.join(dir, 'layer.json') }))[0], 'utf8'));
     assert.deepEqual([json.axes, json.shape], [['head', 'query', 'key'], [H, T, T]]);
     assert.deepEqual(Float32Array.from(json.data.flat(2) as number[]), layer.values);
+  });
+
+  it('saves the panel\'s PNG where the user chooses, and refuses bytes that are not a PNG', async () => {
+    const window = stub.module.window as Record<string, unknown>;
+    const file = path.join(dir, 'heatmap.png');
+    let offered: { defaultUri?: { path: string } } | undefined;
+    window.showSaveDialog = async (o: { defaultUri?: { path: string } }) => { offered = o; return Uri.file(file); };
+    // A 3 × 2 PNG's first 24 bytes (signature and IHDR), as a canvas would start it.
+    const png = Buffer.from('89504e470d0a1a0a0000000d494844520000000300000002080600000000', 'hex');
+    const bytes = png.buffer.slice(png.byteOffset, png.byteOffset + png.length);
+    stub.fromPanel({ type: 'saveImage', view: 'heatmap', name: '../../etc/attention L1 H2', png: bytes });
+    const saved = await until(() => fs.existsSync(file) && api.messages().find((m) => /Saved the heatmap/.test(m.text)), 'the saved image');
+    assert.match(saved.text, /\(3 × 2 px\)/);
+    assert.deepEqual(fs.readFileSync(file), png, 'written byte for byte');
+    assert.equal(safeImageName('../../etc/attention L1 H2'), 'etc-attention-L1-H2.png', 'a suggested name cannot climb out of the folder');
+    assert.equal(offered?.defaultUri, undefined, 'no workspace folder: the dialog picks the place');
+    stub.fromPanel({ type: 'saveImage', view: 'grid', name: 'x', png: new TextEncoder().encode('<svg/>').buffer });
+    await until(() => api.messages().some((m) => m.kind === 'error' && /could not save the image: the image is not a PNG/.test(m.text)), 'the refusal');
+    delete window.showSaveDialog;
   });
 
   it('stops when cancelled and leaves no partial file; refuses with a message when there is no run', async () => {

@@ -17,7 +17,7 @@ import { MetricsView } from './metrics-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
-import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
+import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
@@ -64,6 +64,7 @@ const heatmap = new HeatmapView({
 const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
+const saveImageButton = document.getElementById('save-image')!;
 valueToggle.addEventListener('change', () => void applyValueWeighting());
 
 /** Shows α·‖v‖ (scaled by value norms) or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
@@ -183,6 +184,9 @@ function clampState(r: RunData): void {
 
 function render(): void {
   document.body.classList.toggle('has-run', !!run);
+  const canSave = !!run?.ready && (state.view === 'heatmap' || state.view === 'grid');
+  saveImageButton.toggleAttribute('disabled', !canSave);
+  saveImageButton.title = canSave ? 'Save this view as a PNG image, in the colours shown' : 'Open the Heatmap or the Model grid to save it as an image';
   if (!run) return;
   const f = focused();
   if (run.ready) picker.update(run.layers, run.heads, state.layer, state.head);
@@ -377,6 +381,17 @@ window.addEventListener('message', (ev: MessageEvent) => {
 
 // A vscode-button is a focusable button: Enter and Space click it.
 document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
+document.getElementById('export-data')!.addEventListener('click', () => { if (run?.ready) post({ type: 'exportData' }); });
+saveImageButton.addEventListener('click', () => {
+  const view = state.view;
+  if (!run?.ready || (view !== 'heatmap' && view !== 'grid')) return;
+  const canvas = document.getElementById(view) as HTMLCanvasElement;
+  const name = view === 'grid' ? 'attention-grid' : `attention-L${state.layer}-${headChoiceLabel(state.head).replace(/\s+/g, '-')}`;
+  // The canvas as drawn (device pixels, the theme's colours); the host asks where to save it.
+  canvas.toBlob((blob) => {
+    void blob?.arrayBuffer().then((png) => post({ type: 'saveImage', view, name, png }));
+  }, 'image/png');
+});
 
 document.getElementById('pin-head')!.addEventListener('click', () => {
   if (run?.ready) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
