@@ -25,6 +25,13 @@ describe('grapheme-wide highlights', () => {
     assert.deepEqual([...graphemeBounds('')], [0]);
   });
 
+  it('finds the same boundaries a window at a time as Intl.Segmenter over the whole text, whatever the window', () => {
+    const text = fs.readFileSync(path.join(repoRoot, 'test/fixtures/unicode.txt'), 'utf8') + 'e' + '\u0301'.repeat(40) + '🇩🇪🇫🇷🇮🇹';
+    const whole = [...new Intl.Segmenter('und', { granularity: 'grapheme' }).segment(text)].map((s) => s.index);
+    const expected = [...whole, text.length];
+    for (const window of [1, 2, 3, 5, 8, 13, 64, 1024]) assert.deepEqual([...graphemeBounds(text, window)], expected, `window ${window}`);
+  });
+
   it('widens a partial or empty range to the whole character it touches', () => {
     const bounds = graphemeBounds('x🇩🇪y');
     assert.deepEqual(widenToGraphemes(bounds, 1, 3), [1, 5], 'one regional indicator: the whole flag');
