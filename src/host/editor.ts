@@ -11,7 +11,7 @@ import { WEIGHT_LEVELS, weightBuckets } from './attention-math';
 import type { AttentionAsker } from './attention-asker';
 import { hoverMarkdown } from './hover-card';
 import { tokenAtOffset } from '../shared/offsets';
-import { graphemeBounds, graphemePaint, widenToGraphemes } from '../shared/grapheme-paint';
+import { graphemeBounds, graphemeEndAt, graphemePaint, widenToGraphemes } from '../shared/grapheme-paint';
 import { formatCount } from './input';
 
 /** The head shown before the panel reports one: layer 0, mean over heads. */
@@ -194,11 +194,18 @@ export class EditorLink implements vscode.Disposable {
     return new vscode.Range(document.positionAt(base + start), document.positionAt(base + end));
   }
 
-  /** The stop mark of a truncated run: after its last analysed character, the notice on hover. */
+  /**
+   * The stop mark of a truncated run: after its last analysed character, the notice on hover. A run that stopped
+   * inside a character (between two tokens of one emoji) is marked after that whole character, so the mark does
+   * not split its glyph (the character's line, up to 256 code units either side, is segmented).
+   */
   private stopMarks(document: vscode.TextDocument): vscode.DecorationOptions[] {
     const run = this.run!;
     if (run.truncation === undefined) return [];
-    const at = document.positionAt(run.documentOffset + run.text.length);
+    const stop = document.positionAt(run.documentOffset + run.text.length);
+    const from = Math.max(0, stop.character - 256);
+    const line = document.lineAt(stop.line).text.slice(from, stop.character + 256);
+    const at = new vscode.Position(stop.line, from + graphemeEndAt(line, stop.character - from));
     return [{
       range: new vscode.Range(at, at),
       hoverMessage: run.truncation,

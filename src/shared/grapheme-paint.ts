@@ -107,3 +107,11 @@ export function graphemePaint(bounds: Int32Array, ranges: readonly (readonly [nu
   }
   return out;
 }
+
+/** The first grapheme boundary of `text` at or after `at` (text.length past its end): where a cut inside a character ends it. */
+export function graphemeEndAt(text: string, at: number): number {
+  if (at <= 0) return 0;
+  const bounds = graphemeBounds(text);
+  for (const b of bounds) if (b >= at) return b;
+  return text.length;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { graphemeBounds, graphemePaint, widenToGraphemes } from '../../src/shared/grapheme-paint';
+import { graphemeBounds, graphemeEndAt, graphemePaint, widenToGraphemes } from '../../src/shared/grapheme-paint';
 import { createTokenizer, tokenizeWithLimit } from '../../src/host/tokenize';
 import { bundledModelDir, repoRoot } from '../support/model';
 
@@ -39,6 +39,15 @@ describe('grapheme-wide highlights', () => {
     assert.deepEqual(widenToGraphemes(bounds, 0, 0), [0, 1], 'an empty range at the start: the first character');
     assert.deepEqual(widenToGraphemes(bounds, 0, 2), [0, 5]);
     assert.equal(widenToGraphemes(bounds, -1, -1), undefined, 'a special token');
+  });
+
+  it('moves a cut inside a character to that character\'s end', () => {
+    const text = 'Family: 👨\u200d👩\u200d👧 at';
+    assert.equal(graphemeEndAt(text, 13), 16, 'inside the family emoji');
+    assert.equal(graphemeEndAt(text, 8), 8, 'at its start');
+    assert.equal(graphemeEndAt(text, 16), 16, 'at its end');
+    assert.equal(graphemeEndAt('Cafe\u0301!', 4), 5, 'between e and its combining accent');
+    assert.equal(graphemeEndAt('ab', 2), 2);
   });
 
   it('paints a grapheme several tokens share once, for the strongest one, and keeps the others\' own characters', () => {

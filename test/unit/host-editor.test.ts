@@ -81,6 +81,18 @@ describe('the editor side of a run (stubbed VS Code)', () => {
     assert.equal(stopMarks().length, 0, 'a run that analysed all of its text has no mark');
   });
 
+  it('marks a run that stopped inside a character after that whole character, so the mark does not split its glyph', async () => {
+    const text = 'Family: 👨\u200d👩\u200d👧 at home.';
+    stub.state.config.maxTokens = 10;
+    stub.openEditor(`x\n${text}`, [[2, 2 + text.length]]);
+    await run();
+    delete stub.state.config.maxTokens;
+    const snap = api.lastRun()!;
+    assert.ok(snap.text.length > 8 && snap.text.length < 16, `the run stopped inside the emoji (after ${snap.text.length} units)`);
+    const [mark] = stopMarks();
+    assert.deepEqual(at(mark.range), [1, 16, 1, 16], 'after the whole family emoji (written by hand: it spans 8–16)');
+  });
+
   it('paints each character of an emoji family once, at the level of its strongest piece, and outlines a fragment\'s whole character', async () => {
     const text = 'Family: 👨\u200d👩\u200d👧 at home.';
     const emoji = [8, 16]; // written by hand: F-a-m-i-l-y-:-space, then 3 people (2 units each) and 2 ZWJs
