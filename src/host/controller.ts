@@ -288,11 +288,14 @@ export class AttentionLensController implements vscode.Disposable {
     const tokenizeMs = performance.now() - t0;
     const firstLine = document.positionAt(start).line + 1;
     const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
+    let truncation: string | undefined;
     if (tokenized.truncated) {
-      notices.push(truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
-        totalChars: fullText.length, firstLine, lastLine }) + (byCap ? ` ${tokenCapNotice()}` : ''));
+      truncation = truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
+        totalChars: fullText.length, firstLine, lastLine }) + (byCap ? ` ${tokenCapNotice()}` : '');
+      notices.push(truncation);
     } else if (selection.clipped) {
-      notices.push(selectionCapNotice(tokenized.text.length, fullText.length));
+      truncation = selectionCapNotice(tokenized.text.length, fullText.length);
+      notices.push(truncation);
     }
 
     const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
@@ -342,7 +345,7 @@ export class AttentionLensController implements vscode.Disposable {
       timings: { tokenizeMs },
     });
     this.editorLink.setRun({ runId: run.runId, documentUri, documentOffset: start, tokens: tokenized.tokens, text: tokenized.text,
-      decoderTokens: decoder });
+      decoderTokens: decoder, ...(truncation === undefined ? {} : { truncation }) });
     return run.runId;
   }
 

@@ -11,6 +11,8 @@ import { WEIGHT_LEVELS, weightBuckets } from './attention-math';
 import type { AttentionAsker } from './attention-asker';
 import { hoverMarkdown } from './hover-card';
 import { tokenAtOffset } from '../shared/offsets';
+import { graphemeBounds, graphemeEndAt, graphemePaint, widenToGraphemes } from '../shared/grapheme-paint';
+import { formatCount } from './input';
 
 /** The head shown before the panel reports one: layer 0, mean over heads. */
 export const DEFAULT_HEAD: HeadRef = { stack: 'self', layer: 0, head: 'mean' };
@@ -25,6 +27,8 @@ export interface LinkedRun {
   readonly text: string;
   /** Encoder–decoder runs: the decoder's tokens (the queries of decoder and cross heads). */
   readonly decoderTokens?: readonly TokenInfo[];
+  /** Set when the run analysed only the start of the selection: the notice that says so (the stop mark's hover). */
+  readonly truncation?: string;
 }
 
 /** The focused token's row, as fetched for the focus it was asked for. */
@@ -48,6 +52,10 @@ export class EditorLink implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly weightTypes: vscode.TextEditorDecorationType[];
   private readonly focusType: vscode.TextEditorDecorationType;
+  /** The mark after the last analysed character of a truncated run. */
+  private readonly stopType: vscode.TextEditorDecorationType;
+  /** Grapheme boundaries of the run's text, computed on the first paint that needs them. */
+  private bounds: Int32Array | undefined;
   private run: LinkedRun | undefined;
   /** The run's stack shapes once its result is in (the worker keeps the data; rows are asked for). */
   private shapes: readonly StackShape[] | undefined;
@@ -60,6 +68,10 @@ export class EditorLink implements vscode.Disposable {
     this.weightTypes = Array.from({ length: WEIGHT_LEVELS }, (_, i) => vscode.window.createTextEditorDecorationType({
       backgroundColor: new vscode.ThemeColor(`attentionLens.weight${i + 1}`),
       borderRadius: '2px',
+      // An opaque underline, thicker for stronger weights: the translucent backgrounds alone vanish under the selection colour.
+      borderStyle: 'none none solid none',
+      borderWidth: `0 0 ${i < 2 ? 1 : i < 4 ? 2 : 3}px 0`,
+      borderColor: new vscode.ThemeColor('attentionLens.weightBorder'),
       overviewRulerColor: i === WEIGHT_LEVELS - 1 ? new vscode.ThemeColor(`attentionLens.weight${WEIGHT_LEVELS}`) : undefined,
       overviewRulerLane: vscode.OverviewRulerLane.Center,
     }));
@@ -68,21 +80,34 @@ export class EditorLink implements vscode.Disposable {
       borderColor: new vscode.ThemeColor('focusBorder'),
       borderRadius: '2px',
     });
+    this.stopType = vscode.window.createTextEditorDecorationType({
+      after: { color: new vscode.ThemeColor('editorCodeLens.foreground'), fontStyle: 'italic', margin: '0 0 0 0.5em' },
+    });
     this.disposables.push(
-      ...this.weightTypes, this.focusType,
+      ...this.weightTypes, this.focusType, this.stopType,
       vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChanged(e)),
       vscode.window.onDidChangeVisibleTextEditors(() => this.paint()),
     );
   }
 
-  /** Starts following a new run (no attention yet): old decorations go. */
+  /**
+   * Starts following a new run (no attention yet): old decorations go, the analysed text is scrolled into view
+   * (its start too, so a long line does not stay scrolled to its end) and a truncated run's stop is marked.
+   */
   setRun(run: LinkedRun): void {
     this.run = run;
+    this.bounds = undefined;
     this.shapes = undefined;
     this.focused = undefined;
     this.stale = false;
     this.focus = { tokenIndex: null, head: DEFAULT_HEAD };
     this.paint();
+    for (const editor of this.editorsOfRun()) {
+      const doc = editor.document;
+      const start = doc.positionAt(run.documentOffset);
+      editor.revealRange(new vscode.Range(start, doc.positionAt(run.documentOffset + run.text.length)), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      editor.revealRange(new vscode.Range(start, start), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    }
   }
 
   /** The run's result arrived (its stacks' shapes): hovers start to work. */
@@ -103,6 +128,7 @@ export class EditorLink implements vscode.Disposable {
   /** The panel closed: forget the run, remove decorations and the hover. */
   clear(): void {
     this.run = undefined;
+    this.bounds = undefined;
     this.shapes = undefined;
     this.focused = undefined;
     this.paint();
@@ -162,31 +188,64 @@ export class EditorLink implements vscode.Disposable {
     }, () => undefined); // a replaced run or a closed panel: nothing to paint
   }
 
-  /** Paints the attended tokens of the focused token in every visible editor of the run's document. */
+  /** A document range for [start, end) of the run's text. */
+  private textRange(document: vscode.TextDocument, start: number, end: number): vscode.Range {
+    const base = this.run!.documentOffset;
+    return new vscode.Range(document.positionAt(base + start), document.positionAt(base + end));
+  }
+
+  /**
+   * The stop mark of a truncated run: after its last analysed character, the notice on hover. A run that stopped
+   * inside a character (between two tokens of one emoji) is marked after that whole character, so the mark does
+   * not split its glyph (the character's line, up to 256 code units either side, is segmented).
+   */
+  private stopMarks(document: vscode.TextDocument): vscode.DecorationOptions[] {
+    const run = this.run!;
+    if (run.truncation === undefined) return [];
+    const stop = document.positionAt(run.documentOffset + run.text.length);
+    const from = Math.max(0, stop.character - 256);
+    const line = document.lineAt(stop.line).text.slice(from, stop.character + 256);
+    const at = new vscode.Position(stop.line, from + graphemeEndAt(line, stop.character - from));
+    return [{
+      range: new vscode.Range(at, at),
+      hoverMessage: run.truncation,
+      renderOptions: { after: { contentText: `⟨Attention Lens stopped here: ${formatCount(run.tokens.length)} tokens⟩` } },
+    }];
+  }
+
+  /**
+   * Paints, in every visible editor of the run's document, the stop mark and what the focused token attends to:
+   * each token over the whole characters (graphemes) it touches, a character several tokens share once, at the
+   * level of its strongest piece (grapheme-paint.ts); the focused token is outlined the same way.
+   */
   private paint(): void {
+    const editors = this.editorsOfRun();
+    const run = this.run;
+    const live = run !== undefined && !this.stale && editors.length > 0;
+    for (const editor of vscode.window.visibleTextEditors) {
+      if (live && editors.includes(editor)) continue;
+      for (const t of [...this.weightTypes, this.focusType, this.stopType]) editor.setDecorations(t, []);
+    }
+    if (!live) return;
     const levels: vscode.Range[][] = this.weightTypes.map(() => []);
     const focusRanges: vscode.Range[] = [];
-    const editors = this.editorsOfRun();
-    const current = this.focused;
-    const focused = this.stale || editors.length === 0 || !current || current.key !== this.focusTarget()?.key ? undefined : current;
-    for (const editor of vscode.window.visibleTextEditors) {
-      if (!focused || !editors.includes(editor)) {
-        for (const t of this.weightTypes) editor.setDecorations(t, []);
-        editor.setDecorations(this.focusType, []);
-      }
-    }
-    if (!focused) return;
-    const buckets = weightBuckets(focused.row);
     const doc = editors[0].document;
-    buckets.forEach((level, j) => {
-      const r = level > 0 ? this.tokenRange(doc, j, focused.keys) : undefined;
-      if (r) levels[level - 1].push(r);
-    });
-    const qr = this.tokenRange(doc, this.focus.tokenIndex!, focused.queries);
-    if (qr) focusRanges.push(qr);
+    const current = this.focused;
+    if (current && current.key === this.focusTarget()?.key) {
+      const bounds = this.bounds ??= graphemeBounds(run.text);
+      const buckets = weightBuckets(current.row);
+      const ranges = current.keys.map((t) => (t.start >= 0 ? [t.start, t.end] as const : null));
+      const painted = buckets.flatMap((level, j) => (level > 0 ? [j] : []));
+      for (const p of graphemePaint(bounds, ranges, current.row, painted)) levels[buckets[p.token] - 1].push(this.textRange(doc, p.start, p.end));
+      const q = current.queries[this.focus.tokenIndex!];
+      const wide = q && widenToGraphemes(bounds, q.start, q.end);
+      if (wide) focusRanges.push(this.textRange(doc, wide[0], wide[1]));
+    }
+    const stop = this.stopMarks(doc);
     for (const editor of editors) {
       this.weightTypes.forEach((t, i) => editor.setDecorations(t, levels[i]));
       editor.setDecorations(this.focusType, focusRanges);
+      editor.setDecorations(this.stopType, stop);
     }
   }
 

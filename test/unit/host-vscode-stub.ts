@@ -120,6 +120,8 @@ export interface StubState {
   panelsCreated: number;
   html: string[];
   decorations: Map<unknown, Range[]>;
+  /** Every editor.revealRange call, in order: the range and the TextEditorRevealType. */
+  reveals: { range: Range; type: unknown }[];
   hoverProviders: { provideHover(d: StubDocument, p: Position): unknown }[];
   /** User settings by key without the section; `update` writes here (unless it targets the workspace). */
   config: Record<string, unknown>;
@@ -187,7 +189,7 @@ export function extensionContext(stub: VscodeStub, subscriptions: { dispose(): u
 }
 
 export function installVscodeStub(): VscodeStub {
-  const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(),
+  const state: StubState = { messages: [], statusMessages: [], posted: [], panelsCreated: 0, html: [], decorations: new Map(), reveals: [],
     hoverProviders: [], config: {}, workspaceConfig: {}, trusted: true, statusItems: [], commands: new Map(), workspaceState: new Map() };
   const trustGranted = new Emitter<void>();
   const configChanged = new Emitter<{ affectsConfiguration(section: string): boolean }>();
@@ -336,7 +338,7 @@ export function installVscodeStub(): VscodeStub {
     const editor: Record<string, unknown> = {
       document: doc, selections: sels, selection: sels[0], viewColumn: 1,
       setDecorations: (type: unknown, ranges: Range[]) => state.decorations.set(type, ranges),
-      revealRange: () => undefined,
+      revealRange: (range: Range, type: unknown) => { state.reveals.push({ range, type }); },
     };
     editors.splice(0, editors.length, editor);
     active = editor;
