@@ -8,13 +8,19 @@ import { describeReport, inspectModelFolder } from '../../src/host/model-inspect
 import { buildModel } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
 
+/** A temporary folder with tiny-gpt2's config.json and tokenizer.json and `onnx` copied to onnx/`name`. */
+function gpt2FolderWith(prefix: string, onnx: string, name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(dir, f));
+  fs.mkdirSync(path.join(dir, 'onnx'));
+  fs.copyFileSync(onnx, path.join(dir, 'onnx', name));
+  return dir;
+}
+
 describe('Add Model… inspection of Hugging Face-shaped folders', () => {
   it('accepts a graph whose attention is fused, and says its attention will be recomputed', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-fused-'));
+    const dir = gpt2FolderWith('al-fused-', path.join(testModelsDir, 'tiny-fused', 'onnx', 'ms-gqa.onnx'), 'model.onnx');
     try {
-      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(dir, f));
-      fs.mkdirSync(path.join(dir, 'onnx'));
-      fs.copyFileSync(path.join(testModelsDir, 'tiny-fused', 'onnx', 'ms-gqa.onnx'), path.join(dir, 'onnx', 'model.onnx'));
       const report = await inspectModelFolder(dir);
       assert.equal(report.files[0].plan.fused?.length, 2);
       assert.match(describeReport(report), /model\.onnx \(model; 2 fused com\.microsoft GroupQueryAttention, attention recomputed from their inputs; feeds input_ids, attention_mask, past_key_values\.0\.key/);
@@ -39,11 +45,8 @@ describe('Add Model… inspection of Hugging Face-shaped folders', () => {
     assert.deepEqual(distil.files[0].externalData, ['model.onnx_data']);
     assert.ok(distil.files[0].externalBytes > 0);
 
-    const merged = fs.mkdtempSync(path.join(os.tmpdir(), 'al-merged-'));
+    const merged = gpt2FolderWith('al-merged-', path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx'), 'decoder_model_merged.onnx');
     try {
-      for (const f of ['config.json', 'tokenizer.json']) fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', f), path.join(merged, f));
-      fs.mkdirSync(path.join(merged, 'onnx'));
-      fs.copyFileSync(path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx'), path.join(merged, 'onnx', 'decoder_model_merged.onnx'));
       const r = await inspectModelFolder(merged);
       assert.equal(path.basename(r.files[0].path), 'decoder_model_merged.onnx', 'a merged decoder is used when nothing else is there');
       assert.ok(r.files[0].inputs.some((i) => i.name === 'use_cache_branch' && i.rule === 'false'));
