@@ -90,7 +90,8 @@ export function answerProblem(kind: AttentionQuery['kind'], answer: unknown): st
   const numbers = (x: unknown) => Array.isArray(x) && x.every((v) => typeof v === 'number');
   switch (kind) {
     case 'row':
-      return a.weights instanceof ArrayBuffer && a.weights.byteLength % 4 === 0 ? undefined : 'The panel sent a malformed row.';
+    case 'column':
+      return a.weights instanceof ArrayBuffer && a.weights.byteLength % 4 === 0 ? undefined : `The panel sent a malformed ${kind}.`;
     case 'topk':
       return numbers(a.keys) && numbers(a.weights) && (a.keys).length === (a.weights).length
         ? undefined : 'The panel sent malformed top weights.';

@@ -26,6 +26,8 @@ export type StackShape = Omit<Attention, 'data'>;
 export type AttentionQuery =
   /** Row `query` of a head (or aggregate): Float32 [keys]. */
   | { readonly kind: 'row'; readonly head: HeadRef; readonly query: number }
+  /** Column `key` of a head (or aggregate): how much every query puts on that key ("attended by"), Float32 [queries]. */
+  | { readonly kind: 'column'; readonly head: HeadRef; readonly key: number }
   /** The `k` largest weights of row `query`, largest first (ties: earlier key first). */
   | { readonly kind: 'topk'; readonly head: HeadRef; readonly query: number; readonly k: number }
   /**
@@ -43,6 +45,7 @@ export type AttentionQuery =
 /** The answer to each kind of query. */
 export type AttentionAnswer =
   | { readonly kind: 'row'; readonly weights: ArrayBuffer }
+  | { readonly kind: 'column'; readonly weights: ArrayBuffer }
   | { readonly kind: 'topk'; readonly keys: readonly number[]; readonly weights: readonly number[] }
   | {
       readonly kind: 'matrix';
@@ -67,7 +70,7 @@ export type AttentionAnswer =
   | { readonly kind: 'predictions'; readonly predictions: readonly Prediction[] };
 
 /** The query kinds, for guards on untrusted messages. */
-export const QUERY_KINDS: readonly AttentionQuery['kind'][] = ['row', 'topk', 'matrix', 'nearest', 'metrics', 'predictions'];
+export const QUERY_KINDS: readonly AttentionQuery['kind'][] = ['row', 'column', 'topk', 'matrix', 'nearest', 'metrics', 'predictions'];
 
 /** An answer and the buffers to transfer with it. */
 export interface AnsweredQuery {
@@ -163,6 +166,16 @@ export class AttentionStore {
     return this.matrix(ref).slice(query * k, (query + 1) * k);
   }
 
+  /** Column `key` of a reference's matrix: the weight every query puts on that key, as a new array. */
+  column(ref: HeadRef, key: number): Float32Array {
+    const { stack } = this.resolve(ref);
+    if (!Number.isInteger(key) || key < 0 || key >= stack.keys) throw new RangeError(`There is no key ${key} of ${stack.keys}.`);
+    const m = this.matrix(ref);
+    const out = new Float32Array(stack.queries);
+    for (let i = 0; i < stack.queries; i++) out[i] = m[i * stack.keys + key];
+    return out;
+  }
+
   /** Top of the colour scale for a reference's matrix (99th percentile of its visible weights), kept. */
   scale(ref: HeadRef): number {
     const { stack, selector } = this.resolve(ref);
@@ -209,6 +222,10 @@ export class AttentionStore {
       case 'row': {
         const weights = this.row(q.head, q.query).buffer as ArrayBuffer;
         return { answer: { kind: 'row', weights }, transfer: [weights] };
+      }
+      case 'column': {
+        const weights = this.column(q.head, q.key).buffer as ArrayBuffer;
+        return { answer: { kind: 'column', weights }, transfer: [weights] };
       }
       case 'topk': {
         const row = this.row(q.head, q.query);

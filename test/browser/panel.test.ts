@@ -213,6 +213,21 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
       assert.deepEqual(focus.head, { stack: 'self', layer, head });
       assert.equal(focus.runId, 20);
     }
+    // Attended by: the hovered token's column, i.e. the weight each query puts on it; tokens before it cannot see it.
+    await page.locator('#attended-by').click();
+    for (const j of [0, Math.floor(T / 2)]) {
+      await page.locator(`#tokens .token[data-token-index="${j}"]`).hover();
+      await page.waitForSelector(`#tokens[data-direction="by"][data-shown="${j}"]`);
+      const column = Array.from({ length: T }, (_, i) => r.attention.data[((layer * H + head) * T + i) * T + j] as number);
+      const shown = await page.$$eval('#tokens .token.target', (els) => els.map((e: any) => [Number(e.dataset.tokenIndex), e.dataset.weight]));
+      assert.deepEqual(shown.map((s) => s[0]), expectedTargets(column), `tokens attending to token ${j}`);
+      for (const [i, w] of shown) assert.equal(w, column[i as number].toFixed(4), `data-weight of token ${i}`);
+      const masked = await page.$$eval('#tokens .token.masked', (els) => els.map((e: any) => Number(e.dataset.tokenIndex)));
+      assert.deepEqual(masked, Array.from({ length: j }, (_, d) => d), 'the tokens before it cannot attend to it');
+      assert.match(await page.locator('#focus-summary').innerText(), /is attended most by/);
+    }
+    await page.locator('#attended-by').click();
+    await page.waitForSelector('#tokens[data-direction="to"]');
   });
 
   it('locks with a click, moves with arrow keys, unlocks with Escape, and saves the state', async () => {

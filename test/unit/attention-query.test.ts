@@ -62,6 +62,18 @@ describe('attention queries: the worker answers from the stacks it owns', () => 
     }
   });
 
+  it('serves columns ("attended by"): the weight every query puts on one key, zeros before it in a causal head', () => {
+    for (const [l, head, j] of [[2, 5, 40], [11, 'mean', 0], [4, 'max', T - 1]] as const) {
+      const a = ask({ kind: 'column', head: ref(l, head), key: j });
+      assert.ok(a.kind === 'column');
+      const got = new Float32Array(a.weights);
+      const want = Array.from({ length: T }, (_, i) => directRow(self, l, head, i)[j]);
+      assert.ok(maxDiff(got, want) <= 1e-7, `L${l} ${head} column ${j}`);
+      assert.ok(got.subarray(0, j).every((v) => v === 0), 'queries before the key cannot attend to it');
+    }
+    assert.throws(() => store.answer({ kind: 'column', head: ref(0, 0), key: T }), /no key 160 of 160/);
+  });
+
   it('serves rollout rows for every layer, asked in any order, equal to rollout computed from scratch', () => {
     for (const l of [4, 0, 11, 7]) {
       const want = rollout(self, l);

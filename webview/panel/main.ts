@@ -65,6 +65,13 @@ const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
+const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
+attendedBy.checked = state.direction === 'by';
+attendedBy.addEventListener('change', () => {
+  if (attendedBy.checked) state.direction = 'by';
+  else delete state.direction; // the default, 'to', is not saved
+  changed();
+});
 valueToggle.addEventListener('change', () => void applyValueWeighting());
 
 /** Shows α·‖v‖ (scaled by value norms) or α as the toggle says, asking the worker for ‖v_j‖ the first time for a run. */
@@ -186,6 +193,7 @@ function render(): void {
   document.body.classList.toggle('has-run', !!run);
   const canSave = !!run?.ready && (state.view === 'heatmap' || state.view === 'grid');
   saveImageButton.toggleAttribute('disabled', !canSave);
+  attendedBy.toggleAttribute('disabled', run instanceof CrossRunData); // cross-attention's tokens view has its own two rows
   saveImageButton.title = canSave ? 'Save this view as a PNG image, in the colours shown' : 'Open the Heatmap or the Model grid to save it as an image';
   if (!run) return;
   const f = focused();
@@ -194,7 +202,7 @@ function render(): void {
   crossTokens.setVisible(run instanceof CrossRunData);
   if (state.view === 'tokens' || !run.ready) {
     (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head,
-      focused: run.ready ? f : null, locked: state.locked, theme });
+      focused: run.ready ? f : null, locked: state.locked, theme, direction: state.direction });
     predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
   }
   if (!run.ready) return;

@@ -36,6 +36,8 @@ export interface UiState {
   gridMetric: ValueMetric;
   /** Encoder–decoder runs: the stack on show (encoder self, decoder self or cross). */
   stack?: AttentionStackKind;
+  /** The Tokens view shows what the focused token attends to (its row), or what attends to it (its column). */
+  direction?: 'to' | 'by';
 }
 
 const METRIC_KEYS: readonly MetricKey[] = METRIC_COLUMNS.map((c) => c.key);
@@ -56,7 +58,7 @@ export function restoreState(saved: unknown): UiState {
   const sortKey = METRIC_KEYS.includes(s.sortKey as MetricKey) ? (s.sortKey as MetricKey) : 'head';
   const stack = s.stack === 'encoder' || s.stack === 'decoder' || s.stack === 'cross' ? { stack: s.stack } : {};
   const gridMetric = isValueMetric(s.gridMetric) ? s.gridMetric : DEFAULT_STATE.gridMetric;
-  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true, gridMetric, ...stack };
+  return { view, layer, head, locked, sortKey, sortDesc: s.sortDesc === true, gridMetric, ...stack, ...(s.direction === 'by' ? { direction: 'by' as const } : {}) };
 }
 
 /** The HeadRef a head choice stands for ('all' reports as the mean). */
@@ -181,6 +183,12 @@ export class RunData {
   row(layer: number, head: HeadChoice, i: number): Float32Array | undefined {
     return this.cached(this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
       (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
+  }
+
+  /** Column j (key j) of a head choice: how much every query puts on it, once the worker has sent it. */
+  column(layer: number, head: HeadChoice, j: number): Float32Array | undefined {
+    return this.cached(this.key('column', layer, head, j), { kind: 'column', head: this.ref(layer, head), key: j }, this.valueWeighted,
+      (a) => (a.kind === 'column' ? new Float32Array(a.weights) : undefined));
   }
 
   /** Row i of a head choice, asked for and awaited. */

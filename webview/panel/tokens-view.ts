@@ -20,6 +20,8 @@ export interface TokensViewModel {
   readonly focused: number | null;
   readonly locked: number | null;
   readonly theme: Theme;
+  /** 'to': what the focused token attends to (its row); 'by': which tokens attend to it (its column). */
+  readonly direction?: 'to' | 'by';
 }
 
 /** Callbacks from the Tokens view. */
@@ -152,14 +154,17 @@ export class TokensView {
     const all = m.head === 'all';
     this.root.classList.toggle('all-heads', all);
     this.root.classList.toggle('has-query', focused !== null);
-    const row = focused !== null ? run.row(m.layer, m.head, focused) : undefined;
+    const by = m.direction === 'by';
+    // 'by': the focused token's column (the weight each query puts on it) is highlighted over the queries instead.
+    const row = focused === null ? undefined : by ? run.column(m.layer, m.head, focused) : run.row(m.layer, m.head, focused);
     const targets = new Set(row ? selectTargets(row) : []);
     const max = row ? maxValue(row) : 0;
     this.spans.forEach((span, j) => {
       const isTarget = targets.has(j);
-      const masked = focused !== null && run.causal && j > focused;
+      // Causal: a query cannot see later keys, so 'to' masks the tokens after the focus and 'by' the tokens before it.
+      const masked = focused !== null && run.causal && (by ? j < focused : j > focused);
       // At 1 000+ tokens touching every span on each hover is the slow part: skip the spans whose state is unchanged.
-      const key = `${isTarget ? `${row![j]}@${focused}` : ''}|${j === focused}|${masked}|${j === m.locked}|${isTarget ? max : ''}|${theme.accent.r},${theme.accent.g},${theme.accent.b}`;
+      const key = `${by}|${isTarget ? `${row![j]}@${focused}` : ''}|${j === focused}|${masked}|${j === m.locked}|${isTarget ? max : ''}|${theme.accent.r},${theme.accent.g},${theme.accent.b}`;
       if (this.drawn[j] === key) return;
       this.drawn[j] = key;
       span.classList.toggle('target', isTarget);
@@ -172,15 +177,18 @@ export class TokensView {
       if (isTarget && row) {
         span.dataset.weight = formatWeight(row[j]);
         span.style.backgroundColor = rgbaToCss(withAlpha(theme.accent, weightToAlpha(row[j], max)));
-        span.title = `${describeToken(run.labels, focused!)} → ${describeToken(run.labels, j)}: ${formatWeight(row[j])}`;
+        span.title = by ? `${describeToken(run.labels, j)} → ${describeToken(run.labels, focused!)}: ${formatWeight(row[j])}`
+          : `${describeToken(run.labels, focused!)} → ${describeToken(run.labels, j)}: ${formatWeight(row[j])}`;
       } else {
         delete span.dataset.weight;
         span.style.backgroundColor = '';
-        span.title = masked ? `${tokenTitle(run.labels, j)}. Future token: masked for this query` : tokenTitle(run.labels, j);
+        const why = by ? 'Earlier token: it cannot see the focused one' : 'Future token: masked for this query';
+        span.title = masked ? `${tokenTitle(run.labels, j)}. ${why}` : tokenTitle(run.labels, j);
       }
     });
     // The query whose row is drawn ('' while its row is on its way from the worker): tests and tools wait on it.
     this.root.dataset.shown = row && focused !== null ? String(focused) : '';
+    this.root.dataset.direction = by ? 'by' : 'to';
     if (all) this.drawBars(m);
     this.renderLegend(m, max);
     this.renderSummary(m, row);
@@ -193,7 +201,7 @@ export class TokensView {
     let max = 0;
     const rows: (Float32Array | undefined)[] = [];
     for (let h = 0; h < H; h++) {
-      const r = focused !== null ? run.row(layer, h, focused) : undefined;
+      const r = focused === null ? undefined : m.direction === 'by' ? run.column(layer, h, focused) : run.row(layer, h, focused);
       rows.push(r);
       if (r) max = Math.max(max, maxValue(r));
     }
@@ -233,7 +241,7 @@ export class TokensView {
     item('legend-weight', max > 0 ? `weight 0 → ${formatWeight(max)} (row max)` : 'weight (hover a token)', ramp);
     item('legend-query', 'query token');
     if (m.run.valueWeighted) item('legend-value', 'scaled by ‖v‖: α_ij·‖v_j‖, rows renormalised (no W_O)');
-    if (m.run.causal) item('legend-masked', 'future tokens are masked');
+    if (m.run.causal) item('legend-masked', m.direction === 'by' ? 'earlier tokens cannot attend to it' : 'future tokens are masked');
     item('legend-symbols', `tokens are numbered from #0; ${symbolLegendText()}`);
     if (m.head === 'all') {
       for (let h = 0; h < m.run.heads; h++) {
@@ -258,6 +266,6 @@ export class TokensView {
     const parts = top.map((j) => `${describeToken(run.labels, j)} ${formatWeight(row[j])}`);
     const lock = m.locked === focused ? ' (locked)' : '';
     this.summary.textContent = `${describeToken(run.labels, focused)}${lock} in L${m.layer} ${headChoiceLabel(m.head)} ` +
-      `attends most to ${parts.join(', ')}.`;
+      `${m.direction === 'by' ? 'is attended most by' : 'attends most to'} ${parts.join(', ')}.`;
   }
 }
