@@ -11,7 +11,8 @@ import { WEIGHT_LEVELS, weightBuckets } from './attention-math';
 import type { AttentionAsker } from './attention-asker';
 import { hoverMarkdown } from './hover-card';
 import { tokenAtOffset } from '../shared/offsets';
-import { graphemeBounds, graphemeEndAt, graphemePaint, widenToGraphemes } from '../shared/grapheme-paint';
+import { graphemeEndAt, graphemePaint, widenToGraphemes } from '../shared/grapheme-paint';
+import { graphemeBounds } from '../shared/graphemes';
 import { formatCount } from './input';
 
 /** The head shown before the panel reports one: layer 0, mean over heads. */

@@ -5,48 +5,13 @@
  * grapheme it touches, and a grapheme several tokens touch is painted once, by the one with the strongest weight.
  * Offsets are UTF-16, relative to the analysed text. Pure: no `vscode`, no DOM.
  */
+import { graphemeBounds } from './graphemes';
 
 /** One painted stretch: whole graphemes [start, end) of the analysed text, painted for token `token`. */
 export interface GraphemePaint {
   readonly token: number;
   readonly start: number;
   readonly end: number;
-}
-
-/** Characters segmented at a time: V8's Intl.Segmenter slows down more than linearly on long strings (65,536 mixed characters: 5 s). */
-export const SEGMENT_WINDOW = 1024;
-
-/**
- * The grapheme boundaries of `text`: 0, each cluster's end, ..., text.length (a single 0 for ''). Segmented a window at
- * a time, never splitting a surrogate pair: a boundary depends only on the text before it and the code point after
- * it, so every boundary inside a window that starts at a boundary is one of the whole text's; the window's last
- * cluster may be cut, so the next window starts there. A cluster longer than the window doubles it.
- */
-export function graphemeBounds(text: string, window = SEGMENT_WINDOW): Int32Array {
-  const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });
-  const out = [0];
-  let from = 0;
-  let size = window;
-  while (from < text.length) {
-    let end = Math.min(text.length, from + size);
-    const c = text.charCodeAt(end - 1);
-    if (end < text.length && c >= 0xd800 && c <= 0xdbff) end--;
-    const starts: number[] = [];
-    for (const s of segmenter.segment(text.slice(from, end))) starts.push(from + s.index);
-    if (end === text.length) {
-      out.push(...starts.slice(1));
-      break;
-    }
-    if (starts.length < 2) {
-      size *= 2;
-      continue;
-    }
-    out.push(...starts.slice(1)); // the window's first start is `from`, already in
-    from = starts[starts.length - 1];
-    size = window;
-  }
-  if (text.length > 0) out.push(text.length);
-  return Int32Array.from(out);
 }
 
 /** The index of the grapheme holding UTF-16 offset `at` (0 <= at < text length): the last bound <= at. */

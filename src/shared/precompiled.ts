@@ -9,6 +9,7 @@
  * character's range onto the character before it. Pure.
  */
 import type { AlignedChar } from './normalize';
+import { graphemeClusters } from './graphemes';
 
 /** A parsed charsmap: the double-array units and the replacement strings' bytes. */
 interface Charsmap {
@@ -106,37 +107,6 @@ function transform(map: Charsmap, chunk: string): string | undefined {
     map.decoded.set(at, s);
   }
   return s;
-}
-
-let segmenter: Intl.Segmenter | undefined;
-/** UTF-16 units segmented at a time: V8's segmenter slows down on long strings (a 100 000-character text took 18 s whole). */
-const WINDOW = 2048;
-
-/**
- * The text's extended grapheme clusters, segmented a window at a time. A window starts at a true boundary and all its
- * boundaries but its end are true (each depends only on the cluster so far and the next character), so its last
- * cluster is segmented again as the start of the next window.
- */
-export function* graphemeClusters(text: string): Generator<string> {
-  segmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
-  let from = 0;
-  let size = WINDOW;
-  while (from < text.length) {
-    let end = Math.min(text.length, from + size);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++; // never cut a surrogate pair
-    const parts = Array.from(segmenter.segment(text.slice(from, end)), (p) => p.segment);
-    if (end === text.length) {
-      yield* parts;
-      return;
-    }
-    if (parts.length < 2) { size *= 2; continue; } // one cluster longer than the window
-    for (let i = 0; i < parts.length - 1; i++) {
-      yield parts[i];
-      from += parts[i].length;
-    }
-    size = WINDOW;
-  }
 }
 
 /**

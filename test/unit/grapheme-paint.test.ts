@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { graphemeBounds, graphemeEndAt, graphemePaint, widenToGraphemes } from '../../src/shared/grapheme-paint';
+import { graphemeEndAt, graphemePaint, widenToGraphemes } from '../../src/shared/grapheme-paint';
+import { graphemeBounds } from '../../src/shared/graphemes';
 import { createTokenizer, tokenizeWithLimit } from '../../src/host/tokenize';
 import { bundledModelDir, repoRoot } from '../support/model';
 

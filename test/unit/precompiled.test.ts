@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createTokenizer } from '../../src/host/tokenize';
 import { alignedChars, applyNormalizer } from '../../src/shared/normalize';
-import { graphemeClusters } from '../../src/shared/precompiled';
+import { graphemeClusters } from '../../src/shared/graphemes';
 import { describeTokenizer, tokenRanges } from '../../src/shared/token-ranges';
 import { mulberry32 } from '../../src/shared/head-labels';
 import { testModelsDir } from '../support/test-models';
