@@ -4,7 +4,7 @@
  * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
  * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
  */
-import { headView, headMatrix, matmul, rolloutLayer, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { headView, headMatrix, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeads } from './head-compare';
 import { displaySize, poolMax, visibleQuantile } from './display';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
@@ -229,7 +229,7 @@ export class AttentionStore {
       }
       case 'topk': {
         const row = this.row(q.head, q.query);
-        const keys = topIndices(row, Math.max(0, Math.min(row.length, Math.floor(q.k))));
+        const keys = topK(row, Math.floor(q.k));
         return { answer: { kind: 'topk', keys, weights: keys.map((j) => row[j]) }, transfer: [] };
       }
       case 'matrix': {
@@ -287,27 +287,4 @@ function regionOf(m: Float32Array, stack: Attention, r: MatrixRegion): { values:
     if (stack.causal) for (let j = Math.max(0, r.row + i + 1 - r.col); j < r.cols; j++) values[i * r.cols + j] = -Infinity;
   }
   return { values, rows: r.rows, cols: r.cols };
-}
-
-/**
- * Indices of the `k` largest positive values, largest first (ties: lower index first), in O(n·k) with a
- * small sorted buffer: never a sort of the whole row.
- */
-export function topIndices(row: ArrayLike<number>, k: number): number[] {
-  const top: number[] = [];
-  if (k <= 0) return top;
-  for (let j = 0; j < row.length; j++) {
-    const v = row[j];
-    if (!(v > 0)) continue;
-    if (top.length === k && !(v > row[top[k - 1]])) continue;
-    if (top.length < k) top.push(j);
-    else top[k - 1] = j;
-    let p = top.length - 1;
-    while (p > 0 && row[top[p - 1]] < v) {
-      top[p] = top[p - 1];
-      p--;
-    }
-    top[p] = j;
-  }
-  return top;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { rollout, type Attention } from '../../src/shared/attention';
-import { AttentionStore, topIndices, type AttentionQuery } from '../../src/shared/attention-query';
+import { rollout, topK, type Attention } from '../../src/shared/attention';
+import { AttentionStore, type AttentionQuery } from '../../src/shared/attention-query';
 import { AttentionAsker, QueryCancelledError } from '../../src/host/attention-asker';
 import { mulberry32, type HeadMetricValues } from '../../src/shared/head-labels';
 import type { AnswerMessage, HeadRef, QueryMessage } from '../../src/shared/protocol';
@@ -94,9 +94,9 @@ describe('attention queries: the worker answers from the stacks it owns', () => 
       assert.deepEqual(a.keys, want.map(([, j]) => j));
       assert.ok(maxDiff(a.weights, want.map(([w]) => w)) <= 1e-7);
     }
-    assert.deepEqual(topIndices([0.1, 0.3, 0.3, 0, 0.2], 3), [1, 2, 4], 'ties: the earlier key first');
-    assert.deepEqual(topIndices([0.5, 0.2, 0.2], 2), [0, 1], 'a tie at the cut keeps the earlier key');
-    assert.deepEqual(topIndices([0, -1, 0], 2), [], 'zero and negative weights are never top');
+    assert.deepEqual(topK([0.1, 0.3, 0.3, 0, 0.2], 3), [1, 2, 4], 'ties: the earlier key first');
+    assert.deepEqual(topK([0.5, 0.2, 0.2], 2), [0, 1], 'a tie at the cut keeps the earlier key');
+    assert.deepEqual(topK([0, -1, 0], 2), [], 'zero and negative weights are never top');
   });
 
   it('serves a head at display size: full when it fits, else each cell the max of its block (masked blocks NaN), with the scale of the full matrix', () => {
