@@ -1,8 +1,8 @@
 /**
  * The one attention type of Attention Lens, and the small view helpers every side uses (host, worker,
  * panel, compare view): one stack is Float32 [layers, heads, queries, keys], row i = query i. Self-attention
- * has queries = keys = T; cross-attention has decoder queries over encoder keys. `AttentionMessage` is the
- * same stack in transit, its data a transferable ArrayBuffer holding exactly the values. Pure.
+ * has queries = keys = T; cross-attention has decoder queries over encoder keys. Stacks stay in the worker that
+ * computed them; what travels are the answers of attention-query.ts. Pure.
  */
 
 /** Kinds of attention a model can have; cross-attention only in encoder–decoder models. */
@@ -24,12 +24,6 @@ export interface Attention {
   readonly data: Float32Array;
 }
 
-/** An Attention as it travels by postMessage: the same fields, its values in a transferable buffer. */
-export interface AttentionMessage extends Omit<Attention, 'data'> {
-  /** Float32Array buffer of exactly layers·heads·queries·keys values. */
-  readonly data: ArrayBuffer;
-}
-
 /** A head of a layer, or an aggregate over the layer's heads ('rollout': from layer 0 up to the layer). */
 export type HeadSelector = number | 'mean' | 'max' | 'rollout';
 
@@ -43,39 +37,6 @@ export function selfAttention(layers: number, heads: number, tokens: number, dat
   kind: AttentionStackKind = 'self'): Attention {
   if (data.length !== layers * heads * tokens * tokens) throw new RangeError(`attention has ${data.length} values, expected ${layers}×${heads}×${tokens}²`);
   return { kind, layers, heads, queries: tokens, keys: tokens, causal, data };
-}
-
-/** Number of values a stack of these dimensions holds. */
-const sizeOf = (a: Omit<Attention, 'data' | 'kind' | 'causal'>): number => a.layers * a.heads * a.queries * a.keys;
-
-/** Packs a stack for postMessage; copies only when its data is a view into a larger buffer. */
-export function packAttention(a: Attention): AttentionMessage {
-  if (a.data.length !== sizeOf(a)) {
-    throw new RangeError(`attention has ${a.data.length} values, expected ${a.layers}×${a.heads}×${a.queries}×${a.keys}`);
-  }
-  const d = a.data;
-  const own = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer ? d.buffer : d.slice().buffer;
-  const { kind, layers, heads, queries, keys, causal } = a;
-  return { kind, layers, heads, queries, keys, causal: causal === true, data: own };
-}
-
-const KINDS: Readonly<Record<AttentionStackKind, true>> = { self: true, encoder: true, decoder: true, cross: true };
-
-/** Checks a stack that arrived by postMessage (untrusted) and returns it with its Float32 view; throws on a malformed one. */
-export function unpackAttention(m: AttentionMessage): Attention {
-  const dims = [m?.layers, m?.heads, m?.queries, m?.keys];
-  const raw: unknown = m?.data;
-  // An ArrayBuffer as sent; some transports hand the same bytes over as a typed-array view (instanceof fails across realms).
-  const buffer = Object.prototype.toString.call(raw) === '[object ArrayBuffer]' ? raw as ArrayBuffer
-    : ArrayBuffer.isView(raw) ? raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer : undefined;
-  if (!dims.every((d) => Number.isInteger(d) && d > 0) || !buffer || !(typeof m.kind === 'string' && m.kind in KINDS)) {
-    throw new TypeError(`malformed attention message: ${JSON.stringify({ kind: m?.kind, dims })}`);
-  }
-  if (buffer.byteLength !== sizeOf(m) * 4) {
-    throw new RangeError(`attention "${m.kind}" has ${buffer.byteLength / 4} values, expected ${dims.join('×')}`);
-  }
-  return { kind: m.kind, layers: m.layers, heads: m.heads, queries: m.queries, keys: m.keys, causal: m.causal === true,
-    data: new Float32Array(buffer) };
 }
 
 /** Head `head` of `layer`: a [queries, keys] view into the stack, not a copy. */

@@ -6,7 +6,7 @@
  */
 import { buildFeeds, type FeedOptions, type FeedSpec } from './feeds';
 import { collectAttention, float16ToFloat32, requiredInputs, type CollectedAttention, type OnnxSummary, type TapPlan } from './onnx-tap';
-import { packAttention, type AttentionMessage } from './attention';
+import type { Attention } from './attention';
 import { decoderInputIds } from './stacks';
 import { collectFused, fetchedOf, type RecomputedAttention } from './fused-collect';
 import type { Fetched } from './fused-tensors';
@@ -112,9 +112,9 @@ function encoderHidden(r: TappedResult, m: TappedHandle): { data: Float32Array; 
   return named;
 }
 
-/** What an encoder–decoder run returns: the three stacks, packed for postMessage, and the decoder's ids. */
+/** What an encoder–decoder run returns: the encoder, decoder and cross stacks, and the decoder's ids. */
 export interface EncoderDecoderResult {
-  readonly stacks: AttentionMessage[];
+  readonly stacks: Attention[];
   readonly decoderIds: number[];
   readonly encoder: TappedResult;
   readonly decoder: TappedResult;
@@ -128,7 +128,7 @@ export async function runEncoderDecoder(ort: OrtTensorCtor, encoder: TappedHandl
   const dec = await runTappedModel(ort, decoder, decoderIds, { encoderHiddenStates: encoderHidden(enc, encoder) }, opts.tolerance);
   if (!dec.cross) throw new Error('The decoder has no cross-attention Softmax over the encoder output.');
   return {
-    stacks: [packAttention({ ...enc.self, kind: 'encoder' }), packAttention({ ...dec.self, kind: 'decoder' }), packAttention(dec.cross)],
+    stacks: [{ ...enc.self, kind: 'encoder' }, { ...dec.self, kind: 'decoder' }, dec.cross],
     decoderIds, encoder: enc, decoder: dec,
   };
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { isValidHead, parseHeadRef, sameHead, weightBuckets } from '../../src/host/attention-math';
-import { unpackAttention } from '../../src/shared/attention';
 import { hoverMarkdown, markdownCode } from '../../src/host/hover-card';
 
 describe('host attention maths', () => {
@@ -21,15 +20,6 @@ describe('host attention maths', () => {
     }
     assert.ok(sameHead({ stack: 'self', layer: 0, head: 1 }, { stack: 'self', layer: 0, head: 1 }));
     assert.ok(!sameHead({ stack: 'self', layer: 0, head: 1 }, { stack: 'self', layer: 0, head: 'mean' }));
-  });
-
-  it('reads attention that arrives as an ArrayBuffer or as a byte view of the same values', () => {
-    const values = Float32Array.from({ length: 8 }, (_, i) => i / 8);
-    const msg = { kind: 'self' as const, layers: 1, heads: 2, queries: 2, keys: 2, causal: false };
-    assert.deepEqual(Array.from(unpackAttention({ ...msg, data: values.slice().buffer }).data), Array.from(values));
-    const bytes = new Uint8Array(values.buffer.slice(0));
-    assert.deepEqual(Array.from(unpackAttention({ ...msg, data: bytes as unknown as ArrayBuffer }).data), Array.from(values));
-    assert.throws(() => unpackAttention({ ...msg, data: new ArrayBuffer(12) }), /expected 1×2×2×2/);
   });
 });
 

@@ -6,7 +6,6 @@ import { scanOnnx } from '../../src/shared/onnx-tap';
 import { planFullTap } from '../../src/shared/full-tap';
 import type { AttentionLensApi } from '../../src/api';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
-import { unpackAttention } from '../../src/shared/attention';
 import { shapesOf } from '../../src/shared/attention-query';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, testModelsDir } from '../support/test-models';
@@ -66,7 +65,7 @@ describe('host flow with an encoder–decoder model (tiny-t5)', function () {
     const r = await runEncoderDecoder(ort, await handle('encoder_model.onnx'), await handle('decoder_model.onnx'), ids,
       { decoderIds: show.decoderTokens.map((t: { id: number }) => t.id) });
     // The panel's worker keeps the stacks (only decoder self-attention drawn causal) and the host gets their shapes.
-    const stacks = r.stacks.map(unpackAttention).map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false }));
+    const stacks = r.stacks.map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false }));
     stub.serveAttention(runId, stacks);
     const result = { type: 'result', runId, backendUsed: 'wasm', timings: {}, shapes: shapesOf(stacks) };
     stub.fromPanel(result);

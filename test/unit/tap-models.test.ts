@@ -5,7 +5,7 @@ import { maxAbsDiff } from '../support/model';
 import { runEncoderDecoder } from '../../src/shared/tapped-run';
 import { tapAll } from '../../src/shared/full-tap';
 import { rewriteSubgraphParts } from '../../src/shared/tap-subgraph';
-import { axesOf, unpackAttention } from '../../src/shared/attention';
+import { axesOf } from '../../src/shared/attention';
 import { loadTestReference, openTestModel, readTestOnnx, runTestModel } from '../support/test-models';
 
 // Tiny models shaped like optimum/transformers.js exports (test/models/recipe), tapped unmodified and fed
@@ -102,7 +102,7 @@ describe('the tap on Hugging Face-shaped exports, against PyTorch', function () 
       ['decoder', 'decoder', 'decoder', ref.decoderIds!.length, ref.decoderIds!.length, true],
       ['cross', 'decoder', 'input', ref.decoderIds!.length, ref.ids.length, false]]);
     for (const [s, key] of [[r.stacks[0], 'encoder_attention'], [r.stacks[1], 'decoder_attention'], [r.stacks[2], 'cross_attention']] as const) {
-      assertClose(unpackAttention(s).data, ref.tensors[key].data, FP32, key);
+      assertClose(s.data, ref.tensors[key].data, FP32, key);
     }
     // Without explicit decoder ids the decoder reads the input shifted right behind the start token.
     const shifted = await runEncoderDecoder(ort, e, d, ref.ids, { decoderStartId: 0 });

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
-import { unpackAttention, type Attention } from '../../src/shared/attention';
+import type { Attention } from '../../src/shared/attention';
 import { shapesOf } from '../../src/shared/attention-query';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
 import { chooseBackend, getSession, wasmThreads, type PreparedModel } from './session';
@@ -59,7 +59,7 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   if (ctx.stale()) return;
   // The encoder's stack first: it is the run's main stack (the host's shapes[0]).
   // Only decoder self-attention is causal; encoder and cross stacks see every key (as the panel draws them).
-  const ordered = out.stacks.map(unpackAttention).map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false })).sort((a, b) => Number(b.kind === 'encoder') - Number(a.kind === 'encoder'));
+  const ordered = out.stacks.map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false })).sort((a, b) => Number(b.kind === 'encoder') - Number(a.kind === 'encoder'));
   ctx.keep(ordered);
   ctx.post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf(ordered), loadMs, inferenceMs,
     ...(backend === 'wasm' ? { threads: wasmThreads() } : {}) });
