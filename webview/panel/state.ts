@@ -181,8 +181,7 @@ export class RunData {
 
   /** Row i (query i) of a head choice, once the worker has sent it. */
   row(layer: number, head: HeadChoice, i: number): Float32Array | undefined {
-    return this.cached(this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
-      (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
+    return this.cached(...this.rowQuestion(layer, head, i));
   }
 
   /** Column j (key j) of a head choice: how much every query puts on it, once the worker has sent it. */
@@ -193,8 +192,14 @@ export class RunData {
 
   /** Row i of a head choice, asked for and awaited. */
   rowAsync(layer: number, head: HeadChoice, i: number): Promise<Float32Array | undefined> {
-    return this.fetch(this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
-      (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined));
+    return this.fetch(...this.rowQuestion(layer, head, i));
+  }
+
+  /** The cache key, query, value weighting and answer reader of row i, for row() and rowAsync(). */
+  private rowQuestion(layer: number, head: HeadChoice, i: number):
+  [string, AttentionQuery, boolean, (a: AttentionAnswer) => Float32Array | undefined] {
+    return [this.key('row', layer, head, i), { kind: 'row', head: this.ref(layer, head), query: i }, this.valueWeighted,
+      (a) => (a.kind === 'row' ? new Float32Array(a.weights) : undefined)];
   }
 
   /**
@@ -206,11 +211,6 @@ export class RunData {
     const where = region ? `${region.row},${region.col},${region.rows},${region.cols}` : 'all';
     return this.cached(this.key('matrix', layer, head, side, where), { kind: 'matrix', head: this.ref(layer, head), maxSide: side, ...(region ? { region } : {}) },
       this.valueWeighted, (a) => (a.kind === 'matrix' ? { ...a, values: new Float32Array(a.data) } : undefined));
-  }
-
-  /** One weight, from row i once it has been sent. */
-  weight(layer: number, head: number, i: number, j: number): number | undefined {
-    return this.row(layer, head, i)?.[j];
   }
 
   /** Switches the value-weighted view; `available` once the worker has the value norms. */
