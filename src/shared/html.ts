@@ -113,10 +113,10 @@ const PANEL_BODY = `  <header id="header">
     <div id="progress" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="progress-text"></span></div>
   </header>
   <div id="toolbar" role="toolbar" aria-label="Head selection">
-    <label for="layer-select">Layer</label>
-    <vscode-dropdown id="layer-select" aria-label="Layer"></vscode-dropdown>
-    <label for="head-select">Head</label>
-    <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown>
+    <span class="field"><label for="layer-select">Layer</label>
+    <vscode-dropdown id="layer-select" aria-label="Layer"></vscode-dropdown></span>
+    <span class="field"><label for="head-select">Head</label>
+    <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown></span>
     <vscode-button id="pin-head" appearance="secondary" title="Pin this head to the compare view">Pin head</vscode-button>
     <vscode-button id="save-image" appearance="secondary" title="Save the Heatmap or the Model grid as a PNG image, in the colours shown">Save image…</vscode-button>
     <vscode-button id="export-data" appearance="secondary" title="Export the weights of this head, its layer or the whole stack (.npy or JSON)">Export data…</vscode-button>
@@ -163,8 +163,8 @@ const PANEL_BODY = `  <header id="header">
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-metrics">
-      <div class="view-body">
-        <div class="canvas-wrap">
+      <div class="view-body metrics-body">
+        <div class="table-wrap">
           <table id="metrics-table" aria-label="Per-head metrics: column headers sort"></table>
         </div>
         <div id="metrics-legend" class="legend metrics-legend"></div>

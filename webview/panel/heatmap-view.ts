@@ -6,9 +6,10 @@
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import { formatWeight } from '../../src/shared/attention';
-import { servedImage, blitMatrix, canvasFont, hatchMasked, sizeCanvas } from '../common/canvas';
+import { servedImage, blitMatrix, hatchMasked, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { describeToken, shortLabel } from '../common/token-text';
+import { describeToken } from '../common/token-text';
+import { drawAxisLabels, labelStep, measureAxisLabels, type AxisLabelSizes } from './heatmap-labels';
 import { renderHeatmapLegend } from './heatmap-legend';
 import { followCell, zoomWindow } from '../../src/shared/zoom-window';
 import type { MatrixRegion } from '../../src/shared/attention-query';
@@ -206,21 +207,24 @@ export class HeatmapView {
     if (this.zoom && (this.zoom.row + this.zoom.rows > T || this.zoom.col + this.zoom.cols > K)) this.zoom = undefined;
     const w: MatrixRegion = this.zoom ?? { row: 0, col: 0, rows: T, cols: K };
     const [rows, cols] = [w.rows, w.cols];
-    let labels = Math.max(rows, cols) <= 96;
-    let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
-    let cell = Math.floor((avail - labelW) / cols);
-    if (cell < 7 && labels) {
-      labels = false;
-      labelW = 0;
-      cell = Math.floor(avail / cols);
-    }
-    const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
+    // Labels fit the longest one drawn; one every `step` tokens when a cell is smaller than a line of text.
+    const rowTexts = run.labels.slice(w.row, w.row + rows).map((l) => l.label);
+    const colTexts = run.keyLabels.slice(w.col, w.col + cols).map((l) => l.label);
+    let sizes: AxisLabelSizes | undefined = Math.max(rows, cols) <= 96 ? measureAxisLabels(theme, rowTexts, colTexts, avail) : undefined;
+    let cell = Math.floor((avail - (sizes?.width ?? 0)) / cols);
+    if (cell < 3) sizes = undefined;
+    if (!sizes) cell = Math.floor(avail / cols);
     // Fit the height of the webview too, so the whole window is visible without scrolling where possible.
-    const byHeight = Math.floor((window.innerHeight - 40 - labelH) / rows);
-    cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
+    const byHeight = Math.floor((window.innerHeight - 40 - (sizes?.height ?? 0)) / rows);
+    cell = Math.max(sizes ? 3 : 2, Math.min(28, cell, byHeight));
     // More keys than pixel pairs across: fit the width with fractional cells; the worker max-pools the window to the
     // canvas's pixels (a hover still reads the exact weight of the cell under the pointer; zoom in to see cells).
-    if (!labels && avail / cols < 2) cell = avail / cols;
+    if (!sizes && avail / cols < 2) cell = avail / cols;
+    const step = sizes ? labelStep(sizes.fontPx, cell) : 0;
+    // Only every step-th label is drawn: the key strip shrinks to the longest of those (the row strip keeps its width).
+    if (sizes && step > 1) sizes = { ...sizes, height: measureAxisLabels(theme, rowTexts, colTexts, avail, step).height };
+    const labelW = step ? sizes!.width : 0;
+    const labelH = step ? sizes!.height : 0;
     const size = cols * cell;
     const height = rows * cell;
     const x0 = labelW + 1;
@@ -231,7 +235,7 @@ export class HeatmapView {
     this.layout = { x0, y0, cell, T, K, w };
     // Geometry in CSS px, for tests and tools that need to point at a cell: cell (i, j) is at x0 + (j − col0)·cell.
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K),
-      row0: String(w.row), col0: String(w.col), rows: String(rows), cols: String(cols) });
+      row0: String(w.row), col0: String(w.col), rows: String(rows), cols: String(cols), labelStep: String(step) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
     const key = `${run.runId}|${m.layer}|${m.head}|${served.rows}|${served.cols}|${run.valueWeighted}|${w.row},${w.col},${rows},${cols}`;
     const max = served.scale;
@@ -257,39 +261,16 @@ export class HeatmapView {
       ctx.lineWidth = 1.5;
       ctx.strokeRect(x0 + (c[1] - w.col) * cell + 0.75, y0 + (c[0] - w.row) * cell + 0.75, cell - 1.5, cell - 1.5);
     }
-    if (labels) this.drawLabels(ctx, m, x0, y0, cell, labelW, labelH);
+    if (sizes && step) {
+      drawAxisLabels(ctx, { theme, window: w, rowLabels: run.labels.map((l) => l.label), colLabels: run.keyLabels.map((l) => l.label),
+        x0, y0, cell, sizes, step, focused: m.focused, sameAxes: run.keyLabels === run.labels });
+    }
     this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${K === T && run.keyLabels === run.labels ? `${T} tokens` : `${T} query × ${K} key tokens`}. ` +
       'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
     renderHeatmapLegend(this.legend, m, max, this.zoom);
     if (this.pendingTip && this.cursor?.[0] === this.pendingTip[0] && this.cursor[1] === this.pendingTip[1]) {
       const [i, j, x, y] = this.pendingTip;
       this.showTip([i, j], x, y);
-    }
-  }
-
-  private drawLabels(ctx: CanvasRenderingContext2D, m: HeatmapModel, x0: number, y0: number, cell: number, labelW: number,
-    labelH: number): void {
-    const { run, theme } = m;
-    const fontPx = Math.min(Math.max(9, cell * 0.8), theme.fontSize);
-    ctx.font = canvasFont(theme, fontPx / theme.fontSize);
-    ctx.textBaseline = 'middle';
-    const maxChars = Math.max(3, Math.floor(labelW / (fontPx * 0.62)));
-    const colour = (i: number): string => rgbaToCss(i === m.focused ? theme.fg : withAlpha(theme.fg, 0.75));
-    const w = this.layout!.w;
-    ctx.textAlign = 'right';
-    for (let i = 0; i < w.rows; i++) {
-      ctx.fillStyle = colour(w.row + i);
-      ctx.fillText(shortLabel(run.labels[w.row + i].label, maxChars), labelW - 4, y0 + (i + 0.5) * cell, labelW - 6);
-    }
-    ctx.textAlign = 'left';
-    const diag = Math.max(3, Math.floor((labelH * 1.3) / (fontPx * 0.62)));
-    for (let j = 0; j < w.cols; j++) {
-      ctx.save();
-      ctx.translate(x0 + (j + 0.5) * cell, y0 - 4);
-      ctx.rotate(-Math.PI / 3);
-      ctx.fillStyle = colour(run.keyLabels === run.labels ? w.col + j : -1);
-      ctx.fillText(shortLabel(run.keyLabels[w.col + j].label, diag), 0, 0);
-      ctx.restore();
     }
   }
 }
