@@ -77,6 +77,20 @@ describe('panel layout from 320 px to full width in Chromium', function () {
       }
     });
 
+    it(`at ${width} px: the metrics table shows Head, Pin and Induction first, on screen for every head`, async () => {
+      await setWidth(width);
+      await openTab('metrics', '#metrics-table td[data-key="induction"][data-value]');
+      const heads = await page.$$eval('#metrics-table thead th', (ths) => ths.map((t: any) => t.textContent.replace(/ [▲▼]$/, '')));
+      assert.deepEqual(heads.slice(0, 3), ['Head', 'Compare', 'Induction']);
+      const rows = await page.$$eval('#metrics-table tbody tr', (trs) => trs.map((tr: any) => {
+        const w = (globalThis as any).innerWidth;
+        const inView = (e: any) => { const r = e?.getBoundingClientRect(); return !!r && r.width > 0 && r.left >= 0 && r.right <= w; };
+        return [tr.dataset.head, inView(tr.querySelector('td.head')), inView(tr.querySelector('.pin')), inView(tr.querySelector('td[data-key="induction"]'))];
+      }));
+      assert.equal(rows.length, 12, 'every head of the 3×4 model');
+      for (const [head, ...shown] of rows) assert.deepEqual(shown, [true, true, true], `${head}: name, Pin and Induction on screen`);
+    });
+
     it(`at ${width} px: heatmap labels on every axis, each within its own row or column, with no empty band above`, async () => {
       await setWidth(width);
       await openTab('heatmap', '#heatmap[data-cell]');
