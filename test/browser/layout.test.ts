@@ -10,9 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { bundledModelDir, repoRoot } from '../support/model';
-import { deliver, launch, nextFrames, openWebview, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { deliver, launch, nextFrames, openWebview, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { layoutProblems, labelInkAcrossBounds } from './layout-probe';
+import type { ThemeClass } from './theme';
+import { HEAD_PALETTES, parseCssColor } from '../../src/shared/colors';
 
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 /** 35 tokens with the bundled tokenizer (checked below): long words, so the axis labels are long. */
@@ -136,4 +138,35 @@ describe('panel layout from 320 px to full width in Chromium', function () {
       await shot(page, `layout-explain-${width}.png`);
     });
   }
+
+  it('draws the colour-blind-safe head palette of each theme and keeps the layout in all four themes (screenshots)', async () => {
+    await setWidth(520);
+    await openTab('tokens', '#tokens .token');
+    await selectDropdown(page, 'head-select', 'all');
+    await page.locator('#tokens .token[data-token-index="20"]').hover();
+    await page.waitForSelector('#tokens[data-bars="20"]');
+    const themes: [ThemeClass, 'dark' | 'light'][] = [['vscode-dark', 'dark'], ['vscode-light', 'light'],
+      ['vscode-high-contrast', 'dark'], ['vscode-high-contrast-light', 'light']];
+    const rgb = (hex: string) => { const c = parseCssColor(hex)!; return `rgb(${c.r}, ${c.g}, ${c.b})`; };
+    for (const [theme, palette] of themes) {
+      await setTheme(page, theme);
+      await page.waitForFunction((want) => {
+        const sw = [...(globalThis as any).document.querySelectorAll('#tokens-legend .head-swatch')];
+        return sw.length > 0 && (globalThis as any).getComputedStyle(sw[0]).backgroundColor === want;
+      }, rgb(HEAD_PALETTES[palette][0]));
+      const swatches = await page.$$eval('#tokens-legend .head-swatch', (els) => els.map((e: any) => (globalThis as any).getComputedStyle(e).backgroundColor));
+      assert.deepEqual(swatches.slice(0, HEAD_PALETTES[palette].length), HEAD_PALETTES[palette].slice(0, swatches.length).map(rgb), theme);
+      assert.deepEqual(await layoutProblems(page), [], `tokens in ${theme}`);
+      await shot(page, `layout-all-heads-${theme}.png`);
+      for (const [view, ready] of [['heatmap', '#heatmap[data-cell]'], ['metrics', '#metrics-table td[data-value]']]) {
+        await openTab(view, ready);
+        assert.deepEqual(await layoutProblems(page), [], `${view} in ${theme}`);
+        await shot(page, `layout-${view}-${theme}.png`);
+      }
+      await openTab('tokens', '#tokens .token');
+      await page.locator('#tokens .token[data-token-index="20"]').hover();
+    }
+    await setTheme(page, 'vscode-dark');
+    await selectDropdown(page, 'head-select', '0');
+  });
 });
