@@ -70,11 +70,11 @@ export interface LabelInk {
 }
 
 /**
- * Reads the heatmap canvas: labels are drawn for every data-label-step-th token, each centred on its cell,
+ * Reads a matrix canvas with axis labels (the heatmap, or another selector): labels are drawn for every data-label-step-th token, each centred on its cell,
  * so the line halfway between two drawn labels is the edge of both bands and no label's ink may be on it.
  */
-export async function labelInkAcrossBounds(page: Page): Promise<LabelInk> {
-  return page.$eval('#heatmap', (c: any) => {
+export async function labelInkAcrossBounds(page: Page, canvas = '#heatmap'): Promise<LabelInk> {
+  return page.$eval(canvas, (c: any) => {
     const dpr = c.width / parseFloat(c.style.width);
     const ds = c.dataset;
     const [x0, y0, cell, rows, cols, step] = [+ds.x0, +ds.y0, +ds.cell, +ds.rows, +ds.cols, +(ds.labelStep ?? 1)];

@@ -9,7 +9,7 @@ import { formatWeight } from '../../src/shared/attention';
 import { servedImage, blitMatrix, hatchMasked, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken } from '../common/token-text';
-import { drawAxisLabels, labelStep, measureAxisLabels, type AxisLabelSizes } from './heatmap-labels';
+import { drawAxisLabels, labelStep, measureAxisLabels, type AxisLabelSizes } from '../common/axis-labels';
 import { renderHeatmapLegend } from './heatmap-legend';
 import { followCell, zoomWindow } from '../../src/shared/zoom-window';
 import type { MatrixRegion } from '../../src/shared/attention-query';

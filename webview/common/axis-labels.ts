@@ -1,13 +1,14 @@
 /**
- * The heatmap's axis labels: query tokens left of the rows, key tokens above the columns written upwards
- * (vertical, so each stays in its own column), one label every `step` tokens when the cells are smaller than
- * a line of text, and the label strips only as wide and tall as the longest label drawn (no empty band).
+ * Axis labels of a matrix canvas (the panel's heatmap, the compare view's thumbnails): query tokens left of
+ * the rows, key tokens above the columns written upwards (vertical, so each stays in its own column), one
+ * label every `step` tokens when the cells are smaller than a line of text, and the label strips only as wide
+ * and tall as the longest label drawn (no empty band).
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
 import type { MatrixRegion } from '../../src/shared/attention-query';
-import { canvasFont } from '../common/canvas';
-import type { Theme } from '../common/theme';
-import { shortLabel } from '../common/token-text';
+import { canvasFont } from './canvas';
+import type { Theme } from './theme';
+import { shortLabel } from './token-text';
 
 /** Longest label drawn, in characters (longer ones end in …). */
 const MAX_LABEL_CHARS = 12;
