@@ -2,10 +2,11 @@
  * The Heatmap view: the selected head's T×K matrix (rows = query tokens, columns = key tokens; K = T except
  * for cross-attention) on one
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
- * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
+ * outlined (or, with "Attended by", the focused key's column, and the tip names the queries that attend to it
+ * most). Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
-import { formatWeight } from '../../src/shared/attention';
+import { formatWeight, topK } from '../../src/shared/attention';
 import { servedImage, blitMatrix, hatchMasked, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { describeToken } from '../common/token-text';
@@ -22,11 +23,13 @@ export interface HeatmapModel {
   readonly head: HeadChoice;
   readonly focused: number | null;
   readonly theme: Theme;
+  /** 'by' ("Attended by"): the focused token is a key, its column outlined; hovering a cell focuses its key. */
+  readonly direction?: 'to' | 'by';
 }
 
 /** Callbacks from the heatmap. */
 export interface HeatmapEvents {
-  /** The pointer or keyboard cursor is on query row i (null: left the matrix). */
+  /** The pointer or keyboard cursor is on token i: the cell's query row, or its key column when attended by (null: left). */
   hoverRow(i: number | null): void;
   lock(i: number | null): void;
   /** Explain the weight of cell (i, j) (click or Enter); when absent, those lock the row. */
@@ -66,7 +69,7 @@ export class HeatmapView {
       const moved = !this.cursor || this.cursor[0] !== cell[0] || this.cursor[1] !== cell[1];
       this.cursor = cell;
       this.showTip(cell, ev.offsetX, ev.offsetY);
-      this.events.hoverRow(cell[0]);
+      this.events.hoverRow(this.focusOf(cell));
       if (moved && this.model) this.draw(this.model);
     });
     this.canvas.addEventListener('mouseleave', () => this.leave());
@@ -158,8 +161,13 @@ export class HeatmapView {
     if (this.zoom) this.zoom = followCell(this.zoom, l.T, l.K, next);
     const w = this.zoom ?? l.w;
     this.showTip(next, l.x0 + (next[1] - w.col + 1) * l.cell, l.y0 + (next[0] - w.row + 1) * l.cell);
-    this.events.hoverRow(next[0]);
+    this.events.hoverRow(this.focusOf(next));
     this.draw(this.model);
+  }
+
+  /** The token a cell focuses: its query, or its key when the view shows what attends to a token. */
+  private focusOf([i, j]: [number, number]): number {
+    return this.model?.direction === 'by' ? j : i;
   }
 
   private showTip([i, j]: [number, number], x: number, y: number): void {
@@ -167,8 +175,10 @@ export class HeatmapView {
     if (!m) return;
     const row = m.run.row(m.layer, m.head, i);
     const masked = m.run.causal && j > i;
+    // Attended by: the key's column (the worker's 'column' answer) names the queries that attend to it most.
+    const column = m.direction === 'by' ? m.run.column(m.layer, m.head, j) : undefined;
     // The exact weight comes with the row from the worker: the tip shows once it is in (draw() calls back here).
-    this.pendingTip = row || masked ? undefined : [i, j, x, y];
+    this.pendingTip = (row || masked) && (column || m.direction !== 'by') ? undefined : [i, j, x, y];
     if (this.pendingTip) {
       this.tip.hidden = true;
       return;
@@ -178,6 +188,7 @@ export class HeatmapView {
       `query ${describeToken(m.run.labels, i)}`,
       `key ${describeToken(m.run.keyLabels, j)}`,
       masked ? 'masked (future token)' : `${m.run.valueWeighted ? 'α·‖v‖ share' : 'weight'} ${formatWeight(w)}`,
+      ...(column ? [`key attended most by ${topK(column, 3).map((q) => `${describeToken(m.run.labels, q)} ${formatWeight(column[q])}`).join(', ')}`] : []),
     ];
     this.tip.replaceChildren(...lines.map((t) => {
       const d = document.createElement('div');
@@ -250,11 +261,12 @@ export class HeatmapView {
     ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
     ctx.lineWidth = 1;
     ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, height + 1);
-    if (m.focused !== null && m.focused >= w.row && m.focused < w.row + rows) {
-      ctx.strokeStyle = rgbaToCss(theme.focus);
-      ctx.lineWidth = 2;
-      ctx.strokeRect(x0 - 1, y0 + (m.focused - w.row) * cell, size + 2, cell);
-    }
+    const f = m.focused;
+    ctx.strokeStyle = rgbaToCss(theme.focus);
+    ctx.lineWidth = 2;
+    if (f !== null && m.direction === 'by' && f >= w.col && f < w.col + cols) ctx.strokeRect(x0 + (f - w.col) * cell, y0 - 1, cell, height + 2);
+    else if (f !== null && m.direction !== 'by' && f >= w.row && f < w.row + rows) ctx.strokeRect(x0 - 1, y0 + (f - w.row) * cell, size + 2, cell);
+    this.canvas.dataset.outline = f === null ? '' : `${m.direction === 'by' ? 'column' : 'row'} ${f}`;
     const c = this.cursor;
     if (c && c[0] >= w.row && c[0] < w.row + rows && c[1] >= w.col && c[1] < w.col + cols) {
       ctx.strokeStyle = rgbaToCss(theme.fg);

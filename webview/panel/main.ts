@@ -206,7 +206,9 @@ function render(): void {
     predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
   }
   if (!run.ready) return;
-  if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
+  if (state.view === 'heatmap') {
+    heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme, direction: run instanceof CrossRunData ? 'to' : state.direction });
+  }
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
       metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
