@@ -127,6 +127,7 @@ const PANEL_BODY = `  <header id="header">
   <vscode-panels id="views" activeid="tab-tokens" aria-label="Views">
     <vscode-panel-tab id="tab-tokens">Tokens</vscode-panel-tab>
     <vscode-panel-tab id="tab-heatmap">Heatmap</vscode-panel-tab>
+    <vscode-panel-tab id="tab-lines">Lines</vscode-panel-tab>
     <vscode-panel-tab id="tab-grid">Model grid</vscode-panel-tab>
     <vscode-panel-tab id="tab-metrics">Metrics</vscode-panel-tab>
     <vscode-panel-view id="view-tokens">
@@ -151,6 +152,15 @@ const PANEL_BODY = `  <header id="header">
         </div>
         <p id="explain-hint" class="muted">Click a cell (or press Enter on it) to see how its weight is computed.</p>
         <section id="explain" class="explain" aria-live="polite" aria-label="How this weight is computed" hidden></section>
+      </div>
+    </vscode-panel-view>
+    <vscode-panel-view id="view-lines">
+      <div class="view-body">
+        <div id="lines-legend" class="legend"></div>
+        <div id="lines-wrap" class="canvas-wrap">
+          <canvas id="lines" tabindex="0" role="img" aria-label="Lines between query and key tokens"></canvas>
+        </div>
+        <p id="lines-status" class="summary" aria-live="polite"></p>
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-grid">

@@ -44,7 +44,7 @@ export interface TokenInfo {
 }
 
 /** The panel's views (its tabs). */
-export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics';
+export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines';
 
 /** Static facts about a model that the panel needs before inference. */
 export interface ModelInfo {

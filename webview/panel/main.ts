@@ -14,6 +14,7 @@ import { backendName, Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
+import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
@@ -62,6 +63,7 @@ const heatmap = new HeatmapView({
   explain: (i, j) => { setLock(i); void explainCell(i, j); },
 });
 const explainView = new ExplainView(() => explainView.hide());
+const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
@@ -209,6 +211,7 @@ function render(): void {
   if (state.view === 'heatmap') {
     heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme, direction: run instanceof CrossRunData ? 'to' : state.direction });
   }
+  if (state.view === 'lines') lines.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
       metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
@@ -367,7 +370,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setError(msg.message);
       break;
     case 'showView':
-      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'grid' || msg.view === 'metrics') {
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics') {
         state.view = msg.view;
         changed();
       }
