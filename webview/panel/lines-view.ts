@@ -192,7 +192,7 @@ export class LinesView {
     this.status.textContent = !f
       ? 'Hover a token, or focus this view and use ↑/↓ (←/→ switch columns), to see only its lines.'
       : heads.length > 1 ? `${name}: the lines of ${heads.length} heads, each in its colour.`
-        : `${name} ${f.side === 'query' ? 'attends most to' : 'is attended most by'} ` +
+      : `${name} ${f.side === 'query' ? 'attends most to' : 'is attended most by'} ` +
           (single ? strongest.map((k) => `${describeToken(labels, k)} ${formatWeight(single[k])}`).join(', ') : '…') + '.';
     this.canvas.setAttribute('aria-label', `Lines between query and key tokens, ${what}. ${this.status.textContent}`);
   }
