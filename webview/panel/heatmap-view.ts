@@ -227,7 +227,8 @@ export class HeatmapView {
     if (!sizes) cell = Math.floor(avail / cols);
     // Fit the height of the webview too, so the whole window is visible without scrolling where possible.
     const byHeight = Math.floor((window.innerHeight - 40 - (sizes?.height ?? 0)) / rows);
-    cell = Math.max(sizes ? 3 : 2, Math.min(28, cell, byHeight));
+    // Cells stop at 28 px for the whole matrix; a zoomed window may magnify them further.
+    cell = Math.max(sizes ? 3 : 2, Math.min(this.zoom ? 64 : 28, cell, byHeight));
     // More keys than pixel pairs across: fit the width with fractional cells; the worker max-pools the window to the
     // canvas's pixels (a hover still reads the exact weight of the cell under the pointer; zoom in to see cells).
     if (!sizes && avail / cols < 2) cell = avail / cols;
