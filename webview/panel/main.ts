@@ -7,10 +7,11 @@ import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, t
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient } from './client';
+import { LoadProgress } from './load-progress';
 import { encoderOnly, loadRun, resultForHost, type LoadedRun } from './run-loader';
 import { HeadPicker, registerToolkit, ViewTabs } from './controls';
 import { GridView } from './grid-view';
-import { backendName, Header } from './header';
+import { Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
@@ -298,12 +299,15 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     post({ type: 'runError', runId: msg.runId, message });
     return;
   }
-  header.setProgress('Loading model…');
+  // Every stage shows from the first moment (load-progress.ts): the runtime and the model load side by side.
+  const loading = new LoadProgress();
+  const loadStart = performance.now();
   let loaded: LoadedRun;
   try {
-    loaded = await loadRun(client, msg, (stage, backend) => {
+    loaded = await loadRun(client, msg, (e) => {
       if (currentRunId !== msg.runId) return;
-      header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
+      loading.update(e);
+      header.setProgress(loading.text(), loading.started());
     }, () => { if (currentRunId === msg.runId) answerArrived(); });
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
@@ -321,7 +325,10 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     if (state.view === 'tokens') render();
   });
   const { result } = loaded;
-  timings.loadMs = result.fetchMs + result.loadMs;
+  timings.runtimeMs = result.runtimeMs;
+  timings.fetchMs = result.fetchMs;
+  timings.sessionMs = result.loadMs;
+  timings.loadMs = performance.now() - loadStart - result.inferenceMs;
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
   run = loaded.run;

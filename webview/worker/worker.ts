@@ -10,7 +10,9 @@ import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/s
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
-import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, wasmThreads, type PreparedModel } from './session';
+import {
+  chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, startRuntime, wasmThreads, type PreparedModel,
+} from './session';
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 
@@ -97,9 +99,6 @@ function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-/** The .wasm bytes the panel sent with a run (kept until onnxruntime is configured). */
-let wasmBinary: ArrayBuffer | undefined;
-
 const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
 
 /** A model's bytes taken out of its run message. */
@@ -148,7 +147,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
   if (msg.model) await addModel(msg.modelKey, takeModelBytes(msg)!);
   if (stale(runId)) return;
   try {
-    configureOrt(msg.wasmBase, wasmBinary, msg.wasmThreads);
+    await runtime;
     const model = models.get(msg.modelKey);
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
@@ -244,12 +243,30 @@ async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): 
   }
 }
 
+/** onnxruntime started by the panel's 'init' (runs wait for it; its failure is each run's error). */
+let runtime: Promise<void> = Promise.reject(new Error('The inference worker was not initialised.'));
+runtime.catch(() => undefined);
+
+/** Configures onnxruntime for the build and .wasm the panel named, starts it, and reports how long that took. */
+function startWorkerRuntime(msg: Extract<PanelToWorker, { type: 'init' }>): Promise<void> {
+  const t0 = performance.now();
+  configureOrt(msg.build, msg.wasmUrl, msg.wasmBinary, msg.wasmThreads);
+  const started = startRuntime();
+  started.then(() => post({ type: 'runtime', ms: performance.now() - t0 }),
+    (e: unknown) => post({ type: 'runtime', ms: performance.now() - t0, error: messageOf(e) }));
+  return started;
+}
+
 /** Handles the panel's messages (not in onnxruntime's pthread workers, which load this same module and answer their own). */
 const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
   const msg = ev.data;
   switch (msg.type) {
+    case 'init':
+      // Not queued: a run tapping its model meanwhile awaits it (handleRun) while the runtime compiles.
+      runtime = startWorkerRuntime(msg);
+      runtime.catch(() => undefined);
+      break;
     case 'run':
-      if (msg.wasmBinary) wasmBinary = msg.wasmBinary;
       latestRunId = msg.runId;
       queue = queue.then(() => handleRun(msg));
       break;
