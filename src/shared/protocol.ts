@@ -99,6 +99,11 @@ export interface Timings {
 
 /** Host → panel messages. */
 export type HostToPanel =
+  /**
+   * Sent to a panel Show Attention just opened, before the host has loaded the model and tokenized: the panel says
+   * so and starts its runtime meanwhile. A 'show' follows (or an 'error'); a 'show' posted first makes it moot.
+   */
+  | { readonly type: 'prepare'; readonly modelName: string; readonly backend: BackendSetting; readonly wasmThreads?: number }
   | {
       readonly type: 'show';
       readonly runId: number;
@@ -156,7 +161,8 @@ export interface AnswerMessage {
 }
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
-const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = {
+  prepare: true, show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
   query: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);

@@ -103,6 +103,25 @@ describe('cold start: progress from the first moment, and the smallest runtime f
     await page.close();
   });
 
+  it('after the host\'s prepare, says it is loading and starts the runtime before the run arrives', async () => {
+    browser = await launch({ webgpu: false });
+    const page = await openWebview(browser, `${server.origin}/panel.html`);
+    await recordProgress(page);
+    const before = server.requests.length;
+    await deliver(page, { type: 'prepare', modelName: 'lens-gpt (bundled)', backend: 'wasm' });
+    // The runtime starts with no run: the worker reports it running ('Runtime ✓') while the host would still tokenize.
+    await page.waitForFunction(() => /Runtime ✓/.test((globalThis as any).document.getElementById('progress-text').textContent));
+    const early = await shownLines(page);
+    assert.match(early[0].text, /^Loading the model and tokenizing: lens-gpt \(bundled\)…/, 'the first thing shown');
+    assert.deepEqual(firstAppearance(early), ['text', 'runtime']);
+    assert.equal(server.requests.slice(before).filter((p) => p.endsWith('.wasm')).length, 1, 'the .wasm was fetched before the run');
+    const seen = await showAndRecord(page, showMessage(server, 1, refs[0], 'wasm'));
+    assert.deepEqual(firstAppearance(seen), ['text', 'runtime', 'model', 'session', 'inference'], 'the run continues that line');
+    assert.ok(seen.every((s) => !/Starting the runtime/.test(s.text)), `the runtime is not started again: ${JSON.stringify(seen)}`);
+    assert.equal(server.requests.slice(before).filter((p) => p.endsWith('.wasm')).length, 1, 'nor fetched again');
+    await page.close();
+  });
+
   it('starts the JSEP build only where WebGPU may run: with an adapter for auto, not for wasm', async () => {
     const gpu = await launch({ webgpu: true });
     try {

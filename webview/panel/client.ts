@@ -62,6 +62,8 @@ export class InferenceClient {
   /** A worker being started, and the current worker's runtime (settled by its 'runtime' message). */
   private starting?: Promise<Worker>;
   private runtime?: { ready: Promise<void>; settle(error?: string): void; done: boolean };
+  /** Where the runtime's download and compile steps go: the latest run's (or prepare's) progress. */
+  private runtimeProgress?: (p: RuntimeProgress) => void;
   /** Model keys the current worker holds. */
   private sent = new Set<string>();
   private pending = new Map<number, Pending>();
@@ -121,11 +123,12 @@ export class InferenceClient {
    * count when it starts; the plain WASM build cannot run WebGPU), else a new one, replacing an idle one.
    */
   private async ensureWorker(threads: number, setting: BackendSetting, progress: (p: RuntimeProgress) => void): Promise<Worker> {
+    this.runtimeProgress = progress;
     const build = await buildFor(setting);
     const unfit = this.workerThreads !== threads || (build === 'webgpu' && this.workerBuild === 'wasm');
     if (this.worker && unfit && this.pending.size === 0) this.fail(new CancelledError());
     if (this.worker) return this.worker;
-    this.starting ??= this.start(build, threads, progress).finally(() => { this.starting = undefined; });
+    this.starting ??= this.start(build, threads, (p) => this.runtimeProgress?.(p)).finally(() => { this.starting = undefined; });
     return this.starting;
   }
 
@@ -226,6 +229,16 @@ export class InferenceClient {
       default:
         assertNever(msg);
     }
+  }
+
+  /**
+   * Starts the worker and its runtime for a run that is coming (the host is still loading the model and tokenizing),
+   * reporting the runtime's stage; the run then finds it started or running.
+   */
+  prepare(setting: BackendSetting, threads: number, progress: ProgressFn): void {
+    progress({ stage: 'runtime', done: this.runtime?.done });
+    void this.ensureWorker(threads, setting, (p) => progress({ stage: 'runtime', detail: runtimeDetail(p) })).then(() => this.runtime?.ready)
+      .then(() => progress({ stage: 'runtime', done: true }), () => undefined);
   }
 
   /**

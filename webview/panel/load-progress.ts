@@ -5,8 +5,8 @@
  */
 import type { BackendUsed } from '../../src/shared/protocol';
 
-/** The stages, in the order they finish. */
-export const LOAD_STAGES = ['runtime', 'model', 'session', 'inference'] as const;
+/** The stages, in the order they finish ('text': the host loads the model and tokenizes; only after a 'prepare'). */
+export const LOAD_STAGES = ['text', 'runtime', 'model', 'session', 'inference'] as const;
 /** One stage of loading and running. */
 export type LoadStage = (typeof LOAD_STAGES)[number];
 
@@ -19,9 +19,9 @@ export interface LoadEvent {
 }
 
 const ACTIVE: Record<LoadStage, string> = {
-  runtime: 'Starting the runtime', model: 'Fetching the model', session: 'Creating the session', inference: 'Running',
+  text: 'Loading the model and tokenizing', runtime: 'Starting the runtime', model: 'Fetching the model', session: 'Creating the session', inference: 'Running',
 };
-const DONE: Record<LoadStage, string> = { runtime: 'Runtime ✓', model: 'Model ✓', session: 'Session ✓', inference: 'Ran ✓' };
+const DONE: Record<LoadStage, string> = { text: 'Tokens ✓', runtime: 'Runtime ✓', model: 'Model ✓', session: 'Session ✓', inference: 'Ran ✓' };
 
 /** Megabytes with one decimal, e.g. "13.6 MB". */
 export function megabytes(bytes: number): string {
@@ -33,12 +33,12 @@ export class LoadProgress {
   private readonly steps = new Map<LoadStage, { done: boolean; detail?: string }>();
   private backend?: BackendUsed;
 
-  /** Applies an event; a later stage finishes the ones before it except the runtime and model, which run side by side. */
+  /** Applies an event; the session or inference finishes every stage started before it (the others run side by side). */
   update(e: LoadEvent): void {
     if (e.backend) this.backend = e.backend;
     const i = LOAD_STAGES.indexOf(e.stage);
-    // The session needs both the runtime and the model; inference needs the session.
-    for (const s of LOAD_STAGES.slice(0, i)) if (i >= 2) this.steps.set(s, { done: true });
+    // The session needs the runtime and the model (and so the tokens); inference needs the session.
+    for (const s of LOAD_STAGES.slice(0, i)) if (i >= 3 && this.steps.has(s)) this.steps.set(s, { done: true });
     const prev = this.steps.get(e.stage);
     // A detail means under way (a runtime that was running is started again when its worker is replaced).
     const done = e.done ?? (e.detail === undefined && (prev?.done ?? false));
@@ -59,5 +59,45 @@ export class LoadProgress {
       const where = s === 'session' || s === 'inference' ? on : '';
       return `${ACTIVE[s]}${where}${step.detail ? `: ${step.detail}` : ''}…`;
     }).join(' · ');
+  }
+}
+
+/**
+ * The header's progress line over runs: a 'prepare' (the host still loading and tokenizing) starts one that its run
+ * then continues; events reach the screen only while their progress is the one on show, and clear() hides it.
+ */
+export class ProgressLine {
+  private shown?: LoadProgress;
+  private prepared?: LoadProgress;
+
+  constructor(private readonly render: (text: string | undefined, stages?: readonly LoadStage[]) => void) {}
+
+  /** Shows the host's loading of `modelName`; returns the updater for its runtime's events. */
+  prepare(modelName: string): (e: LoadEvent) => void {
+    const update = this.updater(this.prepared = this.shown = new LoadProgress());
+    update({ stage: 'text', detail: modelName });
+    return update;
+  }
+
+  /** The updater for a run's events, continuing what a 'prepare' showed (its tokens now done). */
+  startRun(): (e: LoadEvent) => void {
+    const p = this.prepared ?? new LoadProgress();
+    this.prepared = undefined;
+    this.shown = p;
+    if (p.started().includes('text')) p.update({ stage: 'text', done: true });
+    return this.updater(p);
+  }
+
+  /** Hides the line; later events of what it showed are dropped. */
+  clear(): void {
+    this.shown = this.prepared = undefined;
+    this.render(undefined);
+  }
+
+  private updater(p: LoadProgress): (e: LoadEvent) => void {
+    return (e) => {
+      p.update(e);
+      if (this.shown === p) this.render(p.text(), p.started());
+    };
   }
 }

@@ -128,6 +128,10 @@ export function webgpuAvailable(): Promise<boolean> {
  */
 export async function chooseBackend(setting: BackendSetting): Promise<{ backend: BackendUsed; fallbackReason?: string }> {
   if (setting === 'wasm') return { backend: 'wasm' };
+  // A plain-WASM worker gets a WebGPU run when the setting changed while it was busy (the next idle run starts a JSEP one).
+  if (ortBuild === 'wasm' && setting === 'webgpu' && await webgpuAvailable()) {
+    return { backend: 'wasm', fallbackReason: 'WebGPU requested, but the panel\'s worker was started for WASM only; ran on WASM' };
+  }
   if (ortBuild === 'webgpu' && await webgpuAvailable()) return { backend: 'webgpu' };
   if (setting === 'webgpu') return { backend: 'wasm', fallbackReason: 'WebGPU requested but no adapter is available; ran on WASM' };
   return { backend: 'wasm' };
