@@ -276,7 +276,8 @@ export class AttentionLensController implements vscode.Disposable {
     if (!this.panel.isOpen) {
       openedHere = true;
       const storage = this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [];
-      this.panel.open(choice.bundled ? [vscode.Uri.file(choice.dir), ...storage] : storage, `Attention: ${documentLabel(document.uri.path)}`);
+      this.panel.open(choice.bundled ? [vscode.Uri.file(choice.dir), ...storage] : storage, `Attention: ${documentLabel(document.uri.path)}`,
+        `Loading the model and tokenizing: ${this.models.nameOf(choice)}…`);
       this.panel.post({ type: 'prepare', modelName: this.models.nameOf(choice), ...backendSettings(config) });
     }
     let model;
