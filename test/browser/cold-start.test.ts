@@ -122,6 +122,21 @@ describe('cold start: progress from the first moment, and the smallest runtime f
     await page.close();
   });
 
+  it('runs a show that arrives while the prepared runtime is still downloading, with one worker and one download', async () => {
+    browser = await launch({ webgpu: false });
+    const page = await openWebview(browser, `${server.origin}/panel.html`);
+    const before = server.requests.length;
+    await deliver(page, { type: 'prepare', modelName: 'lens-gpt (bundled)', backend: 'wasm' });
+    await deliver(page, showMessage(server, 1, refs[0], 'wasm'));
+    const r = await waitForPosted(page, 'result', 1);
+    assert.equal(r.backendUsed, 'wasm');
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).__posted.filter((m: any) => m.type === 'runError')), []);
+    const fetched = server.requests.slice(before);
+    assert.equal(fetched.filter((p) => p.endsWith('.wasm')).length, 1, 'one .wasm download');
+    assert.equal(fetched.filter((p) => p === '/dist/worker-wasm.js').length <= 1, true, 'one worker script fetch');
+    await page.close();
+  });
+
   it('starts the JSEP build only where WebGPU may run: with an adapter for auto, not for wasm', async () => {
     const gpu = await launch({ webgpu: true });
     try {

@@ -125,6 +125,8 @@ export class InferenceClient {
   private async ensureWorker(threads: number, setting: BackendSetting, progress: (p: RuntimeProgress) => void): Promise<Worker> {
     this.runtimeProgress = progress;
     const build = await buildFor(setting);
+    // A worker being started (by a prepare) is not sent runs before its 'init'.
+    if (this.starting) return this.starting;
     const unfit = this.workerThreads !== threads || (build === 'webgpu' && this.workerBuild === 'wasm');
     if (this.worker && unfit && this.pending.size === 0) this.fail(new CancelledError());
     if (this.worker) return this.worker;

@@ -243,8 +243,9 @@ async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): 
   }
 }
 
-/** onnxruntime started by the panel's 'init' (runs wait for it; its failure is each run's error). */
-let runtime: Promise<void> = Promise.reject(new Error('The inference worker was not initialised.'));
+/** onnxruntime started by the panel's 'init' (runs wait for it, even one that came first; its failure is each run's error). */
+let initialised!: (started: Promise<void>) => void;
+const runtime = new Promise<void>((resolve) => { initialised = resolve; });
 runtime.catch(() => undefined);
 
 /** Configures onnxruntime for the build and .wasm the panel named, starts it, and reports how long that took. */
@@ -263,8 +264,7 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
   switch (msg.type) {
     case 'init':
       // Not queued: a run tapping its model meanwhile awaits it (handleRun) while the runtime compiles.
-      runtime = startWorkerRuntime(msg);
-      runtime.catch(() => undefined);
+      initialised(startWorkerRuntime(msg));
       break;
     case 'run':
       latestRunId = msg.runId;
