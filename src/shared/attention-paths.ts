@@ -19,6 +19,12 @@ export type LayerPath =
   | { readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number }
   | { readonly name: string; readonly path: 'softmax'; readonly reason: string };
 
+/** What the identification run found: the heads per layer, and each layer's path in stack order. */
+export interface IdentifiedPaths {
+  readonly heads: number;
+  readonly layers: readonly LayerPath[];
+}
+
 /** A fetched float tensor. */
 type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array } | undefined;
 
@@ -33,14 +39,14 @@ export function identificationFetches(softmaxOutputs: readonly string[], sources
  * Identifies every self-attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`:
  * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given.
  */
-export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number): LayerPath[] {
+export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number): IdentifiedPaths {
   const fetched: FetchedTensor[] = softmaxOutputs.flatMap((name) => {
     const f = get(name);
     return f ? [{ name, dims: [...f.dims], data: f.data }] : [];
   });
   const stack = collectAttention(fetched, tokens);
   const n = stack.heads * tokens * tokens;
-  return stack.names.map((name, l): LayerPath => {
+  return { heads: stack.heads, layers: stack.names.map((name, l): LayerPath => {
     const softmax = stack.data.subarray(l * n, (l + 1) * n);
     const src = sources.find((s) => s.softmax === name);
     if (!src?.q || !src.kT) return { name, path: 'softmax', reason: src?.qkMissing ?? 'what feeds its Softmax was not found' };
@@ -58,7 +64,7 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
       return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
     }
     return { name, path: 'qk', form, maxDifference };
-  });
+  }) };
 }
 
 /** The tensors a paged run fetches: Q and Kᵀ of recomputed layers, the Softmax output of the others. */
@@ -93,4 +99,33 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
     return { path: 'softmax', data: one.data };
   });
   return pagedAttention(layers, heads, tokens, budget);
+}
+
+/** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */
+export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string }[];
+
+/** The per-layer summary a result message carries. */
+export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
+  return paths.map((p) => (p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }));
+}
+
+/** The header badge for a paged run: how many layers were recomputed from Q and K. */
+export function pathsLabel(s: PathSummary): string {
+  const qk = s.filter((p) => p.path === 'qk').length;
+  return qk === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk} of ${s.length} layers`;
+}
+
+/** The badge's tooltip (and the panel's notice for fallbacks): which layers use the Softmax output, and why. */
+export function pathsTitle(s: PathSummary): string {
+  const qk = s.filter((p) => p.path === 'qk').length;
+  const head = `The worker keeps each layer's queries and keys (T × d) instead of its T × T attention, and computes the rows, tiles and statistics a view asks for. ` +
+    `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE}.`;
+  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l}: ${p.reason}` : '')).filter(Boolean);
+  return qk === s.length ? head : `${head} These layers use the tapped Softmax output instead: ${falls.join('; ')}.`;
+}
+
+/** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
+export function pathsNotice(s: PathSummary): string | undefined {
+  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l} (${p.reason})` : '')).filter(Boolean);
+  return falls.length ? `Attention is recomputed from Q and K except in ${falls.join('; ')}, which use the tapped Softmax output.` : undefined;
 }

@@ -115,7 +115,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array): ScoreForm |
       rowDots(x, h, i, row);
       for (let j = 0; j < t; j++) {
         const masked = isMasked(logits[(h * t + i) * t + j]);
-        if (masked !== j > i) causal = false;
+        if (masked !== (j > i)) causal = false;
         if (masked) none = false;
         else {
           num += logits[(h * t + i) * t + j] * row[j];

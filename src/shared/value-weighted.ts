@@ -37,7 +37,9 @@ export function valueWeightedStack(att: Attention, norms: Float32Array): Attenti
   }
   const out = new Float32Array(stack.length);
   const n = t * k;
-  for (let m = 0; m < layers * heads; m++) weighRows(stack.subarray(m * n, (m + 1) * n), out.subarray(m * n, (m + 1) * n), t, k, norms.subarray(m * k, (m + 1) * k));
+  for (let m = 0; m < layers * heads; m++) {
+    weighRows(stack.subarray(m * n, (m + 1) * n), out.subarray(m * n, (m + 1) * n), t, k, norms.subarray(m * k, (m + 1) * k));
+  }
   return { ...att, data: out };
 }
 

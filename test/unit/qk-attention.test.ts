@@ -34,10 +34,11 @@ async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint
 const idsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + 3 + ((i * i) % 5)) % 32);
 
 /** Identifies on `short` tokens, then checks every row of a paged run on `long` tokens against that run's Softmax. */
-async function checkModel(bytes: Uint8Array, short: number[], long: number[], externalData?: { path: string; data: Uint8Array }[]): Promise<LayerPath[]> {
+async function checkModel(bytes: Uint8Array, short: number[], long: number[],
+  externalData?: { path: string; data: Uint8Array }[]): Promise<readonly LayerPath[]> {
   const { run, t } = await open(bytes, externalData);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
-  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length);
+  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
   const names = [...new Set([...pagedFetches(paths, t.sources), ...paths.map((p) => p.name)])];
   const get = await run(long, names);
   const paged = pagedFromFetched(paths, t.sources, get, long.length, 0); // budget 0: every head is recomputed when asked
@@ -137,7 +138,7 @@ describe('identifying a layer\'s score form on hand-built graphs', function () {
     const out = await session.run(feeds, identificationFetches(['p'], t.sources).filter((n) => outputs.has(n)));
     // Q and Kᵀ are this graph's inputs: a run returns what it was fed as they are.
     const get = (n: string) => { const v = out[n] ?? feeds[n]; return v ? { dims: v.dims.map(Number), data: v.data as Float32Array } : undefined; };
-    return identifyPaths(['p'], t.sources, get, T)[0];
+    return identifyPaths(['p'], t.sources, get, T).layers[0];
   }
 
   it('finds a scale that is not 1/√d (q·k ÷ 3) and no mask', async () => {

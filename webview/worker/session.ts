@@ -17,6 +17,7 @@ import { collectFused, type RecomputedAttention } from '../../src/shared/fused-c
 import { fusedTapNames } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
 import type { ScoreSources } from '../../src/shared/score-tap';
+import type { PathSummary } from '../../src/shared/attention-paths';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
 export interface PreparedModel {
@@ -160,6 +161,8 @@ export interface RunOutput {
   readonly vocab?: number;
   /** Set when the attention was recomputed from fused operators' inputs (the graph has no attention Softmax). */
   readonly recomputed?: RecomputedAttention;
+  /** Set when the attention is paged, recomputed from Q and K: each layer's path (paged-run.ts). */
+  readonly paths?: PathSummary;
 }
 
 /** Runs the session on the ids and collects the tapped attention (and the logits when present). */
@@ -177,16 +180,16 @@ export async function runModel(model: PreparedModel, session: ort.InferenceSessi
     const attention = recomputed ?? collectAttention(model.plan.softmaxOutputs
       .filter((n, i) => out[n] && isSelf(i))
       .map((n): FetchedTensor => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) })), T);
-    let logits: Float32Array | undefined;
-    let vocab: number | undefined;
-    const lt = model.logitsName ? out[model.logitsName] : undefined;
-    if (lt && (lt.type === 'float32' || lt.type === 'float16') && lt.dims.length >= 2 && Number(lt.dims[lt.dims.length - 2]) === T) {
-      vocab = Number(lt.dims[lt.dims.length - 1]);
-      const f = tensorToFloat32(lt);
-      logits = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice();
-    }
-    return { attention, logits, vocab, recomputed: recomputed?.recomputed };
+    return { attention, ...logitsOf(model, out, T), recomputed: recomputed?.recomputed };
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
   }
+}
+
+/** The logits [T, vocab] a run fetched (a copy when onnxruntime's data is a view), when the graph has them. */
+export function logitsOf(model: PreparedModel, out: ort.InferenceSession.ReturnType, T: number): { logits?: Float32Array; vocab?: number } {
+  const lt = model.logitsName ? out[model.logitsName] : undefined;
+  if (!lt || (lt.type !== 'float32' && lt.type !== 'float16') || lt.dims.length < 2 || Number(lt.dims[lt.dims.length - 2]) !== T) return {};
+  const f = tensorToFloat32(lt);
+  return { vocab: Number(lt.dims[lt.dims.length - 1]), logits: f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice() };
 }

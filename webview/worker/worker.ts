@@ -13,6 +13,7 @@ import { explain, valueNormsOf, type ExplainableRun } from './explain';
 import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, wasmThreads, type PreparedModel } from './session';
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
+import { runPaged } from './paged-run';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -166,7 +167,8 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const ran = await stepWithFallback(started.backend, async (b) => {
       const s = b === started.backend ? started.value : await getSession(model, b);
       t1 = performance.now();
-      return { session: s, output: await runModel(model, s, msg.inputIds) };
+      const paged = await runPaged(model, s, msg.inputIds, msg.recompute ?? 'auto', msg.context ?? msg.inputIds.length);
+      return { session: s, output: paged ?? await runModel(model, s, msg.inputIds) };
     }, { doing: 'run the model', onFallback: () => post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
     const inferenceMs = performance.now() - t1;
     const backend = ran.backend;
@@ -174,12 +176,13 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const { session, output } = ran.value;
     if (stale(runId)) return;
     const a = output.attention;
-    selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
+    if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
     keep(runId, [a], logits);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
+      ...(output.paths ? { paths: output.paths } : {}),
     });
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
     await postProbe(msg, model, session, output.vocab, a);
