@@ -179,6 +179,8 @@ export type PanelToHost =
        * data, and the host asks for what it shows with 'query'.
        */
       readonly shapes: readonly StackShape[];
+      /** Set when the worker serves attention recomputed from Q and K: each layer's path. */
+      readonly paths?: PathSummary;
       readonly timings: Timings;
     }
   | { readonly type: 'runError'; readonly runId: number; readonly message: string }

@@ -65,6 +65,6 @@ export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<Pane
   const r = loaded.result;
   return {
     type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason,
-    ...(r.threads !== undefined ? { threads: r.threads } : {}), shapes: r.shapes, timings,
+    ...(r.threads !== undefined ? { threads: r.threads } : {}), shapes: r.shapes, ...(r.paths ? { paths: r.paths } : {}), timings,
   };
 }
