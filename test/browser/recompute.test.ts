@@ -36,7 +36,7 @@ async function askRow(page: Page, runId: number, layer: number, head: number, qu
       const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === id);
       if (a) {
         if (a.error) throw new Error(a.error);
-        return Array.from(new Float32Array(a.answer.weights)) as number[];
+        return Array.from<number>(new Float32Array(a.answer.weights));
       }
       await new Promise((r) => g.requestAnimationFrame(r));
     }
