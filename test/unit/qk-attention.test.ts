@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { tapAll } from '../../src/shared/full-tap';
 import { buildFeeds } from '../../src/shared/feeds';
-import { requiredInputs } from '../../src/shared/onnx-tap';
+import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
+import { retapForPaging } from '../../src/shared/paged-tap';
 import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
 import { headView, headRow } from '../../src/shared/attention';
 import { readBundledOnnx } from '../support/model';
@@ -18,9 +19,10 @@ const ort = require('onnxruntime-node');
 type Run = (ids: readonly number[], names: readonly string[]) => Promise<(name: string) => { dims: number[]; data: Float32Array } | undefined>;
 
 /** A session over the worker's tapped bytes, run with the worker's feeds, fetching `names`. */
-async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint8Array }[]): Promise<{ run: Run; t: ReturnType<typeof tapAll>; session: any }> {
+async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint8Array }[], asIs = false):
+  Promise<{ run: Run; t: ReturnType<typeof tapAll>; session: any }> {
   const t = tapAll(bytes);
-  const session = await ort.InferenceSession.create(t.tapped, { intraOpNumThreads: 1, ...(externalData ? { externalData } : {}) });
+  const session = await ort.InferenceSession.create(asIs ? bytes : t.tapped, { intraOpNumThreads: 1, ...(externalData ? { externalData } : {}) });
   const run: Run = async (ids, names) => {
     const feeds: Record<string, unknown> = {};
     for (const f of buildFeeds(requiredInputs(t.summary), ids)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
@@ -39,9 +41,15 @@ async function checkModel(bytes: Uint8Array, short: number[], long: number[],
   const { run, t } = await open(bytes, externalData);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
   const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
-  const names = [...new Set([...pagedFetches(paths, t.sources), ...paths.map((p) => p.name)])];
-  const get = await run(long, names);
-  const paged = pagedFromFetched(paths, t.sources, get, long.length, 0); // budget 0: every head is recomputed when asked
+  // The paged run goes through the model as the worker narrows it (paged-tap.ts): Q and Kᵀ declared, Softmax outputs not.
+  const pagedNames = pagedFetches(paths, t.sources);
+  const narrowed = retapForPaging(t.tapped, pagedNames);
+  assert.ok(narrowed, 'the appended taps can be replaced');
+  const declared = new Set(scanOnnx(narrowed).outputs.map((o) => o.name));
+  for (const p of paths) assert.equal(declared.has(p.name), p.path === 'softmax', `${p.name} (${p.path}) declared only when it falls back`);
+  const narrowedRun = (await open(narrowed, externalData, true)).run;
+  const paged = pagedFromFetched(paths, t.sources, await narrowedRun(long, pagedNames), long.length, 0); // budget 0: heads recomputed when asked
+  const get = await run(long, paths.map((p) => p.name));
   const T = long.length;
   paths.forEach((p, l) => {
     const tap = get(p.name)!.data;

@@ -7,8 +7,8 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, summarisePaths, type IdentifiedPaths } from '../../src/shared/attention-paths';
-import type { RecomputeSetting } from '../../src/shared/protocol';
-import { makeFeeds, logitsOf, tensorToFloat32, type PreparedModel, type RunOutput } from './session';
+import type { BackendUsed, RecomputeSetting } from '../../src/shared/protocol';
+import { getSession, makeFeeds, logitsOf, tensorToFloat32, type PreparedModel, type RunOutput, type SessionKind } from './session';
 
 /** Softmax outputs above this size (all layers together, fp32) make `auto` recompute from Q and K instead. */
 export const AUTO_RECOMPUTE_BYTES = 256 * 2 ** 20;
@@ -40,8 +40,8 @@ async function fetchRun<R>(model: PreparedModel, session: ort.InferenceSession, 
   }
 }
 
-/** The model's identified paths (computed on the first call, on ids taken from `inputIds`). */
-async function pathsOf(model: PreparedModel, session: ort.InferenceSession, inputIds: readonly number[], context: number): Promise<IdentifiedPaths | string> {
+/** The model's identified paths (computed on the first call, on the `full` session, from ids taken from `inputIds`). */
+async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputIds: readonly number[], context: number): Promise<IdentifiedPaths | string> {
   let p = identified.get(model);
   if (p) return p;
   const self = selfSoftmax(model);
@@ -49,29 +49,53 @@ async function pathsOf(model: PreparedModel, session: ort.InferenceSession, inpu
   else {
     const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
     const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
-    p = await fetchRun(model, session, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
+    p = await fetchRun(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
+    if (typeof p !== 'string' && p.layers.some((l) => l.path === 'qk')) {
+      const vs = model.sources.filter((src) => p !== undefined && typeof p !== 'string' && p.layers.some((l) => l.name === src.softmax)).map((src) => src.v);
+      model.pagedOutputs = [...pagedFetches(p.layers, model.sources), ...vs.filter((v): v is string => !!v), ...(model.logitsName ? [model.logitsName] : [])];
+    }
   }
   identified.set(model, p);
   return p;
 }
 
-/**
- * Runs the model paged when `setting` asks for it: 'always', or 'auto' with Softmax outputs above AUTO_RECOMPUTE_BYTES.
- * Undefined when the run should take the Softmax path instead (never, small, fused, or no layer could be recomputed).
- */
-export async function runPaged(model: PreparedModel, session: ort.InferenceSession, inputIds: readonly number[],
-  setting: RecomputeSetting, context: number): Promise<RunOutput | undefined> {
-  if (setting === 'never' || model.decoder) return undefined;
-  const found = await pathsOf(model, session, inputIds, context);
-  if (typeof found === 'string' || !found.layers.some((p) => p.path === 'qk')) return undefined;
-  const T = inputIds.length;
-  if (setting === 'auto' && found.layers.length * found.heads * T * T * 4 <= AUTO_RECOMPUTE_BYTES) return undefined;
+/** The identified paths when `setting` pages a run of `tokens` tokens; undefined when it takes the Softmax path. */
+function pagingFor(model: PreparedModel, tokens: number, setting: RecomputeSetting): IdentifiedPaths | undefined {
+  const found = identified.get(model);
+  if (setting === 'never' || model.decoder || !found || typeof found === 'string' || !model.pagedOutputs) return undefined;
+  if (setting === 'auto' && found.layers.length * found.heads * tokens * tokens * 4 <= AUTO_RECOMPUTE_BYTES) return undefined;
+  return found;
+}
+
+/** The session kind a run of `tokens` tokens starts with: 'paged' once the model is identified and the run pages. */
+export function sessionKindFor(model: PreparedModel, tokens: number, setting: RecomputeSetting): SessionKind {
+  return pagingFor(model, tokens, setting) ? 'paged' : 'full';
+}
+
+/** Runs `ids` on a paged session: the paged stack (and logits) from Q and Kᵀ and the fallback layers' Softmax. */
+export function runOnPaged(model: PreparedModel, paged: ort.InferenceSession, ids: readonly number[]): Promise<RunOutput> {
+  const found = identified.get(model);
+  if (!found || typeof found === 'string') return Promise.reject(new Error('The model\'s attention layers have not been identified.'));
+  const T = ids.length;
   const names = pagedFetches(found.layers, model.sources);
   if (model.logitsName) names.push(model.logitsName);
-  return fetchRun(model, session, inputIds, names, (get, out) => {
+  return fetchRun(model, paged, ids, names, (get, out) => {
     const a = pagedFromFetched(found.layers, model.sources, get, T);
-    const { logits, vocab } = logitsOf(model, out, T);
     const attention = Object.assign(a, { names: found.layers.map((p) => p.name), maxRowError: 0 });
-    return { attention, logits, vocab, paths: summarisePaths(found.layers) };
+    return { attention, ...logitsOf(model, out, T), paths: summarisePaths(found.layers) };
   });
+}
+
+/**
+ * Runs the model paged when `setting` asks for it: 'always', or 'auto' with Softmax outputs above AUTO_RECOMPUTE_BYTES.
+ * `session` is of the kind sessionKindFor gave; a model not yet identified is identified on it first (a 'full' one), and
+ * the run then moves to the paged session (which releases the full one). Undefined when the run takes the Softmax path.
+ */
+export async function runPaged(model: PreparedModel, backend: BackendUsed, session: ort.InferenceSession, kind: SessionKind,
+  inputIds: readonly number[], setting: RecomputeSetting, context: number): Promise<{ session: ort.InferenceSession; output: RunOutput } | undefined> {
+  if (setting === 'never' || model.decoder) return undefined;
+  if (kind === 'full') await pathsOf(model, session, inputIds, context);
+  if (!pagingFor(model, inputIds.length, setting)) return undefined;
+  const paged = kind === 'paged' ? session : await getSession(model, backend, 'paged');
+  return { session: paged, output: await runOnPaged(model, paged, inputIds) };
 }

@@ -13,6 +13,7 @@ import {
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
 import { tapAll } from '../../src/shared/full-tap';
+import { retapForPaging } from '../../src/shared/paged-tap';
 import { collectFused, type RecomputedAttention } from '../../src/shared/fused-collect';
 import { fusedTapNames } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
@@ -31,7 +32,10 @@ export interface PreparedModel {
   readonly sources: readonly ScoreSources[];
   /** Name of the logits output, if the graph declares one. */
   readonly logitsName?: string;
-  readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
+  /** Sessions by backend and kind: 'full' over `tapped`; 'paged' over the same model declaring only what a paged run fetches. */
+  readonly sessions: Map<`${BackendUsed}|${SessionKind}`, Promise<ort.InferenceSession>>;
+  /** What a paged session declares as outputs (paged-run.ts sets it once the layers are identified). */
+  pagedOutputs?: readonly string[];
   /** Encoder–decoder models: this model is the encoder, `decoder` the decoder (same key, own sessions). */
   decoder?: PreparedModel;
 }
@@ -109,16 +113,30 @@ export async function chooseBackend(setting: BackendSetting): Promise<{ backend:
   return { backend: 'wasm' };
 }
 
-/** The model's session for a backend, created once (a failed creation is forgotten so it can be retried). */
-export function getSession(model: PreparedModel, backend: BackendUsed): Promise<ort.InferenceSession> {
-  let s = model.sessions.get(backend);
+/** Which outputs a session's model declares: every tap ('full'), or only what a paged run fetches ('paged'). */
+export type SessionKind = 'full' | 'paged';
+
+/**
+ * The model's session for a backend and kind, created once (a failed creation is forgotten so it can be retried).
+ * Creating one kind releases the other kind's session on that backend, so the weights are held once.
+ */
+export function getSession(model: PreparedModel, backend: BackendUsed, kind: SessionKind = 'full'): Promise<ort.InferenceSession> {
+  const key = `${backend}|${kind}` as const;
+  let s = model.sessions.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(model.tapped, {
+    const other = model.sessions.get(`${backend}|${kind === 'full' ? 'paged' : 'full'}`);
+    if (other) {
+      model.sessions.delete(`${backend}|${kind === 'full' ? 'paged' : 'full'}`);
+      void other.then((o) => o.release()).catch(() => undefined);
+    }
+    const bytes = kind === 'full' ? model.tapped : retapForPaging(model.tapped, model.pagedOutputs ?? []);
+    if (!bytes) return Promise.reject(new Error('This model\'s taps cannot be narrowed for a paged run.'));
+    s = ort.InferenceSession.create(bytes, {
       executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
       ...(model.externalData ? { externalData: model.externalData } : {}),
     });
-    model.sessions.set(backend, s);
-    s.catch(() => model.sessions.delete(backend));
+    model.sessions.set(key, s);
+    s.catch(() => model.sessions.delete(key));
   }
   return s;
 }
