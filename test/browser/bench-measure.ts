@@ -2,12 +2,33 @@
 import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 
-/** Total resident memory of Chromium's renderer processes now (pages and their workers), in bytes, from /proc. */
-export function rendererRss(): number {
-  let total = 0;
+/** The parent of each process, from /proc. */
+function parents(): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const m = /PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) out.set(Number(pid), Number(m[1]));
+    } catch { /* the process ended */ }
+  }
+  return out;
+}
+
+/**
+ * Total resident memory now of the Chromium renderer processes this bench started (descendants of this process:
+ * pages and their workers, onnxruntime's WebAssembly heap included), in bytes, from /proc. Other browsers on the
+ * machine are not counted.
+ */
+export function rendererRss(): number {
+  const parent = parents();
+  const ours = (pid: number): boolean => {
+    for (let p = parent.get(pid), n = 0; p !== undefined && n < 64; p = parent.get(p), n++) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const pid of parent.keys()) {
+    try {
+      if (!ours(pid) || !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) total += Number(m[1]) * 1024;
     } catch { /* the process ended */ }
