@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { closeSharedBrowsers, deliver, launch, openWebview } from './browser';
 import { startServer } from './serve';
-import { fmt, heatmapHovers, quantile, samplePeak, tokenHovers } from './bench-measure';
+import { fmt, heatmapHovers, quantile, rendererRss, samplePeak, tokenHovers } from './bench-measure';
 import { repoRoot } from '../support/model';
 
 const LONG_DIR = path.join('.cache', 'scale', 'gpt2-24x16');
@@ -38,12 +38,13 @@ async function main(): Promise<void> {
   console.log(`\nLong contexts, attention recomputed from Q and K: ${config.n_layer} layers × ${config.n_head} heads (random weights, width ${config.n_embd}), ` +
     'WASM 1 thread, one run each.');
   console.log('| T | layers recomputed | inference (WASM) | result → first paint | heatmap first draw | hover median / p95: heatmap, tokens | ' +
-    'peak renderer memory | the Softmax stack alone | memory ÷ stack |');
+    'peak renderer memory (above the idle page) | the Softmax stack alone | added memory ÷ stack |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   const p95 = new Map<number, { heat: number; tok: number }>();
   try {
     for (const T of lengths) {
       const p = await openWebview(browser, `${server.origin}/panel.html`);
+      const idle = rendererRss(); // the page before any run: Chromium, the panel, nothing of onnxruntime yet
       const peak = samplePeak();
       const tokens = idsOf(T).map((id, i) => ({ id, text: `t${i}`, start: -1, end: -1 }));
       await deliver(p, {
@@ -74,7 +75,8 @@ async function main(): Promise<void> {
       const qk = posted.paths?.filter((x) => x.path === 'qk').length ?? 0;
       console.log(`| ${T} | ${qk} of ${config.n_layer} | ${fmt(posted.timings.inferenceMs)} | ${fmt(posted.timings.firstPaintMs)} | ${fmt(heatDraw)} | ` +
         `${fmt(quantile(heat, 0.5))} / ${fmt(quantile(heat, 0.95))}, ${fmt(quantile(tok, 0.5))} / ${fmt(quantile(tok, 0.95))} | ` +
-        `${(rss / GiB).toFixed(2)} GiB | ${(stackBytes(T) / GiB).toFixed(2)} GiB | ${((100 * rss) / stackBytes(T)).toFixed(1)} % |`);
+        `${(rss / GiB).toFixed(2)} GiB (+${((rss - idle) / GiB).toFixed(2)} GiB) | ${(stackBytes(T) / GiB).toFixed(2)} GiB | ` +
+        `${((100 * (rss - idle)) / stackBytes(T)).toFixed(1)} % |`);
       await p.close();
     }
     const [a, b] = [p95.get(128), p95.get(4096)];
