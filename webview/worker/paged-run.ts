@@ -8,6 +8,9 @@
 import type * as ort from 'onnxruntime-web';
 import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, summarisePaths, type IdentifiedPaths } from '../../src/shared/attention-paths';
 import type { BackendUsed, RecomputeSetting } from '../../src/shared/protocol';
+import { identifyFusedPaths, pagedFused } from '../../src/shared/fused-paged';
+import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
+import { fetchedLookup } from '../../src/shared/tapped-run';
 import { getSession, makeFeeds, logitsOf, tensorToFloat32, type PreparedModel, type RunOutput, type SessionKind } from './session';
 
 /** Softmax outputs above this size (all layers together, fp32) make `auto` recompute from Q and K instead. */
@@ -45,7 +48,13 @@ async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputId
   let p = identified.get(model);
   if (p) return p;
   const self = selfSoftmax(model);
-  if (model.plan.fused || self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
+  const fused = selfFused(model);
+  if (fused) {
+    // Fused nodes: the check run recomputes them whole (P·V checked against each node's output) and compares the rows.
+    const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
+    const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
+    p = await fetchRun(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
+  } else if (self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
   else {
     const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
     const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
@@ -62,14 +71,22 @@ async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputId
 /** The identified paths when `setting` pages a run of `tokens` tokens; undefined when it takes the Softmax path. */
 function pagingFor(model: PreparedModel, tokens: number, setting: RecomputeSetting): IdentifiedPaths | undefined {
   const found = identified.get(model);
-  if (setting === 'never' || model.decoder || !found || typeof found === 'string' || !model.pagedOutputs) return undefined;
+  if (setting === 'never' || model.decoder || !found || typeof found === 'string' || !found.layers.some((l) => l.path === 'qk')) return undefined;
+  if (!selfFused(model) && !model.pagedOutputs) return undefined;
   if (setting === 'auto' && found.layers.length * found.heads * tokens * tokens * 4 <= AUTO_RECOMPUTE_BYTES) return undefined;
   return found;
 }
 
 /** The session kind a run of `tokens` tokens starts with: 'paged' once the model is identified and the run pages. */
 export function sessionKindFor(model: PreparedModel, tokens: number, setting: RecomputeSetting): SessionKind {
-  return pagingFor(model, tokens, setting) ? 'paged' : 'full';
+  // A fused graph's taps are its nodes' inputs, T × d each: its full session is already narrow.
+  return pagingFor(model, tokens, setting) && !selfFused(model) ? 'paged' : 'full';
+}
+
+/** The fused self-attention nodes of a fused graph, in layer order; undefined for a graph with Softmax nodes. */
+function selfFused(model: PreparedModel): readonly FusedSource[] | undefined {
+  const fused = model.plan.fused;
+  return fused?.filter((_, i) => (model.plan.kinds?.[i] ?? 'self') === 'self');
 }
 
 /** Runs `ids` on a paged session: the paged stack (and logits) from Q and Kᵀ and the fallback layers' Softmax. */
@@ -77,10 +94,11 @@ export function runOnPaged(model: PreparedModel, paged: ort.InferenceSession, id
   const found = identified.get(model);
   if (!found || typeof found === 'string') return Promise.reject(new Error('The model\'s attention layers have not been identified.'));
   const T = ids.length;
-  const names = pagedFetches(found.layers, model.sources);
+  const fused = selfFused(model);
+  const names = fused ? fusedTapNames(fused) : pagedFetches(found.layers, model.sources);
   if (model.logitsName) names.push(model.logitsName);
   return fetchRun(model, paged, ids, names, (get, out) => {
-    const a = pagedFromFetched(found.layers, model.sources, get, T);
+    const a = fused ? pagedFused(fused, found.layers, fetchedLookup(out), T) : pagedFromFetched(found.layers, model.sources, get, T);
     const attention = Object.assign(a, { names: found.layers.map((p) => p.name), maxRowError: 0 });
     return { attention, ...logitsOf(model, out, T), paths: summarisePaths(found.layers) };
   });
@@ -96,6 +114,6 @@ export async function runPaged(model: PreparedModel, backend: BackendUsed, sessi
   if (setting === 'never' || model.decoder) return undefined;
   if (kind === 'full') await pathsOf(model, session, inputIds, context);
   if (!pagingFor(model, inputIds.length, setting)) return undefined;
-  const paged = kind === 'paged' ? session : await getSession(model, backend, 'paged');
+  const paged = kind === 'paged' || selfFused(model) ? session : await getSession(model, backend, 'paged');
   return { session: paged, output: await runOnPaged(model, paged, inputIds) };
 }

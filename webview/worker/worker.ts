@@ -186,8 +186,10 @@ async function handleRun(msg: RunMessage): Promise<void> {
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
       ...(output.paths ? { paths: output.paths } : {}),
     });
-    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(output.paths ? { paged: true } : {}) };
-    await postProbe(msg, model, session, output.vocab, a, !!output.paths);
+    // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
+    const narrowed = !!output.paths && !model.plan.fused;
+    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
+    await postProbe(msg, model, session, output.vocab, a, narrowed);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
   } finally {
