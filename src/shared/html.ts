@@ -104,6 +104,7 @@ const PANEL_BODY = `  <header id="header">
       <span id="document-label" class="muted"></span>
       <span id="backend" class="badge" title="Execution provider that ran the model" hidden></span>
       <span id="recomputed" class="badge" hidden></span>
+      <span id="paths" class="badge" hidden></span>
     </div>
     <div id="timings" class="muted" aria-label="Timings"></div>
     <ul id="notices" aria-label="Notices"></ul>

@@ -8,7 +8,7 @@ import { ORT_WASM_FILE } from '../worker/ort-files';
 import { DeadlineError } from '../../src/shared/backend-fallback';
 import type { AttentionQuery } from '../../src/shared/attention-query';
 import {
-  assertNever, type AnswerMessage, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type WorkerToPanel,
+  assertNever, type AnswerMessage, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type RecomputeSetting, type WorkerToPanel,
 } from '../../src/shared/protocol';
 
 /** A worker result plus how long fetching the model took here. */
@@ -20,6 +20,8 @@ export interface RunOptions {
   readonly webgpuDeadlineMs?: number;
   /** attentionLens.wasmThreads (0 or absent: auto); a worker keeps the count its first run set, so a change starts a new one. */
   readonly wasmThreads?: number;
+  /** attentionLens.recomputeAttention (absent: auto). */
+  readonly recompute?: RecomputeSetting;
 }
 
 /** Progress callback: stage and, once chosen, the backend. */
@@ -253,7 +255,7 @@ export class InferenceClient {
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
     progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
-    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0 } = opts;
+    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0, recompute } = opts;
     const worker = await this.ensureWorker(wasmThreads);
     const onnxUri = info.onnxUri;
     let files: ModelFiles | undefined;
@@ -286,7 +288,7 @@ export class InferenceClient {
       const msg: PanelToWorker = {
         type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, wasmThreads, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
-        ...(info.probe ? { probe: info.probe } : {}),
+        ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.

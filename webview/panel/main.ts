@@ -336,6 +336,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   header.setProgress(undefined);
   header.setBackend(result.backendUsed, result.fallbackReason, result.threads);
   header.setRecomputed(result.recomputed);
+  header.setPaths(result.paths);
   document.body.classList.remove('value-weighted');
   if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';
