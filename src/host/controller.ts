@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
-import { headLabel, type BackendSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
+import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { exportAttentionCommand } from './export-command';
@@ -327,6 +327,8 @@ export class AttentionLensController implements vscode.Disposable {
     const { backend, wasmThreads } = backendSettings(config);
     const webgpuTimeout = config.get<number>('webgpuTimeout');
     const webgpuDeadlineMs = typeof webgpuTimeout === 'number' && webgpuTimeout > 0 ? webgpuTimeout * 1000 : WEBGPU_DEADLINE_MS;
+    const recomputeSetting = config.get<string>('recomputeAttention');
+    const recompute: RecomputeSetting = recomputeSetting === 'always' || recomputeSetting === 'never' ? recomputeSetting : 'auto';
     const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
     this.panel.post({
       type: 'show',
@@ -351,6 +353,7 @@ export class AttentionLensController implements vscode.Disposable {
       backend,
       ...(wasmThreads ? { wasmThreads } : {}),
       webgpuDeadlineMs,
+      recompute,
       notices: runNotices,
       timings: { tokenizeMs },
     });

@@ -60,14 +60,16 @@ export function truncationNotice(f: TruncationFacts): string {
 }
 
 /**
- * Most tokens in one run, whatever config.json claims as context: one head's attention is then 4M weights
- * (16 MB), and a 12×12 model's 2.4 GB, about what the panel's WebAssembly backend can hold.
+ * Most tokens in one run, whatever config.json claims as context. Past a few hundred tokens the worker keeps each
+ * layer's Q and K (T × d) and recomputes attention on demand (attentionLens.recomputeAttention), so memory grows
+ * with T·d per layer, not T² per head; what still grows as T² is the model's own computation of one layer's
+ * attention inside onnxruntime (16 heads at 8 192 tokens: 4 GiB per intermediate tensor), which bounds this.
  */
-export const MAX_RUN_TOKENS = 2048;
+export const MAX_RUN_TOKENS = 8192;
 
 /**
- * Most characters of a selection read for one run (64 Ki): MAX_RUN_TOKENS tokens at 32 characters a token, so
- * real text always reaches the token limit first and is tokenized in one pass (tokenize.ts starts with that
+ * Most characters of a selection read for one run (64 Ki): MAX_RUN_TOKENS tokens at 8 characters a token, so
+ * real text nearly always reaches the token limit first and is tokenized in one pass (tokenize.ts starts with that
  * prefix). It also stays under the ~125,000 characters at which the tokenizer library exhausts the stack on
  * one long run of characters it cannot split (a Unigram tokenizer on 'Ω' × 125,000).
  */

@@ -4,7 +4,7 @@
  * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
  * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
  */
-import { headView, headMatrix, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeads } from './head-compare';
 import { displaySize, poolMax, visibleQuantile } from './display';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
@@ -105,8 +105,11 @@ export function shownSelector(s: StackShape, head: HeadSelector): HeadSelector {
   return head === 'rollout' && (s.kind === 'cross' || s.queries !== s.keys) ? 'mean' : head;
 }
 
-/** How many aggregate matrices (means, maxima, rollouts) a store keeps: each is T² floats. */
-const KEEP_AGGREGATES = 24;
+/** How many bytes of aggregate matrices (means, maxima, rollouts; each T² floats) a store keeps, the most recently used. */
+const KEEP_AGGREGATE_BYTES = 256 * 2 ** 20;
+
+/** Rollout keeps one Float64 T × T product per layer: refused above this many bytes in all. */
+const ROLLOUT_BYTES = 1024 * 2 ** 20;
 
 /**
  * The owner of one run's stacks: answers queries from them, computing aggregates and colour-scale tops once
@@ -140,7 +143,13 @@ export class AttentionStore {
       this.aggregates.delete(key); // most recently used last
     } else {
       m = selector === 'rollout' ? Float32Array.from(this.rollout(stack, ref.layer)) : headMatrix(stack, ref.layer, selector);
-      if (this.aggregates.size >= KEEP_AGGREGATES) this.aggregates.delete(this.aggregates.keys().next().value!);
+      let bytes = m.byteLength;
+      for (const kept of this.aggregates.values()) bytes += kept.byteLength;
+      for (const [k, kept] of this.aggregates) {
+        if (bytes <= KEEP_AGGREGATE_BYTES) break;
+        this.aggregates.delete(k);
+        bytes -= kept.byteLength;
+      }
     }
     this.aggregates.set(key, m);
     return m;
@@ -151,6 +160,10 @@ export class AttentionStore {
     let kept = this.rollouts.get(stack.kind);
     if (!kept) this.rollouts.set(stack.kind, (kept = []));
     const t = stack.queries;
+    const need = stack.layers * t * t * 8;
+    if (need > ROLLOUT_BYTES) {
+      throw new RangeError(`Rollout over ${t} tokens would keep ${(need / 2 ** 30).toFixed(1)} GiB of layer products; choose a head, the mean or the max.`);
+    }
     for (let l = kept.length; l <= upTo; l++) {
       const m = rolloutLayer(stack, l);
       kept.push(l === 0 ? m : matmul(m, kept[l - 1], t));
@@ -158,11 +171,17 @@ export class AttentionStore {
     return kept[upTo];
   }
 
-  /** Row `query` of a reference's matrix, as a new array. */
+  /**
+   * Row `query` of a reference's matrix, as a new array. A paged stack computes a head's or a mean's row from Q and K
+   * (O(H·T·d)) unless the matrix is kept already: a hover never waits for a T × T matrix.
+   */
   row(ref: HeadRef, query: number): Float32Array {
-    const { stack } = this.resolve(ref);
+    const { stack, selector } = this.resolve(ref);
     if (!Number.isInteger(query) || query < 0 || query >= stack.queries) throw new RangeError(`There is no query ${query} of ${stack.queries}.`);
     const k = stack.keys;
+    if (stack.pages && selector !== 'rollout' && !this.aggregates.has(`${stack.kind}|${ref.layer}|${selector}`)) {
+      return headRow(stack, ref.layer, selector, query); // a new array for a paged stack
+    }
     return this.matrix(ref).slice(query * k, (query + 1) * k);
   }
 

@@ -20,8 +20,18 @@ export interface Attention {
   readonly keys: number;
   /** True when every entry above the diagonal is exactly 0 (a causal model). */
   readonly causal: boolean;
-  /** Float32 [layers, heads, queries, keys]. */
+  /** Float32 [layers, heads, queries, keys]; empty for a paged stack, whose heads `pages` serves. */
   readonly data: Float32Array;
+  /** Where a paged stack's heads come from (recomputed from Q and K on demand: paged-attention.ts); absent when held in `data`. */
+  readonly pages?: HeadPages;
+}
+
+/** A paged stack's heads, served on demand instead of held. */
+export interface HeadPages {
+  /** Head `head` of `layer` as a [queries, keys] matrix (kept for a while by the source; do not write to it). */
+  head(layer: number, head: number): Float32Array;
+  /** Row `query` of a head, computed without the rest of the head: a new array. */
+  row(layer: number, head: number, query: number): Float32Array;
 }
 
 /** A head of a layer, or an aggregate over the layer's heads ('rollout': from layer 0 up to the layer). */
@@ -39,8 +49,9 @@ export function selfAttention(layers: number, heads: number, tokens: number, dat
   return { kind, layers, heads, queries: tokens, keys: tokens, causal, data };
 }
 
-/** Head `head` of `layer`: a [queries, keys] view into the stack, not a copy. */
+/** Head `head` of `layer`: a [queries, keys] view into the stack, not a copy (a paged stack: the matrix its source keeps). */
 export function headView(a: Attention, layer: number, head: number): Float32Array {
+  if (a.pages) return a.pages.head(layer, head);
   const n = a.queries * a.keys;
   const off = (layer * a.heads + head) * n;
   return a.data.subarray(off, off + n);
@@ -123,11 +134,11 @@ export function headMatrix(a: Attention, layer: number, head: HeadSelector): Flo
 /** Row `query` of a selector's matrix: what the query attends to (a view for a head, computed for mean and max). */
 export function headRow(a: Attention, layer: number, head: HeadSelector, query: number): Float32Array {
   const k = a.keys;
-  if (typeof head === 'number') return headView(a, layer, head).subarray(query * k, (query + 1) * k);
+  if (typeof head === 'number') return a.pages ? a.pages.row(layer, head, query) : headView(a, layer, head).subarray(query * k, (query + 1) * k);
   if (head === 'rollout') return rollout(a, layer).subarray(query * k, (query + 1) * k);
   const out = new Float32Array(k);
   for (let h = 0; h < a.heads; h++) {
-    const row = headView(a, layer, h).subarray(query * k, (query + 1) * k);
+    const row = headRow(a, layer, h, query);
     for (let j = 0; j < k; j++) {
       if (head === 'mean') out[j] += row[j] / a.heads;
       else if (h === 0 || row[j] > out[j]) out[j] = row[j];

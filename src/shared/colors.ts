@@ -13,20 +13,27 @@ export interface Rgba {
   readonly a: number;
 }
 
-/** CSS variables of the head palette, in order; heads beyond its length reuse it with a shade step. */
-export const HEAD_PALETTE: readonly string[] = [
-  '--vscode-charts-blue', '--vscode-charts-red', '--vscode-charts-green',
-  '--vscode-charts-yellow', '--vscode-charts-orange', '--vscode-charts-purple',
-];
+/**
+ * Head colours, chosen to stay apart for colour-blind viewers (checked in test/unit/head-palette.test.ts:
+ * CIEDE2000 ≥ 10 between every pair in normal vision and under simulated deuteranopia and protanopia, and at
+ * least 3:1 contrast against the theme backgrounds). Dark backgrounds: Okabe & Ito's palette ("Color
+ * Universal Design", 2002) without black and blue. Light backgrounds: Paul Tol's "muted" scheme (2021) with
+ * its olive darkened from #999933 to #8A8A2E for 3:1 contrast. Fixed colours, not theme variables: VS Code's
+ * chart colours put red next to green.
+ */
+export const HEAD_PALETTES: { readonly dark: readonly string[]; readonly light: readonly string[] } = {
+  dark: ['#56b4e9', '#e69f00', '#009e73', '#f0e442', '#cc79a7', '#d55e00'],
+  light: ['#332288', '#cc6677', '#117733', '#aa4499', '#882255', '#8a8a2e'],
+};
 
-/** Fallback colours for the palette variables when a theme does not define them. */
-export const HEAD_PALETTE_FALLBACK: readonly string[] = ['#3794ff', '#f14c4c', '#89d185', '#cca700', '#d18616', '#b180d7'];
-
-/** The palette CSS variable for head `h` and how many times the palette wrapped (0 for the first six). */
-export function headPalette(h: number): { readonly cssVar: string; readonly fallback: string; readonly shade: number } {
-  const n = HEAD_PALETTE.length;
-  const i = ((h % n) + n) % n;
-  return { cssVar: HEAD_PALETTE[i], fallback: HEAD_PALETTE_FALLBACK[i], shade: Math.floor(Math.max(0, h) / n) };
+/**
+ * The palette colour of head `h` for a light or dark background, and how many times the palette wrapped
+ * (0 for the first six heads; callers shade wrapped entries so that heads 0 and 6 differ).
+ */
+export function headPalette(h: number, onLight: boolean): { readonly color: string; readonly shade: number } {
+  const palette = onLight ? HEAD_PALETTES.light : HEAD_PALETTES.dark;
+  const n = palette.length;
+  return { color: palette[((h % n) + n) % n], shade: Math.floor(Math.max(0, h) / n) };
 }
 
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);

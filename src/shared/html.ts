@@ -106,6 +106,7 @@ const PANEL_BODY = `  <header id="header">
       <span id="document-label" class="muted"></span>
       <span id="backend" class="badge" title="Execution provider that ran the model" hidden></span>
       <span id="recomputed" class="badge" hidden></span>
+      <span id="paths" class="badge" hidden></span>
     </div>
     <div id="timings" class="muted" aria-label="Timings"></div>
     <ul id="notices" aria-label="Notices"></ul>
@@ -115,20 +116,21 @@ const PANEL_BODY = `  <header id="header">
     <div id="progress" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="progress-text"></span></div>
   </header>
   <div id="toolbar" role="toolbar" aria-label="Head selection">
-    <label for="layer-select">Layer</label>
-    <vscode-dropdown id="layer-select" aria-label="Layer"></vscode-dropdown>
-    <label for="head-select">Head</label>
-    <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown>
+    <span class="field"><label for="layer-select">Layer</label>
+    <vscode-dropdown id="layer-select" aria-label="Layer"></vscode-dropdown></span>
+    <span class="field"><label for="head-select">Head</label>
+    <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown></span>
     <vscode-button id="pin-head" appearance="secondary" title="Pin this head to the compare view">Pin head</vscode-button>
     <vscode-button id="save-image" appearance="secondary" title="Save the Heatmap or the Model grid as a PNG image, in the colours shown">Save image…</vscode-button>
     <vscode-button id="export-data" appearance="secondary" title="Export the weights of this head, its layer or the whole stack (.npy or JSON)">Export data…</vscode-button>
-    <vscode-checkbox id="attended-by" title="Tokens view: highlight the tokens that attend to the focused one (its column) instead of those it attends to (its row)">Attended by</vscode-checkbox>
+    <vscode-checkbox id="attended-by" title="Tokens view and heatmap: follow the tokens that attend to the focused one (its column) instead of those it attends to (its row)">Attended by</vscode-checkbox>
     <vscode-checkbox id="value-weighted" title="Show α_ij·‖v_j‖, each row renormalised: attention scaled by the norm of each key's value vector (without the output projection W_O)">Scale by ‖v‖</vscode-checkbox>
   </div>
   <p id="empty-state" class="muted">Select text in an editor and run <em>Attention Lens: Show Attention</em>.</p>
   <vscode-panels id="views" activeid="tab-tokens" aria-label="Views">
     <vscode-panel-tab id="tab-tokens">Tokens</vscode-panel-tab>
     <vscode-panel-tab id="tab-heatmap">Heatmap</vscode-panel-tab>
+    <vscode-panel-tab id="tab-lines">Lines</vscode-panel-tab>
     <vscode-panel-tab id="tab-grid">Model grid</vscode-panel-tab>
     <vscode-panel-tab id="tab-metrics">Metrics</vscode-panel-tab>
     <vscode-panel-view id="view-tokens">
@@ -155,6 +157,15 @@ const PANEL_BODY = `  <header id="header">
         <section id="explain" class="explain" aria-live="polite" aria-label="How this weight is computed" hidden></section>
       </div>
     </vscode-panel-view>
+    <vscode-panel-view id="view-lines">
+      <div class="view-body">
+        <div id="lines-legend" class="legend"></div>
+        <div id="lines-wrap" class="canvas-wrap">
+          <canvas id="lines" tabindex="0" role="img" aria-label="Lines between query and key tokens"></canvas>
+        </div>
+        <p id="lines-status" class="summary" aria-live="polite"></p>
+      </div>
+    </vscode-panel-view>
     <vscode-panel-view id="view-grid">
       <div class="view-body">
         <div id="grid-legend" class="legend"></div>
@@ -165,8 +176,8 @@ const PANEL_BODY = `  <header id="header">
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-metrics">
-      <div class="view-body">
-        <div class="canvas-wrap">
+      <div class="view-body metrics-body">
+        <div class="table-wrap">
           <table id="metrics-table" aria-label="Per-head metrics: column headers sort"></table>
         </div>
         <div id="metrics-legend" class="legend metrics-legend"></div>

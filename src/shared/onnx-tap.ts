@@ -66,7 +66,8 @@ export const FUSED_ATTENTION_OPS: ReadonlySet<string> = new Set(['Attention', 'M
 
 // ------------------------------------------------------------------ protobuf wire format
 
-class Reader {
+/** A protobuf wire-format reader over a byte range (ONNX files: ModelProto and what it holds). */
+export class Reader {
   pos: number;
   constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
     this.pos = start;

@@ -10,12 +10,16 @@
 import type { ProbeScores } from './probe-scores';
 import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
+import type { PathSummary } from './attention-paths';
 import type { RecomputedAttention } from './fused-collect';
 
 export type { AttentionStackKind } from './attention';
 
 /** Which onnxruntime-web execution provider the user asked for (`attentionLens.backend`). */
 export type BackendSetting = 'auto' | 'webgpu' | 'wasm';
+
+/** attentionLens.recomputeAttention: recompute attention from tapped Q and K always, never, or (auto) when the stack would be large. */
+export type RecomputeSetting = 'auto' | 'always' | 'never';
 
 /** The execution provider that actually ran. */
 export type BackendUsed = 'webgpu' | 'wasm';
@@ -44,7 +48,7 @@ export interface TokenInfo {
 }
 
 /** The panel's views (its tabs). */
-export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics';
+export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines';
 
 /** Static facts about a model that the panel needs before inference. */
 export interface ModelInfo {
@@ -122,6 +126,8 @@ export type HostToPanel =
       readonly wasmThreads?: number;
       /** How long a WebGPU run may take before the panel restarts its worker on WASM (attentionLens.webgpuTimeout); default 60 s. */
       readonly webgpuDeadlineMs?: number;
+      /** attentionLens.recomputeAttention (default auto). */
+      readonly recompute?: RecomputeSetting;
       /** Human-readable notices: "used the current line", "cut to 128 tokens", … */
       readonly notices: readonly string[];
       readonly timings: Timings;
@@ -185,6 +191,8 @@ export type PanelToHost =
        * data, and the host asks for what it shows with 'query'.
        */
       readonly shapes: readonly StackShape[];
+      /** Set when the worker serves attention recomputed from Q and K: each layer's path. */
+      readonly paths?: PathSummary;
       readonly timings: Timings;
     }
   | { readonly type: 'runError'; readonly runId: number; readonly message: string }
@@ -284,6 +292,8 @@ export type PanelToWorker =
       readonly context?: number;
       /** The model's stored probe scores (ModelInfo.probe): posted instead of running the probe when they fit. */
       readonly probe?: ProbeScores;
+      /** attentionLens.recomputeAttention (default auto): serve attention recomputed from Q and K (paged-run.ts). */
+      readonly recompute?: RecomputeSetting;
     }
   | { readonly type: 'cancel'; readonly runId: number }
   /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */
@@ -319,6 +329,8 @@ export type WorkerToPanel =
       readonly vocab?: number;
       /** Set when the attention was recomputed from fused attention operators' inputs: which layers, which operators. */
       readonly recomputed?: RecomputedAttention;
+      /** Set when the worker serves attention recomputed from Q and K: each layer's path (attention-paths.ts). */
+      readonly paths?: PathSummary;
       readonly loadMs: number;
       readonly inferenceMs: number;
     }

@@ -28,14 +28,28 @@ export function valueNorms(v: ArrayLike<number>, heads: number, t: number, d: nu
 export function valueWeightedStack(att: Attention, norms: Float32Array): Attention {
   const { layers, heads, queries: t, keys: k, data: stack } = att;
   if (norms.length !== layers * heads * k) throw new RangeError(`value norms hold ${norms.length} values, expected ${layers * heads * k}`);
+  if (att.pages) {
+    // A paged stack stays paged: each head or row is weighted as it is served.
+    const pages = att.pages;
+    const weigh = (l: number, h: number, m: Float32Array, rows: number): Float32Array =>
+      weighRows(m, new Float32Array(m.length), rows, k, norms.subarray((l * heads + h) * k, (l * heads + h + 1) * k));
+    return { ...att, pages: { head: (l, h) => weigh(l, h, pages.head(l, h), t), row: (l, h, i) => weigh(l, h, pages.row(l, h, i), 1) } };
+  }
   const out = new Float32Array(stack.length);
+  const n = t * k;
   for (let m = 0; m < layers * heads; m++) {
-    for (let i = 0; i < t; i++) {
-      const row = (m * t + i) * k;
-      let s = 0;
-      for (let j = 0; j < k; j++) s += stack[row + j] * norms[m * k + j];
-      for (let j = 0; j < k; j++) out[row + j] = s > 0 ? (stack[row + j] * norms[m * k + j]) / s : stack[row + j];
-    }
+    weighRows(stack.subarray(m * n, (m + 1) * n), out.subarray(m * n, (m + 1) * n), t, k, norms.subarray(m * k, (m + 1) * k));
   }
   return { ...att, data: out };
+}
+
+/** Rows of `m` ([rows, k]) weighted by one head's value norms and renormalised, into `out`. */
+function weighRows(m: Float32Array, out: Float32Array, rows: number, k: number, norms: Float32Array): Float32Array {
+  for (let i = 0; i < rows; i++) {
+    const row = i * k;
+    let s = 0;
+    for (let j = 0; j < k; j++) s += m[row + j] * norms[j];
+    for (let j = 0; j < k; j++) out[row + j] = s > 0 ? (m[row + j] * norms[j]) / s : m[row + j];
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { closeSharedBrowsers, deliver, launch, openWebview } from './browser';
 import { startServer } from './serve';
+import { fmt, heatmapHovers, median, quantile, samplePeak, tokenHovers } from './bench-measure';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, runOpenedTestModel, testModelsDir } from '../support/test-models';
 
@@ -34,28 +35,6 @@ const LONG_TASKS = `
     .observe({ type: 'longtask', buffered: true });
 `;
 
-/** Total resident memory of Chromium's renderer processes now (pages and their workers), in bytes, from /proc. */
-function rendererRss(): number {
-  let total = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch { /* the process ended */ }
-  }
-  return total;
-}
-
-/** Samples rendererRss() every 100 ms until stopped; returns the peak. */
-function samplePeak(): { stop(): number } {
-  let peak = rendererRss();
-  const timer = setInterval(() => { peak = Math.max(peak, rendererRss()); }, 100);
-  return { stop: () => { clearInterval(timer); return Math.max(peak, rendererRss()); } };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /** Median onnxruntime-node inference (tap included) over 3 runs after a warm-up, with `threads` intra-op threads, per T. */
 async function nodeInference(dir: string, lengths: readonly number[], ids: (T: number) => number[], threads: number): Promise<Map<number, number>> {
   const ort = require('onnxruntime-node');
@@ -75,9 +54,6 @@ async function nodeInference(dir: string, lengths: readonly number[], ids: (T: n
   await session.release?.();
   return out;
 }
-
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-const fmt = (ms: number | undefined) => (ms === undefined ? '—' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 
 async function main(): Promise<void> {
   const dir = ensureModel();
@@ -133,45 +109,9 @@ async function main(): Promise<void> {
       const gridMs = Date.now() - g0;
       await p.locator('#tab-heatmap').click();
       await p.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0, undefined, { timeout: 120_000 });
-      // Heatmap hover: a mousemove over a cell, timed until the tooltip shows that cell's exact weight.
-      const heat: number[] = await p.evaluate(async (T: number) => {
-        const g = globalThis as any;
-        const c = g.document.getElementById('heatmap');
-        const tip = g.document.getElementById('heatmap-tip');
-        const { x0, y0, cell } = c.dataset;
-        const rect = c.getBoundingClientRect();
-        const out: number[] = [];
-        for (let k = 0; k < 40; k++) {
-          const i = Math.floor(((k * 7919) % 997) / 997 * T);
-          const j = Math.floor(((k * 104729) % 991) / 991 * (i + 1));
-          // Below a pixel per cell the pointer lands on a neighbour of (i, j): wait for the tip of whichever cell it hit.
-          tip.hidden = true;
-          delete tip.dataset.row;
-          const t = performance.now();
-          const [clientX, clientY] = [rect.left + Number(x0) + (j + 0.5) * Number(cell), rect.top + Number(y0) + (i + 0.5) * Number(cell)];
-          c.dispatchEvent(new g.MouseEvent('mousemove', { clientX, clientY, bubbles: true }));
-          while ((tip.hidden || !tip.dataset.row) && performance.now() - t < 10_000) await new Promise((r) => g.requestAnimationFrame(r));
-          out.push(performance.now() - t);
-        }
-        return out;
-      }, T);
+      const heat = await heatmapHovers(p, T);
       await p.locator('#tab-tokens').click();
-      // Tokens hover: a mouseover on a token, timed until its targets are painted.
-      const tok: number[] = await p.evaluate(async (T: number) => {
-        const g = globalThis as any;
-        const out: number[] = [];
-        for (let k = 0; k < 40; k++) {
-          const i = 1 + Math.floor(((k * 7919) % 997) / 997 * (T - 1));
-          const span = g.document.querySelector(`#tokens .token[data-token-index="${i}"]`);
-          const t = performance.now();
-          span.dispatchEvent(new g.MouseEvent('mouseover', { bubbles: true }));
-          while ((!span.classList.contains('query') || !g.document.querySelector('#tokens .token.target')) && performance.now() - t < 10_000) {
-            await new Promise((r) => g.requestAnimationFrame(r));
-          }
-          out.push(performance.now() - t);
-        }
-        return out;
-      }, T);
+      const tok = await tokenHovers(p, T);
       const rss = peak.stop();
       const tasks: { start: number; ms: number }[] = await p.evaluate(() => (globalThis as any).__long);
       const longest = Math.max(0, ...tasks.filter((e) => e.start >= posted.at).map((e) => e.ms));

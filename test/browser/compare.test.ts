@@ -13,6 +13,9 @@ import type { HeadRef } from '../../src/shared/protocol';
 import { bundledModelDir, loadReference, repoRoot } from '../support/model';
 import { deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
+import { labelInkAcrossBounds } from './layout-probe';
+import { formatWeight } from '../../src/shared/attention';
+import { tokenSymbolText } from '../../src/shared/token-display';
 
 describe('compare webview in Chromium', function () {
   this.timeout(120000);
@@ -103,6 +106,54 @@ describe('compare webview in Chromium', function () {
     await setTheme(page, 'vscode-light');
     await shot(page, 'compare-related-light.png');
     await setTheme(page, 'vscode-dark');
+  });
+
+  it('labels the thumbnails with their tokens, grows them with the view\'s width, and names a hovered cell\'s tokens and weight', async () => {
+    const stack = new Float32Array(pinned.length * T * T);
+    pinned.forEach((h, k) => stack.set(matrixOf(h), k * T * T));
+    const tokens = tokenize(bundledModelDir, ref.text);
+    const sizes: number[] = [];
+    for (const width of [300, 560, 1200]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.evaluate(({ tokens, pinned, data }) => {
+        (globalThis as any).postMessage({ type: 'compare', tokens, pinned, matrices: new Float32Array(data).buffer }, '*');
+      }, { tokens, pinned, data: Array.from(stack) });
+      await page.waitForFunction((w) => (globalThis as any).innerWidth === w
+        && (globalThis as any).document.querySelectorAll('.pinned-head canvas.thumbnail').length === 3, width);
+      const boxes = await page.$$eval('.pinned-head canvas.thumbnail', (cs) => cs.map((c: any) => {
+        const r = c.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, cell: Number(c.dataset.cell) };
+      }));
+      for (const b of boxes) assert.ok(b.left >= 0 && b.right <= width, `a thumbnail spans ${b.left}–${b.right} in ${width} px`);
+      for (let a = 0; a < boxes.length; a++) {
+        for (let b = a + 1; b < boxes.length; b++) {
+          const [p, q] = [boxes[a], boxes[b]];
+          assert.ok(p.right <= q.left || q.right <= p.left || p.bottom <= q.top || q.bottom <= p.top, `thumbnails ${a} and ${b} overlap at ${width} px`);
+        }
+      }
+      const ink = await labelInkAcrossBounds(page, '.pinned-head canvas.thumbnail');
+      const step = await page.$eval('.pinned-head canvas.thumbnail', (c: any) => c.dataset.labelStep);
+      console.log(`    ${width} px: cell ${boxes[0].cell.toFixed(1)} px, a label every ${step} token(s)`);
+      assert.ok(ink.rowInk > 0 && ink.colInk > 0, `token labels on both axes at ${width} px`);
+      assert.deepEqual(ink.crossings, [], `labels stay in their own rows and columns at ${width} px`);
+      sizes.push(boxes[0].cell * T);
+      // The thumbnails use the width: the first row of them spans most of the view (a fixed cap left a wide panel empty).
+      const firstRow = boxes.filter((b) => Math.abs(b.top - boxes[0].top) < 1);
+      const span = Math.max(...firstRow.map((b) => b.right)) - Math.min(...firstRow.map((b) => b.left));
+      assert.ok(span >= 0.8 * (width - 24), `at ${width} px the first row of thumbnails spans ${span.toFixed(0)} px`);
+      await shot(page, `compare-thumbnails-${width}.png`);
+    }
+    assert.ok(sizes[2] > sizes[0] * 1.3, `thumbnails grow with the width: ${sizes.map((s) => s.toFixed(0)).join(' → ')} px`);
+    assert.ok(sizes[0] > 150, 'a 300 px side bar still gets a thumbnail over 150 px');
+    // Hover cell (i, j) of the second thumbnail: the tip names both tokens and that head's weight.
+    const [i, j] = [T - 1, 2];
+    const g = await page.$eval('.pinned-head:nth-child(2) canvas.thumbnail', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+    await page.locator('.pinned-head:nth-child(2) canvas.thumbnail').hover({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+    await page.waitForSelector('#compare-tip:not([hidden])');
+    const tip = await page.locator('#compare-tip').textContent() ?? '';
+    const label = (k: number) => `“${tokenSymbolText(tokens[k])}” (#${k})`;
+    assert.equal(tip, `${label(i)} → ${label(j)}: ${formatWeight(matrixOf(pinned[1])[i * T + j])}`);
+    await page.setViewportSize({ width: 960, height: 760 });
   });
 
   it('posts focusHead from a title and unpin from ✕', async () => {

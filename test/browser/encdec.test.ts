@@ -179,6 +179,20 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`    screenshot: ${shot}`);
 
+    // Lines: decoder tokens on the left, input tokens on the right; a decoder token's lines are its cross row.
+    await page.locator('#tab-lines').click();
+    await page.waitForSelector('#lines[data-row-h]');
+    const d = await page.$eval('#lines', (c: any) => ({ ...c.dataset, width: parseFloat(c.style.width), height: parseFloat(c.style.height) }));
+    assert.ok(d.height >= 2 * +d.top + Math.max(decoder.length, tokens.length) * +d.rowH, 'room for the longer column');
+    await page.locator('#lines').hover({ position: { x: +d.left / 2, y: +d.top + (q + 0.5) * +d.rowH } });
+    await page.waitForFunction((want) => {
+      const c = (globalThis as any).document.getElementById('lines');
+      return c.dataset.focus === want && c.dataset.pending === '';
+    }, `query ${q}`);
+    const drawnLines = (await page.$eval('#lines', (c: any) => c.dataset.drawn as string)).split(' ').map((x) => x.split(':'));
+    assert.deepEqual(drawnLines.map(([k]) => Number(k)), Array.from(row.keys()).filter((k) => row[k] > 0), 'a line to every input token it attends to');
+    assert.deepEqual(drawnLines.map(([, w]) => w), Array.from(row).filter((w) => w > 0).map(formatWeight));
+
     // Pinning names the stack; the grid draws the cross stack too.
     await page.locator('#pin-head').click();
     await page.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'pinHead'));

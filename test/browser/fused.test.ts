@@ -39,7 +39,7 @@ for (const backend of ['wasm', 'webgpu'] as const) describe(`panel webview on fu
   });
 
   /** Runs one file of tiny-fused on `ids` in the panel and returns its posted result and the header badge. */
-  async function show(file: string, ids: number[]): Promise<{ result: any; badge: string | null; badgeTitle: string | null }> {
+  async function show(file: string, ids: number[], recompute?: 'always'): Promise<{ result: any; badge: string | null; badgeTitle: string | null }> {
     const tokens: TokenInfo[] = ids.map((id) => ({ id, text: `#${id}`, start: -1, end: -1 }));
     runId++;
     await deliver(page, {
@@ -48,7 +48,7 @@ for (const backend of ['wasm', 'webgpu'] as const) describe(`panel webview on fu
         name: file, onnxUri: `${server.origin}/test/models/tiny-fused/onnx/${file}`, maxTokens: 32, extraInputs: [],
         tokenizerUri: `${server.origin}/test/models/tiny-gpt2/tokenizer.json`,
       },
-      backend, notices: [], timings: {},
+      backend, notices: [], timings: {}, ...(recompute ? { recompute } : {}),
     });
     const result = await Promise.race([
       waitForPosted(page, 'result', runId),
@@ -80,6 +80,20 @@ for (const backend of ['wasm', 'webgpu'] as const) describe(`panel webview on fu
   }
 
   if (backend === 'wasm') {
+    it('pages fused layers from Q and K where their form is plain (recomputeAttention: always), and still matches the twin', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => (i * 3 + 1 + (i % 4)) % 32);
+      for (const name of VARIANTS) {
+        const paged = await show(`${name}.onnx`, ids, 'always');
+        const twin = await show(`${name}_unfused.onnx`, ids);
+        // ms-gqa-packed and onnx-attention softcap their scores: no layer pages, so they are recomputed whole as before.
+        const plain = !/packed|onnx-attention/.test(name);
+        assert.deepEqual(paged.result.paths?.map((p: { path: string }) => p.path), plain ? ['qk', 'qk'] : undefined, name);
+        assert.equal(paged.badge, plain ? null : 'attention recomputed from the fused operator\'s inputs', name);
+        const diff = maxAbsDiff(paged.result.attention.data, twin.result.attention.data);
+        assert.ok(diff <= TOLERANCE, `${name} paged: max abs diff ${diff} > ${TOLERANCE}`);
+      }
+    });
+
     it('explains a clicked heatmap weight of a recomputed GroupQueryAttention head: q·k after rotary, ÷√d_k, mask, softmax', async () => {
       const ids = Array.from({ length: 19 }, (_, i) => (i * 5 + 3 + (i % 3)) % 32);
       const { result } = await show('ms-gqa.onnx', ids);

@@ -1,12 +1,12 @@
 /**
- * VS Code's default theme variables for the test pages (Dark Modern, Light Modern and Dark High Contrast,
+ * VS Code's default theme variables for the test pages (Dark Modern, Light Modern, Dark and Light High Contrast,
  * with the defaults of VS Code's colour registry where those themes set nothing), keyed on the body class
  * VS Code sets, so switching the class switches the theme. The variables live on <html> (as in VS Code), so
  * a test can also change them there without touching the class, as switching between two dark themes does.
  */
 
 /** Body classes VS Code gives a webview per theme kind. */
-export type ThemeClass = 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast';
+export type ThemeClass = 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast' | 'vscode-high-contrast-light';
 
 const DARK: Record<string, string> = {
   'foreground': '#cccccc', 'editor-foreground': '#d4d4d4', 'editor-background': '#1f1f1f', 'focusBorder': '#0078d4',
@@ -80,9 +80,33 @@ const HIGH_CONTRAST: Record<string, string> = {
   'scrollbarSlider-activeBackground': '#6fc3df',
 };
 
+/** Light High Contrast (approximated from VS Code's hcLight defaults): white background, dark blue contrast borders. */
+const HIGH_CONTRAST_LIGHT: Record<string, string> = {
+  'foreground': '#292929', 'editor-foreground': '#292929', 'editor-background': '#ffffff', 'focusBorder': '#006bbd',
+  'contrastBorder': '#0f4a85', 'contrastActiveBorder': '#006bbd',
+  'charts-blue': '#0f4a85', 'charts-red': '#b5200d', 'charts-green': '#374e06', 'charts-yellow': '#895503',
+  'charts-orange': '#b5200d', 'charts-purple': '#652d90', 'badge-background': '#0f4a85', 'badge-foreground': '#ffffff',
+  'button-background': '#0f4a85', 'button-foreground': '#ffffff', 'button-border': '#0f4a85',
+  'button-secondaryBackground': '#ffffff', 'button-secondaryForeground': '#292929', 'button-secondaryHoverBackground': '#ffffff',
+  'checkbox-background': '#ffffff', 'checkbox-border': '#0f4a85',
+  'checkbox-foreground': '#292929', 'dropdown-background': '#ffffff', 'dropdown-foreground': '#292929',
+  'dropdown-border': '#0f4a85', 'dropdown-listBackground': '#ffffff', 'settings-dropdownListBorder': '#0f4a85',
+  'input-background': '#ffffff', 'input-foreground': '#292929', 'input-placeholderForeground': 'rgba(41, 41, 41, 0.7)',
+  'panelTitle-activeForeground': '#292929', 'panelTitle-activeBorder': '#b5200d',
+  'panelTitle-inactiveForeground': '#292929', 'panel-background': '#ffffff', 'panel-border': '#0f4a85',
+  'editorWidget-background': '#ffffff', 'editorHoverWidget-background': '#ffffff',
+  'editorHoverWidget-foreground': '#292929', 'editorHoverWidget-border': '#292929',
+  'inputValidation-warningBackground': '#ffffff', 'inputValidation-warningBorder': '#0f4a85',
+  'inputValidation-errorBackground': '#ffffff', 'inputValidation-errorBorder': '#0f4a85', 'errorForeground': '#b5200d',
+  'progressBar-background': '#0f4a85', 'widget-border': '#0f4a85', 'list-inactiveSelectionBackground': '#ffffff',
+  'textLink-foreground': '#0f4a85', 'textLink-activeForeground': '#0f4a85',
+  'scrollbarSlider-background': 'rgba(15, 74, 133, 0.4)', 'scrollbarSlider-hoverBackground': 'rgba(15, 74, 133, 0.8)',
+  'scrollbarSlider-activeBackground': '#0f4a85',
+};
+
 /** The variables (names without `--vscode-`) of each test theme, by body class. */
 export const THEME_VARS: Readonly<Record<ThemeClass, Readonly<Record<string, string>>>> = {
-  'vscode-dark': DARK, 'vscode-light': LIGHT, 'vscode-high-contrast': HIGH_CONTRAST,
+  'vscode-dark': DARK, 'vscode-light': LIGHT, 'vscode-high-contrast': HIGH_CONTRAST, 'vscode-high-contrast-light': HIGH_CONTRAST_LIGHT,
 };
 
 const COMMON: Record<string, string> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  divergingColor, heatIntensity, scaleMax, headPalette, HEAD_PALETTE, maxAbs, maxValue, mixColors,
+  divergingColor, heatIntensity, scaleMax, headPalette, HEAD_PALETTES, maxAbs, maxValue, mixColors,
   parseCssColor, rgbaToCss, weightToAlpha, withAlpha, luminance,
 } from '../../src/shared/colors';
 
@@ -71,14 +71,14 @@ describe('colors: weight scales', () => {
 });
 
 describe('colors: head palette', () => {
-  it('cycles through the chart colours and counts wraps', () => {
-    assert.equal(headPalette(0).cssVar, '--vscode-charts-blue');
-    assert.equal(headPalette(1).cssVar, '--vscode-charts-red');
-    const n = HEAD_PALETTE.length;
-    assert.equal(headPalette(n).cssVar, headPalette(0).cssVar);
-    assert.equal(headPalette(n).shade, 1);
-    assert.equal(headPalette(n - 1).shade, 0);
-    assert.match(headPalette(3).fallback, /^#[0-9a-f]{6}$/);
+  it('cycles through the palette of the background and counts wraps', () => {
+    assert.equal(headPalette(0, false).color, HEAD_PALETTES.dark[0]);
+    assert.equal(headPalette(1, true).color, HEAD_PALETTES.light[1]);
+    const n = HEAD_PALETTES.dark.length;
+    assert.equal(headPalette(n, false).color, headPalette(0, false).color);
+    assert.equal(headPalette(n, false).shade, 1);
+    assert.equal(headPalette(n - 1, true).shade, 0);
+    assert.match(headPalette(3, true).color, /^#[0-9a-f]{6}$/);
   });
 });
 

@@ -6,7 +6,7 @@ import type { AttentionLensApi } from '../../src/api';
 import { repoRoot } from '../support/model';
 import { buildModel, type NodeSpec } from '../support/onnx-builder';
 import { testModelsDir } from '../support/test-models';
-import { formatCount } from '../../src/host/input';
+import { formatCount, MAX_RUN_TOKENS } from '../../src/host/input';
 import { extensionContext, installVscodeStub, until, Uri, type VscodeStub } from './host-vscode-stub';
 
 // The host modules import `vscode`; the stub must be installed before they load, hence require() below.
@@ -373,7 +373,7 @@ describe('host flow against a stubbed VS Code', () => {
     before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'al-caps-')); });
     after(() => { delete stub.state.config.defaultModel; fs.rmSync(tmp, { recursive: true, force: true }); });
 
-    it('a config.json claiming a context of 1e8 still gets at most 2,048 tokens of a 3 MB selection, with a notice naming the cap', async () => {
+    it(`a config.json claiming a context of 1e8 still gets at most ${formatCount(MAX_RUN_TOKENS)} tokens of a 3 MB selection, with a notice naming the cap`, async () => {
       const dir = path.join(tmp, 'huge-context');
       fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
       fs.copyFileSync(path.join(repoRoot, 'models', 'lens-gpt', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
@@ -387,13 +387,15 @@ describe('host flow against a stubbed VS Code', () => {
       const snap = api.lastRun()!;
       assert.equal(snap.runId, id);
       assert.equal(snap.error, undefined);
-      assert.equal(snap.tokens.length, 2048);
+      assert.equal(snap.tokens.length, MAX_RUN_TOKENS);
       assert.ok(snap.text.length < 65_536 && big.startsWith(snap.text));
-      assert.match(snap.notices[0], /^Showing the first 2,048 tokens: [\d,]+ of 3,000,000 characters, lines 1–\d+\. Attention Lens analyses at most 2,048 tokens per run, whatever the model's context; "attentionLens\.maxTokens" can lower that\./);
+      const cap = formatCount(MAX_RUN_TOKENS);
+      assert.ok(snap.notices[0].startsWith(`Showing the first ${cap} tokens: `), snap.notices[0]);
+      assert.match(snap.notices[0], new RegExp(`of 3,000,000 characters, lines 1–\\d+\\. Attention Lens analyses at most ${cap} tokens per run, whatever the model's context; "attentionLens\\.maxTokens" can lower that\\.`));
       const show = lastPosted('show')!;
       assert.equal(show.runId, id);
-      assert.equal((show.model as { maxTokens: number }).maxTokens, 2048);
-      assert.equal((show.tokens as unknown[]).length, 2048);
+      assert.equal((show.model as { maxTokens: number }).maxTokens, MAX_RUN_TOKENS);
+      assert.equal((show.tokens as unknown[]).length, MAX_RUN_TOKENS);
     });
 
     it('a selection over 65,536 characters is read only that far, with a notice, even when its tokens would fit', async () => {

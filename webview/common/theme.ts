@@ -2,7 +2,7 @@
  * Theme colours for canvas drawing, read from VS Code's `--vscode-*` CSS variables, and a watcher that
  * fires when the theme changes (VS Code swaps the body class and rewrites the variables on <html>).
  */
-import { headPalette, parseCssColor, type Rgba } from '../../src/shared/colors';
+import { headPalette, luminance, parseCssColor, type Rgba } from '../../src/shared/colors';
 
 /** Kind of colour theme, from the body class VS Code sets. */
 export type ThemeKind = 'dark' | 'light' | 'high-contrast' | 'high-contrast-light';
@@ -25,7 +25,7 @@ export interface Theme {
   readonly contrastBorder?: Rgba;
   readonly fontFamily: string;
   readonly fontSize: number;
-  /** Colour of head h (palette wraps with a lighter shade). */
+  /** Colour of head h: a colour-blind-safe palette (colors.ts) that wraps with a shade towards the foreground. */
   head(h: number): Rgba;
 }
 
@@ -74,8 +74,9 @@ export function readTheme(): Theme {
     head(h: number): Rgba {
       let c = heads.get(h);
       if (!c) {
-        const p = headPalette(h);
-        const base = color(p.cssVar, p.fallback);
+        // The colour-blind-safe palette for the background's lightness (light and high-contrast light themes).
+        const p = headPalette(h, luminance(bg) > 0.4);
+        const base = parseCssColor(p.color)!;
         // Wrapped palette entries move towards the foreground so that heads 0 and 6 differ.
         c = p.shade === 0 ? base : mix(base, fg, Math.min(0.6, 0.3 * p.shade));
         heads.set(h, c);

@@ -1,9 +1,10 @@
 /**
- * Drawing for the compare view: one small heatmap per pinned head (title button → focusHead, ✕ → unpin),
+ * Drawing for the compare view: one heatmap per pinned head with its tokens on both axes, as wide as the view
+ * allows (title button → focusHead, ✕ → unpin, hover a cell for its tokens and weight),
  * the heads nearest each pinned one (mean JSD, focus or pin), a diverging difference heatmap of any two (picked), and the
  * mean row Jensen–Shannon divergence and similarity of every pair.
  */
-import { maxAbs, maxValue, scaleMax } from '../../src/shared/colors';
+import { maxAbs, maxValue, rgbaToCss, scaleMax, withAlpha } from '../../src/shared/colors';
 import { formatWeight } from '../../src/shared/attention';
 import { differenceMatrix, pairwiseDivergence } from '../../src/shared/head-compare';
 import { isCausal } from '../../src/shared/onnx-tap';
@@ -11,6 +12,7 @@ import { headLabel, type HeadRef, type TokenInfo } from '../../src/shared/protoc
 import { attentionImage, blitMatrix, divergingImage, hatchUpperTriangle, rampCanvas, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
 import { shortLabel } from '../common/token-text';
+import { drawAxisLabels, labelStep, measureAxisLabels, type AxisLabelSizes } from '../common/axis-labels';
 import { tokenNumber, tokenSymbolText } from '../../src/shared/token-display';
 
 /** Data of one 'compare' message, decoded. */
@@ -96,13 +98,14 @@ function tokenText(tokens: readonly TokenInfo[], i: number): string {
   return `“${shortLabel(t ? tokenSymbolText(t) : '?', 14)}” (${tokenNumber(i)})`;
 }
 
-/** Attaches a hover tooltip (query, key, value) to a matrix canvas drawn at `size` px. */
-function attachTip(canvas: HTMLCanvasElement, tokens: readonly TokenInfo[], size: number, value: (i: number, j: number) => string): void {
+/** Attaches a hover tooltip (query, key, value) to a matrix canvas drawn at `size` px, `at` px from its top left. */
+function attachTip(canvas: HTMLCanvasElement, tokens: readonly TokenInfo[], size: number, value: (i: number, j: number) => string,
+  at = { x0: 0, y0: 0 }): void {
   const T = tokens.length;
   const tip = $('compare-tip');
   canvas.addEventListener('mousemove', (ev) => {
-    const i = Math.floor((ev.offsetY / size) * T);
-    const j = Math.floor((ev.offsetX / size) * T);
+    const i = Math.floor(((ev.offsetY - at.y0) / size) * T);
+    const j = Math.floor(((ev.offsetX - at.x0) / size) * T);
     if (i < 0 || j < 0 || i >= T || j >= T) {
       tip.hidden = true;
       return;
@@ -115,9 +118,27 @@ function attachTip(canvas: HTMLCanvasElement, tokens: readonly TokenInfo[], size
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
 }
 
-function matrixCanvas(size: number, draw: (ctx: CanvasRenderingContext2D) => void): HTMLCanvasElement {
+/**
+ * A pinned head's thumbnail: its T×T matrix `size` px wide with the tokens along both axes (every step-th when the
+ * cells are small), hatched where masked. Geometry in the canvas's dataset, as the panel's heatmap has it.
+ */
+function thumbnail(m: Float32Array, texts: readonly string[], size: number, causal: boolean, theme: Theme,
+  labels: AxisLabelSizes | undefined): HTMLCanvasElement {
+  const T = texts.length;
+  const cell = size / T;
+  const step = labels ? labelStep(labels.fontPx, cell) : 0;
+  const [x0, y0] = step ? [labels!.width + 1, labels!.height + 1] : [1, 1];
   const c = document.createElement('canvas');
-  draw(sizeCanvas(c, size, size));
+  const ctx = sizeCanvas(c, x0 + size + 1, y0 + size + 1);
+  blitMatrix(ctx, attentionImage(m, T, scaleMax(m, T, causal), causal, theme, T, Math.ceil(size * (window.devicePixelRatio || 1))), x0, y0, size);
+  if (causal) hatchUpperTriangle(ctx, T, x0, y0, cell, theme.hatch);
+  ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
+  ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, size + 1);
+  if (step) {
+    drawAxisLabels(ctx, { theme, window: { row: 0, col: 0, rows: T, cols: T }, rowLabels: texts, colLabels: texts, x0, y0, cell,
+      sizes: labels!, step, focused: null, sameAxes: true });
+  }
+  Object.assign(c.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), rows: String(T), cols: String(T), labelStep: String(step) });
   return c;
 }
 
@@ -129,8 +150,11 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
   const P = pinned.length;
   const causal = T > 0 && isCausal(stack, P, T);
   const width = Math.max(200, document.body.clientWidth - 24);
-  const perRow = Math.max(1, Math.min(P, Math.floor(width / 150)));
-  const size = Math.max(96, Math.min(240, Math.floor(width / perRow) - 16));
+  // The thumbnails grow with the view: as many per row as leave each about 260 px, then all the width they share.
+  const perRow = Math.max(1, Math.min(P, Math.floor(width / 260)));
+  const texts = tokens.map((t) => tokenSymbolText(t));
+  const labels = T > 0 && T <= 96 ? measureAxisLabels(theme, texts, texts, Math.floor(width / perRow)) : undefined;
+  const size = Math.max(96, Math.min(720, Math.floor(width / perRow) - 16 - (labels?.width ?? 0)));
   const matrix = (k: number): Float32Array => stack.subarray(k * n, (k + 1) * n);
 
   $('compare-status').textContent = P === 0
@@ -158,13 +182,12 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     unpin.addEventListener('click', () => events.unpin(head));
     bar.append(title, unpin);
     const m = matrix(k);
-    const canvas = matrixCanvas(size, (ctx) => {
-      blitMatrix(ctx, attentionImage(m, T, scaleMax(m, T, causal), causal, theme, T, Math.ceil(size * (window.devicePixelRatio || 1))), 0, 0, size);
-      if (causal) hatchUpperTriangle(ctx, T, 0, 0, size / T, theme.hatch);
-    });
+    const canvas = thumbnail(m, texts, size, causal, theme, labels);
+    canvas.className = 'thumbnail';
     canvas.setAttribute('role', 'img');
     canvas.setAttribute('aria-label', `${headLabel(head)} attention, ${T} tokens, max weight ${formatWeight(maxValue(m))}`);
-    attachTip(canvas, tokens, size, (i, j) => (causal && j > i ? 'masked' : formatWeight(m[i * T + j])));
+    attachTip(canvas, tokens, size, (i, j) => (causal && j > i ? 'masked' : formatWeight(m[i * T + j])),
+      { x0: Number(canvas.dataset.x0), y0: Number(canvas.dataset.y0) });
     card.append(bar, canvas);
     const related = relatedList(data.related, k, events);
     if (related) card.append(related);

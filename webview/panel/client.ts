@@ -11,7 +11,7 @@ import { fetchModel, type ModelFiles } from './model-fetch';
 import { DeadlineError } from '../../src/shared/backend-fallback';
 import type { AttentionQuery } from '../../src/shared/attention-query';
 import {
-  assertNever, type AnswerMessage, type BackendSetting, type ModelInfo, type PanelToWorker, type WorkerToPanel,
+  assertNever, type AnswerMessage, type BackendSetting, type ModelInfo, type PanelToWorker, type RecomputeSetting, type WorkerToPanel,
 } from '../../src/shared/protocol';
 
 /** A worker result plus how long this run waited for the runtime and for fetching the model here. */
@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly webgpuDeadlineMs?: number;
   /** attentionLens.wasmThreads (0 or absent: auto); a worker keeps the count its first run set, so a change starts a new one. */
   readonly wasmThreads?: number;
+  /** attentionLens.recomputeAttention (absent: auto). */
+  readonly recompute?: RecomputeSetting;
 }
 
 /** Progress callback: each stage as it starts, moves on and finishes, and the backend once chosen. */
@@ -249,7 +251,7 @@ export class InferenceClient {
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
     progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
-    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0 } = opts;
+    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0, recompute } = opts;
     const t0 = performance.now();
     const times = { fetchMs: 0, runtimeMs: 0 };
     const onnxUri = info.onnxUri;
@@ -287,7 +289,7 @@ export class InferenceClient {
       const msg: PanelToWorker = {
         type: 'run', runId, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
-        ...(info.probe ? { probe: info.probe } : {}),
+        ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.

@@ -73,7 +73,7 @@ export class HeadPicker {
   }
 }
 
-const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', grid: 'tab-grid', metrics: 'tab-metrics' };
+const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', lines: 'tab-lines', grid: 'tab-grid', metrics: 'tab-metrics' };
 
 /** The view tabs (vscode-panels). */
 export class ViewTabs {
@@ -92,7 +92,8 @@ export class ViewTabs {
   /** The view whose tab is active. */
   current(): ViewName {
     const id = this.el.activeid || this.el.getAttribute('activeid') || 'tab-tokens';
-    return id === 'tab-heatmap' ? 'heatmap' : id === 'tab-grid' ? 'grid' : id === 'tab-metrics' ? 'metrics' : 'tokens';
+    const view = Object.entries(TAB_OF).find(([, tab]) => tab === id)?.[0] as ViewName | undefined;
+    return view ?? 'tokens';
   }
 
   /** Activates the tab of `view`. */

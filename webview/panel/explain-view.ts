@@ -156,7 +156,9 @@ export class ExplainView {
       const chip = el('span', k === e.key ? 'chip chosen' : 'chip');
       chip.dataset.key = String(k);
       chip.style.setProperty('--al-fill', `${Math.round(Math.min(1, e.row[k] / Math.max(1e-9, Math.max(...e.row))) * 100)}%`);
-      chip.append(el('span', 'chip-token', run.labels[k]?.label ?? `#${k}`), el('span', 'chip-num', `${num(s, 2)} → ${formatWeight(e.row[k])}`));
+      // The weight's bar sits under the numbers (its own element), not behind them.
+      chip.append(el('span', 'chip-token', run.labels[k]?.label ?? `#${k}`), el('span', 'chip-num', `${num(s, 2)} → ${formatWeight(e.row[k])}`),
+        el('span', 'chip-bar'));
       chip.title = `${describeToken(run.labels, k)}: score ${num(s)}, weight ${formatWeight(e.row[k])}`;
       box.append(chip);
     });

@@ -4,6 +4,7 @@
  */
 import type { BackendUsed, Timings } from '../../src/shared/protocol';
 import { threadsLabel } from '../../src/shared/wasm-threads';
+import { pathsLabel, pathsNotice, pathsTitle, type PathSummary } from '../../src/shared/attention-paths';
 import { recomputedTitle, RECOMPUTED_LABEL, type RecomputedAttention } from '../../src/shared/fused-collect';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
@@ -74,6 +75,17 @@ export class Header {
     el.title = r ? recomputedTitle(r) : '';
   }
 
+  /** Says that the worker serves attention recomputed from Q and K, per layer; `undefined` hides it. */
+  setPaths(p: PathSummary | undefined): void {
+    const el = $('paths');
+    el.hidden = !p;
+    el.textContent = p ? pathsLabel(p) : '';
+    el.title = p ? pathsTitle(p) : '';
+    el.dataset.paths = p ? p.map((x) => x.path).join(',') : '';
+    const notice = p && pathsNotice(p);
+    if (notice) this.addNotice(notice);
+  }
+
   /** Timings line: tokenize · load · inference · first paint. */
   setTimings(t: Timings): void {
     const parts: string[] = [];
@@ -87,6 +99,14 @@ export class Header {
     add('inference', 'inferenceMs');
     add('first paint', 'firstPaintMs');
     $('timings').textContent = parts.join(' · ');
+  }
+
+  /** Adds one notice to the list. */
+  addNotice(notice: string): void {
+    const li = document.createElement('li');
+    li.textContent = notice;
+    $('notices').append(li);
+    $('notices').hidden = false;
   }
 
   /** Replaces the notices list. */

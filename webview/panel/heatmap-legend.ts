@@ -21,6 +21,7 @@ export function renderHeatmapLegend(legend: HTMLElement, m: HeatmapModel, max: n
   if (m.head === 'max') text('element-wise max over the layer’s heads (rows do not sum to 1)');
   if (m.head === 'rollout') text(`Â = ½·mean over heads + ½·I per layer, rows renormalised, Â_${m.layer}···Â_0`);
   text('rows: query · columns: key');
+  if (m.direction === 'by') text('attended by: the focused key’s column is outlined; hover a cell to focus its key', 'legend-direction');
   if (m.run.valueWeighted) text('scaled by ‖v‖: α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖ (no W_O)', 'legend-title');
   const item = document.createElement('span');
   item.className = 'legend-item';

@@ -2,13 +2,15 @@
  * The Heatmap view: the selected head's T×K matrix (rows = query tokens, columns = key tokens; K = T except
  * for cross-attention) on one
  * canvas at devicePixelRatio, masked upper triangle hatched, token labels on both axes, the focused row
- * outlined. Hover or arrow keys show row, column and weight in `#heatmap-tip`.
+ * outlined (or, with "Attended by", the focused key's column, and the tip names the queries that attend to it
+ * most). Hover or arrow keys show row, column and weight in `#heatmap-tip`.
  */
 import { rgbaToCss, withAlpha } from '../../src/shared/colors';
-import { formatWeight } from '../../src/shared/attention';
-import { servedImage, blitMatrix, canvasFont, hatchMasked, sizeCanvas } from '../common/canvas';
+import { formatWeight, topK } from '../../src/shared/attention';
+import { servedImage, blitMatrix, hatchMasked, sizeCanvas } from '../common/canvas';
 import type { Theme } from '../common/theme';
-import { describeToken, shortLabel } from '../common/token-text';
+import { describeToken } from '../common/token-text';
+import { drawAxisLabels, labelStep, measureAxisLabels, type AxisLabelSizes } from '../common/axis-labels';
 import { renderHeatmapLegend } from './heatmap-legend';
 import { followCell, zoomWindow } from '../../src/shared/zoom-window';
 import type { MatrixRegion } from '../../src/shared/attention-query';
@@ -21,11 +23,13 @@ export interface HeatmapModel {
   readonly head: HeadChoice;
   readonly focused: number | null;
   readonly theme: Theme;
+  /** 'by' ("Attended by"): the focused token is a key, its column outlined; hovering a cell focuses its key. */
+  readonly direction?: 'to' | 'by';
 }
 
 /** Callbacks from the heatmap. */
 export interface HeatmapEvents {
-  /** The pointer or keyboard cursor is on query row i (null: left the matrix). */
+  /** The pointer or keyboard cursor is on token i: the cell's query row, or its key column when attended by (null: left). */
   hoverRow(i: number | null): void;
   lock(i: number | null): void;
   /** Explain the weight of cell (i, j) (click or Enter); when absent, those lock the row. */
@@ -65,7 +69,7 @@ export class HeatmapView {
       const moved = !this.cursor || this.cursor[0] !== cell[0] || this.cursor[1] !== cell[1];
       this.cursor = cell;
       this.showTip(cell, ev.offsetX, ev.offsetY);
-      this.events.hoverRow(cell[0]);
+      this.events.hoverRow(this.focusOf(cell));
       if (moved && this.model) this.draw(this.model);
     });
     this.canvas.addEventListener('mouseleave', () => this.leave());
@@ -157,8 +161,13 @@ export class HeatmapView {
     if (this.zoom) this.zoom = followCell(this.zoom, l.T, l.K, next);
     const w = this.zoom ?? l.w;
     this.showTip(next, l.x0 + (next[1] - w.col + 1) * l.cell, l.y0 + (next[0] - w.row + 1) * l.cell);
-    this.events.hoverRow(next[0]);
+    this.events.hoverRow(this.focusOf(next));
     this.draw(this.model);
+  }
+
+  /** The token a cell focuses: its query, or its key when the view shows what attends to a token. */
+  private focusOf([i, j]: [number, number]): number {
+    return this.model?.direction === 'by' ? j : i;
   }
 
   private showTip([i, j]: [number, number], x: number, y: number): void {
@@ -166,8 +175,10 @@ export class HeatmapView {
     if (!m) return;
     const row = m.run.row(m.layer, m.head, i);
     const masked = m.run.causal && j > i;
+    // Attended by: the key's column (the worker's 'column' answer) names the queries that attend to it most.
+    const column = m.direction === 'by' ? m.run.column(m.layer, m.head, j) : undefined;
     // The exact weight comes with the row from the worker: the tip shows once it is in (draw() calls back here).
-    this.pendingTip = row || masked ? undefined : [i, j, x, y];
+    this.pendingTip = (row || masked) && (column || m.direction !== 'by') ? undefined : [i, j, x, y];
     if (this.pendingTip) {
       this.tip.hidden = true;
       return;
@@ -177,6 +188,7 @@ export class HeatmapView {
       `query ${describeToken(m.run.labels, i)}`,
       `key ${describeToken(m.run.keyLabels, j)}`,
       masked ? 'masked (future token)' : `${m.run.valueWeighted ? 'α·‖v‖ share' : 'weight'} ${formatWeight(w)}`,
+      ...(column ? [`key attended most by ${topK(column, 3).map((q) => `${describeToken(m.run.labels, q)} ${formatWeight(column[q])}`).join(', ')}`] : []),
     ];
     this.tip.replaceChildren(...lines.map((t) => {
       const d = document.createElement('div');
@@ -206,21 +218,25 @@ export class HeatmapView {
     if (this.zoom && (this.zoom.row + this.zoom.rows > T || this.zoom.col + this.zoom.cols > K)) this.zoom = undefined;
     const w: MatrixRegion = this.zoom ?? { row: 0, col: 0, rows: T, cols: K };
     const [rows, cols] = [w.rows, w.cols];
-    let labels = Math.max(rows, cols) <= 96;
-    let labelW = labels ? Math.min(110, Math.max(60, avail * 0.22)) : 0;
-    let cell = Math.floor((avail - labelW) / cols);
-    if (cell < 7 && labels) {
-      labels = false;
-      labelW = 0;
-      cell = Math.floor(avail / cols);
-    }
-    const labelH = labels ? Math.min(90, labelW * 0.8) : 0;
+    // Labels fit the longest one drawn; one every `step` tokens when a cell is smaller than a line of text.
+    const rowTexts = run.labels.slice(w.row, w.row + rows).map((l) => l.label);
+    const colTexts = run.keyLabels.slice(w.col, w.col + cols).map((l) => l.label);
+    let sizes: AxisLabelSizes | undefined = Math.max(rows, cols) <= 96 ? measureAxisLabels(theme, rowTexts, colTexts, avail) : undefined;
+    let cell = Math.floor((avail - (sizes?.width ?? 0)) / cols);
+    if (cell < 3) sizes = undefined;
+    if (!sizes) cell = Math.floor(avail / cols);
     // Fit the height of the webview too, so the whole window is visible without scrolling where possible.
-    const byHeight = Math.floor((window.innerHeight - 40 - labelH) / rows);
-    cell = Math.max(labels ? 7 : 2, Math.min(28, cell, byHeight));
+    const byHeight = Math.floor((window.innerHeight - 40 - (sizes?.height ?? 0)) / rows);
+    // Cells stop at 28 px for the whole matrix; a zoomed window may magnify them further.
+    cell = Math.max(sizes ? 3 : 2, Math.min(this.zoom ? 64 : 28, cell, byHeight));
     // More keys than pixel pairs across: fit the width with fractional cells; the worker max-pools the window to the
     // canvas's pixels (a hover still reads the exact weight of the cell under the pointer; zoom in to see cells).
-    if (!labels && avail / cols < 2) cell = avail / cols;
+    if (!sizes && avail / cols < 2) cell = avail / cols;
+    const step = sizes ? labelStep(sizes.fontPx, cell) : 0;
+    // Only every step-th label is drawn: the key strip shrinks to the longest of those (the row strip keeps its width).
+    if (sizes && step > 1) sizes = { ...sizes, height: measureAxisLabels(theme, rowTexts, colTexts, avail, step).height };
+    const labelW = step ? sizes!.width : 0;
+    const labelH = step ? sizes!.height : 0;
     const size = cols * cell;
     const height = rows * cell;
     const x0 = labelW + 1;
@@ -231,7 +247,7 @@ export class HeatmapView {
     this.layout = { x0, y0, cell, T, K, w };
     // Geometry in CSS px, for tests and tools that need to point at a cell: cell (i, j) is at x0 + (j − col0)·cell.
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), tokens: String(T), keys: String(K),
-      row0: String(w.row), col0: String(w.col), rows: String(rows), cols: String(cols) });
+      row0: String(w.row), col0: String(w.col), rows: String(rows), cols: String(cols), labelStep: String(step) });
     const ctx = sizeCanvas(this.canvas, x0 + size + 2, y0 + height + 2);
     const key = `${run.runId}|${m.layer}|${m.head}|${served.rows}|${served.cols}|${run.valueWeighted}|${w.row},${w.col},${rows},${cols}`;
     const max = served.scale;
@@ -246,50 +262,28 @@ export class HeatmapView {
     ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
     ctx.lineWidth = 1;
     ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, height + 1);
-    if (m.focused !== null && m.focused >= w.row && m.focused < w.row + rows) {
-      ctx.strokeStyle = rgbaToCss(theme.focus);
-      ctx.lineWidth = 2;
-      ctx.strokeRect(x0 - 1, y0 + (m.focused - w.row) * cell, size + 2, cell);
-    }
+    const f = m.focused;
+    ctx.strokeStyle = rgbaToCss(theme.focus);
+    ctx.lineWidth = 2;
+    if (f !== null && m.direction === 'by' && f >= w.col && f < w.col + cols) ctx.strokeRect(x0 + (f - w.col) * cell, y0 - 1, cell, height + 2);
+    else if (f !== null && m.direction !== 'by' && f >= w.row && f < w.row + rows) ctx.strokeRect(x0 - 1, y0 + (f - w.row) * cell, size + 2, cell);
+    this.canvas.dataset.outline = f === null ? '' : `${m.direction === 'by' ? 'column' : 'row'} ${f}`;
     const c = this.cursor;
     if (c && c[0] >= w.row && c[0] < w.row + rows && c[1] >= w.col && c[1] < w.col + cols) {
       ctx.strokeStyle = rgbaToCss(theme.fg);
       ctx.lineWidth = 1.5;
       ctx.strokeRect(x0 + (c[1] - w.col) * cell + 0.75, y0 + (c[0] - w.row) * cell + 0.75, cell - 1.5, cell - 1.5);
     }
-    if (labels) this.drawLabels(ctx, m, x0, y0, cell, labelW, labelH);
+    if (sizes && step) {
+      drawAxisLabels(ctx, { theme, window: w, rowLabels: run.labels.map((l) => l.label), colLabels: run.keyLabels.map((l) => l.label),
+        x0, y0, cell, sizes, step, focused: m.focused, sameAxes: run.keyLabels === run.labels });
+    }
     this.canvas.setAttribute('aria-label', `Attention heatmap, layer ${m.layer} ${headChoiceLabel(m.head)}, ${K === T && run.keyLabels === run.labels ? `${T} tokens` : `${T} query × ${K} key tokens`}. ` +
       'Rows are query tokens, columns are key tokens. Arrow keys move the cursor; Enter locks the row.');
     renderHeatmapLegend(this.legend, m, max, this.zoom);
     if (this.pendingTip && this.cursor?.[0] === this.pendingTip[0] && this.cursor[1] === this.pendingTip[1]) {
       const [i, j, x, y] = this.pendingTip;
       this.showTip([i, j], x, y);
-    }
-  }
-
-  private drawLabels(ctx: CanvasRenderingContext2D, m: HeatmapModel, x0: number, y0: number, cell: number, labelW: number,
-    labelH: number): void {
-    const { run, theme } = m;
-    const fontPx = Math.min(Math.max(9, cell * 0.8), theme.fontSize);
-    ctx.font = canvasFont(theme, fontPx / theme.fontSize);
-    ctx.textBaseline = 'middle';
-    const maxChars = Math.max(3, Math.floor(labelW / (fontPx * 0.62)));
-    const colour = (i: number): string => rgbaToCss(i === m.focused ? theme.fg : withAlpha(theme.fg, 0.75));
-    const w = this.layout!.w;
-    ctx.textAlign = 'right';
-    for (let i = 0; i < w.rows; i++) {
-      ctx.fillStyle = colour(w.row + i);
-      ctx.fillText(shortLabel(run.labels[w.row + i].label, maxChars), labelW - 4, y0 + (i + 0.5) * cell, labelW - 6);
-    }
-    ctx.textAlign = 'left';
-    const diag = Math.max(3, Math.floor((labelH * 1.3) / (fontPx * 0.62)));
-    for (let j = 0; j < w.cols; j++) {
-      ctx.save();
-      ctx.translate(x0 + (j + 0.5) * cell, y0 - 4);
-      ctx.rotate(-Math.PI / 3);
-      ctx.fillStyle = colour(run.keyLabels === run.labels ? w.col + j : -1);
-      ctx.fillText(shortLabel(run.keyLabels[w.col + j].label, diag), 0, 0);
-      ctx.restore();
     }
   }
 }

@@ -15,6 +15,7 @@ import { Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
+import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
@@ -64,6 +65,7 @@ const heatmap = new HeatmapView({
   explain: (i, j) => { setLock(i); void explainCell(i, j); },
 });
 const explainView = new ExplainView(() => explainView.hide());
+const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
@@ -208,7 +210,10 @@ function render(): void {
     predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
   }
   if (!run.ready) return;
-  if (state.view === 'heatmap') heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
+  if (state.view === 'heatmap') {
+    heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme, direction: run instanceof CrossRunData ? 'to' : state.direction });
+  }
+  if (state.view === 'lines') lines.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
       metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
@@ -343,6 +348,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   progressLine.clear();
   header.setBackend(result.backendUsed, result.fallbackReason, result.threads);
   header.setRecomputed(result.recomputed);
+  header.setPaths(result.paths);
   document.body.classList.remove('value-weighted');
   if (valueToggle.checked) queueMicrotask(() => void applyValueWeighting());
   lastFocusKey = '';
@@ -380,7 +386,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setError(msg.message);
       break;
     case 'showView':
-      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'grid' || msg.view === 'metrics') {
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics') {
         state.view = msg.view;
         changed();
       }

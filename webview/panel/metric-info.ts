@@ -15,17 +15,20 @@ export interface MetricInfo {
   readonly digits: number;
 }
 
-/** The table's columns in order; every entry but 'head' is a ValueMetric. */
+/**
+ * The table's columns in order, the ones people look for first (induction, previous token) leading so that a
+ * half-width panel still shows them; every entry but 'head' is a ValueMetric.
+ */
 export const METRIC_COLUMNS: readonly MetricInfo[] = [
   { key: 'head', label: 'Head', title: 'Layer and head', digits: 0 },
+  { key: 'induction', label: 'Induction', title: 'On a repeated random sequence [r, r]: mean A[p+k, k+1]', digits: 3 },
   { key: 'previousToken', label: 'Prev-token', title: 'Mean weight on the previous token, A[i, i−1]', digits: 3 },
   { key: 'sink', label: 'First token',
     title: 'Mean weight on the first token (sink), A[i, 0] over i ≥ 2, where it is neither the query nor its previous token', digits: 3 },
   { key: 'self', label: 'Self', title: 'Mean weight on the token itself, A[i, i]', digits: 3 },
+  { key: 'duplicate', label: 'Duplicate', title: 'Weight on earlier copies of the same token (— when none repeats)', digits: 3 },
   { key: 'entropy', label: 'Entropy', title: 'Mean row entropy / ln(visible keys): 0 = one key, 1 = uniform', digits: 3 },
   { key: 'distance', label: 'Distance', title: 'Mean attention distance Σ_j A[i, j]·|i − j|, in tokens', digits: 1 },
-  { key: 'duplicate', label: 'Duplicate', title: 'Weight on earlier copies of the same token (— when none repeats)', digits: 3 },
-  { key: 'induction', label: 'Induction', title: 'On a repeated random sequence [r, r]: mean A[p+k, k+1]', digits: 3 },
 ];
 
 /** The per-head metrics (the columns without 'head'), in table order. */

@@ -1,6 +1,7 @@
 /**
  * The Metrics view: a table of every head's metrics on this input (head-labels.ts) with its automatic
- * labels. Column headers are buttons that sort (aria-sort on the header cell); the head name selects the
+ * labels: head and Pin first, then the metrics (key ones first), labels last; a narrow panel lays each row
+ * out as a wrapped card instead of a wide row (panel.css). Column headers are buttons that sort (aria-sort on the header cell); the head name selects the
  * head; "Pin" pins it to the compare view. The thresholds behind the labels are listed under the table.
  */
 import type { HeadChoice } from './state';
@@ -65,17 +66,9 @@ export class MetricsView {
       b.textContent = c.label + (sorted ? (m.descending ? ' ▼' : ' ▲') : '');
       th.append(b);
       head.append(th);
-      if (c.key === 'head') {
-        const labels = document.createElement('th');
-        labels.scope = 'col';
-        labels.textContent = 'Labels';
-        head.append(labels);
-      }
+      if (c.key === 'head') head.append(plainHeader('Compare', 'pin-col'));
     }
-    const pinTh = document.createElement('th');
-    pinTh.scope = 'col';
-    pinTh.textContent = 'Compare';
-    head.append(pinTh);
+    head.append(plainHeader('Labels', 'labels-col'));
     const thead = document.createElement('thead');
     thead.append(head);
     const body = document.createElement('tbody');
@@ -98,23 +91,15 @@ export class MetricsView {
         Object.assign(b.dataset, { action: 'select', layer: String(r.layer), head: String(r.head), focusKey: `select-${name}` });
         b.textContent = name;
         b.title = `Show ${name}`;
+        td.className = 'head';
         td.append(b);
-        tr.append(td);
-        const labels = document.createElement('td');
-        labels.className = 'labels';
-        for (const l of labelHead(r)) {
-          const s = document.createElement('span');
-          s.className = `head-label label-${l}`;
-          s.textContent = l;
-          s.title = LABEL_MEANINGS[l];
-          labels.append(s);
-        }
-        tr.append(labels);
+        tr.append(td, this.pinCell(name, r));
         continue;
       }
       const v = r[c.key];
       td.className = 'num';
       td.dataset.key = c.key;
+      td.dataset.label = c.label; // the narrow layout names each value (CSS ::before)
       if (v === null) td.textContent = '—';
       else {
         td.textContent = v.toFixed(c.digits);
@@ -123,7 +108,22 @@ export class MetricsView {
       }
       tr.append(td);
     }
+    const labels = document.createElement('td');
+    labels.className = 'labels';
+    for (const l of labelHead(r)) {
+      const s = document.createElement('span');
+      s.className = `head-label label-${l}`;
+      s.textContent = l;
+      s.title = LABEL_MEANINGS[l];
+      labels.append(s);
+    }
+    tr.append(labels);
+    return tr;
+  }
+
+  private pinCell(name: string, r: HeadMetricValues): HTMLTableCellElement {
     const pin = document.createElement('td');
+    pin.className = 'pin-cell';
     const b = document.createElement('vscode-button');
     b.setAttribute('appearance', 'secondary');
     b.className = 'pin';
@@ -131,8 +131,7 @@ export class MetricsView {
     b.textContent = 'Pin';
     b.setAttribute('aria-label', `Pin ${name} to the compare view`);
     pin.append(b);
-    tr.append(pin);
-    return tr;
+    return pin;
   }
 
   private renderLegend(m: MetricsModel): void {
@@ -156,4 +155,13 @@ export class MetricsView {
     }
     this.legend.replaceChildren(intro, ul);
   }
+}
+
+/** A header cell that does not sort (the pin and labels columns). */
+function plainHeader(text: string, cls: string): HTMLTableCellElement {
+  const th = document.createElement('th');
+  th.scope = 'col';
+  th.className = cls;
+  th.textContent = text;
+  return th;
 }

@@ -33,12 +33,12 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   let result: RunResult;
   try {
     result = await client.run(msg.runId, msg.model, ids, msg.backend, progress,
-      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS, wasmThreads: msg.wasmThreads });
+      { decoderInputIds: decoderIds, webgpuDeadlineMs: msg.webgpuDeadlineMs ?? WEBGPU_DEADLINE_MS, wasmThreads: msg.wasmThreads, recompute: msg.recompute });
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     // WebGPU passed its deadline: the client replaced the worker; the same input runs on WASM, and the panel says why.
     progress({ stage: 'session', backend: 'wasm' });
-    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds, wasmThreads: msg.wasmThreads }),
+    result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds, wasmThreads: msg.wasmThreads, recompute: msg.recompute }),
       fallbackReason: deadlineReason(e) };
   }
   // The worker keeps the stacks: each RunData asks it for the rows and display-size matrices its views draw.
@@ -65,6 +65,6 @@ export function resultForHost(loaded: LoadedRun, timings: Timings): Extract<Pane
   const r = loaded.result;
   return {
     type: 'result', runId: r.runId, backendUsed: r.backendUsed, fallbackReason: r.fallbackReason,
-    ...(r.threads !== undefined ? { threads: r.threads } : {}), shapes: r.shapes, timings,
+    ...(r.threads !== undefined ? { threads: r.threads } : {}), shapes: r.shapes, ...(r.paths ? { paths: r.paths } : {}), timings,
   };
 }

@@ -50,7 +50,7 @@ export const DEFAULT_STATE: UiState = {
 /** Reads a saved state, repairing anything missing or malformed. */
 export function restoreState(saved: unknown): UiState {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Partial<UiState>;
-  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' ? s.view : 'tokens';
+  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' || s.view === 'lines' ? s.view : 'tokens';
   const layer = Number.isInteger(s.layer) && (s.layer as number) >= 0 ? (s.layer as number) : 0;
   const head: HeadChoice = isAggregate(s.head as HeadChoice) || s.head === 'all' || (Number.isInteger(s.head) && (s.head as number) >= 0)
     ? (s.head as HeadChoice) : 0;
@@ -188,6 +188,12 @@ export class RunData {
   column(layer: number, head: HeadChoice, j: number): Float32Array | undefined {
     return this.cached(this.key('column', layer, head, j), { kind: 'column', head: this.ref(layer, head), key: j }, this.valueWeighted,
       (a) => (a.kind === 'column' ? new Float32Array(a.weights) : undefined));
+  }
+
+  /** The k largest weights of row i of a head choice, keys largest first, once the worker has sent them. */
+  topk(layer: number, head: HeadChoice, i: number, k: number): { readonly keys: readonly number[]; readonly weights: readonly number[] } | undefined {
+    return this.cached(this.key('topk', layer, head, i, k), { kind: 'topk', head: this.ref(layer, head), query: i, k }, this.valueWeighted,
+      (a) => (a.kind === 'topk' ? { keys: a.keys, weights: a.weights } : undefined));
   }
 
   /** Row i of a head choice, asked for and awaited. */

@@ -8,6 +8,7 @@ import type * as ortTypes from 'onnxruntime-web';
 import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { valueNorms } from '../../src/shared/value-weighted';
 import { headQK } from '../../src/shared/weight-explain';
+import type { ScoreSources } from '../../src/shared/score-tap';
 import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
 import { explainFusedRow, fusedValueNorms } from '../../src/shared/fused-explain';
 import { layerParts } from '../../src/shared/fused-layouts';
@@ -20,6 +21,8 @@ export interface ExplainableRun {
   readonly model: PreparedModel;
   readonly inputIds: readonly number[];
   readonly layerNames: readonly string[];
+  /** Set when the run was paged (paged-run.ts): its session declares Q, Kᵀ and V but no scores. */
+  readonly paged?: boolean;
 }
 
 type ExplainRequest = Extract<PanelToWorker, { type: 'explain' }>;
@@ -55,10 +58,15 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
   }
   const src = run.model.sources.find((s) => s.softmax === run.layerNames[req.layer]);
   if (!src) return { ...base, error: 'The graph does not show what feeds this layer’s Softmax, so the weight cannot be explained.' };
-  const names = [src.logits, ...(src.q && src.kT ? [src.q, src.kT] : [])];
+  if (run.paged && (!src.q || !src.kT || !run.model.pagedOutputs?.includes(src.q))) {
+    return { ...base, error: 'This layer uses the tapped Softmax output in a long-context run, whose scores are not kept: run a shorter selection to explain it.' };
+  }
+  // A paged session declares no scores: the weight is recomputed from q and k alone, as the panel's rows are.
+  const names = [...(run.paged ? [] : [src.logits]), ...(src.q && src.kT ? [src.q, src.kT] : [])];
   const out = await session.run(makeFeeds(run.model, run.inputIds), names);
   try {
     const T = run.inputIds.length;
+    if (run.paged) return explainPaged(base, out, src, T, req.head, req.query);
     const scores = tensorToFloat32(out[src.logits]);
     const H = scores.length / (T * T);
     if (!Number.isInteger(H) || req.head >= H) return { ...base, error: `The scores of this layer are not [heads, ${T}, ${T}].` };
@@ -115,4 +123,17 @@ export async function valueNormsOf(run: ExplainableRun, session: ortTypes.Infere
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
   }
+}
+
+/** The explanation of a paged run's weight: q_i and the head's Kᵀ from the paged session (no scores are declared there). */
+function explainPaged(base: Pick<Explanation, 'type' | 'runId' | 'layer' | 'head' | 'query'>, out: ortTypes.InferenceSession.ReturnType,
+  src: ScoreSources, T: number, head: number, query: number): Explanation {
+  const q = out[src.q!];
+  const kT = out[src.kT!];
+  if (!q || !kT) return { ...base, error: 'The run did not return Q and K of this layer.' };
+  const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
+  const d = Number(q.dims[q.dims.length - 1]);
+  const qk = headQK(tensor(q), tensor(kT), q.size / (T * d), T, head, query);
+  if (!qk) return { ...base, error: 'Q and K have shapes this view does not read.' };
+  return { ...base, scaling: src.scaling, q: Array.from(qk.q), kT: Array.from(qk.kT), dHead: qk.d };
 }

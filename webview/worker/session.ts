@@ -13,10 +13,12 @@ import {
   type CollectedAttention, type FetchedTensor, type OnnxSummary, type TapPlan,
 } from '../../src/shared/onnx-tap';
 import { tapAll } from '../../src/shared/full-tap';
+import { retapForPaging } from '../../src/shared/paged-tap';
 import { collectFused, type RecomputedAttention } from '../../src/shared/fused-collect';
 import { fusedTapNames } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
 import type { ScoreSources } from '../../src/shared/score-tap';
+import type { PathSummary } from '../../src/shared/attention-paths';
 
 /** A model the worker holds: the tapped bytes, what the scan found, and its sessions per backend. */
 export interface PreparedModel {
@@ -30,7 +32,10 @@ export interface PreparedModel {
   readonly sources: readonly ScoreSources[];
   /** Name of the logits output, if the graph declares one. */
   readonly logitsName?: string;
-  readonly sessions: Map<BackendUsed, Promise<ort.InferenceSession>>;
+  /** Sessions by backend and kind: 'full' over `tapped`; 'paged' over the same model declaring only what a paged run fetches. */
+  readonly sessions: Map<`${BackendUsed}|${SessionKind}`, Promise<ort.InferenceSession>>;
+  /** What a paged session declares as outputs (paged-run.ts sets it once the layers are identified). */
+  pagedOutputs?: readonly string[];
   /** Encoder–decoder models: this model is the encoder, `decoder` the decoder (same key, own sessions). */
   decoder?: PreparedModel;
 }
@@ -137,16 +142,30 @@ export async function chooseBackend(setting: BackendSetting): Promise<{ backend:
   return { backend: 'wasm' };
 }
 
-/** The model's session for a backend, created once (a failed creation is forgotten so it can be retried). */
-export function getSession(model: PreparedModel, backend: BackendUsed): Promise<ort.InferenceSession> {
-  let s = model.sessions.get(backend);
+/** Which outputs a session's model declares: every tap ('full'), or only what a paged run fetches ('paged'). */
+export type SessionKind = 'full' | 'paged';
+
+/**
+ * The model's session for a backend and kind, created once (a failed creation is forgotten so it can be retried).
+ * Creating one kind releases the other kind's session on that backend, so the weights are held once.
+ */
+export function getSession(model: PreparedModel, backend: BackendUsed, kind: SessionKind = 'full'): Promise<ort.InferenceSession> {
+  const key = `${backend}|${kind}` as const;
+  let s = model.sessions.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(model.tapped, {
+    const other = model.sessions.get(`${backend}|${kind === 'full' ? 'paged' : 'full'}`);
+    if (other) {
+      model.sessions.delete(`${backend}|${kind === 'full' ? 'paged' : 'full'}`);
+      void other.then((o) => o.release()).catch(() => undefined);
+    }
+    const bytes = kind === 'full' ? model.tapped : retapForPaging(model.tapped, model.pagedOutputs ?? []);
+    if (!bytes) return Promise.reject(new Error('This model\'s taps cannot be narrowed for a paged run.'));
+    s = ort.InferenceSession.create(bytes, {
       executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
       ...(model.externalData ? { externalData: model.externalData } : {}),
     });
-    model.sessions.set(backend, s);
-    s.catch(() => model.sessions.delete(backend));
+    model.sessions.set(key, s);
+    s.catch(() => model.sessions.delete(key));
   }
   return s;
 }
@@ -189,6 +208,8 @@ export interface RunOutput {
   readonly vocab?: number;
   /** Set when the attention was recomputed from fused operators' inputs (the graph has no attention Softmax). */
   readonly recomputed?: RecomputedAttention;
+  /** Set when the attention is paged, recomputed from Q and K: each layer's path (paged-run.ts). */
+  readonly paths?: PathSummary;
 }
 
 /** Runs the session on the ids and collects the tapped attention (and the logits when present). */
@@ -206,16 +227,16 @@ export async function runModel(model: PreparedModel, session: ort.InferenceSessi
     const attention = recomputed ?? collectAttention(model.plan.softmaxOutputs
       .filter((n, i) => out[n] && isSelf(i))
       .map((n): FetchedTensor => ({ name: n, dims: out[n].dims.map(Number), data: tensorToFloat32(out[n]) })), T);
-    let logits: Float32Array | undefined;
-    let vocab: number | undefined;
-    const lt = model.logitsName ? out[model.logitsName] : undefined;
-    if (lt && (lt.type === 'float32' || lt.type === 'float16') && lt.dims.length >= 2 && Number(lt.dims[lt.dims.length - 2]) === T) {
-      vocab = Number(lt.dims[lt.dims.length - 1]);
-      const f = tensorToFloat32(lt);
-      logits = f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice();
-    }
-    return { attention, logits, vocab, recomputed: recomputed?.recomputed };
+    return { attention, ...logitsOf(model, out, T), recomputed: recomputed?.recomputed };
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
   }
+}
+
+/** The logits [T, vocab] a run fetched (a copy when onnxruntime's data is a view), when the graph has them. */
+export function logitsOf(model: PreparedModel, out: ort.InferenceSession.ReturnType, T: number): { logits?: Float32Array; vocab?: number } {
+  const lt = model.logitsName ? out[model.logitsName] : undefined;
+  if (!lt || (lt.type !== 'float32' && lt.type !== 'float16') || lt.dims.length < 2 || Number(lt.dims[lt.dims.length - 2]) !== T) return {};
+  const f = tensorToFloat32(lt);
+  return { vocab: Number(lt.dims[lt.dims.length - 1]), logits: f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice() };
 }

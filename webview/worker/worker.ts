@@ -15,6 +15,7 @@ import {
 } from './session';
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
+import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -157,15 +158,18 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const chosen = await chooseBackend(msg.backend);
     // WebGPU that fails (creating the session, or running) is retried on WASM, with the reason; the panel keeps the deadline.
     post({ type: 'progress', runId, stage: 'loading', backend: chosen.backend });
-    const started = await stepWithFallback(chosen.backend, (b) => getSession(model, b), { doing: 'start' });
+    const recompute = msg.recompute ?? 'auto';
+    const kind = sessionKindFor(model, msg.inputIds.length, recompute);
+    const started = await stepWithFallback(chosen.backend, (b) => getSession(model, b, kind), { doing: 'start' });
     const loadMs = performance.now() - t0;
     if (stale(runId)) return;
     post({ type: 'progress', runId, stage: 'running', backend: started.backend });
     let t1 = performance.now();
     const ran = await stepWithFallback(started.backend, async (b) => {
-      const s = b === started.backend ? started.value : await getSession(model, b);
+      const s = b === started.backend ? started.value : await getSession(model, b, kind);
       t1 = performance.now();
-      return { session: s, output: await runModel(model, s, msg.inputIds) };
+      const paged = await runPaged(model, b, s, kind, msg.inputIds, recompute, msg.context ?? msg.inputIds.length);
+      return paged ?? { session: s, output: await runModel(model, s, msg.inputIds) };
     }, { doing: 'run the model', onFallback: () => post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
     const inferenceMs = performance.now() - t1;
     const backend = ran.backend;
@@ -173,15 +177,18 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const { session, output } = ran.value;
     if (stale(runId)) return;
     const a = output.attention;
-    selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
+    if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
     keep(runId, [a], logits);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
+      ...(output.paths ? { paths: output.paths } : {}),
     });
-    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend };
-    await postProbe(msg, model, session, output.vocab, a);
+    // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
+    const narrowed = !!output.paths && !model.plan.fused;
+    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
+    await postProbe(msg, model, session, output.vocab, a, narrowed);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
   } finally {
@@ -195,7 +202,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
  * (skipped while a newer run waits; the next run tries again). Running it needs the vocabulary size (logits).
  */
 async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited<ReturnType<typeof getSession>>,
-  vocab: number | undefined, shape: { layers: number; heads: number }): Promise<void> {
+  vocab: number | undefined, shape: { layers: number; heads: number }, paged: boolean): Promise<void> {
   const period = probePeriod(msg.context ?? 2 * PROBE_PERIOD);
   let cached = probes.get(msg.modelKey);
   let computed = false;
@@ -215,7 +222,8 @@ async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited
     await queriesQuiet(() => stale(msg.runId));
     if (stale(msg.runId)) return;
     try {
-      const a = (await runModel(model, session, probe.ids)).attention;
+      // A paged session declares no Softmax output of the recomputed layers: the probe is read from Q and K too.
+      const a = (paged ? await runOnPaged(model, session, probe.ids) : await runModel(model, session, probe.ids)).attention;
       const induction = inductionScores(a, probe.period)
         .map((x) => Math.min(1, Math.max(0, x))); // float rounding may leave a mean of weights a hair above 1
       cached = { period: probe.period, layers: a.layers, heads: a.heads, induction };
@@ -237,7 +245,7 @@ async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): 
     return;
   }
   try {
-    post(await explain(req, run, await getSession(run.model, run.backend)));
+    post(await explain(req, run, await getSession(run.model, run.backend, run.paged ? 'paged' : 'full')));
   } catch (e) {
     post({ ...base, error: messageOf(e) });
   }
@@ -284,7 +292,7 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
         const run = lastRun;
         if (!run || run.runId !== msg.runId) return post({ type: 'valueNorms', runId: msg.runId, error: 'This run is no longer held by the worker.' });
         try {
-          const r = await valueNormsOf(run, await getSession(run.model, run.backend));
+          const r = await valueNormsOf(run, await getSession(run.model, run.backend, run.paged ? 'paged' : 'full'));
           if ('error' in r) return post({ type: 'valueNorms', runId: msg.runId, error: r.error });
           // From now on queries may ask for the value-weighted stacks, kept beside the plain ones.
           if (held?.runId === msg.runId && !held.weighted) held.weighted = new AttentionStore(held.store.stacks.map((s) => valueWeightedStack(s, r.norms)));

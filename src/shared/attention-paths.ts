@@ -1,0 +1,131 @@
+/**
+ * Choosing, per layer, where attention comes from: recomputed from the tapped Q and K (the main path, paged: the
+ * worker holds T × d per layer) or the tapped Softmax output (the fallback). The choice is checked, not assumed:
+ * on one run that fetched both, a layer takes the Q/K path only when its score form is identified
+ * (qk-attention.ts `identifyForm`) and its recomputed rows equal the Softmax output within 1e-5 for every head.
+ * Pure: no `vscode`, no DOM.
+ */
+import { collectAttention, type FetchedTensor } from './tap-collect';
+import { identifyForm, layerTensors, maxRowDifference, type ScoreForm } from './qk-attention';
+import { pagedAttention, type LayerSource } from './paged-attention';
+import type { Attention } from './attention';
+import type { ScoreSources } from './score-tap';
+
+/** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
+export const RECOMPUTE_TOLERANCE = 1e-5;
+
+/** How one layer of the stack is served: recomputed from Q and K with its score form, or from its Softmax tap and why. */
+export type LayerPath =
+  | { readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number }
+  | { readonly name: string; readonly path: 'softmax'; readonly reason: string };
+
+/** What the identification run found: the heads per layer, and each layer's path in stack order. */
+export interface IdentifiedPaths {
+  readonly heads: number;
+  readonly layers: readonly LayerPath[];
+}
+
+/** A fetched float tensor. */
+type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array } | undefined;
+
+/** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ). */
+export function identificationFetches(softmaxOutputs: readonly string[], sources: readonly ScoreSources[]): string[] {
+  const names = new Set(softmaxOutputs);
+  for (const s of sources) if (names.has(s.softmax)) for (const n of [s.logits, s.q, s.kT]) if (n) names.add(n);
+  return [...names];
+}
+
+/**
+ * Identifies every self-attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`:
+ * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given.
+ */
+export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number): IdentifiedPaths {
+  const fetched: FetchedTensor[] = softmaxOutputs.flatMap((name) => {
+    const f = get(name);
+    return f ? [{ name, dims: [...f.dims], data: f.data }] : [];
+  });
+  const stack = collectAttention(fetched, tokens);
+  const n = stack.heads * tokens * tokens;
+  return { heads: stack.heads, layers: stack.names.map((name, l): LayerPath => {
+    const softmax = stack.data.subarray(l * n, (l + 1) * n);
+    const src = sources.find((s) => s.softmax === name);
+    if (!src?.q || !src.kT) return { name, path: 'softmax', reason: src?.qkMissing ?? 'what feeds its Softmax was not found' };
+    const q = get(src.q);
+    const kT = get(src.kT);
+    const logits = get(src.logits);
+    if (!q || !kT || !logits) return { name, path: 'softmax', reason: 'its Q, Kᵀ or scores were not fetched' };
+    const x = layerTensors(q, kT, tokens);
+    if (typeof x === 'string') return { name, path: 'softmax', reason: x };
+    if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
+    const form = identifyForm(x, logits.data);
+    if (typeof form === 'string') return { name, path: 'softmax', reason: form };
+    const maxDifference = maxRowDifference({ ...x, form }, softmax);
+    if (!(maxDifference <= RECOMPUTE_TOLERANCE)) {
+      return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
+    }
+    return { name, path: 'qk', form, maxDifference };
+  }) };
+}
+
+/** The tensors a paged run fetches: Q and Kᵀ of recomputed layers, the Softmax output of the others. */
+export function pagedFetches(paths: readonly LayerPath[], sources: readonly ScoreSources[]): string[] {
+  const names = new Set<string>();
+  for (const p of paths) {
+    const src = sources.find((s) => s.softmax === p.name);
+    if (p.path === 'qk' && src?.q && src.kT) names.add(src.q).add(src.kT);
+    else names.add(p.name);
+  }
+  return [...names];
+}
+
+/** The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)`; throws when a tensor is missing or misshapen. */
+export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
+  budget?: number): Attention {
+  let heads = 0;
+  const layers = paths.map((p): LayerSource => {
+    const src = sources.find((s) => s.softmax === p.name);
+    if (p.path === 'qk' && src?.q && src.kT) {
+      const [q, kT] = [get(src.q), get(src.kT)];
+      if (!q || !kT) throw new Error(`The run did not return Q and Kᵀ of ${p.name}.`);
+      const x = layerTensors(q, kT, tokens);
+      if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
+      heads = x.heads;
+      return { path: 'qk', qk: { ...x, form: p.form } };
+    }
+    const f = get(p.name);
+    if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);
+    const one = collectAttention([{ name: p.name, dims: [...f.dims], data: f.data }], tokens);
+    heads = one.heads;
+    return { path: 'softmax', data: one.data };
+  });
+  return pagedAttention(layers, heads, tokens, budget);
+}
+
+/** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */
+export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string }[];
+
+/** The per-layer summary a result message carries. */
+export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
+  return paths.map((p) => (p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }));
+}
+
+/** The header badge for a paged run: how many layers were recomputed from Q and K. */
+export function pathsLabel(s: PathSummary): string {
+  const qk = s.filter((p) => p.path === 'qk').length;
+  return qk === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk} of ${s.length} layers`;
+}
+
+/** The badge's tooltip (and the panel's notice for fallbacks): which layers use the Softmax output, and why. */
+export function pathsTitle(s: PathSummary): string {
+  const qk = s.filter((p) => p.path === 'qk').length;
+  const head = `The worker keeps each layer's queries and keys (T × d) instead of its T × T attention, and computes the rows, tiles and statistics a view asks for. ` +
+    `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE}.`;
+  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l}: ${p.reason}` : '')).filter(Boolean);
+  return qk === s.length ? head : `${head} These layers use the tapped Softmax output instead: ${falls.join('; ')}.`;
+}
+
+/** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
+export function pathsNotice(s: PathSummary): string | undefined {
+  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l} (${p.reason})` : '')).filter(Boolean);
+  return falls.length ? `Attention is recomputed from Q and K except in ${falls.join('; ')}, which use the tapped Softmax output.` : undefined;
+}

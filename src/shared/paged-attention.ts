@@ -1,0 +1,80 @@
+/**
+ * A paged attention stack: per layer either recomputed from the tapped Q and K (qk-attention.ts) or the tapped
+ * Softmax output kept as it came (the fallback where the score form was not identified). Rows are computed on
+ * demand in O(T·d); whole heads, for the statistics that need them, one at a time, keeping the most recently used
+ * under a byte budget. The worker holds Q and K (T × d per layer) instead of T² per head. Pure: no `vscode`, no DOM.
+ */
+import type { Attention, HeadPages } from './attention';
+import { isCausal } from './tap-collect';
+import { qkHead, qkRow, type LayerQK } from './qk-attention';
+
+/** Where one layer's attention comes from. */
+export type LayerSource =
+  | { readonly path: 'qk'; readonly qk: LayerQK }
+  /** The tapped Softmax output of the layer, Float32 [heads, T, T]. */
+  | { readonly path: 'softmax'; readonly data: Float32Array };
+
+/** How many bytes of recomputed heads a paged stack keeps by default (four heads at T = 4 096). */
+export const HEAD_CACHE_BYTES = 256 * 2 ** 20;
+
+/** The heads of a paged stack: computed on demand, the recently used kept under a byte budget. */
+export class PagedHeads implements HeadPages {
+  private readonly kept = new Map<number, Float32Array>();
+  private keptBytes = 0;
+
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number,
+    private readonly budget = HEAD_CACHE_BYTES) {}
+
+  /** Head h of layer l as a [T, T] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
+  head(l: number, h: number): Float32Array {
+    const src = this.source(l, h);
+    const n = this.tokens * this.tokens;
+    if (src.path === 'softmax') return src.data.subarray(h * n, (h + 1) * n);
+    const key = l * this.heads + h;
+    let m = this.kept.get(key);
+    if (m) {
+      this.kept.delete(key); // most recently used last
+    } else {
+      m = qkHead(src.qk, h);
+      this.keptBytes += m.byteLength;
+      for (const [k, old] of this.kept) {
+        if (this.keptBytes <= this.budget) break;
+        this.kept.delete(k);
+        this.keptBytes -= old.byteLength;
+      }
+    }
+    this.kept.set(key, m);
+    return m;
+  }
+
+  /** Row i of head h of layer l, as a new array (from a kept head when there is one, else from q_i and K). */
+  row(l: number, h: number, i: number): Float32Array {
+    const src = this.source(l, h);
+    const t = this.tokens;
+    if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
+    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.get(l * this.heads + h);
+    return kept ? kept.slice(i * t, (i + 1) * t) : qkRow((src as { qk: LayerQK }).qk, h, i);
+  }
+
+  /** Bytes held: Q and K (or Softmax outputs) of every layer, plus the heads kept. */
+  heldBytes(): number {
+    let b = this.keptBytes;
+    for (const s of this.layers) b += s.path === 'qk' ? s.qk.q.byteLength + s.qk.kT.byteLength : s.data.byteLength;
+    return b;
+  }
+
+  private source(l: number, h: number): LayerSource {
+    const src = this.layers[l];
+    if (!src || !Number.isInteger(h) || h < 0 || h >= this.heads) throw new RangeError(`There is no head ${h} in layer ${l} of ${this.layers.length}×${this.heads}.`);
+    return src;
+  }
+}
+
+/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens). */
+export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number): Attention & { pages: PagedHeads } {
+  const causal = tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
+  return {
+    kind: 'self', layers: layers.length, heads, queries: tokens, keys: tokens, causal, data: new Float32Array(0),
+    pages: new PagedHeads(layers, heads, tokens, budget),
+  };
+}

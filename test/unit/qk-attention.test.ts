@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { tapAll } from '../../src/shared/full-tap';
+import { buildFeeds } from '../../src/shared/feeds';
+import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
+import { retapForPaging } from '../../src/shared/paged-tap';
+import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
+import { headView, headRow } from '../../src/shared/attention';
+import { readBundledOnnx } from '../support/model';
+import { readTestOnnx } from '../support/test-models';
+import { buildModel } from '../support/onnx-builder';
+
+// Attention recomputed from tapped Q and K (issue 16), checked against onnxruntime-node's own Softmax output (the
+// oracle: a different implementation of the same graph) on every test model with a Softmax: each layer's path is
+// identified on a short run, then a longer run fetches only Q and Kᵀ (or the fallback layers' Softmax) and every row
+// of every head must equal the Softmax tap of that longer run within 1e-5.
+
+const ort = require('onnxruntime-node');
+
+type Run = (ids: readonly number[], names: readonly string[]) => Promise<(name: string) => { dims: number[]; data: Float32Array } | undefined>;
+
+/** A session over the worker's tapped bytes, run with the worker's feeds, fetching `names`. */
+async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint8Array }[], asIs = false):
+  Promise<{ run: Run; t: ReturnType<typeof tapAll>; session: any }> {
+  const t = tapAll(bytes);
+  const session = await ort.InferenceSession.create(asIs ? bytes : t.tapped, { intraOpNumThreads: 1, ...(externalData ? { externalData } : {}) });
+  const run: Run = async (ids, names) => {
+    const feeds: Record<string, unknown> = {};
+    for (const f of buildFeeds(requiredInputs(t.summary), ids)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+    const out = await session.run(feeds, [...names]);
+    return (name) => (out[name] ? { dims: out[name].dims.map(Number), data: Float32Array.from(out[name].data as ArrayLike<number>) } : undefined);
+  };
+  return { run, t, session };
+}
+
+/** Token ids below a vocabulary of 32, with repeats. */
+const idsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + 3 + ((i * i) % 5)) % 32);
+
+/** Identifies on `short` tokens, then checks every row of a paged run on `long` tokens against that run's Softmax. */
+async function checkModel(bytes: Uint8Array, short: number[], long: number[],
+  externalData?: { path: string; data: Uint8Array }[]): Promise<readonly LayerPath[]> {
+  const { run, t } = await open(bytes, externalData);
+  const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
+  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
+  // The paged run goes through the model as the worker narrows it (paged-tap.ts): Q and Kᵀ declared, Softmax outputs not.
+  const pagedNames = pagedFetches(paths, t.sources);
+  const narrowed = retapForPaging(t.tapped, pagedNames);
+  assert.ok(narrowed, 'the appended taps can be replaced');
+  const declared = new Set(scanOnnx(narrowed).outputs.map((o) => o.name));
+  for (const p of paths) assert.equal(declared.has(p.name), p.path === 'softmax', `${p.name} (${p.path}) declared only when it falls back`);
+  const narrowedRun = (await open(narrowed, externalData, true)).run;
+  const paged = pagedFromFetched(paths, t.sources, await narrowedRun(long, pagedNames), long.length, 0); // budget 0: heads recomputed when asked
+  const get = await run(long, paths.map((p) => p.name));
+  const T = long.length;
+  paths.forEach((p, l) => {
+    const tap = get(p.name)!.data;
+    for (let h = 0; h < paged.heads; h++) {
+      const head = headView(paged, l, h);
+      for (let i = 0; i < T; i++) {
+        const row = headRow(paged, l, h, i);
+        for (let j = 0; j < T; j++) {
+          const want = tap[(h * T + i) * T + j];
+          assert.ok(Math.abs(row[j] - want) <= 1e-5, `${p.name} (${p.path}) head ${h} row ${i} key ${j}: ${row[j]} vs Softmax ${want}`);
+          assert.ok(Math.abs(head[i * T + j] - want) <= 1e-5, `${p.name} head ${h} matrix (${i}, ${j})`);
+        }
+      }
+    }
+  });
+  return paths;
+}
+
+const qkLayers = (paths: readonly LayerPath[]) => paths.filter((p) => p.path === 'qk').length;
+
+describe('attention recomputed from Q and K equals the Softmax tap (onnxruntime-node)', function () {
+  this.timeout(120000);
+
+  it('the bundled model: every layer recomputed, causal', async () => {
+    const paths = await checkModel(readBundledOnnx(), [5, 9, 14, 3, 7, 5, 9, 2], [...Array(40)].map((_, i) => (i * 11 + 4) % 60));
+    assert.ok(paths.length > 0 && qkLayers(paths) === paths.length, JSON.stringify(paths));
+    for (const p of paths) if (p.path === 'qk') assert.equal(p.form.causal, true);
+  });
+
+  for (const [name, causal] of [['tiny-gpt2', true], ['tiny-bert', false], ['tiny-distilbert', false]] as const) {
+    it(`${name}: every layer recomputed (${causal ? 'causal' : 'no mask'})`, async () => {
+      const m = readTestOnnx(name);
+      const paths = await checkModel(m.bytes, idsOf(6), idsOf(29), m.externalData);
+      assert.ok(paths.length > 0 && qkLayers(paths) === paths.length, JSON.stringify(paths));
+      for (const p of paths) if (p.path === 'qk') assert.equal(p.form.causal, causal);
+    });
+  }
+
+  it('tiny-gpt2 quantized: Q and K from dequantized products are recomputed too', async () => {
+    const m = readTestOnnx('tiny-gpt2', 'model_quantized.onnx');
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(21));
+    assert.equal(qkLayers(paths), paths.length, JSON.stringify(paths));
+  });
+
+  for (const twin of ['ms-attention_unfused', 'ms-mha_unfused', 'ms-gqa_unfused']) {
+    it(`${twin} (Llama-style, rotary applied before the product): every layer recomputed`, async () => {
+      const m = readTestOnnx('tiny-fused', `${twin}.onnx`);
+      const paths = await checkModel(m.bytes, idsOf(7), idsOf(25));
+      assert.ok(paths.length > 0 && qkLayers(paths) === paths.length, JSON.stringify(paths));
+    });
+  }
+
+  it('onnx-attention_unfused: softcapping (c·tanh(s/c)) before the Softmax turns layers to the fallback, naming the Tanh', async () => {
+    const m = readTestOnnx('tiny-fused', 'onnx-attention_unfused.onnx');
+    const paths = await checkModel(m.bytes, idsOf(7), idsOf(25));
+    assert.ok(paths.length > 0);
+    for (const p of paths) {
+      assert.equal(p.path, 'softmax');
+      if (p.path === 'softmax') assert.match(p.reason, /Tanh/);
+    }
+  });
+
+  it('tiny-bloom: ALiBi added to q·k turns every layer to the Softmax fallback, with the reason', async () => {
+    const m = readTestOnnx('tiny-bloom');
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(20));
+    assert.ok(paths.length > 0);
+    for (const p of paths) {
+      assert.equal(p.path, 'softmax');
+      if (p.path === 'softmax') assert.match(p.reason, /added to q·k/);
+    }
+  });
+
+  it('tiny-t5 encoder: the relative position bias turns layers to the fallback', async () => {
+    const m = readTestOnnx('tiny-t5', 'encoder_model.onnx');
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(18));
+    assert.ok(paths.length > 0 && qkLayers(paths) === 0, JSON.stringify(paths));
+  });
+});
+
+describe('identifying a layer\'s score form on hand-built graphs', function () {
+  this.timeout(30000);
+  const H = 2;
+  const d = 4;
+  const tensor = (dims: number[], f: (k: number) => number) => new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b) }, (_, k) => f(k)), dims);
+
+  /** Runs a graph over inputs q [1, H, T, d], kt [1, H, d, T] (and s, bias) and identifies its one layer. */
+  async function identifyGraph(nodes: Parameters<typeof buildModel>[0], inputs: string[], T: number, extra: Record<string, unknown> = {}): Promise<LayerPath> {
+    const bytes = buildModel(nodes, inputs, ['p']);
+    const { t, session } = await open(bytes);
+    const q = tensor([1, H, T, d], (k) => Math.sin(k * 1.3));
+    const kt = tensor([1, H, d, T], (k) => Math.cos(k * 0.7));
+    const feeds: Record<string, any> = { q, kt, ...extra };
+    const outputs = new Set(t.summary.outputs.map((o) => o.name));
+    const out = await session.run(feeds, identificationFetches(['p'], t.sources).filter((n) => outputs.has(n)));
+    // Q and Kᵀ are this graph's inputs: a run returns what it was fed as they are.
+    const get = (n: string) => { const v = out[n] ?? feeds[n]; return v ? { dims: v.dims.map(Number), data: v.data as Float32Array } : undefined; };
+    return identifyPaths(['p'], t.sources, get, T).layers[0];
+  }
+
+  it('finds a scale that is not 1/√d (q·k ÷ 3) and no mask', async () => {
+    const p = await identifyGraph([
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Div', inputs: ['s0', 'three'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['p'], attrs: { axis: -1 } },
+    ], ['q', 'kt', 'three'], 5, { three: tensor([1], () => 3) });
+    assert.equal(p.path, 'qk', JSON.stringify(p));
+    if (p.path === 'qk') {
+      assert.ok(Math.abs(p.form.scale - 1 / 3) < 1e-6, String(p.form.scale));
+      assert.equal(p.form.causal, false);
+    }
+  });
+
+  it('falls back, naming the node, where the walk back from the Softmax meets an op it cannot see through (Tanh)', async () => {
+    const p = await identifyGraph([
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Tanh', inputs: ['s0'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['p'], attrs: { axis: -1 } },
+    ], ['q', 'kt'], 5);
+    assert.equal(p.path, 'softmax');
+    if (p.path === 'softmax') assert.match(p.reason, /Tanh/);
+  });
+
+  it('falls back where a bias is added to the scores', async () => {
+    const T = 5;
+    const p = await identifyGraph([
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Add', inputs: ['s0', 'bias'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['p'], attrs: { axis: -1 } },
+    ], ['q', 'kt', 'bias'], T, { bias: tensor([1, H, T, T], (k) => (k % 7) * 0.1) });
+    assert.equal(p.path, 'softmax');
+    if (p.path === 'softmax') assert.match(p.reason, /added to q·k/);
+  });
+});
