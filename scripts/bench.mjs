@@ -4,7 +4,8 @@
 //     (test/support/bench-tap.ts; each phase in its own process, peak RSS from getrusage).
 //  2. onnxruntime-web WASM (1 thread, as in a webview that is not cross-origin isolated) vs onnxruntime-node
 //     (2 threads), in Node, on the same tapped ONNX file and the same inputs, for several sequence lengths.
-//  3. Command-to-first-paint in Chromium, when the browser bench (test/browser/bench) is built.
+//  3. Cold (fresh Chromium), warm (same panel) and reopened (panel closed, new one opened) panel → first paint, with the
+//     panel's stages (runtime, model fetch, session, inference, paint), when the browser bench (test/browser/bench) is built.
 //  4. With --scale: the panel at real attention shapes (12 × 12 heads, T = 128 / 512 / 1 024; test/browser/bench-scale.ts), and
 //     long contexts recomputed from Q and K (24 × 16 heads, T = 128 / 2 048 / 4 096; test/browser/bench-long.ts).
 //  5. WebAssembly threads: the panel page cross-origin isolated in Chromium, WASM with 1 thread and with every core
@@ -97,7 +98,7 @@ for (const T of [32, 128, 256]) {
 
 const browserBench = path.join(root, 'out/test/browser/bench.js');
 if (fs.existsSync(browserBench)) {
-  console.log('\nCommand to first paint in Chromium (panel page, real model):');
+  console.log('\nCold, warm and reopened panel to first paint in Chromium (panel page, real model):');
   execFileSync('node', [browserBench], { cwd: root, stdio: 'inherit' });
 }
 

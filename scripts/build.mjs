@@ -1,7 +1,10 @@
 // One esbuild script, one target per runtime: the extension host (Node, CJS), the panel and compare
 // webviews (browser IIFE), the inference worker (browser ES module, started as a module worker from a blob URL:
 // onnxruntime's WebAssembly threads start more copies of it from its own import.meta.url), and the test
-// bundles under out/test. onnxruntime-web's .wasm is copied into dist/ort so nothing comes from a CDN.
+// bundles under out/test. The worker is built twice: dist/worker.js with onnxruntime-web's default (JSEP) bundle,
+// which runs WebGPU and WASM from a 28 MB .wasm, and dist/worker-wasm.js with its WASM-only bundle, whose .wasm is
+// 14 MB; the panel starts the second unless WebGPU may run (webview/panel/worker-start.ts). Both .wasm files are
+// copied into dist/ort so nothing comes from a CDN.
 // Usage: node scripts/build.mjs [--watch] [--no-tests]
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
@@ -29,6 +32,10 @@ for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webvie
       target: 'es2022', minify: !watch });
   }
 }
+if (exists('webview/worker/worker.ts')) {
+  targets.push({ ...common, entryPoints: ['webview/worker/worker.ts'], outfile: 'dist/worker-wasm.js', platform: 'browser', format: 'esm',
+    target: 'es2022', minify: !watch, alias: { 'onnxruntime-web': 'onnxruntime-web/wasm' } });
+}
 if (withTests) {
   const tests = [];
   const walk = (dir) => {
@@ -50,8 +57,8 @@ function copyOrt() {
   const src = path.join(root, 'node_modules/onnxruntime-web/dist');
   const dst = path.join(root, 'dist/ort');
   fs.mkdirSync(dst, { recursive: true });
-  // The webgpu bundle (JSEP) runs both the WebGPU and the WASM execution providers from one binary.
-  for (const f of ['ort-wasm-simd-threaded.jsep.wasm']) {
+  // The default bundle's JSEP binary runs both the WebGPU and the WASM execution providers; the plain one, WASM only.
+  for (const f of ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.wasm']) {
     const from = path.join(src, f);
     const to = path.join(dst, f);
     // Copy only when it changed, and atomically: a test server may be serving the old file meanwhile.

@@ -253,7 +253,10 @@ export class AttentionLensController implements vscode.Disposable {
     const notices = [...p.notices];
     const documentUri = document.uri.toString();
     const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+    let openedHere = false;
     const fail = (message: string): number => {
+      // A panel this run opened early goes again: the message then shows where the user looks (the editor).
+      if (openedHere) this.panel.dispose();
       const run = this.runs.begin({ documentUri, documentOffset: start, text: '', tokens: [], notices, timings: {} });
       this.runs.update(run.runId, { error: message });
       this.notifier.error(message);
@@ -268,6 +271,15 @@ export class AttentionLensController implements vscode.Disposable {
     rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
     const choice = this.models.current();
     this.runModelDir = choice.dir;
+    // A panel opens at once, so that it says what is happening and starts its runtime while the model loads (cold start).
+    // Its resource roots get a model folder only once the model has loaded and passed its checks; the bundled one is ours.
+    if (!this.panel.isOpen) {
+      openedHere = true;
+      const storage = this.models.storageDir ? [vscode.Uri.file(this.models.storageDir)] : [];
+      this.panel.open(choice.bundled ? [vscode.Uri.file(choice.dir), ...storage] : storage, `Attention: ${documentLabel(document.uri.path)}`,
+        `Loading the model and tokenizing: ${this.models.nameOf(choice)}…`);
+      this.panel.post({ type: 'prepare', modelName: this.models.nameOf(choice), ...backendSettings(config) });
+    }
     let model;
     try {
       model = await this.models.load(choice);
@@ -312,11 +324,9 @@ export class AttentionLensController implements vscode.Disposable {
     const webview = this.panel.open(roots, `Attention: ${documentLabel(document.uri.path)}`);
     const uri = (p: string) => webview.asWebviewUri(vscode.Uri.file(p)).toString();
     this.expectations.set(run.runId, model.expectedAttention);
-    const backendSetting = config.get<string>('backend');
-    const backend: BackendSetting = backendSetting === 'webgpu' || backendSetting === 'wasm' ? backendSetting : 'auto';
+    const { backend, wasmThreads } = backendSettings(config);
     const webgpuTimeout = config.get<number>('webgpuTimeout');
     const webgpuDeadlineMs = typeof webgpuTimeout === 'number' && webgpuTimeout > 0 ? webgpuTimeout * 1000 : WEBGPU_DEADLINE_MS;
-    const wasmThreads = config.get<number>('wasmThreads');
     const recomputeSetting = config.get<string>('recomputeAttention');
     const recompute: RecomputeSetting = recomputeSetting === 'always' || recomputeSetting === 'never' ? recomputeSetting : 'auto';
     const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
@@ -341,7 +351,7 @@ export class AttentionLensController implements vscode.Disposable {
         tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
       },
       backend,
-      ...(typeof wasmThreads === 'number' && wasmThreads > 0 ? { wasmThreads } : {}),
+      ...(wasmThreads ? { wasmThreads } : {}),
       webgpuDeadlineMs,
       recompute,
       notices: runNotices,
@@ -429,4 +439,11 @@ export class AttentionLensController implements vscode.Disposable {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
     }
   }
+}
+
+/** attentionLens.backend and attentionLens.wasmThreads as the panel takes them (threads only when set above 0). */
+function backendSettings(config: vscode.WorkspaceConfiguration): { backend: BackendSetting; wasmThreads?: number } {
+  const b = config.get<string>('backend');
+  const threads = config.get<number>('wasmThreads');
+  return { backend: b === 'webgpu' || b === 'wasm' ? b : 'auto', ...(typeof threads === 'number' && threads > 0 ? { wasmThreads: threads } : {}) };
 }

@@ -59,13 +59,16 @@ export class AttentionPanel implements vscode.Disposable {
     return this.panel?.visible === true;
   }
 
-  /** Opens the panel beside the editor (or reuses it), allowing resources from `modelDirs`. */
-  open(modelDirs: readonly vscode.Uri[], title: string): vscode.Webview {
+  /**
+   * Opens the panel beside the editor (or reuses it), allowing resources from `modelDirs`; a new panel shows
+   * `progress` from its first paint (its script then takes over the line).
+   */
+  open(modelDirs: readonly vscode.Uri[], title: string, progress?: string): vscode.Webview {
     if (!this.panel) {
       const panel = vscode.window.createWebviewPanel(AttentionPanel.viewType, title,
         { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
         { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: this.rootsFor(modelDirs) });
-      this.attach(panel, modelDirs);
+      this.attach(panel, modelDirs, progress);
     } else {
       this.panel.title = title;
       this.ensureRoots(modelDirs);
@@ -126,7 +129,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.setHtml(); // a fresh page; it posts `ready` again and gets the queued messages
   }
 
-  private attach(panel: vscode.WebviewPanel, modelDirs: readonly vscode.Uri[]): void {
+  private attach(panel: vscode.WebviewPanel, modelDirs: readonly vscode.Uri[], progress?: string): void {
     this.detachListeners();
     this.panel = panel;
     this.roots = this.rootsFor(modelDirs);
@@ -138,10 +141,10 @@ export class AttentionPanel implements vscode.Disposable {
         this.events.onClosed();
       }),
     );
-    this.setHtml();
+    this.setHtml(progress);
   }
 
-  private setHtml(): void {
+  private setHtml(progress?: string): void {
     if (!this.panel) return;
     const webview = this.panel.webview;
     const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...p)).toString();
@@ -155,6 +158,7 @@ export class AttentionPanel implements vscode.Disposable {
       workerUri: asset('dist', 'worker.js'),
       wasmBase: `${asset('dist', 'ort')}/`,
       title: 'Attention Lens',
+      ...(progress === undefined ? {} : { progress }),
     });
   }
 

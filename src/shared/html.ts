@@ -23,6 +23,8 @@ export interface WebviewHtmlOptions {
   wasmBase?: string;
   /** Document title. */
   title: string;
+  /** Panel only: a progress line shown from the page's first paint, before its script runs (a run is on its way). */
+  progress?: string;
 }
 
 const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -188,7 +190,10 @@ export function renderPanelHtml(o: WebviewHtmlOptions): string {
   const attrs = ['data-view="panel"'];
   if (o.workerUri) attrs.push(`data-worker-uri="${escapeHtml(o.workerUri)}"`);
   if (o.wasmBase) attrs.push(`data-wasm-base="${escapeHtml(o.wasmBase)}"`);
-  return page(o, true, attrs.join(' '), PANEL_BODY);
+  const body = o.progress === undefined ? PANEL_BODY : PANEL_BODY.replace(
+    '<div id="progress" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="progress-text"></span></div>',
+    `<div id="progress" role="status"><vscode-progress-ring></vscode-progress-ring><span id="progress-text">${escapeHtml(o.progress)}</span></div>`);
+  return page(o, true, attrs.join(' '), body);
 }
 
 const COMPARE_BODY = `  <header id="header">

@@ -88,6 +88,12 @@ export interface ModelInfo {
 /** Timings in milliseconds; each stage is filled in as it completes. */
 export interface Timings {
   tokenizeMs?: number;
+  /** From the panel's show to a running onnxruntime (0 when it was running already). */
+  runtimeMs?: number;
+  /** From the panel's show to the model's bytes in hand (0 when the worker held them). */
+  fetchMs?: number;
+  /** Creating the session once the runtime ran and the model was in the worker (about 0 when kept). */
+  sessionMs?: number;
   loadMs?: number;
   inferenceMs?: number;
   firstPaintMs?: number;
@@ -97,6 +103,11 @@ export interface Timings {
 
 /** Host → panel messages. */
 export type HostToPanel =
+  /**
+   * Sent to a panel Show Attention just opened, before the host has loaded the model and tokenized: the panel says
+   * so and starts its runtime meanwhile. A 'show' follows (or an 'error'); a 'show' posted first makes it moot.
+   */
+  | { readonly type: 'prepare'; readonly modelName: string; readonly backend: BackendSetting; readonly wasmThreads?: number }
   | {
       readonly type: 'show';
       readonly runId: number;
@@ -156,7 +167,8 @@ export interface AnswerMessage {
 }
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
-const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
+const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = {
+  prepare: true, show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
   query: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
@@ -243,18 +255,24 @@ export const COMPARE_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(COMPARE_TO_HOS
 
 /** Panel → worker messages. */
 export type PanelToWorker =
+  /** The first message to a worker: start onnxruntime now (answered by 'runtime'); runs wait for it. */
+  | {
+      readonly type: 'init';
+      /** Which onnxruntime build this worker is (webview/worker/ort-files.ts): JSEP for WebGPU, or the plain WASM one. */
+      readonly build: 'webgpu' | 'wasm';
+      /** URL of that build's .wasm file. */
+      readonly wasmUrl: string;
+      /**
+       * onnxruntime's .wasm binary, fetched by the panel (whose fetches VS Code's resource service worker
+       * serves); without it the worker fetches `wasmUrl`.
+       */
+      readonly wasmBinary?: ArrayBuffer;
+      /** attentionLens.wasmThreads as the host sent it; fixes the worker's thread count (wasm-threads.ts). */
+      readonly wasmThreads?: number;
+    }
   | {
       readonly type: 'run';
       readonly runId: number;
-      /** Base URL of onnxruntime's .wasm files. */
-      readonly wasmBase: string;
-      /**
-       * onnxruntime's .wasm binary, fetched by the panel (whose fetches VS Code's resource service worker
-       * serves) and sent with the first run of each worker; without it the worker fetches from `wasmBase`.
-       */
-      readonly wasmBinary?: ArrayBuffer;
-      /** attentionLens.wasmThreads as the host sent it; the worker's first run fixes its thread count (wasm-threads.ts). */
-      readonly wasmThreads?: number;
       readonly backend: BackendSetting;
       /**
        * The ONNX file as fetched: pre-tapped by the host's cache, or unmodified (the worker then adds the taps in
@@ -286,6 +304,8 @@ export type PanelToWorker =
 
 /** Worker → panel messages. */
 export type WorkerToPanel =
+  /** onnxruntime's WebAssembly is compiled and started (after 'init'), how long that took, or why it failed. */
+  | { readonly type: 'runtime'; readonly ms: number; readonly error?: string }
   | {
       readonly type: 'progress';
       readonly runId: number;

@@ -430,9 +430,11 @@ describe('panel webview in Chromium (WASM and WebGPU)', function () {
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
     assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
-    // Once per inference worker: the first, and the one started after WebGPU passed its deadline.
-    assert.equal(server.requests.filter((p) => p.endsWith('model.onnx')).length, 2, 'the model is fetched once per worker');
-    assert.ok(server.requests.some((p) => p.endsWith('.jsep.wasm')), 'the wasm comes from dist/ort');
+    // Once per inference worker: the plain WASM build's (the first runs ask for WASM), the JSEP build's that WebGPU
+    // needs, and the plain one started after WebGPU passed its deadline.
+    assert.equal(server.requests.filter((p) => p.endsWith('model.onnx')).length, 3, 'the model is fetched once per worker');
+    assert.ok(server.requests.some((p) => p.endsWith('/ort-wasm-simd-threaded.wasm')), 'the plain wasm comes from dist/ort');
+    assert.ok(server.requests.some((p) => p.endsWith('.jsep.wasm')), 'and so does the JSEP one');
   });
 });
 

@@ -296,7 +296,11 @@ describe('UI flow in code-server + Chromium', function () {
   });
 
   it(`runs "${COMMAND_TITLE}" and the panel computes attention`, async () => {
+    const started = Date.now();
     await runCommand(page, COMMAND_TITLE);
+    // When the panel first says what it is doing (its progress line), then when its tokens are drawn.
+    await findWebview(page, '#progress:not([hidden]), span.token[data-token-index]', 180_000);
+    const progressAfter = Date.now() - started;
     panel = await findWebview(page, 'span.token[data-token-index]', 180_000);
     const backend = panel.locator('#backend');
     await backend.waitFor({ timeout: 180_000 });
@@ -307,6 +311,7 @@ describe('UI flow in code-server + Chromium', function () {
     }
     const text = (await backend.textContent()) ?? '';
     console.log(`    backend: ${text.trim()}`);
+    console.log(`    command → progress shown: ${progressAfter} ms, → backend shown: ${Date.now() - started} ms; ${((await panel.locator('#timings').textContent()) ?? '').trim()}`);
     // code-server opened without COOP/COEP: the webview is not cross-origin isolated, so WebAssembly runs one thread.
     if (/wasm/i.test(text)) assert.match(text.trim(), /^WASM · 1 thread\b/);
     assert.ok((await panel.locator('span.token[data-token-index]').count()) >= 5, 'the sentence is shown as tokens');
@@ -382,5 +387,24 @@ describe('UI flow in code-server + Chromium', function () {
     }
     console.log(`    editor paints tokens ${painted.join(', ')} of the row (columns by level: ${want})`);
     await shot(page, 'ui-2-hover');
+  });
+
+  it('closing the panel and showing attention again opens a new panel that computes attention', async () => {
+    await page.locator('.tabs-container .tab', { hasText: 'Attention:' }).first().click();
+    await runCommand(page, 'View: Close Editor');
+    await page.locator('.tabs-container .tab', { hasText: 'Attention:' }).waitFor({ state: 'detached', timeout: 30_000 });
+    await quickOpen(page, 'prose.txt');
+    await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End');
+    const started = Date.now();
+    await runCommand(page, COMMAND_TITLE);
+    // When the panel first says what it is doing (its progress line), then when its tokens are drawn.
+    await findWebview(page, '#progress:not([hidden]), span.token[data-token-index]', 180_000);
+    const progressAfter = Date.now() - started;
+    panel = await findWebview(page, 'span.token[data-token-index]', 180_000);
+    await panel.locator('#backend').filter({ hasText: /wasm|webgpu/i }).waitFor({ timeout: 300_000 });
+    console.log(`    reopen: command → progress shown: ${progressAfter} ms, → backend shown: ${Date.now() - started} ms; ${((await panel.locator('#timings').textContent()) ?? '').trim()}`);
+    assert.ok((await panel.locator('span.token[data-token-index]').count()) >= 5, 'the reopened panel shows the tokens');
   });
 });

@@ -467,6 +467,34 @@ describe('host flow against a stubbed VS Code', () => {
     await run();
     assert.equal(marks().length, 0, 'a run that starts clears the mark');
   });
+
+  it('opens the panel before the model loads and tells it to prepare; a model that fails closes that panel again', async () => {
+    stub.closePanel();
+    const created = stub.state.panelsCreated;
+    stub.openEditor('The cat sat on the mat.', [[0, 23]]);
+    const pending = run();
+    assert.equal(stub.state.panelsCreated, created + 1, 'the panel exists before the model has loaded');
+    stub.fromPanel({ type: 'ready' });
+    const prepare = lastPosted('prepare');
+    assert.deepEqual(prepare, { type: 'prepare', modelName: 'lens-gpt (bundled)', backend: 'auto' }, 'posted while the host loads');
+    const runId = (await pending)!;
+    const types = posted().map((m) => m.type);
+    assert.ok(types.lastIndexOf('prepare') < types.lastIndexOf('show'), 'the show follows');
+    answer(runId, api.lastRun()!.tokens.length);
+    await api.waitForRun(runId);
+
+    stub.closePanel();
+    stub.state.config.defaultModel = '/nonexistent/model-folder';
+    try {
+      await api.waitForRun((await run()));
+      assert.equal(stub.state.panelsCreated, created + 2, 'opened early');
+      assert.match(api.lastRun()!.error!, /cannot load its model/);
+      stub.fromPanel({ type: 'ready' });
+      assert.equal(lastPosted('show')?.runId, runId, 'a panel that is gone got no show');
+    } finally {
+      delete stub.state.config.defaultModel;
+    }
+  });
 });
 
 describe('host flow: restore after reload, compare view', () => {

@@ -64,6 +64,12 @@ describe('html: panel document', () => {
     }
     assert.match(html, /id="error"[^>]*role="alert"/);
   });
+  it('shows a progress line from the first paint when a run is on its way, escaped; hidden otherwise', () => {
+    const h = renderPanelHtml({ ...base, progress: 'Loading the model and tokenizing: <b>x</b>…' });
+    assert.match(h, /<div id="progress" role="status"><vscode-progress-ring><\/vscode-progress-ring><span id="progress-text">Loading the model and tokenizing: &lt;b&gt;x&lt;\/b&gt;…<\/span>/);
+    assert.match(html, /<div id="progress" role="status" hidden>/);
+  });
+
   it('adds a separate toolkit script with the nonce when given', () => {
     const h = renderPanelHtml({ ...base, toolkitUri: 'https://x.test/toolkit.js' });
     assert.ok(h.includes(`<script type="module" nonce="${base.nonce}" src="https://x.test/toolkit.js"></script>`));

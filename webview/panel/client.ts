@@ -1,18 +1,21 @@
 /**
- * The panel's side of inference: fetches dist/worker.js (connect-src), starts it as a module worker from a blob: URL
- * (kept alive while the worker runs: onnxruntime's WebAssembly threads start from the same URL),
- * fetches each model's bytes once and hands them to the worker, and turns worker messages into
- * per-run promises. A crashed worker is replaced on the next run.
+ * The panel's side of inference: starts the inference worker of the onnxruntime build the backend needs
+ * (worker-start.ts) and its runtime while the model is being fetched, fetches each model's bytes once and hands
+ * them to the worker, reports each stage (load-progress.ts), and turns worker messages into per-run promises.
+ * A crashed worker is replaced on the next run.
  */
-import { ORT_WASM_FILE } from '../worker/ort-files';
+import type { OrtBuild } from '../worker/ort-files';
+import { buildFor, startWorker, type RuntimeProgress } from './worker-start';
+import { megabytes, type LoadEvent } from './load-progress';
+import { fetchModel, type ModelFiles } from './model-fetch';
 import { DeadlineError } from '../../src/shared/backend-fallback';
 import type { AttentionQuery } from '../../src/shared/attention-query';
 import {
-  assertNever, type AnswerMessage, type BackendSetting, type BackendUsed, type ModelInfo, type PanelToWorker, type RecomputeSetting, type WorkerToPanel,
+  assertNever, type AnswerMessage, type BackendSetting, type ModelInfo, type PanelToWorker, type RecomputeSetting, type WorkerToPanel,
 } from '../../src/shared/protocol';
 
-/** A worker result plus how long fetching the model took here. */
-export type RunResult = Extract<WorkerToPanel, { type: 'result' }> & { fetchMs: number };
+/** A worker result plus how long this run waited for the runtime and for fetching the model here. */
+export type RunResult = Extract<WorkerToPanel, { type: 'result' }> & { fetchMs: number; runtimeMs: number };
 
 /** Per-run options: an encoder–decoder model's decoder ids, and how long WebGPU may take before WASM is used. */
 export interface RunOptions {
@@ -24,41 +27,24 @@ export interface RunOptions {
   readonly recompute?: RecomputeSetting;
 }
 
-/** Progress callback: stage and, once chosen, the backend. */
-export type ProgressFn = (stage: 'fetching' | 'loading' | 'running', backend?: BackendUsed) => void;
+/** Progress callback: each stage as it starts, moves on and finishes, and the backend once chosen. */
+export type ProgressFn = (e: LoadEvent) => void;
 
 interface Pending {
   resolve(r: RunResult): void;
   reject(e: Error): void;
   progress: ProgressFn;
-  fetchMs: number;
+  /** How long this run waited here for the model's bytes and for the runtime. */
+  times: { fetchMs: number; runtimeMs: number };
   /** How long the run may take once the worker reports WebGPU, and the timer that enforces it. */
   deadlineMs?: number;
   watchdog?: ReturnType<typeof setTimeout>;
 }
 
-/** A model's bytes and its external weight files, as fetched. */
-interface ModelFiles {
-  model: ArrayBuffer;
-  externalData?: { path: string; data: ArrayBuffer }[];
-  /** Encoder–decoder models: the decoder's bytes (ModelInfo.decoderOnnxUri). */
-  decoder?: ArrayBuffer;
-}
-
-async function fetchBytes(uri: string, what: string): Promise<ArrayBuffer> {
-  const r = await fetch(uri);
-  if (!r.ok) throw new Error(`Could not fetch ${what} (${r.status} ${r.statusText}): ${uri}`);
-  return r.arrayBuffer();
-}
-
-async function fetchModel(info: ModelInfo): Promise<ModelFiles> {
-  const [model, decoder, ...external] = await Promise.all([
-    fetchBytes(info.onnxUri, 'the model'),
-    info.decoderOnnxUri ? fetchBytes(info.decoderOnnxUri, 'the decoder') : Promise.resolve(undefined),
-    ...(info.externalData ?? []).map((e) => fetchBytes(e.uri, `the model's weights ${e.path}`)),
-  ]);
-  const externalData = info.externalData?.map((e, k) => ({ path: e.path, data: external[k] }));
-  return { model, decoder, externalData: externalData?.length ? externalData : undefined };
+/** What the runtime is doing, for the progress line: "downloading 3.1 of 13.6 MB", "compiling". */
+function runtimeDetail(p: RuntimeProgress): string {
+  if (p.step === 'compile') return 'compiling';
+  return `downloading ${megabytes(p.loaded)}${p.total ? ` of ${megabytes(p.total)}` : ''}`;
 }
 
 /** Thrown (rejected) for a run that was cancelled or replaced by a newer one. */
@@ -71,18 +57,20 @@ export class CancelledError extends Error {
 /** Starts and talks to the inference worker. */
 export class InferenceClient {
   private worker?: Worker;
-  /** The blob: URL the current worker runs from, and the thread setting it was started for. */
+  /** The blob: URL the current worker runs from, its onnxruntime build and the thread setting it was started for. */
   private workerUrl?: string;
   private workerThreads?: number;
-  private workerSource?: Promise<string>;
+  private workerBuild?: OrtBuild;
+  /** A worker being started, and the current worker's runtime (settled by its 'runtime' message). */
+  private starting?: Promise<Worker>;
+  private runtime?: { ready: Promise<void>; settle(error?: string): void; done: boolean };
+  /** Where the runtime's download and compile steps go: the latest run's (or prepare's) progress. */
+  private runtimeProgress?: (p: RuntimeProgress) => void;
   /** Model keys the current worker holds. */
   private sent = new Set<string>();
   private pending = new Map<number, Pending>();
   /** Model fetches in flight, by URI, shared by concurrent runs. */
   private fetching = new Map<string, Promise<ModelFiles>>();
-  /** The .wasm download for the current worker, and whether the worker has been sent it. */
-  private wasmFetch?: Promise<ArrayBuffer | undefined>;
-  private wasmSent = false;
 
   /** Explanations asked for and not answered yet, by run|layer|head|query. */
   private explaining = new Map<string, (m: Extract<WorkerToPanel, { type: 'explanation' }>) => void>();
@@ -133,49 +121,41 @@ export class InferenceClient {
   constructor(private readonly workerUri: string, private readonly wasmBase: string) {}
 
   /**
-   * onnxruntime's .wasm for the current worker until it has been sent, fetched here once: in VS Code the
-   * webview's own fetches go through its resource service worker, which a blob: worker may not share.
-   * A failed fetch leaves the download to the worker.
+   * The worker for a run: the current one when it can serve `setting` with `threads` (onnxruntime fixes its thread
+   * count when it starts; the plain WASM build cannot run WebGPU), else a new one, replacing an idle one.
    */
-  private async wasmBinaryForWorker(): Promise<ArrayBuffer | undefined> {
-    if (this.wasmSent) return undefined;
-    this.wasmFetch ??= fetch(`${this.wasmBase.replace(/\/?$/, '/')}${ORT_WASM_FILE}`)
-      .then((r) => (r.ok ? r.arrayBuffer() : undefined))
-      .catch(() => undefined);
-    const bytes = await this.wasmFetch;
-    return this.wasmSent ? undefined : bytes;
+  private async ensureWorker(threads: number, setting: BackendSetting, progress: (p: RuntimeProgress) => void): Promise<Worker> {
+    this.runtimeProgress = progress;
+    const build = await buildFor(setting);
+    // A worker being started (by a prepare) is not sent runs before its 'init'.
+    if (this.starting) return this.starting;
+    const unfit = this.workerThreads !== threads || (build === 'webgpu' && this.workerBuild === 'wasm');
+    if (this.worker && unfit && this.pending.size === 0) this.fail(new CancelledError());
+    if (this.worker) return this.worker;
+    this.starting ??= this.start(build, threads, (p) => this.runtimeProgress?.(p)).finally(() => { this.starting = undefined; });
+    return this.starting;
   }
 
-  private async ensureWorker(threads: number): Promise<Worker> {
-    // onnxruntime fixes its thread count when it starts: an idle worker started for another setting is replaced.
-    if (this.worker && this.workerThreads !== threads && this.pending.size === 0) this.fail(new CancelledError());
-    if (this.worker) return this.worker;
-    this.workerSource ??= fetch(this.workerUri).then((r) => {
-      if (!r.ok) throw new Error(`Could not load the inference worker (${r.status} ${r.statusText}).`);
-      return r.text();
+  private async start(build: OrtBuild, threads: number, progress: (p: RuntimeProgress) => void): Promise<Worker> {
+    let settle!: (error?: string) => void;
+    const ready = new Promise<void>((resolve, reject) => { settle = (error) => (error ? reject(new Error(error)) : resolve()); });
+    ready.then(() => { runtime.done = true; }, () => undefined);
+    const runtime = { ready, settle, done: false };
+    const started = await startWorker(this.workerUri, this.wasmBase, build, threads, progress, (w) => {
+      w.onmessage = (ev: MessageEvent<WorkerToPanel>) => { if (this.worker === w) this.onMessage(ev.data); };
+      w.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        if (this.worker === w) this.fail(new Error(`The inference worker crashed: ${ev.message || 'unknown error'}`));
+      };
+      this.worker = w;
+      this.runtime = runtime;
+      this.workerThreads = threads;
+      this.workerBuild = build;
+      this.sent.clear();
     });
-    let source: string;
-    try {
-      source = await this.workerSource;
-    } catch (e) {
-      this.workerSource = undefined;
-      throw e;
-    }
-    if (this.worker) return this.worker;
-    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-    const w = new Worker(url, { type: 'module' });
-    this.workerUrl = url;
-    this.workerThreads = threads;
-    w.onmessage = (ev: MessageEvent<WorkerToPanel>) => this.onMessage(ev.data);
-    w.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      this.fail(new Error(`The inference worker crashed: ${ev.message || 'unknown error'}`));
-    };
-    this.worker = w;
-    this.sent.clear();
-    this.wasmFetch = undefined;
-    this.wasmSent = false;
-    return w;
+    this.workerUrl = started.url;
+    if (this.worker !== started.worker) throw new CancelledError();
+    return started.worker;
   }
 
   /** Terminates the worker and rejects every pending run. */
@@ -191,6 +171,8 @@ export class InferenceClient {
     this.asking.clear();
     this.worker?.terminate();
     this.worker = undefined;
+    this.runtime?.settle(err.message);
+    this.runtime = undefined;
     if (this.workerUrl) URL.revokeObjectURL(this.workerUrl);
     this.workerUrl = undefined;
     this.sent.clear();
@@ -202,6 +184,10 @@ export class InferenceClient {
   }
 
   private onMessage(msg: WorkerToPanel): void {
+    if (msg.type === 'runtime') {
+      this.runtime?.settle(msg.error);
+      return;
+    }
     if (msg.type === 'probe') {
       this.onProbe?.(msg);
       return;
@@ -232,12 +218,12 @@ export class InferenceClient {
           const ms = p.deadlineMs;
           p.watchdog = setTimeout(() => this.fail(new DeadlineError(ms)), ms);
         }
-        p.progress(msg.stage, msg.backend);
+        p.progress({ stage: msg.stage === 'loading' ? 'session' : 'inference', backend: msg.backend });
         break;
       case 'result':
         this.pending.delete(msg.runId);
         clearTimeout(p.watchdog);
-        p.resolve({ ...msg, fetchMs: p.fetchMs });
+        p.resolve({ ...msg, ...p.times });
         break;
       case 'error':
         this.pending.delete(msg.runId);
@@ -250,51 +236,65 @@ export class InferenceClient {
   }
 
   /**
+   * Starts the worker and its runtime for a run that is coming (the host is still loading the model and tokenizing),
+   * reporting the runtime's stage; the run then finds it started or running.
+   */
+  prepare(setting: BackendSetting, threads: number, progress: ProgressFn): void {
+    progress({ stage: 'runtime', done: this.runtime?.done });
+    void this.ensureWorker(threads, setting, (p) => progress({ stage: 'runtime', detail: runtimeDetail(p) })).then(() => this.runtime?.ready)
+      .then(() => progress({ stage: 'runtime', done: true }), () => undefined);
+  }
+
+  /**
    * Runs `info`'s model on `inputIds` (and an encoder–decoder model's decoder on `decoderInputIds`);
    * rejects with CancelledError when superseded.
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
     progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
     const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0, recompute } = opts;
-    const worker = await this.ensureWorker(wasmThreads);
+    const t0 = performance.now();
+    const times = { fetchMs: 0, runtimeMs: 0 };
     const onnxUri = info.onnxUri;
-    let files: ModelFiles | undefined;
-    let fetchMs = 0;
-    if (!this.sent.has(onnxUri)) {
-      progress('fetching');
-      const t0 = performance.now();
+    // The runtime starts (or is found running) and the model is fetched side by side.
+    progress({ stage: 'runtime', done: this.runtime?.done });
+    const starting = this.ensureWorker(wasmThreads, backend, (p) => progress({ stage: 'runtime', detail: runtimeDetail(p) }));
+    const fetchFiles = (): Promise<ModelFiles> => {
+      progress({ stage: 'model' });
       let fetching = this.fetching.get(onnxUri);
       if (!fetching) {
         fetching = fetchModel(info);
         this.fetching.set(onnxUri, fetching);
+        void fetching.finally(() => this.fetching.delete(onnxUri)).catch(() => undefined);
       }
-      try {
-        files = await fetching;
-      } finally {
-        this.fetching.delete(onnxUri);
-      }
-      fetchMs = performance.now() - t0;
+      return fetching.then((f) => { times.fetchMs = performance.now() - t0; progress({ stage: 'model', done: true }); return f; });
+    };
+    let fetched = !this.worker || !this.sent.has(onnxUri) ? fetchFiles() : undefined;
+    fetched?.catch(() => undefined);
+    const worker = await starting;
+    const runtime = this.runtime?.ready;
+    void runtime?.then(() => { times.runtimeMs = performance.now() - t0; progress({ stage: 'runtime', done: true }); }, () => undefined);
+    let files: ModelFiles | undefined;
+    if (!fetched && !this.sent.has(onnxUri)) fetched = fetchFiles();
+    if (fetched) {
+      files = await fetched;
       if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, opts);
       // A concurrent run may have sent (and so detached) the same bytes meanwhile.
       if (this.sent.has(onnxUri) || files.model.byteLength === 0) files = undefined;
-    }
+    } else progress({ stage: 'model', done: true });
     const model = files?.model;
     const externalData = files?.externalData;
     const decoderModel = files?.decoder;
-    const wasmBinary = await this.wasmBinaryForWorker();
-    if (this.worker !== worker) return this.run(runId, info, inputIds, backend, progress, opts);
     return new Promise<RunResult>((resolve, reject) => {
-      this.pending.set(runId, { resolve, reject, progress, fetchMs, deadlineMs: webgpuDeadlineMs });
+      this.pending.set(runId, { resolve, reject, progress, times, deadlineMs: webgpuDeadlineMs });
       const msg: PanelToWorker = {
-        type: 'run', runId, wasmBase: this.wasmBase, wasmBinary, wasmThreads, backend, model, externalData, modelKey: onnxUri,
+        type: 'run', runId, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
         ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.
-      const transfer = [model, wasmBinary, decoderModel, ...(externalData ?? []).map((e) => e.data)];
+      const transfer = [model, decoderModel, ...(externalData ?? []).map((e) => e.data)];
       worker.postMessage(msg, transfer.filter((b): b is ArrayBuffer => !!b));
-      if (wasmBinary) this.wasmSent = true;
       if (model) {
         // The worker keeps only the model sent last (worker.ts addModel): showing A, then B, then A again must send A again.
         this.sent.clear();

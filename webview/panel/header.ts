@@ -144,9 +144,10 @@ export class Header {
     el.hidden = !message;
   }
 
-  /** Shows the progress ring with a message, or hides it with `undefined`. */
-  setProgress(message: string | undefined): void {
+  /** Shows the progress ring with a message (and the load stages started, as data-stages), or hides it with `undefined`. */
+  setProgress(message: string | undefined, stages: readonly string[] = []): void {
     $('progress').hidden = !message;
+    $('progress').dataset.stages = stages.join(' ');
     $('progress-text').textContent = message ?? '';
     document.body.classList.toggle('busy', !!message);
   }

@@ -7,10 +7,11 @@ import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, t
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient } from './client';
+import { ProgressLine } from './load-progress';
 import { encoderOnly, loadRun, resultForHost, type LoadedRun } from './run-loader';
 import { HeadPicker, registerToolkit, ViewTabs } from './controls';
 import { GridView } from './grid-view';
-import { backendName, Header } from './header';
+import { Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
@@ -43,6 +44,7 @@ let stacks: Map<AttentionStackKind, RunData> | undefined;
 const stackKind = (): AttentionStackKind => (stacks && state.stack && stacks.has(state.stack) ? state.stack : 'self');
 
 const header = new Header();
+const progressLine = new ProgressLine((text, stages) => header.setProgress(text, stages));
 const client = new InferenceClient(document.body.dataset.workerUri ?? '', document.body.dataset.wasmBase ?? '');
 const picker = new HeadPicker((layer, head) => selectHead(layer, head));
 const tabs = new ViewTabs((view) => { state.view = view; changed(); });
@@ -276,6 +278,11 @@ function afterPaint(): Promise<void> {
   });
 }
 
+/** The host opened this panel for a run and is loading the model and tokenizing: say so, and start the runtime. */
+function prepare(msg: Extract<HostToPanel, { type: 'prepare' }>): void {
+  if (currentRunId === undefined) client.prepare(msg.backend, msg.wasmThreads ?? 0, progressLine.prepare(msg.modelName));
+}
+
 async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> {
   if (currentRunId !== undefined && currentRunId !== msg.runId) client.cancel(currentRunId);
   currentRunId = msg.runId;
@@ -299,21 +306,23 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   render();
   if (msg.tokens.length === 0) {
     const message = 'There are no tokens to show: the selection is empty.';
+    progressLine.clear();
     header.setError(message);
     post({ type: 'runError', runId: msg.runId, message });
     return;
   }
-  header.setProgress('Loading model…');
+  // Every stage shows from the first moment (load-progress.ts): the runtime and the model load side by side,
+  // the runtime maybe started already by the host's 'prepare'.
+  const onProgress = progressLine.startRun();
+  const loadStart = performance.now();
   let loaded: LoadedRun;
   try {
-    loaded = await loadRun(client, msg, (stage, backend) => {
-      if (currentRunId !== msg.runId) return;
-      header.setProgress(stage === 'running' ? `Running on ${backendName(backend ?? 'wasm')}…` : 'Loading model…');
-    }, () => { if (currentRunId === msg.runId) answerArrived(); });
+    loaded = await loadRun(client, msg, (e) => { if (currentRunId === msg.runId) onProgress(e); },
+      () => { if (currentRunId === msg.runId) answerArrived(); });
   } catch (e) {
     if (e instanceof CancelledError || currentRunId !== msg.runId) return;
     const message = e instanceof Error ? e.message : String(e);
-    header.setProgress(undefined);
+    progressLine.clear();
     header.setError(`Could not run the model: ${message}`);
     post({ type: 'runError', runId: msg.runId, message });
     return;
@@ -326,14 +335,17 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
     if (state.view === 'tokens') render();
   });
   const { result } = loaded;
-  timings.loadMs = result.fetchMs + result.loadMs;
+  timings.runtimeMs = result.runtimeMs;
+  timings.fetchMs = result.fetchMs;
+  timings.sessionMs = result.loadMs;
+  timings.loadMs = performance.now() - loadStart - result.inferenceMs;
   timings.inferenceMs = result.inferenceMs;
   const t0 = performance.now();
   run = loaded.run;
   stacks = loaded.stacks;
   if (stacks) run = stacks.get(stackKind() === 'self' ? (state.stack = 'encoder') : stackKind()) ?? run;
   clampState(run);
-  header.setProgress(undefined);
+  progressLine.clear();
   header.setBackend(result.backendUsed, result.fallbackReason, result.threads);
   header.setRecomputed(result.recomputed);
   header.setPaths(result.paths);
@@ -352,6 +364,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
   const msg: unknown = ev.data;
   if (!isMessage<HostToPanel>(msg, HOST_TO_PANEL_TYPES)) return;
   switch (msg.type) {
+    case 'prepare':
+      prepare(msg);
+      break;
     case 'show':
       void show(msg);
       break;
@@ -367,7 +382,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setStale(msg.reason);
       break;
     case 'error':
-      header.setProgress(undefined);
+      progressLine.clear();
       header.setError(msg.message);
       break;
     case 'showView':

@@ -37,7 +37,7 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     // WebGPU passed its deadline: the client replaced the worker; the same input runs on WASM, and the panel says why.
-    progress('loading', 'wasm');
+    progress({ stage: 'session', backend: 'wasm' });
     result = { ...await client.run(msg.runId, msg.model, ids, 'wasm', progress, { decoderInputIds: decoderIds, wasmThreads: msg.wasmThreads, recompute: msg.recompute }),
       fallbackReason: deadlineReason(e) };
   }

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-web';
 import { buildFeeds } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
-import { ORT_WASM_FILE } from './ort-files';
+import type { OrtBuild } from './ort-files';
 import { wasmThreadCount } from '../../src/shared/wasm-threads';
 import {
   collectAttention, float16ToFloat32, requiredInputs,
@@ -61,24 +61,46 @@ export function prepareModel(key: string, bytes: Uint8Array,
 }
 
 let envReady = false;
+/** The onnxruntime build this worker bundles (set by configureOrt). */
+let ortBuild: OrtBuild = 'webgpu';
 
 /**
- * Sets onnxruntime's global flags once: local .wasm file (or its bytes), no proxy worker, and the WebAssembly
- * threads `wasmThreadCount` allows for `threadsSetting` (attentionLens.wasmThreads; one unless this worker is
+ * Sets onnxruntime's global flags once: which build this is, the local .wasm file at `wasmUrl` (or its bytes), no proxy worker, and the
+ * WebAssembly threads `wasmThreadCount` allows for `threadsSetting` (attentionLens.wasmThreads; one unless this worker is
  * cross-origin isolated). Threads are pthread workers onnxruntime starts from this module's own URL
  * (import.meta.url, the blob: URL the panel started it from), so no other script is fetched or imported.
  */
-export function configureOrt(wasmBase: string, wasmBinary?: ArrayBuffer, threadsSetting?: number): void {
+export function configureOrt(build: OrtBuild, wasmUrl: string, wasmBinary?: ArrayBuffer, threadsSetting?: number): void {
   if (envReady) return;
+  ortBuild = build;
   if (wasmBinary && wasmBinary.byteLength > 0) ort.env.wasm.wasmBinary = wasmBinary;
   // Only the .wasm is overridden: with a prefix, onnxruntime would also import its .mjs glue from there,
   // which the CSP forbids; the glue is embedded in the bundle and used when just the .wasm URL is given.
-  const base = wasmBase.endsWith('/') ? wasmBase : `${wasmBase}/`;
-  ort.env.wasm.wasmPaths = { wasm: `${base}${ORT_WASM_FILE}` };
+  ort.env.wasm.wasmPaths = { wasm: wasmUrl };
   ort.env.wasm.numThreads = wasmThreadCount(threadsSetting, navigator.hardwareConcurrency, self.crossOriginIsolated === true);
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
   envReady = true;
+}
+
+/** A 63-byte ONNX model, y = Identity(x) over float32[1]: creating a session on it starts onnxruntime's WebAssembly. */
+const IDENTITY_MODEL = new Uint8Array([8, 7, 58, 55, 10, 16, 10, 1, 120, 18, 1, 121, 34, 8, 73, 100, 101, 110, 116, 105, 116, 121,
+  18, 1, 103, 90, 15, 10, 1, 120, 18, 10, 10, 8, 8, 1, 18, 4, 10, 2, 8, 1, 98, 15, 10, 1, 121, 18, 10, 10, 8, 8, 1, 18, 4, 10, 2, 8,
+  1, 66, 2, 16, 13]);
+
+let runtimeStart: Promise<void> | undefined;
+
+/**
+ * Compiles and starts onnxruntime's WebAssembly (configureOrt first) without a model, once: a session over a tiny
+ * model on the WASM provider, released at once. The panel starts it while the model is still being fetched.
+ */
+export function startRuntime(): Promise<void> {
+  runtimeStart ??= (async () => {
+    const s = await ort.InferenceSession.create(IDENTITY_MODEL, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+    await s.release();
+  })();
+  runtimeStart.catch(() => { runtimeStart = undefined; });
+  return runtimeStart;
 }
 
 /**
@@ -105,10 +127,17 @@ export function webgpuAvailable(): Promise<boolean> {
   return adapterProbe;
 }
 
-/** The backend to try first for a setting, and the reason when WebGPU was asked for but cannot run. */
+/**
+ * The backend to try first for a setting, and the reason when WebGPU was asked for but cannot run. The panel starts
+ * the plain WASM build only when WebGPU is not asked for or it found no adapter.
+ */
 export async function chooseBackend(setting: BackendSetting): Promise<{ backend: BackendUsed; fallbackReason?: string }> {
   if (setting === 'wasm') return { backend: 'wasm' };
-  if (await webgpuAvailable()) return { backend: 'webgpu' };
+  // A plain-WASM worker gets a WebGPU run when the setting changed while it was busy (the next idle run starts a JSEP one).
+  if (ortBuild === 'wasm' && setting === 'webgpu' && await webgpuAvailable()) {
+    return { backend: 'wasm', fallbackReason: 'WebGPU requested, but the panel\'s worker was started for WASM only; ran on WASM' };
+  }
+  if (ortBuild === 'webgpu' && await webgpuAvailable()) return { backend: 'webgpu' };
   if (setting === 'webgpu') return { backend: 'wasm', fallbackReason: 'WebGPU requested but no adapter is available; ran on WASM' };
   return { backend: 'wasm' };
 }

@@ -10,7 +10,9 @@ import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/s
 import { inductionProbe, inductionScores, probePeriod, PROBE_PERIOD } from '../../src/shared/head-labels';
 import { checkProbeScores, type ProbeScores } from '../../src/shared/probe-scores';
 import { explain, valueNormsOf, type ExplainableRun } from './explain';
-import { chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, wasmThreads, type PreparedModel } from './session';
+import {
+  chooseBackend, configureOrt, getSession, prepareModel, releaseModel, runModel, startRuntime, wasmThreads, type PreparedModel,
+} from './session';
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
@@ -98,9 +100,6 @@ function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-/** The .wasm bytes the panel sent with a run (kept until onnxruntime is configured). */
-let wasmBinary: ArrayBuffer | undefined;
-
 const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
 
 /** A model's bytes taken out of its run message. */
@@ -149,7 +148,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
   if (msg.model) await addModel(msg.modelKey, takeModelBytes(msg)!);
   if (stale(runId)) return;
   try {
-    configureOrt(msg.wasmBase, wasmBinary, msg.wasmThreads);
+    await runtime;
     const model = models.get(msg.modelKey);
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
@@ -252,12 +251,30 @@ async function handleExplain(req: Extract<PanelToWorker, { type: 'explain' }>): 
   }
 }
 
+/** onnxruntime started by the panel's 'init' (runs wait for it, even one that came first; its failure is each run's error). */
+let initialised!: (started: Promise<void>) => void;
+const runtime = new Promise<void>((resolve) => { initialised = resolve; });
+runtime.catch(() => undefined);
+
+/** Configures onnxruntime for the build and .wasm the panel named, starts it, and reports how long that took. */
+function startWorkerRuntime(msg: Extract<PanelToWorker, { type: 'init' }>): Promise<void> {
+  const t0 = performance.now();
+  configureOrt(msg.build, msg.wasmUrl, msg.wasmBinary, msg.wasmThreads);
+  const started = startRuntime();
+  started.then(() => post({ type: 'runtime', ms: performance.now() - t0 }),
+    (e: unknown) => post({ type: 'runtime', ms: performance.now() - t0, error: messageOf(e) }));
+  return started;
+}
+
 /** Handles the panel's messages (not in onnxruntime's pthread workers, which load this same module and answer their own). */
 const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
   const msg = ev.data;
   switch (msg.type) {
+    case 'init':
+      // Not queued: a run tapping its model meanwhile awaits it (handleRun) while the runtime compiles.
+      initialised(startWorkerRuntime(msg));
+      break;
     case 'run':
-      if (msg.wasmBinary) wasmBinary = msg.wasmBinary;
       latestRunId = msg.runId;
       queue = queue.then(() => handleRun(msg));
       break;
