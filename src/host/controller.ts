@@ -11,6 +11,7 @@ import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
+import { exportViewCommand } from './view-export-command';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
@@ -79,6 +80,8 @@ export class AttentionLensController implements vscode.Disposable {
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onSaveImage: (m) => void guardCommand(this.notifier, 'Save Image', () => saveImage(m, this.notifier))(),
       onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
+      onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
+        notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });

@@ -11,6 +11,7 @@ import type { ProbeScores } from './probe-scores';
 import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
 import type { RecomputedAttention } from './fused-collect';
+import type { ViewSpec } from './view-spec';
 
 export type { AttentionStackKind } from './attention';
 
@@ -187,13 +188,15 @@ export type PanelToHost =
   | { readonly type: 'saveImage'; readonly view: 'heatmap' | 'grid'; readonly name: string; readonly png: ArrayBuffer }
   /** "Export data…": the host runs Export Attention for the head on show. */
   | { readonly type: 'exportData' }
+  /** "Save SVG…" / "Save HTML…": the view on show (view-spec.ts), for the host to write asking the worker head by head. */
+  | { readonly type: 'exportView'; readonly format: 'svg' | 'html'; readonly spec: ViewSpec }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
   | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores);
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
-  saveImage: true, exportData: true,
+  saveImage: true, exportData: true, exportView: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);

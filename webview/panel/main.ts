@@ -19,6 +19,7 @@ import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
 import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
+import { wireViewExport } from './view-export';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
@@ -65,6 +66,8 @@ const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
+const updateViewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme },
+  (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
 attendedBy.checked = state.direction === 'by';
 attendedBy.addEventListener('change', () => {
@@ -194,6 +197,7 @@ function render(): void {
   const canSave = !!run?.ready && (state.view === 'heatmap' || state.view === 'grid');
   saveImageButton.toggleAttribute('disabled', !canSave);
   attendedBy.toggleAttribute('disabled', run instanceof CrossRunData); // cross-attention's tokens view has its own two rows
+  updateViewExport();
   saveImageButton.title = canSave ? 'Save this view as a PNG image, in the colours shown' : 'Open the Heatmap or the Model grid to save it as an image';
   if (!run) return;
   const f = focused();
@@ -379,7 +383,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'query': {
       // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.
       const hostId = msg.id;
-      void client.query(msg.runId, msg.query).then((a) => post({ ...a, id: hostId, runId: msg.runId }));
+      void client.query(msg.runId, msg.query, msg.weighted === true).then((a) => post({ ...a, id: hostId, runId: msg.runId }));
       break;
     }
     default:

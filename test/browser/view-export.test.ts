@@ -1,0 +1,237 @@
+/**
+ * Exporting the view as SVG and as a self-contained HTML page, end to end with the real panel and worker in
+ * Chromium: the panel's "Save SVG…" / "Save HTML…" describe the view (theme colours as resolved from the
+ * --vscode-* variables in effect), the host's writers (run here in Node, asking the page's worker as the host
+ * does) write the files, and the files are read back: every SVG cell's colour is recomputed here from the weight
+ * the worker serves, and the HTML page, opened in Chromium with every request intercepted, shows on hover the
+ * weights the worker serves, without a single network request.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { formatWeight } from '../../src/shared/attention';
+import { parseCssColor, type Rgba } from '../../src/shared/colors';
+import type { ViewSpec } from '../../src/shared/view-spec';
+import { writeHtmlExport } from '../../src/host/html-export';
+import { writeSvgExport } from '../../src/host/svg-export';
+import type { MatrixAsk } from '../../src/host/view-export';
+import { bundledModelDir, loadReference, repoRoot } from '../support/model';
+import { deliver, launch, nextFrames, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { startServer, type TestServer } from './serve';
+import { THEME_VARS } from './theme';
+
+const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
+const never = { progress: () => undefined, cancelled: () => false };
+
+/** The 'matrix' answer the page's worker gives, as the host would receive it (data as an ArrayBuffer). */
+async function askPage(page: Page, runId: number, query: unknown, weighted = false): Promise<any> {
+  const a = await page.evaluate(async ({ runId, query, weighted }) => {
+    const g = globalThis as any;
+    const id = (g.__exportQueryId = (g.__exportQueryId ?? 2_000_000) + 1);
+    g.postMessage({ type: 'query', id, runId, query, ...(weighted ? { weighted } : {}) }, '*');
+    const answer = await new Promise<any>((resolve) => {
+      const look = () => {
+        const m = g.__posted.find((x: any) => x.type === 'answer' && x.id === id);
+        if (m) resolve(m);
+        else g.requestAnimationFrame(look);
+      };
+      look();
+    });
+    if (answer.error) throw new Error(answer.error);
+    return { ...answer.answer, data: Array.from(new Uint8Array(answer.answer.data)) };
+  }, { runId, query, weighted });
+  return { ...a, data: Uint8Array.from(a.data).buffer };
+}
+
+/** Colour mix a → b at t, channels rounded: written here apart from the product's colour code. */
+const mix = (a: Rgba, b: Rgba, t: number): [number, number, number] =>
+  [Math.round(a.r + (b.r - a.r) * t), Math.round(a.g + (b.g - a.g) * t), Math.round(a.b + (b.b - a.b) * t)];
+const rgbOf = (hex: string): [number, number, number] => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)) as [number, number, number];
+const close = (a: number[], b: number[], tol = 1) => a.every((v, k) => Math.abs(v - b[k]) <= tol);
+
+/** An SVG parsed by Chromium's XML parser: parse errors, the background, and each matrix group's rects expanded into cells. */
+async function parseSvg(page: Page, svg: string): Promise<any> {
+  return page.evaluate((text) => {
+    const doc = new (globalThis as any).DOMParser().parseFromString(text, 'image/svg+xml');
+    const err = doc.querySelector('parsererror');
+    const groups = [...doc.querySelectorAll('g.matrix')].map((g: any) => {
+      const rows = +g.dataset.rows;
+      const cols = +g.dataset.cols;
+      const cells: (string | null)[] = new Array(rows * cols).fill(null);
+      for (const r of g.querySelectorAll('rect')) {
+        const [x, y, w] = ['x', 'y', 'width'].map((k) => +r.getAttribute(k));
+        for (let j = x; j < x + w; j++) cells[y * cols + j] = r.getAttribute('fill');
+      }
+      return { layer: +g.dataset.layer, head: g.dataset.head, rows, cols, pooled: g.dataset.pooled === 'true', scale: +g.dataset.scale, cells };
+    });
+    const attr = (sel: string, a: string) => doc.querySelector(sel)?.getAttribute(a) ?? null;
+    return { error: err?.textContent ?? null, root: doc.documentElement.nodeName, background: attr('rect.background', 'fill'),
+      hatch: attr('pattern#hatch path', 'stroke'), selected: attr('rect.selected', 'stroke'), groups,
+      labels: [...doc.querySelectorAll('text[data-query]')].map((t: any) => t.textContent) };
+  }, svg);
+}
+
+describe('exporting the view as SVG and HTML (real panel and worker in Chromium)', function () {
+  this.timeout(180000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-view-export-'));
+  const ref = loadReference()[1];
+  const runId = 7;
+  const [L, H, T] = ref.attentionShape;
+  const ask = (weighted = false): MatrixAsk => (q) => askPage(page, runId, q, weighted);
+  const meta = { model: 'lens-gpt', document: 'reference.txt' };
+
+  /** Clicks a toolbar button and returns the exportView message it posted. */
+  async function exportClick(id: string): Promise<{ format: string; spec: ViewSpec }> {
+    const before = (await postedOfType(page, 'exportView')).length;
+    await page.waitForFunction((id) => !(globalThis as any).document.getElementById(id).hasAttribute('disabled'), id);
+    await page.locator(`#${id}`).click();
+    await page.waitForFunction((n) => (globalThis as any).__posted.filter((m: any) => m.type === 'exportView').length > n, before);
+    return (await postedOfType(page, 'exportView')).at(-1);
+  }
+
+  /** The theme of test class `kind` from its --vscode-* variables, as RGBA: what the export must be drawn in. */
+  const themeOf = (kind: keyof typeof THEME_VARS) => {
+    const v = (n: string) => parseCssColor(THEME_VARS[kind][n])!;
+    const [bg, fg] = [v('editor-background'), v('editor-foreground')];
+    return { bg, fg, accent: v('charts-blue'), focus: v('focusBorder'), masked: mix(bg, fg, 0.07), hatch: mix(bg, fg, 0.28) };
+  };
+
+  /** Checks every cell of a parsed group against the worker's answer: the colour the display's ramp gives its weight. */
+  function checkCells(g: any, served: any, theme: ReturnType<typeof themeOf>, what: string): void {
+    assert.deepEqual([g.rows, g.cols, g.pooled, g.scale], [served.rows, served.cols, served.pooled, served.scale], `${what}: the size and scale served`);
+    const w = new Float32Array(served.data);
+    for (let i = 0; i < g.rows; i++) {
+      for (let j = 0; j < g.cols; j++) {
+        const v = w[i * g.cols + j];
+        const masked = Number.isNaN(v) || (served.causal && !served.pooled && j > i);
+        const want = masked ? theme.masked : mix(theme.bg, theme.accent, Math.sqrt(Math.min(1, Math.max(0, v) / served.scale)));
+        const got = g.cells[i * g.cols + j];
+        assert.ok(got && close(rgbOf(got), want), `${what} cell (${i}, ${j}) weight ${v}: ${got}, want rgb(${want.join(', ')})`);
+      }
+    }
+  }
+
+  before(async () => {
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/panel.html`, errors);
+    await deliver(page, {
+      type: 'show', runId, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
+      model: { name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_ctx ?? 128, extraInputs: [],
+        tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json` },
+      backend: 'wasm', notices: [], timings: {},
+    });
+    await waitForPosted(page, 'result', runId);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the heatmap as SVG in the light theme\'s colours, each cell the colour of the weight the worker serves', async () => {
+    await setTheme(page, 'vscode-light');
+    await page.locator('#tab-heatmap').click();
+    await page.waitForFunction(() => +(globalThis as any).document.getElementById('heatmap').dataset.cell > 0);
+    const msg = await exportClick('save-svg');
+    const theme = themeOf('vscode-light');
+    assert.equal(msg.format, 'svg');
+    const { spec } = msg;
+    assert.deepEqual([spec.view, spec.queries, spec.keys, spec.layers, spec.heads, spec.causal], ['heatmap', T, T, L, H, true]);
+    for (const k of ['bg', 'fg', 'accent', 'focus'] as const) {
+      assert.ok(close([spec.theme[k].r, spec.theme[k].g, spec.theme[k].b], [theme[k].r, theme[k].g, theme[k].b], 0), `${k} is the CSS variable's colour`);
+    }
+    const file = path.join(dir, 'heatmap.svg');
+    await writeSvgExport(ask(), spec, meta, file, never);
+    const svg = await parseSvg(page, fs.readFileSync(file, 'utf8'));
+    assert.equal(svg.error, null, 'well-formed XML');
+    assert.equal(svg.root, 'svg');
+    assert.deepEqual(rgbOf(svg.background), mix(theme.bg, theme.bg, 0), 'the background is --vscode-editor-background');
+    assert.ok(close(rgbOf(svg.hatch), theme.hatch), 'masked cells are hatched in the panel\'s hatch colour');
+    assert.equal(svg.groups.length, 1);
+    const served = await askPage(page, runId, { kind: 'matrix', head: spec.head });
+    assert.equal(served.pooled, false, `${T} tokens are exported cell by cell`);
+    checkCells(svg.groups[0], served, theme, `heatmap ${JSON.stringify(spec.head)}`);
+    assert.deepEqual(svg.labels, spec.labels, 'every query token is labelled as in the panel');
+  });
+
+  it('writes the model grid as SVG in the dark theme: every head and each layer\'s mean, the selected head outlined in the focus colour', async () => {
+    await setTheme(page, 'vscode-dark');
+    await page.locator('#tab-grid').click();
+    await page.waitForFunction(() => (globalThis as any).document.getElementById('grid').dataset.pending === '0');
+    const { spec } = await exportClick('save-svg');
+    const theme = themeOf('vscode-dark');
+    assert.equal(spec.view, 'grid');
+    const file = path.join(dir, 'grid.svg');
+    await writeSvgExport(ask(), spec, meta, file, never);
+    const svg = await parseSvg(page, fs.readFileSync(file, 'utf8'));
+    assert.equal(svg.error, null);
+    assert.deepEqual(rgbOf(svg.background), [theme.bg.r, theme.bg.g, theme.bg.b]);
+    assert.deepEqual(rgbOf(svg.selected), [theme.focus.r, theme.focus.g, theme.focus.b], 'the selected head is outlined in --vscode-focusBorder');
+    assert.equal(svg.groups.length, L * (H + 1));
+    for (const g of svg.groups) {
+      const head = g.head === 'mean' ? 'mean' : +g.head;
+      const served = await askPage(page, runId, { kind: 'matrix', head: { stack: 'self', layer: g.layer, head }, maxSide: g.rows });
+      checkCells(g, served, theme, `grid L${g.layer} ${g.head}`);
+    }
+  });
+
+  it('writes a self-contained HTML page whose hover shows the weights the worker serves, with no network request', async () => {
+    const { spec } = await exportClick('save-html');
+    const file = path.join(dir, 'view.html');
+    const viewer = fs.readFileSync(path.join(repoRoot, 'dist', 'export-viewer.js'), 'utf8');
+    await writeHtmlExport(ask(), spec, meta, viewer, file, never);
+    const html = fs.readFileSync(file, 'utf8');
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-/);
+    const viewPage = await browser.context.newPage();
+    const requests: string[] = [];
+    viewPage.on('request', (r) => requests.push(r.url()));
+    await viewPage.route('**/*', (r) => (r.request().url().startsWith('file:') ? r.continue() : r.abort()));
+    await viewPage.addInitScript(() => {
+      const g = globalThis as any;
+      g.__csp = [];
+      g.document.addEventListener('securitypolicyviolation', (e: any) => g.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const pageErrors: string[] = [];
+    viewPage.on('pageerror', (e) => pageErrors.push(String(e)));
+    await viewPage.goto(`file://${file}`);
+    await viewPage.waitForFunction(() => +(globalThis as any).document.getElementById('matrix').dataset.cell > 0);
+    const [layer, head] = [1, 2];
+    await viewPage.selectOption('#layer', String(layer));
+    await viewPage.selectOption('#head', String(head));
+    const full = new Float32Array((await askPage(page, runId, { kind: 'matrix', head: { stack: 'self', layer, head } })).data);
+    const cell = +(await viewPage.locator('#matrix').getAttribute('data-cell'))!;
+    for (const [i, j] of [[T - 1, 3], [5, 5], [T - 1, 0], [2, 7]]) {
+      await viewPage.locator('#matrix').hover({ position: { x: (j + 0.5) * cell, y: (i + 0.5) * cell } });
+      const tip = await viewPage.locator('#tip').evaluate((t: any) => ({ ...t.dataset, text: t.textContent, hidden: t.hidden }));
+      assert.deepEqual([tip.hidden, +tip.row, +tip.col], [false, i, j]);
+      if (j > i) {
+        assert.equal(tip.weight, 'masked');
+        continue;
+      }
+      assert.ok(Math.abs(+tip.weight - full[i * T + j]) <= 1e-5, `cell (${i}, ${j}): ${tip.weight} vs ${full[i * T + j]}`);
+      assert.ok(tip.text.includes(formatWeight(full[i * T + j])), `the tip reads ${formatWeight(full[i * T + j])}: ${tip.text}`);
+    }
+    const q = T - 2;
+    await viewPage.locator(`.token[data-index="${q}"]`).hover();
+    const shown = await viewPage.$$eval('.token', (s: any[]) => s.map((x) => x.dataset.weight));
+    for (let j = 0; j < T; j++) {
+      if (j > q) assert.equal(shown[j], 'masked');
+      else assert.ok(Math.abs(+shown[j] - full[q * T + j]) <= 1e-5, `token ${j} of row ${q}: ${shown[j]} vs ${full[q * T + j]}`);
+    }
+    assert.match((await viewPage.locator('#row-readout').textContent())!, /attends most to/);
+    await nextFrames(viewPage);
+    await shot(viewPage, 'export-html.png');
+    assert.deepEqual(requests, [`file://${file}`], 'the page asked for nothing but itself');
+    assert.deepEqual([await viewPage.evaluate(() => (globalThis as any).__csp), pageErrors], [[], []], 'no CSP violation, no error');
+    await viewPage.close();
+    // Chromium asks the test server for /favicon.ico on its own and logs the 404 without a URL.
+    assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
+  });
+});
