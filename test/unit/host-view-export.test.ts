@@ -88,7 +88,7 @@ describe('exporting the view as SVG and HTML through the host (stubbed VS Code)'
     }
     for (let k = 0; k < side * side; k++) {
       const t = Math.sqrt(Math.min(1, want[k] / scale));
-      const rgb = [theme.bg.r + (theme.accent.r - theme.bg.r) * t, theme.bg.g + (theme.accent.g - theme.bg.g) * t, theme.bg.b + (theme.accent.b - theme.bg.b) * t];
+      const rgb = (['r', 'g', 'b'] as const).map((c) => theme.bg[c] + (theme.accent[c] - theme.bg[c]) * t);
       const got = [1, 3, 5].map((o) => parseInt(cells[k].slice(o, o + 2), 16));
       assert.ok(got.every((v, c) => Math.abs(v - rgb[c]) <= 1), `block ${k}: ${cells[k]} for the block's largest weight ${want[k]}`);
     }
