@@ -159,6 +159,12 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     assert.equal(served.pooled, false, `${T} tokens are exported cell by cell`);
     checkCells(svg.groups[0], served, theme, `heatmap ${JSON.stringify(spec.head)}`);
     assert.deepEqual(svg.labels, spec.labels, 'every query token is labelled as in the panel');
+    const view = await browser.context.newPage();
+    // Shown as an image, as a document or a slide would show it.
+    await view.setContent(`<body style="margin:0"><img src="data:image/svg+xml;base64,${fs.readFileSync(file).toString('base64')}"></body>`);
+    await view.waitForFunction(() => (globalThis as any).document.images[0].complete && (globalThis as any).document.images[0].naturalWidth > 0);
+    await shot(view, 'export-svg-heatmap-light.png');
+    await view.close();
   });
 
   it('writes the model grid as SVG in the dark theme: every head and each layer\'s mean, the selected head outlined in the focus colour', async () => {
@@ -206,9 +212,10 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     await viewPage.selectOption('#layer', String(layer));
     await viewPage.selectOption('#head', String(head));
     const full = new Float32Array((await askPage(page, runId, { kind: 'matrix', head: { stack: 'self', layer, head } })).data);
-    const cell = +(await viewPage.locator('#matrix').getAttribute('data-cell'))!;
-    for (const [i, j] of [[T - 1, 3], [5, 5], [T - 1, 0], [2, 7]]) {
-      await viewPage.locator('#matrix').hover({ position: { x: (j + 0.5) * cell, y: (i + 0.5) * cell } });
+    const { cell, x0, y0 } = await viewPage.locator('#matrix').evaluate((c: any) => ({ cell: +c.dataset.cell, x0: +c.dataset.x0, y0: +c.dataset.y0 }));
+    assert.ok(x0 > 0 && y0 > 0, `${T} tokens: the page labels them on both axes`);
+    for (const [i, j] of [[2, 7], [T - 1, 3], [5, 5], [T - 1, 0]]) {
+      await viewPage.locator('#matrix').hover({ position: { x: x0 + (j + 0.5) * cell, y: y0 + (i + 0.5) * cell } });
       const tip = await viewPage.locator('#tip').evaluate((t: any) => ({ ...t.dataset, text: t.textContent, hidden: t.hidden }));
       assert.deepEqual([tip.hidden, +tip.row, +tip.col], [false, i, j]);
       if (j > i) {

@@ -57,12 +57,18 @@ const token = (labels: string[], i: number) => `“${labels[i]}” (#${i})`;
 let cell = 1;
 let cursor: [number, number] | null = null;
 
+/** Where the matrix starts on the canvas (room for token labels at full size, 96 tokens or fewer). */
+let [x0, y0] = [0, 0];
+
 function draw(): void {
   const h = current();
   const dpr = window.devicePixelRatio || 1;
-  cell = Math.max(2, Math.min(28, Math.floor(Math.min(640, window.innerWidth - 48) / h.cols)));
-  Object.assign(canvas.style, { width: `${h.cols * cell}px`, height: `${h.rows * cell}px` });
-  [canvas.width, canvas.height] = [Math.round(h.cols * cell * dpr), Math.round(h.rows * cell * dpr)];
+  const labels = !h.pooled && Math.max(h.rows, h.cols) <= 96;
+  [x0, y0] = labels ? [96, 72] : [0, 0];
+  cell = Math.max(2, Math.min(28, Math.floor(Math.min(640, window.innerWidth - 48 - x0) / h.cols)));
+  const [width, height] = [x0 + h.cols * cell, y0 + h.rows * cell];
+  Object.assign(canvas.style, { width: `${width}px`, height: `${height}px` });
+  [canvas.width, canvas.height] = [Math.round(width * dpr), Math.round(height * dpr)];
   const img = new ImageData(h.cols, h.rows);
   for (let r = 0; r < h.rows; r++) {
     for (let c = 0; c < h.cols; c++) {
@@ -73,9 +79,27 @@ function draw(): void {
   const small = Object.assign(document.createElement('canvas'), { width: h.cols, height: h.rows });
   small.getContext('2d')!.putImageData(img, 0, 0);
   const ctx = canvas.getContext('2d')!;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
-  Object.assign(canvas.dataset, { cell: String(cell), rows: String(h.rows), cols: String(h.cols), pooled: String(h.pooled) });
+  ctx.drawImage(small, x0, y0, h.cols * cell, h.rows * cell);
+  if (labels) {
+    const font = Math.max(9, Math.min(13, cell * 0.8));
+    ctx.font = `${font}px ${getComputedStyle(document.body).fontFamily}`;
+    ctx.fillStyle = rgbaToCss(withAlpha(data.theme.fg, 0.8));
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    const cut = (s: string, n: number) => ([...s].length <= n ? s : [...s].slice(0, n - 1).join('') + '…');
+    for (let r = 0; r < h.rows; r++) ctx.fillText(cut(data.labels[r], 12), x0 - 4, y0 + (r + 0.5) * cell, x0 - 6);
+    ctx.textAlign = 'left';
+    for (let c = 0; c < h.cols; c++) {
+      ctx.save();
+      ctx.translate(x0 + (c + 0.5) * cell, y0 - 4);
+      ctx.rotate(-Math.PI / 3);
+      ctx.fillText(cut(data.keyLabels[c], 10), 0, 0);
+      ctx.restore();
+    }
+  }
+  Object.assign(canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), rows: String(h.rows), cols: String(h.cols), pooled: String(h.pooled) });
   canvas.setAttribute('aria-label', `Attention of L${layerSelect.value} ${headSelect.value === 'mean' ? 'mean of heads' : `H${headSelect.value}`}: ` +
     'rows are query tokens, columns key tokens. Arrow keys move a cursor that reads the weight.');
   if (cursor) showCell(...cursor);
@@ -93,12 +117,12 @@ function showCell(r: number, c: number): void {
   tip.textContent = `${where} · ${what}`;
   Object.assign(tip.dataset, { row: String(r), col: String(c), weight: masked(h, r, c) ? 'masked' : v.toFixed(6) });
   tip.hidden = false;
-  tip.style.left = `${Math.min((c + 1) * cell + 8, canvas.offsetWidth - 40)}px`;
-  tip.style.top = `${(r + 1) * cell + 8}px`;
+  tip.style.left = `${Math.min(x0 + (c + 1) * cell + 8, canvas.offsetWidth - 40)}px`;
+  tip.style.top = `${y0 + (r + 1) * cell + 8}px`;
 }
 
 canvas.addEventListener('mousemove', (ev) => {
-  cursor = [Math.floor(ev.offsetY / cell), Math.floor(ev.offsetX / cell)];
+  cursor = [Math.floor((ev.offsetY - y0) / cell), Math.floor((ev.offsetX - x0) / cell)];
   showCell(...cursor);
 });
 canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
