@@ -160,6 +160,16 @@ export class AttentionLensController implements vscode.Disposable {
     }, arg);
   }
 
+  /** Export View as SVG/HTML (command palette): the panel describes its view and the host writes it (view-export-command.ts). */
+  requestViewExport(format: 'svg' | 'html'): void {
+    const run = this.runs.latest();
+    if (!run?.shapes || !this.panel.isOpen || run.error !== undefined) {
+      this.notifier.warn('There is no view to export. Run "Attention Lens: Show Attention" first, and keep its panel open.');
+      return;
+    }
+    this.panel.post({ type: 'exportView', format });
+  }
+
   /**
    * Besides the toast, a refusal or a failed start is shown where the user is looking: as a banner in the panel when
    * it is open (unless `banner` is false: a failed run's error is there already), and next to the selection in the

@@ -124,6 +124,8 @@ export type HostToPanel =
   /** Bring a view of the panel to the front (the walkthrough's "Open the Model grid"). */
   | { readonly type: 'showView'; readonly view: PanelView }
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
+  /** Export View as SVG/HTML from the palette: the panel answers with an 'exportView' describing its view. */
+  | { readonly type: 'exportView'; readonly format: 'svg' | 'html' }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
 
@@ -152,7 +154,7 @@ export interface AnswerMessage {
 
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
 const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = { show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
-  query: true };
+  query: true, exportView: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 

@@ -188,6 +188,16 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     }
   });
 
+  it('describes the heatmap when the palette asks for SVG while another view is on show', async () => {
+    await page.locator('#tab-tokens').click();
+    const before = (await postedOfType(page, 'exportView')).length;
+    await deliver(page, { type: 'exportView', format: 'svg' });
+    await page.waitForFunction((n) => (globalThis as any).__posted.filter((m: any) => m.type === 'exportView').length > n, before);
+    const msg = (await postedOfType(page, 'exportView')).at(-1);
+    assert.deepEqual([msg.format, msg.spec.view, msg.spec.runId], ['svg', 'heatmap', runId]);
+    assert.equal(await page.locator('#save-svg').getAttribute('disabled'), '', 'the toolbar offers SVG on canvas views only');
+  });
+
   it('writes a self-contained HTML page whose hover shows the weights the worker serves, with no network request', async () => {
     const { spec } = await exportClick('save-html');
     const file = path.join(dir, 'view.html');

@@ -119,6 +119,12 @@ describe('exporting the view as SVG and HTML through the host (stubbed VS Code)'
     assert.doesNotMatch(html.replace(/<script>.*<\/script>/s, ''), /https?:\/\//, 'no address outside the viewer script');
   });
 
+  it('Export View as SVG/HTML (palette) asks the panel to describe its view', async () => {
+    const asked = stub.nextPosted('exportView');
+    await stub.state.commands.get('attentionLens.exportViewHtml')!();
+    assert.deepEqual(await asked, { type: 'exportView', format: 'html' });
+  });
+
   it('refuses a view that does not match the run, writes nothing when the dialog is dismissed, and leaves no partial file when cancelled', async () => {
     assert.match((await exportView('svg', spec({ runId: runId + 1 }), path.join(dir, 'x.svg'))).text, /could not export the view: the panel shows another run/);
     assert.match((await exportView('svg', spec({ queries: T + 1 }), path.join(dir, 'x.svg'))).text, /token labels do not match/);

@@ -66,7 +66,7 @@ const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
-const updateViewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme },
+const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme },
   (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
 attendedBy.checked = state.direction === 'by';
@@ -197,7 +197,7 @@ function render(): void {
   const canSave = !!run?.ready && (state.view === 'heatmap' || state.view === 'grid');
   saveImageButton.toggleAttribute('disabled', !canSave);
   attendedBy.toggleAttribute('disabled', run instanceof CrossRunData); // cross-attention's tokens view has its own two rows
-  updateViewExport();
+  viewExport.update();
   saveImageButton.title = canSave ? 'Save this view as a PNG image, in the colours shown' : 'Open the Heatmap or the Model grid to save it as an image';
   if (!run) return;
   const f = focused();
@@ -379,6 +379,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'editorHover':
       setHover(msg.tokenIndex !== null && run && msg.tokenIndex >= 0 && msg.tokenIndex < run.T ? msg.tokenIndex : null);
+      break;
+    case 'exportView':
+      viewExport.send(msg.format, true);
       break;
     case 'query': {
       // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.

@@ -35,23 +35,27 @@ export function describeView(run: RunData, view: 'heatmap' | 'grid', layer: numb
   };
 }
 
-/** Wires #save-svg and #save-html; returns the function that enables them for the view on show. */
-export function wireViewExport(src: ViewSource, post: (m: PanelToHost) => void): () => void {
+/**
+ * Wires #save-svg and #save-html; returns `update`, which enables them for the view on show, and `send`, which posts the
+ * view (the palette's Export View: off the canvas views it describes the heatmap).
+ */
+export function wireViewExport(src: ViewSource, post: (m: PanelToHost) => void): { update(): void; send(format: 'svg' | 'html', any?: boolean): void } {
   const svg = document.getElementById('save-svg')!;
   const html = document.getElementById('save-html')!;
   const canvasView = (): 'heatmap' | 'grid' | undefined => (src.view() === 'heatmap' || src.view() === 'grid' ? src.view() as 'heatmap' | 'grid' : undefined);
-  const send = (format: 'svg' | 'html') => {
+  const send = (format: 'svg' | 'html', any = false) => {
     const run = src.run();
-    const view = canvasView() ?? (format === 'html' ? 'heatmap' : undefined);
+    const view = canvasView() ?? (format === 'html' || any ? 'heatmap' : undefined);
     const spec = run?.ready && view ? describeView(run, view, src.layer(), src.head(), src.theme()) : undefined;
     if (spec) post({ type: 'exportView', format, spec });
   };
   svg.addEventListener('click', () => send('svg'));
   html.addEventListener('click', () => send('html'));
-  return () => {
+  const update = () => {
     const ready = !!src.run()?.ready;
     svg.toggleAttribute('disabled', !(ready && canvasView()));
     svg.title = ready && canvasView() ? 'Save this view as SVG, in the colours shown' : 'Open the Heatmap or the Model grid to save it as SVG';
     html.toggleAttribute('disabled', !ready);
   };
+  return { update, send };
 }
