@@ -16,16 +16,23 @@ interface Data {
 interface Head { rows: number; cols: number; pooled: boolean; scale: number; values: Float32Array }
 
 const data = JSON.parse(document.getElementById('attention-data')?.textContent ?? '{}') as Data;
-const heads = new Map<string, Head>();
-for (const s of data.stored) {
-  const bytes = Uint8Array.from(atob(s.codes), (c) => c.charCodeAt(0));
-  const view = new DataView(bytes.buffer);
-  const values = new Float32Array(s.rows * s.cols);
-  for (let k = 0; k < values.length; k++) {
-    const code = view.getUint16(k * 2, true);
-    values[k] = code === data.maskedCode ? NaN : (code / data.steps) * s.max;
+const stored = new Map(data.stored.map((s) => [`${s.layer}|${s.head}`, s]));
+const decoded = new Map<string, Head>();
+/** A stored head's weights, decoded the first time it is shown (decoding all 156 heads of a 12 × 12 model at once took 0.3 s). */
+function headOf(key: string): Head {
+  let h = decoded.get(key);
+  if (!h) {
+    const s = stored.get(key)!;
+    const bytes = Uint8Array.from(atob(s.codes), (c) => c.charCodeAt(0));
+    const view = new DataView(bytes.buffer);
+    const values = new Float32Array(s.rows * s.cols);
+    for (let k = 0; k < values.length; k++) {
+      const code = view.getUint16(k * 2, true);
+      values[k] = code === data.maskedCode ? NaN : (code / data.steps) * s.max;
+    }
+    decoded.set(key, (h = { rows: s.rows, cols: s.cols, pooled: s.pooled, scale: s.scale, values }));
   }
-  heads.set(`${s.layer}|${s.head}`, { rows: s.rows, cols: s.cols, pooled: s.pooled, scale: s.scale, values });
+  return h;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -50,7 +57,7 @@ const blockOf = (i: number, n: number, out: number): number => {
   while (b < out - 1 && blockStart(b + 1, n, out) <= i) b++;
   return b;
 };
-const current = (): Head => heads.get(`${layerSelect.value}|${headSelect.value}`)!;
+const current = (): Head => headOf(`${layerSelect.value}|${headSelect.value}`);
 /** Masked: no visible weight in the block, or a key after the query of a causal head stored at full size. */
 const masked = (h: Head, r: number, c: number): boolean => Number.isNaN(h.values[r * h.cols + c]) || (data.causal && !h.pooled && c > r);
 const token = (labels: string[], i: number) => `“${labels[i]}” (#${i})`;
