@@ -14,7 +14,9 @@ import type { Page } from 'playwright-core';
 import { formatWeight } from '../../src/shared/attention';
 import { parseCssColor, type Rgba } from '../../src/shared/colors';
 import type { ViewSpec } from '../../src/shared/view-spec';
-import { writeHtmlExport } from '../../src/host/html-export';
+import { AttentionStore } from '../../src/shared/attention-query';
+import { mulberry32 } from '../../src/shared/head-labels';
+import { HTML_MAX_SIDE, writeHtmlExport } from '../../src/host/html-export';
 import { writeSvgExport } from '../../src/host/svg-export';
 import type { MatrixAsk } from '../../src/host/view-export';
 import { bundledModelDir, loadReference, repoRoot } from '../support/model';
@@ -250,5 +252,54 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     await viewPage.close();
     // Chromium asks the test server for /favicon.ico on its own and logs the 404 without a URL.
     assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
+  });
+
+  it('pools a long input\'s heads to the page\'s cap, and its hover shows each block\'s largest weight as the worker pools it', async () => {
+    // 300 tokens of causal attention (random rows summing to 1), answered by the worker's own AttentionStore.
+    const [n, layers, heads] = [300, 1, 2];
+    const rnd = mulberry32(11);
+    const stackData = new Float32Array(layers * heads * n * n);
+    for (let m = 0; m < layers * heads; m++) {
+      for (let i = 0; i < n; i++) {
+        const row = stackData.subarray((m * n + i) * n, (m * n + i) * n + i + 1);
+        for (let j = 0; j <= i; j++) row[j] = rnd() ** 4;
+        const sum = row.reduce((a, b) => a + b);
+        for (let j = 0; j <= i; j++) row[j] /= sum;
+      }
+    }
+    const store = new AttentionStore([{ kind: 'self', layers, heads, queries: n, keys: n, causal: true, data: stackData }]);
+    const storeAsk: MatrixAsk = async (q) => store.answer(q).answer as any;
+    const labels = Array.from({ length: n }, (_, i) => `w${i}`);
+    const { spec } = await exportClick('save-html');
+    const big: ViewSpec = { ...spec, runId: 1, head: { stack: 'self', layer: 0, head: 1 }, layers, heads, queries: n, keys: n, labels, keyLabels: labels };
+    const file = path.join(dir, 'long.html');
+    await writeHtmlExport(storeAsk, big, meta, fs.readFileSync(path.join(repoRoot, 'dist', 'export-viewer.js'), 'utf8'), file, never);
+    const served = store.answer({ kind: 'matrix', head: big.head, maxSide: HTML_MAX_SIDE }).answer as any;
+    assert.deepEqual([served.rows, served.pooled], [HTML_MAX_SIDE, true]);
+    const pooledValues = new Float32Array(served.data);
+    const viewPage = await browser.context.newPage();
+    await viewPage.goto(`file://${file}`);
+    await viewPage.waitForFunction(() => +(globalThis as any).document.getElementById('matrix').dataset.cell > 0);
+    await viewPage.selectOption('#head', '1');
+    const g = await viewPage.locator('#matrix').evaluate((c: any) => ({ cell: +c.dataset.cell, x0: +c.dataset.x0, y0: +c.dataset.y0, rows: +c.dataset.rows }));
+    assert.deepEqual([g.rows, g.x0], [HTML_MAX_SIDE, 0], 'pooled to the cap, no axis labels');
+    for (const [r, c] of [[100, 40], [127, 0], [64, 64], [10, 90]]) {
+      await viewPage.locator('#matrix').hover({ position: { x: (c + 0.5) * g.cell, y: (r + 0.5) * g.cell } });
+      const tip = await viewPage.locator('#tip').evaluate((t: any) => ({ ...t.dataset, text: t.textContent }));
+      const v = pooledValues[r * HTML_MAX_SIDE + c];
+      if (Number.isNaN(v)) assert.equal(tip.weight, 'masked', `block (${r}, ${c}) has no visible weight`);
+      else assert.ok(Math.abs(+tip.weight - v) <= 1e-5 && /largest weight/.test(tip.text), `block (${r}, ${c}): ${tip.weight} vs ${v}`);
+    }
+    // Token 250's row: each key shows the largest weight of the block (of rows and of keys) it falls in, as poolMax blocks them.
+    const block = (i: number) => { let b = 0; while (Math.floor(((b + 1) * n) / HTML_MAX_SIDE) <= i) b++; return b; };
+    await viewPage.locator('.token[data-index="250"]').scrollIntoViewIfNeeded();
+    await viewPage.locator('.token[data-index="250"]').hover();
+    const shown = await viewPage.$$eval('.token', (s: any[]) => s.map((x) => x.dataset.weight));
+    for (let j = 0; j < n; j++) {
+      const v = pooledValues[block(250) * HTML_MAX_SIDE + block(j)];
+      if (Number.isNaN(v)) assert.equal(shown[j], 'masked', `key ${j}`);
+      else assert.ok(Math.abs(+shown[j] - v) <= 1e-5, `key ${j}: ${shown[j]} vs ${v}`);
+    }
+    await viewPage.close();
   });
 });
