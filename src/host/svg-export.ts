@@ -80,7 +80,8 @@ async function heatmapSvg(out: PieceWriter, ask: MatrixAsk, spec: ViewSpec, meta
     ...(spec.region ? { region: spec.region } : {}) });
   const desc = `Attention heatmap: rows are query tokens, columns key tokens; rows ${w.row}–${w.row + w.rows - 1}, columns ${w.col}–${w.col + w.cols - 1} ` +
     `of ${spec.queries}×${spec.keys}. Colour: √(weight / ${formatWeight(m.scale)}) from background to accent${m.pooled ? '; each cell is the largest weight of its block' : ''}.`;
-  await out.write(svgOpen(x0 + size + 2, y0 + height + 2, theme, title, desc));
+  const legendH = Math.round(theme.fontSize * 2);
+  await out.write(svgOpen(Math.max(x0 + size + 2, 320), y0 + height + 2 + legendH, theme, title, desc));
   await out.write(text(title, 4, titleH / 2, theme, theme.fontSize, ' class="title"'));
   await out.write(matrixSvg(m, spec.head, theme, x0, y0, size, height));
   if (spec.causal) {
@@ -103,6 +104,12 @@ async function heatmapSvg(out: PieceWriter, ask: MatrixAsk, spec: ViewSpec, meta
       ` transform="translate(${num(x0 + (j + 0.5) * cell)} ${num(y0 - 4)}) rotate(-60)" data-key="${w.col + j}"`, 0.75));
     await out.write(`<g class="labels">${rows.join('')}${cols.join('')}</g>\n`);
   }
+  // The colour scale, as the panel's legend draws it: a ramp from the background to the accent, its top the head's 99th percentile.
+  const ly = y0 + height + 2 + legendH / 2;
+  await out.write(`<defs><linearGradient id="ramp"><stop offset="0" stop-color="${hexColor(theme.bg)}"/><stop offset="1" stop-color="${hexColor(theme.accent)}"/>` +
+    `</linearGradient></defs><rect class="ramp" x="4" y="${num(ly - 5)}" width="56" height="10" fill="url(#ramp)" stroke="${hexColor(frame)}"/>`);
+  await out.write(text(`0 → ${formatWeight(m.scale)}+ (√ scale; top 1% saturate)${m.pooled ? '; each cell: the largest weight of its block' : ''}`,
+    66, ly, theme, Math.max(9, theme.fontSize * 0.85), ' class="legend"', 0.8));
   ctl.progress(1, 1);
   await out.write('</svg>\n');
 }

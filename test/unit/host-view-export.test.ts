@@ -42,12 +42,26 @@ describe('exporting the view as SVG and HTML through the host (stubbed VS Code)'
     cell: 12, labels: Array.from({ length: T }, (_, i) => `t${i}`), keyLabels: Array.from({ length: T }, (_, i) => `t${i}`), theme, ...over,
   });
   const head = (l: number, h: number) => data.subarray((l * H + h) * T * T, (l * H + h + 1) * T * T);
+  /** Resolves with the next message the host shows (info, warning or error), however long the file work before it takes. */
+  function nextMessage(): Promise<{ kind: string; text: string }> {
+    const kinds = { showInformationMessage: 'info', showWarningMessage: 'warning', showErrorMessage: 'error' } as const;
+    const originals = Object.fromEntries(Object.keys(kinds).map((k) => [k, window[k]]));
+    return new Promise((resolve) => {
+      for (const [k, kind] of Object.entries(kinds)) {
+        window[k] = (text: string) => {
+          Object.assign(window, originals);
+          resolve({ kind, text });
+          return (originals[k] as (t: string) => Promise<unknown>)(text);
+        };
+      }
+    });
+  }
   /** Sends an exportView from the panel with the save dialog answering `file`; resolves with the host's next message. */
   async function exportView(format: 'svg' | 'html', s: ViewSpec, file: string | undefined): Promise<{ kind: string; text: string }> {
-    const seen = api.messages().length;
+    const said = nextMessage();
     window.showSaveDialog = async () => (file ? Uri.file(file) : undefined);
     stub.fromPanel({ type: 'exportView', format, spec: s });
-    return until(() => api.messages()[seen], 'the host\'s message');
+    return said;
   }
 
   before(async () => {
@@ -139,16 +153,23 @@ describe('exporting the view as SVG and HTML through the host (stubbed VS Code)'
     assert.ok(!fs.existsSync(path.join(dir, 'x.svg')));
     const original = window.withProgress;
     let reported = 0;
+    // Held in an object: a promise resolved with a promise would wait for that one.
+    let started!: (export_: { done: Promise<unknown> }) => void;
+    const running = new Promise<{ done: Promise<unknown> }>((r) => { started = r; });
     window.withProgress = (_o: unknown, task: (p: unknown, t: { isCancellationRequested: boolean }) => Promise<unknown>) => {
       const token = { isCancellationRequested: false };
-      return task({ report: () => { if (++reported === 3) token.isCancellationRequested = true; } }, token);
+      const export_ = task({ report: () => { if (++reported === 3) token.isCancellationRequested = true; } }, token);
+      started({ done: export_ });
+      return export_;
     };
     try {
       const file = path.join(dir, 'cancelled.svg');
       const before = api.messages().length;
       window.showSaveDialog = async () => Uri.file(file);
       stub.fromPanel({ type: 'exportView', format: 'svg', spec: spec({ view: 'grid', cell: 40 }) });
-      await until(() => reported >= 3 && !fs.existsSync(file) ? true : undefined, 'the cancelled export to end');
+      await assert.rejects((await running).done, /cancelled/, 'the export ends cancelled');
+      await new Promise((r) => setImmediate(r));
+      assert.ok(!fs.existsSync(file), 'no partial file is left');
       assert.equal(reported, 3, 'stopped after the third head');
       assert.equal(api.messages().length, before, 'a cancel says nothing');
     } finally {
