@@ -190,6 +190,24 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     }
   });
 
+  it('exports the value-weighted view (α·‖v‖) when the panel shows it: the host\'s queries ask the worker for the weighted stack', async () => {
+    await page.locator('#tab-heatmap').click();
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction(() => /scaled by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+    const { spec } = await exportClick('save-svg');
+    assert.equal(spec.valueWeighted, true);
+    const file = path.join(dir, 'weighted.svg');
+    await writeSvgExport(ask(spec.valueWeighted), spec, meta, file, never);
+    const svg = await parseSvg(page, fs.readFileSync(file, 'utf8'));
+    const weighted = await askPage(page, runId, { kind: 'matrix', head: spec.head }, true);
+    const alpha = await askPage(page, runId, { kind: 'matrix', head: spec.head });
+    const [w, a] = [new Float32Array(weighted.data), new Float32Array(alpha.data)];
+    assert.ok(w.some((x, k) => Math.abs(x - a[k]) > 1e-3), 'the panel forwards the flag: the weighted matrix differs from α');
+    checkCells(svg.groups[0], weighted, themeOf('vscode-dark'), 'value-weighted heatmap');
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction(() => !/scaled by ‖v‖/.test((globalThis as any).document.getElementById('heatmap-legend').textContent));
+  });
+
   it('describes the heatmap when the palette asks for SVG while another view is on show', async () => {
     await page.locator('#tab-tokens').click();
     const before = (await postedOfType(page, 'exportView')).length;

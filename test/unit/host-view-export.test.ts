@@ -133,6 +133,13 @@ describe('exporting the view as SVG and HTML through the host (stubbed VS Code)'
     assert.doesNotMatch(html.replace(/<script>.*<\/script>/s, ''), /https?:\/\//, 'no address outside the viewer script');
   });
 
+  it('asks for the value-weighted stack when the view shows it', async () => {
+    const queries = stub.state.posted.length;
+    assert.match((await exportView('svg', spec({ valueWeighted: true }), path.join(dir, 'weighted.svg'))).text, /Saved the heatmap/);
+    const asked = stub.state.posted.slice(queries).filter((m) => (m as { type: string }).type === 'query') as { weighted?: boolean }[];
+    assert.deepEqual(asked.map((q) => q.weighted), [true]);
+  });
+
   it('Export View as SVG/HTML (palette) asks the panel to describe its view', async () => {
     const asked = stub.nextPosted('exportView');
     await stub.state.commands.get('attentionLens.exportViewHtml')!();
