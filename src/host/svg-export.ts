@@ -7,7 +7,7 @@
 import { formatWeight } from '../shared/attention';
 import type { MatrixRegion } from '../shared/attention-query';
 import { headLabel, type HeadRef } from '../shared/protocol';
-import { escapeXml, hexColor, type ExportTheme, type ViewSpec } from '../shared/view-spec';
+import { escapeXml, hexColor, type ExportTheme, type ThumbNote, type ViewSpec } from '../shared/view-spec';
 import type { AnswerOf } from './attention-asker';
 import { cellColor, ViewExportCancelled, writePieces, type ExportControl, type MatrixAsk, type PieceWriter } from './view-export';
 
@@ -114,6 +114,30 @@ async function heatmapSvg(out: PieceWriter, ask: MatrixAsk, spec: ViewSpec, meta
   await out.write('</svg>\n');
 }
 
+/**
+ * A thumbnail's notes as the grid draws them: the metric's value in a chip at the top-right (left out when the
+ * thumbnail cannot hold it) and the label badges along the bottom. Text widths are estimated (0.6 em a character).
+ */
+function noteSvg(note: ThumbNote, x: number, y: number, thumb: number, theme: ExportTheme): string {
+  const size = Math.max(9, Math.round(theme.fontSize * 0.72));
+  const h = Math.round(theme.fontSize * 0.72 + 6);
+  const width = (s: string) => Math.ceil([...s].length * size * 0.6) + 8;
+  const chip = (s: string, cx: number, cy: number, stroke: string, cls: string) =>
+    `<g class="${cls}"><rect x="${num(cx)}" y="${num(cy)}" width="${width(s)}" height="${h}" rx="3" fill="${hexColor(theme.bg)}" fill-opacity="0.9" stroke="${stroke}"/>` +
+    text(s, cx + 4, cy + h / 2 + 0.5, theme, size) + '</g>';
+  const parts: string[] = [];
+  if (note.value !== undefined && width(note.value) + 4 <= thumb && h * 2 + 6 <= thumb) {
+    parts.push(chip(note.value, x + thumb - width(note.value) - 2, y + 2, hexColor({ ...theme.fg, a: theme.fg.a * 0.45 }), 'value'));
+  }
+  let [bx, by] = [x + 2, y + thumb - h - 2];
+  for (const b of note.badges) {
+    if (bx + width(b) > x + thumb - 2 && bx > x + 2) [bx, by] = [x + 2, by - h - 2];
+    parts.push(chip(b, bx, by, hexColor(theme.focus), 'badge'));
+    bx += width(b) + 3;
+  }
+  return parts.join('');
+}
+
 /** The model grid as SVG: a thumbnail per head and a mean column per layer, head and layer labels, the selected head outlined. */
 async function gridSvg(out: PieceWriter, ask: MatrixAsk, spec: ViewSpec, meta: ViewMeta, ctl: ExportControl): Promise<void> {
   const { theme, layers, heads } = spec;
@@ -140,6 +164,8 @@ async function gridSvg(out: PieceWriter, ask: MatrixAsk, spec: ViewSpec, meta: V
       const [x, y] = [cellX(c), labelH + r * (thumb + gap)];
       await out.write(matrixSvg(m, head, theme, x, y, thumb, thumb));
       await out.write(`<rect class="frame" x="${num(x - 0.5)}" y="${num(y - 0.5)}" width="${num(thumb + 1)}" height="${num(thumb + 1)}" fill="none" stroke="${border}"/>`);
+      const note = c < heads ? spec.notes?.[r * heads + c] : undefined;
+      if (note) await out.write(noteSvg(note, x, y, thumb, theme));
       const selected = spec.head.layer === r && spec.head.head === head.head;
       if (selected) {
         await out.write(`<rect class="selected" x="${num(x - 2)}" y="${num(y - 2)}" width="${num(thumb + 4)}" height="${num(thumb + 4)}" fill="none" ` +

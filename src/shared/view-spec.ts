@@ -43,6 +43,14 @@ export interface ViewSpec {
   readonly labels: readonly string[];
   readonly keyLabels: readonly string[];
   readonly theme: ExportTheme;
+  /** The grid's notes on each head's thumbnail (layer-major, heads only): the metric's value as drawn and the label badges. */
+  readonly notes?: readonly ThumbNote[];
+}
+
+/** What a grid thumbnail shows besides its matrix. */
+export interface ThumbNote {
+  readonly value?: string;
+  readonly badges: readonly string[];
 }
 
 const isRgba = (c: unknown): c is Rgba => {
@@ -67,6 +75,9 @@ export function viewSpecProblem(x: unknown): string | undefined {
     || typeof t.fontFamily !== 'string' || t.fontFamily.length > 300 || !(typeof t.fontSize === 'number' && t.fontSize > 0 && t.fontSize < 100)) {
     return 'the theme colours are malformed';
   }
+  const okNote = (n: Partial<ThumbNote> | null) => typeof n === 'object' && n !== null && (n.value === undefined || (typeof n.value === 'string' && n.value.length <= 20))
+    && Array.isArray(n.badges) && n.badges.length <= 8 && n.badges.every((b) => typeof b === 'string' && b.length <= 20);
+  if (s.notes !== undefined && !(Array.isArray(s.notes) && s.notes.length === s.layers! * s.heads! && s.notes.every(okNote))) return 'the grid\'s notes are malformed';
   const r = s.region;
   if (r !== undefined && !([r.row, r.col, r.rows, r.cols].every(Number.isInteger) && r.row >= 0 && r.col >= 0 && r.rows > 0 && r.cols > 0
     && r.row + r.rows <= s.queries! && r.col + r.cols <= s.keys!)) return 'the zoomed window is outside the matrix';

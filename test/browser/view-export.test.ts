@@ -71,7 +71,8 @@ async function parseSvg(page: Page, svg: string): Promise<any> {
     const attr = (sel: string, a: string) => doc.querySelector(sel)?.getAttribute(a) ?? null;
     return { error: err?.textContent ?? null, root: doc.documentElement.nodeName, background: attr('rect.background', 'fill'),
       hatch: attr('pattern#hatch path', 'stroke'), selected: attr('rect.selected', 'stroke'), groups,
-      labels: [...doc.querySelectorAll('text[data-query]')].map((t: any) => t.textContent) };
+      labels: [...doc.querySelectorAll('text[data-query]')].map((t: any) => t.textContent),
+      values: [...doc.querySelectorAll('g.value text')].map((t: any) => t.textContent), badges: [...doc.querySelectorAll('g.badge text')].map((t: any) => t.textContent) };
   }, svg);
 }
 
@@ -183,6 +184,23 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     assert.deepEqual(rgbOf(svg.background), [theme.bg.r, theme.bg.g, theme.bg.b]);
     assert.deepEqual(rgbOf(svg.selected), [theme.focus.r, theme.focus.g, theme.focus.b], 'the selected head is outlined in --vscode-focusBorder');
     assert.equal(svg.groups.length, L * (H + 1));
+    // The notes on each thumbnail are the grid's: its metric's value as the grid shows it, and its label badges.
+    const drawn = await page.$eval('#grid', (c: any) => ({ metric: c.dataset.metric, values: c.dataset.values, labels: c.dataset.labels }));
+    const raw = new Map((drawn.values as string).split('; ').map((e) => e.split(': ') as [string, string]));
+    const wantValues = Array.from({ length: L * H }, (_, k) => {
+      const v = raw.get(`L${Math.floor(k / H)} H${k % H}`);
+      return v === undefined || v === '—' ? '—' : (+v).toFixed(drawn.metric === 'distance' ? 1 : 2);
+    });
+    assert.deepEqual(spec.notes!.map((n) => n.value ?? '—'), wantValues, `the ${drawn.metric} values the grid writes`);
+    assert.ok(svg.values.length > 0 && svg.values.every((v: string) => wantValues.includes(v)), `chips in the SVG: ${svg.values.join(', ')}`);
+    const badgeCount = (drawn.labels as string).split('; ').filter(Boolean).reduce((n, e) => n + e.split(': ')[1].split(', ').length, 0);
+    assert.equal(svg.badges.length, badgeCount, 'one badge per label the grid shows');
+    console.log(`    grid SVG: ${svg.values.length} value chips, badges ${svg.badges.join(', ') || 'none'}`);
+    const view = await browser.context.newPage();
+    await view.setContent(`<body style="margin:0"><img src="data:image/svg+xml;base64,${fs.readFileSync(file).toString('base64')}"></body>`);
+    await view.waitForFunction(() => (globalThis as any).document.images[0].complete && (globalThis as any).document.images[0].naturalWidth > 0);
+    await shot(view, 'export-svg-grid-dark.png');
+    await view.close();
     for (const g of svg.groups) {
       const head = g.head === 'mean' ? 'mean' : +g.head;
       const served = await askPage(page, runId, { kind: 'matrix', head: { stack: 'self', layer: g.layer, head }, maxSide: g.rows });

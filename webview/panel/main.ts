@@ -66,8 +66,8 @@ const explainView = new ExplainView(() => explainView.hide());
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
-const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme },
-  (m) => post(m));
+const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme,
+  grid: () => ({ metrics: run?.metrics(inductionFor(run)), metric: state.gridMetric, labels: (l, h) => (run ? labelsOf(run, l, h) : []) }) }, (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
 attendedBy.checked = state.direction === 'by';
 attendedBy.addEventListener('change', () => {

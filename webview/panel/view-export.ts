@@ -4,7 +4,9 @@
  * asking the worker head by head (the panel does no export work of its own).
  */
 import type { PanelToHost } from '../../src/shared/protocol';
-import type { ViewSpec } from '../../src/shared/view-spec';
+import { LABEL_SHORT, type HeadLabel, type HeadMetricValues } from '../../src/shared/head-labels';
+import type { ThumbNote, ViewSpec } from '../../src/shared/view-spec';
+import { formatMetric, type ValueMetric } from './metric-info';
 import type { Theme } from '../common/theme';
 import type { HeadChoice, RunData } from './state';
 
@@ -15,6 +17,17 @@ export interface ViewSource {
   layer(): number;
   head(): HeadChoice;
   theme(): Theme;
+  /** What the grid writes on its thumbnails: every head's metrics (once in), the metric shown and each head's labels. */
+  grid(): { metrics?: readonly HeadMetricValues[]; metric: ValueMetric; labels(layer: number, head: number): readonly HeadLabel[] };
+}
+
+/** Each head's thumbnail notes as the grid draws them: the metric to 2 decimals (1 for distances) and the short label names. */
+export function thumbNotes(layers: number, heads: number, g: ReturnType<ViewSource['grid']>): ThumbNote[] {
+  return Array.from({ length: layers * heads }, (_, k) => {
+    const [l, h] = [Math.floor(k / heads), k % heads];
+    const m = g.metrics?.[k];
+    return { ...(m ? { value: formatMetric(m, g.metric, g.metric === 'distance' ? 1 : 2) } : {}), badges: g.labels(l, h).map((x) => LABEL_SHORT[x]) };
+  });
 }
 
 /** The view on show as a ViewSpec: the heatmap (its zoomed window and cell size) or the grid (its thumbnail size). */
@@ -47,7 +60,7 @@ export function wireViewExport(src: ViewSource, post: (m: PanelToHost) => void):
     const run = src.run();
     const view = canvasView() ?? (format === 'html' || any ? 'heatmap' : undefined);
     const spec = run?.ready && view ? describeView(run, view, src.layer(), src.head(), src.theme()) : undefined;
-    if (spec) post({ type: 'exportView', format, spec });
+    if (spec) post({ type: 'exportView', format, spec: view === 'grid' ? { ...spec, notes: thumbNotes(spec.layers, spec.heads, src.grid()) } : spec });
   };
   svg.addEventListener('click', () => send('svg'));
   html.addEventListener('click', () => send('html'));
