@@ -283,6 +283,8 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     assert.match((await viewPage.locator('#row-readout').textContent())!, /attends most to/);
     await nextFrames(viewPage);
     await shot(viewPage, 'export-html.png');
+    assert.equal(await viewPage.locator('#tip').evaluate((t: any) => t.hidden), true,
+      'the cell tip went with the pointer, and a redraw (the screenshot resizes) leaves it gone');
     assert.deepEqual(requests, [`file://${file}`], 'the page asked for nothing but itself');
     assert.deepEqual([await viewPage.evaluate(() => (globalThis as any).__csp), pageErrors], [[], []], 'no CSP violation, no error');
     await viewPage.close();

@@ -109,7 +109,8 @@ function draw(): void {
   Object.assign(canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), rows: String(h.rows), cols: String(h.cols), pooled: String(h.pooled) });
   canvas.setAttribute('aria-label', `Attention of L${layerSelect.value} ${headSelect.value === 'mean' ? 'mean of heads' : `H${headSelect.value}`}: ` +
     'rows are query tokens, columns key tokens. Arrow keys move a cursor that reads the weight.');
-  if (cursor) showCell(...cursor);
+  // A redraw (another head, a resize) updates a tip on show; a hidden one stays hidden.
+  if (cursor && !tip.hidden) showCell(...cursor);
 }
 
 /** The tip for served cell (r, c): its tokens (or token ranges when pooled) and its weight. */
@@ -132,7 +133,8 @@ canvas.addEventListener('mousemove', (ev) => {
   cursor = [Math.floor((ev.offsetY - y0) / cell), Math.floor((ev.offsetX - x0) / cell)];
   showCell(...cursor);
 });
-canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+canvas.addEventListener('mouseleave', () => { tip.hidden = true; cursor = null; });
+canvas.addEventListener('blur', () => { tip.hidden = true; });
 canvas.addEventListener('keydown', (ev) => {
   const h = current();
   const [r, c] = cursor ?? [0, 0];
