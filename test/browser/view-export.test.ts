@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { formatWeight } from '../../src/shared/attention';
-import { parseCssColor, type Rgba } from '../../src/shared/colors';
 import type { ViewSpec } from '../../src/shared/view-spec';
 import { AttentionStore } from '../../src/shared/attention-query';
 import { mulberry32 } from '../../src/shared/head-labels';
@@ -22,59 +21,10 @@ import type { MatrixAsk } from '../../src/host/view-export';
 import { bundledModelDir, loadReference, repoRoot } from '../support/model';
 import { deliver, launch, nextFrames, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
-import { THEME_VARS } from './theme';
+import { askPage, checkCells, close, mix, parseSvg, rgbOf, themeOf } from './view-export-helpers';
 
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 const never = { progress: () => undefined, cancelled: () => false };
-
-/** The 'matrix' answer the page's worker gives, as the host would receive it (data as an ArrayBuffer). */
-async function askPage(page: Page, runId: number, query: unknown, weighted = false): Promise<any> {
-  const a = await page.evaluate(async ({ runId, query, weighted }) => {
-    const g = globalThis as any;
-    const id = (g.__exportQueryId = (g.__exportQueryId ?? 2_000_000) + 1);
-    g.postMessage({ type: 'query', id, runId, query, ...(weighted ? { weighted } : {}) }, '*');
-    const answer = await new Promise<any>((resolve) => {
-      const look = () => {
-        const m = g.__posted.find((x: any) => x.type === 'answer' && x.id === id);
-        if (m) resolve(m);
-        else g.requestAnimationFrame(look);
-      };
-      look();
-    });
-    if (answer.error) throw new Error(answer.error);
-    return { ...answer.answer, data: Array.from(new Uint8Array(answer.answer.data)) };
-  }, { runId, query, weighted });
-  return { ...a, data: Uint8Array.from(a.data).buffer };
-}
-
-/** Colour mix a → b at t, channels rounded: written here apart from the product's colour code. */
-const mix = (a: Rgba, b: Rgba, t: number): [number, number, number] =>
-  [Math.round(a.r + (b.r - a.r) * t), Math.round(a.g + (b.g - a.g) * t), Math.round(a.b + (b.b - a.b) * t)];
-const rgbOf = (hex: string): [number, number, number] => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)) as [number, number, number];
-const close = (a: number[], b: number[], tol = 1) => a.every((v, k) => Math.abs(v - b[k]) <= tol);
-
-/** An SVG parsed by Chromium's XML parser: parse errors, the background, and each matrix group's rects expanded into cells. */
-async function parseSvg(page: Page, svg: string): Promise<any> {
-  return page.evaluate((text) => {
-    const doc = new (globalThis as any).DOMParser().parseFromString(text, 'image/svg+xml');
-    const err = doc.querySelector('parsererror');
-    const groups = [...doc.querySelectorAll('g.matrix')].map((g: any) => {
-      const rows = +g.dataset.rows;
-      const cols = +g.dataset.cols;
-      const cells: (string | null)[] = new Array(rows * cols).fill(null);
-      for (const r of g.querySelectorAll('rect')) {
-        const [x, y, w] = ['x', 'y', 'width'].map((k) => +r.getAttribute(k));
-        for (let j = x; j < x + w; j++) cells[y * cols + j] = r.getAttribute('fill');
-      }
-      return { layer: +g.dataset.layer, head: g.dataset.head, rows, cols, pooled: g.dataset.pooled === 'true', scale: +g.dataset.scale, cells };
-    });
-    const attr = (sel: string, a: string) => doc.querySelector(sel)?.getAttribute(a) ?? null;
-    return { error: err?.textContent ?? null, root: doc.documentElement.nodeName, background: attr('rect.background', 'fill'),
-      hatch: attr('pattern#hatch path', 'stroke'), selected: attr('rect.selected', 'stroke'), groups,
-      labels: [...doc.querySelectorAll('text[data-query]')].map((t: any) => t.textContent),
-      values: [...doc.querySelectorAll('g.value text')].map((t: any) => t.textContent), badges: [...doc.querySelectorAll('g.badge text')].map((t: any) => t.textContent) };
-  }, svg);
-}
 
 describe('exporting the view as SVG and HTML (real panel and worker in Chromium)', function () {
   this.timeout(180000);
@@ -96,28 +46,6 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     await page.locator(`#${id}`).click();
     await page.waitForFunction((n) => (globalThis as any).__posted.filter((m: any) => m.type === 'exportView').length > n, before);
     return (await postedOfType(page, 'exportView')).at(-1);
-  }
-
-  /** The theme of test class `kind` from its --vscode-* variables, as RGBA: what the export must be drawn in. */
-  const themeOf = (kind: keyof typeof THEME_VARS) => {
-    const v = (n: string) => parseCssColor(THEME_VARS[kind][n])!;
-    const [bg, fg] = [v('editor-background'), v('editor-foreground')];
-    return { bg, fg, accent: v('charts-blue'), focus: v('focusBorder'), masked: mix(bg, fg, 0.07), hatch: mix(bg, fg, 0.28) };
-  };
-
-  /** Checks every cell of a parsed group against the worker's answer: the colour the display's ramp gives its weight. */
-  function checkCells(g: any, served: any, theme: ReturnType<typeof themeOf>, what: string): void {
-    assert.deepEqual([g.rows, g.cols, g.pooled, g.scale], [served.rows, served.cols, served.pooled, served.scale], `${what}: the size and scale served`);
-    const w = new Float32Array(served.data);
-    for (let i = 0; i < g.rows; i++) {
-      for (let j = 0; j < g.cols; j++) {
-        const v = w[i * g.cols + j];
-        const masked = Number.isNaN(v) || (served.causal && !served.pooled && j > i);
-        const want = masked ? theme.masked : mix(theme.bg, theme.accent, Math.sqrt(Math.min(1, Math.max(0, v) / served.scale)));
-        const got = g.cells[i * g.cols + j];
-        assert.ok(got && close(rgbOf(got), want), `${what} cell (${i}, ${j}) weight ${v}: ${got}, want rgb(${want.join(', ')})`);
-      }
-    }
   }
 
   before(async () => {
