@@ -26,7 +26,7 @@ if (exists('src/extension.ts')) {
     format: 'cjs', target: 'node18' });
 }
 for (const [entry, out] of [['webview/panel/main.ts', 'dist/panel.js'], ['webview/compare/main.ts', 'dist/compare.js'],
-  ['webview/worker/worker.ts', 'dist/worker.js']]) {
+  ['webview/worker/worker.ts', 'dist/worker.js'], ['webview/export/viewer.ts', 'dist/export-viewer.js']]) {
   if (exists(entry)) {
     targets.push({ ...common, entryPoints: [entry], outfile: out, platform: 'browser', format: entry.includes('worker') ? 'esm' : 'iife',
       target: 'es2022', minify: !watch });

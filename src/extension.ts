@@ -23,6 +23,8 @@ export const COMMANDS = {
   addModel: 'attentionLens.addModel',
   downloadModel: 'attentionLens.downloadModel',
   exportAttention: 'attentionLens.exportAttention',
+  exportViewSvg: 'attentionLens.exportViewSvg',
+  exportViewHtml: 'attentionLens.exportViewHtml',
   openSample: 'attentionLens.openSample',
   showSampleAttention: 'attentionLens.showSampleAttention',
   openModelGrid: 'attentionLens.openModelGrid',
@@ -57,6 +59,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
   command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
+  command(COMMANDS.exportViewSvg, 'Export View as SVG', () => controller.requestViewExport('svg'));
+  command(COMMANDS.exportViewHtml, 'Export View as HTML', () => controller.requestViewExport('html'));
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
   const walkthrough = new Walkthrough(context.extensionUri.fsPath, controller, notifier);

@@ -32,12 +32,15 @@ export class AttentionAsker {
 
   constructor(private readonly send: (msg: QueryMessage) => boolean) {}
 
-  /** Asks run `runId` one query; rejects with the panel's error, or QueryCancelledError when the run goes away. */
-  ask<Q extends AttentionQuery>(runId: number, query: Q): Promise<AnswerOf<Q['kind']>> {
+  /**
+   * Asks run `runId` one query (about its value-weighted stacks when `weighted`, once the panel has them); rejects with
+   * the panel's error, or QueryCancelledError when the run goes away.
+   */
+  ask<Q extends AttentionQuery>(runId: number, query: Q, weighted = false): Promise<AnswerOf<Q['kind']>> {
     const id = this.nextId++;
     return new Promise<AnswerOf<Q['kind']>>((resolve, reject) => {
       this.pending.set(id, { runId, kind: query.kind, resolve: resolve as (a: AttentionAnswer) => void, reject });
-      if (!this.send({ type: 'query', id, runId, query })) {
+      if (!this.send({ type: 'query', id, runId, query, ...(weighted ? { weighted } : {}) })) {
         this.pending.delete(id);
         reject(new QueryCancelledError('The Attention Lens panel is not open.'));
       }

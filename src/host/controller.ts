@@ -11,6 +11,7 @@ import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
+import { exportViewCommand } from './view-export-command';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
 import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
@@ -79,6 +80,8 @@ export class AttentionLensController implements vscode.Disposable {
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onSaveImage: (m) => void guardCommand(this.notifier, 'Save Image', () => saveImage(m, this.notifier))(),
       onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
+      onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
+        notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });
@@ -155,6 +158,16 @@ export class AttentionLensController implements vscode.Disposable {
       run, head: this.focusState?.head, asker: this.asker, notifier: this.notifier, panelOpen: this.panel.isOpen,
       model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown',
     }, arg);
+  }
+
+  /** Export View as SVG/HTML (command palette): the panel describes its view and the host writes it (view-export-command.ts). */
+  requestViewExport(format: 'svg' | 'html'): void {
+    const run = this.runs.latest();
+    if (!run?.shapes || !this.panel.isOpen || run.error !== undefined) {
+      this.notifier.warn('There is no view to export. Run "Attention Lens: Show Attention" first, and keep its panel open.');
+      return;
+    }
+    this.panel.post({ type: 'exportView', format });
   }
 
   /**

@@ -25,6 +25,8 @@ export interface PanelEvents {
   onSaveImage(msg: Extract<PanelToHost, { type: 'saveImage' }>): void;
   /** "Export data…": run Export Attention. */
   onExportData(): void;
+  /** "Save SVG…" / "Save HTML…": the view on show, described by the panel. */
+  onExportView(msg: Extract<PanelToHost, { type: 'exportView' }>): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -193,6 +195,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'exportData':
           this.events.onExportData();
+          break;
+        case 'exportView':
+          this.events.onExportView(msg);
           break;
         case 'probe':
           this.events.onProbe(msg);

@@ -122,6 +122,8 @@ const PANEL_BODY = `  <header id="header">
     <vscode-dropdown id="head-select" aria-label="Head"></vscode-dropdown></span>
     <vscode-button id="pin-head" appearance="secondary" title="Pin this head to the compare view">Pin head</vscode-button>
     <vscode-button id="save-image" appearance="secondary" title="Save the Heatmap or the Model grid as a PNG image, in the colours shown">Save image…</vscode-button>
+    <vscode-button id="save-svg" appearance="secondary" title="Save the Heatmap or the Model grid as SVG, in the colours shown">Save SVG…</vscode-button>
+    <vscode-button id="save-html" appearance="secondary" title="Save a self-contained HTML page of every head at display resolution, with weights on hover">Save HTML…</vscode-button>
     <vscode-button id="export-data" appearance="secondary" title="Export the weights of this head, its layer or the whole stack (.npy or JSON)">Export data…</vscode-button>
     <vscode-checkbox id="attended-by" title="Tokens view and heatmap: follow the tokens that attend to the focused one (its column) instead of those it attends to (its row)">Attended by</vscode-checkbox>
     <vscode-checkbox id="value-weighted" title="Show α_ij·‖v_j‖, each row renormalised: attention scaled by the norm of each key's value vector (without the output projection W_O)">Scale by ‖v‖</vscode-checkbox>

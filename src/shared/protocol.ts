@@ -12,6 +12,7 @@ import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
 import type { PathSummary } from './attention-paths';
 import type { RecomputedAttention } from './fused-collect';
+import type { ViewSpec } from './view-spec';
 
 export type { AttentionStackKind } from './attention';
 
@@ -140,6 +141,8 @@ export type HostToPanel =
   /** Bring a view of the panel to the front (the walkthrough's "Open the Model grid"). */
   | { readonly type: 'showView'; readonly view: PanelView }
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
+  /** Export View as SVG/HTML from the palette: the panel answers with an 'exportView' describing its view. */
+  | { readonly type: 'exportView'; readonly format: 'svg' | 'html' }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
 
@@ -169,7 +172,7 @@ export interface AnswerMessage {
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
 const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = {
   prepare: true, show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
-  query: true };
+  query: true, exportView: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 
@@ -207,13 +210,15 @@ export type PanelToHost =
   | { readonly type: 'saveImage'; readonly view: 'heatmap' | 'grid'; readonly name: string; readonly png: ArrayBuffer }
   /** "Export data…": the host runs Export Attention for the head on show. */
   | { readonly type: 'exportData' }
+  /** "Save SVG…" / "Save HTML…": the view on show (view-spec.ts), for the host to write asking the worker head by head. */
+  | { readonly type: 'exportView'; readonly format: 'svg' | 'html'; readonly spec: ViewSpec }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
   | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores);
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
-  saveImage: true, exportData: true,
+  saveImage: true, exportData: true, exportView: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);

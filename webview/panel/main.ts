@@ -21,6 +21,7 @@ import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
 import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
+import { wireViewExport } from './view-export';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
@@ -69,6 +70,8 @@ const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
+const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme,
+  grid: () => ({ metrics: run?.metrics(inductionFor(run)), metric: state.gridMetric, labels: (l, h) => (run ? labelsOf(run, l, h) : []) }) }, (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
 attendedBy.checked = state.direction === 'by';
 attendedBy.addEventListener('change', () => {
@@ -198,6 +201,7 @@ function render(): void {
   const canSave = !!run?.ready && (state.view === 'heatmap' || state.view === 'grid');
   saveImageButton.toggleAttribute('disabled', !canSave);
   attendedBy.toggleAttribute('disabled', run instanceof CrossRunData); // cross-attention's tokens view has its own two rows
+  viewExport.update();
   saveImageButton.title = canSave ? 'Save this view as a PNG image, in the colours shown' : 'Open the Heatmap or the Model grid to save it as an image';
   if (!run) return;
   const f = focused();
@@ -397,10 +401,13 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'editorHover':
       setHover(msg.tokenIndex !== null && run && msg.tokenIndex >= 0 && msg.tokenIndex < run.T ? msg.tokenIndex : null);
       break;
+    case 'exportView':
+      viewExport.send(msg.format, true);
+      break;
     case 'query': {
       // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.
       const hostId = msg.id;
-      void client.query(msg.runId, msg.query).then((a) => post({ ...a, id: hostId, runId: msg.runId }));
+      void client.query(msg.runId, msg.query, msg.weighted === true).then((a) => post({ ...a, id: hostId, runId: msg.runId }));
       break;
     }
     default:
