@@ -5,7 +5,6 @@ import { planTap, scanOnnx, tapAttention } from '../../src/shared/onnx-tap';
 import { tappedForward } from '../../src/shared/tapped-run';
 import { loadReference, maxAbsDiff, readBundledOnnx } from '../support/model';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node');
 
 /** The test's own greedy continuation: the untapped model, argmax of the last logits, the whole sequence re-run each step. */
