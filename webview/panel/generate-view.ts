@@ -60,6 +60,8 @@ export class GenerateView {
   private nextId = 1;
   private current?: { id: number; runId: number };
   private model?: GenerateModel;
+  /** What the step display was last drawn with (hovers re-render the Tokens view; the steps need no redraw then). */
+  private drawnKey = '';
 
   constructor(private readonly client: InferenceClient) {
     client.onGeneration = (m) => this.onMessage(m);
@@ -84,6 +86,7 @@ export class GenerateView {
     this.slider.value = '0';
     this.slider.disabled = true;
     this.tokens.replaceChildren();
+    this.drawnKey = '';
     delete this.tokens.dataset.tokens;
     this.status.textContent = '';
     this.setBusy(false);
@@ -165,6 +168,9 @@ export class GenerateView {
     }
     const layer = Math.min(m.layer, s.layers - 1);
     const head = typeof m.head === 'number' && m.head >= s.heads ? 'mean' : m.head;
+    const key = `${m.run.runId}|${k}|${this.steps.length}|${layer}|${head}|${m.strings.length}|${rgbaToCss(m.theme.accent)}`;
+    if (key === this.drawnKey) return;
+    this.drawnKey = key;
     const row = stepRow({ ...s, row: s.values }, layer, head);
     const max = maxValue(row);
     const P = m.run.T;
