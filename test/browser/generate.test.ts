@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { bundledModelDir, maxAbsDiff, readBundledOnnx, repoRoot } from '../support/model';
 import { openTapped, runTapped, type TappedSession } from '../support/run-tapped';
-import { deliver, launch, openWebview, selectDropdown, tokenize, waitForPosted, type Browser } from './browser';
+import { deliver, launch, openWebview, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const ort = require('onnxruntime-node');
@@ -94,6 +94,10 @@ describe('generation stepping in the panel (Chromium, WASM)', function () {
       const next = await page.$eval('#gen-tokens .gen-token.next', (e: any) => e.className);
       assert.match(next, /generated/);
     }
+    await shot(page, 'generate-dark.png');
+    await setTheme(page, 'vscode-light');
+    await shot(page, 'generate-light.png');
+    await setTheme(page, 'vscode-dark');
   });
 
   it('stops before the next step when Stop is pressed', async () => {
