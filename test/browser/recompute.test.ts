@@ -15,14 +15,14 @@ import { startServer, type TestServer } from './serve';
 const TOLERANCE = 1e-5;
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 
-function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, recompute: 'always' | 'never') {
+function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, recompute: 'always' | 'never', backend: 'wasm' | 'webgpu' = 'wasm') {
   return {
     type: 'show', runId, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
     model: {
       name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`,
       maxTokens: config.n_positions ?? 128, extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
     },
-    backend: 'wasm', recompute, notices: [], timings: { tokenizeMs: 1 },
+    backend, recompute, notices: [], timings: { tokenizeMs: 1 },
   };
 }
 
@@ -89,5 +89,22 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
     assert.equal(await page.locator('#paths').isVisible(), false);
     assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), [], 'no CSP violation');
     assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
+  });
+
+  it('on WebGPU (SwiftShader) the check and the paged rows hold too, within WebGPU\'s 1e-4 of PyTorch', async () => {
+    const gpu = await launch({ webgpu: true });
+    try {
+      const page = await openWebview(gpu, `${server.origin}/panel.html`);
+      const ref = refs[1];
+      await deliver(page, showMessage(server, 1, ref, 'always', 'webgpu'));
+      const r = await waitForPosted(page, 'result', 1);
+      assert.equal(r.backendUsed, 'webgpu', r.fallbackReason);
+      console.log(`    WebGPU paths: ${JSON.stringify(r.paths)}`);
+      assert.ok(r.paths?.length === ref.attentionShape[0], 'the run was paged');
+      const diff = maxAbsDiff(r.attention.data, ref.attention);
+      assert.ok(diff <= 1e-4, `WebGPU paged vs PyTorch: ${diff}`);
+    } finally {
+      await gpu.close();
+    }
   });
 });
