@@ -28,6 +28,7 @@ import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
 import { tokensAsShown } from '../shared/token-display';
+import { RunProgress } from './run-progress';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -60,6 +61,8 @@ export class AttentionLensController implements vscode.Disposable {
   private readonly probes: ProbeStore;
   /** Refusals next to the selection, when the panel is not on screen. */
   private readonly refusalMarker = new RefusalMarker();
+  /** The status bar's progress for the request in flight. */
+  private readonly progress = new RunProgress();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +
@@ -253,6 +256,7 @@ export class AttentionLensController implements vscode.Disposable {
 
   /** Closes the panel and releases every listener. */
   dispose(): void {
+    this.progress.dispose();
     this.panel.dispose();
     this.refusalMarker.dispose();
     this.editorLink.dispose();
@@ -268,6 +272,7 @@ export class AttentionLensController implements vscode.Disposable {
     const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
     let openedHere = false;
     const fail = (message: string): number => {
+      this.progress.end();
       // A panel this run opened early goes again: the message then shows where the user looks (the editor).
       if (openedHere) this.panel.dispose();
       const run = this.runs.begin({ documentUri, documentOffset: start, text: '', tokens: [], notices, timings: {} });
@@ -284,6 +289,7 @@ export class AttentionLensController implements vscode.Disposable {
     rememberRequest(this.context.workspaceState, documentUri, start, end, fullText);
     const choice = this.models.current();
     this.runModelDir = choice.dir;
+    this.progress.start('Attention Lens', `loading ${this.models.nameOf(choice)} and tokenizing…`);
     // A panel opens at once, so that it says what is happening and starts its runtime while the model loads (cold start).
     // Its resource roots get a model folder only once the model has loaded and passed its checks; the bundled one is ours.
     if (!this.panel.isOpen) {
@@ -311,6 +317,7 @@ export class AttentionLensController implements vscode.Disposable {
       return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
     }
     const tokenizeMs = performance.now() - t0;
+    this.progress.say(`computing attention in the panel (${tokenized.tokens.length} tokens)…`);
     const firstLine = document.positionAt(start).line + 1;
     const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
     let truncation: string | undefined;
@@ -376,6 +383,7 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   private onResult(msg: Extract<PanelToHost, { type: 'result' }>): void {
+    if (this.runs.latest()?.runId === msg.runId) this.progress.end();
     const run = this.runs.get(msg.runId);
     if (!run || run.error !== undefined || run.shapes) return; // cancelled, failed or already answered
     const checked = checkResult(run, msg);
@@ -400,6 +408,7 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   private onRunError(msg: Extract<PanelToHost, { type: 'runError' }>): void {
+    if (this.runs.latest()?.runId === msg.runId) this.progress.end();
     const run = this.runs.get(msg.runId);
     if (!run || run.error !== undefined || run.shapes || this.runs.latest()?.runId !== run.runId) return;
     const message = `Attention Lens could not compute attention: ${sentence(String(msg.message))}`;
@@ -444,6 +453,7 @@ export class AttentionLensController implements vscode.Disposable {
   }
 
   private onPanelClosed(): void {
+    this.progress.end();
     this.asker.cancelOthers(undefined, 'The Attention Lens panel was closed.');
     this.editorLink.clear();
     this.compare.clearSource('The Attention Lens panel was closed. Run "Attention Lens: Show Attention" to compare heads again.');

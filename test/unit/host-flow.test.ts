@@ -241,6 +241,35 @@ describe('host flow against a stubbed VS Code', () => {
     answer(one, 1);
   });
 
+  it('shows progress in the status bar from the command until the run is answered, before the panel is ready', async () => {
+    const window = stub.module.window as Record<string, unknown>;
+    const original = window.withProgress;
+    const shown: { location: unknown; title: string; messages: string[]; ended: boolean }[] = [];
+    window.withProgress = (o: { location: unknown; title: string }, task: (p: { report(v: { message?: string }): void }) => Promise<unknown>) => {
+      const entry = { location: o.location, title: o.title, messages: [] as string[], ended: false };
+      shown.push(entry);
+      return task({ report: (v) => { if (v.message) entry.messages.push(v.message); } }).then((r) => { entry.ended = true; return r; });
+    };
+    try {
+      stub.fromPanel({ type: 'ready' });
+      stub.openEditor('The cat sat on the mat.', [[0, 23]]);
+      const id = (await run())!;
+      const mine = shown.filter((e) => e.title === 'Attention Lens');
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0].location, (stub.module.ProgressLocation as Record<string, unknown>).Window);
+      assert.match(mine[0].messages[0], /^loading .+ and tokenizing…$/);
+      assert.match(mine[0].messages.at(-1)!, /^computing attention in the panel \(\d+ tokens\)…$/);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(mine[0].ended, false, 'still shown while the panel computes');
+      answer(id, api.lastRun()!.tokens.length);
+      await api.waitForRun(id);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(mine[0].ended, true, 'gone once the run is answered');
+    } finally {
+      window.withProgress = original;
+    }
+  });
+
   it('shows run errors and wrong-shaped results, and ignores answers to replaced runs', async () => {
     stub.openEditor('Some text to run.', [[0, 17]]);
     const a = (await run())!;
