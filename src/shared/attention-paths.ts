@@ -14,6 +14,9 @@ import type { ScoreSources } from './score-tap';
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
 
+/** The same for an fp16 graph, whose own Softmax output is only that precise (the tap tests' fp16 tolerance). */
+export const FP16_RECOMPUTE_TOLERANCE = 1e-3;
+
 /** How one layer of the stack is served: recomputed from Q and K with its score form, or from its Softmax tap and why. */
 export type LayerPath =
   | { readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number }
@@ -26,7 +29,7 @@ export interface IdentifiedPaths {
 }
 
 /** A fetched float tensor. */
-type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array } | undefined;
+type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array; readonly type?: string } | undefined;
 
 /** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ). */
 export function identificationFetches(softmaxOutputs: readonly string[], sources: readonly ScoreSources[]): string[] {
@@ -57,10 +60,11 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     const x = layerTensors(q, kT, tokens);
     if (typeof x === 'string') return { name, path: 'softmax', reason: x };
     if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
-    const form = identifyForm(x, logits.data);
+    const fp16 = get(name)?.type === 'float16';
+    const form = identifyForm(x, logits.data, fp16 ? 1e-2 : 1e-3);
     if (typeof form === 'string') return { name, path: 'softmax', reason: form };
     const maxDifference = maxRowDifference({ ...x, form }, softmax);
-    if (!(maxDifference <= RECOMPUTE_TOLERANCE)) {
+    if (!(maxDifference <= (fp16 ? FP16_RECOMPUTE_TOLERANCE : RECOMPUTE_TOLERANCE))) {
       return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
     }
     return { name, path: 'qk', form, maxDifference };

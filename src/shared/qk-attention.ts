@@ -89,8 +89,11 @@ export function qkHead(x: LayerQK, h: number): Float32Array {
   return out;
 }
 
-/** A tapped score that stands for a masked key: −∞, or the large negative fill some exports use. */
-const isMasked = (v: number): boolean => !(v > -1e9);
+/**
+ * A tapped score that stands for a masked key: −∞, or the large negative fill exports use (float32's lowest, or
+ * float16's −65 504 in an fp16 graph). Such a key's weight is 0 either way.
+ */
+const isMasked = (v: number): boolean => !(v > -6e4);
 
 /** The usual scales on q·k for head size d, snapped to when a fitted scale is this close (relative). */
 const SNAP = 1e-4;
@@ -99,9 +102,10 @@ const SNAP = 1e-4;
  * Identifies how a layer formed its scores from the tapped Softmax input `logits` ([H, T, T], batch 1) of the same
  * run: which keys are masked (none, or exactly those after the query), and the one factor s with logits = s·q·k on
  * every unmasked cell (least squares, snapped to 1/√d or 1 when that close). Anything else added on top (ALiBi, a
- * relative position bias, a padding or sliding-window mask) is a reason string, not a form.
+ * relative position bias, a padding or sliding-window mask) is a reason string, not a form. `tolerance`: the largest
+ * relative difference of a score from s·q·k taken as rounding (1e-3; an fp16 graph rounds more).
  */
-export function identifyForm(x: LayerTensors, logits: Float32Array): ScoreForm | string {
+export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 1e-3): ScoreForm | string {
   const t = x.tokens;
   if (logits.length !== x.heads * t * t) return `the Softmax input holds ${logits.length} values, not ${x.heads}×${t}×${t}`;
   let causal = true;
@@ -135,7 +139,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array): ScoreForm |
     if (isMasked(l)) continue;
     worst = Math.max(worst, Math.abs(l - scale * dots[c]) / Math.max(1, Math.abs(l)));
   }
-  if (worst > 1e-3) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;
+  if (worst > tolerance) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;
   return { scale, causal };
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { tapAll } from '../../src/shared/full-tap';
 import { buildFeeds } from '../../src/shared/feeds';
+import { toFloat32 } from '../../src/shared/tapped-run';
 import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { retapForPaging } from '../../src/shared/paged-tap';
 import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
@@ -16,7 +17,7 @@ import { buildModel } from '../support/onnx-builder';
 
 const ort = require('onnxruntime-node');
 
-type Run = (ids: readonly number[], names: readonly string[]) => Promise<(name: string) => { dims: number[]; data: Float32Array } | undefined>;
+type Run = (ids: readonly number[], names: readonly string[]) => Promise<(name: string) => { dims: number[]; data: Float32Array; type: string } | undefined>;
 
 /** A session over the worker's tapped bytes, run with the worker's feeds, fetching `names`. */
 async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint8Array }[], asIs = false):
@@ -27,7 +28,7 @@ async function open(bytes: Uint8Array, externalData?: { path: string; data: Uint
     const feeds: Record<string, unknown> = {};
     for (const f of buildFeeds(requiredInputs(t.summary), ids)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
     const out = await session.run(feeds, [...names]);
-    return (name) => (out[name] ? { dims: out[name].dims.map(Number), data: Float32Array.from(out[name].data as ArrayLike<number>) } : undefined);
+    return (name) => (out[name] ? { dims: out[name].dims.map(Number), data: toFloat32(out[name]).slice(), type: out[name].type as string } : undefined);
   };
   return { run, t, session };
 }
@@ -37,7 +38,7 @@ const idsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 
 
 /** Identifies on `short` tokens, then checks every row of a paged run on `long` tokens against that run's Softmax. */
 async function checkModel(bytes: Uint8Array, short: number[], long: number[],
-  externalData?: { path: string; data: Uint8Array }[]): Promise<readonly LayerPath[]> {
+  externalData?: { path: string; data: Uint8Array }[], tolerance = 1e-5): Promise<readonly LayerPath[]> {
   const { run, t } = await open(bytes, externalData);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
   const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
@@ -59,8 +60,8 @@ async function checkModel(bytes: Uint8Array, short: number[], long: number[],
         const row = headRow(paged, l, h, i);
         for (let j = 0; j < T; j++) {
           const want = tap[(h * T + i) * T + j];
-          assert.ok(Math.abs(row[j] - want) <= 1e-5, `${p.name} (${p.path}) head ${h} row ${i} key ${j}: ${row[j]} vs Softmax ${want}`);
-          assert.ok(Math.abs(head[i * T + j] - want) <= 1e-5, `${p.name} head ${h} matrix (${i}, ${j})`);
+          assert.ok(Math.abs(row[j] - want) <= tolerance, `${p.name} (${p.path}) head ${h} row ${i} key ${j}: ${row[j]} vs Softmax ${want}`);
+          assert.ok(Math.abs(head[i * T + j] - want) <= tolerance, `${p.name} head ${h} matrix (${i}, ${j})`);
         }
       }
     }
@@ -92,6 +93,12 @@ describe('attention recomputed from Q and K equals the Softmax tap (onnxruntime-
     const m = readTestOnnx('tiny-gpt2', 'model_quantized.onnx');
     const paths = await checkModel(m.bytes, idsOf(6), idsOf(21));
     assert.equal(qkLayers(paths), paths.length, JSON.stringify(paths));
+  });
+
+  it('tiny-gpt2 fp16: recomputed within the fp16 Softmax\'s own precision (1e-3), as the tap tests hold fp16 graphs to', async () => {
+    const m = readTestOnnx('tiny-gpt2', 'model_fp16.onnx');
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(21), undefined, 1e-3);
+    assert.ok(paths.length > 0 && qkLayers(paths) === paths.length, JSON.stringify(paths));
   });
 
   for (const twin of ['ms-attention_unfused', 'ms-mha_unfused', 'ms-gqa_unfused']) {

@@ -29,14 +29,14 @@ function selfSoftmax(model: PreparedModel): string[] {
 
 /** Runs `names` on `ids`, handing a lookup of Float32 copies to `use`, then frees onnxruntime's tensors. */
 async function fetchRun<R>(model: PreparedModel, session: ort.InferenceSession, ids: readonly number[], names: readonly string[],
-  use: (get: (name: string) => { dims: number[]; data: Float32Array } | undefined, out: ort.InferenceSession.ReturnType) => R): Promise<R> {
+  use: (get: (name: string) => { dims: number[]; data: Float32Array; type: string } | undefined, out: ort.InferenceSession.ReturnType) => R): Promise<R> {
   const out = await session.run(makeFeeds(model, ids), [...names]);
   try {
     return use((name) => {
       const t = out[name];
       if (!t) return undefined;
       const data = tensorToFloat32(t);
-      return { dims: t.dims.map(Number), data: data === t.data ? data.slice() : data };
+      return { dims: t.dims.map(Number), data: data === t.data ? data.slice() : data, type: t.type };
     }, out);
   } finally {
     for (const t of Object.values(out)) t.dispose?.();
