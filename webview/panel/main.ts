@@ -25,6 +25,7 @@ import { wireViewExport } from './view-export';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
+import { CompareTextView } from './compare-text';
 
 registerToolkit();
 
@@ -70,6 +71,15 @@ const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
+/** The 'show' of the run on show: Compare With Another Selection runs its model on the second text. */
+let lastShow: Extract<HostToPanel, { type: 'show' }> | undefined;
+const compareText = new CompareTextView({
+  client, post, theme: () => theme, head: () => ({ layer: state.layer, head: state.head }),
+  base: () => {
+    const base = stacks ? stacks.get('encoder') : run;
+    return base && lastShow?.runId === base.runId ? { run: base, show: lastShow } : undefined;
+  },
+});
 const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme,
   grid: () => ({ metrics: run?.metrics(inductionFor(run)), metric: state.gridMetric, labels: (l, h) => (run ? labelsOf(run, l, h) : []) }) }, (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
@@ -214,6 +224,7 @@ function render(): void {
     predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
   }
   if (!run.ready) return;
+  compareText.render();
   if (state.view === 'heatmap') {
     heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme, direction: run instanceof CrossRunData ? 'to' : state.direction });
   }
@@ -291,6 +302,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   if (currentRunId !== undefined && currentRunId !== msg.runId) client.cancel(currentRunId);
   currentRunId = msg.runId;
   currentModelKey = msg.model.onnxUri;
+  lastShow = msg;
+  compareText.clear();
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
   header.setNotices(encoderOnly(msg) ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
@@ -374,6 +387,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'show':
       void show(msg);
       break;
+    case 'compareText':
+      void compareText.start(msg);
+      break;
     case 'focusHead': {
       const h = msg.head;
       if (stacks?.has(h.stack)) selectStack(h.stack);
@@ -441,6 +457,7 @@ watchTheme(() => {
   theme = readTheme();
   heatmap.invalidate();
   grid.invalidate();
+  compareText.invalidate();
   render();
 });
 
