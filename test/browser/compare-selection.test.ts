@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { bundledModelDir, loadReference, maxAbsDiff, repoRoot } from '../support/model';
-import { deliver, launch, openWebview, stacksOf, tokenize, waitForPosted, type Browser } from './browser';
+import { deliver, launch, openWebview, shot, stacksOf, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { tokenSymbolText } from '../../src/shared/token-display';
 
@@ -91,12 +91,12 @@ describe('compare with another selection in Chromium', function () {
     assert.equal(await page.locator('.compare-side[data-side="A"] .compare-token').count(), refA.attentionShape[2]);
 
     // The metrics table: A, B and B − A against scores computed here from the reference matrices.
-    await page.waitForFunction(() => !document.querySelector('tr[data-metric="previousToken"] td')?.textContent?.includes('—'));
+    await page.waitForFunction(() => !(globalThis as any).document.querySelector('tr[data-metric="previousToken"] td')?.textContent?.includes('—'));
     const [TA, TB] = [refA.attentionShape[2], refB.attentionShape[2]];
     for (const [key, score] of [['previousToken', previousToken], ['self', selfScore]] as const) {
       const cells = await page.$$eval(`tr[data-metric="${key}"] td`, (els) => els.map((e) => Number(e.textContent)));
       const [sa, sb] = [score(headOf(refA), TA), score(headOf(refB), TB)];
-      assert.ok(Math.abs(cells[0] - sa) < 6e-4 && Math.abs(cells[1] - sb) < 6e-4, `${key}: shown ${cells}, expected ${sa}, ${sb}`);
+      assert.ok(Math.abs(cells[0] - sa) < 6e-4 && Math.abs(cells[1] - sb) < 6e-4, `${key}: shown ${cells.join(', ')}, expected ${sa}, ${sb}`);
       assert.ok(Math.abs(cells[2] - (sb - sa)) < 1.1e-3, `${key}: B − A shown ${cells[2]}, expected ${sb - sa}`);
     }
 
@@ -105,9 +105,11 @@ describe('compare with another selection in Chromium', function () {
     await page.keyboard.press('End');
     const rowB = headOf(refB).slice((TB - 1) * TB, TB * TB);
     const best = Math.max(...rowB);
-    await page.waitForFunction((w) => document.querySelector('.compare-side[data-side="B"] .compare-row')?.textContent?.includes(w),
+    await page.waitForFunction((w) => (globalThis as any).document.querySelector('.compare-side[data-side="B"] .compare-row')?.textContent?.includes(w),
       best.toFixed(3));
     assert.equal(await page.getAttribute('.compare-side[data-side="B"] .compare-token.focused', 'data-index'), String(TB - 1));
+    await page.locator('#compare-text').scrollIntoViewIfNeeded();
+    await shot(page, 'compare-selection-dark.png');
     // Chromium asks for /favicon.ico on its own and logs the 404 without a URL; nothing else may fail.
     assert.deepEqual(server.notFound.filter((p) => p !== '/favicon.ico'), []);
     assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);

@@ -123,7 +123,7 @@ export class CompareTextView {
     if (msg.tokens.length === 0) return this.fail(msg, 'There are no tokens to compare: the selection is empty.');
     if (this.pending !== undefined) this.ctx.client.cancel(this.pending);
     this.pending = msg.runId;
-    this.setSide(this.sides[0], base.run);
+    this.setSide(this.sides[0], base.run, base.show.documentLabel);
     this.sides[1].run = undefined;
     this.sides[1].labels = [];
     this.sides[1].caption.textContent = `B · ${msg.documentLabel}: running…`;
