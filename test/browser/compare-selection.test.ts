@@ -123,4 +123,18 @@ describe('compare with another selection in Chromium', function () {
     assert.equal(await page.locator('#compare-text').isHidden(), true);
     await assert.rejects(stacksOf(page, -1, [{ kind: 'self', layers: L, heads: H, queries: 1, keys: 1 }]), /no longer held/);
   });
+
+  it('keeps at most two companion runs beside the base run, dropping the oldest', async () => {
+    const one = [{ kind: 'self', layers: 1, heads: 1, queries: 1, keys: 1 }];
+    const shapeOf = (ref: typeof refA) => [{ kind: 'self', layers: L, heads: H, queries: ref.attentionShape[2], keys: ref.attentionShape[2] }];
+    for (const [k, ref] of [[-2, refB], [-3, refs[2]], [-4, refs[3]]] as const) {
+      await deliver(page, { type: 'compareText', runId: k, baseRunId: 2, documentLabel: 'b.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text) });
+      assert.equal((await waitForPosted(page, 'compared', k)).error, undefined);
+    }
+    await assert.rejects(stacksOf(page, -2, one), /no longer held/);
+    const [b4] = await stacksOf(page, -4, shapeOf(refs[3]));
+    assert.ok(maxAbsDiff(b4.data, refs[3].attention) <= TOLERANCE);
+    assert.ok(maxAbsDiff((await stacksOf(page, -3, shapeOf(refs[2])))[0].data, refs[2].attention) <= TOLERANCE);
+    assert.ok(maxAbsDiff((await stacksOf(page, 2, shapeOf(refA)))[0].data, refA.attention) <= TOLERANCE, 'the base run stays held');
+  });
 });
