@@ -141,6 +141,19 @@ const PANEL_BODY = `  <header id="header">
         <div id="tokens" role="group" aria-label="Tokens: hover or use arrow keys; Enter locks, Escape unlocks"></div>
         <p id="focus-summary" class="summary" aria-live="polite"></p>
         <div id="predictions" class="predictions" aria-live="polite" hidden></div>
+        <section id="generate" class="generate" aria-label="Generation stepping" hidden>
+          <div class="gen-controls" role="group" aria-label="Generate tokens after the selection">
+            <label>Tokens <input id="gen-steps" type="number" min="1" max="64" value="8"></label>
+            <label title="0 is greedy (the most probable token each step)">Temperature <input id="gen-temperature" type="number" min="0" step="0.1" value="0"></label>
+            <label title="Sample among the k most probable tokens (0: all)">Top-k <input id="gen-topk" type="number" min="0" value="0"></label>
+            <label title="The same seed gives the same samples">Seed <input id="gen-seed" type="number" value="1"></label>
+            <vscode-button id="gen-start" title="Generate tokens after the selection (shown here, never written to the document)">Generate</vscode-button>
+            <vscode-button id="gen-stop" appearance="secondary" disabled title="Stop before the next token">Stop</vscode-button>
+          </div>
+          <label class="gen-step">Step <input id="gen-step" type="range" min="0" max="0" value="0" disabled> <span id="gen-step-label"></span></label>
+          <div id="gen-tokens" class="gen-tokens" aria-label="The prefix of the chosen step, coloured by the attention of its last token, then the generated token"></div>
+          <p id="gen-status" class="muted" aria-live="polite"></p>
+        </section>
       </div>
     </vscode-panel-view>
     <vscode-panel-view id="view-heatmap">

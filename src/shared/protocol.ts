@@ -13,6 +13,7 @@ import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-qu
 import type { PathSummary } from './attention-paths';
 import type { RecomputedAttention } from './fused-collect';
 import type { ViewSpec } from './view-spec';
+import type { SamplingOptions } from './generate';
 
 export type { AttentionStackKind } from './attention';
 
@@ -324,6 +325,14 @@ export type PanelToWorker =
   | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number }
   /** ‖v_j‖ of every layer, head and token of run `runId` (answered by 'valueNorms'). */
   | { readonly type: 'valueNorms'; readonly runId: number }
+  /**
+   * Generate up to `steps` tokens after run `runId`'s tokens (decoder models with logits; generate.ts), never past
+   * `maxTokens`: answered by one 'generateStep' per token and then one 'generateEnd' with the same id.
+   */
+  | { readonly type: 'generate'; readonly id: number; readonly runId: number; readonly steps: number; readonly sampling: SamplingOptions;
+      readonly maxTokens?: number; }
+  /** Stop generation `id` before its next step (its 'generateEnd' then says 'stopped'). */
+  | { readonly type: 'stopGenerate'; readonly id: number }
   | QueryMessage;
 
 /** Worker → panel messages. */
@@ -388,6 +397,15 @@ export type WorkerToPanel =
     }
   /** Answer to 'valueNorms': Float32 [layers, heads, T] of ‖v_j‖ (value-weighted view), or why there is none. */
   | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string }
+  /**
+   * One generated token of generation `id`: `token` was chosen from the logits of the prefix's last position, and
+   * `row` is that position's attention over the `keys` prefix tokens, Float32 [layers, heads, keys].
+   */
+  | { readonly type: 'generateStep'; readonly id: number; readonly runId: number; readonly step: number; readonly token: number;
+      readonly layers: number; readonly heads: number; readonly keys: number; readonly row: ArrayBuffer; }
+  /** Generation `id` ended: every step was made ('done'), it was stopped, the context is full, or `error` says why not. */
+  | { readonly type: 'generateEnd'; readonly id: number; readonly runId: number; readonly tokens: readonly number[];
+      readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string; }
   | AnswerMessage;
 
 /** Exhaustiveness check for `switch` statements over message unions. */

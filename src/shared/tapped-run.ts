@@ -132,3 +132,16 @@ export async function runEncoderDecoder(ort: OrtTensorCtor, encoder: TappedHandl
     decoderIds, encoder: enc, decoder: dec,
   };
 }
+
+/** A generation step's forward pass (generate.ts) over a tapped decoder model: its self-attention and last position's logits. */
+export function tappedForward(ort: OrtTensorCtor, m: TappedHandle, logitsName = 'logits'):
+  (ids: readonly number[]) => Promise<{ attention: Attention; lastLogits: Float32Array }> {
+  return async (ids) => {
+    const r = await runTappedModel(ort, m, ids);
+    const logits = r.outputs[logitsName];
+    if (!logits) throw new Error(`The model has no "${logitsName}" output to generate from.`);
+    const V = logits.dims[logits.dims.length - 1];
+    const T = ids.length;
+    return { attention: r.self, lastLogits: logits.data.slice((T - 1) * V, T * V) };
+  };
+}

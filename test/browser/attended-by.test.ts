@@ -4,16 +4,13 @@
  * queries that attend to that key most, with their weights, as the column of the whole matrix has them.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { parseCssColor } from '../../src/shared/colors';
-import { bundledModelDir, repoRoot } from '../support/model';
-import { deliver, launch, openWebview, postedOfType, selectDropdown, tokenize, waitForPosted, type Browser } from './browser';
+import { repoRoot } from '../support/model';
+import { bundledShow, deliver, launch, openWebview, postedOfType, selectDropdown, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { THEME_VARS } from './theme';
 
-const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 const TEXT = 'The cat sat on the mat. The cat sat on the mat again, and the dog sat too.';
 const [LAYER, HEAD] = [1, 2];
 
@@ -29,14 +26,7 @@ describe('heatmap "Attended by" in Chromium', function () {
     server = await startServer(repoRoot);
     browser = await launch({ webgpu: false });
     page = await openWebview(browser, `${server.origin}/panel.html`);
-    await deliver(page, {
-      type: 'show', runId: 1, documentLabel: 'cats.txt', text: TEXT, tokens: tokenize(bundledModelDir, TEXT),
-      model: {
-        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions,
-        extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
-      },
-      backend: 'wasm', notices: [], timings: {},
-    });
+    await deliver(page, bundledShow(server.origin, 1, 'cats.txt', TEXT));
     const r = await waitForPosted(page, 'result', 1);
     T = r.attention.queries;
     const off = (LAYER * r.attention.heads + HEAD) * T * T;

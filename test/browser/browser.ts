@@ -9,7 +9,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { chromium, type Browser as PlaywrightBrowser, type BrowserContext, type Page } from 'playwright-core';
 import { byteLevelRanges } from '../../src/shared/offsets';
 import type { TokenInfo } from '../../src/shared/protocol';
-import { repoRoot } from '../support/model';
+import { bundledModelDir, repoRoot } from '../support/model';
 import type { ThemeClass } from './theme';
 
 /** Flags every launch uses (the closed network makes background services noisy). */
@@ -225,4 +225,17 @@ export async function selectDropdown(page: Page, id: string, value: string): Pro
   await page.locator(`#${id}`).click();
   await page.locator(`#${id} vscode-option[value="${value}"]`).click();
   await page.waitForFunction(({ id, value }) => (globalThis as any).document.getElementById(id).value === value, { id, value });
+}
+
+/** A 'show' message running the bundled model (lens-gpt) on `text` with WASM, as the host sends it; `extra` adds or overrides fields. */
+export function bundledShow(origin: string, runId: number, documentLabel: string, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
+  return {
+    type: 'show', runId, documentLabel, text, tokens: tokenize(bundledModelDir, text),
+    model: {
+      name: 'lens-gpt (bundled)', onnxUri: `${origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions,
+      extraInputs: [], tokenizerUri: `${origin}/models/lens-gpt/tokenizer.json`,
+    },
+    backend: 'wasm', notices: [], timings: {}, ...extra,
+  };
 }

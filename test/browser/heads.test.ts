@@ -14,7 +14,7 @@ import { valueNorms } from '../../src/shared/value-weighted';
 import { layerMean, rollout as rolloutOf, selectTargets, selfAttention } from '../../src/shared/attention';
 import { LABEL_MEANINGS, stackMetrics, type HeadLabel } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
-import { decodeToken, deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { bundledShow, decodeToken, deliver, launch, openWebview, postedOfType, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
@@ -44,14 +44,7 @@ describe('understanding heads in Chromium: metrics, labels, explanations', funct
     server = await startServer(repoRoot);
     browser = await launch({ webgpu: false });
     page = await openWebview(browser, `${server.origin}/panel.html`, errors);
-    await deliver(page, {
-      type: 'show', runId: 1, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
-      model: {
-        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions, extraInputs: [],
-        tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
-      },
-      backend: 'wasm', notices: [], timings: {},
-    });
+    await deliver(page, bundledShow(server.origin, 1, 'reference.txt', ref.text));
     await waitForPosted(page, 'result', 1);
   });
 

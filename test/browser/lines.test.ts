@@ -5,15 +5,12 @@
  * key draws its column; keyboard moves the focus; no focus draws each query's top 3; All heads draws every head.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { bundledModelDir, repoRoot } from '../support/model';
-import { deliver, launch, openWebview, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { repoRoot } from '../support/model';
+import { bundledShow, deliver, launch, openWebview, selectDropdown, setTheme, shot, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import type { ThemeClass } from './theme';
 
-const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 const TEXT = 'The cat sat on the mat. The cat sat on the mat again.';
 const [LAYER, HEAD] = [1, 2];
 
@@ -32,14 +29,7 @@ describe('lines view in Chromium', function () {
     server = await startServer(repoRoot);
     browser = await launch({ webgpu: false });
     page = await openWebview(browser, `${server.origin}/panel.html`, errors);
-    await deliver(page, {
-      type: 'show', runId: 1, documentLabel: 'cats.txt', text: TEXT, tokens: tokenize(bundledModelDir, TEXT),
-      model: {
-        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions,
-        extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
-      },
-      backend: 'wasm', notices: [], timings: {},
-    });
+    await deliver(page, bundledShow(server.origin, 1, 'cats.txt', TEXT));
     const r = await waitForPosted(page, 'result', 1);
     [T, H, data] = [r.attention.queries, r.attention.heads, r.attention.data];
     await selectDropdown(page, 'layer-select', String(LAYER));

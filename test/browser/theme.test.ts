@@ -9,12 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { heatIntensity, mixColors, parseCssColor, scaleMax, type Rgba } from '../../src/shared/colors';
-import { bundledModelDir, loadReference, repoRoot } from '../support/model';
-import { deliver, launch, nextFrames, openWebview, selectDropdown, setTheme, setThemeVariables, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { loadReference, repoRoot } from '../support/model';
+import { bundledShow, deliver, launch, nextFrames, openWebview, selectDropdown, setTheme, setThemeVariables, shot, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { THEME_VARS, type ThemeClass } from './theme';
 
-const config = JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'config.json'), 'utf8'));
 type Px = [number, number, number, number];
 
 /** A theme variable of a test theme as RGBA. */
@@ -86,14 +85,7 @@ describe('panel theme changes in Chromium (dark, light, high contrast)', functio
     server = await startServer(repoRoot);
     browser = await launch({ webgpu: false });
     page = await openWebview(browser, `${server.origin}/panel.html`);
-    await deliver(page, {
-      type: 'show', runId: 1, documentLabel: 'reference.txt', text: ref.text, tokens: tokenize(bundledModelDir, ref.text),
-      model: {
-        name: 'lens-gpt (bundled)', onnxUri: `${server.origin}/models/lens-gpt/onnx/model.onnx`, maxTokens: config.n_positions,
-        extraInputs: [], tokenizerUri: `${server.origin}/models/lens-gpt/tokenizer.json`,
-      },
-      backend: 'wasm', notices: [], timings: {},
-    });
+    await deliver(page, bundledShow(server.origin, 1, 'reference.txt', ref.text));
     const r = await waitForPosted(page, 'result', 1);
     T = r.attention.queries;
     attention = { layers: r.attention.layers, heads: r.attention.heads, data: r.attention.data };

@@ -117,6 +117,15 @@ export class InferenceClient {
     });
   }
 
+  /** Called with each generation message the worker sends (generate-view.ts), and with the reason when the worker is lost. */
+  onGeneration?: (msg: Extract<WorkerToPanel, { type: 'generateStep' | 'generateEnd' }> | { type: 'lost'; message: string }) => void;
+
+  /** Sends a generation request or stop to the worker; false when no worker runs. */
+  generate(msg: Extract<PanelToWorker, { type: 'generate' | 'stopGenerate' }>): boolean {
+    this.worker?.postMessage(msg);
+    return !!this.worker;
+  }
+
   /** Called with each induction-probe result the worker sends (after a run's result). */
   onProbe?: (msg: Extract<WorkerToPanel, { type: 'probe' }>) => void;
 
@@ -171,6 +180,7 @@ export class InferenceClient {
     this.valuing.clear();
     for (const [id, resolve] of this.asking) resolve({ type: 'answer', id, runId: -1, stale: true, error: err.message });
     this.asking.clear();
+    this.onGeneration?.({ type: 'lost', message: err.message });
     this.worker?.terminate();
     this.worker = undefined;
     this.runtime?.settle(err.message);
@@ -197,6 +207,10 @@ export class InferenceClient {
     if (msg.type === 'answer') {
       this.asking.get(msg.id)?.(msg);
       this.asking.delete(msg.id);
+      return;
+    }
+    if (msg.type === 'generateStep' || msg.type === 'generateEnd') {
+      this.onGeneration?.(msg);
       return;
     }
     if (msg.type === 'valueNorms') {

@@ -21,6 +21,7 @@ import { loadVocab, PredictionsView } from './predictions-view';
 import { explainWeight } from '../../src/shared/weight-explain';
 import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
+import { GenerateView } from './generate-view';
 import { wireViewExport } from './view-export';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
@@ -69,6 +70,9 @@ const heatmap = new HeatmapView({
 const explainView = new ExplainView(() => explainView.hide());
 const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
+const generation = new GenerateView(client);
+/** The model's context on show (how long a generated sequence may grow). */
+let contextTokens = 0;
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
 /** The 'show' of the run on show: Compare With Another Selection runs its model on the second text. */
@@ -222,6 +226,8 @@ function render(): void {
     (run instanceof CrossRunData ? crossTokens : tokens).render({ run, layer: state.layer, head: state.head,
       focused: run.ready ? f : null, locked: state.locked, theme, direction: state.direction });
     predictions.render({ run, focused: run.ready ? f : null, hasLogits: logitsRunId === run.runId && !stacks, strings: vocabStrings });
+    generation.render({ run, canGenerate: logitsRunId === run.runId && !stacks && run.causal, layer: state.layer, head: state.head, theme,
+      strings: vocabStrings, maxTokens: contextTokens });
   }
   if (!run.ready) return;
   compareText.render();
@@ -302,6 +308,7 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   if (currentRunId !== undefined && currentRunId !== msg.runId) client.cancel(currentRunId);
   currentRunId = msg.runId;
   currentModelKey = msg.model.onnxUri;
+  contextTokens = msg.model.context ?? msg.model.maxTokens;
   lastShow = msg;
   compareText.clear();
   const timings: Timings = { ...msg.timings };

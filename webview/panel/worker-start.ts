@@ -5,6 +5,7 @@
  * so that the runtime compiles while the model is still being fetched.
  */
 import { ORT_FILES, ortBuildFor, type OrtBuild } from '../worker/ort-files';
+import { webgpuAvailable } from '../common/webgpu-probe';
 import type { BackendSetting, PanelToWorker } from '../../src/shared/protocol';
 
 /** What the runtime is doing: downloading its .wasm (bytes so far, of total when known), or compiling and starting it. */
@@ -18,25 +19,9 @@ export interface StartedWorker {
   readonly threads: number;
 }
 
-let adapterProbe: Promise<boolean> | undefined;
-
-/** True when this page gets a WebGPU adapter (probed once; the worker probes again before it uses one). */
-export function pageHasAdapter(): Promise<boolean> {
-  adapterProbe ??= (async () => {
-    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    if (!gpu) return false;
-    try {
-      return (await gpu.requestAdapter()) !== null;
-    } catch {
-      return false;
-    }
-  })();
-  return adapterProbe;
-}
-
 /** The onnxruntime build for a backend setting on this page. */
 export async function buildFor(setting: BackendSetting): Promise<OrtBuild> {
-  return ortBuildFor(setting, setting !== 'wasm' && await pageHasAdapter());
+  return ortBuildFor(setting, setting !== 'wasm' && await webgpuAvailable());
 }
 
 const sources = new Map<string, Promise<string>>();

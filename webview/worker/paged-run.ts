@@ -49,20 +49,23 @@ async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputId
   if (p) return p;
   const self = selfSoftmax(model);
   const fused = selfFused(model);
-  if (fused) {
-    // Fused nodes: the check run recomputes them whole (P·V checked against each node's output) and compares the rows.
-    const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
-    const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
-    p = await fetchRun(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
-  } else if (self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
-  else {
-    const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
-    const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
-    p = await fetchRun(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
-    if (typeof p !== 'string' && p.layers.some((l) => l.path === 'qk')) {
-      const vs = model.sources.filter((src) => p !== undefined && typeof p !== 'string' && p.layers.some((l) => l.name === src.softmax)).map((src) => src.v);
-      model.pagedOutputs = [...pagedFetches(p.layers, model.sources), ...vs.filter((v): v is string => !!v), ...(model.logitsName ? [model.logitsName] : [])];
-    }
+  const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
+  const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
+  try {
+    if (fused) {
+      // Fused nodes: the check run recomputes them whole (P·V checked against each node's output) and compares the rows.
+      p = await fetchRun(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
+    } else if (self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
+    else p = await fetchRun(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
+  } catch (e) {
+    // Nothing identified (no Softmax output holds attention at that length, a misshapen tap): the run takes the
+    // Softmax path, whose own checks say what is wrong.
+    p = `the check run failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  if (!fused && typeof p !== 'string' && p.layers.some((l) => l.path === 'qk')) {
+    const shown = new Set(p.layers.map((l) => l.name));
+    const vs = model.sources.filter((src) => shown.has(src.softmax)).flatMap((src) => (src.v ? [src.v] : []));
+    model.pagedOutputs = [...pagedFetches(p.layers, model.sources), ...vs, ...(model.logitsName ? [model.logitsName] : [])];
   }
   identified.set(model, p);
   return p;

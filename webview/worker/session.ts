@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-web';
 import { buildFeeds } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import type { OrtBuild } from './ort-files';
+import { webgpuAvailable } from '../common/webgpu-probe';
 import { wasmThreadCount } from '../../src/shared/wasm-threads';
 import {
   collectAttention, float16ToFloat32, requiredInputs,
@@ -109,22 +110,6 @@ export function startRuntime(): Promise<void> {
  */
 export function wasmThreads(): number {
   return Math.max(1, ort.env.wasm.numThreads ?? 1);
-}
-
-let adapterProbe: Promise<boolean> | undefined;
-
-/** True when navigator.gpu exists and requestAdapter() returns an adapter (probed once). */
-export function webgpuAvailable(): Promise<boolean> {
-  adapterProbe ??= (async () => {
-    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    if (!gpu) return false;
-    try {
-      return (await gpu.requestAdapter()) !== null;
-    } catch {
-      return false;
-    }
-  })();
-  return adapterProbe;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
+import { handleGenerate } from './generate-run';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -24,6 +25,8 @@ type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
 /** Models by key; only the most recently sent model is kept, so memory holds one model at a time. */
 const models = new Map<string, PreparedModel | Error>();
 const cancelled = new Set<number>();
+/** Generations the panel asked to stop (by id): each stops before its next step. */
+const stoppedGenerations = new Set<number>();
 /** Induction-probe results by model key (computed once per model, or taken from a run's stored `probe`). */
 const probes = new Map<string, ProbeScores>();
 /** The last single-model run that produced a result, kept so its weights can be explained. */
@@ -306,6 +309,13 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
       break;
     case 'query':
       answerQuery(msg);
+      break;
+    case 'generate':
+      queue = queue.then(() => handleGenerate(msg, { run: lastRun, post, stopped: () => stoppedGenerations.has(msg.id) || stale(msg.runId) })
+        .finally(() => stoppedGenerations.delete(msg.id)));
+      break;
+    case 'stopGenerate':
+      stoppedGenerations.add(msg.id);
       break;
     case 'valueNorms':
       queue = queue.then(async () => {
