@@ -28,6 +28,7 @@ export const COMMANDS = {
   openSample: 'attentionLens.openSample',
   showSampleAttention: 'attentionLens.showSampleAttention',
   openModelGrid: 'attentionLens.openModelGrid',
+  compareSelection: 'attentionLens.compareSelection',
 } as const;
 
 /**
@@ -61,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
   command(COMMANDS.exportViewSvg, 'Export View as SVG', () => controller.requestViewExport('svg'));
   command(COMMANDS.exportViewHtml, 'Export View as HTML', () => controller.requestViewExport('html'));
+  command(COMMANDS.compareSelection, 'Compare With Another Selection', () => controller.compareSelection());
   command(COMMANDS.addModel, 'Add Model', (dir?: unknown) => addModelCommand(notifier, dir));
   command(COMMANDS.downloadModel, 'Download Model', (id?: unknown) => downloadModelCommand(notifier, controller.models.storageDir, id));
   const walkthrough = new Walkthrough(context.extensionUri.fsPath, controller, notifier);

@@ -29,6 +29,7 @@ import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
 import { tokensAsShown } from '../shared/token-display';
 import { RunProgress } from './run-progress';
+import { compareSelectionCommand } from './compare-selection';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
 export interface ShowAttentionArgs {
@@ -85,6 +86,7 @@ export class AttentionLensController implements vscode.Disposable {
       onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
       onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
         notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
+      onCompared: (m) => { if (m.error) this.notifier.warn(`Compare With Another Selection: ${sentence(m.error)}`); },
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });
@@ -183,6 +185,19 @@ export class AttentionLensController implements vscode.Disposable {
     if (this.panel.isVisible) return;
     const editor = vscode.window.activeTextEditor;
     if (editor && (documentUri === undefined || editor.document.uri.toString() === documentUri)) this.refusalMarker.show(editor, message);
+  }
+
+  /** attentionLens.compareSelection: the selection as text B beside the run on show (compare-selection.ts); the companion run id. */
+  compareSelection(): Promise<number | undefined> {
+    const runDir = this.runModelDir;
+    return compareSelectionCommand({
+      run: this.runs.latest(), panelOpen: this.panel.isOpen, notifier: this.notifier, post: (m) => this.panel.post(m),
+      maxTokensSetting: vscode.workspace.getConfiguration(CONFIG_SECTION).get('maxTokens'),
+      loadRunModel: async () => {
+        const choice = this.models.current();
+        return runDir && path.resolve(choice.dir) === path.resolve(runDir) ? this.models.load(choice) : undefined;
+      },
+    });
   }
 
   /** Brings the panel forward on `view`; false when no panel with a run is open. */
@@ -403,6 +418,7 @@ export class AttentionLensController implements vscode.Disposable {
     this.expectations.delete(run.runId);
     if (warning) this.notifier.once('warning', warning);
     if (this.runs.latest()?.runId !== run.runId) return;
+    void vscode.commands.executeCommand('setContext', 'attentionLens.hasRun', true);
     this.editorLink.setResult(run.runId, checked.patch.shapes!);
     this.compare.setSource(run.runId, tokensAsShown(run.tokens, run.text), checked.patch.shapes!);
   }
@@ -454,6 +470,7 @@ export class AttentionLensController implements vscode.Disposable {
 
   private onPanelClosed(): void {
     this.progress.end();
+    void vscode.commands.executeCommand('setContext', 'attentionLens.hasRun', false);
     this.asker.cancelOthers(undefined, 'The Attention Lens panel was closed.');
     this.editorLink.clear();
     this.compare.clearSource('The Attention Lens panel was closed. Run "Attention Lens: Show Attention" to compare heads again.');

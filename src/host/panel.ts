@@ -27,6 +27,8 @@ export interface PanelEvents {
   onExportData(): void;
   /** "Save SVG…" / "Save HTML…": the view on show, described by the panel. */
   onExportView(msg: Extract<PanelToHost, { type: 'exportView' }>): void;
+  /** A Compare With Another Selection run finished or failed. */
+  onCompared(msg: Extract<PanelToHost, { type: 'compared' }>): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -204,6 +206,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'answer':
           this.events.onAnswer(msg);
+          break;
+        case 'compared':
+          this.events.onCompared(msg);
           break;
         default:
           assertNever(msg);

@@ -144,6 +144,18 @@ export type HostToPanel =
   | { readonly type: 'editorHover'; readonly tokenIndex: number | null }
   /** Export View as SVG/HTML from the palette: the panel answers with an 'exportView' describing its view. */
   | { readonly type: 'exportView'; readonly format: 'svg' | 'html' }
+  /**
+   * Compare With Another Selection: run the model of run `baseRunId` on `text` (its `tokens`) as run `runId` (a
+   * companion run: the worker keeps it beside the base run) and show the chosen head for both side by side.
+   */
+  | {
+      readonly type: 'compareText';
+      readonly runId: number;
+      readonly baseRunId: number;
+      readonly documentLabel: string;
+      readonly text: string;
+      readonly tokens: readonly TokenInfo[];
+    }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
 
@@ -173,7 +185,7 @@ export interface AnswerMessage {
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
 const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = {
   prepare: true, show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
-  query: true, exportView: true };
+  query: true, exportView: true, compareText: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 
@@ -214,12 +226,14 @@ export type PanelToHost =
   /** "Save SVG…" / "Save HTML…": the view on show (view-spec.ts), for the host to write asking the worker head by head. */
   | { readonly type: 'exportView'; readonly format: 'svg' | 'html'; readonly spec: ViewSpec }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
-  | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores);
+  | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores)
+  /** A 'compareText' run finished: its stacks' shapes (the worker keeps the data), or why it could not run. */
+  | { readonly type: 'compared'; readonly runId: number; readonly baseRunId: number; readonly shapes?: readonly StackShape[]; readonly error?: string };
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
-  saveImage: true, exportData: true, exportView: true,
+  saveImage: true, exportData: true, exportView: true, compared: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);
@@ -300,6 +314,11 @@ export type PanelToWorker =
       readonly probe?: ProbeScores;
       /** attentionLens.recomputeAttention (default auto): serve attention recomputed from Q and K (paged-run.ts). */
       readonly recompute?: RecomputeSetting;
+      /**
+       * A companion run (Compare With Another Selection): the worker keeps its stacks beside the base run's instead of
+       * replacing them, and neither probes nor explains it.
+       */
+      readonly companion?: boolean;
     }
   | { readonly type: 'cancel'; readonly runId: number }
   /** Explain one weight of run `runId`: row `query` of `head` in `layer` (answered by 'explanation'). */

@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly wasmThreads?: number;
   /** attentionLens.recomputeAttention (absent: auto). */
   readonly recompute?: RecomputeSetting;
+  /** A companion run (Compare With Another Selection): the worker keeps it beside the base run's stacks. */
+  readonly companion?: boolean;
 }
 
 /** Progress callback: each stage as it starts, moves on and finishes, and the backend once chosen. */
@@ -265,7 +267,7 @@ export class InferenceClient {
    */
   async run(runId: number, info: ModelInfo, inputIds: readonly number[], backend: BackendSetting,
     progress: ProgressFn, opts: RunOptions = {}): Promise<RunResult> {
-    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0, recompute } = opts;
+    const { decoderInputIds, webgpuDeadlineMs, wasmThreads = 0, recompute, companion } = opts;
     const t0 = performance.now();
     const times = { fetchMs: 0, runtimeMs: 0 };
     const onnxUri = info.onnxUri;
@@ -303,7 +305,7 @@ export class InferenceClient {
       const msg: PanelToWorker = {
         type: 'run', runId, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
-        ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}),
+        ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}), ...(companion ? { companion } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };
       // The bytes are transferred: the worker keeps them, this side does not need a copy.

@@ -26,6 +26,7 @@ import { wireViewExport } from './view-export';
 import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
+import { CompareTextView } from './compare-text';
 
 registerToolkit();
 
@@ -74,6 +75,15 @@ const generation = new GenerateView(client);
 let contextTokens = 0;
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
 const saveImageButton = document.getElementById('save-image')!;
+/** The 'show' of the run on show: Compare With Another Selection runs its model on the second text. */
+let lastShow: Extract<HostToPanel, { type: 'show' }> | undefined;
+const compareText = new CompareTextView({
+  client, post, theme: () => theme, head: () => ({ layer: state.layer, head: state.head }),
+  base: () => {
+    const base = stacks ? stacks.get('encoder') : run;
+    return base && lastShow?.runId === base.runId ? { run: base, show: lastShow } : undefined;
+  },
+});
 const viewExport = wireViewExport({ run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, theme: () => theme,
   grid: () => ({ metrics: run?.metrics(inductionFor(run)), metric: state.gridMetric, labels: (l, h) => (run ? labelsOf(run, l, h) : []) }) }, (m) => post(m));
 const attendedBy = document.getElementById('attended-by') as HTMLElement & { checked: boolean };
@@ -220,6 +230,7 @@ function render(): void {
       strings: vocabStrings, maxTokens: contextTokens });
   }
   if (!run.ready) return;
+  compareText.render();
   if (state.view === 'heatmap') {
     heatmap.draw({ run, layer: state.layer, head: state.head, focused: f, theme, direction: run instanceof CrossRunData ? 'to' : state.direction });
   }
@@ -298,6 +309,8 @@ async function show(msg: Extract<HostToPanel, { type: 'show' }>): Promise<void> 
   currentRunId = msg.runId;
   currentModelKey = msg.model.onnxUri;
   contextTokens = msg.model.context ?? msg.model.maxTokens;
+  lastShow = msg;
+  compareText.clear();
   const timings: Timings = { ...msg.timings };
   header.setSource(msg.model.name, msg.documentLabel);
   header.setNotices(encoderOnly(msg) ? [...msg.notices, 'Encoder–decoder model without decoder tokens: showing the encoder’s self-attention only.'] : msg.notices);
@@ -381,6 +394,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'show':
       void show(msg);
       break;
+    case 'compareText':
+      void compareText.start(msg);
+      break;
     case 'focusHead': {
       const h = msg.head;
       if (stacks?.has(h.stack)) selectStack(h.stack);
@@ -448,6 +464,7 @@ watchTheme(() => {
   theme = readTheme();
   heatmap.invalidate();
   grid.invalidate();
+  compareText.invalidate();
   render();
 });
 

@@ -33,16 +33,26 @@ const probes = new Map<string, ProbeScores>();
 let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
 let queue: Promise<void> = Promise.resolve();
+/** What the worker keeps of a run with a result, to answer its queries. */
+interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean }
+/** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
+const MAX_COMPANIONS = 2;
 /**
- * The stacks of the latest run with a result: this worker is their one owner and answers 'query' messages from
- * them (the panel and the host ask for rows and display-size matrices; nothing copies a stack out). `weighted`
- * is added once 'valueNorms' has found the value norms.
+ * The stacks of the latest run with a result, and of its companion runs, by run id: this worker is their one owner and
+ * answers 'query' messages from them (the panel and the host ask for rows and display-size matrices; nothing copies a
+ * stack out). `weighted` is added once 'valueNorms' has found the value norms.
  */
-let held: { runId: number; store: AttentionStore; weighted?: AttentionStore } | undefined;
+const held = new Map<number, HeldRun>();
 
-/** Keeps a run's stacks (and logits) for queries, dropping the previous run's. */
-function keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }): void {
-  held = { runId, store: new AttentionStore(stacks, logits) };
+/**
+ * Keeps a run's stacks (and logits) for queries. A base run drops every run held before; a companion run is kept beside
+ * them, dropping the oldest companion past MAX_COMPANIONS.
+ */
+function keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false): void {
+  if (!companion) held.clear();
+  held.set(runId, { store: new AttentionStore(stacks, logits), companion });
+  const companions = [...held].filter(([, h]) => h.companion);
+  for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) held.delete(id);
 }
 
 /**
@@ -54,7 +64,7 @@ async function answerMetrics(msg: Extract<PanelToWorker, { type: 'query' }>, sto
   const q = msg.query as Extract<typeof msg.query, { kind: 'metrics' }>;
   try {
     for (;;) {
-      if (held?.runId !== msg.runId) return post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
+      if (!held.has(msg.runId)) return post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
       const rows = store.metricsStep(q.stack, q.ids, 20);
       if (rows) return post({ ...base, answer: { kind: 'metrics', rows } });
       await new Promise((r) => setTimeout(r, 0));
@@ -84,11 +94,12 @@ async function queriesQuiet(giveUp: () => boolean): Promise<void> {
 function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
   lastQueryAt = performance.now();
   const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
-  if (!held || held.runId !== msg.runId) {
+  const run = held.get(msg.runId);
+  if (!run) {
     post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
     return;
   }
-  const store = msg.weighted ? held.weighted : held.store;
+  const store = msg.weighted ? run.weighted : run.store;
   if (!store) return post({ ...base, error: 'The value norms of this run have not been computed.' });
   if (msg.query.kind === 'metrics') return void answerMetrics(msg, store);
   try {
@@ -103,7 +114,11 @@ function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-const stale = (runId: number): boolean => cancelled.has(runId) || runId !== latestRunId;
+/** The latest companion run asked for since the latest base run (a base run makes every earlier companion stale). */
+let latestCompanionId: number | undefined;
+
+/** A run is stale once cancelled, or once a newer base run (or, for a companion, a newer companion) was asked for. */
+const stale = (runId: number): boolean => cancelled.has(runId) || (runId !== latestRunId && runId !== latestCompanionId);
 
 /** A model's bytes taken out of its run message. */
 interface ModelBytes {
@@ -156,7 +171,9 @@ async function handleRun(msg: RunMessage): Promise<void> {
     if (!model) throw new Error(`The worker does not hold the model "${msg.modelKey}"; reload the panel.`);
     if (model instanceof Error) throw model;
     if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
-    if (msg.decoderInputIds) return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), keep: (st) => keep(runId, st) });
+    if (msg.decoderInputIds) {
+      return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), keep: (st) => keep(runId, st, undefined, msg.companion) });
+    }
     const t0 = performance.now();
     const chosen = await chooseBackend(msg.backend);
     // WebGPU that fails (creating the session, or running) is retried on WASM, with the reason; the panel keeps the deadline.
@@ -182,12 +199,14 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const a = output.attention;
     if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
-    keep(runId, [a], logits);
+    keep(runId, [a], logits, msg.companion);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
       ...(output.paths ? { paths: output.paths } : {}),
     });
+    // A companion run is only shown beside its base run: the base run stays the one explained and probed.
+    if (msg.companion) return;
     // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
     const narrowed = !!output.paths && !model.plan.fused;
     lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
@@ -278,7 +297,8 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
       initialised(startWorkerRuntime(msg));
       break;
     case 'run':
-      latestRunId = msg.runId;
+      if (msg.companion) latestCompanionId = msg.runId;
+      else [latestRunId, latestCompanionId] = [msg.runId, undefined];
       queue = queue.then(() => handleRun(msg));
       break;
     case 'cancel':
@@ -305,7 +325,8 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
           const r = await valueNormsOf(run, await getSession(run.model, run.backend, run.paged ? 'paged' : 'full'));
           if ('error' in r) return post({ type: 'valueNorms', runId: msg.runId, error: r.error });
           // From now on queries may ask for the value-weighted stacks, kept beside the plain ones.
-          if (held?.runId === msg.runId && !held.weighted) held.weighted = new AttentionStore(held.store.stacks.map((s) => valueWeightedStack(s, r.norms)));
+          const h = held.get(msg.runId);
+          if (h && !h.weighted) h.weighted = new AttentionStore(h.store.stacks.map((s) => valueWeightedStack(s, r.norms)));
           post({ type: 'valueNorms', runId: msg.runId, norms: r.norms.buffer as ArrayBuffer }, [r.norms.buffer]);
         } catch (e) {
           post({ type: 'valueNorms', runId: msg.runId, error: messageOf(e) });
