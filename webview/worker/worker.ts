@@ -1,9 +1,10 @@
 /**
  * The inference worker (started by the panel from a blob: URL). It holds the tapped model and its
  * onnxruntime-web sessions, runs one request at a time in arrival order, drops cancelled or superseded
- * runs, and answers every run with 'result' (attention transferred, not copied) or 'error'.
+ * runs, and answers every run with 'result' (the stacks' shapes: it keeps the stacks and answers queries about them,
+ * held-runs.ts) or 'error'.
  */
-import { selfAttention, type Attention } from '../../src/shared/attention';
+import { selfAttention } from '../../src/shared/attention';
 import { AttentionStore, shapesOf } from '../../src/shared/attention-query';
 import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { assertNever, type PanelToWorker, type WorkerToPanel } from '../../src/shared/protocol';
@@ -17,6 +18,7 @@ import { messageOf, stepWithFallback } from '../../src/shared/backend-fallback';
 import { handleEncoderDecoderRun } from './encdec';
 import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
 import { handleGenerate } from './generate-run';
+import { HeldRuns } from './held-runs';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -33,86 +35,12 @@ const probes = new Map<string, ProbeScores>();
 let lastRun: (ExplainableRun & { backend: Parameters<typeof getSession>[1] }) | undefined;
 let latestRunId: number | undefined;
 let queue: Promise<void> = Promise.resolve();
-/** What the worker keeps of a run with a result, to answer its queries. */
-interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean }
-/** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
-const MAX_COMPANIONS = 2;
-/**
- * The stacks of the latest run with a result, and of its companion runs, by run id: this worker is their one owner and
- * answers 'query' messages from them (the panel and the host ask for rows and display-size matrices; nothing copies a
- * stack out). `weighted` is added once 'valueNorms' has found the value norms.
- */
-const held = new Map<number, HeldRun>();
-
-/**
- * Keeps a run's stacks (and logits) for queries. A base run drops every run held before; a companion run is kept beside
- * them, dropping the oldest companion past MAX_COMPANIONS.
- */
-function keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false): void {
-  if (!companion) held.clear();
-  held.set(runId, { store: new AttentionStore(stacks, logits), companion });
-  const companions = [...held].filter(([, h]) => h.companion);
-  for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) held.delete(id);
-}
-
-/**
- * Answers a 'metrics' query a few heads at a time (about 20 ms each), letting the questions that arrive meanwhile
- * (a hover's row) be answered between the slices.
- */
-async function answerMetrics(msg: Extract<PanelToWorker, { type: 'query' }>, store: AttentionStore): Promise<void> {
-  const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
-  const q = msg.query as Extract<typeof msg.query, { kind: 'metrics' }>;
-  try {
-    for (;;) {
-      if (!held.has(msg.runId)) return post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
-      const rows = store.metricsStep(q.stack, q.ids, 20);
-      if (rows) return post({ ...base, answer: { kind: 'metrics', rows } });
-      await new Promise((r) => setTimeout(r, 0));
-    }
-  } catch (e) {
-    post({ ...base, error: messageOf(e) });
-  }
-}
-
-/** When the last query arrived (performance.now()). */
-let lastQueryAt = 0;
-
-/** How long no query must have come before background work (the induction probe) takes the thread. */
-const QUIET_MS = 250;
-
-/** Resolves once no query has arrived for QUIET_MS, or as soon as `giveUp()` (a newer run is waiting). */
-async function queriesQuiet(giveUp: () => boolean): Promise<void> {
-  const start = performance.now();
-  for (;;) {
-    const wait = Math.max(lastQueryAt, start) + QUIET_MS - performance.now();
-    if (wait <= 0 || giveUp()) return;
-    await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
-  }
-}
-
-/** Answers a query about the held run at once (not behind runs in the queue): a row for a hover must not wait. */
-function answerQuery(msg: Extract<PanelToWorker, { type: 'query' }>): void {
-  lastQueryAt = performance.now();
-  const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
-  const run = held.get(msg.runId);
-  if (!run) {
-    post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
-    return;
-  }
-  const store = msg.weighted ? run.weighted : run.store;
-  if (!store) return post({ ...base, error: 'The value norms of this run have not been computed.' });
-  if (msg.query.kind === 'metrics') return void answerMetrics(msg, store);
-  try {
-    const { answer, transfer } = store.answer(msg.query);
-    post({ ...base, answer }, transfer);
-  } catch (e) {
-    post({ ...base, error: messageOf(e) });
-  }
-}
-
 function post(msg: WorkerToPanel, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
+
+/** The runs this worker holds and answers queries about. */
+const runs = new HeldRuns(post);
 
 /** The latest companion run asked for since the latest base run (a base run makes every earlier companion stale). */
 let latestCompanionId: number | undefined;
@@ -172,7 +100,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     if (model instanceof Error) throw model;
     if (msg.inputIds.length === 0) throw new Error('There are no tokens to run.');
     if (msg.decoderInputIds) {
-      return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), keep: (st) => keep(runId, st, undefined, msg.companion) });
+      return await handleEncoderDecoderRun(msg, model, { post, stale: () => stale(runId), keep: (st) => runs.keep(runId, st, undefined, msg.companion) });
     }
     const t0 = performance.now();
     const chosen = await chooseBackend(msg.backend);
@@ -199,7 +127,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const a = output.attention;
     if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
-    keep(runId, [a], logits, msg.companion);
+    runs.keep(runId, [a], logits, msg.companion);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
@@ -241,7 +169,7 @@ async function postProbe(msg: RunMessage, model: PreparedModel, session: Awaited
     if (!probe) return;
     // The probe runs the model again, and a running model holds this thread: the panel's first questions (the
     // rows and thumbnails it draws) are answered first, and the probe starts once they have stopped coming.
-    await queriesQuiet(() => stale(msg.runId));
+    await runs.quiet(() => stale(msg.runId));
     if (stale(msg.runId)) return;
     try {
       // A paged session declares no Softmax output of the recomputed layers: the probe is read from Q and K too.
@@ -308,7 +236,7 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
       queue = queue.then(() => handleExplain(msg));
       break;
     case 'query':
-      answerQuery(msg);
+      runs.answer(msg);
       break;
     case 'generate':
       queue = queue.then(() => handleGenerate(msg, { run: lastRun, post, stopped: () => stoppedGenerations.has(msg.id) || stale(msg.runId) })
@@ -325,7 +253,7 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
           const r = await valueNormsOf(run, await getSession(run.model, run.backend, run.paged ? 'paged' : 'full'));
           if ('error' in r) return post({ type: 'valueNorms', runId: msg.runId, error: r.error });
           // From now on queries may ask for the value-weighted stacks, kept beside the plain ones.
-          const h = held.get(msg.runId);
+          const h = runs.get(msg.runId);
           if (h && !h.weighted) h.weighted = new AttentionStore(h.store.stacks.map((s) => valueWeightedStack(s, r.norms)));
           post({ type: 'valueNorms', runId: msg.runId, norms: r.norms.buffer as ArrayBuffer }, [r.norms.buffer]);
         } catch (e) {

@@ -1,0 +1,94 @@
+/**
+ * The runs the inference worker holds, and its answers to their queries: the worker is the one owner of every stack it
+ * computed (the panel and the host ask for rows and display-size matrices; nothing copies a stack out). Queries are
+ * answered at once, not behind runs in the queue; 'metrics' a few heads at a time so hovers get in between.
+ */
+import type { Attention } from '../../src/shared/attention';
+import { AttentionStore } from '../../src/shared/attention-query';
+import { messageOf } from '../../src/shared/backend-fallback';
+import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+
+type QueryMessage = Extract<PanelToWorker, { type: 'query' }>;
+
+/** What the worker keeps of a run with a result, to answer its queries. */
+export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean }
+
+/** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
+const MAX_COMPANIONS = 2;
+
+/** How long no query must have come before background work (the induction probe) takes the thread. */
+const QUIET_MS = 250;
+
+/**
+ * The stacks of the latest run with a result, and of its companion runs, by run id. `weighted` is added once
+ * 'valueNorms' has found the value norms.
+ */
+export class HeldRuns {
+  private readonly held = new Map<number, HeldRun>();
+  /** When the last query arrived (performance.now()). */
+  private lastQueryAt = 0;
+
+  constructor(private readonly post: (msg: WorkerToPanel, transfer?: Transferable[]) => void) {}
+
+  /** The run held under `runId`, if any. */
+  get(runId: number): HeldRun | undefined {
+    return this.held.get(runId);
+  }
+
+  /**
+   * Keeps a run's stacks (and logits) for queries. A base run drops every run held before; a companion run is kept
+   * beside them, dropping the oldest companion past MAX_COMPANIONS.
+   */
+  keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false): void {
+    if (!companion) this.held.clear();
+    this.held.set(runId, { store: new AttentionStore(stacks, logits), companion });
+    const companions = [...this.held].filter(([, h]) => h.companion);
+    for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) this.held.delete(id);
+  }
+
+  /** Answers a query about a held run at once: a row for a hover must not wait. */
+  answer(msg: QueryMessage): void {
+    this.lastQueryAt = performance.now();
+    const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
+    const run = this.held.get(msg.runId);
+    if (!run) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
+    const store = msg.weighted ? run.weighted : run.store;
+    if (!store) return this.post({ ...base, error: 'The value norms of this run have not been computed.' });
+    if (msg.query.kind === 'metrics') return void this.answerMetrics(msg, store);
+    try {
+      const { answer, transfer } = store.answer(msg.query);
+      this.post({ ...base, answer }, transfer);
+    } catch (e) {
+      this.post({ ...base, error: messageOf(e) });
+    }
+  }
+
+  /** Resolves once no query has arrived for QUIET_MS, or as soon as `giveUp()` (a newer run is waiting). */
+  async quiet(giveUp: () => boolean): Promise<void> {
+    const start = performance.now();
+    for (;;) {
+      const wait = Math.max(this.lastQueryAt, start) + QUIET_MS - performance.now();
+      if (wait <= 0 || giveUp()) return;
+      await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
+    }
+  }
+
+  /**
+   * Answers a 'metrics' query a few heads at a time (about 20 ms each), letting the questions that arrive meanwhile
+   * (a hover's row) be answered between the slices.
+   */
+  private async answerMetrics(msg: QueryMessage, store: AttentionStore): Promise<void> {
+    const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
+    const q = msg.query as Extract<typeof msg.query, { kind: 'metrics' }>;
+    try {
+      for (;;) {
+        if (!this.held.has(msg.runId)) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
+        const rows = store.metricsStep(q.stack, q.ids, 20);
+        if (rows) return this.post({ ...base, answer: { kind: 'metrics', rows } });
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    } catch (e) {
+      this.post({ ...base, error: messageOf(e) });
+    }
+  }
+}
