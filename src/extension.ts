@@ -28,6 +28,7 @@ export const COMMANDS = {
   openSample: 'attentionLens.openSample',
   showSampleAttention: 'attentionLens.showSampleAttention',
   openModelGrid: 'attentionLens.openModelGrid',
+  analyseHeads: 'attentionLens.analyseHeads',
 } as const;
 
 /**
@@ -58,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.selectModel, 'Select Model', () => controller.selectModel());
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
+  command(COMMANDS.analyseHeads, 'Analyse Heads Across File', (arg?: unknown) => controller.analyseHeads(arg));
   command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
   command(COMMANDS.exportViewSvg, 'Export View as SVG', () => controller.requestViewExport('svg'));
   command(COMMANDS.exportViewHtml, 'Export View as HTML', () => controller.requestViewExport('html'));

@@ -9,6 +9,7 @@ import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
+import { analyseHeadsCommand, type HeadAnalysis } from './analyse-heads';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
 import { exportViewCommand } from './view-export-command';
@@ -149,6 +150,11 @@ export class AttentionLensController implements vscode.Disposable {
     }
     this.refusalMarker.clear();
     return this.run(picked);
+  }
+
+  /** attentionLens.analyseHeads: head metrics over every window of the file or selection (analyse-heads.ts). */
+  analyseHeads(arg?: unknown): Promise<HeadAnalysis | undefined> {
+    return analyseHeadsCommand({ runWindow: async (p) => this.runs.waitFor(await this.run(p)), asker: this.asker, notifier: this.notifier }, arg);
   }
 
   /** attentionLens.exportAttention: the head on show, its layer or the whole stack to .npy or JSON (export-command.ts). */

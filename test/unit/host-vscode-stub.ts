@@ -290,6 +290,7 @@ export function installVscodeStub(): VscodeStub {
     ConfigurationTarget: { Global: 1, Workspace: 2 },
     TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
+    QuickPickItemKind: { Separator: -1, Default: 0 },
     window,
     workspace: {
       get textDocuments() { return docs; },

@@ -1,0 +1,152 @@
+/**
+ * Analyse Heads Across File: cuts a document (or its selection) into windows of the run's token limit, runs
+ * each window in the panel as an ordinary run, asks the panel's worker for every head's metrics on it, and
+ * aggregates them (shared/head-aggregate.ts) into mean ± sd per head, with the windows that most express each
+ * head one pick away. Streams window by window under a cancellable progress notification.
+ */
+import * as vscode from 'vscode';
+import { formatMeanSpread, AGGREGATE_METRICS, HeadAggregator, type AggregateMetric, type HeadAggregateRow } from '../shared/head-aggregate';
+import type { HeadMetricValues } from '../shared/head-labels';
+import type { AttentionAsker } from './attention-asker';
+import { documentLabel } from './input';
+import { findDocument } from './last-request';
+import type { Notifier } from './notify';
+import type { RunSnapshot } from './runs';
+import { pickRange, type PickedText } from './selection';
+
+/** What the analysis needs from the controller: a window run to completion, and the asker of its worker. */
+export interface AnalysisDeps {
+  /** Starts a Show Attention run on `p` and resolves with the finished run (result or error). */
+  runWindow(p: PickedText): Promise<RunSnapshot>;
+  readonly asker: AttentionAsker;
+  readonly notifier: Notifier;
+}
+
+/** One analysed window: its run, its place in the document (UTF-16 offsets) and its token ids. */
+export interface AnalysedWindow {
+  readonly runId: number;
+  readonly start: number;
+  readonly end: number;
+  readonly ids: readonly number[];
+  /** Every head's metrics on this window, as the worker computed them. */
+  readonly metrics: readonly HeadMetricValues[];
+}
+
+/** The result of an analysis: the document, its windows and the per-head aggregate over them. */
+export interface HeadAnalysis {
+  readonly documentUri: string;
+  readonly windows: readonly AnalysedWindow[];
+  readonly rows: readonly HeadAggregateRow[];
+  /** True when the user cancelled before the end of the text. */
+  readonly cancelled: boolean;
+}
+
+/** Optional argument of attentionLens.analyseHeads for scripted runs: a document and, optionally, a UTF-16 range. */
+export interface AnalyseHeadsArgs {
+  readonly uri: string;
+  readonly start?: number;
+  readonly end?: number;
+}
+
+const METRIC_NAMES: Readonly<Record<AggregateMetric, string>> = {
+  entropy: 'entropy', previousToken: 'previous token', sink: 'first token (sink)', self: 'self', distance: 'distance', duplicate: 'duplicate',
+};
+
+/**
+ * Analyses document range [start, end) window by window: each window is the longest prefix of the rest that one
+ * run takes (the maxTokens setting, capped by the model's context). Stops between windows once `token` is cancelled.
+ */
+export async function analyseRange(deps: AnalysisDeps, document: vscode.TextDocument, start: number, end: number,
+  token: { readonly isCancellationRequested: boolean }, onWindow: (done: number, total: number, windows: number) => void): Promise<HeadAnalysis> {
+  const agg = new HeadAggregator(3);
+  const windows: AnalysedWindow[] = [];
+  let at = start;
+  while (at < end && !token.isCancellationRequested) {
+    const picked = pickRange(document, at, end);
+    if (!picked.ok) break; // only whitespace (or nothing) is left
+    const run = await deps.runWindow(picked);
+    if (run.error !== undefined) throw new Error(run.error);
+    const shape = run.shapes?.[0];
+    if (!shape || run.text.length === 0) throw new Error(`Run ${run.runId} returned no attention.`);
+    const ids = run.tokens.map((t) => t.id);
+    const answer = await deps.asker.ask(run.runId, { kind: 'metrics', stack: shape.kind, ids });
+    if (answer.rows.length === 0) throw new Error('This model has no self-attention whose heads can be measured.');
+    agg.add(windows.length, answer.rows);
+    windows.push({ runId: run.runId, start: run.documentOffset, end: run.documentOffset + run.text.length, ids, metrics: answer.rows });
+    at = run.documentOffset + run.text.length;
+    onWindow(at - start, end - start, windows.length);
+  }
+  return { documentUri: document.uri.toString(), windows, rows: agg.rows(), cancelled: at < end && token.isCancellationRequested };
+}
+
+/** The text to analyse: `arg`'s document and range, else the active editor's selection, else its whole document. */
+async function pickTarget(arg: unknown): Promise<{ document: vscode.TextDocument; start: number; end: number } | string> {
+  const a = arg as Partial<AnalyseHeadsArgs> | undefined;
+  if (typeof a === 'object' && a !== null && typeof a.uri === 'string') {
+    const document = await findDocument(a.uri);
+    if (!document) return `The document ${a.uri} is not open and cannot be opened.`;
+    return { document, start: a.start ?? 0, end: a.end ?? document.getText().length };
+  }
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) return 'There is no active text editor: open a file (or select part of one), then run "Attention Lens: Analyse Heads Across File…".';
+  const sel = editor.selection;
+  if (sel && !sel.isEmpty) return { document: editor.document, start: editor.document.offsetAt(sel.start), end: editor.document.offsetAt(sel.end) };
+  return { document: editor.document, start: 0, end: editor.document.getText().length };
+}
+
+/** attentionLens.analyseHeads: analyses the file (or selection), then lists the heads; returns the analysis. */
+export async function analyseHeadsCommand(deps: AnalysisDeps, arg?: unknown): Promise<HeadAnalysis | undefined> {
+  const target = await pickTarget(arg);
+  if (typeof target === 'string') {
+    deps.notifier.warn(target);
+    return undefined;
+  }
+  const { document, start, end } = target;
+  const name = documentLabel(document.uri.path);
+  const analysis = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
+    title: `Attention Lens: analysing heads across ${name}` }, (progress, token) => {
+    let reported = 0;
+    return analyseRange(deps, document, start, end, token, (done, total, windows) => {
+      const pct = total > 0 ? (100 * done) / total : 100;
+      progress.report({ increment: pct - reported, message: `${windows} window${windows === 1 ? '' : 's'}, ${Math.round(pct)}%` });
+      reported = pct;
+    });
+  });
+  const n = analysis.windows.length;
+  deps.notifier.info(`Attention Lens analysed ${n} window${n === 1 ? '' : 's'} of ${name}` +
+    `${analysis.cancelled ? ' before it was cancelled' : ''}. Pick a head to see its mean ± sd and the windows that express it most.`);
+  if (n > 0) void showHeadAnalysis(analysis);
+  return analysis;
+}
+
+/** A quick pick of the heads (labels and mean ± sd), then of the chosen head's top windows; the window picked is revealed. */
+export async function showHeadAnalysis(analysis: HeadAnalysis): Promise<void> {
+  const heads = analysis.rows.map((r) => ({
+    label: `L${r.layer} H${r.head}`,
+    description: r.labels.join(', ') || 'no label',
+    detail: AGGREGATE_METRICS.map((k) => `${METRIC_NAMES[k]} ${formatMeanSpread(r.metrics[k], k)}`).join(' · '),
+    row: r,
+  }));
+  const head = await vscode.window.showQuickPick(heads, { title: `Heads over ${analysis.windows.length} windows (mean ± sd)`, matchOnDetail: true });
+  if (!head) return;
+  const items: (vscode.QuickPickItem & { window?: number })[] = [];
+  for (const k of AGGREGATE_METRICS) {
+    if (head.row.top[k].length === 0) continue;
+    items.push({ label: `highest ${METRIC_NAMES[k]}`, kind: vscode.QuickPickItemKind.Separator });
+    for (const s of head.row.top[k]) items.push({ label: `window ${s.window + 1}`, description: `${METRIC_NAMES[k]} ${s.value.toFixed(3)}`, window: s.window });
+  }
+  const picked = await vscode.window.showQuickPick(items, { title: `${head.label}: the windows that express it most` });
+  if (picked?.window !== undefined) await revealWindow(analysis, picked.window);
+}
+
+/** Opens the analysed document with window `index` selected and in view. */
+export async function revealWindow(analysis: HeadAnalysis, index: number): Promise<vscode.TextEditor | undefined> {
+  const w = analysis.windows[index];
+  const document = w && await findDocument(analysis.documentUri);
+  if (!w || !document) return undefined;
+  const editor = await vscode.window.showTextDocument(document, { preserveFocus: false });
+  const range = new vscode.Range(document.positionAt(w.start), document.positionAt(w.end));
+  editor.selection = new vscode.Selection(range.start, range.end);
+  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  return editor;
+}
