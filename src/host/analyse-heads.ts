@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { formatMeanSpread, AGGREGATE_METRICS, HeadAggregator, type AggregateMetric, type HeadAggregateRow } from '../shared/head-aggregate';
 import type { HeadMetricValues } from '../shared/head-labels';
+import type { HostToPanel } from '../shared/protocol';
 import type { AttentionAsker } from './attention-asker';
 import { documentLabel } from './input';
 import { findDocument } from './last-request';
@@ -20,6 +21,8 @@ export interface AnalysisDeps {
   runWindow(p: PickedText): Promise<RunSnapshot>;
   readonly asker: AttentionAsker;
   readonly notifier: Notifier;
+  /** Sends the aggregate so far to the panel (its Metrics table shows mean ± sd). */
+  post(msg: Extract<HostToPanel, { type: 'headAggregate' }>): void;
 }
 
 /** One analysed window: its run, its place in the document (UTF-16 offsets) and its token ids. */
@@ -60,6 +63,7 @@ export async function analyseRange(deps: AnalysisDeps, document: vscode.TextDocu
   token: { readonly isCancellationRequested: boolean }, onWindow: (done: number, total: number, windows: number) => void): Promise<HeadAnalysis> {
   const agg = new HeadAggregator(3);
   const windows: AnalysedWindow[] = [];
+  const source = documentLabel(document.uri.path);
   let at = start;
   while (at < end && !token.isCancellationRequested) {
     const picked = pickRange(document, at, end);
@@ -74,9 +78,12 @@ export async function analyseRange(deps: AnalysisDeps, document: vscode.TextDocu
     agg.add(windows.length, answer.rows);
     windows.push({ runId: run.runId, start: run.documentOffset, end: run.documentOffset + run.text.length, ids, metrics: answer.rows });
     at = run.documentOffset + run.text.length;
+    deps.post({ type: 'headAggregate', source, windows: windows.length, done: false, rows: agg.rows() });
     onWindow(at - start, end - start, windows.length);
   }
-  return { documentUri: document.uri.toString(), windows, rows: agg.rows(), cancelled: at < end && token.isCancellationRequested };
+  const rows = agg.rows();
+  if (windows.length > 0) deps.post({ type: 'headAggregate', source, windows: windows.length, done: true, rows });
+  return { documentUri: document.uri.toString(), windows, rows, cancelled: at < end && token.isCancellationRequested };
 }
 
 /** The text to analyse: `arg`'s document and range, else the active editor's selection, else its whole document. */
@@ -117,6 +124,28 @@ export async function analyseHeadsCommand(deps: AnalysisDeps, arg?: unknown): Pr
     `${analysis.cancelled ? ' before it was cancelled' : ''}. Pick a head to see its mean ± sd and the windows that express it most.`);
   if (n > 0) void showHeadAnalysis(analysis);
   return analysis;
+}
+
+/** Keeps the latest analysis, so the panel's file-wide values can open their windows. */
+export class HeadAnalyst {
+  private last: HeadAnalysis | undefined;
+
+  constructor(private readonly deps: AnalysisDeps) {}
+
+  /** attentionLens.analyseHeads. */
+  async analyse(arg?: unknown): Promise<HeadAnalysis | undefined> {
+    const a = await analyseHeadsCommand(this.deps, arg);
+    if (a && a.windows.length > 0) this.last = a;
+    return a;
+  }
+
+  /** Opens the window where `metric` of head L`layer` H`head` was highest in the latest analysis. */
+  async revealTop(layer: number, head: number, metric: AggregateMetric): Promise<void> {
+    const top = this.last?.rows.find((r) => r.layer === layer && r.head === head)?.top[metric][0];
+    if (!this.last || !top || !(await revealWindow(this.last, top.window))) {
+      this.deps.notifier.warn('That window is no longer available: run "Attention Lens: Analyse Heads Across File…" again.');
+    }
+  }
 }
 
 /** A quick pick of the heads (labels and mean ± sd), then of the chosen head's top windows; the window picked is revealed. */

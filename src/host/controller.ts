@@ -9,7 +9,7 @@ import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
-import { analyseHeadsCommand, type HeadAnalysis } from './analyse-heads';
+import { HeadAnalyst, type HeadAnalysis } from './analyse-heads';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
 import { exportViewCommand } from './view-export-command';
@@ -59,6 +59,8 @@ export class AttentionLensController implements vscode.Disposable {
   private runModelDir: string | undefined;
   /** Induction-probe scores by model, kept in global state across panels and reloads. */
   private readonly probes: ProbeStore;
+  /** Analyse Heads Across File and its latest result. */
+  private readonly analyst: HeadAnalyst;
   /** Refusals next to the selection, when the panel is not on screen. */
   private readonly refusalMarker = new RefusalMarker();
 
@@ -81,6 +83,7 @@ export class AttentionLensController implements vscode.Disposable {
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onSaveImage: (m) => void guardCommand(this.notifier, 'Save Image', () => saveImage(m, this.notifier))(),
       onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
+      onRevealWindow: (m) => void guardCommand(this.notifier, 'Open Window', () => this.analyst.revealTop(m.layer, m.head, m.metric))(),
       onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
         notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
       onClosed: () => this.onPanelClosed(),
@@ -91,6 +94,8 @@ export class AttentionLensController implements vscode.Disposable {
       this.panel.post(m);
       return true;
     });
+    this.analyst = new HeadAnalyst({ runWindow: async (p) => this.runs.waitFor(await this.run(p)), asker: this.asker, notifier: this.notifier,
+      post: (m) => this.panel.post(m) });
     this.editorLink = new EditorLink({
       onEditorHover: (runId, tokenIndex) => {
         if (runId === this.runs.latest()?.runId) this.panel.post({ type: 'editorHover', tokenIndex });
@@ -154,7 +159,7 @@ export class AttentionLensController implements vscode.Disposable {
 
   /** attentionLens.analyseHeads: head metrics over every window of the file or selection (analyse-heads.ts). */
   analyseHeads(arg?: unknown): Promise<HeadAnalysis | undefined> {
-    return analyseHeadsCommand({ runWindow: async (p) => this.runs.waitFor(await this.run(p)), asker: this.asker, notifier: this.notifier }, arg);
+    return this.analyst.analyse(arg);
   }
 
   /** attentionLens.exportAttention: the head on show, its layer or the whole stack to .npy or JSON (export-command.ts). */

@@ -27,6 +27,8 @@ export interface PanelEvents {
   onExportData(): void;
   /** "Save SVG…" / "Save HTML…": the view on show, described by the panel. */
   onExportView(msg: Extract<PanelToHost, { type: 'exportView' }>): void;
+  /** A file-wide value in the Metrics table was clicked: open its head's top window (analyse-heads.ts). */
+  onRevealWindow(msg: Extract<PanelToHost, { type: 'revealWindow' }>): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -198,6 +200,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'exportView':
           this.events.onExportView(msg);
+          break;
+        case 'revealWindow':
+          this.events.onRevealWindow(msg);
           break;
         case 'probe':
           this.events.onProbe(msg);

@@ -100,6 +100,27 @@ describe('Analyse Heads Across File (stubbed VS Code, the bundled model in onnxr
     assert.ok(analysis.rows.some((r) => r.metrics.previousToken!.sd > 1e-3));
   });
 
+  it('streams the aggregate to the panel after every window, the last one marked done', () => {
+    const sent = (stub.state.posted as { type: string; windows?: number; done?: boolean; rows?: unknown; source?: string }[])
+      .filter((m) => m.type === 'headAggregate');
+    assert.deepEqual(sent.map((m) => m.windows), [...analysis.windows.map((_, i) => i + 1), analysis.windows.length]);
+    assert.deepEqual(sent.map((m) => m.done), [...analysis.windows.map(() => false), true]);
+    assert.deepEqual(sent.at(-1)!.rows, analysis.rows);
+    assert.equal(sent.at(-1)!.source, 'heldout.txt');
+  });
+
+  it('opens the top window of a head and metric when the panel\'s file-wide value is clicked', async () => {
+    const direct = analysis.windows.map((w) => served.get(w.runId)!);
+    const k = 5; // L1 H1
+    let best = 0;
+    direct.forEach((d, i) => { if (d[k].entropy > direct[best][k].entropy) best = i; });
+    const reveals = stub.state.reveals.length;
+    stub.fromPanel({ type: 'revealWindow', layer: 1, head: 1, metric: 'entropy' });
+    await until(() => stub.state.reveals.length > reveals, 'the window was revealed');
+    const range = stub.state.reveals.at(-1)!.range as { start: unknown; end: unknown };
+    assert.deepEqual([range.start, range.end], [doc.positionAt(analysis.windows[best].start), doc.positionAt(analysis.windows[best].end)]);
+  });
+
   it('opens the editor at the window that most expresses the head picked', async () => {
     const direct = analysis.windows.map((w) => served.get(w.runId)!);
     const k = 2; // L0 H2, the bundled model's previous-token head
