@@ -42,6 +42,10 @@ export interface HeadAnalysis {
   readonly rows: readonly HeadAggregateRow[];
   /** True when the user cancelled before the end of the text. */
   readonly cancelled: boolean;
+  /** True when the document changed during the analysis, which then stopped (later windows would not match the text). */
+  readonly edited: boolean;
+  /** The document's version the windows' offsets refer to. */
+  readonly version: number;
 }
 
 /** Optional argument of attentionLens.analyseHeads for scripted runs: a document and, optionally, a UTF-16 range. */
@@ -64,8 +68,9 @@ export async function analyseRange(deps: AnalysisDeps, document: vscode.TextDocu
   const agg = new HeadAggregator(3);
   const windows: AnalysedWindow[] = [];
   const source = documentLabel(document.uri.path);
+  const version = document.version;
   let at = start;
-  while (at < end && !token.isCancellationRequested) {
+  while (at < end && !token.isCancellationRequested && document.version === version) {
     const picked = pickRange(document, at, end);
     if (!picked.ok) break; // only whitespace (or nothing) is left
     const run = await deps.runWindow(picked);
@@ -83,7 +88,8 @@ export async function analyseRange(deps: AnalysisDeps, document: vscode.TextDocu
   }
   const rows = agg.rows();
   if (windows.length > 0) deps.post({ type: 'headAggregate', source, windows: windows.length, done: true, rows });
-  return { documentUri: document.uri.toString(), windows, rows, cancelled: at < end && token.isCancellationRequested };
+  const edited = at < end && document.version !== version;
+  return { documentUri: document.uri.toString(), windows, rows, cancelled: at < end && !edited && token.isCancellationRequested, edited, version };
 }
 
 /** The text to analyse: `arg`'s document and range, else the active editor's selection, else its whole document. */
@@ -121,7 +127,7 @@ export async function analyseHeadsCommand(deps: AnalysisDeps, arg?: unknown): Pr
   });
   const n = analysis.windows.length;
   deps.notifier.info(`Attention Lens analysed ${n} window${n === 1 ? '' : 's'} of ${name}` +
-    `${analysis.cancelled ? ' before it was cancelled' : ''}. Pick a head to see its mean ± sd and the windows that express it most.`);
+    `${analysis.cancelled ? ' before it was cancelled' : ''}${analysis.edited ? ', then stopped: the document changed' : ''}. Pick a head to see its mean ± sd and the windows that express it most.`);
   if (n > 0) void showHeadAnalysis(analysis);
   return analysis;
 }
@@ -142,8 +148,10 @@ export class HeadAnalyst {
   /** Opens the window where `metric` of head L`layer` H`head` was highest in the latest analysis. */
   async revealTop(layer: number, head: number, metric: AggregateMetric): Promise<void> {
     const top = this.last?.rows.find((r) => r.layer === layer && r.head === head)?.top[metric][0];
-    if (!this.last || !top || !(await revealWindow(this.last, top.window))) {
-      this.deps.notifier.warn('That window is no longer available: run "Attention Lens: Analyse Heads Across File…" again.');
+    const editor = this.last && top && await revealWindow(this.last, top.window);
+    if (!editor) this.deps.notifier.warn('That window is no longer available: run "Attention Lens: Analyse Heads Across File…" again.');
+    else if (editor.document.version !== this.last!.version) {
+      this.deps.notifier.warn('The document changed since it was analysed, so the window selected may have moved: run "Attention Lens: Analyse Heads Across File…" again.');
     }
   }
 }

@@ -165,4 +165,13 @@ describe('Analyse Heads Across File (stubbed VS Code, the bundled model in onnxr
     assert.equal(served.size, before + 1, 'no second window was run');
     assert.match(stub.state.messages.at(-1)!.text, /1 window of heldout\.txt before it was cancelled/);
   });
+
+  it('stops when the document changes during the analysis, and says so', async () => {
+    stub.select(0, 0);
+    const w: Window = { progress: { report: () => stub.edit(doc, `${TEXT}\nAn edit.\n`) }, token: { isCancellationRequested: false } };
+    window.withProgress = (_o: unknown, task: (p: Window['progress'], t: Window['token']) => Promise<unknown>) => task(w.progress, w.token);
+    const stopped = (await analyse())!;
+    assert.deepEqual([stopped.edited, stopped.cancelled, stopped.windows.length], [true, false, 1]);
+    assert.match(stub.state.messages.at(-1)!.text, /stopped: the document changed/);
+  });
 });
