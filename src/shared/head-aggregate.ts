@@ -109,3 +109,10 @@ export function formatMeanSpread(s: MeanSpread | null, metric: AggregateMetric):
   const d = metric === 'distance' ? 2 : 3;
   return `${s.mean.toFixed(d)} ± ${s.sd.toFixed(d)}`;
 }
+
+/** " (file-wide 0.412 ± 0.031 over 12 windows)" for one head and metric of an analysis, '' when it has none (induction). */
+export function fileWideText(rows: readonly HeadAggregateRow[], windows: number, layer: number, head: number, metric: string): string {
+  const key = AGGREGATE_METRICS.find((k) => k === metric);
+  const s = key && rows.find((r) => r.layer === layer && r.head === head)?.metrics[key];
+  return key && s ? ` (file-wide ${formatMeanSpread(s, key)} over ${windows} window${windows === 1 ? '' : 's'})` : '';
+}

@@ -77,6 +77,11 @@ describe('file-wide head metrics in the panel (Chromium)', function () {
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => (globalThis as any).__posted.filter((m: any) => m.type === 'revealWindow').length === 2);
     assert.deepEqual((await postedOfType(page, 'revealWindow'))[1], { type: 'revealWindow', layer: 1, head: 0, metric: 'entropy' });
+    // The grid says the same of the selected head (L0 H0: previous-token −0.1 and 0.1 in the two windows).
+    await page.locator('#tab-grid').click();
+    await page.waitForFunction(() => /file-wide/.test((globalThis as any).document.getElementById('grid-status').textContent));
+    assert.match((await page.locator('#grid-status').textContent())!, /Selected: L0 H0, Prev-token [0-9.]+ \(file-wide 0\.000 ± 0\.100 over 2 windows\)\./);
+    await page.locator('#tab-metrics').click();
     // For the README: the aggregate of real windows (the bundled model's held-out text in onnxruntime-node).
     const session = await openTapped(ort, readBundledOnnx(), { intraOpNumThreads: 1 });
     const ids = new Tokenizer(JSON.parse(fs.readFileSync(path.join(bundledModelDir, 'tokenizer.json'), 'utf8')), {})

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AGGREGATE_METRICS, formatMeanSpread, HeadAggregator } from '../../src/shared/head-aggregate';
+import { AGGREGATE_METRICS, fileWideText, formatMeanSpread, HeadAggregator } from '../../src/shared/head-aggregate';
 import { labelHead, mulberry32, type HeadMetricValues } from '../../src/shared/head-labels';
 
 /** W windows × (2 layers × 3 heads) of random metrics; duplicate is null in every third window (no repeated token). */
@@ -71,6 +71,15 @@ describe('head metrics aggregated over windows', () => {
     const agg = new HeadAggregator();
     agg.add(0, windows(1, 1)[0]);
     assert.throws(() => agg.add(1, windows(1, 1)[0].slice(1)), RangeError);
+  });
+
+  it('writes a head\'s file-wide value for the grid, and nothing for induction or a head it lacks', () => {
+    const agg = new HeadAggregator();
+    agg.add(0, [{ layer: 1, head: 2, entropy: 0.5, previousToken: 0.2, sink: 0, self: 0, distance: 2, duplicate: null, induction: 0.9 }]);
+    agg.add(1, [{ layer: 1, head: 2, entropy: 0.5, previousToken: 0.6, sink: 0, self: 0, distance: 2, duplicate: null, induction: 0.9 }]);
+    assert.equal(fileWideText(agg.rows(), 2, 1, 2, 'previousToken'), ' (file-wide 0.400 ± 0.200 over 2 windows)');
+    assert.equal(fileWideText(agg.rows(), 2, 1, 2, 'induction'), '');
+    assert.equal(fileWideText(agg.rows(), 2, 0, 0, 'entropy'), '');
   });
 
   it('formats mean ± sd, and a dash for a metric no window defined', () => {

@@ -15,6 +15,7 @@ import { Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
+import { fileWideText } from '../../src/shared/head-aggregate';
 import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
@@ -223,7 +224,8 @@ function render(): void {
   if (state.view === 'lines') lines.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
-      metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
+      metrics: run.metrics(inductionFor(run)), metric: state.gridMetric,
+      fileWide: (l, h, k) => (aggregate ? fileWideText(aggregate.rows, aggregate.windows, l, h, k) : '') });
   }
   if (state.view === 'metrics') {
     const induction = inductionFor(run);
@@ -409,7 +411,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'headAggregate':
       aggregate = msg;
-      if (state.view === 'metrics') render();
+      if (state.view === 'metrics' || state.view === 'grid') render();
       break;
     case 'query': {
       // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.
