@@ -133,7 +133,6 @@ async function pickTarget(arg: unknown): Promise<AnalysisTarget | string> {
   return { document: editor.document, start: 0, end: editor.document.getText().length };
 }
 
-
 /** attentionLens.analyseHeads: analyses the file (or selection), then lists the heads; returns the analysis. */
 export async function analyseHeadsCommand(deps: AnalysisDeps, arg?: unknown): Promise<HeadAnalysis | undefined> {
   const target = await pickTarget(arg);
@@ -181,7 +180,7 @@ export class HeadAnalyst {
     const top = this.last?.rows.find((r) => r.layer === layer && r.head === head)?.top[metric][0];
     const editor = this.last && top && await revealWindow(this.last, top.window);
     if (!editor) this.deps.notifier.warn('That window is no longer available: run "Attention Lens: Analyse Heads Across File…" again.');
-    else if (editor.document.version !== this.last!.windows[top!.window].version) {
+    else if (editor.document.version !== this.last!.windows[top.window].version) {
       this.deps.notifier.warn('The document changed since it was analysed, so the window selected may have moved: run "Attention Lens: Analyse Heads Across File…" again.');
     }
   }
