@@ -168,9 +168,9 @@ export class HeadAnalyst {
 
   constructor(private readonly deps: AnalysisDeps) {}
 
-  /** attentionLens.analyseHeads. */
-  async analyse(arg?: unknown): Promise<HeadAnalysis | undefined> {
-    const a = await analyseHeadsCommand(this.deps, arg);
+  /** attentionLens.analyseHeads, or another analysis command given as `command` (the folder one). */
+  async analyse(arg?: unknown, command = analyseHeadsCommand): Promise<HeadAnalysis | undefined> {
+    const a = await command(this.deps, arg);
     if (a && a.windows.length > 0) this.last = a;
     return a;
   }

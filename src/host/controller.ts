@@ -10,6 +10,7 @@ import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, ty
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { HeadAnalyst, type HeadAnalysis } from './analyse-heads';
+import { analyseFolderCommand } from './analyse-folder';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
 import { exportViewCommand } from './view-export-command';
@@ -160,6 +161,11 @@ export class AttentionLensController implements vscode.Disposable {
   /** attentionLens.analyseHeads: head metrics over every window of the file or selection (analyse-heads.ts). */
   analyseHeads(arg?: unknown): Promise<HeadAnalysis | undefined> {
     return this.analyst.analyse(arg);
+  }
+
+  /** attentionLens.analyseHeadsInFolder: the same over the files of a folder that match a glob (analyse-folder.ts). */
+  analyseHeadsInFolder(arg?: unknown): Promise<HeadAnalysis | undefined> {
+    return this.analyst.analyse(arg, analyseFolderCommand);
   }
 
   /** attentionLens.exportAttention: the head on show, its layer or the whole stack to .npy or JSON (export-command.ts). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { headMetrics, hasRepeat, type HeadMetricValues } from '../../src/shared/head-labels';
 import { bundledModelDir, readBundledOnnx, repoRoot } from '../support/model';
@@ -173,5 +174,42 @@ describe('Analyse Heads Across File (stubbed VS Code, the bundled model in onnxr
     const stopped = (await analyse())!;
     assert.deepEqual([stopped.edited, stopped.cancelled, stopped.windows.length], [true, false, 1]);
     assert.match(stub.state.messages.at(-1)!.text, /stopped: the document changed/);
+  });
+
+  it('analyses the files of a folder that match a glob into one aggregate, skipping what is not text', async () => {
+    window.withProgress = plainProgress;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-folder-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'sub'));
+      fs.mkdirSync(path.join(dir, 'node_modules'));
+      fs.writeFileSync(path.join(dir, 'a.md'), TEXT.slice(0, 250));
+      fs.writeFileSync(path.join(dir, 'sub', 'b.txt'), TEXT.slice(250, 500));
+      fs.writeFileSync(path.join(dir, 'c.md'), '\0\0\0binary\0\0');
+      fs.writeFileSync(path.join(dir, 'd.js'), TEXT.slice(0, 100)); // not matched by the glob
+      fs.writeFileSync(path.join(dir, 'node_modules', 'e.md'), TEXT.slice(0, 100)); // excluded
+      const before = served.size;
+      const folder = (await stub.state.commands.get('attentionLens.analyseHeadsInFolder')!({ folder: dir, glob: '**/*.{md,txt}' })) as HeadAnalysis;
+      assert.deepEqual([...new Set(folder.windows.map((w) => w.documentUri))], [Uri.file(path.join(dir, 'a.md')).toString(), Uri.file(path.join(dir, 'sub', 'b.txt')).toString()]);
+      assert.equal(served.size, before + folder.windows.length);
+      assert.match(folder.source, /^3 files in al-folder-\w+ \(\*\*\/\*\.\{md,txt\}\)$/);
+      // File by file, each window starts where the previous one of its file ended.
+      for (const uri of new Set(folder.windows.map((w) => w.documentUri))) {
+        const ws = folder.windows.filter((w) => w.documentUri === uri);
+        assert.equal(ws[0].start, 0);
+        for (let k = 1; k < ws.length; k++) assert.equal(ws[k].start, ws[k - 1].end);
+      }
+      const direct = folder.windows.map((w) => served.get(w.runId)!);
+      for (const [k, row] of folder.rows.entries()) {
+        const values = direct.map((d) => d[k].sink);
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        assert.ok(Math.abs(row.metrics.sink!.mean - mean) <= 1e-6, `L${row.layer} H${row.head} sink: ${row.metrics.sink!.mean} vs ${mean}`);
+      }
+      // A window of the second file opens that file.
+      const last = folder.windows.length - 1;
+      const editor = (await revealWindow(folder, last))!;
+      assert.equal(editor.document.uri.toString(), folder.windows[last].documentUri);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
