@@ -11,7 +11,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { stackMetrics, type HeadMetricValues } from '../../src/shared/head-labels';
 import { bundledModelDir, loadReference, readBundledOnnx, repoRoot } from '../support/model';
 import { openTapped, runTapped } from '../support/run-tapped';
-import { deliver, launch, openWebview, postedOfType, screenshotDir, shot, tokenize, waitForPosted, type Browser } from './browser';
+import { deliver, launch, nextFrames, openWebview, postedOfType, screenshotDir, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const ort = require('onnxruntime-node');
@@ -98,6 +98,20 @@ describe('file-wide head metrics in the panel (Chromium)', function () {
     // The table alone, at a README's width.
     await page.setViewportSize({ width: 1100, height: 900 });
     await page.locator('#metrics-table').screenshot({ path: path.join(screenshotDir(repoRoot), 'head-aggregate-table.png') });
+    // A narrow side panel lays each head out as a card: the file-wide values stay inside their cells, nothing scrolls sideways.
+    await page.setViewportSize({ width: 340, height: 900 });
+    await nextFrames(page);
+    const overflow = await page.evaluate(() => {
+      const d = (globalThis as any).document;
+      const cells = [...d.querySelectorAll('#metrics-table button.spread')].filter((b: any) => {
+        const r = b.getBoundingClientRect();
+        const c = b.closest('td').getBoundingClientRect();
+        return r.left < c.left - 0.5 || r.right > c.right + 0.5;
+      }).length;
+      return { cells, page: d.scrollingElement.scrollWidth - d.scrollingElement.clientWidth };
+    });
+    assert.deepEqual(overflow, { cells: 0, page: 0 });
+    await shot(page, 'head-aggregate-narrow.png');
     assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []); // as heads.test.ts: a missing optional asset
   });
 });
