@@ -29,6 +29,8 @@ export const COMMANDS = {
   showSampleAttention: 'attentionLens.showSampleAttention',
   openModelGrid: 'attentionLens.openModelGrid',
   compareSelection: 'attentionLens.compareSelection',
+  analyseHeads: 'attentionLens.analyseHeads',
+  analyseHeadsInFolder: 'attentionLens.analyseHeadsInFolder',
 } as const;
 
 /**
@@ -59,6 +61,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   command(COMMANDS.selectModel, 'Select Model', () => controller.selectModel());
   command(COMMANDS.pinHead, 'Pin Head', (head?: unknown) => controller.pinHead(head));
   command(COMMANDS.clearPinned, 'Clear Pinned Heads', () => controller.compare.clearPinned());
+  command(COMMANDS.analyseHeads, 'Analyse Heads Across File', (arg?: unknown) => controller.analyseHeads(arg));
+  command(COMMANDS.analyseHeadsInFolder, 'Analyse Heads Across Folder', (arg?: unknown) => controller.analyseHeadsInFolder(arg));
   command(COMMANDS.exportAttention, 'Export Attention', (arg?: unknown) => controller.exportAttention(arg));
   command(COMMANDS.exportViewSvg, 'Export View as SVG', () => controller.requestViewExport('svg'));
   command(COMMANDS.exportViewHtml, 'Export View as HTML', () => controller.requestViewExport('html'));

@@ -9,6 +9,8 @@ import type { AttentionLensApi } from '../api';
 import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
+import { HeadAnalyst, type HeadAnalysis } from './analyse-heads';
+import { analyseFolderCommand } from './analyse-folder';
 import { exportAttentionCommand } from './export-command';
 import { saveImage } from './save-image';
 import { exportViewCommand } from './view-export-command';
@@ -60,6 +62,8 @@ export class AttentionLensController implements vscode.Disposable {
   private runModelDir: string | undefined;
   /** Induction-probe scores by model, kept in global state across panels and reloads. */
   private readonly probes: ProbeStore;
+  /** Analyse Heads Across File and its latest result. */
+  private readonly analyst: HeadAnalyst;
   /** Refusals next to the selection, when the panel is not on screen. */
   private readonly refusalMarker = new RefusalMarker();
   /** The status bar's progress for the request in flight. */
@@ -84,6 +88,7 @@ export class AttentionLensController implements vscode.Disposable {
       onSelectModel: () => void guardCommand(this.notifier, 'Select Model', () => this.selectModelFromPanel())(),
       onSaveImage: (m) => void guardCommand(this.notifier, 'Save Image', () => saveImage(m, this.notifier))(),
       onExportData: () => void guardCommand(this.notifier, 'Export Attention', () => this.exportAttention())(),
+      onRevealWindow: (m) => void guardCommand(this.notifier, 'Open Window', () => this.analyst.revealTop(m.layer, m.head, m.metric))(),
       onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
         notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
       onCompared: (m) => { if (m.error) this.notifier.warn(`Compare With Another Selection: ${sentence(m.error)}`); },
@@ -95,6 +100,8 @@ export class AttentionLensController implements vscode.Disposable {
       this.panel.post(m);
       return true;
     });
+    this.analyst = new HeadAnalyst({ runWindow: async (p) => this.runs.waitFor(await this.run(p)), asker: this.asker, notifier: this.notifier,
+      post: (m) => this.panel.post(m) });
     this.editorLink = new EditorLink({
       onEditorHover: (runId, tokenIndex) => {
         if (runId === this.runs.latest()?.runId) this.panel.post({ type: 'editorHover', tokenIndex });
@@ -154,6 +161,16 @@ export class AttentionLensController implements vscode.Disposable {
     }
     this.refusalMarker.clear();
     return this.run(picked);
+  }
+
+  /** attentionLens.analyseHeads: head metrics over every window of the file or selection (analyse-heads.ts). */
+  analyseHeads(arg?: unknown): Promise<HeadAnalysis | undefined> {
+    return this.analyst.analyse(arg);
+  }
+
+  /** attentionLens.analyseHeadsInFolder: the same over the files of a folder that match a glob (analyse-folder.ts). */
+  analyseHeadsInFolder(arg?: unknown): Promise<HeadAnalysis | undefined> {
+    return this.analyst.analyse(arg, analyseFolderCommand);
   }
 
   /** attentionLens.exportAttention: the head on show, its layer or the whole stack to .npy or JSON (export-command.ts). */

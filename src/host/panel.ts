@@ -29,6 +29,8 @@ export interface PanelEvents {
   onExportView(msg: Extract<PanelToHost, { type: 'exportView' }>): void;
   /** A Compare With Another Selection run finished or failed. */
   onCompared(msg: Extract<PanelToHost, { type: 'compared' }>): void;
+  /** A file-wide value in the Metrics table was clicked: open its head's top window (analyse-heads.ts). */
+  onRevealWindow(msg: Extract<PanelToHost, { type: 'revealWindow' }>): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -200,6 +202,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'exportView':
           this.events.onExportView(msg);
+          break;
+        case 'revealWindow':
+          this.events.onRevealWindow(msg);
           break;
         case 'probe':
           this.events.onProbe(msg);

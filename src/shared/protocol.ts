@@ -7,6 +7,7 @@
  * Imports neither `vscode` nor the DOM.
  */
 
+import type { AggregateMetric, HeadAggregateRow } from './head-aggregate';
 import type { ProbeScores } from './probe-scores';
 import type { AttentionStackKind } from './attention';
 import type { AttentionAnswer, AttentionQuery, StackShape } from './attention-query';
@@ -156,6 +157,8 @@ export type HostToPanel =
       readonly text: string;
       readonly tokens: readonly TokenInfo[];
     }
+  /** Analyse Heads Across File: every head's mean ± sd over the `windows` analysed so far of `source` (`done` once finished). */
+  | { readonly type: 'headAggregate'; readonly source: string; readonly windows: number; readonly done: boolean; readonly rows: readonly HeadAggregateRow[] }
   /** Asks for part of run `runId`'s attention (answered by an 'answer' with the same id); the worker owns the stacks. */
   | QueryMessage;
 
@@ -185,7 +188,7 @@ export interface AnswerMessage {
 /** Every HostToPanel type once (a Record over the union: leaving one out does not compile). */
 const HOST_TO_PANEL: MessageTypeSet<HostToPanel> = {
   prepare: true, show: true, focusHead: true, stale: true, error: true, refusal: true, showView: true, editorHover: true,
-  query: true, exportView: true, compareText: true };
+  query: true, exportView: true, compareText: true, headAggregate: true };
 /** The HostToPanel types, for the panel's isMessage guard. */
 export const HOST_TO_PANEL_TYPES = /* @__PURE__ */ messageTypes(HOST_TO_PANEL);
 
@@ -225,6 +228,8 @@ export type PanelToHost =
   | { readonly type: 'exportData' }
   /** "Save SVG…" / "Save HTML…": the view on show (view-spec.ts), for the host to write asking the worker head by head. */
   | { readonly type: 'exportView'; readonly format: 'svg' | 'html'; readonly spec: ViewSpec }
+  /** A file-wide value in the Metrics table: the host opens the editor at the window where `metric` of the head was highest. */
+  | { readonly type: 'revealWindow'; readonly layer: number; readonly head: number; readonly metric: AggregateMetric }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
   | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores)
   /** A 'compareText' run finished: its stacks' shapes (the worker keeps the data), or why it could not run. */
@@ -233,7 +238,7 @@ export type PanelToHost =
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
-  saveImage: true, exportData: true, exportView: true, compared: true,
+  saveImage: true, exportData: true, exportView: true, compared: true, revealWindow: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);

@@ -4,6 +4,7 @@
  * decorations, hover providers, settings, messages and commands. Install it with `installVscodeStub()`
  * before requiring any host module that imports `vscode`.
  */
+import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
 import { AttentionStore } from '../../src/shared/attention-query';
@@ -290,6 +291,8 @@ export function installVscodeStub(): VscodeStub {
     ConfigurationTarget: { Global: 1, Workspace: 2 },
     TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
+    QuickPickItemKind: { Separator: -1, Default: 0 },
+    RelativePattern: class { constructor(readonly base: Uri, readonly pattern: string) {} },
     window,
     workspace: {
       get textDocuments() { return docs; },
@@ -313,7 +316,27 @@ export function installVscodeStub(): VscodeStub {
           docs.push(doc);
           return doc;
         }
-        return docs.find((d) => d.uri.toString() === u.toString()) ?? Promise.reject(new Error('nope'));
+        const open = docs.find((d) => d.uri.toString() === u.toString());
+        if (open) return open;
+        // A file on disk (Analyse Heads Across Folder) opens as VS Code would open it: its text as UTF-8.
+        if (u.scheme !== 'file' || !fs.existsSync(u.fsPath)) return Promise.reject(new Error('nope'));
+        const doc = new StubDocument(u, fs.readFileSync(u.fsPath, 'utf8'));
+        docs.push(doc);
+        return doc;
+      },
+      /** The files under `p.base` whose relative path matches `p.pattern` (globs with **, *, ? and {a,b}), none under `exclude`'s folders. */
+      findFiles: async (p: { base: Uri; pattern: string }, exclude: string | null, max?: number) => {
+        const skip = new Set(/\{([^}]*)\}/.exec(exclude ?? '')?.[1].split(',') ?? []);
+        const match = globRegExp(p.pattern);
+        const out: Uri[] = [];
+        const walk = (dir: string) => {
+          for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const full = path.join(dir, e.name);
+            if (e.isDirectory()) { if (!skip.has(e.name)) walk(full); } else if (match.test(path.relative(p.base.fsPath, full).split(path.sep).join('/'))) out.push(Uri.file(full));
+          }
+        };
+        walk(p.base.fsPath);
+        return out.slice(0, max ?? out.length);
       },
     },
     languages: {
@@ -400,4 +423,19 @@ export async function until<T>(get: () => T | undefined | false, what: string): 
     await new Promise((r) => setImmediate(r));
   }
   throw new Error(`never happened: ${what}`);
+}
+
+/** A RegExp for a glob with **, *, ? and {a,b} (enough for the tests' findFiles). */
+function globRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (glob.startsWith('**/', i)) { re += '(?:.*/)?'; i += 2; } else if (glob.startsWith('**', i)) { re += '.*'; i++; } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{') re += '(?:';
+    else if (c === '}') re += ')';
+    else if (c === ',') re += '|';
+    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
 }

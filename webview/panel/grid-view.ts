@@ -23,6 +23,8 @@ export interface GridModel {
   readonly metrics?: readonly HeadMetricValues[];
   /** The metric written on the thumbnails. */
   readonly metric: ValueMetric;
+  /** Analyse Heads Across File: " (file-wide mean ± sd over N windows)" of a head's metric, '' without an analysis. */
+  readonly fileWide?: (layer: number, head: number, metric: ValueMetric) => string;
 }
 
 /** Callbacks from the grid. */
@@ -114,7 +116,7 @@ export class GridView {
   /** ", Prev-token 0.887" for a head, '' for the mean column. */
   private valueText(m: GridModel, layer: number, head: HeadChoice): string {
     const r = this.metricsOf(m, layer, head);
-    return r ? `, ${metricInfo(m.metric).label} ${formatMetric(r, m.metric)}` : '';
+    return r ? `, ${metricInfo(m.metric).label} ${formatMetric(r, m.metric)}${m.fileWide?.(r.layer, r.head, m.metric) ?? ''}` : '';
   }
 
   /** A thumbnail's tooltip: the head, the chosen metric's value, its labels with what they mean, and what a click does. */

@@ -15,6 +15,7 @@ import { Header } from './header';
 import { HeatmapView } from './heatmap-view';
 import { labelHead, type HeadLabel } from '../../src/shared/head-labels';
 import { MetricsView } from './metrics-view';
+import { fileWideText } from '../../src/shared/head-aggregate';
 import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
@@ -158,7 +159,10 @@ const metricsView = new MetricsView({
   select: (layer, head) => selectHead(layer, head),
   pin: (layer, head) => post({ type: 'pinHead', head: { stack: stackKind(), layer, head } }),
   sort: (key, descending) => { state.sortKey = key; state.sortDesc = descending; changed(); },
+  revealWindow: (layer, head, metric) => post({ type: 'revealWindow', layer, head, metric }),
 });
+/** The latest Analyse Heads Across File result (mean ± sd per head), shown under the Metrics table's values. */
+let aggregate: Extract<HostToPanel, { type: 'headAggregate' }> | undefined;
 client.onProbe = (m) => {
   probe = { modelKey: m.modelKey, period: m.period, layers: m.layers, heads: m.heads, induction: m.induction };
   // Freshly computed: the host stores it for this model, so the next panel (or window) need not run the probe.
@@ -237,12 +241,13 @@ function render(): void {
   if (state.view === 'lines') lines.draw({ run, layer: state.layer, head: state.head, focused: f, theme });
   if (state.view === 'grid') {
     grid.draw({ run, layer: state.layer, head: state.head, theme, labels: (l, h) => labelsOf(run!, l, h),
-      metrics: run.metrics(inductionFor(run)), metric: state.gridMetric });
+      metrics: run.metrics(inductionFor(run)), metric: state.gridMetric,
+      fileWide: (l, h, k) => (aggregate ? fileWideText(aggregate.rows, aggregate.windows, l, h, k) : '') });
   }
   if (state.view === 'metrics') {
     const induction = inductionFor(run);
     metricsView.render({
-      rows: run.metrics(induction), layer: state.layer, head: state.head, sortKey: state.sortKey, descending: state.sortDesc,
+      rows: run.metrics(induction), aggregate, layer: state.layer, head: state.head, sortKey: state.sortKey, descending: state.sortDesc,
       probe: induction ? { period: probe!.period } : { missing: 'waiting for the probe (a repeated random sequence run once per model); models without logits are not probed.' },
     });
   }
@@ -426,6 +431,10 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'exportView':
       viewExport.send(msg.format, true);
+      break;
+    case 'headAggregate':
+      aggregate = msg;
+      if (state.view === 'metrics' || state.view === 'grid') render();
       break;
     case 'query': {
       // The worker owns the stacks: the host's question goes there, and the answer comes back under the host's id.

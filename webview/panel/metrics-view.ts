@@ -7,17 +7,22 @@
 import type { HeadChoice } from './state';
 import { LABEL_MEANINGS, labelHead, labelRules, sortMetrics, type HeadMetricValues, type MetricKey } from '../../src/shared/head-labels';
 import { METRIC_COLUMNS } from './metric-info';
+import { AGGREGATE_METRICS, formatMeanSpread, type AggregateMetric, type HeadAggregateRow } from '../../src/shared/head-aggregate';
 
 /** Callbacks from the table. */
 export interface MetricsEvents {
   select(layer: number, head: number): void;
   pin(layer: number, head: number): void;
   sort(key: MetricKey, descending: boolean): void;
+  /** A file-wide value was clicked: open the window where that metric of the head was highest. */
+  revealWindow(layer: number, head: number, metric: AggregateMetric): void;
 }
 
 /** What the table shows. */
 export interface MetricsModel {
   readonly rows: readonly HeadMetricValues[];
+  /** Analyse Heads Across File: mean ± sd per head over the windows of a file, shown under each value. */
+  readonly aggregate?: { readonly source: string; readonly windows: number; readonly done: boolean; readonly rows: readonly HeadAggregateRow[] };
   readonly layer: number;
   readonly head: HeadChoice;
   readonly sortKey: MetricKey;
@@ -36,7 +41,7 @@ export class MetricsView {
     this.table.addEventListener('click', (ev) => {
       const el = (ev.target as HTMLElement).closest<HTMLElement>('[data-action]');
       if (!el || !this.model) return;
-      const { action, layer, head, key } = el.dataset;
+      const { action, layer, head, key, metric } = el.dataset;
       if (action === 'sort' && key) {
         const k = key as MetricKey;
         // A new column sorts high-to-low first (the head column low-to-high); the same column flips.
@@ -44,6 +49,7 @@ export class MetricsView {
         this.events.sort(k, descending);
       } else if (action === 'select') this.events.select(Number(layer), Number(head));
       else if (action === 'pin') this.events.pin(Number(layer), Number(head));
+      else if (action === 'window' && metric) this.events.revealWindow(Number(layer), Number(head), metric as AggregateMetric);
     });
   }
 
@@ -106,6 +112,8 @@ export class MetricsView {
         td.dataset.value = String(v);
         if (c.key !== 'distance') td.style.setProperty('--al-fill', `${Math.round(Math.max(0, Math.min(1, v)) * 100)}%`);
       }
+      const spread = m.aggregate && this.spread(m.aggregate, r, c.key);
+      if (spread) td.append(spread);
       tr.append(td);
     }
     const labels = document.createElement('td');
@@ -117,8 +125,29 @@ export class MetricsView {
       s.title = LABEL_MEANINGS[l];
       labels.append(s);
     }
+    const file = m.aggregate?.rows.find((x) => x.layer === r.layer && x.head === r.head);
+    if (file) {
+      const s = document.createElement('span');
+      s.className = 'file-labels';
+      s.textContent = `file: ${file.labels.join(', ') || 'no label'}`;
+      s.title = `The labels of the mean metrics across ${m.aggregate!.windows} windows of ${m.aggregate!.source}.`;
+      labels.append(s);
+    }
     tr.append(labels);
     return tr;
+  }
+
+  /** The head's file-wide mean ± sd of `key` as a button that opens its top window, or undefined (no analysis, or induction). */
+  private spread(a: NonNullable<MetricsModel['aggregate']>, r: HeadMetricValues, key: MetricKey): HTMLElement | undefined {
+    const metric = AGGREGATE_METRICS.find((k) => k === key);
+    const s = metric && a.rows.find((x) => x.layer === r.layer && x.head === r.head)?.metrics[metric];
+    if (!metric || !s) return undefined;
+    const b = document.createElement('button');
+    b.className = 'link spread';
+    Object.assign(b.dataset, { action: 'window', layer: String(r.layer), head: String(r.head), metric, focusKey: `window-L${r.layer}H${r.head}-${metric}` });
+    b.textContent = formatMeanSpread(s, metric);
+    b.title = `L${r.layer} H${r.head} across ${s.n} windows of ${a.source}: mean ± sd. Click to open the window where it is highest.`;
+    return b;
   }
 
   private pinCell(name: string, r: HeadMetricValues): HTMLTableCellElement {
@@ -136,9 +165,11 @@ export class MetricsView {
 
   private renderLegend(m: MetricsModel): void {
     const intro = document.createElement('p');
+    const across = m.aggregate ? ` Under each value: mean ± sd across ${m.aggregate.windows} windows of ${m.aggregate.source}` +
+      `${m.aggregate.done ? '' : ' (analysing…)'}; click one to open the window where it is highest.` : '';
     intro.textContent = 'Every head on this input. ' + ('period' in m.probe
       ? `Induction is measured once per model on a seeded random sequence repeated twice (2 × ${m.probe.period} tokens).`
-      : `Induction: ${m.probe.missing}`);
+      : `Induction: ${m.probe.missing}`) + across;
     const ul = document.createElement('ul');
     ul.className = 'rules';
     for (const r of labelRules()) {
