@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { parseCssColor } from '../../src/shared/colors';
 import { repoRoot } from '../support/model';
-import { bundledShow, deliver, launch, openWebview, postedOfType, selectDropdown, waitForPosted, type Browser } from './browser';
+import { bundledShow, deliver, launch, openWebview, selectDropdown, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { THEME_VARS } from './theme';
 
@@ -89,6 +89,7 @@ describe('heatmap "Attended by" in Chromium', function () {
     const lines = await hoverCell(i, j);
     assert.ok(!lines.some((l) => /attended most by/.test(l)), lines.join(' | '));
     await page.waitForFunction((i) => (globalThis as any).document.getElementById('heatmap').dataset.outline === `row ${i}`, i);
-    assert.ok((await postedOfType(page, 'focus')).some((m) => m.tokenIndex === i));
+    // The focus the host gets is throttled (100 ms): wait for it rather than read the messages at once.
+    await page.waitForFunction((i) => (globalThis as any).__posted.some((m: any) => m.type === 'focus' && m.tokenIndex === i), i);
   });
 });
