@@ -415,12 +415,17 @@ export function installVscodeStub(): VscodeStub {
   };
 }
 
-/** Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later turn). */
+/**
+ * Resolves with get()'s first truthy value, checking once per event-loop turn (the stubbed panel answers on a later
+ * turn) and, past the first thousand turns, every few milliseconds: what it waits for may be a file written through
+ * the disk, which a busy machine takes longer than a thousand turns to finish. Gives up after a minute.
+ */
 export async function until<T>(get: () => T | undefined | false, what: string): Promise<T> {
-  for (let k = 0; k < 1000; k++) {
+  const deadline = Date.now() + 60_000;
+  for (let k = 0; Date.now() < deadline; k++) {
     const v = get();
     if (v) return v;
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (k < 1000 ? setImmediate(r) : setTimeout(r, 5)));
   }
   throw new Error(`never happened: ${what}`);
 }
