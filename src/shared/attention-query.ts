@@ -6,6 +6,7 @@
  */
 import { headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeads } from './head-compare';
+import { ByteLru } from './byte-lru';
 import { displaySize, poolMax, visibleQuantile } from './display';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
 import { hasRepeat, headMetrics, type HeadMetricValues } from './head-labels';
@@ -116,7 +117,7 @@ const ROLLOUT_BYTES = 1024 * 2 ** 20;
  * and keeping them (rollout builds on the previous layer's, so asking for every layer costs one product each).
  */
 export class AttentionStore {
-  private readonly aggregates = new Map<string, Float32Array>();
+  private readonly aggregates = new ByteLru<string, Float32Array>(KEEP_AGGREGATE_BYTES);
   private readonly scales = new Map<string, number>();
   /** Per stack kind: rollout products Â_l···Â_0 in Float64, by layer. */
   private readonly rollouts = new Map<AttentionStackKind, Float64Array[]>();
@@ -137,22 +138,8 @@ export class AttentionStore {
   matrix(ref: HeadRef): Float32Array {
     const { stack, selector } = this.resolve(ref);
     if (typeof selector === 'number') return headView(stack, ref.layer, selector);
-    const key = `${stack.kind}|${ref.layer}|${selector}`;
-    let m = this.aggregates.get(key);
-    if (m) {
-      this.aggregates.delete(key); // most recently used last
-    } else {
-      m = selector === 'rollout' ? Float32Array.from(this.rollout(stack, ref.layer)) : headMatrix(stack, ref.layer, selector);
-      let bytes = m.byteLength;
-      for (const kept of this.aggregates.values()) bytes += kept.byteLength;
-      for (const [k, kept] of this.aggregates) {
-        if (bytes <= KEEP_AGGREGATE_BYTES) break;
-        this.aggregates.delete(k);
-        bytes -= kept.byteLength;
-      }
-    }
-    this.aggregates.set(key, m);
-    return m;
+    return this.aggregates.get(aggregateKey(stack, ref.layer, selector),
+      () => (selector === 'rollout' ? Float32Array.from(this.rollout(stack, ref.layer)) : headMatrix(stack, ref.layer, selector)));
   }
 
   /** Rollout Â_upTo···Â_0 (attention.ts `rollout`), from the kept product of the layers below. */
@@ -179,7 +166,7 @@ export class AttentionStore {
     const { stack, selector } = this.resolve(ref);
     if (!Number.isInteger(query) || query < 0 || query >= stack.queries) throw new RangeError(`There is no query ${query} of ${stack.queries}.`);
     const k = stack.keys;
-    if (stack.pages && selector !== 'rollout' && !this.aggregates.has(`${stack.kind}|${ref.layer}|${selector}`)) {
+    if (stack.pages && selector !== 'rollout' && !this.aggregates.has(aggregateKey(stack, ref.layer, selector))) {
       return headRow(stack, ref.layer, selector, query); // a new array for a paged stack
     }
     return this.matrix(ref).slice(query * k, (query + 1) * k);
@@ -198,7 +185,7 @@ export class AttentionStore {
   /** Top of the colour scale for a reference's matrix (99th percentile of its visible weights), kept. */
   scale(ref: HeadRef): number {
     const { stack, selector } = this.resolve(ref);
-    const key = `${stack.kind}|${ref.layer}|${selector}`;
+    const key = aggregateKey(stack, ref.layer, selector);
     let s = this.scales.get(key);
     if (s === undefined) {
       s = visibleQuantile(this.matrix(ref), stack.queries, stack.causal, 0.99, stack.keys);
@@ -287,6 +274,11 @@ export class AttentionStore {
         throw new RangeError(`Unknown attention query ${JSON.stringify((q as { kind?: unknown }).kind)}.`);
     }
   }
+}
+
+/** The key a layer's matrix (a head or an aggregate) is kept under: its stack, layer and selector. */
+function aggregateKey(stack: StackShape, layer: number, selector: HeadSelector): string {
+  return `${stack.kind}|${layer}|${selector}`;
 }
 
 /** `r` when it is a window of whole cells inside a [queries, keys] matrix; throws a RangeError otherwise. */

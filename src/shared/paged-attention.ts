@@ -7,6 +7,7 @@
 import type { Attention, HeadPages } from './attention';
 import { isCausal } from './tap-collect';
 import { qkHead, qkRow, type LayerQK } from './qk-attention';
+import { ByteLru } from './byte-lru';
 
 /** Where one layer's attention comes from. */
 export type LayerSource =
@@ -19,32 +20,18 @@ export const HEAD_CACHE_BYTES = 256 * 2 ** 20;
 
 /** The heads of a paged stack: computed on demand, the recently used kept under a byte budget. */
 export class PagedHeads implements HeadPages {
-  private readonly kept = new Map<number, Float32Array>();
-  private keptBytes = 0;
+  private readonly kept: ByteLru<number, Float32Array>;
 
-  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number,
-    private readonly budget = HEAD_CACHE_BYTES) {}
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES) {
+    this.kept = new ByteLru(budget);
+  }
 
   /** Head h of layer l as a [T, T] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
   head(l: number, h: number): Float32Array {
     const src = this.source(l, h);
     const n = this.tokens * this.tokens;
     if (src.path === 'softmax') return src.data.subarray(h * n, (h + 1) * n);
-    const key = l * this.heads + h;
-    let m = this.kept.get(key);
-    if (m) {
-      this.kept.delete(key); // most recently used last
-    } else {
-      m = qkHead(src.qk, h);
-      this.keptBytes += m.byteLength;
-      for (const [k, old] of this.kept) {
-        if (this.keptBytes <= this.budget) break;
-        this.kept.delete(k);
-        this.keptBytes -= old.byteLength;
-      }
-    }
-    this.kept.set(key, m);
-    return m;
+    return this.kept.get(l * this.heads + h, () => qkHead(src.qk, h));
   }
 
   /** Row i of head h of layer l, as a new array (from a kept head when there is one, else from q_i and K). */
@@ -52,13 +39,13 @@ export class PagedHeads implements HeadPages {
     const src = this.source(l, h);
     const t = this.tokens;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
-    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.get(l * this.heads + h);
+    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.peek(l * this.heads + h);
     return kept ? kept.slice(i * t, (i + 1) * t) : qkRow((src as { qk: LayerQK }).qk, h, i);
   }
 
   /** Bytes held: Q and K (or Softmax outputs) of every layer, plus the heads kept. */
   heldBytes(): number {
-    let b = this.keptBytes;
+    let b = this.kept.bytes;
     for (const s of this.layers) b += s.path === 'qk' ? s.qk.q.byteLength + s.qk.kT.byteLength : s.data.byteLength;
     return b;
   }
