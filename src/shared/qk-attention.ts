@@ -3,6 +3,7 @@
  * row, in O(T·d) per row. What `s` and the mask are is identified on a run that also fetched the layer's Softmax
  * input and output (attention-paths.ts), never assumed. Pure: no `vscode`, no DOM.
  */
+import { isMaskedScore } from './weight-explain';
 
 /** How a layer forms its scores from q·k: a scale, and a causal mask or none. */
 export interface ScoreForm {
@@ -89,12 +90,6 @@ export function qkHead(x: LayerQK, h: number): Float32Array {
   return out;
 }
 
-/**
- * A tapped score that stands for a masked key: −∞, or the large negative fill exports use (float32's lowest, or
- * float16's −65 504 in an fp16 graph). Such a key's weight is 0 either way.
- */
-const isMasked = (v: number): boolean => !(v > -6e4);
-
 /** The usual scales on q·k for head size d, snapped to when a fitted scale is this close (relative). */
 const SNAP = 1e-4;
 
@@ -118,7 +113,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
       const row = dots.subarray((h * t + i) * t, (h * t + i + 1) * t);
       rowDots(x, h, i, row);
       for (let j = 0; j < t; j++) {
-        const masked = isMasked(logits[(h * t + i) * t + j]);
+        const masked = isMaskedScore(logits[(h * t + i) * t + j]);
         if (masked !== (j > i)) causal = false;
         if (masked) none = false;
         else {
@@ -136,7 +131,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
   let worst = 0;
   for (let c = 0; c < logits.length; c++) {
     const l = logits[c];
-    if (isMasked(l)) continue;
+    if (isMaskedScore(l)) continue;
     worst = Math.max(worst, Math.abs(l - scale * dots[c]) / Math.max(1, Math.abs(l)));
   }
   if (worst > tolerance) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;

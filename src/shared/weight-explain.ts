@@ -46,9 +46,12 @@ export function softmax(logits: ArrayLike<number>): { probs: number[]; max: numb
   return { probs: e.map((v) => (expSum > 0 ? v / expSum : 0)), max, expSum };
 }
 
-/** A tapped score that stands for a masked key: −∞, or the large negative fill some exports use. */
+/**
+ * A tapped score that stands for a masked key: −∞, or the large negative fill exports use (float32's lowest, or
+ * float16's −65 504 in an fp16 graph). Such a key's weight is 0 either way.
+ */
 export function isMaskedScore(v: number): boolean {
-  return !(v > -1e9);
+  return !(v > -6e4);
 }
 
 /** Dot product of q_i (length d) and column j of Kᵀ ([d, T] row-major). */
