@@ -6,33 +6,18 @@
  * tokens hover median / p95, and the peak memory of Chromium's renderer (the page and its worker, onnxruntime's WASM
  * heap included) against what the Softmax path's [layers, heads, T, T] stack alone would need. Figures, never assertions.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { closeSharedBrowsers, deliver, launch, openWebview } from './browser';
 import { startServer } from './serve';
-import { fmt, heatmapHovers, quantile, rendererRss, samplePeak, tokenHovers } from './bench-measure';
+import { ensureScaleModel, fmt, heatmapHovers, quantile, rendererRss, samplePeak, scaleShow, tokenHovers } from './bench-measure';
 import { repoRoot } from '../support/model';
-
-const LONG_DIR = path.join('.cache', 'scale', 'gpt2-24x16');
-
-/** Builds the long-context model once (Debian's python3-torch), unless it is cached. */
-function ensureModel(): string {
-  const dir = path.join(repoRoot, LONG_DIR);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    execFileSync('/usr/bin/python3', ['build_scale.py', dir, '24', '16', '4096'], { cwd: path.join(repoRoot, 'test', 'models', 'recipe'), stdio: 'inherit' });
-  }
-  return dir;
-}
 
 const GiB = 2 ** 30;
 
 async function main(): Promise<void> {
-  const dir = ensureModel();
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const model = ensureScaleModel('gpt2-24x16', ['24', '16', '4096']);
+  const { config } = model;
   const lengths = (process.env.BENCH_LONG_T ?? '128,2048,4096').split(',').map(Number);
-  const idsOf = (T: number) => Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (config.vocab_size - 1)));
-  const server = await startServer(repoRoot, [LONG_DIR]);
+  const server = await startServer(repoRoot, [model.rel]);
   const browser = await launch({ webgpu: false });
   const stackBytes = (T: number) => config.n_layer * config.n_head * T * T * 4;
   console.log(`\nLong contexts, attention recomputed from Q and K: ${config.n_layer} layers × ${config.n_head} heads (random weights, width ${config.n_embd}), ` +
@@ -46,14 +31,7 @@ async function main(): Promise<void> {
       const p = await openWebview(browser, `${server.origin}/panel.html`);
       const idle = rendererRss(); // the page before any run: Chromium, the panel, nothing of onnxruntime yet
       const peak = samplePeak();
-      const tokens = idsOf(T).map((id, i) => ({ id, text: `t${i}`, start: -1, end: -1 }));
-      await deliver(p, {
-        type: 'show', runId: 1, documentLabel: 'bench', text: '', tokens, backend: 'wasm', recompute: 'always', notices: [], timings: {},
-        model: {
-          name: 'gpt2-24x16 (random)', onnxUri: `${server.origin}/${LONG_DIR}/onnx/model.onnx`, maxTokens: config.n_positions, context: config.n_positions,
-          extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)],
-        },
-      });
+      await deliver(p, scaleShow(model, server.origin, T, { recompute: 'always' }));
       await p.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'result' || m.type === 'runError'), undefined, { timeout: 1_200_000, polling: 100 });
       const posted = await p.evaluate(() => {
         const m = (globalThis as any).__posted.find((x: any) => x.type === 'result' || x.type === 'runError');

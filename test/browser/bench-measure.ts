@@ -1,5 +1,8 @@
 /** Measuring helpers the benches share: renderer memory from /proc, quantiles and time formatting. Node only. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../support/model';
 import type { Page } from 'playwright-core';
 
 /** The parent of each process, from /proc. */
@@ -94,4 +97,40 @@ export function tokenHovers(p: Page, T: number): Promise<number[]> {
     }
     return out;
   }, T);
+}
+
+/** A GPT-2-shaped random model the benches build once (test/models/recipe/build_scale.py), and its config.json. */
+export interface ScaleModel {
+  /** Its folder, relative to the repository (served by the bench's server). */
+  readonly rel: string;
+  readonly dir: string;
+  readonly config: Record<string, number>;
+}
+
+/** Builds `.cache/scale/<name>` with build_scale.py's optional [layers heads context] unless it is cached (Debian's python3-torch). */
+export function ensureScaleModel(name: string, args: readonly string[] = []): ScaleModel {
+  const rel = path.join('.cache', 'scale', name);
+  const dir = path.join(repoRoot, rel);
+  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
+    execFileSync('/usr/bin/python3', ['build_scale.py', dir, ...args], { cwd: path.join(repoRoot, 'test', 'models', 'recipe'), stdio: 'inherit' });
+  }
+  return { rel, dir, config: JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) };
+}
+
+/** `T` token ids spread over a scale model's vocabulary. */
+export function scaleIds(m: ScaleModel, T: number): number[] {
+  return Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (m.config.vocab_size - 1)));
+}
+
+/** The 'show' message that runs a scale model on T tokens in the panel (WASM); `extra` adds fields (recompute). */
+export function scaleShow(m: ScaleModel, origin: string, T: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const { config } = m;
+  const tokens = scaleIds(m, T).map((id, i) => ({ id, text: `t${i}`, start: -1, end: -1 }));
+  return {
+    type: 'show', runId: 1, documentLabel: 'bench', text: '', tokens, backend: 'wasm', notices: [], timings: {}, ...extra,
+    model: {
+      name: `${path.basename(m.rel)} (random)`, onnxUri: `${origin}/${m.rel}/onnx/model.onnx`, maxTokens: config.n_positions, context: config.n_positions,
+      extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)],
+    },
+  };
 }

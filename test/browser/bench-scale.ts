@@ -8,25 +8,12 @@
  * posts to the host per run and per editor hover. Beside it, inference in onnxruntime-node with 1 and 2 threads on
  * the same tapped model. The issue's targets are printed under the table. Figures, never assertions. Node only.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { closeSharedBrowsers, deliver, launch, openWebview } from './browser';
 import { startServer } from './serve';
-import { fmt, heatmapHovers, median, quantile, samplePeak, tokenHovers } from './bench-measure';
+import { ensureScaleModel, fmt, heatmapHovers, median, quantile, samplePeak, scaleIds, scaleShow, tokenHovers } from './bench-measure';
 import { repoRoot } from '../support/model';
 import { openTestModel, readTestOnnx, runOpenedTestModel, testModelsDir } from '../support/test-models';
-
-const SCALE_DIR = path.join('.cache', 'scale', 'gpt2-12x12');
-
-/** Builds the scale model once (Debian's python3-torch), unless it is cached. */
-function ensureModel(): string {
-  const dir = path.join(repoRoot, SCALE_DIR);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    execFileSync('/usr/bin/python3', ['build_scale.py', dir], { cwd: path.join(repoRoot, 'test', 'models', 'recipe'), stdio: 'inherit' });
-  }
-  return dir;
-}
 
 /** Long tasks seen by the page, from a PerformanceObserver installed before its scripts. */
 const LONG_TASKS = `
@@ -56,13 +43,13 @@ async function nodeInference(dir: string, lengths: readonly number[], ids: (T: n
 }
 
 async function main(): Promise<void> {
-  const dir = ensureModel();
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const model = ensureScaleModel('gpt2-12x12');
+  const { dir, config } = model;
   const lengths = [128, 512, 1024];
-  const idsOf = (T: number) => Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (config.vocab_size - 1)));
+  const idsOf = (T: number) => scaleIds(model, T);
   const node1 = await nodeInference(dir, lengths, idsOf, 1);
   const node2 = await nodeInference(dir, lengths, idsOf, 2);
-  const server = await startServer(repoRoot, [SCALE_DIR]);
+  const server = await startServer(repoRoot, [model.rel]);
   const browser = await launch({ webgpu: false });
   const stackMiB = (T: number) => (config.n_layer * config.n_head * T * T * 4) / 2 ** 20;
   console.log(`Panel at real attention shapes: ${config.n_layer} layers × ${config.n_head} heads (random weights, width ${config.n_embd}), WASM 1 thread, one run each.`);
@@ -75,14 +62,7 @@ async function main(): Promise<void> {
       const p = await openWebview(browser, `${server.origin}/panel.html`);
       await p.evaluate(LONG_TASKS);
       const peak = samplePeak();
-      const tokens = idsOf(T).map((id, i) => ({ id, text: `t${i}`, start: -1, end: -1 }));
-      const msg = {
-        type: 'show', runId: 1, documentLabel: 'bench', text: '', tokens, backend: 'wasm', notices: [], timings: {},
-        model: {
-          name: 'gpt2-12x12 (random)', onnxUri: `${server.origin}/${SCALE_DIR}/onnx/model.onnx`, maxTokens: config.n_positions, context: config.n_positions,
-          extraInputs: ['attention_mask', 'position_ids', ...Array.from({ length: 2 * config.n_layer }, (_, i) => `past_key_values.${i >> 1}.${i % 2 ? 'value' : 'key'}`)],
-        },
-      };
+      const msg = scaleShow(model, server.origin, T);
       await deliver(p, msg);
       await p.waitForFunction(() => (globalThis as any).__posted.some((m: any) => m.type === 'result' || m.type === 'runError'), undefined, { timeout: 600_000, polling: 50 });
       const posted = await p.evaluate(() => {
