@@ -30,7 +30,7 @@ import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
 import { checkIdsInVocab } from './tokenize';
 import { tokensAsShown } from '../shared/token-display';
-import { RunProgress } from './run-progress';
+import { StatusProgress } from './status-progress';
 import { compareSelectionCommand } from './compare-selection';
 
 /** Optional argument of attentionLens.showAttention for scripted runs: a document and UTF-16 offsets. */
@@ -67,7 +67,7 @@ export class AttentionLensController implements vscode.Disposable {
   /** Refusals next to the selection, when the panel is not on screen. */
   private readonly refusalMarker = new RefusalMarker();
   /** The status bar's progress for the request in flight. */
-  private readonly progress = new RunProgress();
+  private readonly progress = new StatusProgress();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     const onHandlerError = (e: unknown) => this.notifier.error(`Attention Lens could not handle a message from its view: ` +

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { StatusProgress } from './status-progress';
 import {
   chooseModel, listedModels, modelsValue, restrictedValue, type ModelChoice, type PathContext,
 } from './model-choice';
@@ -62,17 +63,12 @@ export class ModelSettings {
   async load(choice = this.current()): Promise<LoadedModel> {
     const tapCache = { maxBytes: tapCacheMaxBytes(vscode.workspace.getConfiguration(CONFIG_SECTION).get('tapCacheMaxMB')) };
     // A large tokenizer.json reports its loading (on the tokenizer thread) in the status bar; small ones never show it.
-    let report: ((message: string) => void) | undefined;
-    let finish = () => {};
+    const progress = new StatusProgress();
+    let shown = false;
     const onProgress = (message: string) => {
-      if (!report) {
-        const done = new Promise<void>((resolve) => { finish = resolve; });
-        void vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Attention Lens: ${this.nameOf(choice)}` }, (p) => {
-          report = (m) => p.report({ message: m });
-          return done;
-        });
-      }
-      report?.(message);
+      if (shown) return progress.say(message);
+      progress.start(`Attention Lens: ${this.nameOf(choice)}`, message);
+      shown = true;
     };
     try {
       const model = await loadModelFolder(choice.dir, { bundled: choice.bundled, name: this.nameOf(choice), storageDir: this.storageDir, tapCache,
@@ -80,7 +76,7 @@ export class ModelSettings {
       for (const notice of model.notices ?? []) this.notifier?.once('warning', notice);
       return model;
     } finally {
-      finish();
+      progress.end();
     }
   }
 

@@ -1,12 +1,12 @@
 /**
- * The status bar's progress for a Show Attention request, from the command until its run is answered. VS Code draws
- * it at once, before any webview exists: the first panel of a window can take seconds to appear (code-server starts
- * its webview machinery then), and the user sees what is happening from the first moment.
+ * A progress in the status bar (ProgressLocation.Window) that can be started, updated and ended from anywhere: a Show
+ * Attention request's, from the command until its run is answered (VS Code draws it at once, before any webview exists:
+ * the first panel of a window can take seconds to appear), and a large tokenizer's while it loads.
  */
 import * as vscode from 'vscode';
 
-/** One request's progress in the status bar (ProgressLocation.Window); a new start ends the previous one. */
-export class RunProgress implements vscode.Disposable {
+/** One progress in the status bar; a new start ends the previous one. */
+export class StatusProgress implements vscode.Disposable {
   private finish: (() => void) | undefined;
   private report: ((message: string) => void) | undefined;
   private pending: string | undefined;
