@@ -9,7 +9,7 @@ import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
 import { valueNorms } from '../../src/shared/value-weighted';
 import { headQK } from '../../src/shared/weight-explain';
 import type { ScoreSources } from '../../src/shared/score-tap';
-import { makeFeeds, tensorToFloat32, type PreparedModel } from './session';
+import { makeFeeds, runFetching, tensorToFloat32, type PreparedModel } from './session';
 import { explainFusedRow, fusedValueNorms } from '../../src/shared/fused-explain';
 import { layerParts } from '../../src/shared/fused-layouts';
 import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
@@ -26,6 +26,9 @@ export interface ExplainableRun {
 }
 
 type ExplainRequest = Extract<PanelToWorker, { type: 'explain' }>;
+
+/** A fetched tensor as headQK reads it: dims and Float32 data. */
+const tensor = (t: ortTypes.Tensor): { dims: number[]; data: Float32Array } => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
 type Explanation = Extract<WorkerToPanel, { type: 'explanation' }>;
 
 /** The fused nodes behind the layers of a run whose attention was recomputed, in stack order (undefined for a Softmax tap). */
@@ -37,13 +40,10 @@ function fusedLayers(run: ExplainableRun): (FusedSource | undefined)[] | undefin
 /** Runs the last run's ids again fetching what the fused nodes read, and hands each read node to `use`. */
 async function withFusedParts<R>(run: ExplainableRun, session: ortTypes.InferenceSession, sources: readonly FusedSource[],
   use: (parts: ReturnType<typeof layerParts>[]) => R): Promise<R> {
-  const out = await session.run(makeFeeds(run.model, run.inputIds), fusedTapNames(sources));
-  try {
+  return runFetching(run.model, session, run.inputIds, fusedTapNames(sources), (_get, out) => {
     const get = fetchedLookup(out);
     return use(sources.map((s) => layerParts(s, get)));
-  } finally {
-    for (const t of Object.values(out)) t.dispose?.();
-  }
+  });
 }
 
 /** Answers an 'explain' request for `run` on `session`. */
@@ -74,7 +74,6 @@ export async function explain(req: ExplainRequest, run: ExplainableRun, session:
     if (!src.q || !src.kT || !out[src.q] || !out[src.kT]) {
       return { ...base, scores: row, note: `Q and K were not found in the graph (${src.qkMissing ?? 'they were not fetched'}): showing the pre-softmax scores only.` };
     }
-    const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
     const qk = headQK(tensor(out[src.q]), tensor(out[src.kT]), H, T, req.head, req.query);
     if (!qk) return { ...base, scores: row, note: 'Q and K have shapes this view does not read: showing the pre-softmax scores only.' };
     return { ...base, scores: row, scaling: src.scaling, q: Array.from(qk.q), kT: Array.from(qk.kT), dHead: qk.d };
@@ -131,7 +130,6 @@ function explainPaged(base: Pick<Explanation, 'type' | 'runId' | 'layer' | 'head
   const q = out[src.q!];
   const kT = out[src.kT!];
   if (!q || !kT) return { ...base, error: 'The run did not return Q and K of this layer.' };
-  const tensor = (t: ortTypes.Tensor) => ({ dims: t.dims.map(Number), data: tensorToFloat32(t) });
   const d = Number(q.dims[q.dims.length - 1]);
   const qk = headQK(tensor(q), tensor(kT), q.size / (T * d), T, head, query);
   if (!qk) return { ...base, error: 'Q and K have shapes this view does not read.' };

@@ -11,7 +11,7 @@ import type { BackendUsed, RecomputeSetting } from '../../src/shared/protocol';
 import { identifyFusedPaths, pagedFused } from '../../src/shared/fused-paged';
 import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
-import { getSession, makeFeeds, logitsOf, tensorToFloat32, type PreparedModel, type RunOutput, type SessionKind } from './session';
+import { getSession, logitsOf, runFetching, type PreparedModel, type RunOutput, type SessionKind } from './session';
 
 /** Softmax outputs above this size (all layers together, fp32) make `auto` recompute from Q and K instead. */
 export const AUTO_RECOMPUTE_BYTES = 256 * 2 ** 20;
@@ -27,22 +27,6 @@ function selfSoftmax(model: PreparedModel): string[] {
   return model.plan.softmaxOutputs.filter((_, i) => (model.plan.kinds?.[i] ?? 'self') === 'self');
 }
 
-/** Runs `names` on `ids`, handing a lookup of Float32 copies to `use`, then frees onnxruntime's tensors. */
-async function fetchRun<R>(model: PreparedModel, session: ort.InferenceSession, ids: readonly number[], names: readonly string[],
-  use: (get: (name: string) => { dims: number[]; data: Float32Array; type: string } | undefined, out: ort.InferenceSession.ReturnType) => R): Promise<R> {
-  const out = await session.run(makeFeeds(model, ids), [...names]);
-  try {
-    return use((name) => {
-      const t = out[name];
-      if (!t) return undefined;
-      const data = tensorToFloat32(t);
-      return { dims: t.dims.map(Number), data: data === t.data ? data.slice() : data, type: t.type };
-    }, out);
-  } finally {
-    for (const t of Object.values(out)) t.dispose?.();
-  }
-}
-
 /** The model's identified paths (computed on the first call, on the `full` session, from ids taken from `inputIds`). */
 async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputIds: readonly number[], context: number): Promise<IdentifiedPaths | string> {
   let p = identified.get(model);
@@ -54,9 +38,9 @@ async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputId
   try {
     if (fused) {
       // Fused nodes: the check run recomputes them whole (P·V checked against each node's output) and compares the rows.
-      p = await fetchRun(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
+      p = await runFetching(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
     } else if (self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
-    else p = await fetchRun(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
+    else p = await runFetching(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
   } catch (e) {
     // Nothing identified (no Softmax output holds attention at that length, a misshapen tap): the run takes the
     // Softmax path, whose own checks say what is wrong.
@@ -100,7 +84,7 @@ export function runOnPaged(model: PreparedModel, paged: ort.InferenceSession, id
   const fused = selfFused(model);
   const names = fused ? fusedTapNames(fused) : pagedFetches(found.layers, model.sources);
   if (model.logitsName) names.push(model.logitsName);
-  return fetchRun(model, paged, ids, names, (get, out) => {
+  return runFetching(model, paged, ids, names, (get, out) => {
     const a = fused ? pagedFused(fused, found.layers, fetchedLookup(out), T) : pagedFromFetched(found.layers, model.sources, get, T);
     const attention = Object.assign(a, { names: found.layers.map((p) => p.name), maxRowError: 0 });
     return { attention, ...logitsOf(model, out, T), paths: summarisePaths(found.layers) };

@@ -225,3 +225,19 @@ export function logitsOf(model: PreparedModel, out: ort.InferenceSession.ReturnT
   const f = tensorToFloat32(lt);
   return { vocab: Number(lt.dims[lt.dims.length - 1]), logits: f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice() };
 }
+
+/** Runs `names` on `ids`, hands `use` a lookup of Float32 copies (and the raw outputs), then frees onnxruntime's tensors. */
+export async function runFetching<R>(model: PreparedModel, session: ort.InferenceSession, ids: readonly number[], names: readonly string[],
+  use: (get: (name: string) => { dims: number[]; data: Float32Array; type: string } | undefined, out: ort.InferenceSession.ReturnType) => R): Promise<R> {
+  const out = await session.run(makeFeeds(model, ids), [...names]);
+  try {
+    return use((name) => {
+      const t = out[name];
+      if (!t) return undefined;
+      const data = tensorToFloat32(t);
+      return { dims: t.dims.map(Number), data: data === t.data ? data.slice() : data, type: t.type };
+    }, out);
+  } finally {
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}
