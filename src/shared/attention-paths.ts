@@ -119,17 +119,24 @@ export function pathsLabel(s: PathSummary): string {
   return qk === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk} of ${s.length} layers`;
 }
 
-/** The badge's tooltip (and the panel's notice for fallbacks): which layers use the Softmax output, and why. */
+/** The layers of a summary that fell back to the Softmax tap, with their reasons. */
+function fallbacks(s: PathSummary): { layer: number; reason: string }[] {
+  return s.flatMap((p, layer) => (p.path === 'softmax' ? [{ layer, reason: p.reason ?? '' }] : []));
+}
+
+/** The badge's tooltip: how the worker serves attention, and which layers use the Softmax output, and why. */
 export function pathsTitle(s: PathSummary): string {
-  const qk = s.filter((p) => p.path === 'qk').length;
   const head = `The worker keeps each layer's queries and keys (T × d) instead of its T × T attention, and computes the rows, tiles and statistics a view asks for. ` +
-    `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE}.`;
-  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l}: ${p.reason}` : '')).filter(Boolean);
-  return qk === s.length ? head : `${head} These layers use the tapped Softmax output instead: ${falls.join('; ')}.`;
+    `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE} ` +
+    `(${FP16_RECOMPUTE_TOLERANCE} in an fp16 graph).`;
+  const falls = fallbacks(s);
+  return falls.length ? `${head} These layers use the tapped Softmax output instead: ${falls.map((f) => `layer ${f.layer}: ${f.reason}`).join('; ')}.` : head;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
 export function pathsNotice(s: PathSummary): string | undefined {
-  const falls = s.map((p, l) => (p.path === 'softmax' ? `layer ${l} (${p.reason})` : '')).filter(Boolean);
-  return falls.length ? `Attention is recomputed from Q and K except in ${falls.join('; ')}, which use the tapped Softmax output.` : undefined;
+  const falls = fallbacks(s);
+  return falls.length
+    ? `Attention is recomputed from Q and K except in ${falls.map((f) => `layer ${f.layer} (${f.reason})`).join('; ')}, which use the tapped Softmax output.`
+    : undefined;
 }
