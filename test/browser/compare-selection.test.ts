@@ -12,6 +12,7 @@ import { bundledModelDir, loadReference, maxAbsDiff, repoRoot } from '../support
 import { deliver, launch, openWebview, shot, stacksOf, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { tokenSymbolText } from '../../src/shared/token-display';
+import { formatWeight } from '../../src/shared/attention';
 
 /** WASM vs the PyTorch reference. */
 const TOLERANCE = 1e-5;
@@ -100,13 +101,14 @@ describe('compare with another selection in Chromium', function () {
       assert.ok(Math.abs(cells[2] - (sb - sa)) < 1.1e-3, `${key}: B − A shown ${cells[2]}, expected ${sb - sa}`);
     }
 
-    // Keyboard: End moves B's row to the last token; its strongest key is read out with the reference's weight.
+    // Keyboard: End moves B's row to the last token; its strongest key is read out with the reference's weight, in the
+    // one weight format the panel uses everywhere (formatWeight).
     await page.focus('.compare-side[data-side="B"] canvas');
     await page.keyboard.press('End');
     const rowB = headOf(refB).slice((TB - 1) * TB, TB * TB);
     const best = Math.max(...rowB);
     await page.waitForFunction((w) => (globalThis as any).document.querySelector('.compare-side[data-side="B"] .compare-row')?.textContent?.includes(w),
-      best.toFixed(3));
+      formatWeight(best));
     assert.equal(await page.getAttribute('.compare-side[data-side="B"] .compare-token.focused', 'data-index'), String(TB - 1));
     await page.locator('#compare-text').scrollIntoViewIfNeeded();
     await shot(page, 'compare-selection-dark.png');

@@ -3,6 +3,7 @@
  * both) and shows the chosen head for A and B side by side: each side's matrix and token row as the worker serves
  * them (never a copied stack), a keyboard-movable focused row with its strongest keys, and the head's metrics with B − A.
  */
+import { formatWeight } from '../../src/shared/attention';
 import type { HeadMetricValues } from '../../src/shared/head-labels';
 import { labelHead } from '../../src/shared/head-labels';
 import type { HostToPanel, PanelToHost, TokenInfo } from '../../src/shared/protocol';
@@ -230,7 +231,7 @@ export class CompareTextView {
     side.tokens.children[side.row]?.classList.add('focused');
     const top = run.topk(layer, head, side.row, 3);
     side.rowText.textContent = top
-      ? `Row ${describeToken(side.labels, side.row)} attends most to ${top.keys.map((k, n) => `${describeToken(side.labels, k)} ${top.weights[n].toFixed(3)}`).join(', ')}`
+      ? `Row ${describeToken(side.labels, side.row)} attends most to ${top.keys.map((k, n) => `${describeToken(side.labels, k)} ${formatWeight(top.weights[n])}`).join(', ')}`
       : `Row ${describeToken(side.labels, side.row)}`;
   }
 
