@@ -410,7 +410,9 @@ export type WorkerToPanel =
       readonly layers: number; readonly heads: number; readonly keys: number; readonly row: ArrayBuffer; }
   /** Generation `id` ended: every step was made ('done'), it was stopped, the context is full, or `error` says why not. */
   | { readonly type: 'generateEnd'; readonly id: number; readonly runId: number; readonly tokens: readonly number[];
-      readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string; }
+      readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string;
+      /** How steps ran: on the model's own key/value cache (one token each), or re-running the whole sequence (no past inputs). */
+      readonly stepping?: 'cache' | 'rerun'; }
   | AnswerMessage;
 
 /** Exhaustiveness check for `switch` statements over message unions. */
