@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { appendSuffix, encodeExtraOutputs, float16ToFloat32, planTap, requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { buildFeeds } from '../../src/shared/feeds';
-import { isResidualSource, planResidualTaps, residualTapNames, type ResidualSource } from '../../src/shared/residual-tap';
+import { isResidualSource, planResidualTaps, residualTapNames } from '../../src/shared/residual-tap';
 import { headOutput, residualAnswer, type FetchedFloat } from '../../src/shared/residual-norms';
 import { readTestOnnx, type TestOnnx } from '../support/test-models';
 import { buildModel } from '../support/onnx-builder';
