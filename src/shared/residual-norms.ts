@@ -109,13 +109,6 @@ export function layerResidual(pv: FetchedFloat, w: FetchedFloat, projection: Fet
   return { heads: H, dHead: d, headNorms, residualNorms, maxError };
 }
 
-/** Mean over tokens of `values[from, from + T)`. */
-export function meanOver(values: Float32Array, from: number, T: number): number {
-  let s = 0;
-  for (let k = from; k < from + T; k++) s += values[k];
-  return T > 0 ? s / T : NaN;
-}
-
 /**
  * The answer for every planned layer (`get` looks up fetched tensors by name): head norms [layers, heads, T] and
  * residual norms [layers, T], NaN where a layer has a reason. `heads` is the run's head count.
@@ -140,4 +133,44 @@ export function residualAnswer(req: ResidualRequest, plans: readonly ResidualPla
     type: 'residual', id: req.id, runId: req.runId, layers: L, heads, tokens: T,
     headNorms: headNorms.buffer, residualNorms: residualNorms.buffer, reasons,
   };
+}
+
+/** The numbers of a ResidualAnswer as Float32 views, with their shape. */
+export interface ResidualNumbers {
+  readonly layers: number;
+  readonly heads: number;
+  readonly tokens: number;
+  /** ‖head output‖, [layers, heads, T]. */
+  readonly headNorms: Float32Array;
+  /** ‖residual‖, [layers, T]. */
+  readonly residualNorms: Float32Array;
+  readonly reasons: readonly (string | null)[];
+}
+
+/** The numbers of an answer that has them (undefined for an error). */
+export function residualNumbers(a: ResidualAnswer): ResidualNumbers | undefined {
+  if (a.error || !a.headNorms || !a.residualNorms || !a.reasons || !a.layers || !a.heads || !a.tokens) return undefined;
+  return { layers: a.layers, heads: a.heads, tokens: a.tokens, headNorms: new Float32Array(a.headNorms),
+    residualNorms: new Float32Array(a.residualNorms), reasons: a.reasons };
+}
+
+/**
+ * ‖head output‖ / ‖residual‖ per layer and head, [layers, heads]: at token `token`, or averaged over the tokens
+ * ('mean', the mean of the per-token ratios). NaN for layers with a reason.
+ */
+export function residualRatios(n: ResidualNumbers, token: number | 'mean'): Float32Array {
+  const { layers: L, heads: H, tokens: T } = n;
+  const out = new Float32Array(L * H);
+  for (let l = 0; l < L; l++) {
+    for (let h = 0; h < H; h++) {
+      const ratio = (i: number): number => n.headNorms[(l * H + h) * T + i] / n.residualNorms[l * T + i];
+      if (token !== 'mean') out[l * H + h] = ratio(token);
+      else {
+        let s = 0;
+        for (let i = 0; i < T; i++) s += ratio(i);
+        out[l * H + h] = s / T;
+      }
+    }
+  }
+  return out;
 }
