@@ -18,7 +18,7 @@ export interface LayerResidual {
   readonly dHead: number;
   readonly headNorms: Float32Array;
   readonly residualNorms: Float32Array;
-  /** max |Σ_h head outputs − the graph's x·W_O|, over tokens and columns. */
+  /** max |Σ_h head outputs − the graph's x·W_O|, over the checked tokens and every column. */
   readonly maxError: number;
 }
 
@@ -68,6 +68,26 @@ function norm(v: ArrayLike<number>, from = 0, n = v.length): number {
   return Math.sqrt(s);
 }
 
+/** G = W_h W_hᵀ for the d rows of w ([rows, D]) from `first`, into `G` (d × d, row-major). */
+function gram(w: Float32Array, first: number, d: number, D: number, G: Float64Array): void {
+  for (let a = 0; a < d; a++) {
+    const ra = (first + a) * D;
+    for (let b = a; b < d; b++) {
+      const rb = (first + b) * D;
+      let s = 0;
+      for (let c = 0; c < D; c++) s += w[ra + c] * w[rb + c];
+      G[a * d + b] = s;
+      G[b * d + a] = s;
+    }
+  }
+}
+
+/** Up to `n` token indices spread over [0, T), the first and the last among them. */
+function sampleTokens(T: number, n: number): number[] {
+  if (T <= n) return Array.from({ length: T }, (_, i) => i);
+  return [...new Set(Array.from({ length: n }, (_, k) => Math.round((k * (T - 1)) / (n - 1))))];
+}
+
 const size = (t: FetchedFloat): number => t.dims.reduce((a, b) => a * b, 1);
 
 /**
@@ -84,15 +104,33 @@ export function layerResidual(pv: FetchedFloat, w: FetchedFloat, projection: Fet
   if (size(residual) !== T * D) return `the residual stream has shape [${residual.dims.join(', ')}], not [${T}, ${D}]`;
   const headNorms = new Float32Array(H * T);
   const residualNorms = new Float32Array(T);
+  for (let i = 0; i < T; i++) residualNorms[i] = norm(residual.data, i * D, D);
+  // ‖x_h W_h‖² = x_h G_h x_hᵀ with G_h = W_h W_hᵀ (d × d): H·d²·D + T·H·d² operations instead of T·H·d·D.
+  const G = new Float64Array(d * d);
+  for (let h = 0; h < H; h++) {
+    gram(w.data, h * d, d, D, G);
+    for (let i = 0; i < T; i++) {
+      const x = (h * T + i) * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const xk = pv.data[x + k];
+        if (xk === 0) continue;
+        let row = 0;
+        for (let k2 = 0; k2 < d; k2++) row += G[k * d + k2] * pv.data[x + k2];
+        s += xk * row;
+      }
+      headNorms[h * T + i] = Math.sqrt(Math.max(0, s));
+    }
+  }
+  // The layout check: on a few tokens (a misread layout is wrong on every token), Σ_h x_h W_h must give x·W_O back.
   const out = new Float32Array(D);
   const sum = new Float64Array(D);
   let maxError = 0;
   let scale = 0;
-  for (let i = 0; i < T; i++) {
+  for (const i of sampleTokens(T, 8)) {
     sum.fill(0);
     for (let h = 0; h < H; h++) {
       headOutput(pv.data, T, d, w.data, D, h, i, out);
-      headNorms[h * T + i] = norm(out);
       for (let c = 0; c < D; c++) sum[c] += out[c];
     }
     for (let c = 0; c < D; c++) {
@@ -100,7 +138,6 @@ export function layerResidual(pv: FetchedFloat, w: FetchedFloat, projection: Fet
       maxError = Math.max(maxError, Math.abs(sum[c] - p));
       scale = Math.max(scale, Math.abs(p));
     }
-    residualNorms[i] = norm(residual.data, i * D, D);
   }
   // Heads read in the wrong order or layout give errors of the order of the values; fp16 graphs stay near 1e-3.
   if (!(maxError <= 1e-2 * Math.max(1, scale))) {
@@ -109,20 +146,20 @@ export function layerResidual(pv: FetchedFloat, w: FetchedFloat, projection: Fet
   return { heads: H, dHead: d, headNorms, residualNorms, maxError };
 }
 
-/**
- * The answer for every planned layer (`get` looks up fetched tensors by name): head norms [layers, heads, T] and
- * residual norms [layers, T], NaN where a layer has a reason. `heads` is the run's head count.
- */
-export function residualAnswer(req: ResidualRequest, plans: readonly ResidualPlan[], get: (name: string) => FetchedFloat | undefined,
-  T: number, heads: number): ResidualAnswer {
-  const L = plans.length;
+/** One planned layer's numbers from the fetched tensors (`get` looks them up by name), or why there are none. */
+export function planResidual(p: ResidualPlan, get: (name: string) => FetchedFloat | undefined, T: number): LayerResidual | string {
+  if (!isResidualSource(p)) return p.missing;
+  const [pv, w, proj, res] = [p.pv, p.weight, p.projection, p.residual].map(get);
+  if (!pv || !w || !proj || !res) return 'the run did not return the tensors this layer needs';
+  return layerResidual(pv, w, proj, res, T);
+}
+
+/** The answer from each layer's numbers or reason: [layers, heads, T] and [layers, T], NaN where a layer has a reason. */
+export function assembleResidual(req: ResidualRequest, layers: readonly (LayerResidual | string)[], T: number, heads: number): ResidualAnswer {
+  const L = layers.length;
   const headNorms = new Float32Array(L * heads * T).fill(NaN);
   const residualNorms = new Float32Array(L * T).fill(NaN);
-  const reasons = plans.map((p, l): string | null => {
-    if (!isResidualSource(p)) return p.missing;
-    const [pv, w, proj, res] = [p.pv, p.weight, p.projection, p.residual].map(get);
-    if (!pv || !w || !proj || !res) return 'the run did not return the tensors this layer needs';
-    const r = layerResidual(pv, w, proj, res, T);
+  const reasons = layers.map((r, l): string | null => {
     if (typeof r === 'string') return r;
     if (r.heads !== heads) return `this layer has ${r.heads} heads’ outputs, not ${heads}`;
     headNorms.set(r.headNorms, l * heads * T);
@@ -133,6 +170,12 @@ export function residualAnswer(req: ResidualRequest, plans: readonly ResidualPla
     type: 'residual', id: req.id, runId: req.runId, layers: L, heads, tokens: T,
     headNorms: headNorms.buffer, residualNorms: residualNorms.buffer, reasons,
   };
+}
+
+/** The answer for every planned layer at once (`heads`: the run's head count). */
+export function residualAnswer(req: ResidualRequest, plans: readonly ResidualPlan[], get: (name: string) => FetchedFloat | undefined,
+  T: number, heads: number): ResidualAnswer {
+  return assembleResidual(req, plans.map((p) => planResidual(p, get, T)), T, heads);
 }
 
 /** The numbers of a ResidualAnswer as Float32 views, with their shape. */

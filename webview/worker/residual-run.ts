@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-web';
 import type { BackendUsed } from '../../src/shared/protocol';
 import { retapForPaging } from '../../src/shared/paged-tap';
 import { planResidualTaps, residualTapNames } from '../../src/shared/residual-tap';
-import { residualAnswer, type ResidualAnswer, type ResidualRequest } from '../../src/shared/residual-norms';
+import { assembleResidual, planResidual, type FetchedFloat, type LayerResidual, type ResidualAnswer, type ResidualRequest } from '../../src/shared/residual-norms';
 import { runFetching } from './session';
 import type { ExplainableRun } from './explain';
 
@@ -23,16 +23,32 @@ export async function residualOf(req: ResidualRequest, run: (ExplainableRun & { 
   const plans = planResidualTaps(run.model.summary, run.layerNames);
   const names = residualTapNames(plans);
   const T = run.inputIds.length;
-  if (names.length === 0) return residualAnswer(req, plans, () => undefined, T, heads);
+  if (names.length === 0) return assembleResidual(req, plans.map((p) => planResidual(p, () => undefined, T)), T, heads);
   const bytes = retapForPaging(run.model.tapped, names);
   if (!bytes) return fail('This model’s taps cannot be re-declared for the Residual view (its attention is tapped inside a subgraph).');
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [run.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
     ...(run.model.externalData ? { externalData: run.model.externalData } : {}),
   });
+  let fetched: Map<string, FetchedFloat>;
   try {
-    return await runFetching(run.model, session, run.inputIds, names, (get) => residualAnswer(req, plans, get, T, heads));
+    // Copies (runFetching's lookup copies onnxruntime's data), so the session and its outputs go before the maths.
+    fetched = await runFetching(run.model, session, run.inputIds, names, (get) => {
+      const m = new Map<string, FetchedFloat>();
+      for (const n of names) {
+        const t = get(n);
+        if (t) m.set(n, t);
+      }
+      return m;
+    });
   } finally {
     await session.release();
   }
+  // One layer at a time, yielding between layers so the panel's queries (hovers, rows) are answered meanwhile.
+  const layers: (LayerResidual | string)[] = [];
+  for (const p of plans) {
+    layers.push(planResidual(p, (n) => fetched.get(n), T));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return assembleResidual(req, layers, T, heads);
 }
