@@ -35,7 +35,8 @@ export class ResidualView {
   /** The answer per run id (a promise while it is being computed; a string for an error). */
   private answers = new Map<number, ResidualNumbers | string | Promise<void>>();
   private cursor = { layer: 0, head: 0 };
-  private cell = { w: 40, h: 20, left: 0, gap: 0, top: 0, right: 0 };
+  /** Cell size and the top-left corner of each grid's first cell (at the token, then the mean), in CSS px. */
+  private geometry = { w: 40, h: 20, grids: [] as { x: number; y: number }[] };
 
   constructor(private readonly deps: { client: InferenceClient; select: (layer: number, head: number) => void; focus: (token: number) => void }) {
     this.canvas.addEventListener('keydown', (ev) => this.onKey(ev));
@@ -48,12 +49,14 @@ export class ResidualView {
 
   private cellAt(x: number, y: number): { layer: number; head: number } | undefined {
     const n = this.numbers();
-    const c = this.cell;
+    const { w, h, grids } = this.geometry;
     if (!n) return undefined;
-    const layer = Math.floor((y - c.top) / c.h);
-    const inGrid = (x0: number) => Math.floor((x - x0) / c.w);
-    const head = x >= c.right ? inGrid(c.right) : inGrid(c.left);
-    return layer >= 0 && layer < n.layers && head >= 0 && head < n.heads ? { layer, head } : undefined;
+    for (const g of grids) {
+      const layer = Math.floor((y - g.y) / h);
+      const head = Math.floor((x - g.x) / w);
+      if (layer >= 0 && layer < n.layers && head >= 0 && head < n.heads) return { layer, head };
+    }
+    return undefined;
   }
 
   private onKey(ev: KeyboardEvent): void {
@@ -117,45 +120,60 @@ export class ResidualView {
     const at = token === null ? undefined : residualRatios(n, token);
     const fontPx = Math.max(10, Math.round(theme.fontSize * 0.85));
     const labelW = fontPx * 3;
-    const w = Math.max(fontPx * 3.6, Math.min(72, Math.floor((width - 2 * labelW - 16) / (2 * n.heads))));
-    const c = { w, h: fontPx + 10, left: labelW, gap: 16, top: 2 * fontPx + 14, right: 2 * labelW + n.heads * w + 16 };
-    this.cell = c;
-    const ctx = sizeCanvas(this.canvas, c.right + n.heads * w + 2, c.top + n.layers * c.h + 2);
+    const textW = fontPx * 3.6; // the narrowest cell that holds a number
+    const gap = 16;
+    const beside = Math.floor((width - 2 * labelW - gap - 2) / (2 * n.heads));
+    const below = Math.floor((width - labelW - 2) / n.heads);
+    // Side by side where both grids fit with their numbers, else one above the other; cells too narrow for numbers show colour only.
+    const sideBySide = beside >= textW;
+    const w = Math.max(4, Math.min(72, sideBySide ? beside : below));
+    const withText = w >= textW;
+    const h = withText ? fontPx + 10 : Math.max(8, Math.min(fontPx + 10, w));
+    const head = 2 * fontPx + 14; // title and head labels above each grid
+    const gridH = head + n.layers * h;
+    const grids = sideBySide ? [{ x: labelW, y: head }, { x: 2 * labelW + n.heads * w + gap, y: head }]
+      : [{ x: labelW, y: head }, { x: labelW, y: gridH + gap + head }];
+    this.geometry = { w, h, grids };
+    const last = grids[1];
+    const ctx = sizeCanvas(this.canvas, last.x + n.heads * w + 2, last.y + n.layers * h + 2);
     ctx.font = canvasFont(theme, fontPx / theme.fontSize);
     ctx.textBaseline = 'middle';
     let max = 0;
     for (const v of [...mean, ...(at ?? [])]) if (v > max) max = v;
-    const grid = (x0: number, title: string, values: Float32Array | undefined): void => {
+    const grid = ({ x: x0, y: y0 }: { x: number; y: number }, title: string, values: Float32Array | undefined): void => {
       ctx.fillStyle = rgbaToCss(theme.fg);
       ctx.textAlign = 'left';
-      ctx.fillText(title, x0, fontPx / 2 + 2);
+      ctx.fillText(title, x0, y0 - head + fontPx / 2 + 2, n.heads * w);
       ctx.textAlign = 'center';
       ctx.fillStyle = rgbaToCss(withAlpha(theme.fg, 0.8));
-      for (let h = 0; h < n.heads; h++) ctx.fillText(`H${h}`, x0 + (h + 0.5) * w, c.top - fontPx / 2 - 3, w - 2);
+      const every = Math.ceil((fontPx * 2.2) / w); // head labels that fit
+      for (let hd = 0; hd < n.heads; hd += every) ctx.fillText(`H${hd}`, x0 + (hd + 0.5) * w, y0 - fontPx / 2 - 3);
       for (let l = 0; l < n.layers; l++) {
-        const y = c.top + l * c.h;
+        const y = y0 + l * h;
         ctx.textAlign = 'right';
         ctx.fillStyle = rgbaToCss(withAlpha(theme.fg, 0.8));
-        ctx.fillText(`L${l}`, x0 - 4, y + c.h / 2);
-        for (let h = 0; h < n.heads; h++) {
-          const x = x0 + h * w;
-          const v = values?.[l * n.heads + h];
+        ctx.fillText(`L${l}`, x0 - 4, y + h / 2);
+        for (let hd = 0; hd < n.heads; hd++) {
+          const x = x0 + hd * w;
+          const v = values?.[l * n.heads + hd];
           const fill = n.reasons[l] || v === undefined ? theme.masked : mixColors(theme.bg, theme.accent, heatIntensity(v, max));
           ctx.fillStyle = rgbaToCss(fill);
-          ctx.fillRect(x + 1, y + 1, w - 2, c.h - 2);
-          ctx.textAlign = 'center';
-          ctx.fillStyle = rgbaToCss(luminance(fill) > 0.5 ? { r: 0, g: 0, b: 0, a: 1 } : { r: 255, g: 255, b: 255, a: 1 });
-          ctx.fillText(n.reasons[l] ? '—' : v === undefined ? '' : formatWeight(v), x + w / 2, y + c.h / 2, w - 4);
-          if (l === this.cursor.layer && h === this.cursor.head) {
+          ctx.fillRect(x + 1, y + 1, w - 2, h - 2);
+          if (withText) {
+            ctx.textAlign = 'center';
+            ctx.fillStyle = rgbaToCss(luminance(fill) > 0.5 ? { r: 0, g: 0, b: 0, a: 1 } : { r: 255, g: 255, b: 255, a: 1 });
+            ctx.fillText(n.reasons[l] ? '—' : v === undefined ? '' : formatWeight(v), x + w / 2, y + h / 2, w - 4);
+          }
+          if (l === this.cursor.layer && hd === this.cursor.head) {
             ctx.strokeStyle = rgbaToCss(theme.focus);
             ctx.lineWidth = 2;
-            ctx.strokeRect(x + 1, y + 1, w - 2, c.h - 2);
+            ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
           }
         }
       }
     };
-    grid(c.left, token === null ? 'At the focused token (none)' : `At ${describeToken(m.run.labels, token)}`, at);
-    grid(c.right, `Mean over ${n.tokens} tokens`, mean);
+    grid(grids[0], token === null ? 'At a token: hover one, or move the slider' : `At ${describeToken(m.run.labels, token)}`, at);
+    grid(grids[1], `Mean over ${n.tokens} tokens`, mean);
     // For tests and tools: the ratios as drawn (layer-major, "—" where a layer has a reason).
     const shown = (v: Float32Array | undefined) => (v ? Array.from(v, (x, k) => (n.reasons[Math.floor(k / n.heads)] ? '—' : formatWeight(x))).join(' ') : '');
     Object.assign(this.canvas.dataset, { run: String(m.run.runId), token: token === null ? '' : String(token), atToken: shown(at), mean: shown(mean) });
