@@ -116,6 +116,21 @@ describe('Residual view in Chromium', function () {
     assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []); // 404: the test server has no favicon
   });
 
+  it('gives the same numbers when the run is paged (attention recomputed from Q and K, a narrowed session)', async () => {
+    const show = bundledShow(server.origin, 3, 'cats.txt', TEXT, { recompute: 'always' });
+    await deliver(page, show);
+    const result = await waitForPosted(page, 'result', 3);
+    assert.ok(result.paths, 'the run was paged');
+    const ids = (show.tokens as { id: number }[]).map((t) => t.id);
+    const want = await oracleRatios(ids);
+    const H = want[0].length;
+    const mean = await drawn(page, 'mean', 3);
+    want.forEach((layer, l) => layer.forEach((r, h) => {
+      const m = r.reduce((a, b) => a + b, 0) / ids.length;
+      assert.ok(Math.abs(mean[l * H + h] - m) <= 1e-4, `paged mean L${l} H${h}: drawn ${mean[l * H + h]}, onnxruntime-node ${m}`);
+    }));
+  });
+
   it('says per layer why a quantized model’s heads are not decomposed, instead of failing', async () => {
     const show = bundledShow(server.origin, 2, 'cats.txt', TEXT, {});
     const model = show.model as Record<string, unknown>;
