@@ -5,11 +5,13 @@
  * norm of the Add's other input.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { appendSuffix, encodeExtraOutputs, float16ToFloat32, planTap, requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { buildFeeds } from '../../src/shared/feeds';
 import { isResidualSource, planResidualTaps, residualTapNames } from '../../src/shared/residual-tap';
 import { headOutput, residualAnswer, type FetchedFloat } from '../../src/shared/residual-norms';
-import { readTestOnnx, type TestOnnx } from '../support/test-models';
+import { readTestOnnx, testModelsDir, type TestOnnx } from '../support/test-models';
 import { buildModel } from '../support/onnx-builder';
 import { readBundledOnnx, loadReference } from '../support/model';
 
@@ -101,6 +103,34 @@ describe('Residual view: each head’s write into the residual stream', () => {
       assert.ok(heads > 1);
     });
   }
+
+  it('tiny-gpt2: every head’s output norm and the residual norm equal PyTorch’s (test/models/recipe/residual_oracle.py)', async function () {
+    const ids = [3, 17, 5, 9, 1, 22, 8, 14, 2];
+    this.timeout(60000);
+    try {
+      execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    } catch {
+      return this.skip(); // the oracle needs Debian's python3-torch (test/models/README.md)
+    }
+    const script = path.join(testModelsDir, 'recipe', 'residual_oracle.py');
+    const torch = JSON.parse(execFileSync('/usr/bin/python3', [script, testModelsDir, ...ids.map(String)], { cwd: path.dirname(script), encoding: 'utf8' })) as
+      { layers: { heads: number[][]; residual: number[] }[] };
+    const m = readTestOnnx('tiny-gpt2');
+    const plans = planResidualTaps(m.summary, m.plan.softmaxOutputs);
+    const got = await fetch(m, ids, residualTapNames(plans));
+    const answer = residualAnswer({ type: 'residual', id: 1, runId: 1 }, plans, (n) => got.get(n), ids.length, 4);
+    assert.deepEqual(answer.reasons, [null, null]);
+    const hn = new Float32Array(answer.headNorms!);
+    const rn = new Float32Array(answer.residualNorms!);
+    const T = ids.length;
+    let worst = 0;
+    torch.layers.forEach((layer, l) => {
+      layer.heads.forEach((norms, h) => norms.forEach((x, i) => { worst = Math.max(worst, Math.abs(hn[(l * 4 + h) * T + i] - x)); }));
+      layer.residual.forEach((x, i) => { worst = Math.max(worst, Math.abs(rn[l * T + i] - x)); });
+    });
+    if (process.env.RESIDUAL_LOG) console.log(`max |ours − PyTorch| = ${worst.toExponential(1)}`);
+    assert.ok(worst <= 1e-5, `differs from PyTorch by ${worst}`);
+  });
 
   it('says the heads are misread when their outputs do not add up to the graph’s projection', () => {
     // H = 2, T = 1, d = 1, D = 2: head 0 writes (1, 0), head 1 writes (0, 2); their sum is (1, 2).
