@@ -138,6 +138,8 @@ export class ResidualView {
     const ctx = sizeCanvas(this.canvas, last.x + n.heads * w + 2, last.y + n.layers * h + 2);
     ctx.font = canvasFont(theme, fontPx / theme.fontSize);
     ctx.textBaseline = 'middle';
+    // Numbers in the theme's foreground or background, whichever stands out on the cell.
+    const [dark, light] = luminance(theme.fg) < luminance(theme.bg) ? [theme.fg, theme.bg] : [theme.bg, theme.fg];
     let max = 0;
     for (const v of [...mean, ...(at ?? [])]) if (v > max) max = v;
     const grid = ({ x: x0, y: y0 }: { x: number; y: number }, title: string, values: Float32Array | undefined): void => {
@@ -161,7 +163,7 @@ export class ResidualView {
           ctx.fillRect(x + 1, y + 1, w - 2, h - 2);
           if (withText) {
             ctx.textAlign = 'center';
-            ctx.fillStyle = rgbaToCss(luminance(fill) > 0.5 ? { r: 0, g: 0, b: 0, a: 1 } : { r: 255, g: 255, b: 255, a: 1 });
+            ctx.fillStyle = rgbaToCss(luminance(fill) > 0.5 ? dark : light);
             ctx.fillText(n.reasons[l] ? '—' : v === undefined ? '' : formatWeight(v), x + w / 2, y + h / 2, w - 4);
           }
           if (l === this.cursor.layer && hd === this.cursor.head) {
