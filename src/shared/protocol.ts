@@ -15,6 +15,7 @@ import type { PathSummary } from './attention-paths';
 import type { RecomputedAttention } from './fused-collect';
 import type { ViewSpec } from './view-spec';
 import type { SamplingOptions } from './generate';
+import type { ResidualAnswer, ResidualRequest } from './residual-norms';
 
 export type { AttentionStackKind } from './attention';
 
@@ -51,7 +52,7 @@ export interface TokenInfo {
 }
 
 /** The panel's views (its tabs). */
-export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines';
+export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines' | 'residual';
 
 /** Static facts about a model that the panel needs before inference. */
 export interface ModelInfo {
@@ -330,6 +331,8 @@ export type PanelToWorker =
   | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number }
   /** ‖v_j‖ of every layer, head and token of run `runId` (answered by 'valueNorms'). */
   | { readonly type: 'valueNorms'; readonly runId: number }
+  /** Every head's write into the residual stream, for run `runId` (answered by a 'residual' with the same id; residual-norms.ts). */
+  | ResidualRequest
   /**
    * Generate up to `steps` tokens after run `runId`'s tokens (decoder models with logits; generate.ts), never past
    * `maxTokens`: answered by one 'generateStep' per token and then one 'generateEnd' with the same id.
@@ -402,6 +405,8 @@ export type WorkerToPanel =
     }
   /** Answer to 'valueNorms': Float32 [layers, heads, T] of ‖v_j‖ (value-weighted view), or why there is none. */
   | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string }
+  /** Answer to 'residual': ‖head output‖ [layers, heads, T] and ‖residual‖ [layers, T], per-layer reasons, or an error. */
+  | ResidualAnswer
   /**
    * One generated token of generation `id`: `token` was chosen from the logits of the prefix's last position, and
    * `row` is that position's attention over the `keys` prefix tokens, Float32 [layers, heads, keys].

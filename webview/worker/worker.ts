@@ -19,6 +19,8 @@ import { handleEncoderDecoderRun } from './encdec';
 import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
 import { handleGenerate } from './generate-run';
 import { HeldRuns } from './held-runs';
+import { residualOf } from './residual-run';
+import type { ResidualAnswer } from '../../src/shared/residual-norms';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -261,6 +263,13 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
         } catch (e) {
           post({ type: 'valueNorms', runId: msg.runId, error: messageOf(e) });
         }
+      });
+      break;
+    case 'residual':
+      queue = queue.then(async () => {
+        const answer = await residualOf(msg, lastRun, runs.get(msg.runId)?.store.stacks[0]?.heads)
+          .catch((e: unknown): ResidualAnswer => ({ type: 'residual', id: msg.id, runId: msg.runId, error: messageOf(e) }));
+        post(answer, [answer.headNorms, answer.residualNorms].filter((b): b is ArrayBuffer => !!b));
       });
       break;
     default:
