@@ -1,0 +1,170 @@
+/**
+ * Attention rows on WebGPU (webview/worker/gpu-rows.ts), in a real Chromium on SwiftShader: on real Q and Kᵀ of the
+ * bundled model, tiny-gpt2, tiny-bert (not causal) and a grouped-query model (tiny-fused ms-gqa, 2 kv heads for 4
+ * heads), every row of every head equals qk-attention.ts `qkRow` (Float64 in JavaScript) within 1e-5, keys after a
+ * causal query are exactly 0, and every row sums to 1 within 1e-5. The seam (gpu-paged.ts) answers a paged store from
+ * the GPU, and a layer over the device's limits (or no device) answers from JavaScript, identically to qkRow.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import type { Page } from 'playwright-core';
+import { readBundledOnnx, repoRoot } from '../support/model';
+import { readTestOnnx } from '../support/test-models';
+import { fusedModelLayers, idsOf, softmaxModelLayers } from '../support/qk-layers';
+import type { LayerQK } from '../../src/shared/qk-attention';
+import { launch, type Browser } from './browser';
+import { startServer, type TestServer } from './serve';
+
+const TOLERANCE = 1e-5;
+const PAGE_DIR = path.join('out', 'gpu-rows-page');
+
+/** Bundles the WebGPU rows, the JavaScript rows and the paged store into a test page (what the worker bundles too). */
+async function buildPage(): Promise<void> {
+  const dir = path.join(repoRoot, PAGE_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  await esbuild.build({
+    stdin: {
+      contents: `import { GpuRows, gpuRows } from './webview/worker/gpu-rows';
+        import { GpuPagedRun } from './webview/worker/gpu-paged';
+        import { qkRow } from './src/shared/qk-attention';
+        import { pagedAttention } from './src/shared/paged-attention';
+        import { AttentionStore } from './src/shared/attention-query';
+        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, qkRow, pagedAttention, AttentionStore };`,
+      resolveDir: repoRoot, loader: 'ts',
+    },
+    bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(dir, 'bundle.js'), logLevel: 'warning',
+  });
+  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script src="bundle.js"></script>');
+}
+
+/** A layer as plain arrays, for page.evaluate. */
+const plain = (x: LayerQK) => ({ ...x, q: Array.from(x.q), kT: Array.from(x.kT) });
+
+/** In the page: every row of every head on the GPU (one block per head, and single rows) against qkRow. */
+async function compareLayer(page: Page, x: LayerQK): Promise<{ worst: number; worstSum: number; nonZeroMasked: number; rows: number }> {
+  return page.evaluate(async (p) => {
+    const L = (globalThis as any).__lens;
+    const x = { ...p, q: Float32Array.from(p.q), kT: Float32Array.from(p.kT) };
+    const gpu = await L.gpuRows();
+    if (!gpu) throw new Error('no WebGPU device in the page');
+    const layer = await gpu.upload(x);
+    if (typeof layer === 'string') throw new Error(layer);
+    const t = x.tokens;
+    let worst = 0;
+    let worstSum = 0;
+    let nonZeroMasked = 0;
+    let rows = 0;
+    try {
+      for (let h = 0; h < x.heads; h++) {
+        const block = await gpu.rows(layer, h, 0, t);
+        const singles = await Promise.all([t - 1, Math.floor(t / 2), 1].map((i) => gpu.rows(layer, h, i, i + 1)));
+        for (let i = 0; i < t; i++) {
+          const want = L.qkRow(x, h, i);
+          const got = block.subarray(i * t, (i + 1) * t);
+          let sum = 0;
+          for (let j = 0; j < t; j++) {
+            worst = Math.max(worst, Math.abs(got[j] - want[j]));
+            sum += got[j];
+            if (x.form.causal && j > i && got[j] !== 0) nonZeroMasked++;
+          }
+          worstSum = Math.max(worstSum, Math.abs(sum - 1));
+          rows++;
+        }
+        [t - 1, Math.floor(t / 2), 1].forEach((i, k) => {
+          const want = L.qkRow(x, h, i);
+          for (let j = 0; j < t; j++) worst = Math.max(worst, Math.abs(singles[k][j] - want[j]));
+        });
+      }
+    } finally {
+      layer.release();
+    }
+    return { worst, worstSum, nonZeroMasked, rows };
+  }, plain(x));
+}
+
+describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftShader)', function () {
+  this.timeout(240000);
+  let browser: Browser;
+  let server: TestServer;
+  let page: Page;
+
+  before(async () => {
+    await buildPage();
+    browser = await launch({ webgpu: true });
+    server = await startServer(repoRoot, [PAGE_DIR]);
+    page = await browser.context.newPage();
+    await page.goto(`${server.origin}/${PAGE_DIR}/index.html`);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  const models: [string, () => Promise<LayerQK[]>, boolean][] = [
+    ['the bundled model (3 × 4, T = 100)', () => softmaxModelLayers(readBundledOnnx(), idsOf(100)), true],
+    ['tiny-gpt2 (T = 64)', () => softmaxModelLayers(readTestOnnx('tiny-gpt2').bytes, idsOf(64)), true],
+    ['tiny-bert, not causal (T = 40)', () => softmaxModelLayers(readTestOnnx('tiny-bert').bytes, idsOf(40)), false],
+    ['tiny-fused ms-gqa, grouped-query: 4 heads on 2 kv heads (T = 26, its rotary cache)', () => fusedModelLayers(readTestOnnx('tiny-fused', 'ms-gqa.onnx').bytes, idsOf(26)), true],
+  ];
+  for (const [name, layersOf, causal] of models) {
+    it(`${name}: every row of every head within 1e-5 of qkRow, masked keys exactly 0, rows sum to 1`, async () => {
+      const layers = await layersOf();
+      assert.ok(layers.length > 0, 'some layer recomputed from Q and K');
+      let worst = 0;
+      for (const x of layers) {
+        assert.equal(x.form.causal, causal);
+        if (name.includes('grouped')) assert.ok(x.kvHeads < x.heads, `kv heads ${x.kvHeads} of ${x.heads}`);
+        const r = await compareLayer(page, x);
+        assert.equal(r.rows, x.heads * x.tokens);
+        assert.equal(r.nonZeroMasked, 0, 'keys after a causal query are exactly 0');
+        assert.ok(r.worstSum <= TOLERANCE, `a row sums to 1 ± ${r.worstSum}`);
+        assert.ok(r.worst <= TOLERANCE, `max |WebGPU − qkRow| = ${r.worst}`);
+        worst = Math.max(worst, r.worst);
+      }
+      console.log(`    max |WebGPU − qkRow| = ${worst.toExponential(2)} over ${layers.length} layers`);
+    });
+  }
+
+  it('a paged store answers from the GPU; a layer over the limits, or no device, answers from JavaScript, identically to qkRow', async () => {
+    const [x] = await softmaxModelLayers(readBundledOnnx(), idsOf(50));
+    const r = await page.evaluate(async (p) => {
+      const L = (globalThis as any).__lens;
+      const x = { ...p, q: Float32Array.from(p.q), kT: Float32Array.from(p.kT) };
+      const t = x.tokens;
+      const storeOf = () => {
+        const stack = L.pagedAttention([{ path: 'qk', qk: x }], x.heads, t, 0);
+        return { pages: stack.pages, store: new L.AttentionStore([stack]) };
+      };
+      const shared = await L.gpuRows();
+      const ask = async (gpu: any, h: number, i: number) => {
+        const { pages, store } = storeOf();
+        const run = await L.GpuPagedRun.create(gpu, pages);
+        const query = { kind: 'row', head: { stack: 'self', layer: 0, head: h }, query: i };
+        const on = run ? await run.prefetch(store, query) : undefined;
+        const row = new Float32Array(store.answer(query).answer.weights);
+        run?.release();
+        return { on, layerOn: run?.on(0), reason: run?.reason(0), row: Array.from(row) };
+      };
+      const small = new L.GpuRows(shared.device, x.q.byteLength - 4); // Q is one float over this copy's limit
+      const out: any[] = [];
+      for (const [h, i] of [[0, t - 1], [3, 17], [1, 0]]) {
+        out.push({ want: Array.from(L.qkRow(x, h, i)), gpu: await ask(shared, h, i), over: await ask(small, h, i), none: await ask(undefined, h, i) });
+      }
+      return out;
+    }, plain(x));
+    for (const { want, gpu, over, none } of r) {
+      assert.equal(gpu.on, 'webgpu');
+      assert.equal(gpu.layerOn, 'webgpu');
+      const diff = Math.max(...gpu.row.map((v: number, j: number) => Math.abs(v - want[j])));
+      assert.ok(diff <= TOLERANCE, `store row from the GPU vs qkRow: ${diff}`);
+      assert.equal(over.on, 'js');
+      assert.equal(over.layerOn, 'js');
+      assert.match(over.reason, /over the device's .* MiB per buffer/);
+      assert.deepEqual(over.row, want, 'over the limits: the JavaScript row, exactly');
+      assert.equal(none.on, undefined, 'no device: no GPU run');
+      assert.deepEqual(none.row, want, 'no device: the JavaScript row, exactly');
+    }
+  });
+});
