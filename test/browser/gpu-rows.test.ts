@@ -142,10 +142,10 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
         const { pages, store } = storeOf();
         const run = await L.GpuPagedRun.create(gpu, pages);
         const query = { kind: 'row', head: { stack: 'self', layer: 0, head: h }, query: i };
-        const on = run ? await run.prefetch(store, query) : undefined;
+        const on = await run.prefetch(store, query);
         const row = new Float32Array(store.answer(query).answer.weights);
-        run?.release();
-        return { on, layerOn: run?.on(0), reason: run?.reason(0), row: Array.from(row) };
+        run.release();
+        return { on, layerOn: run.on(0), reason: run.reason(0), row: Array.from(row) };
       };
       const small = new L.GpuRows(shared.device, x.q.byteLength - 4); // Q is one float over this copy's limit
       const out: any[] = [];
@@ -163,7 +163,8 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
       assert.equal(over.layerOn, 'js');
       assert.match(over.reason, /over the device's .* MiB per buffer/);
       assert.deepEqual(over.row, want, 'over the limits: the JavaScript row, exactly');
-      assert.equal(none.on, undefined, 'no device: no GPU run');
+      assert.equal(none.on, 'js', 'no device: JavaScript rows');
+      assert.equal(none.reason, 'there is no WebGPU device in the worker');
       assert.deepEqual(none.row, want, 'no device: the JavaScript row, exactly');
     }
   });

@@ -18,13 +18,16 @@ export class GpuPagedRun {
   /** Heads (l · H + h) computed whole on the GPU and handed to the pages. */
   private readonly wholeHeads = new Set<number>();
 
-  private constructor(private readonly gpu: GpuRows, private readonly pages: PagedHeads,
+  private constructor(private readonly gpu: GpuRows | undefined, private readonly pages: PagedHeads,
     private readonly layers: readonly (GpuLayer | string | undefined)[]) {}
 
-  /** Uploads every layer of `pages` recomputed from Q and K; undefined when there is no device. */
-  static async create(gpu: GpuRows | undefined, pages: PagedHeads): Promise<GpuPagedRun | undefined> {
-    if (!gpu || gpu.lost) return undefined;
-    const layers = await Promise.all(pages.layers.map((src) => (src.path === 'qk' ? gpu.upload(src.qk) : Promise.resolve(undefined))));
+  /**
+   * Uploads every layer of `pages` recomputed from Q and K to `gpu`; without one (no device, or `why`: the backend
+   * setting keeps the run off WebGPU) every such layer stays in JavaScript.
+   */
+  static async create(gpu: GpuRows | undefined, pages: PagedHeads, why = 'there is no WebGPU device in the worker'): Promise<GpuPagedRun> {
+    const none = gpu ? gpu.lost : why;
+    const layers = await Promise.all(pages.layers.map((src) => (src.path !== 'qk' ? Promise.resolve(undefined) : none !== undefined ? Promise.resolve(none) : gpu!.upload(src.qk))));
     return new GpuPagedRun(gpu, pages, layers);
   }
 
@@ -32,13 +35,13 @@ export class GpuPagedRun {
   on(l: number): RecomputedOn | undefined {
     const x = this.layers[l];
     if (x === undefined) return undefined;
-    return typeof x === 'string' || this.gpu.lost ? 'js' : 'webgpu';
+    return typeof x === 'string' || this.gpu?.lost ? 'js' : 'webgpu';
   }
 
   /** Why layer l is not on the GPU; undefined when it is (or is a Softmax layer). */
   reason(l: number): string | undefined {
     const x = this.layers[l];
-    return typeof x === 'string' ? x : this.gpu.lost;
+    return typeof x === 'string' ? x : this.gpu?.lost;
   }
 
   /**
@@ -57,7 +60,7 @@ export class GpuPagedRun {
     if (stack.pages !== this.pages) return undefined;
     const where = this.on(l);
     const gl = this.layers[l];
-    if (where !== 'webgpu' || !gl || typeof gl === 'string') return where;
+    if (where !== 'webgpu' || !this.gpu || !gl || typeof gl === 'string') return where;
     if (this.pages.holds(l, h)) return this.wholeHeads.has(l * this.pages.heads + h) ? 'webgpu' : 'js';
     const t = this.pages.tokens;
     if (query.kind === 'row' || query.kind === 'topk') {
@@ -84,7 +87,7 @@ export class GpuPagedRun {
   /** Rows [start, end) of head h on the GPU into the pages; 'js' when the GPU failed (the pages then compute them). */
   private async fetch(gl: GpuLayer, l: number, h: number, start: number, end: number): Promise<RecomputedOn> {
     try {
-      this.pages.provide(l, h, start, await this.gpu.rows(gl, h, start, end));
+      this.pages.provide(l, h, start, await this.gpu!.rows(gl, h, start, end));
       return 'webgpu';
     } catch {
       return 'js';
