@@ -6,9 +6,6 @@
  * the GPU, and a layer over the device's limits (or no device) answers from JavaScript, identically to qkRow.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import * as esbuild from 'esbuild';
 import type { Page } from 'playwright-core';
 import { readBundledOnnx, repoRoot } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
@@ -16,29 +13,9 @@ import { fusedModelLayers, idsOf, softmaxModelLayers } from '../support/qk-layer
 import type { LayerQK } from '../../src/shared/qk-attention';
 import { launch, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
+import { buildGpuRowsPage, GPU_ROWS_PAGE } from './gpu-rows-page';
 
 const TOLERANCE = 1e-5;
-const PAGE_DIR = path.join('out', 'gpu-rows-page');
-
-/** Bundles the WebGPU rows, the JavaScript rows and the paged store into a test page (what the worker bundles too). */
-async function buildPage(): Promise<void> {
-  const dir = path.join(repoRoot, PAGE_DIR);
-  fs.mkdirSync(dir, { recursive: true });
-  await esbuild.build({
-    stdin: {
-      contents: `import { GpuRows, gpuRows } from './webview/worker/gpu-rows';
-        import { GpuPagedRun } from './webview/worker/gpu-paged';
-        import { qkRow } from './src/shared/qk-attention';
-        import { pagedAttention } from './src/shared/paged-attention';
-        import { AttentionStore } from './src/shared/attention-query';
-        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, qkRow, pagedAttention, AttentionStore };`,
-      resolveDir: repoRoot, loader: 'ts',
-    },
-    bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(dir, 'bundle.js'), logLevel: 'warning',
-  });
-  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script src="bundle.js"></script>');
-}
-
 /** A layer as plain arrays, for page.evaluate. */
 const plain = (x: LayerQK) => ({ ...x, q: Array.from(x.q), kT: Array.from(x.kT) });
 
@@ -91,11 +68,11 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
   let page: Page;
 
   before(async () => {
-    await buildPage();
+    await buildGpuRowsPage();
     browser = await launch({ webgpu: true });
-    server = await startServer(repoRoot, [PAGE_DIR]);
+    server = await startServer(repoRoot, [GPU_ROWS_PAGE]);
     page = await browser.context.newPage();
-    await page.goto(`${server.origin}/${PAGE_DIR}/index.html`);
+    await page.goto(`${server.origin}/${GPU_ROWS_PAGE}/index.html`);
   });
   after(async () => {
     await browser?.close();
