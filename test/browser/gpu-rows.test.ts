@@ -104,6 +104,36 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
     });
   }
 
+  it('a head over one buffer\'s limit is computed in several dispatches, equal to one dispatch', async () => {
+    const layers = await softmaxModelLayers(readTestOnnx('tiny-gpt2').bytes, idsOf(64));
+    const x = layers[1];
+    // tiny-gpt2: Q and Kᵀ are 8 KiB each at T = 64, a whole head 16 KiB: a device limited to 8 KiB takes 32 rows a dispatch.
+    assert.equal(x.q.byteLength, 8192);
+    const r = await page.evaluate(async (p) => {
+      const L = (globalThis as any).__lens;
+      const x = { ...p, q: Float32Array.from(p.q), kT: Float32Array.from(p.kT) };
+      const shared = await L.gpuRows();
+      const small = new L.GpuRows(shared.device, 8192);
+      const [a, b] = [await shared.upload(x), await small.upload(x)];
+      if (typeof a === 'string' || typeof b === 'string') throw new Error(String(typeof a === 'string' ? a : b));
+      let worst = 0;
+      let differ = 0;
+      for (let h = 0; h < x.heads; h++) {
+        const [one, split] = [await shared.rows(a, h, 0, x.tokens), await small.rows(b, h, 0, x.tokens)];
+        for (let k = 0; k < one.length; k++) if (one[k] !== split[k]) differ++;
+        for (let i = 0; i < x.tokens; i++) {
+          const want = L.qkRow(x, h, i);
+          for (let j = 0; j < x.tokens; j++) worst = Math.max(worst, Math.abs(split[i * x.tokens + j] - want[j]));
+        }
+      }
+      a.release();
+      b.release();
+      return { worst, differ };
+    }, plain(x));
+    assert.equal(r.differ, 0, 'the same Float32 values either way');
+    assert.ok(r.worst <= TOLERANCE, `split head vs qkRow: ${r.worst}`);
+  });
+
   it('a paged store answers from the GPU; a layer over the limits, or no device, answers from JavaScript, identically to qkRow', async () => {
     const [x] = await softmaxModelLayers(readBundledOnnx(), idsOf(50));
     const r = await page.evaluate(async (p) => {

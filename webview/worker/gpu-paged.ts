@@ -17,6 +17,11 @@ const PREFETCHED = new Set<AttentionQuery['kind']>(['row', 'topk', 'matrix', 'co
 export class GpuPagedRun {
   /** Heads (l · H + h) computed whole on the GPU and handed to the pages. */
   private readonly wholeHeads = new Set<number>();
+  /**
+   * Whole heads are computed one after another (a grid asks for every head at once, and each holds 2 × T² floats on
+   * the device while it runs); single rows do not wait behind them.
+   */
+  private headQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly gpu: GpuRows | undefined, private readonly pages: PagedHeads,
     private readonly layers: readonly (GpuLayer | string | undefined)[]) {}
@@ -68,8 +73,11 @@ export class GpuPagedRun {
       if (!Number.isInteger(i) || i < 0 || i >= t) return undefined;
       return this.fetch(gl, l, h, i, i + 1);
     }
-    return this.fetch(gl, l, h, 0, t).then((on) => {
-      if (on === 'webgpu') this.wholeHeads.add(l * this.pages.heads + h);
+    const key = l * this.pages.heads + h;
+    const done = this.headQueue.then(() => (this.pages.holds(l, h) ? (this.wholeHeads.has(key) ? 'webgpu' : 'js') : this.fetch(gl, l, h, 0, t)));
+    this.headQueue = done;
+    return done.then((on) => {
+      if (on === 'webgpu') this.wholeHeads.add(key);
       return on;
     });
   }

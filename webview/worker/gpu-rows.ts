@@ -144,12 +144,8 @@ export class GpuRows {
     if (impl.released) throw new Error('This layer\'s Q and Kᵀ were released.');
     const out = new Float32Array((end - start) * t);
     const perDispatch = Math.max(1, Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, Math.floor(this.maxBytes / (4 * t))));
-    const pending: Promise<void>[] = [];
-    for (let s = start; s < end; s += perDispatch) {
-      const e = Math.min(end, s + perDispatch);
-      pending.push(this.block(impl, h, s, e).then((rows) => out.set(rows, (s - start) * t)));
-    }
-    await Promise.all(pending);
+    // One dispatch at a time: each holds its block twice on the device (result and readback).
+    for (let s = start; s < end; s += perDispatch) out.set(await this.block(impl, h, s, Math.min(end, s + perDispatch)), (s - start) * t);
     return out;
   }
 
