@@ -154,14 +154,26 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
         run.release();
         return { on, layerOn: run.on(0), reason: run.reason(0), row: Array.from(row) };
       };
+      // A layer's mean row takes row i of every head from the GPU.
+      const { pages, store } = storeOf();
+      const run = await L.GpuPagedRun.create(shared, pages);
+      const meanQuery = { kind: 'row', head: { stack: 'self', layer: 0, head: 'mean' }, query: 23 };
+      const meanOn = await run.prefetch(store, meanQuery);
+      const meanRow = new Float32Array(store.answer(meanQuery).answer.weights);
+      run.release();
+      const want = new Float64Array(t);
+      for (let h = 0; h < x.heads; h++) L.qkRow(x, h, 23).forEach((v: number, j: number) => (want[j] += v / x.heads));
+      const mean = { on: meanOn, diff: Math.max(...Array.from(meanRow, (v, j) => Math.abs(v - want[j]))) };
       const small = new L.GpuRows(shared.device, x.q.byteLength - 4); // Q is one float over this copy's limit
       const out: any[] = [];
       for (const [h, i] of [[0, t - 1], [3, 17], [1, 0]]) {
         out.push({ want: Array.from(L.qkRow(x, h, i)), gpu: await ask(shared, h, i), over: await ask(small, h, i), none: await ask(undefined, h, i) });
       }
-      return out;
+      return { out, mean };
     }, plain(x));
-    for (const { want, gpu, over, none } of r) {
+    assert.equal(r.mean.on, 'webgpu', 'a mean row from the GPU');
+    assert.ok(r.mean.diff <= TOLERANCE, `mean row vs qkRow's mean: ${r.mean.diff}`);
+    for (const { want, gpu, over, none } of r.out) {
       assert.equal(gpu.on, 'webgpu');
       assert.equal(gpu.layerOn, 'webgpu');
       const diff = Math.max(...gpu.row.map((v: number, j: number) => Math.abs(v - want[j])));

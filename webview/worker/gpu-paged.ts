@@ -52,27 +52,32 @@ export class GpuPagedRun {
   /**
    * Computes on the GPU the rows `query` needs from `store` (when they come from this run's pages) and hands them in:
    * resolves to where the answer's rows were recomputed. Undefined (answer at once) for questions the pages do not serve.
+   * A row of a layer's mean or max takes that row of every head.
    */
   prefetch(store: AttentionStore, query: AttentionQuery): Promise<RecomputedOn> | RecomputedOn | undefined {
-    if (!PREFETCHED.has(query.kind) || !('head' in query) || typeof query.head.head !== 'number') return undefined;
+    if (!PREFETCHED.has(query.kind) || !('head' in query)) return undefined;
+    const single = typeof query.head.head === 'number';
+    const isRow = query.kind === 'row' || query.kind === 'topk';
+    if (!single && !(isRow && (query.head.head === 'mean' || query.head.head === 'max'))) return undefined;
     let stack;
     try {
       stack = store.resolve(query.head).stack;
     } catch {
       return undefined; // the store's own answer names what is wrong
     }
-    const { layer: l, head: h } = { layer: query.head.layer, head: query.head.head };
+    const l = query.head.layer;
     if (stack.pages !== this.pages) return undefined;
     const where = this.on(l);
     const gl = this.layers[l];
     if (where !== 'webgpu' || !this.gpu || !gl || typeof gl === 'string') return where;
-    if (this.pages.holds(l, h)) return this.wholeHeads.has(l * this.pages.heads + h) ? 'webgpu' : 'js';
     const t = this.pages.tokens;
-    if (query.kind === 'row' || query.kind === 'topk') {
-      const i = query.query;
+    if (isRow) {
+      const i = (query as { query: number }).query;
       if (!Number.isInteger(i) || i < 0 || i >= t) return undefined;
-      return this.fetch(gl, l, h, i, i + 1);
+      const heads = single ? [query.head.head] : Array.from({ length: this.pages.heads }, (_, h) => h);
+      return Promise.all(heads.map((h) => Promise.resolve(this.rowOf(gl, l, h, i)))).then((on) => (on.every((x) => x === 'webgpu') ? 'webgpu' : 'js'));
     }
+    const h = query.head.head as number;
     const key = l * this.pages.heads + h;
     const done = this.headQueue.then(() => (this.pages.holds(l, h) ? (this.wholeHeads.has(key) ? 'webgpu' : 'js') : this.fetch(gl, l, h, 0, t)));
     this.headQueue = done;
@@ -80,6 +85,12 @@ export class GpuPagedRun {
       if (on === 'webgpu') this.wholeHeads.add(key);
       return on;
     });
+  }
+
+  /** Row i of head h into the pages, unless the head is kept whole already. */
+  private rowOf(gl: GpuLayer, l: number, h: number, i: number): Promise<RecomputedOn> | RecomputedOn {
+    if (this.pages.holds(l, h)) return this.wholeHeads.has(l * this.pages.heads + h) ? 'webgpu' : 'js';
+    return this.fetch(gl, l, h, i, i + 1);
   }
 
   /** The run's path summary with each recomputed layer's place. */
