@@ -23,6 +23,8 @@ import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
 import { revealToken } from './reveal-token';
+import { insertGenerated } from './insert-generated';
+import type { LoadedModel } from './model-folder';
 import { RunStore } from './runs';
 import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
 import { backendSettings, runSettings } from './run-settings';
@@ -93,6 +95,8 @@ export class AttentionLensController implements vscode.Disposable {
       onExportView: (m) => void guardCommand(this.notifier, 'Export View', () => exportViewCommand({ run: this.runs.latest(), asker: this.asker,
         notifier: this.notifier, model: this.runModelDir ? path.basename(this.runModelDir) : 'unknown', extensionPath: context.extensionUri.fsPath }, m))(),
       onCompared: (m) => { if (m.error) this.notifier.warn(`Compare With Another Selection: ${sentence(m.error)}`); },
+      onInsertGenerated: (m) => void guardCommand(this.notifier, 'Insert Generated Text',
+        () => insertGenerated(m, { run: this.runs.latest(), loadRunModel: this.runModelLoader(), notifier: this.notifier }))(),
       onClosed: () => this.onPanelClosed(),
       onHandlerError,
     });
@@ -207,15 +211,19 @@ export class AttentionLensController implements vscode.Disposable {
 
   /** attentionLens.compareSelection: the selection as text B beside the run on show (compare-selection.ts); the companion run id. */
   compareSelection(): Promise<number | undefined> {
-    const runDir = this.runModelDir;
     return compareSelectionCommand({
       run: this.runs.latest(), panelOpen: this.panel.isOpen, notifier: this.notifier, post: (m) => this.panel.post(m),
-      maxTokensSetting: vscode.workspace.getConfiguration(CONFIG_SECTION).get('maxTokens'),
-      loadRunModel: async () => {
-        const choice = this.models.current();
-        return runDir && path.resolve(choice.dir) === path.resolve(runDir) ? this.models.load(choice) : undefined;
-      },
+      maxTokensSetting: vscode.workspace.getConfiguration(CONFIG_SECTION).get('maxTokens'), loadRunModel: this.runModelLoader(),
     });
+  }
+
+  /** Loads the model the latest run used, as it was when asked; undefined once another model is selected. */
+  private runModelLoader(): () => Promise<LoadedModel | undefined> {
+    const runDir = this.runModelDir;
+    return async () => {
+      const choice = this.models.current();
+      return runDir && path.resolve(choice.dir) === path.resolve(runDir) ? this.models.load(choice) : undefined;
+    };
   }
 
   /** Brings the panel forward on `view`; false when no panel with a run is open. */

@@ -31,6 +31,8 @@ export interface PanelEvents {
   onCompared(msg: Extract<PanelToHost, { type: 'compared' }>): void;
   /** A file-wide value in the Metrics table was clicked: open its head's top window (analyse-heads.ts). */
   onRevealWindow(msg: Extract<PanelToHost, { type: 'revealWindow' }>): void;
+  /** "Insert into document" under a generation. */
+  onInsertGenerated(msg: Extract<PanelToHost, { type: 'insertGenerated' }>): void;
   /** The user closed the panel. */
   onClosed(): void;
   /** A handler threw; the panel keeps working. */
@@ -214,6 +216,9 @@ export class AttentionPanel implements vscode.Disposable {
           break;
         case 'compared':
           this.events.onCompared(msg);
+          break;
+        case 'insertGenerated':
+          this.events.onInsertGenerated(msg);
           break;
         default:
           assertNever(msg);

@@ -15,6 +15,8 @@ import { describeTokenizer, pieceWords, tokenRanges, type TokenizerFacts } from 
 export interface HostTokenizer {
   /** Token ids and token strings of `text`, without special tokens added. */
   encode(text: string): { ids: number[]; tokens: string[] };
+  /** The text `ids` spell, through the tokenizer's decoder (special tokens kept). */
+  decode(ids: readonly number[]): string;
   /** Contents of the tokenizer's added tokens; they match the text literally. */
   readonly literalTokens: ReadonlySet<string>;
   /** The kind of tokenizer and its template tokens; byte-level BPE when absent. */
@@ -45,6 +47,7 @@ export function createTokenizer(tokenizerJson: object, tokenizerConfig: object =
       const enc = tokenizer.encode(text, { add_special_tokens: false });
       return { ids: enc.ids.map(Number), tokens: enc.tokens };
     },
+    decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: false }),
     literalTokens: facts.literalTokens,
     facts,
   };
@@ -176,4 +179,15 @@ export function checkIdsInVocab(tokens: readonly TokenInfo[], vocabSize: number 
   throw new TokenizeError(`token ${i + 1} (${JSON.stringify(tokens[i].text)}) has id ${tokens[i].id}, beyond the model's ${vocabSize} ` +
     'embeddings (vocab_size in config.json): the tokenizer does not belong to this model, or is newer than it. Pick the tokenizer.json ' +
     'published with the model.');
+}
+
+/**
+ * The text that `continuation` adds after `prefix` (both token ids): decode(prefix + continuation) less decode(prefix),
+ * since decoders that strip a leading space (SentencePiece's ▁) or join word pieces (WordPiece's ##) spell a token
+ * differently at the start of a text; decode(continuation) alone where the longer text does not extend the shorter.
+ */
+export function decodeContinuation(tok: Pick<HostTokenizer, 'decode'>, prefix: readonly number[], continuation: readonly number[]): string {
+  const head = tok.decode(prefix);
+  const all = tok.decode([...prefix, ...continuation]);
+  return all.startsWith(head) ? all.slice(head.length) : tok.decode(continuation);
 }

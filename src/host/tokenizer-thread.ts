@@ -12,7 +12,8 @@ import { TokenizeError, type TokenizedText } from './tokenize';
 /** What the tokenizer thread is asked to do. */
 export type TokenizerRequest =
   | { readonly id: number; readonly type: 'load'; readonly file: string; readonly config: object }
-  | { readonly id: number; readonly type: 'tokenize'; readonly key: string; readonly text: string; readonly maxTokens: number };
+  | { readonly id: number; readonly type: 'tokenize'; readonly key: string; readonly text: string; readonly maxTokens: number }
+  | { readonly id: number; readonly type: 'decode'; readonly key: string; readonly prefix: readonly number[]; readonly ids: readonly number[] };
 
 /** The facts of a loaded tokenizer the host needs. */
 export interface TokenizerSummary {
@@ -27,6 +28,7 @@ export type TokenizerReply =
   | { readonly id: number; readonly type: 'progress'; readonly message: string }
   | { readonly id: number; readonly type: 'loaded'; readonly key: string; readonly sha256: string; readonly reused: boolean; readonly facts: TokenizerSummary }
   | { readonly id: number; readonly type: 'tokenized'; readonly result: TokenizedText }
+  | { readonly id: number; readonly type: 'decoded'; readonly text: string }
   | { readonly id: number; readonly type: 'error'; readonly kind: 'json' | 'unsupported' | 'tokenize' | 'gone' | 'other'; readonly message: string };
 
 /** A tokenizer that lives on the tokenizer thread. */
@@ -38,6 +40,8 @@ export interface ThreadTokenizer {
   readonly facts: TokenizerSummary;
   /** tokenizeWithLimit (tokenize.ts) on the tokenizer thread; rejects with TokenizeError as it throws. */
   tokenize(text: string, maxTokens: number): Promise<TokenizedText>;
+  /** The text `ids` add after `prefix` (decodeContinuation in tokenize.ts), on the tokenizer thread. */
+  decodeAfter(prefix: readonly number[], ids: readonly number[]): Promise<string>;
 }
 
 /** A failure to load: the file is not JSON, its tokenizer is not supported, or anything else, with the library's message. */
@@ -102,22 +106,31 @@ export async function loadTokenizer(file: string, config: object = {}, progress?
   if (reply.type !== 'loaded') throw new Error(`unexpected reply ${reply.type} from the tokenizer thread`);
   const { sha256, facts, reused } = reply;
   let key = reply.key;
+  /** Asks about this tokenizer; one dropped for newer ones is built again (from the file as it is now) and asked again. */
+  const askLoaded = async (request: { type: 'tokenize'; text: string; maxTokens: number } | { type: 'decode'; prefix: readonly number[]; ids: readonly number[] }) => {
+    let r = await ask({ ...request, key });
+    if (r.type === 'error' && r.kind === 'gone') {
+      const again = await ask({ type: 'load', file, config });
+      if (again.type !== 'loaded') throw new Error(`tokenizer.json could not be loaded again (${again.type === 'error' ? again.message : again.type})`);
+      key = again.key;
+      r = await ask({ ...request, key });
+    }
+    return r;
+  };
   return {
     sha256,
     reused,
     facts,
     tokenize: async (text, maxTokens) => {
-      let r = await ask({ type: 'tokenize', key, text, maxTokens });
-      if (r.type === 'error' && r.kind === 'gone') {
-        // Dropped for newer ones: build it again (from the file as it is now).
-        const again = await ask({ type: 'load', file, config });
-        if (again.type !== 'loaded') throw new Error(`tokenizer.json could not be loaded again (${again.type === 'error' ? again.message : again.type})`);
-        key = again.key;
-        r = await ask({ type: 'tokenize', key, text, maxTokens });
-      }
+      const r = await askLoaded({ type: 'tokenize', text, maxTokens });
       if (r.type === 'tokenized') return r.result;
       const message = r.type === 'error' ? r.message : `unexpected reply ${r.type}`;
       throw r.type === 'error' && r.kind === 'tokenize' ? new TokenizeError(message) : new Error(message);
+    },
+    decodeAfter: async (prefix, ids) => {
+      const r = await askLoaded({ type: 'decode', prefix, ids });
+      if (r.type === 'decoded') return r.text;
+      throw new Error(r.type === 'error' ? r.message : `unexpected reply ${r.type}`);
     },
   };
 }

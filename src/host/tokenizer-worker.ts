@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { UnsupportedTokenizerError } from '../shared/token-ranges';
 import { jsonErrorReason } from './model-files';
-import { createTokenizer, TokenizeError, tokenizeWithLimit, type HostTokenizer } from './tokenize';
+import { createTokenizer, decodeContinuation, TokenizeError, tokenizeWithLimit, type HostTokenizer } from './tokenize';
 import type { TokenizerReply, TokenizerRequest } from './tokenizer-thread';
 
 /** Files at least this large report their reading progress. */
@@ -63,20 +63,19 @@ async function load(id: number, file: string, config: object): Promise<void> {
   post({ id, type: 'loaded', key, sha256, reused, facts: { kind: facts.kind, modelType: facts.modelType, maxId: facts.maxId } });
 }
 
-function tokenize(id: number, key: string, text: string, maxTokens: number): void {
-  const tok = built.get(key);
-  if (!tok) {
-    post({ id, type: 'error', kind: 'gone', message: 'the tokenizer was unloaded; load it again' });
-    return;
-  }
-  post({ id, type: 'tokenized', result: tokenizeWithLimit(tok, text, maxTokens) });
+/** Answers a tokenize or decode request with the tokenizer built under its key ('gone' when it was dropped). */
+function use(msg: Extract<TokenizerRequest, { type: 'tokenize' | 'decode' }>): void {
+  const tok = built.get(msg.key);
+  if (!tok) return post({ id: msg.id, type: 'error', kind: 'gone', message: 'the tokenizer was unloaded; load it again' });
+  if (msg.type === 'tokenize') post({ id: msg.id, type: 'tokenized', result: tokenizeWithLimit(tok, msg.text, msg.maxTokens) });
+  else post({ id: msg.id, type: 'decoded', text: decodeContinuation(tok, msg.prefix, msg.ids) });
 }
 
 parentPort?.on('message', (msg: TokenizerRequest) => {
   void (async () => {
     try {
       if (msg.type === 'load') await load(msg.id, msg.file, msg.config);
-      else tokenize(msg.id, msg.key, msg.text, msg.maxTokens);
+      else use(msg);
     } catch (e) {
       const kind = e instanceof UnsupportedTokenizerError ? 'unsupported' : e instanceof TokenizeError ? 'tokenize' : 'other';
       post({ id: msg.id, type: 'error', kind, message: e instanceof Error ? e.message : String(e) });

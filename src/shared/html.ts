@@ -150,6 +150,7 @@ const PANEL_BODY = `  <header id="header">
             <label title="The same seed gives the same samples">Seed <input id="gen-seed" type="number" value="1"></label>
             <vscode-button id="gen-start" title="Generate tokens after the selection (shown here, never written to the document)">Generate</vscode-button>
             <vscode-button id="gen-stop" appearance="secondary" disabled title="Stop before the next token">Stop</vscode-button>
+            <vscode-button id="gen-insert" appearance="secondary" disabled title="Write the generated tokens, up to the step shown, after the analysed text in the document">Insert into document</vscode-button>
           </div>
           <label class="gen-step">Step <input id="gen-step" type="range" min="0" max="0" value="0" disabled> <span id="gen-step-label"></span></label>
           <div id="gen-tokens" class="gen-tokens" aria-label="The prefix of the chosen step, coloured by the attention of its last token, then the generated token"></div>

@@ -238,13 +238,15 @@ export type PanelToHost =
   | { readonly type: 'revealWindow'; readonly layer: number; readonly head: number; readonly metric: AggregateMetric }
   /** Induction-probe scores the worker computed after run `runId`, for the host to store for that run's model. */
   | ({ readonly type: 'probe'; readonly runId: number } & ProbeScores)
+  /** "Insert into document" under a generation: the host writes the text `tokens` spell after run `runId`'s text. */
+  | { readonly type: 'insertGenerated'; readonly runId: number; readonly tokens: readonly number[] }
   /** A 'compareText' run finished: its stacks' shapes (the worker keeps the data), or why it could not run. */
   | { readonly type: 'compared'; readonly runId: number; readonly baseRunId: number; readonly shapes?: readonly StackShape[]; readonly error?: string };
 
 /** Every PanelToHost type once (a Record over the union: leaving one out does not compile). */
 const PANEL_TO_HOST: MessageTypeSet<PanelToHost> = {
   ready: true, result: true, runError: true, focus: true, pinHead: true, reveal: true, selectModel: true, probe: true, answer: true,
-  saveImage: true, exportData: true, exportView: true, compared: true, revealWindow: true,
+  saveImage: true, exportData: true, exportView: true, compared: true, revealWindow: true, insertGenerated: true,
 };
 /** The PanelToHost types, for the host's isMessage guard. */
 export const PANEL_TO_HOST_TYPES = /* @__PURE__ */ messageTypes(PANEL_TO_HOST);

@@ -79,7 +79,7 @@ describe('generation stepping in the panel (Chromium, WASM)', function () {
     const expected = await greedy(oracle, ids, N);
     assert.deepEqual(shown, expected);
     assert.match((await page.locator('#gen-status').textContent()) ?? '',
-      /^Generated 8 tokens\. Not written to the document\. Each step re-ran the whole sequence: this graph has no key\/value cache to step on\.$/);
+      /^Generated 8 tokens\. Not written to the document unless you insert it\. Each step re-ran the whole sequence: this graph has no key\/value cache to step on\.$/);
     assert.equal(await page.locator('#gen-status').getAttribute('data-stepping'), 'rerun', 'the bundled model takes input_ids only');
     // The slider, by keyboard: Home is step 0, each ArrowRight one step on.
     await page.locator('#gen-step').focus();
@@ -104,6 +104,14 @@ describe('generation stepping in the panel (Chromium, WASM)', function () {
     await setTheme(page, 'vscode-light');
     await shot(page, 'generate-light.png');
     await setTheme(page, 'vscode-dark');
+    // "Insert into document" posts the tokens up to the step on show (step 7: all eight) for the host to write.
+    assert.equal(await page.locator('#gen-insert').getAttribute('disabled'), null, 'insert is offered once tokens are generated');
+    await page.locator('#gen-step').focus();
+    for (let n = 0; n < 4; n++) await page.keyboard.press('ArrowLeft');
+    await page.waitForSelector('#gen-tokens[data-step="3"]');
+    await page.locator('#gen-insert').click();
+    const insert = (await waitForPosted(page, 'insertGenerated', 1)) as { tokens: number[] };
+    assert.deepEqual(insert.tokens, expected.slice(0, 4));
   });
 
   it('stops before the next step when Stop is pressed', async () => {

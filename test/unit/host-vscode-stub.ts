@@ -293,6 +293,11 @@ export function installVscodeStub(): VscodeStub {
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     QuickPickItemKind: { Separator: -1, Default: 0 },
     RelativePattern: class { constructor(readonly base: Uri, readonly pattern: string) {} },
+    /** Insertions only, as the host makes them; applyEdit applies them to the open documents. */
+    WorkspaceEdit: class {
+      inserts: { uri: Uri; at: Position; text: string }[] = [];
+      insert(uri: Uri, at: Position, text: string) { this.inserts.push({ uri, at, text }); }
+    },
     window,
     workspace: {
       get textDocuments() { return docs; },
@@ -310,6 +315,17 @@ export function installVscodeStub(): VscodeStub {
       }),
       onDidChangeTextDocument: changeDoc.event,
       onDidChangeConfiguration: configChanged.event,
+      applyEdit: async (edit: { inserts: { uri: Uri; at: Position; text: string }[] }) => {
+        for (const { uri, at, text } of edit.inserts) {
+          const doc = docs.find((d) => d.uri.toString() === uri.toString());
+          if (!doc) return false;
+          const o = doc.offsetAt(at);
+          doc.text = doc.text.slice(0, o) + text + doc.text.slice(o);
+          doc.version++;
+          changeDoc.fire({ document: doc, contentChanges: [{}] });
+        }
+        return true;
+      },
       openTextDocument: async (u: Uri | { content: string }) => {
         if ('content' in u) {
           const doc = new StubDocument(Uri.parse(`untitled:Untitled-${++untitled}`), u.content);

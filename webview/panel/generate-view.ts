@@ -7,7 +7,7 @@
 import { formatWeight } from '../../src/shared/attention';
 import { MAX_GENERATE_STEPS, type SamplingOptions } from '../../src/shared/generate';
 import { maxValue, rgbaToCss, weightToAlpha, withAlpha } from '../../src/shared/colors';
-import type { WorkerToPanel } from '../../src/shared/protocol';
+import type { PanelToHost, WorkerToPanel } from '../../src/shared/protocol';
 import { visibleWhitespace } from '../common/token-text';
 import type { Theme } from '../common/theme';
 import type { InferenceClient } from './client';
@@ -52,6 +52,7 @@ export class GenerateView {
   private readonly seed = byId<HTMLInputElement>('gen-seed');
   private readonly start = byId<HTMLElement & { disabled: boolean }>('gen-start');
   private readonly stop = byId<HTMLElement & { disabled: boolean }>('gen-stop');
+  private readonly insert = byId<HTMLElement & { disabled: boolean }>('gen-insert');
   private readonly slider = byId<HTMLInputElement>('gen-step');
   private readonly stepLabel = byId<HTMLElement>('gen-step-label');
   private readonly tokens = byId<HTMLElement>('gen-tokens');
@@ -63,10 +64,16 @@ export class GenerateView {
   /** What the step display was last drawn with (hovers re-render the Tokens view; the steps need no redraw then). */
   private drawnKey = '';
 
-  constructor(private readonly client: InferenceClient) {
+  constructor(private readonly client: InferenceClient, private readonly post: (m: PanelToHost) => void) {
     client.onGeneration = (m) => this.onMessage(m);
     this.start.addEventListener('click', () => this.generate());
     this.stop.addEventListener('click', () => this.halt());
+    // Only on request: the generated tokens up to the step on show go after the analysed text (the host decodes them).
+    this.insert.addEventListener('click', () => {
+      const m = this.model;
+      if (!m || this.current || this.steps.length === 0) return;
+      this.post({ type: 'insertGenerated', runId: m.run.runId, tokens: this.steps.slice(0, Number(this.slider.value) + 1).map((s) => s.token) });
+    });
     this.slider.addEventListener('input', () => this.draw());
   }
 
@@ -122,6 +129,7 @@ export class GenerateView {
   private setBusy(busy: boolean): void {
     this.start.disabled = busy;
     this.stop.disabled = !busy;
+    this.insert.disabled = busy || this.steps.length === 0;
     this.root.dataset.state = busy ? 'running' : this.steps.length ? 'done' : 'idle';
   }
 
@@ -145,7 +153,7 @@ export class GenerateView {
     const how = msg.stepping === 'cache' ? ' Each step ran one token on the model’s key/value cache.'
       : msg.stepping === 'rerun' ? ' Each step re-ran the whole sequence: this graph has no key/value cache to step on.' : '';
     this.status.dataset.stepping = msg.stepping ?? '';
-    this.finish(msg.reason === 'error' ? `Generation failed after ${n} tokens${why}` : `Generated ${n} token${n === 1 ? '' : 's'}${why}. Not written to the document.${how}`);
+    this.finish(msg.reason === 'error' ? `Generation failed after ${n} tokens${why}` : `Generated ${n} token${n === 1 ? '' : 's'}${why}. Not written to the document unless you insert it.${how}`);
   }
 
   private finish(text: string): void {

@@ -73,7 +73,7 @@ const heatmap = new HeatmapView({
 const explainView = new ExplainView(() => explainView.hide());
 const lines = new LinesView((i) => setHover(i));
 const predictions = new PredictionsView();
-const generation = new GenerateView(client);
+const generation = new GenerateView(client, post);
 /** The model's context on show (how long a generated sequence may grow). */
 let contextTokens = 0;
 const valueToggle = document.getElementById('value-weighted') as HTMLElement & { checked: boolean };
