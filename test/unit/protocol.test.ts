@@ -23,7 +23,7 @@ describe('message protocol', () => {
     assert.equal(messageTypes(extra).length, 5);
     // Runtime half: the exported lists hold exactly the unions' types, once each, and the guards accept them.
     const sorted = (l: readonly string[]) => [...l].sort();
-    assert.deepEqual(sorted(PANEL_TO_HOST_TYPES), ['answer', 'compared', 'exportData', 'exportView', 'focus', 'pinHead', 'probe', 'ready', 'result', 'reveal', 'revealWindow', 'runError', 'saveImage', 'selectModel']);
+    assert.deepEqual(sorted(PANEL_TO_HOST_TYPES), ['answer', 'compared', 'exportData', 'exportView', 'focus', 'insertGenerated', 'pinHead', 'probe', 'ready', 'result', 'reveal', 'revealWindow', 'runError', 'saveImage', 'selectModel']);
     assert.deepEqual(sorted(HOST_TO_PANEL_TYPES), ['compareText', 'editorHover', 'error', 'exportView', 'focusHead', 'headAggregate', 'prepare', 'query', 'refusal', 'show', 'showView', 'stale']);
     assert.deepEqual(sorted(COMPARE_TO_HOST_TYPES), ['focusHead', 'pin', 'ready', 'unpin']);
     assert.deepEqual(sorted(HOST_TO_COMPARE_TYPES), ['clear', 'compare']);
