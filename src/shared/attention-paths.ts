@@ -10,6 +10,7 @@ import { identifyForm, layerTensors, maxRowDifference, type ScoreForm } from './
 import { pagedAttention, type LayerSource } from './paged-attention';
 import type { Attention } from './attention';
 import type { ScoreSources } from './score-tap';
+import { unshownWindow, type DeclaredWindows } from './sliding-window';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
@@ -40,9 +41,12 @@ export function identificationFetches(softmaxOutputs: readonly string[], sources
 
 /**
  * Identifies every self-attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`:
- * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given.
+ * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given. `windows`:
+ * the sliding windows config.json declares and the context runs may fill; a layer whose declared window the check
+ * was too short to show (sliding-window.ts unshownWindow) takes the Softmax path, with that reason.
  */
-export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number): IdentifiedPaths {
+export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
+  windows?: { readonly declared?: DeclaredWindows; readonly context: number }): IdentifiedPaths {
   const fetched: FetchedTensor[] = softmaxOutputs.flatMap((name) => {
     const f = get(name);
     return f ? [{ name, dims: [...f.dims], data: f.data }] : [];
@@ -52,6 +56,8 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
   return { heads: stack.heads, layers: stack.names.map((name, l): LayerPath => {
     const softmax = stack.data.subarray(l * n, (l + 1) * n);
     const src = sources.find((s) => s.softmax === name);
+    const unshown = windows && unshownWindow(windows.declared, l, stack.names.length, tokens, windows.context);
+    if (unshown) return { name, path: 'softmax', reason: unshown };
     if (!src?.q || !src.kT) return { name, path: 'softmax', reason: src?.qkMissing ?? 'what feeds its Softmax was not found' };
     const q = get(src.q);
     const kT = get(src.kT);

@@ -5,11 +5,32 @@
  */
 import { isMaskedScore } from './weight-explain';
 
-/** How a layer forms its scores from q·k: a scale, and a causal mask or none. */
+/** How a layer forms its scores from q·k: a scale, and a causal mask (banded by a sliding window, or not) or none. */
 export interface ScoreForm {
   /** The factor on q·k (1/√d_k for most models; 1 where Q or K was scaled before the product). */
   readonly scale: number;
   readonly causal: boolean;
+  /**
+   * A causal layer's sliding window (Mistral, Qwen2, Gemma 2/3 sliding layers): query i sees keys j with
+   * i − window < j ≤ i, that is `window` keys including its own. This is Hugging Face's convention
+   * (transformers masking_utils `sliding_window_overlay`: kv_idx > q_idx − sliding_window, on top of the causal
+   * kv_idx ≤ q_idx) and onnxruntime's GroupQueryAttention `local_window_size`. Absent: no window.
+   */
+  readonly window?: number;
+}
+
+/** The mask part of a score form. */
+export type Mask = Pick<ScoreForm, 'causal' | 'window'>;
+
+/** Whether query i sees key j under `form` (the one mask test every recomputation shares). */
+export function isVisible(i: number, j: number, form: Mask): boolean {
+  return !form.causal || (j <= i && (form.window === undefined || j > i - form.window));
+}
+
+/** The keys query i sees under `form`, as the half-open range [start, end) (every mask here is one band). */
+export function visibleKeys(i: number, tokens: number, form: Mask): { start: number; end: number } {
+  if (!form.causal) return { start: 0, end: tokens };
+  return { start: form.window === undefined ? 0 : Math.max(0, i - form.window + 1), end: Math.min(i + 1, tokens) };
 }
 
 /** One layer's tapped Q [heads, T, d] and Kᵀ [kvHeads, d, T] (batch 1), and how its scores are formed. */
@@ -62,21 +83,22 @@ export function rowDots(x: LayerTensors, h: number, i: number, out: Float64Array
 }
 
 /**
- * Row i of head h: softmax over keys of s·q_i·k_j (keys after i masked in a causal layer, weight 0), written into
+ * Row i of head h: softmax over keys of s·q_i·k_j (keys the form masks, visibleKeys, get weight 0), written into
  * `out` (length T) and returned. `scratch`: a Float64Array of length ≥ T to reuse.
  */
 export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(x.tokens), scratch = new Float64Array(x.tokens)): Float32Array {
   const t = x.tokens;
-  const end = x.form.causal ? i + 1 : t;
+  const { start, end } = visibleKeys(i, t, x.form);
   const z = rowDots(x, h, i, scratch);
   let max = -Infinity;
-  for (let j = 0; j < end; j++) {
+  for (let j = start; j < end; j++) {
     z[j] *= x.form.scale;
     if (z[j] > max) max = z[j];
   }
   let sum = 0;
-  for (let j = 0; j < end; j++) sum += (z[j] = Math.exp(z[j] - max));
-  for (let j = 0; j < end; j++) out[j] = z[j] / sum;
+  for (let j = start; j < end; j++) sum += (z[j] = Math.exp(z[j] - max));
+  for (let j = start; j < end; j++) out[j] = z[j] / sum;
+  out.fill(0, 0, start);
   out.fill(0, end, t);
   return out;
 }
@@ -95,16 +117,17 @@ const SNAP = 1e-4;
 
 /**
  * Identifies how a layer formed its scores from the tapped Softmax input `logits` ([H, T, T], batch 1) of the same
- * run: which keys are masked (none, or exactly those after the query), and the one factor s with logits = s·q·k on
- * every unmasked cell (least squares, snapped to 1/√d or 1 when that close). Anything else added on top (ALiBi, a
- * relative position bias, a padding or sliding-window mask) is a reason string, not a form. `tolerance`: the largest
- * relative difference of a score from s·q·k taken as rounding (1e-3; an fp16 graph rounds more).
+ * run: which keys are masked (none; exactly those after the query; or those and the ones a sliding window leaves
+ * behind, the band read off the masked cells: a window shows only when the run is longer than it), and the one
+ * factor s with logits = s·q·k on every unmasked cell (least squares, snapped to 1/√d or 1 when that close). Anything
+ * else added on top (ALiBi, a relative position bias, a padding mask) is a reason string, not a form. `tolerance`:
+ * the largest relative difference of a score from s·q·k taken as rounding (1e-3; an fp16 graph rounds more).
  */
 export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 1e-3): ScoreForm | string {
   const t = x.tokens;
   if (logits.length !== x.heads * t * t) return `the Softmax input holds ${logits.length} values, not ${x.heads}×${t}×${t}`;
-  let causal = true;
-  let none = true;
+  const mask = maskOf(logits, x.heads, t);
+  if (typeof mask === 'string') return mask;
   let num = 0;
   let den = 0;
   const dots = new Float64Array(t * t * x.heads);
@@ -113,18 +136,12 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
       const row = dots.subarray((h * t + i) * t, (h * t + i + 1) * t);
       rowDots(x, h, i, row);
       for (let j = 0; j < t; j++) {
-        const masked = isMaskedScore(logits[(h * t + i) * t + j]);
-        if (masked !== (j > i)) causal = false;
-        if (masked) none = false;
-        else {
-          num += logits[(h * t + i) * t + j] * row[j];
-          den += row[j] * row[j];
-        }
+        if (!isVisible(i, j, mask)) continue;
+        num += logits[(h * t + i) * t + j] * row[j];
+        den += row[j] * row[j];
       }
     }
   }
-  if (!causal && !none) return 'its mask is neither causal nor absent';
-  if (causal && none) return 'one token cannot tell a causal mask from none';
   if (!(den > 0)) return 'q·k is zero everywhere, so its scale cannot be identified';
   let scale = num / den;
   for (const s of [1 / Math.sqrt(x.d), 1]) if (Math.abs(scale - s) <= SNAP * s) scale = s;
@@ -135,7 +152,36 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
     worst = Math.max(worst, Math.abs(l - scale * dots[c]) / Math.max(1, Math.abs(l)));
   }
   if (worst > tolerance) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;
-  return { scale, causal };
+  return { scale, ...mask };
+}
+
+/**
+ * The mask of scores `logits` [H, T, T]: none, causal, or causal within a sliding window (the most keys any query
+ * sees, when some query past it sees fewer than all before it), checked on every cell; else why not.
+ */
+function maskOf(logits: Float32Array, heads: number, t: number): Mask | string {
+  let widest = 0;
+  let masked = 0;
+  for (let r = 0; r < heads * t; r++) {
+    let seen = 0;
+    for (let j = 0; j < t; j++) if (!isMaskedScore(logits[r * t + j])) seen++;
+    widest = Math.max(widest, seen);
+    masked += t - seen;
+  }
+  if (t === 1) return 'one token cannot tell a causal mask from none';
+  if (masked === 0) return { causal: false };
+  const form: Mask = widest < t ? { causal: true, window: widest } : { causal: true };
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < t; i++) {
+      for (let j = 0; j < t; j++) {
+        if (isMaskedScore(logits[(h * t + i) * t + j]) === isVisible(i, j, form)) {
+          return form.window === undefined ? 'its mask is neither causal nor absent'
+            : `its mask is neither causal nor absent, nor a causal sliding window (the widest row sees ${form.window} keys)`;
+        }
+      }
+    }
+  }
+  return form;
 }
 
 /** Largest |recomputed − tapped| over every row of the given heads (all by default); `softmax` is [H, T, T]. */
