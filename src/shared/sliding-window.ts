@@ -38,7 +38,7 @@ export function declaredWindows(config: unknown): DeclaredWindows | undefined {
     const from = typeof o.max_window_layers === 'number' && o.max_window_layers >= 0 ? o.max_window_layers : 0;
     return each((i) => i >= from);
   }
-  const type = String(o.model_type ?? top.model_type ?? '');
+  const type = typeof o.model_type === 'string' ? o.model_type : typeof top.model_type === 'string' ? top.model_type : '';
   const pattern = posInt(o.sliding_window_pattern) ?? (type.startsWith('gemma3') ? 6 : type === 'gemma2' ? 2 : undefined);
   if (pattern !== undefined) return each((i) => (i + 1) % pattern !== 0);
   return each(() => true);
