@@ -39,31 +39,41 @@ export function identificationFetches(softmaxOutputs: readonly string[], sources
   return [...names];
 }
 
+/** What identifyPaths may be told besides the run: config.json's sliding windows, or that the layers are cross-attention. */
+export interface IdentifyOptions {
+  /** The sliding windows config.json declares per layer, and the context runs may fill. */
+  readonly declared?: DeclaredWindows;
+  readonly context?: number;
+  /** Cross-attention layers: the keys (encoder tokens) the `tokens` decoder queries attend over. */
+  readonly keys?: number;
+}
+
 /**
- * Identifies every self-attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`:
- * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given. `windows`:
- * the sliding windows config.json declares and the context runs may fill; a layer whose declared window the check
- * was too short to show (sliding-window.ts unshownWindow) takes the Softmax path, with that reason.
+ * Identifies every attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`: the
+ * layers are the Softmax outputs that hold attention (collectAttention's check), in the order given. With
+ * `opts.declared`, a layer whose declared sliding window the check was too short to show (sliding-window.ts
+ * unshownWindow) takes the Softmax path, with that reason; with `opts.keys`, the layers are cross-attention.
  */
 export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
-  windows?: { readonly declared?: DeclaredWindows; readonly context: number }): IdentifiedPaths {
+  opts: IdentifyOptions = {}): IdentifiedPaths {
   const fetched: FetchedTensor[] = softmaxOutputs.flatMap((name) => {
     const f = get(name);
     return f ? [{ name, dims: [...f.dims], data: f.data }] : [];
   });
-  const stack = collectAttention(fetched, tokens);
-  const n = stack.heads * tokens * tokens;
+  const keys = opts.keys ?? tokens;
+  const stack = collectAttention(fetched, tokens, undefined, keys, opts.keys === undefined ? 'self' : 'cross');
+  const n = stack.heads * tokens * keys;
   return { heads: stack.heads, layers: stack.names.map((name, l): LayerPath => {
     const softmax = stack.data.subarray(l * n, (l + 1) * n);
     const src = sources.find((s) => s.softmax === name);
-    const unshown = windows && unshownWindow(windows.declared, l, stack.names.length, tokens, windows.context);
+    const unshown = unshownWindow(opts.declared, l, stack.names.length, tokens, opts.context ?? Infinity);
     if (unshown) return { name, path: 'softmax', reason: unshown };
     if (!src?.q || !src.kT) return { name, path: 'softmax', reason: src?.qkMissing ?? 'what feeds its Softmax was not found' };
     const q = get(src.q);
     const kT = get(src.kT);
     const logits = get(src.logits);
     if (!q || !kT || !logits) return { name, path: 'softmax', reason: 'its Q, Kᵀ or scores were not fetched' };
-    const x = layerTensors(q, kT, tokens);
+    const x = layerTensors(q, kT, tokens, opts.keys);
     if (typeof x === 'string') return { name, path: 'softmax', reason: x };
     if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
     const fp16 = get(name)?.type === 'float16';
@@ -88,27 +98,30 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
   return [...names];
 }
 
-/** The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)`; throws when a tensor is missing or misshapen. */
+/**
+ * The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)` (`keys`: a cross-attention stack's
+ * encoder tokens); throws when a tensor is missing or misshapen.
+ */
 export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
-  budget?: number): Attention {
+  budget?: number, keys?: number): Attention {
   let heads = 0;
   const layers = paths.map((p): LayerSource => {
     const src = sources.find((s) => s.softmax === p.name);
     if (p.path === 'qk' && src?.q && src.kT) {
       const [q, kT] = [get(src.q), get(src.kT)];
       if (!q || !kT) throw new Error(`The run did not return Q and Kᵀ of ${p.name}.`);
-      const x = layerTensors(q, kT, tokens);
+      const x = layerTensors(q, kT, tokens, keys);
       if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
       heads = x.heads;
       return { path: 'qk', qk: { ...x, form: p.form } };
     }
     const f = get(p.name);
     if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);
-    const one = collectAttention([{ name: p.name, dims: [...f.dims], data: f.data }], tokens);
+    const one = collectAttention([{ name: p.name, dims: [...f.dims], data: f.data }], tokens, undefined, keys ?? tokens, keys === undefined ? 'self' : 'cross');
     heads = one.heads;
     return { path: 'softmax', data: one.data };
   });
-  return pagedAttention(layers, heads, tokens, budget);
+  return pagedAttention(layers, heads, tokens, budget, keys);
 }
 
 /** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */

@@ -12,7 +12,7 @@ import { ByteLru } from './byte-lru';
 /** Where one layer's attention comes from. */
 export type LayerSource =
   | { readonly path: 'qk'; readonly qk: LayerQK }
-  /** The tapped Softmax output of the layer, Float32 [heads, T, T]. */
+  /** The tapped Softmax output of the layer, Float32 [heads, T, S]. */
   | { readonly path: 'softmax'; readonly data: Float32Array };
 
 /** How many bytes of recomputed heads a paged stack keeps by default (four heads at T = 4 096). */
@@ -22,14 +22,16 @@ export const HEAD_CACHE_BYTES = 256 * 2 ** 20;
 export class PagedHeads implements HeadPages {
   private readonly kept: ByteLru<number, Float32Array>;
 
-  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES) {
+  /** `keys`: the keys S each query attends over (the encoder's tokens for cross-attention; else the T queries). */
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES,
+    readonly keys = tokens) {
     this.kept = new ByteLru(budget);
   }
 
-  /** Head h of layer l as a [T, T] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
+  /** Head h of layer l as a [T, S] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
   head(l: number, h: number): Float32Array {
     const src = this.source(l, h);
-    const n = this.tokens * this.tokens;
+    const n = this.tokens * this.keys;
     if (src.path === 'softmax') return src.data.subarray(h * n, (h + 1) * n);
     return this.kept.get(l * this.heads + h, () => qkHead(src.qk, h));
   }
@@ -38,9 +40,10 @@ export class PagedHeads implements HeadPages {
   row(l: number, h: number, i: number): Float32Array {
     const src = this.source(l, h);
     const t = this.tokens;
+    const s = this.keys;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
-    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.peek(l * this.heads + h);
-    return kept ? kept.slice(i * t, (i + 1) * t) : qkRow((src as { qk: LayerQK }).qk, h, i);
+    const kept = src.path === 'softmax' ? src.data.subarray(h * t * s) : this.kept.peek(l * this.heads + h);
+    return kept ? kept.slice(i * s, (i + 1) * s) : qkRow((src as { qk: LayerQK }).qk, h, i);
   }
 
   /** Bytes held: Q and K (or Softmax outputs) of every layer, plus the heads kept. */
@@ -57,11 +60,16 @@ export class PagedHeads implements HeadPages {
   }
 }
 
-/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens). */
-export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number): Attention & { pages: PagedHeads } {
-  const causal = tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
+/**
+ * A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens), or with `keys` a
+ * cross-attention stack (`tokens` decoder queries over `keys` encoder keys; never causal).
+ */
+export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number,
+  keys?: number): Attention & { pages: PagedHeads } {
+  const causal = keys === undefined && tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
   return {
-    kind: 'self', layers: layers.length, heads, queries: tokens, keys: tokens, causal, data: new Float32Array(0),
-    pages: new PagedHeads(layers, heads, tokens, budget),
+    kind: keys === undefined ? 'self' : 'cross', layers: layers.length, heads, queries: tokens, keys: keys ?? tokens, causal,
+    data: new Float32Array(0),
+    pages: new PagedHeads(layers, heads, tokens, budget, keys ?? tokens),
   };
 }
