@@ -124,12 +124,18 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
   return pagedAttention(layers, heads, tokens, budget, keys);
 }
 
-/** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */
-export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string }[];
+/**
+ * What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back; `label` names
+ * the layer where the index alone would not (an encoder–decoder run lists its three stacks: "cross layer 1").
+ */
+export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string }[];
 
-/** The per-layer summary a result message carries. */
-export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
-  return paths.map((p) => (p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }));
+/** The per-layer summary a result message carries (`stack`: the stack's name, to label each layer with). */
+export function summarisePaths(paths: readonly LayerPath[], stack?: string): PathSummary {
+  return paths.map((p, l) => ({
+    ...(p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }),
+    ...(stack ? { label: `${stack} layer ${l}` } : {}),
+  }));
 }
 
 /** The header badge for a paged run: how many layers were recomputed from Q and K. */
@@ -138,9 +144,9 @@ export function pathsLabel(s: PathSummary): string {
   return qk === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk} of ${s.length} layers`;
 }
 
-/** The layers of a summary that fell back to the Softmax tap, with their reasons. */
-function fallbacks(s: PathSummary): { layer: number; reason: string }[] {
-  return s.flatMap((p, layer) => (p.path === 'softmax' ? [{ layer, reason: p.reason ?? '' }] : []));
+/** The layers of a summary that fell back to the Softmax tap, named, with their reasons. */
+function fallbacks(s: PathSummary): { layer: string; reason: string }[] {
+  return s.flatMap((p, layer) => (p.path === 'softmax' ? [{ layer: p.label ?? `layer ${layer}`, reason: p.reason ?? '' }] : []));
 }
 
 /** The badge's tooltip: how the worker serves attention, and which layers use the Softmax output, and why. */
@@ -149,13 +155,13 @@ export function pathsTitle(s: PathSummary): string {
     `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE} ` +
     `(${FP16_RECOMPUTE_TOLERANCE} in an fp16 graph).`;
   const falls = fallbacks(s);
-  return falls.length ? `${head} These layers use the tapped Softmax output instead: ${falls.map((f) => `layer ${f.layer}: ${f.reason}`).join('; ')}.` : head;
+  return falls.length ? `${head} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.` : head;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
 export function pathsNotice(s: PathSummary): string | undefined {
   const falls = fallbacks(s);
   return falls.length
-    ? `Attention is recomputed from Q and K except in ${falls.map((f) => `layer ${f.layer} (${f.reason})`).join('; ')}, which use the tapped Softmax output.`
+    ? `Attention is recomputed from Q and K except in ${falls.map((f) => `${f.layer} (${f.reason})`).join('; ')}, which use the tapped Softmax output.`
     : undefined;
 }
