@@ -28,6 +28,7 @@ import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
 import { CompareTextView } from './compare-text';
+import { ResidualView } from './residual-view';
 
 registerToolkit();
 
@@ -161,6 +162,7 @@ const metricsView = new MetricsView({
   sort: (key, descending) => { state.sortKey = key; state.sortDesc = descending; changed(); },
   revealWindow: (layer, head, metric) => post({ type: 'revealWindow', layer, head, metric }),
 });
+const residualView = new ResidualView({ client, select: (layer, head) => selectHead(layer, head), focus: (i) => setLock(i) });
 /** The latest Analyse Heads Across File result (mean ± sd per head), shown under the Metrics table's values. */
 let aggregate: Extract<HostToPanel, { type: 'headAggregate' }> | undefined;
 client.onProbe = (m) => {
@@ -244,6 +246,7 @@ function render(): void {
       metrics: run.metrics(inductionFor(run)), metric: state.gridMetric,
       fileWide: (l, h, k) => (aggregate ? fileWideText(aggregate.rows, aggregate.windows, l, h, k) : '') });
   }
+  if (state.view === 'residual') residualView.render({ run, single: !stacks, focused: f, layer: state.layer, head: state.head, theme });
   if (state.view === 'metrics') {
     const induction = inductionFor(run);
     metricsView.render({
@@ -418,7 +421,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setError(msg.message);
       break;
     case 'showView':
-      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics') {
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics' || msg.view === 'residual') {
         state.view = msg.view;
         changed();
       }

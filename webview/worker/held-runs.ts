@@ -6,12 +6,16 @@
 import type { Attention } from '../../src/shared/attention';
 import { AttentionStore } from '../../src/shared/attention-query';
 import { messageOf } from '../../src/shared/backend-fallback';
-import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import type { ExplainableRun } from './explain';
 
 type QueryMessage = Extract<PanelToWorker, { type: 'query' }>;
 
-/** What the worker keeps of a run with a result, to answer its queries. */
-export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean }
+/** A held run's model, ids and backend: what computing its value norms needs. */
+export type RunSource = ExplainableRun & { readonly backend: BackendUsed };
+
+/** What the worker keeps of a run with a result, to answer its queries (and `source`, to weight it by ‖v‖ on request). */
+export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean; source?: RunSource }
 
 /** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
 const MAX_COMPANIONS = 2;
@@ -39,9 +43,9 @@ export class HeldRuns {
    * Keeps a run's stacks (and logits) for queries. A base run drops every run held before; a companion run is kept
    * beside them, dropping the oldest companion past MAX_COMPANIONS.
    */
-  keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false): void {
+  keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false, source?: RunSource): void {
     if (!companion) this.held.clear();
-    this.held.set(runId, { store: new AttentionStore(stacks, logits), companion });
+    this.held.set(runId, { store: new AttentionStore(stacks, logits), companion, ...(source ? { source } : {}) });
     const companions = [...this.held].filter(([, h]) => h.companion);
     for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) this.held.delete(id);
   }
