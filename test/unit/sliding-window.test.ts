@@ -118,6 +118,35 @@ describe('sliding-window attention: config.json, the check run and tiny-window (
     assert.deepEqual(lengthened.map((p) => (p.path === 'qk' ? p.form.window ?? null : p.reason)), [8, null, 8]);
   });
 
+  it('tiny-fused ms-gqa-window_unfused (onnxruntime\'s local window of 5, written out): found on a 7-token check, rows equal at T = 25', async () => {
+    const twin = readTestOnnx('tiny-fused', 'ms-gqa-window_unfused.onnx');
+    const tt = tapAll(twin.bytes);
+    const s = await ort.InferenceSession.create(tt.tapped, { intraOpNumThreads: 1 });
+    const runTwin = async (ids: readonly number[], names: readonly string[]) => {
+      const feeds: Record<string, unknown> = {};
+      for (const f of buildFeeds(requiredInputs(tt.summary), ids)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+      const out = await s.run(feeds, [...new Set(names)]);
+      return (n: string) => (out[n] ? { dims: out[n].dims.map(Number) as number[], data: toFloat32(out[n]).slice() } : undefined);
+    };
+    const sm = tt.plan.softmaxOutputs;
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => (i * 7 + 5 + ((i * i) % 5)) % 32);
+    const paths = identifyPaths(sm, tt.sources, await runTwin(ids(7), identificationFetches(sm, tt.sources)), 7).layers;
+    assert.deepEqual(paths.map((p) => (p.path === 'qk' ? p.form.window : p.reason)), [5, 5]);
+    const T = 25;
+    const get = await runTwin(ids(T), [...pagedFetches(paths, tt.sources), ...sm]);
+    const paged = pagedFromFetched(paths, tt.sources, get, T, 0);
+    let worst = 0;
+    for (let l = 0; l < paths.length; l++) {
+      for (let h = 0; h < paged.heads; h++) {
+        for (let i = 0; i < T; i++) {
+          const row = headRow(paged, l, h, i);
+          for (let j = 0; j < T; j++) worst = Math.max(worst, Math.abs(row[j] - get(sm[l])!.data[(h * T + i) * T + j]));
+        }
+      }
+    }
+    assert.ok(worst <= 1e-5, String(worst));
+  });
+
   it('a declared window longer than the check and too long to lengthen it to: those layers fall back, naming the window', async () => {
     const declared = [1000, null, 1000];
     const n = checkTokens(32, 4096, declared);
