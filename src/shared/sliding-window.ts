@@ -9,7 +9,14 @@
 export type DeclaredWindows = readonly (number | null)[];
 
 /** The longest check run lengthened to show a declared window (the check holds its Softmax, [L, H, T, T]). */
-export const MAX_WINDOW_CHECK_TOKENS = 513;
+export const MAX_WINDOW_CHECK_TOKENS = 514;
+
+/**
+ * The windows a declared `sliding_window` w may mean in a graph: w keys (transformers' eager and sdpa masks, and the
+ * exports made from them), or w + 1 where a kernel counts w keys before the query's own (flash-attention's
+ * window_size). A check run shows a window only when it is longer than the window, so it must cover both.
+ */
+const meanings = (w: number): number[] => [w, w + 1];
 
 const posInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
 
@@ -53,11 +60,12 @@ function windowOf(declared: DeclaredWindows, l: number, layers: number): number 
 
 /**
  * How many tokens the check run takes: `base`, or more to show every declared window a run of up to `context`
- * tokens can exceed (window + 1 tokens), as long as that stays within MAX_WINDOW_CHECK_TOKENS and the context.
+ * tokens can exceed (w + 2 tokens: either meaning of w), as long as that stays within MAX_WINDOW_CHECK_TOKENS and the
+ * context.
  */
 export function checkTokens(base: number, context: number, declared?: DeclaredWindows): number {
   let n = base;
-  for (const w of declared ?? []) if (w !== null && w < context && w + 1 > n && w + 1 <= MAX_WINDOW_CHECK_TOKENS) n = w + 1;
+  for (const w of declared ?? []) if (w !== null && w < context && w + 2 > n && w + 2 <= MAX_WINDOW_CHECK_TOKENS) n = w + 2;
   return Math.min(n, Math.max(base, context));
 }
 
@@ -67,7 +75,8 @@ export function checkTokens(base: number, context: number, declared?: DeclaredWi
  */
 export function unshownWindow(declared: DeclaredWindows | undefined, l: number, layers: number, tokens: number, context: number): string | undefined {
   const w = declared ? windowOf(declared, l, layers) : null;
-  if (w === null || w < tokens || w >= context) return undefined;
+  // Unshown: a meaning of w that some run is longer than (it matters) but the check is not (it did not show).
+  if (w === null || !meanings(w).some((v) => v < context && tokens <= v)) return undefined;
   return `config.json declares a sliding window of ${w} tokens, which the ${tokens}-token check run cannot show ` +
     `(a check past ${MAX_WINDOW_CHECK_TOKENS} tokens would hold too much), so runs longer than ${w} tokens could not be recomputed with the right mask`;
 }

@@ -2,7 +2,7 @@
  * Sliding-window layers in the panel's worker (issue 16), in a real Chromium on WASM: tiny-window's layers 0 and 2 see
  * 8 keys, layer 1 all earlier ones (config.json layer_types). A first run of 6 tokens would check the layers on 8
  * tokens, too few to show an 8-token window; the declared windows (ModelInfo.slidingWindows, from config.json) make the
- * worker check on 9 instead, so a later 64-token run is recomputed with the window and matches PyTorch to 1e-5.
+ * worker check on 10 instead, so a later 64-token run is recomputed with the window and matches PyTorch to 1e-5.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -7,7 +7,7 @@ import { toFloat32 } from '../../src/shared/tapped-run';
 import { requiredInputs } from '../../src/shared/onnx-tap';
 import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
 import { headRow } from '../../src/shared/attention';
-import { checkTokens, declaredWindows, MAX_WINDOW_CHECK_TOKENS, type DeclaredWindows } from '../../src/shared/sliding-window';
+import { checkTokens, declaredWindows, MAX_WINDOW_CHECK_TOKENS, unshownWindow, type DeclaredWindows } from '../../src/shared/sliding-window';
 import { loadTestReference, readTestOnnx, testModelsDir } from '../support/test-models';
 
 // Sliding-window attention (issue 16): tiny-window is a Mistral-style decoder whose layers 0 and 2 see the 8 keys
@@ -73,9 +73,14 @@ describe('sliding-window attention: config.json, the check run and tiny-window (
   });
 
   it('lengthens the check past a small declared window a run can exceed, and only then', () => {
-    assert.equal(checkTokens(6, 128, [8, null, 8]), 9);
+    // w + 2 tokens show the window whether the graph keeps w keys (transformers' masks) or w + 1 (flash-attention's count).
+    assert.equal(checkTokens(6, 128, [8, null, 8]), 10);
     assert.equal(checkTokens(32, 128, [8, null, 8]), 32);
-    assert.equal(checkTokens(32, 4096, [100]), 101);
+    assert.equal(checkTokens(32, 4096, [100]), 102);
+    assert.equal(checkTokens(32, 101, [100]), 101, 'never past the context');
+    assert.equal(unshownWindow([30], 0, 1, 32, 128), undefined, 'a 32-token check shows 30 and 31 keys');
+    assert.match(unshownWindow([31], 0, 1, 32, 128) ?? '', /sliding window of 31 tokens/, 'a 32-token check cannot show 32 keys');
+    assert.equal(unshownWindow([31], 0, 1, 32, 32), undefined, 'no run is longer than 32 tokens');
     assert.equal(checkTokens(32, 64, [64]), 32, 'no run is longer than the window');
     assert.equal(checkTokens(32, 131072, [MAX_WINDOW_CHECK_TOKENS]), 32, 'too long to check');
   });
@@ -110,7 +115,7 @@ describe('sliding-window attention: config.json, the check run and tiny-window (
     assert.ok(far[(0 * T + 63) * T + 0] > 0 && tap(self[0])!.data[(0 * T + 63) * T + 0] === 0);
   });
 
-  it('a check too short to show the window sees plain causal attention; lengthened (9 tokens) it finds the window', async () => {
+  it('a check too short to show the window sees plain causal attention; lengthened (10 tokens) it finds the window', async () => {
     const short = await identify(6);
     for (const p of short) assert.ok(p.path === 'qk' && p.form.window === undefined, JSON.stringify(p));
     const n = checkTokens(6, 128, declaredWindows(config));
