@@ -125,15 +125,16 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
 }
 
 /**
- * What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back; `label` names
- * the layer where the index alone would not (an encoder–decoder run lists its three stacks: "cross layer 1").
+ * What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back, the sliding
+ * window of a recomputed layer that has one; `label` names the layer where the index alone would not (an
+ * encoder–decoder run lists its three stacks: "cross layer 1").
  */
-export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string }[];
+export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string; readonly window?: number }[];
 
 /** The per-layer summary a result message carries (`stack`: the stack's name, to label each layer with). */
 export function summarisePaths(paths: readonly LayerPath[], stack?: string): PathSummary {
   return paths.map((p, l) => ({
-    ...(p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }),
+    ...(p.path === 'qk' ? { path: 'qk' as const, ...(p.form.window === undefined ? {} : { window: p.form.window }) } : { path: 'softmax' as const, reason: p.reason }),
     ...(stack ? { label: `${stack} layer ${l}` } : {}),
   }));
 }
@@ -154,8 +155,10 @@ export function pathsTitle(s: PathSummary): string {
   const head = `The worker keeps each layer's queries and keys (T × d) instead of its T × T attention, and computes the rows, tiles and statistics a view asks for. ` +
     `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE} ` +
     `(${FP16_RECOMPUTE_TOLERANCE} in an fp16 graph).`;
+  const windows = s.flatMap((p, l) => (p.window === undefined ? [] : [`${p.label ?? `layer ${l}`} (${p.window})`]));
+  const slide = windows.length ? ` Layers with a sliding window (each query sees that many keys, its own included): ${windows.join(', ')}.` : '';
   const falls = fallbacks(s);
-  return falls.length ? `${head} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.` : head;
+  return falls.length ? `${head}${slide} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.` : `${head}${slide}`;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
