@@ -18,9 +18,14 @@ export type LayerSource =
 /** How many bytes of recomputed heads a paged stack keeps by default (four heads at T = 4 096). */
 export const HEAD_CACHE_BYTES = 256 * 2 ** 20;
 
+/** How many provided rows a paged stack keeps until they are asked for (the oldest go first). */
+const PROVIDED_ROWS = 64;
+
 /** The heads of a paged stack: computed on demand, the recently used kept under a byte budget. */
 export class PagedHeads implements HeadPages {
   private readonly kept: ByteLru<number, Float32Array>;
+  /** Rows computed elsewhere (the worker's WebGPU), by `l,h,i`, answered by row() once; at most PROVIDED_ROWS. */
+  private readonly provided = new Map<string, Float32Array>();
 
   /** `keys`: the keys S each query attends over (the encoder's tokens for cross-attention; else the T queries). */
   constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES,
@@ -43,7 +48,22 @@ export class PagedHeads implements HeadPages {
     const s = this.keys;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
     const kept = src.path === 'softmax' ? src.data.subarray(h * t * s) : this.kept.peek(l * this.heads + h);
-    return kept ? kept.slice(i * s, (i + 1) * s) : qkRow((src as { qk: LayerQK }).qk, h, i);
+    const given = this.provided.get(`${l},${h},${i}`);
+    if (given) this.provided.delete(`${l},${h},${i}`);
+    return kept ? kept.slice(i * s, (i + 1) * s) : given ?? qkRow((src as { qk: LayerQK }).qk, h, i);
+  }
+
+  /** Hands in rows [start, start + rows/S) of head h of layer l computed elsewhere: a whole head is kept, rows answer row() once. */
+  provide(l: number, h: number, start: number, rows: Float32Array): void {
+    const [t, s] = [this.tokens, this.keys];
+    if (start === 0 && rows.length === t * s) return void this.kept.get(l * this.heads + h, () => rows);
+    for (let r = 0; r < rows.length / s; r++) this.provided.set(`${l},${h},${start + r}`, rows.slice(r * s, (r + 1) * s));
+    for (const k of this.provided.keys()) if (this.provided.size > PROVIDED_ROWS) this.provided.delete(k);
+  }
+
+  /** Whether head h of layer l is kept whole (or is a Softmax output): no need to compute it again. */
+  holds(l: number, h: number): boolean {
+    return this.source(l, h).path === 'softmax' || this.kept.peek(l * this.heads + h) !== undefined;
   }
 
   /** Bytes held: Q and K (or Softmax outputs) of every layer, plus the heads kept. */

@@ -28,6 +28,9 @@ export type RecomputeSetting = 'auto' | 'always' | 'never';
 /** The execution provider that actually ran. */
 export type BackendUsed = 'webgpu' | 'wasm';
 
+/** Where a paged run's rows are recomputed from Q and K: on the worker's WebGPU device, or in its JavaScript. */
+export type RecomputedOn = 'webgpu' | 'js';
+
 /**
  * A head reference: `head` is an index, 'mean' for the mean over the layer's heads, 'max' for their
  * element-wise max, or 'rollout' for attention rollout from layer 0 up to `layer` (aggregate.ts).
@@ -184,6 +187,8 @@ export interface AnswerMessage {
   readonly id: number;
   readonly runId: number;
   readonly answer?: AttentionAnswer;
+  /** For a paged run's head: where the rows of this answer were recomputed from Q and K. */
+  readonly computedOn?: RecomputedOn;
   readonly error?: string;
   readonly stale?: boolean;
 }

@@ -55,10 +55,11 @@ describe('sliding-window layers recomputed in the panel (tiny-window, Chromium, 
     });
     await deliver(page, show(1, ref.ids.slice(0, 6)));
     const first = await waitForPosted(page, 'result', 1);
-    assert.deepEqual(first.paths, [{ path: 'qk', window: 8 }, { path: 'qk' }, { path: 'qk', window: 8 }]);
+    const pathsOf = (r: { paths?: { path: string; window?: number }[] }) => r.paths?.map((p) => `${p.path}${p.window ? ` (window ${p.window})` : ''}`);
+    assert.deepEqual(pathsOf(first), ['qk (window 8)', 'qk', 'qk (window 8)']);
     await deliver(page, show(2, ref.ids));
     const r = await waitForPosted(page, 'result', 2);
-    assert.deepEqual(r.paths, [{ path: 'qk', window: 8 }, { path: 'qk' }, { path: 'qk', window: 8 }], 'every layer recomputed from Q and K');
+    assert.deepEqual(pathsOf(r), ['qk (window 8)', 'qk', 'qk (window 8)'], 'every layer recomputed from Q and K');
     assert.match((await page.locator('#paths').getAttribute('title')) ?? '', /sliding window .*: layer 0 \(8\), layer 2 \(8\)\./);
     const diff = maxAbsDiff(r.attention.data, ref.tensors.attention.data);
     console.log(`    T = ${ref.ids.length}: max |recomputed − PyTorch| = ${diff.toExponential(2)}`);

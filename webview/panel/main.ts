@@ -19,8 +19,9 @@ import { fileWideText } from '../../src/shared/head-aggregate';
 import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
-import { explainWeight } from '../../src/shared/weight-explain';
-import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
+import { explainCellOf } from './explain-cell';
+import { wireToolbar } from './toolbar';
+import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
 import { GenerateView } from './generate-view';
 import { wireViewExport } from './view-export';
@@ -121,35 +122,9 @@ async function applyValueWeighting(): Promise<void> {
 let logitsRunId: number | undefined;
 let vocabStrings: readonly string[] = [];
 
-/** Asks the worker for what feeds cell (i, j) of the head on show and lays out the maths. */
-async function explainCell(i: number, j: number): Promise<void> {
-  const r = run;
-  const head = state.head;
-  const layer = state.layer;
-  if (!r?.ready) return;
-  if (typeof head !== 'number') {
-    explainView.message('Pick a single head (not an aggregate) to see how one of its weights is computed.');
-    return;
-  }
-  if (r.causal && j > i) {
-    explainView.message(`Key #${j} comes after query #${i}: the causal mask sets its score to −∞, so its weight is exactly 0.`);
-    return;
-  }
-  explainView.message('Computing…');
-  const x = await client.explain(r.runId, layer, head, i);
-  if (run !== r || state.layer !== layer || state.head !== head) return;
-  if (x.error || !x.scores) {
-    explainView.message(x.error ?? 'The worker sent no scores for this row.');
-    return;
-  }
-  const e = explainWeight({
-    query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
-  });
-  const shown = (await r.rowAsync(layer, head, i))?.[j];
-  if (run !== r || state.layer !== layer || state.head !== head) return;
-  if (shown === undefined) return explainView.message('The worker no longer holds this run; run Show Attention again.');
-  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown, note: x.note, theme });
-}
+/** Explains cell (i, j) of the head on show, from what the worker fetches (explain-cell.ts). */
+const explainCell = (i: number, j: number): Promise<void> =>
+  explainCellOf({ client, view: explainView, shown: () => ({ run, layer: state.layer, head: state.head, theme }) }, i, j);
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
   open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
@@ -450,23 +425,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
   }
 });
 
-// A vscode-button is a focusable button: Enter and Space click it.
-document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
-document.getElementById('export-data')!.addEventListener('click', () => { if (run?.ready) post({ type: 'exportData' }); });
-saveImageButton.addEventListener('click', () => {
-  const view = state.view;
-  if (!run?.ready || (view !== 'heatmap' && view !== 'grid')) return;
-  const canvas = document.getElementById(view) as HTMLCanvasElement;
-  const name = view === 'grid' ? 'attention-grid' : `attention-L${state.layer}-${headChoiceLabel(state.head).replace(/\s+/g, '-')}`;
-  // The canvas as drawn (device pixels, the theme's colours); the host asks where to save it.
-  canvas.toBlob((blob) => {
-    void blob?.arrayBuffer().then((png) => post({ type: 'saveImage', view, name, png }));
-  }, 'image/png');
-});
-
-document.getElementById('pin-head')!.addEventListener('click', () => {
-  if (run?.ready) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
-});
+wireToolbar({ post, run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, stack: stackKind });
 
 document.addEventListener('keydown', (ev) => {
   if (ev.key === 'Escape' && state.locked !== null) setLock(null);

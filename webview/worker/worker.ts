@@ -21,6 +21,8 @@ import { handleGenerate } from './generate-run';
 import { HeldRuns } from './held-runs';
 import { residualOf } from './residual-run';
 import type { ResidualAnswer } from '../../src/shared/residual-norms';
+import { GpuPagedRun, pagesOf } from './gpu-paged';
+import { gpuRows } from './gpu-rows';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -129,14 +131,19 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const a = output.attention;
     if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
+    // A paged run's rows are recomputed on the worker's WebGPU device when the backend setting allows it (gpu-paged.ts).
+    const pages = output.paths ? pagesOf(a) : undefined;
+    const gpu = pages && await GpuPagedRun.create(msg.backend === 'wasm' ? undefined : await gpuRows(), pages, 'the backend setting is WASM');
+    if (stale(runId)) return gpu?.release();
+    const paths = output.paths && gpu ? gpu.summary(output.paths) : output.paths;
     // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
     const narrowed = !!output.paths && !model.plan.fused;
     const source = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
-    runs.keep(runId, [a], logits, msg.companion, source);
+    runs.keep(runId, [a], logits, msg.companion, gpu, source);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
-      ...(output.paths ? { paths: output.paths } : {}),
+      ...(paths ? { paths } : {}),
     });
     // A companion run is only shown beside its base run: the base run stays the one explained and probed.
     if (msg.companion) return;
