@@ -23,6 +23,7 @@ import { cachedTappedModel, type TapCacheOptions } from './tap-cache';
 export { ModelError } from './model-layout';
 export { configNotices, DEFAULT_CONTEXT, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
 import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
+import { declaredWindows, type DeclaredWindows } from '../shared/sliding-window';
 import { loadTokenizer, TokenizerLoadError, type ThreadTokenizer } from './tokenizer-thread';
 
 /** A model folder that passed every check, with its tokenizer loaded. */
@@ -52,6 +53,8 @@ export interface LoadedModel {
   readonly sha256?: string;
   /** What config.json says about the attention; the first run's result confirms or contradicts it. */
   readonly expectedAttention?: AttentionShape;
+  /** Per layer, the sliding window config.json declares (null: full attention), when it declares one. */
+  readonly slidingWindows?: DeclaredWindows;
   /** Warnings for the user that do not stop the model from running (a graph that fixes no layer order). */
   readonly notices?: readonly string[];
 }
@@ -228,6 +231,7 @@ export async function loadModelFolder(dir: string,
   const tappedDecoderPath = decoder?.tappedPath;
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
   const vocabSize = vocabSizeOf(configJson);
+  const slidingWindows = declaredWindows(configJson);
   const notices = [...configNotices(configJson, `config.json in ${dir}`),
     ...vocabNotices(tokenizer.facts.maxId, vocabSize, `config.json in ${dir}`),
     layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
@@ -238,6 +242,7 @@ export async function loadModelFolder(dir: string,
     decoderStartId: decoder ? startIdOf(configJson as Record<string, unknown>) : undefined,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath, sha256: main.sha256,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
+    ...(slidingWindows ? { slidingWindows } : {}),
     ...(notices.length ? { notices } : {}),
   };
   cache.set(key, { stamp, model });

@@ -63,6 +63,7 @@ export function modelInfo(model: LoadedModel, maxTokens: number, uri: (file: str
     externalData: model.externalData?.map((f) => ({ path: f, uri: uri(path.join(path.dirname(model.onnxPath), f)) })),
     decoderOnnxUri: model.decoderOnnxPath ? uri(model.tappedDecoderPath ?? model.decoderOnnxPath) : undefined,
     expectedAttention: model.expectedAttention,
+    ...(model.slidingWindows ? { slidingWindows: model.slidingWindows } : {}),
     tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
   };
 }

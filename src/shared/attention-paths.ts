@@ -10,6 +10,7 @@ import { identifyForm, layerTensors, maxRowDifference, type ScoreForm } from './
 import { pagedAttention, type LayerSource } from './paged-attention';
 import type { Attention } from './attention';
 import type { ScoreSources } from './score-tap';
+import { unshownWindow, type DeclaredWindows } from './sliding-window';
 import type { RecomputedOn } from './protocol';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
@@ -39,26 +40,41 @@ export function identificationFetches(softmaxOutputs: readonly string[], sources
   return [...names];
 }
 
+/** What identifyPaths may be told besides the run: config.json's sliding windows, or that the layers are cross-attention. */
+export interface IdentifyOptions {
+  /** The sliding windows config.json declares per layer, and the context runs may fill. */
+  readonly declared?: DeclaredWindows;
+  readonly context?: number;
+  /** Cross-attention layers: the keys (encoder tokens) the `tokens` decoder queries attend over. */
+  readonly keys?: number;
+}
+
 /**
- * Identifies every self-attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`:
- * the layers are the Softmax outputs that hold attention (collectAttention's check), in the order given.
+ * Identifies every attention layer's path from a run of `tokens` tokens that fetched `identificationFetches`: the
+ * layers are the Softmax outputs that hold attention (collectAttention's check), in the order given. With
+ * `opts.declared`, a layer whose declared sliding window the check was too short to show (sliding-window.ts
+ * unshownWindow) takes the Softmax path, with that reason; with `opts.keys`, the layers are cross-attention.
  */
-export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number): IdentifiedPaths {
+export function identifyPaths(softmaxOutputs: readonly string[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
+  opts: IdentifyOptions = {}): IdentifiedPaths {
   const fetched: FetchedTensor[] = softmaxOutputs.flatMap((name) => {
     const f = get(name);
     return f ? [{ name, dims: [...f.dims], data: f.data }] : [];
   });
-  const stack = collectAttention(fetched, tokens);
-  const n = stack.heads * tokens * tokens;
+  const keys = opts.keys ?? tokens;
+  const stack = collectAttention(fetched, tokens, undefined, keys, opts.keys === undefined ? 'self' : 'cross');
+  const n = stack.heads * tokens * keys;
   return { heads: stack.heads, layers: stack.names.map((name, l): LayerPath => {
     const softmax = stack.data.subarray(l * n, (l + 1) * n);
     const src = sources.find((s) => s.softmax === name);
+    const unshown = unshownWindow(opts.declared, l, stack.names.length, tokens, opts.context ?? Infinity);
+    if (unshown) return { name, path: 'softmax', reason: unshown };
     if (!src?.q || !src.kT) return { name, path: 'softmax', reason: src?.qkMissing ?? 'what feeds its Softmax was not found' };
     const q = get(src.q);
     const kT = get(src.kT);
     const logits = get(src.logits);
     if (!q || !kT || !logits) return { name, path: 'softmax', reason: 'its Q, Kᵀ or scores were not fetched' };
-    const x = layerTensors(q, kT, tokens);
+    const x = layerTensors(q, kT, tokens, opts.keys);
     if (typeof x === 'string') return { name, path: 'softmax', reason: x };
     if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
     const fp16 = get(name)?.type === 'float16';
@@ -83,35 +99,47 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
   return [...names];
 }
 
-/** The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)`; throws when a tensor is missing or misshapen. */
+/**
+ * The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)` (`keys`: a cross-attention stack's
+ * encoder tokens); throws when a tensor is missing or misshapen.
+ */
 export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
-  budget?: number): Attention {
+  budget?: number, keys?: number): Attention {
   let heads = 0;
   const layers = paths.map((p): LayerSource => {
     const src = sources.find((s) => s.softmax === p.name);
     if (p.path === 'qk' && src?.q && src.kT) {
       const [q, kT] = [get(src.q), get(src.kT)];
       if (!q || !kT) throw new Error(`The run did not return Q and Kᵀ of ${p.name}.`);
-      const x = layerTensors(q, kT, tokens);
+      const x = layerTensors(q, kT, tokens, keys);
       if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
       heads = x.heads;
       return { path: 'qk', qk: { ...x, form: p.form } };
     }
     const f = get(p.name);
     if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);
-    const one = collectAttention([{ name: p.name, dims: [...f.dims], data: f.data }], tokens);
+    const one = collectAttention([{ name: p.name, dims: [...f.dims], data: f.data }], tokens, undefined, keys ?? tokens, keys === undefined ? 'self' : 'cross');
     heads = one.heads;
     return { path: 'softmax', data: one.data };
   });
-  return pagedAttention(layers, heads, tokens, budget);
+  return pagedAttention(layers, heads, tokens, budget, keys);
 }
 
-/** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */
-export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly on?: RecomputedOn }[];
+/**
+ * What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back, the sliding
+ * window of a recomputed layer that has one, and where its rows are computed; `label` names the layer where the index
+ * alone would not (an encoder–decoder run lists its three stacks: "cross layer 1").
+ */
+export type PathSummary = readonly {
+  readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string; readonly window?: number; readonly on?: RecomputedOn;
+}[];
 
-/** The per-layer summary a result message carries. */
-export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
-  return paths.map((p) => (p.path === 'qk' ? { path: 'qk' as const } : { path: 'softmax' as const, reason: p.reason }));
+/** The per-layer summary a result message carries (`stack`: the stack's name, to label each layer with). */
+export function summarisePaths(paths: readonly LayerPath[], stack?: string): PathSummary {
+  return paths.map((p, l) => ({
+    ...(p.path === 'qk' ? { path: 'qk' as const, ...(p.form.window === undefined ? {} : { window: p.form.window }) } : { path: 'softmax' as const, reason: p.reason }),
+    ...(stack ? { label: `${stack} layer ${l}` } : {}),
+  }));
 }
 
 /** The header badge for a paged run: how many layers were recomputed from Q and K. */
@@ -123,9 +151,9 @@ export function pathsLabel(s: PathSummary): string {
   return gpu === qk.length ? `${base} on WebGPU` : `${base} (on WebGPU in ${gpu}, in the worker's JavaScript in ${qk.length - gpu})`;
 }
 
-/** The layers of a summary that fell back to the Softmax tap, with their reasons. */
-function fallbacks(s: PathSummary): { layer: number; reason: string }[] {
-  return s.flatMap((p, layer) => (p.path === 'softmax' ? [{ layer, reason: p.reason ?? '' }] : []));
+/** The layers of a summary that fell back to the Softmax tap, named, with their reasons. */
+function fallbacks(s: PathSummary): { layer: string; reason: string }[] {
+  return s.flatMap((p, layer) => (p.path === 'softmax' ? [{ layer: p.label ?? `layer ${layer}`, reason: p.reason ?? '' }] : []));
 }
 
 /** The badge's tooltip: how the worker serves attention, and which layers use the Softmax output, and why. */
@@ -137,14 +165,17 @@ export function pathsTitle(s: PathSummary): string {
   const js = s.filter((p) => p.on === 'js').length;
   const where = gpu ? ` ${gpu} layer${gpu === 1 ? '' : 's'} compute their rows on the worker's WebGPU device (Float32)${js ? `, ${js} in its JavaScript` : ''}.`
     : js ? ' Rows are computed in the worker\'s JavaScript.' : '';
+  const windows = s.flatMap((p, l) => (p.window === undefined ? [] : [`${p.label ?? `layer ${l}`} (${p.window})`]));
+  const slide = windows.length ? ` Layers with a sliding window (each query sees that many keys, its own included): ${windows.join(', ')}.` : '';
   const falls = fallbacks(s);
-  return falls.length ? `${head}${where} These layers use the tapped Softmax output instead: ${falls.map((f) => `layer ${f.layer}: ${f.reason}`).join('; ')}.` : head + where;
+  return falls.length ? `${head}${where}${slide} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.`
+    : `${head}${where}${slide}`;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */
 export function pathsNotice(s: PathSummary): string | undefined {
   const falls = fallbacks(s);
   return falls.length
-    ? `Attention is recomputed from Q and K except in ${falls.map((f) => `layer ${f.layer} (${f.reason})`).join('; ')}, which use the tapped Softmax output.`
+    ? `Attention is recomputed from Q and K except in ${falls.map((f) => `${f.layer} (${f.reason})`).join('; ')}, which use the tapped Softmax output.`
     : undefined;
 }

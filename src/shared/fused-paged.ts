@@ -1,6 +1,6 @@
 /**
  * Fused attention layers paged like unfused ones (issue 16): where a fused node's form is plain (a scale, a causal
- * mask or none; no past keys, local window, padding, additive bias or softcap), its Q (after rotary, as the operator
+ * mask, within a local window or not, or none; no past keys, padding, additive bias or softcap), its Q (after rotary, as the operator
  * applies it) and Kᵀ are kept and rows are recomputed on demand; other fused layers are recomputed whole, as before.
  * The form is checked once on a short run: collectFused checks P·V against each node's output, and the paged rows
  * must then equal those probabilities within 1e-5. Pure: no onnxruntime, no vscode, no DOM.
@@ -31,7 +31,9 @@ export function fusedLayerQK(parts: LayerParts): LayerQK | string {
   if (p.past) return 'it attends to past keys';
   if (p.softcap) return 'it softcaps its scores';
   if (p.bias && !zeroBias(p.bias, p.q.heads, T)) return 'it adds a bias or mask to its scores';
-  if (p.window !== undefined && p.window > 0 && p.window < T) return 'it attends within a local window';
+  // A causal local window is a sliding window (qk-attention.ts ScoreForm.window: the same w keys i − w < j ≤ i).
+  const window = p.window !== undefined && p.window > 0 ? p.window : undefined;
+  if (window !== undefined && window < T && !p.causal) return 'it attends within a local window without a causal mask';
   if (p.validKeys !== undefined && p.validKeys < T) return 'some keys are padding';
   // A fill of −10 000 (mask_filter_value) weighs exp(−10 000) = 0 exactly, as exclusion does; the check run confirms it.
   if (p.causalFill !== undefined && !(p.causalFill <= -1e4)) return 'it fills masked keys with a finite value';
@@ -39,7 +41,7 @@ export function fusedLayerQK(parts: LayerParts): LayerQK | string {
   const { heads: kvHeads, size: d } = p.k;
   const kT = new Float32Array(kvHeads * d * T);
   for (let h = 0; h < kvHeads; h++) for (let j = 0; j < T; j++) for (let c = 0; c < d; c++) kT[(h * d + c) * T + j] = p.k.data[(h * T + j) * d + c];
-  return { heads: p.q.heads, kvHeads, tokens: T, d, q: p.q.data, kT, form: { scale: p.scale, causal: p.causal } };
+  return { heads: p.q.heads, kvHeads, tokens: T, d, q: p.q.data, kT, form: { scale: p.scale, causal: p.causal, ...(window && p.causal ? { window } : {}) } };
 }
 
 /**

@@ -12,7 +12,7 @@ import { ByteLru } from './byte-lru';
 /** Where one layer's attention comes from. */
 export type LayerSource =
   | { readonly path: 'qk'; readonly qk: LayerQK }
-  /** The tapped Softmax output of the layer, Float32 [heads, T, T]. */
+  /** The tapped Softmax output of the layer, Float32 [heads, T, S]. */
   | { readonly path: 'softmax'; readonly data: Float32Array };
 
 /** How many bytes of recomputed heads a paged stack keeps by default (four heads at T = 4 096). */
@@ -27,14 +27,16 @@ export class PagedHeads implements HeadPages {
   /** Rows computed elsewhere (the worker's WebGPU), by `l,h,i`, answered by row() once; at most PROVIDED_ROWS. */
   private readonly provided = new Map<string, Float32Array>();
 
-  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES) {
+  /** `keys`: the keys S each query attends over (the encoder's tokens for cross-attention; else the T queries). */
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES,
+    readonly keys = tokens) {
     this.kept = new ByteLru(budget);
   }
 
-  /** Head h of layer l as a [T, T] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
+  /** Head h of layer l as a [T, S] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
   head(l: number, h: number): Float32Array {
     const src = this.source(l, h);
-    const n = this.tokens * this.tokens;
+    const n = this.tokens * this.keys;
     if (src.path === 'softmax') return src.data.subarray(h * n, (h + 1) * n);
     return this.kept.get(l * this.heads + h, () => qkHead(src.qk, h));
   }
@@ -43,18 +45,19 @@ export class PagedHeads implements HeadPages {
   row(l: number, h: number, i: number): Float32Array {
     const src = this.source(l, h);
     const t = this.tokens;
+    const s = this.keys;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
-    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.peek(l * this.heads + h);
+    const kept = src.path === 'softmax' ? src.data.subarray(h * t * s) : this.kept.peek(l * this.heads + h);
     const given = this.provided.get(`${l},${h},${i}`);
     if (given) this.provided.delete(`${l},${h},${i}`);
-    return kept ? kept.slice(i * t, (i + 1) * t) : given ?? qkRow((src as { qk: LayerQK }).qk, h, i);
+    return kept ? kept.slice(i * s, (i + 1) * s) : given ?? qkRow((src as { qk: LayerQK }).qk, h, i);
   }
 
-  /** Hands in rows [start, start + rows/T) of head h of layer l computed elsewhere: a whole head is kept, rows answer row() once. */
+  /** Hands in rows [start, start + rows/S) of head h of layer l computed elsewhere: a whole head is kept, rows answer row() once. */
   provide(l: number, h: number, start: number, rows: Float32Array): void {
-    const t = this.tokens;
-    if (start === 0 && rows.length === t * t) return void this.kept.get(l * this.heads + h, () => rows);
-    for (let r = 0; r < rows.length / t; r++) this.provided.set(`${l},${h},${start + r}`, rows.slice(r * t, (r + 1) * t));
+    const [t, s] = [this.tokens, this.keys];
+    if (start === 0 && rows.length === t * s) return void this.kept.get(l * this.heads + h, () => rows);
+    for (let r = 0; r < rows.length / s; r++) this.provided.set(`${l},${h},${start + r}`, rows.slice(r * s, (r + 1) * s));
     for (const k of this.provided.keys()) if (this.provided.size > PROVIDED_ROWS) this.provided.delete(k);
   }
 
@@ -77,11 +80,16 @@ export class PagedHeads implements HeadPages {
   }
 }
 
-/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens). */
-export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number): Attention & { pages: PagedHeads } {
-  const causal = tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
+/**
+ * A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens), or with `keys` a
+ * cross-attention stack (`tokens` decoder queries over `keys` encoder keys; never causal).
+ */
+export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number,
+  keys?: number): Attention & { pages: PagedHeads } {
+  const causal = keys === undefined && tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
   return {
-    kind: 'self', layers: layers.length, heads, queries: tokens, keys: tokens, causal, data: new Float32Array(0),
-    pages: new PagedHeads(layers, heads, tokens, budget),
+    kind: keys === undefined ? 'self' : 'cross', layers: layers.length, heads, queries: tokens, keys: keys ?? tokens, causal,
+    data: new Float32Array(0),
+    pages: new PagedHeads(layers, heads, tokens, budget, keys ?? tokens),
   };
 }

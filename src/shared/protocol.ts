@@ -90,6 +90,8 @@ export interface ModelInfo {
   readonly tokenizerUri?: string;
   /** What config.json says: the panel may label the view; the host checks it against the result's `causal`. */
   readonly expectedAttention?: 'causal' | 'bidirectional' | 'encoder-decoder';
+  /** Per layer, the sliding window config.json declares (null: full attention); absent when it declares none. */
+  readonly slidingWindows?: readonly (number | null)[];
 }
 
 /** Timings in milliseconds; each stage is filled in as it completes. */
@@ -323,6 +325,8 @@ export type PanelToWorker =
       readonly extraInputs: readonly string[];
       /** The model's context length (ModelInfo.context, else maxTokens): bounds the induction probe. */
       readonly context?: number;
+      /** ModelInfo.slidingWindows: how long the check run that identifies the layers must be (sliding-window.ts). */
+      readonly slidingWindows?: readonly (number | null)[];
       /** The model's stored probe scores (ModelInfo.probe): posted instead of running the probe when they fit. */
       readonly probe?: ProbeScores;
       /** attentionLens.recomputeAttention (default auto): serve attention recomputed from Q and K (paged-run.ts). */

@@ -70,7 +70,7 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
     await server?.close();
   });
 
-  async function show(ref: TestReference): Promise<{ runId: number; tokens: TokenInfo[]; decoder: TokenInfo[] }> {
+  async function show(ref: TestReference, recompute?: 'always'): Promise<{ runId: number; tokens: TokenInfo[]; decoder: TokenInfo[] }> {
     const tokens = tokensOf(ref.text, ref.ids);
     const decoder = decoderTokensOf(ref, tokens);
     const base = `${server.origin}/test/models/tiny-t5/onnx`;
@@ -79,7 +79,7 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
       type: 'show', runId, documentLabel: 'tiny-t5', text: ref.text, tokens, decoderTokens: decoder,
       model: { name: 'tiny-t5', onnxUri: `${base}/encoder_model.onnx`, decoderOnnxUri: `${base}/decoder_model.onnx`, maxTokens: 512,
         extraInputs: [], expectedAttention: 'encoder-decoder', tokenizerUri: `${server.origin}/test/models/tiny-t5/tokenizer.json` },
-      backend: 'wasm', notices: [], timings: {},
+      backend: 'wasm', notices: [], timings: {}, ...(recompute ? { recompute } : {}),
     });
     await Promise.race([
       waitForPosted(page, 'result', runId),
@@ -117,6 +117,21 @@ describe('panel webview on an encoder–decoder model (tiny-t5, WASM)', function
       }
     }
     assert.equal(await page.locator('#notices').textContent(), '', 'no "encoder only" notice');
+  });
+
+  it('recomputed from Q and K (recomputeAttention always): cross layers paged, self layers on their Softmax (position bias); all match PyTorch', async () => {
+    for (const ref of refs) {
+      const { runId: id } = await show(ref, 'always');
+      const r = await waitForPosted(page, 'result', id);
+      assert.deepEqual(r.paths?.map((p: { path: string; label?: string }) => `${p.label}: ${p.path}`), ['encoder layer 0: softmax', 'encoder layer 1: softmax',
+        'decoder layer 0: softmax', 'decoder layer 1: softmax', 'cross layer 0: qk', 'cross layer 1: qk']);
+      assert.match(r.paths[0].reason, /added to q·k/);
+      for (const s of await postedStacks(page, id)) {
+        const diff = maxAbsDiff(s.data, ref.tensors[`${s.kind}_attention`].data);
+        console.log(`    paged ${s.kind} ${s.queries}×${s.keys}: max |Δ| = ${diff.toExponential(2)}`);
+        assert.ok(diff <= TOLERANCE, `${s.kind}: ${diff}`);
+      }
+    }
   });
 
   it('#stack-select switches to cross-attention: a T_dec × T_enc heatmap, decoder tokens light up input tokens', async () => {

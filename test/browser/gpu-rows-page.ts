@@ -18,10 +18,10 @@ export async function buildGpuRowsPage(): Promise<void> {
     stdin: {
       contents: `import { GpuRows, gpuRows } from './webview/worker/gpu-rows';
         import { GpuPagedRun } from './webview/worker/gpu-paged';
-        import { qkRow, qkHead } from './src/shared/qk-attention';
+        import { isVisible, qkRow, qkHead } from './src/shared/qk-attention';
         import { pagedAttention } from './src/shared/paged-attention';
         import { AttentionStore } from './src/shared/attention-query';
-        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, qkRow, qkHead, pagedAttention, AttentionStore };`,
+        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, isVisible, qkRow, qkHead, pagedAttention, AttentionStore };`,
       resolveDir: repoRoot, loader: 'ts',
     },
     bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(dir, 'bundle.js'), logLevel: 'warning',

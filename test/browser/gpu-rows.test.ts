@@ -1,9 +1,10 @@
 /**
  * Attention rows on WebGPU (webview/worker/gpu-rows.ts), in a real Chromium on SwiftShader: on real Q and Kᵀ of the
- * bundled model, tiny-gpt2, tiny-bert (not causal) and a grouped-query model (tiny-fused ms-gqa, 2 kv heads for 4
- * heads), every row of every head equals qk-attention.ts `qkRow` (Float64 in JavaScript) within 1e-5, keys after a
- * causal query are exactly 0, and every row sums to 1 within 1e-5. The seam (gpu-paged.ts) answers a paged store from
- * the GPU, and a layer over the device's limits (or no device) answers from JavaScript, identically to qkRow.
+ * bundled model, tiny-gpt2, tiny-bert (not causal), a grouped-query model (tiny-fused ms-gqa, 2 kv heads for 4
+ * heads) and sliding windows (tiny-window, tiny-fused ms-gqa-window), every row of every head equals qk-attention.ts
+ * `qkRow` (Float64 in JavaScript) within 1e-5, keys after a causal query or before its window are exactly 0, and every
+ * row sums to 1 within 1e-5. The seam (gpu-paged.ts) answers a paged store from the GPU, and a layer over the device's
+ * limits (or no device) answers from JavaScript, identically to qkRow.
  */
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -44,7 +45,7 @@ async function compareLayer(page: Page, x: LayerQK): Promise<{ worst: number; wo
           for (let j = 0; j < t; j++) {
             worst = Math.max(worst, Math.abs(got[j] - want[j]));
             sum += got[j];
-            if (x.form.causal && j > i && got[j] !== 0) nonZeroMasked++;
+            if (!L.isVisible(i, j, x.form) && got[j] !== 0) nonZeroMasked++;
           }
           worstSum = Math.max(worstSum, Math.abs(sum - 1));
           rows++;
@@ -84,6 +85,8 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
     ['tiny-gpt2 (T = 64)', () => softmaxModelLayers(readTestOnnx('tiny-gpt2').bytes, idsOf(64)), true],
     ['tiny-bert, not causal (T = 40)', () => softmaxModelLayers(readTestOnnx('tiny-bert').bytes, idsOf(40)), false],
     ['tiny-fused ms-gqa, grouped-query: 4 heads on 2 kv heads (T = 26, its rotary cache)', () => fusedModelLayers(readTestOnnx('tiny-fused', 'ms-gqa.onnx').bytes, idsOf(26)), true],
+    ['tiny-window, sliding window of 8 on layers 0 and 2 (T = 64, checked on 16)', () => softmaxModelLayers(readTestOnnx('tiny-window').bytes, idsOf(64), 16), true],
+    ['tiny-fused ms-gqa-window, local window of 5 (T = 26)', () => fusedModelLayers(readTestOnnx('tiny-fused', 'ms-gqa-window.onnx').bytes, idsOf(26)), true],
   ];
   for (const [name, layersOf, causal] of models) {
     it(`${name}: every row of every head within 1e-5 of qkRow, masked keys exactly 0, rows sum to 1`, async () => {
@@ -93,9 +96,10 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
       for (const x of layers) {
         assert.equal(x.form.causal, causal);
         if (name.includes('grouped')) assert.ok(x.kvHeads < x.heads, `kv heads ${x.kvHeads} of ${x.heads}`);
+        if (name.includes('window')) assert.ok(layers.some((y) => y.form.window !== undefined), 'some layer has a sliding window');
         const r = await compareLayer(page, x);
         assert.equal(r.rows, x.heads * x.tokens);
-        assert.equal(r.nonZeroMasked, 0, 'keys after a causal query are exactly 0');
+        assert.equal(r.nonZeroMasked, 0, 'masked keys (after a causal query, or before its window) are exactly 0');
         assert.ok(r.worstSum <= TOLERANCE, `a row sums to 1 ± ${r.worstSum}`);
         assert.ok(r.worst <= TOLERANCE, `max |WebGPU − qkRow| = ${r.worst}`);
         worst = Math.max(worst, r.worst);

@@ -32,11 +32,11 @@ function lookup(out: Record<string, any>) {
   return (name: string) => (out[name] ? { dims: out[name].dims.map(Number), data: toFloat32(out[name]).slice(), type: out[name].type as string } : undefined);
 }
 
-/** The recomputed layers of a model with Softmax nodes, on `long` tokens (identified on the first 8). */
-export async function softmaxModelLayers(bytes: Uint8Array, long: readonly number[]): Promise<LayerQK[]> {
+/** The recomputed layers of a model with Softmax nodes, on `long` tokens (identified on the first `check`, 8 by default). */
+export async function softmaxModelLayers(bytes: Uint8Array, long: readonly number[], check = 8): Promise<LayerQK[]> {
   const t = tapAll(bytes);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
-  const short = long.slice(0, 8);
+  const short = long.slice(0, check);
   const idOut = await runOn(t.tapped, bytes, short, identificationFetches(self, t.sources));
   const paths = identifyPaths(self, t.sources, lookup(idOut), short.length).layers;
   const names = pagedFetches(paths, t.sources);

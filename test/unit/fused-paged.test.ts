@@ -30,7 +30,8 @@ async function fusedRun(name: string, ids: readonly number[]) {
 
 describe('fused attention paged from Q and K equals the unfused twin\'s Softmax (onnxruntime-node)', function () {
   this.timeout(120000);
-  for (const [name, pageable] of [['ms-attention', true], ['ms-mha', true], ['ms-gqa', true], ['ms-gqa-packed', false], ['onnx-attention', false]] as const) {
+  for (const [name, pageable] of [['ms-attention', true], ['ms-mha', true], ['ms-gqa', true], ['ms-gqa-packed', false], ['onnx-attention', false],
+    ['ms-gqa-window', true]] as const) {
     it(`${name}: ${pageable ? 'every layer paged' : 'softcapped, so recomputed whole'}; rows match the twin's Softmax`, async () => {
       const short = await fusedRun(name, idsOf(7));
       const found = identifyFusedPaths(short.sources, short.get, 7);
@@ -38,6 +39,8 @@ describe('fused attention paged from Q and K equals the unfused twin\'s Softmax 
       for (const p of found.layers) {
         assert.equal(p.path, pageable ? 'qk' : 'softmax', JSON.stringify(p));
         if (p.path === 'softmax') assert.match(p.reason, /softcap/);
+        // GroupQueryAttention's local_window_size 5: the sliding window i − 5 < j ≤ i (qk-attention.ts ScoreForm.window).
+        if (p.path === 'qk') assert.equal(p.form.window, name === 'ms-gqa-window' ? 5 : undefined);
       }
       const T = 26;
       const ids = idsOf(T);

@@ -88,4 +88,9 @@ describe('loading a model folder checks what Add Model checks', () => {
     assert.match(m.notices[0], /^onnx\/model\.onnx in .*parallel: the attention Softmax outputs "left" and "right" do not depend on each other/);
     assert.equal((await loadModelFolder(bundledModelDir, { bundled: true })).notices, undefined, 'the bundled model is a chain');
   });
+
+  it('carries the sliding windows config.json declares per layer (tiny-window), and none where it declares none', async () => {
+    assert.deepEqual((await loadModelFolder(path.join(testModelsDir, 'tiny-window'), { bundled: false })).slidingWindows, [8, null, 8]);
+    assert.equal((await loadModelFolder(bundledModelDir, { bundled: true })).slidingWindows, undefined);
+  });
 });

@@ -327,6 +327,7 @@ export class InferenceClient {
       const msg: PanelToWorker = {
         type: 'run', runId, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
+        ...(info.slidingWindows ? { slidingWindows: info.slidingWindows } : {}),
         ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}), ...(companion ? { companion } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };

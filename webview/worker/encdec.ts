@@ -9,7 +9,8 @@ import type { BackendUsed, PanelToWorker, WorkerToPanel } from '../../src/shared
 import type { Attention } from '../../src/shared/attention';
 import { shapesOf } from '../../src/shared/attention-query';
 import { runEncoderDecoder, type OrtTensorCtor, type SessionLike, type TappedHandle } from '../../src/shared/tapped-run';
-import { chooseBackend, getSession, wasmThreads, type PreparedModel } from './session';
+import { chooseBackend, getSession, wasmThreads, type PreparedModel, type SessionKind } from './session';
+import { encDecSessionKind, runEncDecPaged } from './encdec-paged';
 import { stepWithFallback } from '../../src/shared/backend-fallback';
 
 type RunMessage = Extract<PanelToWorker, { type: 'run' }>;
@@ -22,8 +23,8 @@ export interface EncDecContext {
   keep(stacks: readonly Attention[]): void;
 }
 
-async function handles(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed): Promise<[TappedHandle, TappedHandle]> {
-  const [es, ds] = await Promise.all([getSession(model, backend), getSession(decoder, backend)]);
+async function handles(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed, kind: SessionKind): Promise<[TappedHandle, TappedHandle]> {
+  const [es, ds] = await Promise.all([getSession(model, backend, kind), getSession(decoder, backend, kind)]);
   return [
     { session: es as unknown as SessionLike, summary: model.summary, plan: model.plan },
     { session: ds as unknown as SessionLike, summary: decoder.summary, plan: decoder.plan },
@@ -41,16 +42,20 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   const chosen = await chooseBackend(msg.backend);
   // The same WebGPU → WASM fallback as single models (src/shared/backend-fallback.ts).
   ctx.post({ type: 'progress', runId, stage: 'loading', backend: chosen.backend });
-  const started = await stepWithFallback(chosen.backend, (b) => handles(model, decoder, b), { doing: 'start' });
+  // A model identified for paging starts with its narrowed sessions (encdec-paged.ts), as single models do.
+  const recompute = msg.recompute ?? 'auto';
+  const kind = encDecSessionKind(model, msg.inputIds.length, decoderIds.length, recompute);
+  const started = await stepWithFallback(chosen.backend, (b) => handles(model, decoder, b, kind), { doing: 'start' });
   const loadMs = performance.now() - t0;
   if (ctx.stale()) return;
   ctx.post({ type: 'progress', runId, stage: 'running', backend: started.backend });
   const ortCtor = ort as unknown as OrtTensorCtor;
   let t1 = performance.now();
   const ran = await stepWithFallback(started.backend, async (b) => {
-    const pair = b === started.backend ? started.value : await handles(model, decoder, b);
+    const pair = b === started.backend ? started.value : await handles(model, decoder, b, kind);
     t1 = performance.now();
-    return runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
+    const paged = await runEncDecPaged(model, b, msg.inputIds, decoderIds, recompute);
+    return paged ?? runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
   }, { doing: 'run the model', onFallback: () => ctx.post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
   const inferenceMs = performance.now() - t1;
   const out = ran.value;
@@ -62,5 +67,6 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   const ordered = out.stacks.map((s) => (s.kind === 'decoder' ? s : { ...s, causal: false })).sort((a, b) => Number(b.kind === 'encoder') - Number(a.kind === 'encoder'));
   ctx.keep(ordered);
   ctx.post({ type: 'result', runId, backendUsed: backend, fallbackReason, shapes: shapesOf(ordered), loadMs, inferenceMs,
+    ...('paths' in out ? { paths: out.paths } : {}),
     ...(backend === 'wasm' ? { threads: wasmThreads() } : {}) });
 }

@@ -108,9 +108,8 @@ export class GpuRows {
    */
   async upload(qk: LayerQK): Promise<GpuLayer | string> {
     if (this.lostReason) return this.lostReason;
-    // TODO(sliding window): ScoreForm has no `window` in this copy. Once it does, pass form.window to the shader's
-    // `window` uniform (it keeps keys i − window < j ≤ i) and drop this refusal; until then such a layer stays in JS.
-    if ((qk.form as { window?: number }).window !== undefined) return 'its score form has a sliding window, which the WebGPU rows do not take yet';
+    // A sliding window (ScoreForm.window) goes to the shader's `window` uniform; cross-attention (keys ≠ queries) stays in JS.
+    if (qk.keys !== undefined) return 'it is cross-attention (queries over another sequence\'s keys), which the WebGPU rows do not take';
     const biggest = Math.max(qk.q.byteLength, qk.kT.byteLength);
     if (biggest > this.maxBytes) return `its Q or Kᵀ (${(biggest / 2 ** 20).toFixed(1)} MiB) is over the device's ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB per buffer`;
     if (4 * qk.tokens > this.maxBytes) return 'one row is over the device\'s buffer limit';
@@ -162,7 +161,7 @@ export class GpuRows {
     const d = x.qk.d;
     const kh = Math.floor(h / (x.qk.heads / x.qk.kvHeads));
     const params = new ArrayBuffer(32);
-    new Uint32Array(params, 0, 7).set([t, d, h * t * d, kh * d * t, s, x.qk.form.causal ? 1 : 0, 0]);
+    new Uint32Array(params, 0, 7).set([t, d, h * t * d, kh * d * t, s, x.qk.form.causal ? 1 : 0, x.qk.form.window ?? 0]);
     new Float32Array(params, 28, 1)[0] = x.qk.form.scale;
     const uniform = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     device.queue.writeBuffer(uniform, 0, new Uint8Array(params));

@@ -11,13 +11,17 @@ import type { BackendUsed, RecomputeSetting } from '../../src/shared/protocol';
 import { identifyFusedPaths, pagedFused } from '../../src/shared/fused-paged';
 import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
+import { checkTokens, type DeclaredWindows } from '../../src/shared/sliding-window';
 import { getSession, logitsOf, runFetching, type PreparedModel, type RunOutput, type SessionKind } from './session';
 import { cachePairs, presentNames, type StepRowSource } from '../../src/shared/kv-forward';
 
 /** Softmax outputs above this size (all layers together, fp32) make `auto` recompute from Q and K instead. */
 export const AUTO_RECOMPUTE_BYTES = 256 * 2 ** 20;
 
-/** How many tokens the identification run uses (at most; fewer when the input is shorter, but at least 8, repeating it). */
+/**
+ * How many tokens the identification run uses (at most; fewer when the input is shorter, but at least 8, repeating
+ * it; more when config.json declares a sliding window the check must be longer than: sliding-window.ts checkTokens).
+ */
 const IDENTIFY_TOKENS = 32;
 
 /** Identification results by model key; a string when the graph has no Softmax to identify against. */
@@ -28,20 +32,27 @@ function selfSoftmax(model: PreparedModel): string[] {
   return model.plan.softmaxOutputs.filter((_, i) => (model.plan.kinds?.[i] ?? 'self') === 'self');
 }
 
-/** The model's identified paths (computed on the first call, on the `full` session, from ids taken from `inputIds`). */
-async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputIds: readonly number[], context: number): Promise<IdentifiedPaths | string> {
+/**
+ * The model's identified paths (computed on the first call, on the `full` session, from ids taken from `inputIds`);
+ * `windows`: the sliding windows config.json declares per layer.
+ */
+async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputIds: readonly number[], context: number,
+  windows?: DeclaredWindows): Promise<IdentifiedPaths | string> {
   let p = identified.get(model);
   if (p) return p;
   const self = selfSoftmax(model);
   const fused = selfFused(model);
-  const n = Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8));
+  const n = checkTokens(Math.min(IDENTIFY_TOKENS, context, Math.max(inputIds.length, 8)), context, windows);
   const ids = Array.from({ length: n }, (_, k) => inputIds[k % inputIds.length]);
   try {
     if (fused) {
       // Fused nodes: the check run recomputes them whole (P·V checked against each node's output) and compares the rows.
       p = await runFetching(model, full, ids, fusedTapNames(fused), (_get, out) => identifyFusedPaths(fused, fetchedLookup(out), n));
     } else if (self.length === 0) p = 'this graph has no attention Softmax to check a recomputation against';
-    else p = await runFetching(model, full, ids, identificationFetches(self, model.sources), (get) => identifyPaths(self, model.sources, get, n));
+    else {
+      p = await runFetching(model, full, ids, identificationFetches(self, model.sources),
+        (get) => identifyPaths(self, model.sources, get, n, { declared: windows, context }));
+    }
   } catch (e) {
     // Nothing identified (no Softmax output holds attention at that length, a misshapen tap): the run takes the
     // Softmax path, whose own checks say what is wrong.
@@ -110,11 +121,13 @@ export function runOnPaged(model: PreparedModel, paged: ort.InferenceSession, id
  * Runs the model paged when `setting` asks for it: 'always', or 'auto' with Softmax outputs above AUTO_RECOMPUTE_BYTES.
  * `session` is of the kind sessionKindFor gave; a model not yet identified is identified on it first (a 'full' one), and
  * the run then moves to the paged session (which releases the full one). Undefined when the run takes the Softmax path.
+ * `windows`: config.json's sliding windows per layer (ModelInfo.slidingWindows).
  */
 export async function runPaged(model: PreparedModel, backend: BackendUsed, session: ort.InferenceSession, kind: SessionKind,
-  inputIds: readonly number[], setting: RecomputeSetting, context: number): Promise<{ session: ort.InferenceSession; output: RunOutput } | undefined> {
+  inputIds: readonly number[], setting: RecomputeSetting, context: number,
+  windows?: DeclaredWindows): Promise<{ session: ort.InferenceSession; output: RunOutput } | undefined> {
   if (setting === 'never' || model.decoder) return undefined;
-  if (kind === 'full') await pathsOf(model, session, inputIds, context);
+  if (kind === 'full') await pathsOf(model, session, inputIds, context, windows);
   if (!pagingFor(model, inputIds.length, setting)) return undefined;
   const paged = kind === 'paged' || selfFused(model) ? session : await getSession(model, backend, 'paged');
   return { session: paged, output: await runOnPaged(model, paged, inputIds) };

@@ -4,7 +4,7 @@
  * tapped model bytes, feeds for every required graph input, and converting the fetched tensors.
  */
 import * as ort from 'onnxruntime-web';
-import { buildFeeds } from '../../src/shared/feeds';
+import { buildFeeds, type FeedOptions } from '../../src/shared/feeds';
 import type { BackendSetting, BackendUsed } from '../../src/shared/protocol';
 import type { OrtBuild } from './ort-files';
 import { webgpuAvailable } from '../common/webgpu-probe';
@@ -168,10 +168,10 @@ export async function releaseModel(model: PreparedModel): Promise<void> {
   model.sessions.clear();
 }
 
-/** Feeds for every required graph input, built by the shared feeds builder (src/shared/feeds.ts). */
-export function makeFeeds(model: PreparedModel, inputIds: readonly number[]): Record<string, ort.Tensor> {
+/** Feeds for every required graph input, built by the shared feeds builder (src/shared/feeds.ts; `opts`: a decoder's encoder output). */
+export function makeFeeds(model: PreparedModel, inputIds: readonly number[], opts?: FeedOptions): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const f of buildFeeds(requiredInputs(model.summary), inputIds)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+  for (const f of buildFeeds(requiredInputs(model.summary), inputIds, opts)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
   return feeds;
 }
 
@@ -226,10 +226,14 @@ export function logitsOf(model: PreparedModel, out: ort.InferenceSession.ReturnT
   return { vocab: Number(lt.dims[lt.dims.length - 1]), logits: f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice() };
 }
 
-/** Runs `names` on `ids`, hands `use` a lookup of Float32 copies (and the raw outputs), then frees onnxruntime's tensors. */
+/**
+ * Runs `names` on `ids` (`feedOpts`: a decoder's encoder output), hands `use` a lookup of Float32 copies (and the raw
+ * outputs), then frees onnxruntime's tensors.
+ */
 export async function runFetching<R>(model: PreparedModel, session: ort.InferenceSession, ids: readonly number[], names: readonly string[],
-  use: (get: (name: string) => { dims: number[]; data: Float32Array; type: string } | undefined, out: ort.InferenceSession.ReturnType) => R): Promise<R> {
-  const out = await session.run(makeFeeds(model, ids), [...names]);
+  use: (get: (name: string) => { dims: number[]; data: Float32Array; type: string } | undefined, out: ort.InferenceSession.ReturnType) => R,
+  feedOpts?: FeedOptions): Promise<R> {
+  const out = await session.run(makeFeeds(model, ids, feedOpts), [...names]);
   try {
     return use((name) => {
       const t = out[name];

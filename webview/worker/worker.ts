@@ -120,7 +120,7 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const ran = await stepWithFallback(started.backend, async (b) => {
       const s = b === started.backend ? started.value : await getSession(model, b, kind);
       t1 = performance.now();
-      const paged = await runPaged(model, b, s, kind, msg.inputIds, recompute, msg.context ?? msg.inputIds.length);
+      const paged = await runPaged(model, b, s, kind, msg.inputIds, recompute, msg.context ?? msg.inputIds.length, msg.slidingWindows);
       return paged ?? { session: s, output: await runModel(model, s, msg.inputIds) };
     }, { doing: 'run the model', onFallback: () => post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
     const inferenceMs = performance.now() - t1;

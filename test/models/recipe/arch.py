@@ -223,3 +223,67 @@ class T5Decoder(T5Stack):
         for layer in self.layers:
             x = layer(x, self.probs, bias, None, encoder_hidden_states, enc_mask, self.cross_probs)
         return self.lm_head(self.final(x))
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+class MistralAttention(nn.Module):
+    """transformers' MistralAttention (eager): rotary q and k, grouped keys (repeat_kv), additive mask, fp32 softmax."""
+    def __init__(self, d, heads, kv_heads, window):
+        super().__init__()
+        self.h, self.hk, self.dh, self.window = heads, kv_heads, d // heads, window
+        self.q, self.o = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
+        self.k, self.v = nn.Linear(d, kv_heads * self.dh, bias=False), nn.Linear(d, kv_heads * self.dh, bias=False)
+
+    def forward(self, x, cos, sin, mask, probs):
+        b, t, _ = x.shape
+        q = self.q(x).view(b, t, self.h, self.dh).transpose(1, 2)
+        k = self.k(x).view(b, t, self.hk, self.dh).transpose(1, 2)
+        v = self.v(x).view(b, t, self.hk, self.dh).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        rep = self.h // self.hk  # repeat_kv
+        k = k[:, :, None].expand(b, self.hk, rep, t, self.dh).reshape(b, self.h, t, self.dh)
+        v = v[:, :, None].expand(b, self.hk, rep, t, self.dh).reshape(b, self.h, t, self.dh)
+        p = F.softmax(q @ k.transpose(2, 3) / math.sqrt(self.dh) + mask, dim=-1, dtype=torch.float32)
+        probs.append(p)
+        return self.o((p @ v).transpose(1, 2).reshape(b, t, -1))
+
+
+class Mistral(nn.Module):
+    """A Mistral-style decoder whose layers are sliding ("sliding_attention": query i sees keys i - window < j <= i, as
+    transformers' sliding_window_overlay) or full causal, by `layer_types` (Gemma-style alternation)."""
+    def __init__(self, vocab, layer_types, window, d=32, heads=4, kv_heads=2, ff=64, theta=10000.0):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.types = layer_types
+        self.attn = nn.ModuleList(MistralAttention(d, heads, kv_heads, window) for _ in layer_types)
+        self.n1 = nn.ModuleList(RMSNorm(d) for _ in layer_types)
+        self.n2 = nn.ModuleList(RMSNorm(d) for _ in layer_types)
+        self.gate = nn.ModuleList(nn.Linear(d, ff, bias=False) for _ in layer_types)
+        self.up = nn.ModuleList(nn.Linear(d, ff, bias=False) for _ in layer_types)
+        self.down = nn.ModuleList(nn.Linear(ff, d, bias=False) for _ in layer_types)
+        self.norm, self.lm_head = RMSNorm(d), nn.Linear(d, vocab, bias=False)
+        self.window, dh = window, d // heads
+        self.register_buffer("inv_freq", 1.0 / theta ** (torch.arange(0, dh, 2).float() / dh), persistent=False)
+        self.probs = []
+
+    def forward(self, input_ids, attention_mask, position_ids):
+        t = input_ids.shape[1]
+        freqs = position_ids[..., None].float() * self.inv_freq
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos()[:, None], emb.sin()[:, None]
+        i, j = torch.arange(t)[:, None], torch.arange(t)[None, :]
+        pad = attention_mask[:, None, None, :].bool()
+        causal = (j <= i)[None, None] & pad
+        sliding = causal & (j > i - self.window)[None, None]
+        masks = {kind: torch.zeros(causal.shape).masked_fill(~m, NEG)
+                 for kind, m in (("full_attention", causal), ("sliding_attention", sliding))}
+        x = self.embed(input_ids)
+        for l, kind in enumerate(self.types):
+            x = x + self.attn[l](self.n1[l](x), cos, sin, masks[kind], self.probs)
+            h = self.n2[l](x)
+            x = x + self.down[l](F.silu(self.gate[l](h)) * self.up[l](h))
+        return self.lm_head(self.norm(x))

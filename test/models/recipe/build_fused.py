@@ -209,6 +209,7 @@ SPECS = {
     'ms-gqa-packed': dict(op='GroupQueryAttention', seed=4, kv_heads=KVH, causal=True, scale=0.4, rotary=True, interleaved=True,
                           packed=True, softcap=2.5, window=5),
     'onnx-attention': dict(op='OnnxAttention', seed=5, kv_heads=KVH, causal=True, scale=0.3, softcap=3.0),
+    'ms-gqa-window': dict(op='GroupQueryAttention', seed=6, kv_heads=KVH, causal=True, scale=DH ** -0.5, rotary=True, window=5),
 }
 
 if __name__ == '__main__':
