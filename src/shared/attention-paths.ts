@@ -84,7 +84,7 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
 
 /** The paged stack of a run of `tokens` tokens that fetched `pagedFetches(paths)`; throws when a tensor is missing or misshapen. */
 export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
-  budget?: number): Attention {
+  blockBytes?: number): Attention {
   let heads = 0;
   const layers = paths.map((p): LayerSource => {
     const src = sources.find((s) => s.softmax === p.name);
@@ -102,7 +102,7 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
     heads = one.heads;
     return { path: 'softmax', data: one.data };
   });
-  return pagedAttention(layers, heads, tokens, budget);
+  return pagedAttention(layers, heads, tokens, blockBytes);
 }
 
 /** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */

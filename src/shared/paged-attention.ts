@@ -1,13 +1,13 @@
 /**
  * A paged attention stack: per layer either recomputed from the tapped Q and K (qk-attention.ts) or the tapped
  * Softmax output kept as it came (the fallback where the score form was not identified). Rows are computed on
- * demand in O(T·d); whole heads, for the statistics that need them, one at a time, keeping the most recently used
- * under a byte budget. The worker holds Q and K (T × d per layer) instead of T² per head. Pure: no `vscode`, no DOM.
+ * demand in O(T·d), and the statistics that need every row stream over blocks of rows (row-blocks.ts), so no whole
+ * head's T × T matrix is held longer than one block. The worker holds Q and K (T × d per layer) instead of T² per head.
+ * Pure: no `vscode`, no DOM.
  */
-import type { Attention, HeadPages } from './attention';
+import { BLOCK_BYTES, type Attention, type HeadPages } from './attention';
 import { isCausal } from './tap-collect';
-import { qkHead, qkRow, type LayerQK } from './qk-attention';
-import { ByteLru } from './byte-lru';
+import { qkRow, qkRows, type LayerQK } from './qk-attention';
 
 /** Where one layer's attention comes from. */
 export type LayerSource =
@@ -15,37 +15,40 @@ export type LayerSource =
   /** The tapped Softmax output of the layer, Float32 [heads, T, T]. */
   | { readonly path: 'softmax'; readonly data: Float32Array };
 
-/** How many bytes of recomputed heads a paged stack keeps by default (four heads at T = 4 096). */
-export const HEAD_CACHE_BYTES = 256 * 2 ** 20;
-
-/** The heads of a paged stack: computed on demand, the recently used kept under a byte budget. */
+/** The heads of a paged stack, served a row or a block of rows at a time, nothing kept. */
 export class PagedHeads implements HeadPages {
-  private readonly kept: ByteLru<number, Float32Array>;
+  private largest = 0;
 
-  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, budget = HEAD_CACHE_BYTES) {
-    this.kept = new ByteLru(budget);
-  }
+  /** `blockBytes`: how large a block of rows the statistics ask for (attention.ts blockRowCount). */
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, readonly blockBytes = BLOCK_BYTES) {}
 
-  /** Head h of layer l as a [T, T] matrix: a view of a kept Softmax output, or recomputed and kept a while. */
-  head(l: number, h: number): Float32Array {
+  /** Rows start…end−1 of head h of layer l, [end − start, T]: a view of a kept Softmax output, or recomputed from Q and K. */
+  rows(l: number, h: number, start: number, end: number): Float32Array {
     const src = this.source(l, h);
-    const n = this.tokens * this.tokens;
-    if (src.path === 'softmax') return src.data.subarray(h * n, (h + 1) * n);
-    return this.kept.get(l * this.heads + h, () => qkHead(src.qk, h));
+    const t = this.tokens;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > t || start > end) throw new RangeError(`There are no rows ${start}…${end} of ${t}.`);
+    if (src.path === 'softmax') return src.data.subarray((h * t + start) * t, (h * t + end) * t);
+    const block = qkRows(src.qk, h, start, end);
+    this.largest = Math.max(this.largest, block.byteLength);
+    return block;
   }
 
-  /** Row i of head h of layer l, as a new array (from a kept head when there is one, else from q_i and K). */
+  /** Row i of head h of layer l, as a new array (a copy of a kept Softmax row, else from q_i and K). */
   row(l: number, h: number, i: number): Float32Array {
     const src = this.source(l, h);
     const t = this.tokens;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
-    const kept = src.path === 'softmax' ? src.data.subarray(h * t * t) : this.kept.peek(l * this.heads + h);
-    return kept ? kept.slice(i * t, (i + 1) * t) : qkRow((src as { qk: LayerQK }).qk, h, i);
+    return src.path === 'softmax' ? src.data.slice((h * t + i) * t, (h * t + i + 1) * t) : qkRow(src.qk, h, i);
   }
 
-  /** Bytes held: Q and K (or Softmax outputs) of every layer, plus the heads kept. */
+  /** The largest block of rows recomputed so far, in bytes: what a test checks stays under one head's T² floats. */
+  get largestBlockBytes(): number {
+    return this.largest;
+  }
+
+  /** Bytes held: Q and K (or Softmax outputs) of every layer. */
   heldBytes(): number {
-    let b = this.kept.bytes;
+    let b = 0;
     for (const s of this.layers) b += s.path === 'qk' ? s.qk.q.byteLength + s.qk.kT.byteLength : s.data.byteLength;
     return b;
   }
@@ -57,11 +60,11 @@ export class PagedHeads implements HeadPages {
   }
 }
 
-/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens). */
-export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, budget?: number): Attention & { pages: PagedHeads } {
+/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens); `blockBytes` sizes its row blocks. */
+export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, blockBytes?: number): Attention & { pages: PagedHeads } {
   const causal = tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
   return {
     kind: 'self', layers: layers.length, heads, queries: tokens, keys: tokens, causal, data: new Float32Array(0),
-    pages: new PagedHeads(layers, heads, tokens, budget),
+    pages: new PagedHeads(layers, heads, tokens, blockBytes),
   };
 }

@@ -81,13 +81,17 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(x
   return out;
 }
 
+/** Rows start…end−1 of head h as one [end − start, T] block (qkRow for each), into `out` when given. */
+export function qkRows(x: LayerQK, h: number, start: number, end: number, out = new Float32Array((end - start) * x.tokens)): Float32Array {
+  const t = x.tokens;
+  const scratch = new Float64Array(t);
+  for (let i = start; i < end; i++) qkRow(x, h, i, out.subarray((i - start) * t, (i - start + 1) * t), scratch);
+  return out;
+}
+
 /** Head h's whole [T, T] matrix, one row at a time. */
 export function qkHead(x: LayerQK, h: number): Float32Array {
-  const t = x.tokens;
-  const out = new Float32Array(t * t);
-  const scratch = new Float64Array(t);
-  for (let i = 0; i < t; i++) qkRow(x, h, i, out.subarray(i * t, (i + 1) * t), scratch);
-  return out;
+  return qkRows(x, h, 0, x.tokens);
 }
 
 /** The usual scales on q·k for head size d, snapped to when a fitted scale is this close (relative). */
