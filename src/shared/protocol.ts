@@ -411,6 +411,12 @@ export type WorkerToPanel =
   /** Generation `id` ended: every step was made ('done'), it was stopped, the context is full, or `error` says why not. */
   | { readonly type: 'generateEnd'; readonly id: number; readonly runId: number; readonly tokens: readonly number[];
       readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string; }
+  /**
+   * Query `id` (one over every row: metrics, a matrix, nearest heads, a column) takes more than one slice of row blocks:
+   * `done` of `total` blocks are computed; sent after each slice, and once with done = total before its answer.
+   */
+  | { readonly type: 'queryProgress'; readonly id: number; readonly runId: number; readonly kind: AttentionQuery['kind']; readonly done: number;
+      readonly total: number; }
   | AnswerMessage;
 
 /** Exhaustiveness check for `switch` statements over message unions. */
