@@ -97,70 +97,66 @@ export function displaySize(rows: number, cols: number, maxSide: number): { rows
   return { rows: Math.min(rows, side), cols: Math.min(cols, side) };
 }
 
-/** An order-preserving 32-bit key of a Float32 bit pattern (negatives flipped, positives above them). */
-const orderKey = (bits: number): number => (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
-
-/** The Float32 value of an orderKey. */
-function fromOrderKey(key: number): number {
-  const bits = new Uint32Array([key & 0x80000000 ? key & 0x7fffffff : ~key >>> 0]);
-  return new Float32Array(bits.buffer)[0];
-}
-
 /**
- * visibleQuantile of a [rows, cols] matrix (`cols` keys) fed a block of rows at a time, in two passes over the rows and without a
- * copy of the entries: the first counts the visible entries by the high 16 bits of an order-preserving key of their
- * Float32 bits, the second, within the bucket that holds the quantile, by the low 16 bits. The result is the entry
- * visibleQuantile selects, exactly. Feed every block (add), call `endPass()`, feed every block again, then `result()`.
+ * visibleQuantile of a [rows, cols] matrix fed a block of rows at a time (add), in one pass and without a copy of the
+ * entries: the q-quantile is the ⌈q·n⌉-th smallest of the n visible entries, which is the smallest of the n − k
+ * largest (k = ⌈q·n⌉ − 1), so a min-heap keeps those (1 % of the entries for the 99th percentile). The result is the
+ * entry visibleQuantile selects, exactly.
  */
 export class VisibleQuantileSink {
-  private readonly counts = new Uint32Array(65536);
-  private readonly bits = new Uint32Array(1);
-  private readonly float = new Float32Array(this.bits.buffer);
-  private pass = 0;
-  private bucket = 0;
-  private rank = 0;
-  private n = 0;
+  private readonly heap: Float32Array;
+  private size = 0;
   private max = -Infinity;
 
-  constructor(private readonly cols: number, private readonly causal: boolean, private readonly q: number) {}
-
-  /** Counts the visible entries of rows start… of `block` ([n, cols]). */
-  add(block: Float32Array, start: number): void {
-    const n = block.length / this.cols;
-    for (let r = 0; r < n; r++) {
-      const i = start + r;
-      const end = this.causal ? Math.min(i + 1, this.cols) : this.cols;
-      for (let j = 0, base = r * this.cols; j < end; j++) {
-        this.float[0] = block[base + j];
-        const key = orderKey(this.bits[0]);
-        if (this.pass === 0) {
-          this.counts[key >>> 16]++;
-          this.n++;
-          if (this.float[0] > this.max) this.max = this.float[0];
-        } else if (key >>> 16 === this.bucket) this.counts[key & 0xffff]++;
-      }
-    }
+  constructor(rows: number, private readonly cols: number, private readonly causal: boolean, q: number) {
+    let n = 0;
+    for (let i = 0; i < rows; i++) n += causal ? Math.min(i + 1, cols) : cols;
+    const k = Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+    this.heap = new Float32Array(n === 0 ? 0 : n - k);
   }
 
-  /** Ends the first pass: picks the bucket that holds the quantile. */
-  endPass(): void {
-    const k = Math.min(this.n - 1, Math.max(0, Math.ceil(this.q * this.n) - 1));
-    let below = 0;
-    let b = 0;
-    while (b < 65535 && below + this.counts[b] <= k) below += this.counts[b++];
-    this.bucket = b;
-    this.rank = k - below;
-    this.counts.fill(0);
-    this.pass = 1;
+  /** Takes in the visible entries of rows start… of `block` ([m, cols]). */
+  add(block: Float32Array, start: number): void {
+    const rows = block.length / this.cols;
+    for (let r = 0; r < rows; r++) {
+      const end = this.causal ? Math.min(start + r + 1, this.cols) : this.cols;
+      for (let j = 0, base = r * this.cols; j < end; j++) this.push(block[base + j]);
+    }
   }
 
   /** The quantile (the largest entry when it is not positive; 0 when nothing is visible). */
   result(): number {
-    if (this.n === 0) return 0;
-    let below = 0;
-    let lo = 0;
-    while (lo < 65535 && below + this.counts[lo] <= this.rank) below += this.counts[lo++];
-    const v = fromOrderKey(((this.bucket << 16) | lo) >>> 0);
+    if (this.heap.length === 0) return 0;
+    const v = this.heap[0];
     return v > 0 ? v : this.max;
+  }
+
+  /** Keeps `v` when it is among the largest heap.length seen so far. */
+  private push(v: number): void {
+    const h = this.heap;
+    if (v > this.max) this.max = v;
+    if (this.size < h.length) {
+      let c = this.size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (h[p] <= v) break;
+        h[c] = h[p];
+        c = p;
+      }
+      h[c] = v;
+      return;
+    }
+    if (!(v > h[0])) return;
+    // Replace the smallest kept and sift down.
+    let c = 0;
+    for (;;) {
+      let m = 2 * c + 1;
+      if (m >= this.size) break;
+      if (m + 1 < this.size && h[m + 1] < h[m]) m++;
+      if (h[m] >= v) break;
+      h[c] = h[m];
+      c = m;
+    }
+    h[c] = v;
   }
 }

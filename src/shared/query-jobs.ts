@@ -3,7 +3,7 @@
  * size), as jobs over row blocks (row-blocks.ts): a paged stack computes one block at a time and never holds a whole
  * head. Pure: no `vscode`, no DOM.
  */
-import { BlockJob, ColumnSink, passOver, PoolSink, type BlockUnit, type RowSink, type RowSource } from './row-blocks';
+import { BlockJob, ColumnSink, passOver, PoolSink, type RowSink, type RowSource } from './row-blocks';
 import { displaySize, VisibleQuantileSink } from './display';
 
 /** A window of a matrix: rows [row, row + rows) × columns [col, col + cols). */
@@ -30,8 +30,8 @@ export function columnJob(source: RowSource, key: number, blockRows: number): Bl
 
 /**
  * A matrix pooled to at most `maxSide` × `maxSide` cells, or the `region` of it, and (when `scale` is not known yet)
- * the colour scale's top: visibleQuantile(0.99) of the whole matrix, which takes a second pass over every row.
- * Without a scale to find, only the region's rows are computed.
+ * the colour scale's top: visibleQuantile(0.99) of the whole matrix, found in the same pass over every row. With a
+ * scale known, only the region's rows are computed.
  */
 export function matrixJob(source: RowSource, causal: boolean, maxSide: number, region: MatrixRegion | undefined, scale: number | undefined,
   blockRows: number): BlockJob<{ matrix: PooledMatrix; scale: number }> {
@@ -39,32 +39,18 @@ export function matrixJob(source: RowSource, causal: boolean, maxSide: number, r
   const size = displaySize(r.rows, r.cols, maxSide);
   const pooled = size.rows !== r.rows || size.cols !== r.cols;
   const pool = new PoolSink(source.keys, r, size.rows, size.cols, causal, !!region);
-  const quantile = scale === undefined ? new VisibleQuantileSink(source.keys, causal, 0.99) : undefined;
-  function* units(): Generator<BlockUnit> {
-    if (quantile) {
-      yield* passOver(source, [pool, quantile], blockRows);
-      quantile.endPass();
-      yield* passOver(source, [quantile], blockRows);
-    } else {
-      const regionRows: RowSource = { rows: r.rows, keys: source.keys, block: (s, e) => source.block(r.row + s, r.row + e) };
-      const shifted: RowSink = { add: (block, start) => pool.add(block, r.row + start) };
-      yield* passOver(regionRows, [shifted], blockRows);
-    }
-  }
-  const blocks = quantile ? 2 * Math.ceil(source.rows / blockRows) : Math.ceil(r.rows / blockRows);
-  return new BlockJob(units(), blocks, () => ({
+  const quantile = scale === undefined ? new VisibleQuantileSink(source.rows, source.keys, causal, 0.99) : undefined;
+  const regionRows: RowSource = { rows: r.rows, keys: source.keys, block: (s, e) => source.block(r.row + s, r.row + e) };
+  const shifted: RowSink = { add: (block, start) => pool.add(block, r.row + start) };
+  const units = quantile ? passOver(source, [pool, quantile], blockRows) : passOver(regionRows, [shifted], blockRows);
+  return new BlockJob(units, Math.ceil((quantile ? source.rows : r.rows) / blockRows), () => ({
     matrix: { rows: size.rows, cols: size.cols, pooled, data: pool.result() },
     scale: scale ?? quantile!.result(),
   }));
 }
 
-/** The colour scale's top alone (two passes over every row). */
+/** The colour scale's top alone (one pass over every row). */
 export function scaleJob(source: RowSource, causal: boolean, blockRows: number): BlockJob<number> {
-  const quantile = new VisibleQuantileSink(source.keys, causal, 0.99);
-  function* units(): Generator<BlockUnit> {
-    yield* passOver(source, [quantile], blockRows);
-    quantile.endPass();
-    yield* passOver(source, [quantile], blockRows);
-  }
-  return new BlockJob(units(), 2 * Math.ceil(source.rows / blockRows), () => quantile.result());
+  const quantile = new VisibleQuantileSink(source.rows, source.keys, causal, 0.99);
+  return new BlockJob(passOver(source, [quantile], blockRows), Math.ceil(source.rows / blockRows), () => quantile.result());
 }
