@@ -5,7 +5,7 @@
  * one block, so a source may later compute blocks elsewhere (a GPU kernel) and a driver await them. Each sink adds in
  * row order, so its result equals the same statistic over the whole matrix exactly. Pure: no `vscode`, no DOM.
  */
-import { blockRowCount, headRows, layerMaxRows, layerMeanRows, type Attention, type HeadSelector } from './attention';
+import { headRows, layerMaxRows, layerMeanRows, type Attention, type HeadSelector } from './attention';
 import { blockStart } from './display';
 
 /** One [rows, keys] matrix served a block of rows at a time. */
@@ -46,14 +46,6 @@ export function selectorSource(a: Attention, layer: number, selector: HeadSelect
 export function* passOver(source: RowSource, sinks: readonly RowSink[], blockRows: number): Generator<BlockUnit> {
   for (let s = 0; s < source.rows; s += blockRows) yield { source, start: s, end: Math.min(source.rows, s + blockRows), sinks };
 }
-
-/** How many blocks a pass over `rows` rows takes. */
-export function blocksOf(rows: number, blockRows: number): number {
-  return Math.ceil(rows / Math.max(1, blockRows));
-}
-
-/** Rows per block for a stack (attention.ts blockRowCount). */
-export const rowsPerBlock = blockRowCount;
 
 /** Work done a slice at a time: `done` of `total` units so far, the result once every unit ran. */
 export interface Job<R> {
@@ -110,11 +102,6 @@ export class BlockJob<R> implements Job<R> {
   run(): R {
     return this.step(Infinity) as R;
   }
-}
-
-/** Runs one job to its end: `sinks` fed every row of `source`. */
-export function feedAll(source: RowSource, sinks: readonly RowSink[], blockRows: number): void {
-  new BlockJob(passOver(source, sinks, blockRows), blocksOf(source.rows, blockRows), () => undefined).run();
 }
 
 /** Column `key` of a matrix, gathered block by block: Float32 [rows]. */
