@@ -11,7 +11,7 @@ import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
 import { stackMetricsJob, type HeadMetricValues } from './head-labels';
 import { topNextTokens, type Prediction } from './predictions';
 import { BlockJob, mapJob, selectorSource, type Job, type RowSource } from './row-blocks';
-import { columnJob, matrixJob, scaleJob, type MatrixRegion } from './query-jobs';
+import { columnJob, matrixJob, type MatrixRegion } from './query-jobs';
 
 export type { MatrixRegion } from './query-jobs';
 
@@ -180,17 +180,13 @@ export class AttentionStore {
     return this.matrix(ref).slice(query * k, (query + 1) * k);
   }
 
-  /** Top of the colour scale for a reference's matrix (99th percentile of its visible weights), kept. */
-  scale(ref: HeadRef): number {
-    const { stack } = this.resolve(ref);
-    return this.scaleOf(ref) ?? this.keepScale(ref, scaleJob(this.rows(ref), stack.causal, blockRowCount(stack)).run());
-  }
-
+  /** The kept top of the colour scale for a reference's matrix (99th percentile of its visible weights), once a matrix answer found it. */
   private scaleOf(ref: HeadRef): number | undefined {
     const { stack, selector } = this.resolve(ref);
     return this.scales.get(aggregateKey(stack, ref.layer, selector));
   }
 
+  /** Keeps `s` as the reference's colour-scale top and returns it. */
   private keepScale(ref: HeadRef, s: number): number {
     const { stack, selector } = this.resolve(ref);
     this.scales.set(aggregateKey(stack, ref.layer, selector), s);

@@ -48,9 +48,3 @@ export function matrixJob(source: RowSource, causal: boolean, maxSide: number, r
     scale: scale ?? quantile!.result(),
   }));
 }
-
-/** The colour scale's top alone (one pass over every row). */
-export function scaleJob(source: RowSource, causal: boolean, blockRows: number): BlockJob<number> {
-  const quantile = new VisibleQuantileSink(source.rows, source.keys, causal, 0.99);
-  return new BlockJob(passOver(source, [quantile], blockRows), Math.ceil(source.rows / blockRows), () => quantile.result());
-}
