@@ -12,23 +12,28 @@ import { qkRow, qkRows, type LayerQK } from './qk-attention';
 /** Where one layer's attention comes from. */
 export type LayerSource =
   | { readonly path: 'qk'; readonly qk: LayerQK }
-  /** The tapped Softmax output of the layer, Float32 [heads, T, T]. */
+  /** The tapped Softmax output of the layer, Float32 [heads, T, S]. */
   | { readonly path: 'softmax'; readonly data: Float32Array };
 
 /** The heads of a paged stack, served a row or a block of rows at a time, nothing kept. */
 export class PagedHeads implements HeadPages {
   private largest = 0;
 
-  /** `blockBytes`: how large a block of rows the statistics ask for (attention.ts blockRowCount). */
-  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, readonly blockBytes = BLOCK_BYTES) {}
+  /**
+   * `blockBytes`: how large a block of rows the statistics ask for (attention.ts blockRowCount); `keys`: the keys S each
+   * query attends over (the encoder's tokens for cross-attention; else the T queries).
+   */
+  constructor(readonly layers: readonly LayerSource[], readonly heads: number, readonly tokens: number, readonly blockBytes = BLOCK_BYTES,
+    readonly keys = tokens) {}
 
-  /** Rows start…end−1 of head h of layer l, [end − start, T]: a view of a kept Softmax output, or recomputed from Q and K. */
+  /** Rows start…end−1 of head h of layer l, [end − start, S]: a view of a kept Softmax output, or recomputed from Q and K. */
   rows(l: number, h: number, start: number, end: number): Float32Array {
     const src = this.source(l, h);
     const t = this.tokens;
+    const s = this.keys;
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > t || start > end) throw new RangeError(`There are no rows ${start}…${end} of ${t}.`);
-    if (src.path === 'softmax') return src.data.subarray((h * t + start) * t, (h * t + end) * t);
-    const block = qkRows(src.qk, h, start, end);
+    if (src.path === 'softmax') return src.data.subarray((h * t + start) * s, (h * t + end) * s);
+    const block = qkRows(src.qk, h, start, end, s);
     this.largest = Math.max(this.largest, block.byteLength);
     return block;
   }
@@ -37,8 +42,9 @@ export class PagedHeads implements HeadPages {
   row(l: number, h: number, i: number): Float32Array {
     const src = this.source(l, h);
     const t = this.tokens;
+    const s = this.keys;
     if (!Number.isInteger(i) || i < 0 || i >= t) throw new RangeError(`There is no query ${i} of ${t}.`);
-    return src.path === 'softmax' ? src.data.slice((h * t + i) * t, (h * t + i + 1) * t) : qkRow(src.qk, h, i);
+    return src.path === 'softmax' ? src.data.slice((h * t + i) * s, (h * t + i + 1) * s) : qkRow(src.qk, h, i, new Float32Array(s), new Float64Array(s));
   }
 
   /** The largest block of rows recomputed so far, in bytes: what a test checks stays under one head's T² floats. */
@@ -60,11 +66,16 @@ export class PagedHeads implements HeadPages {
   }
 }
 
-/** A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens); `blockBytes` sizes its row blocks. */
-export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, blockBytes?: number): Attention & { pages: PagedHeads } {
-  const causal = tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
+/**
+ * A self-attention stack over paged layers (every layer `heads` heads over `tokens` tokens), or with `keys` a
+ * cross-attention stack (`tokens` decoder queries over `keys` encoder keys; never causal). `blockBytes` sizes its row blocks.
+ */
+export function pagedAttention(layers: readonly LayerSource[], heads: number, tokens: number, blockBytes?: number,
+  keys?: number): Attention & { pages: PagedHeads } {
+  const causal = keys === undefined && tokens > 1 && layers.every((s) => (s.path === 'qk' ? s.qk.form.causal : isCausal(s.data, heads, tokens)));
   return {
-    kind: 'self', layers: layers.length, heads, queries: tokens, keys: tokens, causal, data: new Float32Array(0),
-    pages: new PagedHeads(layers, heads, tokens, blockBytes),
+    kind: keys === undefined ? 'self' : 'cross', layers: layers.length, heads, queries: tokens, keys: keys ?? tokens, causal,
+    data: new Float32Array(0),
+    pages: new PagedHeads(layers, heads, tokens, blockBytes, keys ?? tokens),
   };
 }

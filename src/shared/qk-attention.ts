@@ -81,17 +81,13 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(x
   return out;
 }
 
-/** Rows start…end−1 of head h as one [end − start, T] block (qkRow for each), into `out` when given. */
-export function qkRows(x: LayerQK, h: number, start: number, end: number, out = new Float32Array((end - start) * x.tokens)): Float32Array {
-  const t = x.tokens;
-  const scratch = new Float64Array(t);
-  for (let i = start; i < end; i++) qkRow(x, h, i, out.subarray((i - start) * t, (i - start + 1) * t), scratch);
-  return out;
-}
-
 /** Head h's whole [T, T] matrix, one row at a time. */
 export function qkHead(x: LayerQK, h: number): Float32Array {
-  return qkRows(x, h, 0, x.tokens);
+  const t = x.tokens;
+  const out = new Float32Array(t * t);
+  const scratch = new Float64Array(t);
+  for (let i = 0; i < t; i++) qkRow(x, h, i, out.subarray(i * t, (i + 1) * t), scratch);
+  return out;
 }
 
 /** The usual scales on q·k for head size d, snapped to when a fitted scale is this close (relative). */
@@ -156,4 +152,15 @@ export function maxRowDifference(x: LayerQK, softmax: Float32Array, heads?: read
     }
   }
   return worst;
+}
+
+/**
+ * Rows start…end−1 of head h as one [end − start, keys] block, qkRow for each (a statistic's row block: row-blocks.ts);
+ * `keys`: the row length, the layer's tokens unless its queries attend over other keys.
+ */
+export function qkRows(x: LayerQK, h: number, start: number, end: number, keys = x.tokens): Float32Array {
+  const out = new Float32Array((end - start) * keys);
+  const scratch = new Float64Array(keys);
+  for (let i = start; i < end; i++) qkRow(x, h, i, out.subarray((i - start) * keys, (i - start + 1) * keys), scratch);
+  return out;
 }

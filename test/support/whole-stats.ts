@@ -1,13 +1,14 @@
 /**
  * The store's whole-row statistics computed the way they were before row blocks (issue 16): from a held stack's whole
  * matrices with the whole-matrix functions (head-metrics.ts, display.ts poolMax and visibleQuantile, head-compare.ts
- * meanRowJsDivergence), and means, maxima, regions and columns by index arithmetic here. Test-only oracle: none of it
+ * jsDivergence summed row by row as meanRowJsDivergence does, over rows of `keys` so cross-attention too), and means,
+ * maxima, regions and columns by index arithmetic here. Test-only oracle: none of it
  * goes through row-blocks.ts.
  */
 import type { Attention, HeadSelector } from '../../src/shared/attention';
 import type { AttentionAnswer, AttentionQuery, MatrixRegion } from '../../src/shared/attention-query';
 import { displaySize, poolMax, visibleQuantile } from '../../src/shared/display';
-import { meanRowJsDivergence } from '../../src/shared/head-compare';
+import { jsDivergence } from '../../src/shared/head-compare';
 import {
   duplicateTokenScore, inductionScore, meanAttentionDistance, normalisedEntropy, previousTokenScore, selfScore, sinkScore,
 } from '../../src/shared/head-metrics';
@@ -81,7 +82,10 @@ export function wholeAnswer(a: Attention, q: AttentionQuery): AttentionAnswer {
       for (let l = 0; l < a.layers; l++) {
         for (let h = 0; h < a.heads; h++) {
           if (l === q.head.layer && h === q.head.head) continue;
-          all.push({ head: { stack: q.head.stack, layer: l, head: h }, meanJsd: meanRowJsDivergence(target, headOf(a, l, h), T) });
+          const m = headOf(a, l, h);
+          let sum = 0;
+          for (let i = 0; i < T; i++) sum += jsDivergence(target.subarray(i * a.keys, (i + 1) * a.keys), m.subarray(i * a.keys, (i + 1) * a.keys));
+          all.push({ head: { stack: q.head.stack, layer: l, head: h }, meanJsd: T ? sum / T : 0 });
         }
       }
       all.sort((x, y) => x.meanJsd - y.meanJsd || x.head.layer - y.head.layer || x.head.head - y.head.head);

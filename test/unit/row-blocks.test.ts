@@ -9,7 +9,7 @@ import { selfAttention, type Attention, type HeadSelector } from '../../src/shar
 import { AttentionStore, type AttentionAnswer, type AttentionQuery } from '../../src/shared/attention-query';
 import { wholeAnswer, wholeInduction } from '../support/whole-stats';
 import { inductionScores, mulberry32 } from '../../src/shared/head-labels';
-import type { PagedHeads } from '../../src/shared/paged-attention';
+import { pagedAttention, type PagedHeads } from '../../src/shared/paged-attention';
 import { valueWeightedStack } from '../../src/shared/value-weighted';
 import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
@@ -140,5 +140,33 @@ describe('statistics streamed over row blocks of a paged stack equal those of th
     close(inductionScores(paged, 22), wholeInduction(held, 22), 'induction vs Softmax', 1e-5);
     assert.deepEqual(inductionScores(held, 22), wholeInduction(held, 22), 'held: as before');
     assert.ok(wholeInduction(held, 22).every((v) => v > 0), 'the probe rows hold weight');
+  });
+});
+
+describe('a paged cross-attention stack (decoder queries over encoder keys) streams rows of its keys', () => {
+  it('answers matrices, regions, columns and nearest heads as the whole matrices give them, in blocks of 3 rows', () => {
+    const [L, H, T, S] = [2, 3, 13, 21];
+    const rnd = mulberry32(8);
+    const data = new Float32Array(L * H * T * S);
+    for (let r = 0; r < L * H * T; r++) {
+      let z = 0;
+      for (let j = 0; j < S; j++) z += (data[r * S + j] = Math.exp(3 * rnd()));
+      for (let j = 0; j < S; j++) data[r * S + j] /= z;
+    }
+    const layers = Array.from({ length: L }, (_, l) => ({ path: 'softmax' as const, data: data.slice(l * H * T * S, (l + 1) * H * T * S) }));
+    const paged = pagedAttention(layers, H, T, 3 * S * 4, S);
+    const held: Attention = { kind: 'cross', layers: L, heads: H, queries: T, keys: S, causal: false, data };
+    assert.equal(paged.kind, 'cross');
+    const store = new AttentionStore([paged]);
+    const queries: AttentionQuery[] = [];
+    for (let l = 0; l < L; l++) {
+      for (const head of [0, 2, 'mean', 'max'] as const) {
+        const ref = { stack: 'cross' as const, layer: l, head };
+        queries.push({ kind: 'matrix', head: ref, maxSide: 5 }, { kind: 'matrix', head: ref }, { kind: 'matrix', head: ref, region: { row: 2, col: 7, rows: 9, cols: 11 }, maxSide: 4 },
+          { kind: 'column', head: ref, key: S - 1 }, { kind: 'nearest', head: ref, count: L * H });
+      }
+    }
+    for (const q of queries) close(store.answer(q).answer, wholeAnswer(held, q), JSON.stringify(q), 0);
+    assert.deepEqual(store.answer({ kind: 'metrics', stack: 'cross', ids: [] }).answer, { kind: 'metrics', rows: [] });
   });
 });
