@@ -170,3 +170,17 @@ describe('a paged cross-attention stack (decoder queries over encoder keys) stre
     assert.deepEqual(store.answer({ kind: 'metrics', stack: 'cross', ids: [] }).answer, { kind: 'metrics', rows: [] });
   });
 });
+
+describe('rollout on a paged stack', () => {
+  it('is refused past its byte limit, saying that it multiplies whole layer matrices, while a head\'s row is still served', () => {
+    const T = 8200; // 2 layers of Float64 T × T products: just over 1 GiB
+    const layer = { path: 'qk' as const, qk: { heads: 1, kvHeads: 1, tokens: T, d: 1, q: new Float32Array(T).fill(1), kT: new Float32Array(T).fill(1),
+      form: { scale: 1, causal: true } } };
+    const store = new AttentionStore([pagedAttention([layer, layer], 1, T)]);
+    assert.throws(() => store.answer({ kind: 'row', head: { stack: 'self', layer: 1, head: 'rollout' }, query: 5 }),
+      /Rollout multiplies whole 8200 × 8200 layer matrices, which cannot be streamed by rows: it would keep 1\.0 GiB/);
+    const row = store.answer({ kind: 'row', head: { stack: 'self', layer: 1, head: 0 }, query: 3 }).answer;
+    assert.ok(row.kind === 'row');
+    assert.deepEqual(Array.from(new Float32Array(row.weights).subarray(0, 5)), [0.25, 0.25, 0.25, 0.25, 0], 'equal scores: uniform over the 4 visible keys');
+  });
+});
