@@ -7,7 +7,8 @@
 //  3. Cold (fresh Chromium), warm (same panel) and reopened (panel closed, new one opened) panel → first paint, with the
 //     panel's stages (runtime, model fetch, session, inference, paint), when the browser bench (test/browser/bench) is built.
 //  4. With --scale: the panel at real attention shapes (12 × 12 heads, T = 128 / 512 / 1 024; test/browser/bench-scale.ts), and
-//     long contexts recomputed from Q and K (24 × 16 heads, T = 128 / 2 048 / 4 096; test/browser/bench-long.ts).
+//     long contexts recomputed from Q and K (24 × 16 heads, T = 128 / 2 048 / 4 096; test/browser/bench-long.ts), and a
+//     hovered row at T = 2 048 on WebGPU (SwiftShader here) vs the worker's JavaScript (test/browser/bench-gpu-rows.ts).
 //  5. WebAssembly threads: the panel page cross-origin isolated in Chromium, WASM with 1 thread and with every core
 //     against onnxruntime-node with the same threads, on the bundled model and (once --scale built it) the
 //     GPT-2-shaped model at T = 128 and 512 (test/browser/bench-threads.ts).
@@ -106,6 +107,7 @@ if (args.includes('--scale')) {
   console.log('');
   execFileSync('node', [path.join(root, 'out/test/browser/bench-scale.js')], { cwd: root, stdio: 'inherit' });
   execFileSync('node', [path.join(root, 'out/test/browser/bench-long.js')], { cwd: root, stdio: 'inherit' });
+  execFileSync('node', [path.join(root, 'out/test/browser/bench-gpu-rows.js')], { cwd: root, stdio: 'inherit' });
 }
 
 const threadsBench = path.join(root, 'out/test/browser/bench-threads.js');

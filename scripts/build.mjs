@@ -49,7 +49,7 @@ if (withTests) {
   walk('test');
   if (tests.length) {
     targets.push({ ...common, entryPoints: tests, outdir: 'out/test', outbase: 'test', platform: 'node', format: 'cjs',
-      target: 'node18', external: ['vscode', 'onnxruntime-node', 'onnxruntime-web', 'tokenizers', 'playwright-core', 'mocha'] });
+      target: 'node18', external: ['vscode', 'onnxruntime-node', 'onnxruntime-web', 'tokenizers', 'playwright-core', 'mocha', 'esbuild'] });
   }
 }
 

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttentionLensApi } from '../api';
-import { headLabel, type BackendSetting, type RecomputeSetting, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
+import { headLabel, type HeadRef, type PanelToHost, type PanelView } from '../shared/protocol';
 import { isValidHead, parseHeadRef } from './attention-math';
 import { AttentionAsker } from './attention-asker';
 import { HeadAnalyst, type HeadAnalysis } from './analyse-heads';
@@ -16,19 +16,20 @@ import { saveImage } from './save-image';
 import { exportViewCommand } from './view-export-command';
 import { CompareViewProvider } from './compare';
 import { EditorLink } from './editor';
-import { clipSelection, documentLabel, runTokenLimit, selectionCapNotice, tokenCapNotice, truncationNotice } from './input';
+import { documentLabel } from './input';
+import { modelInfo, tokenizeForRun } from './run-input';
 import { findDocument, recallRequest, rememberRequest } from './last-request';
 import { CONFIG_SECTION, ModelSettings, selectModel } from './models';
 import { errorText, guardCommand, Notifier, sentence } from './notify';
 import { AttentionPanel } from './panel';
+import { revealToken } from './reveal-token';
 import { RunStore } from './runs';
 import { checkResult, expectationWarning, RUN_AGAIN } from './run-result';
-import { WEBGPU_DEADLINE_MS } from '../shared/backend-fallback';
+import { backendSettings, runSettings } from './run-settings';
 import { pickFromEditor, pickRange, type PickedText } from './selection';
 import { ProbeStore } from './probe-store';
 import { RefusalMarker } from './refusal-marker';
 import { decoderTokens } from '../shared/stacks';
-import { checkIdsInVocab } from './tokenize';
 import { tokensAsShown } from '../shared/token-display';
 import { StatusProgress } from './status-progress';
 import { compareSelectionCommand } from './compare-selection';
@@ -337,30 +338,11 @@ export class AttentionLensController implements vscode.Disposable {
     } catch (e) {
       return fail(`Attention Lens cannot load its model: ${errorText(e)}`);
     }
-    const t0 = performance.now();
-    // Hard caps that do not trust config.json's context: tokens per run and characters read (input.ts).
-    const { maxTokens, byCap } = runTokenLimit(config.get('maxTokens'), model.dims.context);
-    const selection = clipSelection(fullText);
-    let tokenized;
-    try {
-      tokenized = await model.tokenizer.tokenize(selection.text, maxTokens);
-      checkIdsInVocab(tokenized.tokens, model.vocabSize);
-    } catch (e) {
-      return fail(`Attention Lens could not tokenize the text with "${model.name}": ${errorText(e)}`);
-    }
-    const tokenizeMs = performance.now() - t0;
+    const input = await tokenizeForRun(model, config, document, start, fullText);
+    if ('error' in input) return fail(input.error);
+    const { tokenized, tokenizeMs, truncation, firstLine, lastLine, maxTokens } = input;
+    notices.push(...input.notices);
     this.progress.say(`computing attention in the panel (${tokenized.tokens.length} tokens)…`);
-    const firstLine = document.positionAt(start).line + 1;
-    const lastLine = document.positionAt(start + Math.max(0, tokenized.text.length - 1)).line + 1;
-    let truncation: string | undefined;
-    if (tokenized.truncated) {
-      truncation = truncationNotice({ keptTokens: tokenized.tokens.length, keptChars: tokenized.text.length,
-        totalChars: fullText.length, firstLine, lastLine }) + (byCap ? ` ${tokenCapNotice()}` : '');
-      notices.push(truncation);
-    } else if (selection.clipped) {
-      truncation = selectionCapNotice(tokenized.text.length, fullText.length);
-      notices.push(truncation);
-    }
 
     const decoder = model.decoderOnnxPath ? decoderTokens(tokenized.tokens, model.decoderStartId ?? 0) : undefined;
     // The model's own notices (layer order) were shown once by the loader; they stay listed with every run.
@@ -376,11 +358,6 @@ export class AttentionLensController implements vscode.Disposable {
     const webview = this.panel.open(roots, `Attention: ${documentLabel(document.uri.path)}`);
     const uri = (p: string) => webview.asWebviewUri(vscode.Uri.file(p)).toString();
     this.expectations.set(run.runId, model.expectedAttention);
-    const { backend, wasmThreads } = backendSettings(config);
-    const webgpuTimeout = config.get<number>('webgpuTimeout');
-    const webgpuDeadlineMs = typeof webgpuTimeout === 'number' && webgpuTimeout > 0 ? webgpuTimeout * 1000 : WEBGPU_DEADLINE_MS;
-    const recomputeSetting = config.get<string>('recomputeAttention');
-    const recompute: RecomputeSetting = recomputeSetting === 'always' || recomputeSetting === 'never' ? recomputeSetting : 'auto';
     const probe = decoder ? undefined : this.probes.forRun(run.runId, model.sha256, model.dims.context);
     this.panel.post({
       type: 'show',
@@ -389,23 +366,8 @@ export class AttentionLensController implements vscode.Disposable {
       text: tokenized.text,
       tokens: tokenized.tokens,
       decoderTokens: decoder,
-      model: {
-        name: model.name,
-        onnxUri: uri(model.tappedPath ?? model.onnxPath),
-        maxTokens,
-        context: model.dims.context,
-        ...(probe ? { probe } : {}),
-        extraInputs: model.extraInputs,
-        tapped: model.tappedPath !== undefined,
-        externalData: model.externalData?.map((f) => ({ path: f, uri: uri(path.join(path.dirname(model.onnxPath), f)) })),
-        decoderOnnxUri: model.decoderOnnxPath ? uri(model.tappedDecoderPath ?? model.decoderOnnxPath) : undefined,
-        expectedAttention: model.expectedAttention,
-        tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
-      },
-      backend,
-      ...(wasmThreads ? { wasmThreads } : {}),
-      webgpuDeadlineMs,
-      recompute,
+      model: modelInfo(model, maxTokens, uri, probe),
+      ...runSettings(config),
       notices: runNotices,
       timings: { tokenizeMs },
     });
@@ -457,32 +419,8 @@ export class AttentionLensController implements vscode.Disposable {
     this.editorLink.setFocus(msg.runId, tokenIndex, head);
   }
 
-  private async onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): Promise<void> {
-    const run = this.runs.get(msg.runId);
-    // The index comes from the webview: only an integer inside the run's tokens names a token.
-    const i: unknown = msg.tokenIndex;
-    if (!run || typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= run.tokens.length) return;
-    const token = run.tokens[i];
-    if (!token || !(token.start >= 0 && token.end >= token.start)) return;
-    try {
-      const document = await findDocument(run.documentUri);
-      if (!document) {
-        this.notifier.warn(`The document of this run is no longer open, so the token cannot be shown. ${RUN_AGAIN}.`);
-        return;
-      }
-      if (run.stale) {
-        this.notifier.warn(`The document changed after this run, so the token may be shown at the wrong place. ${RUN_AGAIN} to refresh.`);
-      }
-      const range = new vscode.Range(document.positionAt(run.documentOffset + token.start),
-        document.positionAt(run.documentOffset + token.end));
-      const visible = vscode.window.visibleTextEditors.find((e) => e.document === document);
-      const editor = await vscode.window.showTextDocument(document, {
-        viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false, selection: range,
-      });
-      editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    } catch (e) {
-      this.notifier.error(`Attention Lens could not show the token in the editor: ${sentence(errorText(e))}`);
-    }
+  private onReveal(msg: Extract<PanelToHost, { type: 'reveal' }>): Promise<void> {
+    return revealToken(this.runs.get(msg.runId), msg.tokenIndex, this.notifier);
   }
 
   private onPanelClosed(): void {
@@ -496,11 +434,4 @@ export class AttentionLensController implements vscode.Disposable {
       this.runs.update(latest.runId, { error: 'The Attention Lens panel was closed before the run finished.' });
     }
   }
-}
-
-/** attentionLens.backend and attentionLens.wasmThreads as the panel takes them (threads only when set above 0). */
-function backendSettings(config: vscode.WorkspaceConfiguration): { backend: BackendSetting; wasmThreads?: number } {
-  const b = config.get<string>('backend');
-  const threads = config.get<number>('wasmThreads');
-  return { backend: b === 'webgpu' || b === 'wasm' ? b : 'auto', ...(typeof threads === 'number' && threads > 0 ? { wasmThreads: threads } : {}) };
 }

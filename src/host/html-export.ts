@@ -100,7 +100,7 @@ export function writeHtmlExport(ask: MatrixAsk, spec: ViewSpec, meta: ViewMeta, 
     const header = {
       attentionLens: 1, title, model: meta.model, document: meta.document, stack: spec.head.stack, layers, heads, queries: spec.queries, keys: spec.keys,
       causal: spec.causal, valueWeighted: spec.valueWeighted, labels: spec.labels, keyLabels: spec.keyLabels, shown, steps: HTML_STEPS, maskedCode: HTML_MASKED,
-      theme: { bg: spec.theme.bg, fg: spec.theme.fg, accent: spec.theme.accent, masked: spec.theme.masked }, note: `Shown first: ${headLabel(spec.head)}.`,
+      theme: { bg: spec.theme.bg, fg: spec.theme.fg, accent: spec.theme.accent, masked: spec.theme.masked, hatch: spec.theme.hatch }, note: `Shown first: ${headLabel(spec.head)}.`,
     };
     await out.write(`<script type="application/json" id="attention-data">${jsonForScript(header).slice(0, -1)},"stored":[`);
     for (let k = 0; k < refs.length; k++) {

@@ -10,6 +10,7 @@ import { identifyForm, layerTensors, maxRowDifference, type ScoreForm } from './
 import { pagedAttention, type LayerSource } from './paged-attention';
 import type { Attention } from './attention';
 import type { ScoreSources } from './score-tap';
+import type { RecomputedOn } from './protocol';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
@@ -106,7 +107,7 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
 }
 
 /** What the panel shows of a run's paths: one path per layer, with the reason where a layer fell back. */
-export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string }[];
+export type PathSummary = readonly { readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly on?: RecomputedOn }[];
 
 /** The per-layer summary a result message carries. */
 export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
@@ -115,8 +116,11 @@ export function summarisePaths(paths: readonly LayerPath[]): PathSummary {
 
 /** The header badge for a paged run: how many layers were recomputed from Q and K. */
 export function pathsLabel(s: PathSummary): string {
-  const qk = s.filter((p) => p.path === 'qk').length;
-  return qk === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk} of ${s.length} layers`;
+  const qk = s.filter((p) => p.path === 'qk');
+  const base = qk.length === s.length ? 'attention recomputed from Q and K' : `attention recomputed from Q and K in ${qk.length} of ${s.length} layers`;
+  const gpu = qk.filter((p) => p.on === 'webgpu').length;
+  if (gpu === 0) return qk.some((p) => p.on === 'js') ? `${base} in the worker's JavaScript` : base;
+  return gpu === qk.length ? `${base} on WebGPU` : `${base} (on WebGPU in ${gpu}, in the worker's JavaScript in ${qk.length - gpu})`;
 }
 
 /** The layers of a summary that fell back to the Softmax tap, with their reasons. */
@@ -129,8 +133,12 @@ export function pathsTitle(s: PathSummary): string {
   const head = `The worker keeps each layer's queries and keys (T × d) instead of its T × T attention, and computes the rows, tiles and statistics a view asks for. ` +
     `The score form of every recomputed layer was checked on a short run: its rows equal the model's own Softmax within ${RECOMPUTE_TOLERANCE} ` +
     `(${FP16_RECOMPUTE_TOLERANCE} in an fp16 graph).`;
+  const gpu = s.filter((p) => p.on === 'webgpu').length;
+  const js = s.filter((p) => p.on === 'js').length;
+  const where = gpu ? ` ${gpu} layer${gpu === 1 ? '' : 's'} compute their rows on the worker's WebGPU device (Float32)${js ? `, ${js} in its JavaScript` : ''}.`
+    : js ? ' Rows are computed in the worker\'s JavaScript.' : '';
   const falls = fallbacks(s);
-  return falls.length ? `${head} These layers use the tapped Softmax output instead: ${falls.map((f) => `layer ${f.layer}: ${f.reason}`).join('; ')}.` : head;
+  return falls.length ? `${head}${where} These layers use the tapped Softmax output instead: ${falls.map((f) => `layer ${f.layer}: ${f.reason}`).join('; ')}.` : head + where;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */

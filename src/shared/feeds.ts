@@ -65,7 +65,8 @@ export interface FeedOptions {
   readonly headDim?: number;
 }
 
-function intType(info: OnnxValueInfo): FeedType {
+/** The tensor type an integer-valued input (ids, masks, positions) takes: its own int64/int32, or float32. */
+export function intFeedType(info: OnnxValueInfo): FeedType {
   if (info.elemType === ElemType.INT32) return 'int32';
   if (info.elemType === ElemType.INT64 || info.elemType === 0) return 'int64';
   if (info.elemType === ElemType.FLOAT) return 'float32';
@@ -104,20 +105,20 @@ export function buildFeeds(inputs: readonly OnnxValueInfo[], ids: readonly numbe
     const info = byName.get(name)!;
     switch (rule) {
       case 'token-ids': {
-        const type = intType(info);
+        const type = intFeedType(info);
         return { name, type, dims: [1, T], data: ints(type, ids) };
       }
       case 'ones':
       case 'zeros':
       case 'positions': {
-        const type = intType(info);
+        const type = intFeedType(info);
         const values = Array.from({ length: T }, (_, i) => (rule === 'ones' ? 1 : rule === 'zeros' ? 0 : i));
         return { name, type, dims: [1, T], data: ints(type, values) };
       }
       case 'encoder-ones': {
         const S = opts.encoderHiddenStates?.dims[1];
         if (S === undefined) throw new FeedError(`"${name}" needs the encoder's output length; run the encoder first.`, name);
-        const type = intType(info);
+        const type = intFeedType(info);
         return { name, type, dims: [1, S], data: ints(type, new Array(S).fill(1)) };
       }
       case 'encoder-hidden-states': {

@@ -2,8 +2,9 @@
  * Generation stepping for decoder-only models, independent of any onnxruntime: choosing the next token from
  * one position's logits (greedy, or sampling with temperature and top-k from a seeded mulberry32), and the
  * loop that extends the ids one token at a time, keeping each step's attention row of the predicting
- * position ([layers, heads, T_step]). The model is re-run on the whole sequence each step (no past
- * key/values: the tapped graphs take only input ids), so every step's row equals a direct run on its prefix.
+ * position ([layers, heads, T_step]). A forward either re-runs the model on the whole sequence each step, or steps
+ * on the model's own key/value cache where the graph has one (kv-forward.ts); either way every step's row equals
+ * the last row of a direct run on its prefix.
  */
 import { headRow, type Attention } from './attention';
 import { mulberry32 } from './head-labels';
@@ -68,9 +69,13 @@ export function chooseToken(row: ArrayLike<number>, opts: SamplingOptions, rand:
   return last; // u within rounding of 1
 }
 
-/** What one forward pass over a sequence gives the loop: the attention stack and the last position's logits. */
+/**
+ * What one forward pass gives the loop: the last position's logits, and its attention: the whole stack (a run on the
+ * sequence), or only the last position's rows [layers, heads, T] (a step on the model's key/value cache: kv-forward.ts).
+ */
 export interface StepOutput {
-  readonly attention: Attention;
+  readonly attention?: Attention;
+  readonly rows?: { readonly layers: number; readonly heads: number; readonly data: Float32Array };
   /** Logits of the last position (length = vocabulary). */
   readonly lastLogits: ArrayLike<number>;
 }
@@ -113,8 +118,9 @@ export async function* generateSteps(forward: (ids: readonly number[]) => Promis
     if (limits.stop?.() || (limits.maxTokens !== undefined && ids.length >= limits.maxTokens)) return;
     const out = await forward(ids);
     const token = chooseToken(out.lastLogits, opts, rand);
-    const a = out.attention;
-    yield { step, token, layers: a.layers, heads: a.heads, keys: ids.length, row: lastRows(a) };
+    const a = out.rows ?? (out.attention && { layers: out.attention.layers, heads: out.attention.heads, data: lastRows(out.attention) });
+    if (!a) throw new Error('The forward pass returned no attention.');
+    yield { step, token, layers: a.layers, heads: a.heads, keys: ids.length, row: a.data };
     ids.push(token);
   }
 }

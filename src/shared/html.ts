@@ -135,6 +135,7 @@ const PANEL_BODY = `  <header id="header">
     <vscode-panel-tab id="tab-lines">Lines</vscode-panel-tab>
     <vscode-panel-tab id="tab-grid">Model grid</vscode-panel-tab>
     <vscode-panel-tab id="tab-metrics">Metrics</vscode-panel-tab>
+    <vscode-panel-tab id="tab-residual">Residual</vscode-panel-tab>
     <vscode-panel-view id="view-tokens">
       <div class="view-body">
         <div id="tokens-legend" class="legend"></div>
@@ -196,6 +197,17 @@ const PANEL_BODY = `  <header id="header">
           <table id="metrics-table" aria-label="Per-head metrics: column headers sort"></table>
         </div>
         <div id="metrics-legend" class="legend metrics-legend"></div>
+      </div>
+    </vscode-panel-view>
+    <vscode-panel-view id="view-residual">
+      <div class="view-body">
+        <p id="residual-meaning" class="legend">How much each head writes into the residual stream at a token, relative to what is already there: ‖head output through W_O‖ / ‖residual stream it is added to‖.</p>
+        <label class="residual-token">Token <input id="residual-token" type="range" min="0" max="0" value="0" aria-describedby="residual-token-label"> <span id="residual-token-label"></span></label>
+        <div id="residual-wrap" class="canvas-wrap">
+          <canvas id="residual" tabindex="0" role="img" aria-label="Each head's output norm over the residual stream's norm, layers by heads"></canvas>
+        </div>
+        <p id="residual-status" class="summary" aria-live="polite"></p>
+        <ul id="residual-reasons" class="muted"></ul>
       </div>
     </vscode-panel-view>
   </vscode-panels>`;

@@ -15,6 +15,7 @@ import type { PathSummary } from './attention-paths';
 import type { RecomputedAttention } from './fused-collect';
 import type { ViewSpec } from './view-spec';
 import type { SamplingOptions } from './generate';
+import type { ResidualAnswer, ResidualRequest } from './residual-norms';
 
 export type { AttentionStackKind } from './attention';
 
@@ -26,6 +27,9 @@ export type RecomputeSetting = 'auto' | 'always' | 'never';
 
 /** The execution provider that actually ran. */
 export type BackendUsed = 'webgpu' | 'wasm';
+
+/** Where a paged run's rows are recomputed from Q and K: on the worker's WebGPU device, or in its JavaScript. */
+export type RecomputedOn = 'webgpu' | 'js';
 
 /**
  * A head reference: `head` is an index, 'mean' for the mean over the layer's heads, 'max' for their
@@ -51,7 +55,7 @@ export interface TokenInfo {
 }
 
 /** The panel's views (its tabs). */
-export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines';
+export type PanelView = 'tokens' | 'heatmap' | 'grid' | 'metrics' | 'lines' | 'residual';
 
 /** Static facts about a model that the panel needs before inference. */
 export interface ModelInfo {
@@ -181,6 +185,8 @@ export interface AnswerMessage {
   readonly id: number;
   readonly runId: number;
   readonly answer?: AttentionAnswer;
+  /** For a paged run's head: where the rows of this answer were recomputed from Q and K. */
+  readonly computedOn?: RecomputedOn;
   readonly error?: string;
   readonly stale?: boolean;
 }
@@ -330,6 +336,8 @@ export type PanelToWorker =
   | { readonly type: 'explain'; readonly runId: number; readonly layer: number; readonly head: number; readonly query: number }
   /** ‖v_j‖ of every layer, head and token of run `runId` (answered by 'valueNorms'). */
   | { readonly type: 'valueNorms'; readonly runId: number }
+  /** Every head's write into the residual stream, for run `runId` (answered by a 'residual' with the same id; residual-norms.ts). */
+  | ResidualRequest
   /**
    * Generate up to `steps` tokens after run `runId`'s tokens (decoder models with logits; generate.ts), never past
    * `maxTokens`: answered by one 'generateStep' per token and then one 'generateEnd' with the same id.
@@ -402,6 +410,8 @@ export type WorkerToPanel =
     }
   /** Answer to 'valueNorms': Float32 [layers, heads, T] of ‖v_j‖ (value-weighted view), or why there is none. */
   | { readonly type: 'valueNorms'; readonly runId: number; readonly norms?: ArrayBuffer; readonly error?: string }
+  /** Answer to 'residual': ‖head output‖ [layers, heads, T] and ‖residual‖ [layers, T], per-layer reasons, or an error. */
+  | ResidualAnswer
   /**
    * One generated token of generation `id`: `token` was chosen from the logits of the prefix's last position, and
    * `row` is that position's attention over the `keys` prefix tokens, Float32 [layers, heads, keys].
@@ -410,7 +420,9 @@ export type WorkerToPanel =
       readonly layers: number; readonly heads: number; readonly keys: number; readonly row: ArrayBuffer; }
   /** Generation `id` ended: every step was made ('done'), it was stopped, the context is full, or `error` says why not. */
   | { readonly type: 'generateEnd'; readonly id: number; readonly runId: number; readonly tokens: readonly number[];
-      readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string; }
+      readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string;
+      /** How steps ran: on the model's own key/value cache (one token each), or re-running the whole sequence (no past inputs). */
+      readonly stepping?: 'cache' | 'rerun'; }
   /**
    * Query `id` (one over every row: metrics, a matrix, nearest heads, a column) takes more than one slice of row blocks:
    * `done` of `total` blocks are computed; sent after each slice, and once with done = total before its answer.

@@ -8,11 +8,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { bundledModelDir, loadReference, maxAbsDiff, repoRoot } from '../support/model';
+import { bundledModelDir, loadReference, maxAbsDiff, readBundledOnnx, repoRoot } from '../support/model';
 import { deliver, launch, openWebview, shot, stacksOf, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 import { tokenSymbolText } from '../../src/shared/token-display';
 import { formatWeight } from '../../src/shared/attention';
+import { valueNorms } from '../../src/shared/value-weighted';
+import { planTap, scanOnnx } from '../../src/shared/onnx-tap';
+import { planScoreTaps } from '../../src/shared/score-tap';
+import { tapAll } from '../../src/shared/full-tap';
 
 /** WASM vs the PyTorch reference. */
 const TOLERANCE = 1e-5;
@@ -117,6 +121,32 @@ describe('compare with another selection in Chromium', function () {
     assert.deepEqual(errors.filter((e) => !(/status of 404/.test(e) && server.notFound.length > 0)), []);
     assert.deepEqual(await page.evaluate(() => (globalThis as any).__csp), []);
     assert.equal(server.requests.filter((p) => p.endsWith('model.onnx')).length, 1, 'B runs on the model the worker holds');
+  });
+
+  it('weights B by ‖v‖ when A is (α·‖v‖ on both sides), and back', async () => {
+    const TB = refB.attentionShape[2];
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction(() => /weighted by ‖v‖/.test((globalThis as any).document.querySelector('.compare-title')?.textContent ?? ''));
+    // The oracle: V of the layer from onnxruntime-node on B → ‖v_j‖ → the row's shares α_ij·‖v_j‖ / Σ_k α_ik·‖v_k‖.
+    const ort = require('onnxruntime-node');
+    const bytes = readBundledOnnx();
+    const summary = scanOnnx(bytes);
+    const sources = planScoreTaps(summary, planTap(summary).softmaxOutputs);
+    const session = await ort.InferenceSession.create(tapAll(bytes).tapped);
+    const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(refB.ids.map(BigInt)), [1, TB]) });
+    const v = out[sources[layer].v!];
+    const norms = valueNorms(v.data, H, TB, Number(v.dims[3]));
+    const rowB = Array.from(headOf(refB).slice((TB - 1) * TB, TB * TB));
+    const z = rowB.reduce((acc, a, k) => acc + a * norms[head * TB + k], 0);
+    const shares = rowB.map((a, k) => (a * norms[head * TB + k]) / z);
+    const best = Math.max(...shares);
+    assert.ok(Math.abs(best - Math.max(...rowB)) > 1e-3, 'the weighted row differs from α here');
+    await page.waitForFunction((w) => (globalThis as any).document.querySelector('.compare-side[data-side="B"] .compare-row')?.textContent?.includes(w),
+      formatWeight(best));
+    await page.locator('#value-weighted').click();
+    await page.waitForFunction((w) => (globalThis as any).document.querySelector('.compare-side[data-side="B"] .compare-row')?.textContent?.includes(w),
+      formatWeight(Math.max(...rowB)));
+    assert.equal(await page.textContent('.compare-title'), `L${layer} H${head}: A vs B`);
   });
 
   it('drops B when a new run replaces A', async () => {

@@ -153,6 +153,24 @@ describe('compare webview in Chromium', function () {
     const tip = await page.locator('#compare-tip').textContent() ?? '';
     const label = (k: number) => `“${tokenSymbolText(tokens[k])}” (#${k})`;
     assert.equal(tip, `${label(i)} → ${label(j)}: ${formatWeight(matrixOf(pinned[1])[i * T + j])}`);
+    // The same from the keyboard: Tab reaches the thumbnail, arrows move the cell cursor, End goes to the row's last key.
+    const thumb = page.locator('.pinned-head:nth-child(2) canvas.thumbnail');
+    await page.mouse.move(0, 0);
+    await thumb.focus();
+    for (const key of ['ArrowDown', 'ArrowDown', 'ArrowDown', 'ArrowRight', 'ArrowUp', 'ArrowDown']) await page.keyboard.press(key);
+    await page.waitForSelector('.pinned-head:nth-child(2) canvas.thumbnail[data-cursor="3,1"]');
+    assert.equal(await page.locator('#compare-tip').textContent(), `${label(3)} → ${label(1)}: ${formatWeight(matrixOf(pinned[1])[3 * T + 1])}`);
+    assert.ok(await page.locator('#compare-tip').isVisible());
+    await page.keyboard.press('End');
+    await page.waitForSelector(`.pinned-head:nth-child(2) canvas.thumbnail[data-cursor="3,${T - 1}"]`);
+    assert.equal(await page.locator('#compare-tip').textContent(), `${label(3)} → ${label(T - 1)}: masked`, 'the bundled model is causal');
+    await page.keyboard.press('Escape');
+    assert.ok(await page.locator('#compare-tip').isHidden());
+    // The difference heatmap reads out from the keyboard too, with this message's tokens.
+    await page.locator('#difference-canvas').focus();
+    await page.keyboard.press('ArrowDown');
+    await page.waitForSelector('#difference-canvas[data-cursor="1,0"]');
+    assert.match(await page.locator('#compare-tip').textContent() ?? '', new RegExp(`^${label(1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} → `));
     await page.setViewportSize({ width: 960, height: 760 });
   });
 

@@ -12,6 +12,10 @@ import { bundledModelDir, maxAbsDiff, readBundledOnnx, repoRoot } from '../suppo
 import { openTapped, runTapped, type TappedSession } from '../support/run-tapped';
 import { deliver, launch, openWebview, selectDropdown, setTheme, shot, tokenize, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
+import { testModelsDir } from '../support/test-models';
+import { tapAll } from '../../src/shared/full-tap';
+import { buildFeeds } from '../../src/shared/feeds';
+import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 
 const ort = require('onnxruntime-node');
 
@@ -74,7 +78,9 @@ describe('generation stepping in the panel (Chromium, WASM)', function () {
     const ids = prompt.map((t) => t.id);
     const expected = await greedy(oracle, ids, N);
     assert.deepEqual(shown, expected);
-    assert.match((await page.locator('#gen-status').textContent()) ?? '', /^Generated 8 tokens\. Not written to the document\.$/);
+    assert.match((await page.locator('#gen-status').textContent()) ?? '',
+      /^Generated 8 tokens\. Not written to the document\. Each step re-ran the whole sequence: this graph has no key\/value cache to step on\.$/);
+    assert.equal(await page.locator('#gen-status').getAttribute('data-stepping'), 'rerun', 'the bundled model takes input_ids only');
     // The slider, by keyboard: Home is step 0, each ArrowRight one step on.
     await page.locator('#gen-step').focus();
     await page.keyboard.press('Home');
@@ -117,4 +123,91 @@ describe('generation stepping in the panel (Chromium, WASM)', function () {
     assert.ok(n >= 1 && n < 64, `${n} tokens`);
     assert.match((await page.locator('#gen-status').textContent()) ?? '', new RegExp(`^Generated ${n} tokens? \\(stopped\\)`));
   });
+});
+
+/** A session over ONNX bytes run as the worker feeds it (an empty past where the graph takes one), fetching `names`. */
+async function fedSession(bytes: Uint8Array) {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const summary = scanOnnx(bytes);
+  return async (ids: readonly number[], names: readonly string[]) => {
+    const feeds: Record<string, unknown> = {};
+    for (const f of buildFeeds(requiredInputs(summary), ids)) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+    return session.run(feeds, [...names]);
+  };
+}
+
+describe('generation on the key/value cache in the panel (Chromium, WASM, tiny-gpt2 as optimum exports it)', function () {
+  this.timeout(180000);
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const dir = path.join(testModelsDir, 'tiny-gpt2');
+  const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'onnx', 'model.onnx')));
+  const prompt = tokenize(dir, TEXT);
+  const ids = prompt.map((t) => t.id);
+  let runId = 0;
+
+  before(async () => {
+    server = await startServer(repoRoot);
+    browser = await launch({ webgpu: false });
+    page = await openWebview(browser, `${server.origin}/panel.html`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  for (const recompute of ['never', 'always'] as const) {
+    it(`steps one token at a time on the model's past key/values (recompute ${recompute}): the greedy continuation and each step's rows equal direct runs`, async () => {
+      runId++;
+      await deliver(page, {
+        type: 'show', runId, documentLabel: 'cats.txt', text: TEXT, tokens: prompt,
+        model: { name: 'tiny-gpt2', onnxUri: `${server.origin}/test/models/tiny-gpt2/onnx/model.onnx`, maxTokens: 64, extraInputs: [],
+          tokenizerUri: `${server.origin}/test/models/tiny-gpt2/tokenizer.json` },
+        backend: 'wasm', recompute, notices: [], timings: {},
+      });
+      const r = await waitForPosted(page, 'result', runId);
+      assert.equal(Boolean(r.paths), recompute === 'always', 'the run is paged only when asked');
+      await selectDropdown(page, 'layer-select', '1');
+      await selectDropdown(page, 'head-select', '2');
+      await page.waitForSelector('#generate:not([hidden])');
+      await page.fill('#gen-steps', String(N));
+      await page.fill('#gen-temperature', '0');
+      await page.locator('#gen-start').click();
+      await page.waitForSelector('#generate[data-state="done"]');
+      assert.equal(await page.locator('#gen-status').getAttribute('data-stepping'), 'cache');
+      assert.match((await page.locator('#gen-status').textContent()) ?? '', /Each step ran one token on the model’s key\/value cache\.$/);
+      const shown = (await page.locator('#gen-tokens').getAttribute('data-tokens'))!.split(' ').map(Number);
+      // The oracle: the untapped model re-run on the whole sequence each step (empty past), argmax of the last logits.
+      const plain = await fedSession(bytes);
+      const seq = [...ids];
+      for (let k = 0; k < N; k++) {
+        const out = await plain(seq, ['logits']);
+        const V = Number(out.logits.dims[2]);
+        const last = (out.logits.data as Float32Array).subarray((seq.length - 1) * V, seq.length * V);
+        let best = 0;
+        for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+        seq.push(best);
+      }
+      assert.deepEqual(shown, seq.slice(ids.length));
+      const t = tapAll(bytes);
+      const tapped = await fedSession(t.tapped);
+      const layer1 = t.plan.softmaxOutputs[1];
+      await page.locator('#gen-step').focus();
+      await page.keyboard.press('Home');
+      let at = 0;
+      for (const k of [0, 5, 7]) {
+        for (; at < k; at++) await page.keyboard.press('ArrowRight');
+        await page.waitForSelector(`#gen-tokens[data-step="${k}"]`);
+        const T = ids.length + k;
+        const out = await tapped(seq.slice(0, T), [layer1]);
+        const row = (out[layer1].data as Float32Array).slice(((2 * T) + T - 1) * T, ((2 * T) + T) * T);
+        const cells = await page.$$eval('#gen-tokens .gen-token:not(.next)', (els) => els.map((e: any) => Number(e.dataset.weight)));
+        assert.equal(cells.length, T);
+        const d = maxAbsDiff(cells, row);
+        assert.ok(d <= 1e-5, `step ${k}: max |Δ| = ${d}`);
+      }
+    });
+  }
 });

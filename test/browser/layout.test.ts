@@ -70,7 +70,7 @@ describe('panel layout from 320 px to full width in Chromium', function () {
     it(`at ${width} px: no overlaps, nothing off-screen, no nested scrolling in any view`, async () => {
       await setWidth(width);
       const views: [string, string][] = [['tokens', '#tokens .token'], ['heatmap', '#heatmap[data-cell]'], ['lines', '#lines[data-row-h]'],
-        ['grid', '#grid'], ['metrics', '#metrics-table td[data-key="induction"][data-value]']];
+        ['grid', '#grid'], ['metrics', '#metrics-table td[data-key="induction"][data-value]'], ['residual', '#residual[data-mean]:not([data-mean=""])']];
       for (const [view, ready] of views) {
         await openTab(view, ready);
         const problems = await layoutProblems(page);

@@ -26,8 +26,8 @@ function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, rec
   };
 }
 
-/** One 'row' question to the panel, as the host asks it for an editor hover. */
-async function askRow(page: Page, runId: number, layer: number, head: number, query: number): Promise<number[]> {
+/** One 'row' question to the panel, as the host asks it for an editor hover: the row, and where the worker says it was computed. */
+async function askRow(page: Page, runId: number, layer: number, head: number, query: number): Promise<{ row: number[]; on?: string }> {
   return page.evaluate(async ({ runId, layer, head, query }) => {
     const g = globalThis as any;
     const id = (g.__testQueryId = (g.__testQueryId ?? 2_000_000) + 1);
@@ -36,7 +36,7 @@ async function askRow(page: Page, runId: number, layer: number, head: number, qu
       const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === id);
       if (a) {
         if (a.error) throw new Error(a.error);
-        return Array.from<number>(new Float32Array(a.answer.weights));
+        return { row: Array.from<number>(new Float32Array(a.answer.weights)), on: a.computedOn };
       }
       await new Promise((r) => g.requestAnimationFrame(r));
     }
@@ -67,11 +67,13 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
       const [L, H, T] = ref.attentionShape;
       await deliver(page, showMessage(server, 1 + k, ref, 'always'));
       const r = await waitForPosted(page, 'result', 1 + k);
-      assert.deepEqual(r.paths, Array.from({ length: L }, () => ({ path: 'qk' })), 'every layer recomputed from Q and K');
+      // No WebGPU adapter in this browser: the worker recomputes rows in its JavaScript, and says so.
+      assert.deepEqual(r.paths, Array.from({ length: L }, () => ({ path: 'qk', on: 'js' })), 'every layer recomputed from Q and K');
       const diff = maxAbsDiff(r.attention.data, ref.attention);
       assert.ok(diff <= TOLERANCE, `heads: max |recomputed − PyTorch| = ${diff}`);
       for (const [l, h, i] of [[0, 2, T - 1], [L - 1, H - 1, Math.floor(T / 2)], [1, 0, 0]]) {
-        const row = await askRow(page, 1 + k, l, h, i);
+        const { row, on } = await askRow(page, 1 + k, l, h, i);
+        assert.equal(on, 'js');
         const want = ref.attention.subarray(((l * H + h) * T + i) * T, ((l * H + h) * T + i + 1) * T);
         assert.ok(maxAbsDiff(row, want) <= TOLERANCE, `row L${l} H${h} #${i}`);
         assert.ok(row.slice(i + 1).every((v) => v === 0), 'causal: zeros after the query');
@@ -79,7 +81,7 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
       console.log(`    T=${T}: max |recomputed − PyTorch| = ${diff.toExponential(2)}`);
       const badge = page.locator('#paths');
       assert.equal(await badge.isVisible(), true);
-      assert.equal((await badge.textContent())?.trim(), 'attention recomputed from Q and K');
+      assert.equal((await badge.textContent())?.trim(), 'attention recomputed from Q and K in the worker\'s JavaScript');
       assert.match((await badge.getAttribute('title')) ?? '', /within 0\.00001|within 1e-5/);
     }
     await deliver(page, showMessage(server, 9, refs[0], 'never'));
@@ -91,18 +93,39 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
     assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
   });
 
-  it('on WebGPU (SwiftShader) the check and the paged rows hold too, within WebGPU\'s 1e-4 of PyTorch', async () => {
+  it('on WebGPU (SwiftShader) the worker recomputes hovered rows and heads on the GPU, matching PyTorch within 1e-5; the WASM setting keeps them in JavaScript', async () => {
     const gpu = await launch({ webgpu: true });
     try {
       const page = await openWebview(gpu, `${server.origin}/panel.html`);
       const ref = refs[1];
+      const [L, H, T] = ref.attentionShape;
       await deliver(page, showMessage(server, 1, ref, 'always', 'webgpu'));
       const r = await waitForPosted(page, 'result', 1);
       assert.equal(r.backendUsed, 'webgpu', r.fallbackReason);
-      console.log(`    WebGPU paths: ${JSON.stringify(r.paths)}`);
-      assert.ok(r.paths?.length === ref.attentionShape[0], 'the run was paged');
+      assert.deepEqual(r.paths, Array.from({ length: L }, () => ({ path: 'qk', on: 'webgpu' })), 'every layer\'s rows on WebGPU');
       const diff = maxAbsDiff(r.attention.data, ref.attention);
-      assert.ok(diff <= 1e-4, `WebGPU paged vs PyTorch: ${diff}`);
+      assert.ok(diff <= TOLERANCE, `WebGPU paged heads vs PyTorch: ${diff}`);
+      let worst = 0;
+      for (const [l, h, i] of [[0, 2, T - 1], [L - 1, H - 1, Math.floor(T / 2)], [1, 0, 0], [2, 1, 3]]) {
+        const { row, on } = await askRow(page, 1, l, h, i);
+        assert.equal(on, 'webgpu', `row L${l} H${h} #${i} computed on the GPU`);
+        worst = Math.max(worst, maxAbsDiff(row, ref.attention.subarray(((l * H + h) * T + i) * T, ((l * H + h) * T + i + 1) * T)));
+        assert.ok(row.slice(i + 1).every((v) => v === 0), 'causal: zeros after the query');
+      }
+      assert.ok(worst <= TOLERANCE, `WebGPU rows vs PyTorch: ${worst}`);
+      console.log(`    WebGPU: max |heads − PyTorch| = ${diff.toExponential(2)}, hovered rows ${worst.toExponential(2)}`);
+      assert.equal((await page.locator('#paths').textContent())?.trim(), 'attention recomputed from Q and K on WebGPU');
+      assert.match((await page.locator('#paths').getAttribute('title')) ?? '', /3 layers compute their rows on the worker's WebGPU device/);
+
+      // The backend setting 'wasm': no GPU for the rows either; the same rows from JavaScript, to PyTorch's 1e-5.
+      await deliver(page, showMessage(server, 2, ref, 'always', 'wasm'));
+      const w = await waitForPosted(page, 'result', 2);
+      assert.equal(w.backendUsed, 'wasm');
+      assert.deepEqual(w.paths, Array.from({ length: L }, () => ({ path: 'qk', on: 'js' })));
+      const { row, on } = await askRow(page, 2, 0, 2, T - 1);
+      assert.equal(on, 'js');
+      assert.ok(maxAbsDiff(row, ref.attention.subarray(((0 * H + 2) * T + T - 1) * T, ((0 * H + 2) * T + T) * T)) <= TOLERANCE);
+      assert.equal((await page.locator('#paths').textContent())?.trim(), 'attention recomputed from Q and K in the worker\'s JavaScript');
     } finally {
       await gpu.close();
     }

@@ -190,6 +190,18 @@ describe('exporting the view as SVG and HTML (real panel and worker in Chromium)
     const full = new Float32Array((await askPage(page, runId, { kind: 'matrix', head: { stack: 'self', layer, head } })).data);
     const { cell, x0, y0 } = await viewPage.locator('#matrix').evaluate((c: any) => ({ cell: +c.dataset.cell, x0: +c.dataset.x0, y0: +c.dataset.y0 }));
     assert.ok(x0 > 0 && y0 > 0, `${T} tokens: the page labels them on both axes`);
+    // Masked cells are hatched over their fill, as in the panel: two colours inside one; a weight's cell is one colour.
+    const coloursIn = (i: number, j: number) => viewPage.locator('#matrix').evaluate((c: any, a: number[]) => {
+      const [i, j, x0, y0, cell] = a;
+      const k = c.width / c.clientWidth;
+      const px = c.getContext('2d').getImageData(Math.ceil((x0 + j * cell) * k) + 1, Math.ceil((y0 + i * cell) * k) + 1,
+        Math.floor(cell * k) - 2, Math.floor(cell * k) - 2).data;
+      const seen = new Set<string>();
+      for (let p = 0; p < px.length; p += 4) seen.add(`${px[p]},${px[p + 1]},${px[p + 2]}`);
+      return seen.size;
+    }, [i, j, x0, y0, cell]);
+    assert.ok(await coloursIn(2, 7) >= 2, 'a masked cell is hatched');
+    assert.equal(await coloursIn(7, 2), 1, 'a weight\'s cell is one colour');
     for (const [i, j] of [[2, 7], [T - 1, 3], [5, 5], [T - 1, 0]]) {
       await viewPage.locator('#matrix').hover({ position: { x: x0 + (j + 0.5) * cell, y: y0 + (i + 0.5) * cell } });
       const tip = await viewPage.locator('#tip').evaluate((t: any) => ({ ...t.dataset, text: t.textContent, hidden: t.hidden }));

@@ -3,7 +3,16 @@ import { AttentionStore } from '../../src/shared/attention-query';
 import { mulberry32 } from '../../src/shared/head-labels';
 import { pagedAttention } from '../../src/shared/paged-attention';
 import type { WorkerToPanel } from '../../src/shared/protocol';
-import { HeldRuns } from '../../webview/worker/held-runs';
+import type { Attention } from '../../src/shared/attention';
+import type { QueryMessage } from '../../src/shared/protocol';
+
+/** The worker's HeldRuns, required so the type check does not follow its imports into the worker's DOM-typed modules. */
+const { HeldRuns } = require('../../webview/worker/held-runs') as {
+  HeldRuns: new (post: (m: WorkerToPanel) => void, sliceMs?: number) => {
+    keep(runId: number, stacks: readonly Attention[]): void;
+    answer(msg: QueryMessage): void;
+  };
+};
 import { ProgressLine, queryProgressText } from '../../webview/panel/load-progress';
 
 // The worker answers a query over every row of a paged stack a slice of row blocks at a time (issue 16): it reports

@@ -18,6 +18,8 @@ const tip = document.createElement('div');
 tip.id = 'compare-tip';
 tip.className = 'tip';
 tip.setAttribute('role', 'tooltip');
+// Read out as the keyboard cursor moves over a thumbnail.
+tip.setAttribute('aria-live', 'polite');
 tip.hidden = true;
 document.body.append(tip);
 

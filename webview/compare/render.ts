@@ -88,8 +88,8 @@ function relatedList(related: CompareData['related'], k: number, events: Compare
   return box;
 }
 
-/** The difference matrix on show (the difference canvas's tooltip reads it). */
-let currentDiff: Float32Array = new Float32Array(0);
+/** The difference on show (the difference canvas's tooltip reads it: its tip is attached once, the canvas redrawn). */
+let currentDiff: TipView = { tokens: [], size: 1, x0: 0, y0: 0, value: () => '' };
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -98,24 +98,70 @@ function tokenText(tokens: readonly TokenInfo[], i: number): string {
   return `“${shortLabel(t ? tokenSymbolText(t) : '?', 14)}” (${tokenNumber(i)})`;
 }
 
-/** Attaches a hover tooltip (query, key, value) to a matrix canvas drawn at `size` px, `at` px from its top left. */
-function attachTip(canvas: HTMLCanvasElement, tokens: readonly TokenInfo[], size: number, value: (i: number, j: number) => string,
-  at = { x0: 0, y0: 0 }): void {
-  const T = tokens.length;
+/** What a matrix canvas's tooltip reads: its tokens, its size in px and where the matrix starts, and each cell's text. */
+interface TipView {
+  readonly tokens: readonly TokenInfo[];
+  readonly size: number;
+  readonly x0: number;
+  readonly y0: number;
+  value(i: number, j: number): string;
+}
+
+/**
+ * Attaches a tooltip (query, key, value) to a matrix canvas, reading `view()` each time (the difference canvas is
+ * redrawn for other heads and tokens): on hover, and from the keyboard (the canvas takes focus; arrows move a cell
+ * cursor, Home/End jump to the row's ends, Escape hides the tip). The cursor's cell is in the canvas's `data-cursor`.
+ */
+function attachTip(canvas: HTMLCanvasElement, view: () => TipView): void {
   const tip = $('compare-tip');
+  const show = (v: TipView, i: number, j: number, pageX: number, pageY: number): void => {
+    tip.textContent = `${tokenText(v.tokens, i)} → ${tokenText(v.tokens, j)}: ${v.value(i, j)}`;
+    tip.hidden = false;
+    tip.style.left = `${pageX + 12}px`;
+    tip.style.top = `${pageY + 12}px`;
+  };
   canvas.addEventListener('mousemove', (ev) => {
-    const i = Math.floor(((ev.offsetY - at.y0) / size) * T);
-    const j = Math.floor(((ev.offsetX - at.x0) / size) * T);
+    const v = view();
+    const T = v.tokens.length;
+    const i = Math.floor(((ev.offsetY - v.y0) / v.size) * T);
+    const j = Math.floor(((ev.offsetX - v.x0) / v.size) * T);
     if (i < 0 || j < 0 || i >= T || j >= T) {
       tip.hidden = true;
       return;
     }
-    tip.textContent = `${tokenText(tokens, i)} → ${tokenText(tokens, j)}: ${value(i, j)}`;
-    tip.hidden = false;
-    tip.style.left = `${ev.pageX + 12}px`;
-    tip.style.top = `${ev.pageY + 12}px`;
+    show(v, i, j, ev.pageX, ev.pageY);
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+  canvas.tabIndex = 0;
+  let cursor = { i: 0, j: 0 };
+  const showCursor = (): void => {
+    const v = view();
+    const T = v.tokens.length;
+    if (T === 0) return;
+    cursor = { i: Math.min(T - 1, Math.max(0, cursor.i)), j: Math.min(T - 1, Math.max(0, cursor.j)) };
+    const r = canvas.getBoundingClientRect();
+    const cell = v.size / T;
+    canvas.dataset.cursor = `${cursor.i},${cursor.j}`;
+    show(v, cursor.i, cursor.j, r.left + window.scrollX + v.x0 + (cursor.j + 1) * cell, r.top + window.scrollY + v.y0 + (cursor.i + 1) * cell);
+  };
+  const moves: Record<string, (c: { i: number; j: number }, last: number) => { i: number; j: number }> = {
+    ArrowUp: (c) => ({ ...c, i: c.i - 1 }), ArrowDown: (c) => ({ ...c, i: c.i + 1 }),
+    ArrowLeft: (c) => ({ ...c, j: c.j - 1 }), ArrowRight: (c) => ({ ...c, j: c.j + 1 }),
+    Home: (c) => ({ ...c, j: 0 }), End: (c, last) => ({ ...c, j: last }),
+  };
+  canvas.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      tip.hidden = true;
+      return;
+    }
+    const move = moves[ev.key];
+    if (!move) return;
+    ev.preventDefault();
+    cursor = move(cursor, view().tokens.length - 1);
+    showCursor();
+  });
+  canvas.addEventListener('focus', showCursor);
+  canvas.addEventListener('blur', () => { tip.hidden = true; });
 }
 
 /**
@@ -185,9 +231,10 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     const canvas = thumbnail(m, texts, size, causal, theme, labels);
     canvas.className = 'thumbnail';
     canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `${headLabel(head)} attention, ${T} tokens, max weight ${formatWeight(maxValue(m))}`);
-    attachTip(canvas, tokens, size, (i, j) => (causal && j > i ? 'masked' : formatWeight(m[i * T + j])),
-      { x0: Number(canvas.dataset.x0), y0: Number(canvas.dataset.y0) });
+    canvas.setAttribute('aria-label', `${headLabel(head)} attention, ${T} tokens, max weight ${formatWeight(maxValue(m))}; arrow keys read its cells`);
+    const tipView: TipView = { tokens, size, x0: Number(canvas.dataset.x0), y0: Number(canvas.dataset.y0),
+      value: (i, j) => (causal && j > i ? 'masked' : formatWeight(m[i * T + j])) };
+    attachTip(canvas, () => tipView);
     card.append(bar, canvas);
     const related = relatedList(data.related, k, events);
     if (related) card.append(related);
@@ -223,11 +270,11 @@ export function renderCompare(data: CompareData, theme: Theme, events: CompareEv
     blitMatrix(ctx, divergingImage(d, T, limit, causal, theme), 0, 0, big);
     if (causal) hatchUpperTriangle(ctx, T, 0, 0, big / T, theme.hatch);
     old.setAttribute('aria-label', `Difference of ${headLabel(pinned[a])} and ${headLabel(pinned[b])}; largest |difference| ${formatWeight(limit)}`);
+    currentDiff = { tokens, size: big, x0: 0, y0: 0, value: (i, j) => (causal && j > i ? 'masked' : formatWeight(d[i * T + j])) };
     if (!old.dataset.tipAttached) {
       old.dataset.tipAttached = '1';
-      attachTip(old, tokens, big, (i, j) => (causal && j > i ? 'masked' : formatWeight(currentDiff[i * T + j])));
+      attachTip(old, () => currentDiff);
     }
-    currentDiff = d;
     const legend = $('difference-legend');
     const lo = document.createElement('span');
     lo.textContent = `${headLabel(pinned[b])} higher −${formatWeight(limit)}`;

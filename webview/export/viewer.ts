@@ -11,7 +11,7 @@ interface Stored { layer: number; head: number | 'mean'; rows: number; cols: num
 interface Data {
   layers: number; heads: number; queries: number; keys: number; causal: boolean; labels: string[]; keyLabels: string[];
   shown: { layer: number; head: number | 'mean' }; steps: number; maskedCode: number; note: string;
-  theme: { bg: Rgba; fg: Rgba; accent: Rgba; masked: Rgba }; stored: Stored[];
+  theme: { bg: Rgba; fg: Rgba; accent: Rgba; masked: Rgba; hatch?: Rgba }; stored: Stored[];
 }
 interface Head { rows: number; cols: number; pooled: boolean; scale: number; values: Float32Array }
 
@@ -67,6 +67,27 @@ let cursor: [number, number] | null = null;
 /** Where the matrix starts on the canvas (room for token labels at full size, 96 tokens or fewer). */
 let [x0, y0] = [0, 0];
 
+/** Hatches the masked cells over their fill, as the panel does (a page exported before hatching was stored has no hatch colour). */
+function hatchMaskedCells(ctx: CanvasRenderingContext2D, h: Head): void {
+  const line = data.theme.hatch;
+  const tile = line && Object.assign(document.createElement('canvas'), { width: 6, height: 6 });
+  const tctx = tile?.getContext('2d');
+  if (!line || !tile || !tctx) return;
+  tctx.strokeStyle = rgbaToCss(line);
+  tctx.beginPath();
+  tctx.moveTo(0, 6);
+  tctx.lineTo(6, 0);
+  tctx.stroke();
+  const pattern = ctx.createPattern(tile, 'repeat');
+  if (!pattern) return;
+  ctx.save();
+  ctx.fillStyle = pattern;
+  ctx.beginPath();
+  for (let r = 0; r < h.rows; r++) for (let c = 0; c < h.cols; c++) if (masked(h, r, c)) ctx.rect(x0 + c * cell, y0 + r * cell, cell, cell);
+  ctx.fill();
+  ctx.restore();
+}
+
 function draw(): void {
   const h = current();
   const dpr = window.devicePixelRatio || 1;
@@ -89,6 +110,7 @@ function draw(): void {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, x0, y0, h.cols * cell, h.rows * cell);
+  hatchMaskedCells(ctx, h);
   if (labels) {
     const font = Math.max(9, Math.min(13, cell * 0.8));
     ctx.font = `${font}px ${getComputedStyle(document.body).fontFamily}`;

@@ -10,6 +10,7 @@ import { megabytes, type LoadEvent } from './load-progress';
 import { fetchModel, type ModelFiles } from './model-fetch';
 import { DeadlineError } from '../../src/shared/backend-fallback';
 import type { AttentionQuery } from '../../src/shared/attention-query';
+import type { ResidualAnswer } from '../../src/shared/residual-norms';
 import {
   assertNever, type AnswerMessage, type BackendSetting, type ModelInfo, type PanelToWorker, type RecomputeSetting, type WorkerToPanel,
 } from '../../src/shared/protocol';
@@ -117,6 +118,20 @@ export class InferenceClient {
     });
   }
 
+  private residuals = new Map<number, (m: ResidualAnswer) => void>();
+  private nextResidualId = 1;
+
+  /** Asks the worker how much each head of run `runId` writes into the residual stream (the Residual view). */
+  residual(runId: number): Promise<ResidualAnswer> {
+    const id = this.nextResidualId++;
+    return new Promise((resolve) => {
+      const w = this.worker;
+      if (!w) return resolve({ type: 'residual', id, runId, error: 'The inference worker is not running.' });
+      this.residuals.set(id, resolve);
+      w.postMessage({ type: 'residual', id, runId } satisfies PanelToWorker);
+    });
+  }
+
   /** Called with each generation message the worker sends (generate-view.ts), and with the reason when the worker is lost. */
   onGeneration?: (msg: Extract<WorkerToPanel, { type: 'generateStep' | 'generateEnd' }> | { type: 'lost'; message: string }) => void;
 
@@ -181,6 +196,8 @@ export class InferenceClient {
     this.explaining.clear();
     for (const [runId, resolve] of this.valuing) resolve({ type: 'valueNorms', runId, error: err.message });
     this.valuing.clear();
+    for (const [id, resolve] of this.residuals) resolve({ type: 'residual', id, runId: -1, error: err.message });
+    this.residuals.clear();
     for (const [id, resolve] of this.asking) resolve({ type: 'answer', id, runId: -1, stale: true, error: err.message });
     this.asking.clear();
     this.onGeneration?.({ type: 'lost', message: err.message });
@@ -223,6 +240,11 @@ export class InferenceClient {
     if (msg.type === 'valueNorms') {
       this.valuing.get(msg.runId)?.(msg);
       this.valuing.delete(msg.runId);
+      return;
+    }
+    if (msg.type === 'residual') {
+      this.residuals.get(msg.id)?.(msg);
+      this.residuals.delete(msg.id);
       return;
     }
     if (msg.type === 'explanation') {

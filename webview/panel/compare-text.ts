@@ -62,6 +62,9 @@ export class CompareTextView {
   private readonly sides: [Side, Side];
   private pending?: number;
   private images = new Map<string, HTMLCanvasElement>();
+  /** B's run while the worker computes its value norms, and B runs it could not weight (asked once). */
+  private weighing?: number;
+  private readonly unweighable = new Set<number>();
 
   constructor(private readonly ctx: CompareTextContext) {
     this.section.id = 'compare-text';
@@ -197,11 +200,32 @@ export class CompareTextView {
     if (this.section.hidden) return;
     const { layer, head } = this.ctx.head();
     const theme = this.ctx.theme();
-    this.title.textContent = `L${layer} ${headChoiceLabel(head)}: A vs B`;
+    this.weighLikeA();
+    const weighted = this.sides[0].run?.valueWeighted === true;
+    this.title.textContent = `L${layer} ${headChoiceLabel(head)}: A vs B${weighted ? ', weighted by ‖v‖ (α·‖v‖)' : ''}`;
     const width = this.section.clientWidth || 640;
     const size = Math.max(80, Math.min(MAX_SIDE, Math.floor((width - 24) / 2)));
     for (const side of this.sides) this.drawSide(side, layer, head, size, theme);
     this.renderMetrics(layer, head);
+  }
+
+  /** B shows what A shows: α, or α·‖v‖ once the worker has B's value norms (asked for the first time A is weighted). */
+  private weighLikeA(): void {
+    const [a, b] = [this.sides[0].run, this.sides[1].run];
+    if (!a || !b?.ready) return;
+    if (!a.valueWeighted || b.hasValueNorms) return b.setValueWeighted(a.valueWeighted);
+    if (this.weighing === b.runId || this.unweighable.has(b.runId)) return;
+    this.weighing = b.runId;
+    void this.ctx.client.valueNorms(b.runId).then((x) => {
+      if (this.weighing === b.runId) this.weighing = undefined;
+      if (x.error || !x.norms) {
+        this.unweighable.add(b.runId);
+        this.status.textContent = `B cannot be weighted by ‖v‖, so it shows α: ${x.error ?? 'no values'}`;
+        return;
+      }
+      b.setValueWeighted(this.sides[0].run?.valueWeighted === true, true);
+      if (this.sides[1].run === b) this.render();
+    });
   }
 
   private drawSide(side: Side, layer: number, head: HeadChoice, size: number, theme: Theme): void {

@@ -73,7 +73,8 @@ export class HeadPicker {
   }
 }
 
-const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', lines: 'tab-lines', grid: 'tab-grid', metrics: 'tab-metrics' };
+const TAB_OF: Record<ViewName, string> = { tokens: 'tab-tokens', heatmap: 'tab-heatmap', lines: 'tab-lines', grid: 'tab-grid', metrics: 'tab-metrics',
+  residual: 'tab-residual' };
 
 /** The view tabs (vscode-panels). */
 export class ViewTabs {

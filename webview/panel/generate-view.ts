@@ -142,7 +142,10 @@ export class GenerateView {
     }
     const n = msg.tokens.length;
     const why = { done: '', stopped: ' (stopped)', context: ' (the model’s context is full)', error: `: ${msg.error ?? 'failed'}` }[msg.reason];
-    this.finish(msg.reason === 'error' ? `Generation failed after ${n} tokens${why}` : `Generated ${n} token${n === 1 ? '' : 's'}${why}. Not written to the document.`);
+    const how = msg.stepping === 'cache' ? ' Each step ran one token on the model’s key/value cache.'
+      : msg.stepping === 'rerun' ? ' Each step re-ran the whole sequence: this graph has no key/value cache to step on.' : '';
+    this.status.dataset.stepping = msg.stepping ?? '';
+    this.finish(msg.reason === 'error' ? `Generation failed after ${n} tokens${why}` : `Generated ${n} token${n === 1 ? '' : 's'}${why}. Not written to the document.${how}`);
   }
 
   private finish(text: string): void {

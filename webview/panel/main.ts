@@ -19,8 +19,9 @@ import { fileWideText } from '../../src/shared/head-aggregate';
 import { LinesView } from './lines-view';
 import { ExplainView } from './explain-view';
 import { loadVocab, PredictionsView } from './predictions-view';
-import { explainWeight } from '../../src/shared/weight-explain';
-import { headChoiceLabel, headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
+import { explainCellOf } from './explain-cell';
+import { wireToolbar } from './toolbar';
+import { headRefOf, restoreState, RunData, throttle, type HeadChoice, type UiState } from './state';
 import { TokensView } from './tokens-view';
 import { GenerateView } from './generate-view';
 import { wireViewExport } from './view-export';
@@ -28,6 +29,7 @@ import { CrossTokensView } from './cross-tokens';
 import { StackPicker } from './stack-picker';
 import { CrossRunData, STACK_ORDER } from './stack-run';
 import { CompareTextView } from './compare-text';
+import { ResidualView } from './residual-view';
 
 registerToolkit();
 
@@ -120,35 +122,9 @@ async function applyValueWeighting(): Promise<void> {
 let logitsRunId: number | undefined;
 let vocabStrings: readonly string[] = [];
 
-/** Asks the worker for what feeds cell (i, j) of the head on show and lays out the maths. */
-async function explainCell(i: number, j: number): Promise<void> {
-  const r = run;
-  const head = state.head;
-  const layer = state.layer;
-  if (!r?.ready) return;
-  if (typeof head !== 'number') {
-    explainView.message('Pick a single head (not an aggregate) to see how one of its weights is computed.');
-    return;
-  }
-  if (r.causal && j > i) {
-    explainView.message(`Key #${j} comes after query #${i}: the causal mask sets its score to −∞, so its weight is exactly 0.`);
-    return;
-  }
-  explainView.message('Computing…');
-  const x = await client.explain(r.runId, layer, head, i);
-  if (run !== r || state.layer !== layer || state.head !== head) return;
-  if (x.error || !x.scores) {
-    explainView.message(x.error ?? 'The worker sent no scores for this row.');
-    return;
-  }
-  const e = explainWeight({
-    query: i, key: j, tokens: r.T, causal: r.causal, scores: x.scores, q: x.q, kT: x.kT, dHead: x.dHead, scaling: x.scaling,
-  });
-  const shown = (await r.rowAsync(layer, head, i))?.[j];
-  if (run !== r || state.layer !== layer || state.head !== head) return;
-  if (shown === undefined) return explainView.message('The worker no longer holds this run; run Show Attention again.');
-  explainView.show({ run: r, layer, head, e, q: x.q, kT: x.kT, shown, note: x.note, theme });
-}
+/** Explains cell (i, j) of the head on show, from what the worker fetches (explain-cell.ts). */
+const explainCell = (i: number, j: number): Promise<void> =>
+  explainCellOf({ client, view: explainView, shown: () => ({ run, layer: state.layer, head: state.head, theme }) }, i, j);
 const grid = new GridView({
   select: (layer, head) => selectHead(layer, head),
   open: (layer, head) => { selectHead(layer, head); state.view = 'heatmap'; changed(); },
@@ -161,6 +137,7 @@ const metricsView = new MetricsView({
   sort: (key, descending) => { state.sortKey = key; state.sortDesc = descending; changed(); },
   revealWindow: (layer, head, metric) => post({ type: 'revealWindow', layer, head, metric }),
 });
+const residualView = new ResidualView({ client, select: (layer, head) => selectHead(layer, head), focus: (i) => setLock(i) });
 /** The latest Analyse Heads Across File result (mean ± sd per head), shown under the Metrics table's values. */
 let aggregate: Extract<HostToPanel, { type: 'headAggregate' }> | undefined;
 client.onQueryProgress = (m) => { if (m.runId === currentRunId) progressLine.query(m.id, queryProgressText(m.kind, m.done, m.total)); };
@@ -245,6 +222,7 @@ function render(): void {
       metrics: run.metrics(inductionFor(run)), metric: state.gridMetric,
       fileWide: (l, h, k) => (aggregate ? fileWideText(aggregate.rows, aggregate.windows, l, h, k) : '') });
   }
+  if (state.view === 'residual') residualView.render({ run, single: !stacks, focused: f, layer: state.layer, head: state.head, theme });
   if (state.view === 'metrics') {
     const induction = inductionFor(run);
     metricsView.render({
@@ -419,7 +397,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       header.setError(msg.message);
       break;
     case 'showView':
-      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics') {
+      if (msg.view === 'tokens' || msg.view === 'heatmap' || msg.view === 'lines' || msg.view === 'grid' || msg.view === 'metrics' || msg.view === 'residual') {
         state.view = msg.view;
         changed();
       }
@@ -448,23 +426,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
   }
 });
 
-// A vscode-button is a focusable button: Enter and Space click it.
-document.getElementById('change-model')!.addEventListener('click', () => post({ type: 'selectModel' }));
-document.getElementById('export-data')!.addEventListener('click', () => { if (run?.ready) post({ type: 'exportData' }); });
-saveImageButton.addEventListener('click', () => {
-  const view = state.view;
-  if (!run?.ready || (view !== 'heatmap' && view !== 'grid')) return;
-  const canvas = document.getElementById(view) as HTMLCanvasElement;
-  const name = view === 'grid' ? 'attention-grid' : `attention-L${state.layer}-${headChoiceLabel(state.head).replace(/\s+/g, '-')}`;
-  // The canvas as drawn (device pixels, the theme's colours); the host asks where to save it.
-  canvas.toBlob((blob) => {
-    void blob?.arrayBuffer().then((png) => post({ type: 'saveImage', view, name, png }));
-  }, 'image/png');
-});
-
-document.getElementById('pin-head')!.addEventListener('click', () => {
-  if (run?.ready) post({ type: 'pinHead', head: headRefOf(state.layer, state.head, stackKind()) });
-});
+wireToolbar({ post, run: () => run, view: () => state.view, layer: () => state.layer, head: () => state.head, stack: stackKind });
 
 document.addEventListener('keydown', (ev) => {
   if (ev.key === 'Escape' && state.locked !== null) setLock(null);

@@ -50,7 +50,7 @@ export const DEFAULT_STATE: UiState = {
 /** Reads a saved state, repairing anything missing or malformed. */
 export function restoreState(saved: unknown): UiState {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Partial<UiState>;
-  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' || s.view === 'lines' ? s.view : 'tokens';
+  const view: ViewName = s.view === 'heatmap' || s.view === 'grid' || s.view === 'metrics' || s.view === 'lines' || s.view === 'residual' ? s.view : 'tokens';
   const layer = Number.isInteger(s.layer) && (s.layer as number) >= 0 ? (s.layer as number) : 0;
   const head: HeadChoice = isAggregate(s.head as HeadChoice) || s.head === 'all' || (Number.isInteger(s.head) && (s.head as number) >= 0)
     ? (s.head as HeadChoice) : 0;

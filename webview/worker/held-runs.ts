@@ -8,12 +8,20 @@ import type { Attention } from '../../src/shared/attention';
 import { AttentionStore, type AnsweredQuery } from '../../src/shared/attention-query';
 import type { Job } from '../../src/shared/row-blocks';
 import { messageOf } from '../../src/shared/backend-fallback';
-import type { PanelToWorker, WorkerToPanel } from '../../src/shared/protocol';
+import type { BackendUsed, PanelToWorker, RecomputedOn, WorkerToPanel } from '../../src/shared/protocol';
+import type { ExplainableRun } from './explain';
+import type { GpuPagedRun } from './gpu-paged';
 
 type QueryMessage = Extract<PanelToWorker, { type: 'query' }>;
 
-/** What the worker keeps of a run with a result, to answer its queries. */
-export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean }
+/** A held run's model, ids and backend: what computing its value norms needs. */
+export type RunSource = ExplainableRun & { readonly backend: BackendUsed };
+
+/**
+ * What the worker keeps of a run with a result, to answer its queries (`gpu`: where its paged rows are computed on
+ * WebGPU; `source`: to weight it by ‖v‖ on request).
+ */
+export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; companion: boolean; gpu?: GpuPagedRun; source?: RunSource }
 
 /** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
 const MAX_COMPANIONS = 2;
@@ -45,11 +53,18 @@ export class HeldRuns {
    * Keeps a run's stacks (and logits) for queries. A base run drops every run held before; a companion run is kept
    * beside them, dropping the oldest companion past MAX_COMPANIONS.
    */
-  keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false): void {
-    if (!companion) this.held.clear();
-    this.held.set(runId, { store: new AttentionStore(stacks, logits), companion });
+  keep(runId: number, stacks: readonly Attention[], logits?: { data: Float32Array; vocab: number }, companion = false, gpu?: GpuPagedRun,
+    source?: RunSource): void {
+    if (!companion) for (const id of [...this.held.keys()]) this.drop(id);
+    this.held.set(runId, { store: new AttentionStore(stacks, logits), companion, gpu, ...(source ? { source } : {}) });
     const companions = [...this.held].filter(([, h]) => h.companion);
-    for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) this.held.delete(id);
+    for (const [id] of companions.slice(0, Math.max(0, companions.length - MAX_COMPANIONS))) this.drop(id);
+  }
+
+  /** Forgets a run, releasing what it holds on the GPU. */
+  private drop(runId: number): void {
+    this.held.get(runId)?.gpu?.release();
+    this.held.delete(runId);
   }
 
   /** Answers a query about a held run at once: a row for a hover must not wait. */
@@ -60,9 +75,19 @@ export class HeldRuns {
     if (!run) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
     const store = msg.weighted ? run.weighted : run.store;
     if (!store) return this.post({ ...base, error: 'The value norms of this run have not been computed.' });
+    // A paged head's rows are computed on the GPU first (gpu-paged.ts), then answered as below.
+    const on = msg.weighted ? undefined : run.gpu?.prefetch(store, msg.query);
+    if (on instanceof Promise) return void on.then((where) => this.answerNow(msg, store, where));
+    this.answerNow(msg, store, on);
+  }
+
+  /** Answers a query from the store, saying where a paged head's rows were recomputed (`on`). */
+  private answerNow(msg: QueryMessage, store: AttentionStore, on: RecomputedOn | undefined): void {
+    const base = { type: 'answer' as const, id: msg.id, runId: msg.runId, ...(on ? { computedOn: on } : {}) };
+    if (!this.held.has(msg.runId)) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
     try {
       const job = store.job(msg.query);
-      if (job) return void this.answerInSlices(msg, job);
+      if (job) return void this.answerInSlices(msg, job, base);
       const { answer, transfer } = store.answer(msg.query);
       this.post({ ...base, answer }, transfer);
     } catch (e) {
@@ -86,8 +111,8 @@ export class HeldRuns {
    * meanwhile (a hover's row) be answered between the slices, and reporting how many blocks are done while it takes
    * more than one slice (a paged stack at a long context).
    */
-  private async answerInSlices(msg: QueryMessage, job: Job<AnsweredQuery>): Promise<void> {
-    const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
+  private async answerInSlices(msg: QueryMessage, job: Job<AnsweredQuery>, base: { type: 'answer'; id: number; runId: number; computedOn?: RecomputedOn }):
+  Promise<void> {
     const progress = { type: 'queryProgress' as const, id: msg.id, runId: msg.runId, kind: msg.query.kind };
     let reported = false;
     const end = (): void => { if (reported) this.post({ ...progress, done: job.total, total: job.total }); };

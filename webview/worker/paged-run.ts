@@ -12,6 +12,7 @@ import { identifyFusedPaths, pagedFused } from '../../src/shared/fused-paged';
 import { fusedTapNames, type FusedSource } from '../../src/shared/fused-plan';
 import { fetchedLookup } from '../../src/shared/tapped-run';
 import { getSession, logitsOf, runFetching, type PreparedModel, type RunOutput, type SessionKind } from './session';
+import { cachePairs, presentNames, type StepRowSource } from '../../src/shared/kv-forward';
 
 /** Softmax outputs above this size (all layers together, fp32) make `auto` recompute from Q and K instead. */
 export const AUTO_RECOMPUTE_BYTES = 256 * 2 ** 20;
@@ -49,7 +50,10 @@ async function pathsOf(model: PreparedModel, full: ort.InferenceSession, inputId
   if (!fused && typeof p !== 'string' && p.layers.some((l) => l.path === 'qk')) {
     const shown = new Set(p.layers.map((l) => l.name));
     const vs = model.sources.filter((src) => shown.has(src.softmax)).flatMap((src) => (src.v ? [src.v] : []));
-    model.pagedOutputs = [...pagedFetches(p.layers, model.sources), ...vs, ...(model.logitsName ? [model.logitsName] : [])];
+    // The presents too, T × d per layer, so that generation can step on the model's key/value cache (kv-forward.ts).
+    const pairs = cachePairs(model.summary);
+    model.pagedOutputs = [...pagedFetches(p.layers, model.sources), ...vs, ...(model.logitsName ? [model.logitsName] : []),
+      ...(pairs ? presentNames(pairs) : [])];
   }
   identified.set(model, p);
   return p;
@@ -74,6 +78,17 @@ export function sessionKindFor(model: PreparedModel, tokens: number, setting: Re
 function selfFused(model: PreparedModel): readonly FusedSource[] | undefined {
   const fused = model.plan.fused;
   return fused?.filter((_, i) => (model.plan.kinds?.[i] ?? 'self') === 'self');
+}
+
+/** How a cached generation step reads each layer's newest row on the paged session: from q and Kᵀ, or the fallback's Softmax. */
+export function pagedRowSource(model: PreparedModel): StepRowSource | undefined {
+  const found = identified.get(model);
+  if (!found || typeof found === 'string' || selfFused(model)) return undefined;
+  const layers = found.layers.map((p) => {
+    const src = model.sources.find((s) => s.softmax === p.name);
+    return p.path === 'qk' && src?.q && src.kT ? { q: src.q, kT: src.kT, form: p.form } : { softmax: p.name };
+  });
+  return { kind: 'paged', layers };
 }
 
 /** Runs `ids` on a paged session: the paged stack (and logits) from Q and Kᵀ and the fallback layers' Softmax. */

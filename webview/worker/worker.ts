@@ -19,6 +19,10 @@ import { handleEncoderDecoderRun } from './encdec';
 import { runOnPaged, runPaged, sessionKindFor } from './paged-run';
 import { handleGenerate } from './generate-run';
 import { HeldRuns } from './held-runs';
+import { residualOf } from './residual-run';
+import type { ResidualAnswer } from '../../src/shared/residual-norms';
+import { GpuPagedRun, pagesOf } from './gpu-paged';
+import { gpuRows } from './gpu-rows';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -127,17 +131,23 @@ async function handleRun(msg: RunMessage): Promise<void> {
     const a = output.attention;
     if (!a.pages) selfAttention(a.layers, a.heads, a.queries, a.data, a.causal); // checks the shape
     const logits = output.logits && output.vocab ? { data: output.logits, vocab: output.vocab } : undefined;
-    runs.keep(runId, [a], logits, msg.companion);
+    // A paged run's rows are recomputed on the worker's WebGPU device when the backend setting allows it (gpu-paged.ts).
+    const pages = output.paths ? pagesOf(a) : undefined;
+    const gpu = pages && await GpuPagedRun.create(msg.backend === 'wasm' ? undefined : await gpuRows(), pages, 'the backend setting is WASM');
+    if (stale(runId)) return gpu?.release();
+    const paths = output.paths && gpu ? gpu.summary(output.paths) : output.paths;
+    // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
+    const narrowed = !!output.paths && !model.plan.fused;
+    const source = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
+    runs.keep(runId, [a], logits, msg.companion, gpu, source);
     post({
       type: 'result', runId, backendUsed: backend, fallbackReason, ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
       shapes: shapesOf([a]), vocab: logits?.vocab, loadMs, inferenceMs, recomputed: output.recomputed,
-      ...(output.paths ? { paths: output.paths } : {}),
+      ...(paths ? { paths } : {}),
     });
     // A companion run is only shown beside its base run: the base run stays the one explained and probed.
     if (msg.companion) return;
-    // A paged run of an unfused graph ran on the narrowed session (fused graphs' taps are narrow already).
-    const narrowed = !!output.paths && !model.plan.fused;
-    lastRun = { runId, model, inputIds: msg.inputIds, layerNames: a.names, backend, ...(narrowed ? { paged: true } : {}) };
+    lastRun = source;
     await postProbe(msg, model, session, output.vocab, a, narrowed);
   } catch (e) {
     if (!cancelled.has(runId)) post({ type: 'error', runId, message: messageOf(e) });
@@ -247,8 +257,9 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
       break;
     case 'valueNorms':
       queue = queue.then(async () => {
-        const run = lastRun;
-        if (!run || run.runId !== msg.runId) return post({ type: 'valueNorms', runId: msg.runId, error: 'This run is no longer held by the worker.' });
+        // The latest run, or a companion run (Compare With Another Selection) held beside it.
+        const run = runs.get(msg.runId)?.source;
+        if (!run) return post({ type: 'valueNorms', runId: msg.runId, error: 'This run is no longer held by the worker.' });
         try {
           const r = await valueNormsOf(run, await getSession(run.model, run.backend, run.paged ? 'paged' : 'full'));
           if ('error' in r) return post({ type: 'valueNorms', runId: msg.runId, error: r.error });
@@ -259,6 +270,13 @@ const onPanelMessage = (ev: MessageEvent<PanelToWorker>): void => {
         } catch (e) {
           post({ type: 'valueNorms', runId: msg.runId, error: messageOf(e) });
         }
+      });
+      break;
+    case 'residual':
+      queue = queue.then(async () => {
+        const answer = await residualOf(msg, lastRun, runs.get(msg.runId)?.store.stacks[0]?.heads)
+          .catch((e: unknown): ResidualAnswer => ({ type: 'residual', id: msg.id, runId: msg.runId, error: messageOf(e) }));
+        post(answer, [answer.headNorms, answer.residualNorms].filter((b): b is ArrayBuffer => !!b));
       });
       break;
     default:

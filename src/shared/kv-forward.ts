@@ -1,0 +1,198 @@
+/**
+ * Generation with the model's own key/value cache, where the graph has one (past_key_values.N.key/value inputs and
+ * present.N.key/value outputs, as optimum and Hugging Face exports write them): the prompt runs once, then each step
+ * runs only the new token at its position, fed the previous run's presents. Each step's attention is then the new
+ * position's row over every earlier token: the tapped Softmax output is [1, H, 1, K], or, on a paged session, the row
+ * is recomputed from the tapped q (one query) and Kᵀ (every key, past included). Works with any onnxruntime (web in
+ * the worker, node in tests). Pure apart from the onnxruntime objects it is handed.
+ */
+import { buildFeeds, intFeedType, type FeedSpec } from './feeds';
+import { collectAttention, requiredInputs, type OnnxSummary } from './onnx-tap';
+import type { ScoreForm } from './qk-attention';
+import type { StepOutput } from './generate';
+import type { OrtTensorCtor } from './tapped-run';
+
+/** One layer's cache: the past inputs fed and the present outputs that fill them next step. */
+export interface CachePair {
+  readonly pastKey: string;
+  readonly pastValue: string;
+  readonly presentKey: string;
+  readonly presentValue: string;
+}
+
+/**
+ * The cache pairs of a decoder graph, one per layer; undefined when it has no past inputs, when a past input has no
+ * present output of the same layer, or when it is a merged decoder (use_cache_branch: its taps are the no-past branch's).
+ */
+export function cachePairs(summary: OnnxSummary): CachePair[] | undefined {
+  const inputs = requiredInputs(summary).map((i) => i.name);
+  if (inputs.includes('use_cache_branch')) return undefined;
+  const outputs = new Set(summary.outputs.map((o) => o.name));
+  const pasts = inputs.flatMap((n) => {
+    const m = /^(past_key_values|past)\.(\d+)\.key$/.exec(n);
+    return m ? [{ layer: Number(m[2]), prefix: m[1] }] : [];
+  });
+  if (pasts.length === 0 || inputs.filter((n) => /^past/.test(n)).length !== 2 * pasts.length) return undefined;
+  const pairs: CachePair[] = [];
+  for (const { layer, prefix } of pasts.sort((a, b) => a.layer - b.layer)) {
+    const p: CachePair = {
+      pastKey: `${prefix}.${layer}.key`, pastValue: `${prefix}.${layer}.value`,
+      presentKey: `present.${layer}.key`, presentValue: `present.${layer}.value`,
+    };
+    if (!inputs.includes(p.pastValue) || !outputs.has(p.presentKey) || !outputs.has(p.presentValue)) return undefined;
+    pairs.push(p);
+  }
+  return pairs;
+}
+
+/** The names of every present output, to fetch (and, on a narrowed session, to declare). */
+export function presentNames(pairs: readonly CachePair[]): string[] {
+  return pairs.flatMap((p) => [p.presentKey, p.presentValue]);
+}
+
+/** A tensor as onnxruntime returns it (web or node). */
+interface OrtValue { readonly type: string; readonly dims: readonly number[]; readonly data: unknown; dispose?(): void }
+
+/** The session part this module uses. */
+interface CachedSession {
+  run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, OrtValue>>;
+}
+
+/** How one step's rows are read: from the tapped Softmax outputs ([1, H, 1, K]), or recomputed from q and Kᵀ per layer. */
+export type StepRowSource =
+  | { readonly kind: 'softmax'; readonly names: readonly string[] }
+  | { readonly kind: 'paged'; readonly layers: readonly ({ readonly q: string; readonly kT: string; readonly form: ScoreForm } | { readonly softmax: string })[] };
+
+/** The tensors a step fetches for `rows`. */
+function rowFetches(rows: StepRowSource): string[] {
+  if (rows.kind === 'softmax') return [...rows.names];
+  return rows.layers.flatMap((l) => ('softmax' in l ? [l.softmax] : [l.q, l.kT]));
+}
+
+/** Float32 of a fetched float32/float16 tensor (float16 through `toFloat32`). */
+type ToFloat32 = (t: { type: string; data: unknown }) => Float32Array;
+
+/** The last query's row over K keys of every head of a Softmax output [1, H, Tq, K] (or [H, Tq, K]), checked to sum to 1. */
+function lastSoftmaxRows(name: string, t: { dims: readonly number[]; data: Float32Array }, K: number): { heads: number; rows: Float32Array } {
+  const [H, Tq, k] = t.dims.slice(-3);
+  if (t.dims.length < 3 || k !== K || t.data.length !== H * Tq * K) throw new Error(`${name} is [${t.dims.join(', ')}], not a row over ${K} keys per head.`);
+  const rows = new Float32Array(H * K);
+  for (let h = 0; h < H; h++) rows.set(t.data.subarray((h * Tq + Tq - 1) * K, (h * Tq + Tq) * K), h * K);
+  const a = collectAttention([{ name, dims: [1, H, 1, K], data: rows }], 1, 1e-3, K);
+  return { heads: a.heads, rows: a.data };
+}
+
+/**
+ * The last query's row over K keys for every head of one recomputed layer: q [1, H, Tq, d] and Kᵀ [1, Hk, d, K] (the
+ * last query is the newest token: it sees every key but those a sliding window leaves out). Float64 accumulation, as
+ * qk-attention.ts.
+ */
+export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }, kT: { dims: readonly number[]; data: Float32Array },
+  form: ScoreForm): { heads: number; rows: Float32Array } {
+  const [H, Tq, d] = q.dims.slice(-3);
+  const [Hk, dk, K] = kT.dims.slice(-3);
+  if (!(Tq >= 1) || dk !== d || Hk < 1 || H % Hk !== 0) throw new Error(`q [${q.dims.join(', ')}] and Kᵀ [${kT.dims.join(', ')}] do not pair up.`);
+  const window = (form as { window?: number }).window;
+  const first = window ? Math.max(0, K - window) : 0;
+  const rows = new Float32Array(H * K);
+  const s = new Float64Array(K);
+  for (let h = 0; h < H; h++) {
+    const kOff = Math.floor(h / (H / Hk)) * d * K;
+    const qOff = (h * Tq + Tq - 1) * d;
+    s.fill(0);
+    for (let c = 0; c < d; c++) {
+      const qc = q.data[qOff + c];
+      for (let j = first; j < K; j++) s[j] += qc * kT.data[kOff + c * K + j];
+    }
+    let max = -Infinity;
+    for (let j = first; j < K; j++) max = Math.max(max, s[j] * form.scale);
+    let sum = 0;
+    for (let j = first; j < K; j++) sum += (s[j] = Math.exp(s[j] * form.scale - max));
+    for (let j = first; j < K; j++) rows[h * K + j] = s[j] / sum;
+  }
+  return { heads: H, rows };
+}
+
+/** Reads the newest position's rows [layers, heads, K] from a run's fetched outputs. */
+function newestRows(rows: StepRowSource, out: Record<string, OrtValue>, K: number, f32: ToFloat32): { layers: number; heads: number; data: Float32Array } {
+  const get = (n: string) => {
+    const t = out[n];
+    if (!t) throw new Error(`The run did not return ${n}.`);
+    return { dims: t.dims.map(Number), data: f32(t) };
+  };
+  const parts = rows.kind === 'softmax'
+    ? rows.names.map((n) => lastSoftmaxRows(n, get(n), K))
+    : rows.layers.map((l) => ('softmax' in l ? lastSoftmaxRows(l.softmax, get(l.softmax), K) : lastQueryRows(get(l.q), get(l.kT), l.form)));
+  const heads = parts[0]?.heads ?? 0;
+  if (parts.some((p) => p.heads !== heads)) throw new Error('The layers of a cached step have different head counts.');
+  const data = new Float32Array(parts.length * heads * K);
+  parts.forEach((p, l) => data.set(p.rows, l * heads * K));
+  return { layers: parts.length, heads, data };
+}
+
+/** A forward pass that steps on the key/value cache, how to free the cache, and how many steps ran on it. */
+export interface CachedForward {
+  readonly forward: (ids: readonly number[]) => Promise<StepOutput>;
+  dispose(): void;
+  cachedSteps(): number;
+}
+
+/**
+ * A `forward` for generateSteps (generate.ts) that keeps the model's key/value cache between calls: a call whose ids
+ * extend the previous call's by one token runs that token alone at its position with the previous presents; any other
+ * call runs the whole sequence with an empty past. Each returns the newest position's rows and logits. Call `dispose`
+ * when generation ends (it frees the cache). `f32` converts a fetched tensor's data to Float32.
+ */
+export function cachedForward(ort: OrtTensorCtor, session: CachedSession, summary: OnnxSummary, pairs: readonly CachePair[],
+  rows: StepRowSource, logitsName: string, f32: ToFloat32): CachedForward {
+  let past: Record<string, OrtValue> | undefined;
+  let length = 0;
+  let cached = 0;
+  const release = () => {
+    for (const t of Object.values(past ?? {})) t.dispose?.();
+    past = undefined;
+  };
+  const forward = async (ids: readonly number[]): Promise<StepOutput> => {
+    const step = past !== undefined && ids.length === length + 1;
+    const feeds: Record<string, unknown> = {};
+    const specs = step ? stepFeeds(summary, ids[length], length) : buildFeeds(requiredInputs(summary), ids);
+    for (const f of specs) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+    if (step) pairs.forEach((p) => { feeds[p.pastKey] = past![p.presentKey]; feeds[p.pastValue] = past![p.presentValue]; });
+    const presents = presentNames(pairs);
+    const out = await session.run(feeds, [...new Set([...rowFetches(rows), logitsName, ...presents])]);
+    let kept = false;
+    try {
+      const r = newestRows(rows, out, ids.length, f32);
+      const lt = out[logitsName];
+      if (!lt) throw new Error(`The model returned no "${logitsName}".`);
+      const logits = f32(lt);
+      const V = Number(lt.dims[lt.dims.length - 1]);
+      release();
+      past = Object.fromEntries(presents.map((n) => [n, out[n]]));
+      kept = true;
+      length = ids.length;
+      if (step) cached++;
+      return { rows: r, lastLogits: logits.slice(logits.length - V) };
+    } finally {
+      for (const [n, t] of Object.entries(out)) if (!(kept && presents.includes(n))) t.dispose?.();
+    }
+  };
+  return { forward, dispose: release, cachedSteps: () => cached };
+}
+
+/** Feeds other than the past for one cached step: the token at `position`, a mask over position + 1 keys, positions [position]. */
+export function stepFeeds(summary: OnnxSummary, token: number, position: number): FeedSpec[] {
+  const inputs = requiredInputs(summary).filter((i) => !/^past/.test(i.name));
+  return buildFeeds(inputs, [token]).map((f): FeedSpec => {
+    const info = inputs.find((i) => i.name === f.name)!;
+    if (f.name === 'position_ids') return { ...f, data: intFeed(info, [position]) };
+    if (f.name === 'attention_mask') return { ...f, dims: [1, position + 1], data: intFeed(info, new Array(position + 1).fill(1)) };
+    return f;
+  });
+}
+
+/** Integer (or float) feed data of an input's type. */
+function intFeed(info: Parameters<typeof intFeedType>[0], values: readonly number[]): FeedSpec['data'] {
+  const type = intFeedType(info);
+  return type === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : type === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
+}
