@@ -104,7 +104,7 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
  * encoder tokens); throws when a tensor is missing or misshapen.
  */
 export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly ScoreSources[], get: Fetch, tokens: number,
-  budget?: number, keys?: number): Attention {
+  blockBytes?: number, keys?: number): Attention {
   let heads = 0;
   const layers = paths.map((p): LayerSource => {
     const src = sources.find((s) => s.softmax === p.name);
@@ -122,7 +122,7 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
     heads = one.heads;
     return { path: 'softmax', data: one.data };
   });
-  return pagedAttention(layers, heads, tokens, budget, keys);
+  return pagedAttention(layers, heads, tokens, blockBytes, keys);
 }
 
 /**

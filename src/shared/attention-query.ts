@@ -4,21 +4,16 @@
  * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
  * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
  */
-import { headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
-import { nearestHeads } from './head-compare';
+import { blockRowCount, headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { nearestHeadsJob } from './head-compare';
 import { ByteLru } from './byte-lru';
-import { displaySize, poolMax, visibleQuantile } from './display';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
-import { hasRepeat, headMetrics, type HeadMetricValues } from './head-labels';
+import { stackMetricsJob, type HeadMetricValues } from './head-labels';
 import { topNextTokens, type Prediction } from './predictions';
+import { BlockJob, mapJob, selectorSource, type Job, type RowSource } from './row-blocks';
+import { columnJob, matrixJob, type MatrixRegion } from './query-jobs';
 
-/** A window of a matrix: rows [row, row + rows) × columns [col, col + cols). */
-export interface MatrixRegion {
-  readonly row: number;
-  readonly col: number;
-  readonly rows: number;
-  readonly cols: number;
-}
+export type { MatrixRegion } from './query-jobs';
 
 /** One stack's dimensions, without its data: what the host keeps of a run. */
 export type StackShape = Omit<Attention, 'data'>;
@@ -113,15 +108,17 @@ const KEEP_AGGREGATE_BYTES = 256 * 2 ** 20;
 const ROLLOUT_BYTES = 1024 * 2 ** 20;
 
 /**
- * The owner of one run's stacks: answers queries from them, computing aggregates and colour-scale tops once
- * and keeping them (rollout builds on the previous layer's, so asking for every layer costs one product each).
+ * The owner of one run's stacks: answers queries from them, computing colour-scale tops once and keeping them, and
+ * for a held stack its aggregates (rollout builds on the previous layer's, so asking for every layer costs one product
+ * each). A paged stack's rows are streamed a block at a time for every statistic (row-blocks.ts); only rollout, a
+ * product of whole layer matrices, is kept whole, and refused past ROLLOUT_BYTES.
  */
 export class AttentionStore {
   private readonly aggregates = new ByteLru<string, Float32Array>(KEEP_AGGREGATE_BYTES);
   private readonly scales = new Map<string, number>();
   /** Per stack kind: rollout products Â_l···Â_0 in Float64, by layer. */
   private readonly rollouts = new Map<AttentionStackKind, Float64Array[]>();
-  private readonly metricRows = new Map<string, HeadMetricValues[]>();
+  private readonly metricJobs = new Map<string, BlockJob<HeadMetricValues[]>>();
 
   /** `logits`: Float32 [T, vocab] of a decoder model, for 'predictions'. */
   constructor(readonly stacks: readonly Attention[], readonly logits?: { readonly data: Float32Array; readonly vocab: number }) {}
@@ -134,12 +131,24 @@ export class AttentionStore {
     return { stack, selector: shownSelector(stack, ref.head) };
   }
 
-  /** The [queries, keys] matrix a reference names: a view for a head, a kept matrix for an aggregate. */
+  /**
+   * The whole [queries, keys] matrix a reference names: a view for a held head, a kept matrix for an aggregate. A paged
+   * stack computes it whole (T² floats): the store's own answers stream `rows` instead.
+   */
   matrix(ref: HeadRef): Float32Array {
     const { stack, selector } = this.resolve(ref);
     if (typeof selector === 'number') return headView(stack, ref.layer, selector);
-    return this.aggregates.get(aggregateKey(stack, ref.layer, selector),
-      () => (selector === 'rollout' ? Float32Array.from(this.rollout(stack, ref.layer)) : headMatrix(stack, ref.layer, selector)));
+    if (selector === 'rollout') return this.aggregates.get(aggregateKey(stack, ref.layer, selector), () => Float32Array.from(this.rollout(stack, ref.layer)));
+    if (stack.pages) return headMatrix(stack, ref.layer, selector);
+    return this.aggregates.get(aggregateKey(stack, ref.layer, selector), () => headMatrix(stack, ref.layer, selector));
+  }
+
+  /** A reference's matrix as a row source: streamed block by block on a paged stack (but rollout), else views of the whole matrix. */
+  rows(ref: HeadRef): RowSource {
+    const { stack, selector } = this.resolve(ref);
+    if (stack.pages && selector !== 'rollout') return selectorSource(stack, ref.layer, selector);
+    let whole: Float32Array | undefined;
+    return selectorSource(stack, ref.layer, selector, () => (whole ??= this.matrix(ref)));
   }
 
   /** Rollout Â_upTo···Â_0 (attention.ts `rollout`), from the kept product of the layers below. */
@@ -149,7 +158,8 @@ export class AttentionStore {
     const t = stack.queries;
     const need = stack.layers * t * t * 8;
     if (need > ROLLOUT_BYTES) {
-      throw new RangeError(`Rollout over ${t} tokens would keep ${(need / 2 ** 30).toFixed(1)} GiB of layer products; choose a head, the mean or the max.`);
+      throw new RangeError(`Rollout multiplies whole ${t} × ${t} layer matrices, which cannot be streamed by rows: it would keep ` +
+        `${(need / 2 ** 30).toFixed(1)} GiB of layer products; choose a head, the mean or the max.`);
     }
     for (let l = kept.length; l <= upTo; l++) {
       const m = rolloutLayer(stack, l);
@@ -160,110 +170,104 @@ export class AttentionStore {
 
   /**
    * Row `query` of a reference's matrix, as a new array. A paged stack computes a head's or a mean's row from Q and K
-   * (O(H·T·d)) unless the matrix is kept already: a hover never waits for a T × T matrix.
+   * (O(H·T·d)): a hover never waits for a T × T matrix.
    */
   row(ref: HeadRef, query: number): Float32Array {
     const { stack, selector } = this.resolve(ref);
     if (!Number.isInteger(query) || query < 0 || query >= stack.queries) throw new RangeError(`There is no query ${query} of ${stack.queries}.`);
     const k = stack.keys;
-    if (stack.pages && selector !== 'rollout' && !this.aggregates.has(aggregateKey(stack, ref.layer, selector))) {
-      return headRow(stack, ref.layer, selector, query); // a new array for a paged stack
-    }
+    if (stack.pages && selector !== 'rollout') return headRow(stack, ref.layer, selector, query); // a new array for a paged stack
     return this.matrix(ref).slice(query * k, (query + 1) * k);
   }
 
-  /** Column `key` of a reference's matrix: the weight every query puts on that key, as a new array. */
-  column(ref: HeadRef, key: number): Float32Array {
-    const { stack } = this.resolve(ref);
-    if (!Number.isInteger(key) || key < 0 || key >= stack.keys) throw new RangeError(`There is no key ${key} of ${stack.keys}.`);
-    const m = this.matrix(ref);
-    const out = new Float32Array(stack.queries);
-    for (let i = 0; i < stack.queries; i++) out[i] = m[i * stack.keys + key];
-    return out;
+  /** The kept top of the colour scale for a reference's matrix (99th percentile of its visible weights), once a matrix answer found it. */
+  private scaleOf(ref: HeadRef): number | undefined {
+    const { stack, selector } = this.resolve(ref);
+    return this.scales.get(aggregateKey(stack, ref.layer, selector));
   }
 
-  /** Top of the colour scale for a reference's matrix (99th percentile of its visible weights), kept. */
-  scale(ref: HeadRef): number {
+  /** Keeps `s` as the reference's colour-scale top and returns it. */
+  private keepScale(ref: HeadRef, s: number): number {
     const { stack, selector } = this.resolve(ref);
-    const key = aggregateKey(stack, ref.layer, selector);
-    let s = this.scales.get(key);
-    if (s === undefined) {
-      s = visibleQuantile(this.matrix(ref), stack.queries, stack.causal, 0.99, stack.keys);
-      this.scales.set(key, s);
-    }
+    this.scales.set(aggregateKey(stack, ref.layer, selector), s);
     return s;
   }
 
-  /** Every head's metrics on `ids`, kept per stack and ids; none for cross-attention (they are defined on T × T). */
-  private metrics(stack: Attention, ids: readonly number[]): HeadMetricValues[] {
-    return this.metricsStep(stack.kind, ids, Infinity)!;
-  }
-
   /**
-   * Every head's metrics on `ids` for the stack of `kind`, computed a few heads per call: heads are added until
+   * Every head's metrics on `ids` for the stack of `kind`, computed a few row blocks per call: blocks are added until
    * `budgetMs` has passed, and the rows are returned once every head is in (undefined until then). A worker calls
    * it between other questions, so a hover is never stuck behind 144 heads of O(T²) sums. Kept per stack and ids.
    */
   metricsStep(kind: AttentionStackKind, ids: readonly number[], budgetMs: number): HeadMetricValues[] | undefined {
+    return this.metricsJob(kind, ids).step(budgetMs);
+  }
+
+  /** The job behind metricsStep (kept per stack and ids, so its progress and result stay). */
+  private metricsJob(kind: AttentionStackKind, ids: readonly number[]): BlockJob<HeadMetricValues[]> {
     const stack = stackFor(this.stacks, { stack: kind, layer: 0, head: 0 });
     if (!stack) throw new RangeError(`This run has no ${kind} attention.`);
-    if (stack.kind === 'cross' || stack.queries !== stack.keys) return [];
+    if (stack.kind === 'cross' || stack.queries !== stack.keys) return new BlockJob([][Symbol.iterator](), 0, () => []);
     if (ids.length !== stack.queries) throw new RangeError(`${ids.length} token ids for ${stack.queries} queries.`);
     const key = `${stack.kind}|${ids.join(',')}`;
-    let rows = this.metricRows.get(key);
-    if (!rows) this.metricRows.set(key, (rows = []));
-    const total = stack.layers * stack.heads;
-    const end = performance.now() + budgetMs;
-    const repeats = rows.length < total ? hasRepeat(ids) : false;
-    for (let added = 0; rows.length < total && (added === 0 || performance.now() < end); added++) { // at least one head a call
-      const k = rows.length;
-      rows.push(headMetrics(stack, Math.floor(k / stack.heads), k % stack.heads, ids, repeats));
+    let job = this.metricJobs.get(key);
+    if (!job) this.metricJobs.set(key, (job = stackMetricsJob(stack, ids)));
+    return job;
+  }
+
+  /**
+   * The statistics a query needs every row for (a column, a matrix or region, nearest heads, metrics) as a job over row
+   * blocks that a worker runs a slice at a time with progress; undefined for the queries answered at once.
+   */
+  job(q: AttentionQuery): Job<AnsweredQuery> | undefined {
+    switch (q.kind) {
+      case 'column': {
+        const { stack } = this.resolve(q.head);
+        if (!Number.isInteger(q.key) || q.key < 0 || q.key >= stack.keys) throw new RangeError(`There is no key ${q.key} of ${stack.keys}.`);
+        return mapJob(columnJob(this.rows(q.head), q.key, blockRowCount(stack)), (c) => {
+          const weights = c.buffer as ArrayBuffer;
+          return { answer: { kind: 'column', weights }, transfer: [weights] };
+        });
+      }
+      case 'matrix': {
+        const { stack } = this.resolve(q.head);
+        const region = q.region ? checkRegion(q.region, stack.queries, stack.keys) : undefined;
+        const job = matrixJob(this.rows(q.head), stack.causal, q.maxSide ?? Infinity, region, this.scaleOf(q.head), blockRowCount(stack));
+        return mapJob(job, ({ matrix: m, scale }) => {
+          const data = m.data.buffer as ArrayBuffer;
+          return {
+            answer: { kind: 'matrix', rows: m.rows, cols: m.cols, pooled: m.pooled, data, scale: this.keepScale(q.head, scale), causal: stack.causal, ...(region ? { region } : {}) },
+            transfer: [data],
+          };
+        });
+      }
+      case 'nearest': {
+        const { stack } = this.resolve(q.head);
+        const self = typeof q.head.head === 'number' ? { layer: q.head.layer, head: q.head.head } : undefined;
+        return mapJob(nearestHeadsJob(stack, this.rows(q.head), Math.max(0, Math.floor(q.count)), self), (near) => ({
+          answer: { kind: 'nearest', heads: near.map((r) => ({ head: { stack: q.head.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd })) },
+          transfer: [],
+        }));
+      }
+      case 'metrics':
+        return mapJob(this.metricsJob(q.stack, q.ids), (rows) => ({ answer: { kind: 'metrics', rows }, transfer: [] }));
+      default:
+        return undefined;
     }
-    return rows.length === total ? rows : undefined;
   }
 
   /** Answers one query; throws a RangeError for a reference or index the run does not have. */
   answer(q: AttentionQuery): AnsweredQuery {
+    const job = this.job(q);
+    if (job) return job.run();
     switch (q.kind) {
       case 'row': {
         const weights = this.row(q.head, q.query).buffer as ArrayBuffer;
         return { answer: { kind: 'row', weights }, transfer: [weights] };
       }
-      case 'column': {
-        const weights = this.column(q.head, q.key).buffer as ArrayBuffer;
-        return { answer: { kind: 'column', weights }, transfer: [weights] };
-      }
       case 'topk': {
         const row = this.row(q.head, q.query);
         const keys = topK(row, Math.floor(q.k));
         return { answer: { kind: 'topk', keys, weights: keys.map((j) => row[j]) }, transfer: [] };
-      }
-      case 'matrix': {
-        const { stack } = this.resolve(q.head);
-        const region = q.region ? checkRegion(q.region, stack.queries, stack.keys) : undefined;
-        const whole = { values: this.matrix(q.head), rows: stack.queries, cols: stack.keys };
-        const { values, rows, cols } = region ? regionOf(whole.values, stack, region) : whole;
-        const size = displaySize(rows, cols, q.maxSide ?? Infinity);
-        const pooled = size.rows !== rows || size.cols !== cols;
-        const out = pooled ? poolMax(values, rows, cols, size.rows, size.cols, !region && stack.causal) : values.slice();
-        if (region) for (let k = 0; k < out.length; k++) if (out[k] === -Infinity) out[k] = NaN;
-        const data = out.buffer as ArrayBuffer;
-        return {
-          answer: { kind: 'matrix', rows: size.rows, cols: size.cols, pooled, data, scale: this.scale(q.head), causal: stack.causal, ...(region ? { region } : {}) },
-          transfer: [data],
-        };
-      }
-      case 'nearest': {
-        const { stack } = this.resolve(q.head);
-        const self = typeof q.head.head === 'number' ? { layer: q.head.layer, head: q.head.head } : undefined;
-        const heads = nearestHeads(stack, this.matrix(q.head), Math.max(0, Math.floor(q.count)), self)
-          .map((r) => ({ head: { stack: q.head.stack, layer: r.layer, head: r.head }, meanJsd: r.meanJsd }));
-        return { answer: { kind: 'nearest', heads }, transfer: [] };
-      }
-      case 'metrics': {
-        const stack = stackFor(this.stacks, { stack: q.stack, layer: 0, head: 0 });
-        if (!stack) throw new RangeError(`This run has no ${q.stack} attention.`);
-        return { answer: { kind: 'metrics', rows: this.metrics(stack, q.ids) }, transfer: [] };
       }
       case 'predictions': {
         const l = this.logits;
@@ -287,15 +291,4 @@ function checkRegion(r: MatrixRegion, queries: number, keys: number): MatrixRegi
     && r.row + r.rows <= queries && r.col + r.cols <= keys;
   if (!ok) throw new RangeError(`The region ${JSON.stringify(r)} is not inside the ${queries}×${keys} matrix.`);
   return { row: r.row, col: r.col, rows: r.rows, cols: r.cols };
-}
-
-/** A copy of a region of a [queries, keys] matrix; masked cells (causal, key after query) are −∞, so pooling skips them. */
-function regionOf(m: Float32Array, stack: Attention, r: MatrixRegion): { values: Float32Array; rows: number; cols: number } {
-  const values = new Float32Array(r.rows * r.cols);
-  for (let i = 0; i < r.rows; i++) {
-    const src = (r.row + i) * stack.keys + r.col;
-    values.set(m.subarray(src, src + r.cols), i * r.cols);
-    if (stack.causal) for (let j = Math.max(0, r.row + i + 1 - r.col); j < r.cols; j++) values[i * r.cols + j] = -Infinity;
-  }
-  return { values, rows: r.rows, cols: r.cols };
 }

@@ -26,12 +26,30 @@ export interface Attention {
   readonly pages?: HeadPages;
 }
 
-/** A paged stack's heads, served on demand instead of held. */
+/** A paged stack's heads, served on demand instead of held: a row, or a block of rows, at a time. */
 export interface HeadPages {
-  /** Head `head` of `layer` as a [queries, keys] matrix (kept for a while by the source; do not write to it). */
-  head(layer: number, head: number): Float32Array;
+  /** Rows start…end−1 of a head as a [end − start, keys] block (a new array, or a view the source keeps; do not write to it). */
+  rows(layer: number, head: number, start: number, end: number): Float32Array;
   /** Row `query` of a head, computed without the rest of the head: a new array. */
   row(layer: number, head: number, query: number): Float32Array;
+  /** How many bytes one block of rows may take (blockRowCount). */
+  readonly blockBytes: number;
+}
+
+/** How many bytes a block of rows takes at most by default: 4 MiB, 256 rows at T = 4 096. */
+export const BLOCK_BYTES = 4 * 2 ** 20;
+
+/** Rows per block for a stack: as many Float32 rows of `keys` as fit its block bytes (BLOCK_BYTES when held), at least 1. */
+export function blockRowCount(a: Pick<Attention, 'keys' | 'pages'>): number {
+  return Math.max(1, Math.floor((a.pages?.blockBytes ?? BLOCK_BYTES) / (4 * Math.max(1, a.keys))));
+}
+
+/** Rows start…end−1 of a head, [end − start, keys]: a view into a held stack, a block computed by a paged one. */
+export function headRows(a: Attention, layer: number, head: number, start: number, end: number): Float32Array {
+  if (a.pages) return a.pages.rows(layer, head, start, end);
+  const n = a.queries * a.keys;
+  const off = (layer * a.heads + head) * n;
+  return a.data.subarray(off + start * a.keys, off + end * a.keys);
 }
 
 /** A head of a layer, or an aggregate over the layer's heads ('rollout': from layer 0 up to the layer). */
@@ -49,36 +67,57 @@ export function selfAttention(layers: number, heads: number, tokens: number, dat
   return { kind, layers, heads, queries: tokens, keys: tokens, causal, data };
 }
 
-/** Head `head` of `layer`: a [queries, keys] view into the stack, not a copy (a paged stack: the matrix its source keeps). */
+/**
+ * Head `head` of `layer`: a [queries, keys] view into a held stack, not a copy. A paged stack computes the whole head
+ * (T² floats): statistics stream over headRows blocks instead (row-blocks.ts).
+ */
 export function headView(a: Attention, layer: number, head: number): Float32Array {
-  if (a.pages) return a.pages.head(layer, head);
-  const n = a.queries * a.keys;
-  const off = (layer * a.heads + head) * n;
-  return a.data.subarray(off, off + n);
+  return headRows(a, layer, head, 0, a.queries);
+}
+
+/** Rows start…end−1 of the mean over the heads of `layer` (`out`: a [end − start, keys] block to fill; head by head, one block each). */
+export function layerMeanRows(a: Attention, layer: number, start: number, end: number,
+  out: Float32Array = new Float32Array((end - start) * a.keys)): Float32Array {
+  out.fill(0);
+  if (a.heads === 0) return out;
+  for (let h = 0; h < a.heads; h++) {
+    const m = headRows(a, layer, h, start, end);
+    for (let k = 0; k < out.length; k++) out[k] += m[k];
+  }
+  for (let k = 0; k < out.length; k++) out[k] /= a.heads;
+  return out;
+}
+
+/** Rows start…end−1 of the element-wise max over the heads of `layer`, into `out` as layerMeanRows. */
+export function layerMaxRows(a: Attention, layer: number, start: number, end: number,
+  out: Float32Array = new Float32Array((end - start) * a.keys)): Float32Array {
+  out.fill(0);
+  for (let h = 0; h < a.heads; h++) {
+    const m = headRows(a, layer, h, start, end);
+    for (let k = 0; k < out.length; k++) if (h === 0 || m[k] > out[k]) out[k] = m[k];
+  }
+  return out;
+}
+
+/** Fills a whole [queries, keys] matrix block by block from a function of rows start…end−1 writing into its block. */
+function byBlocks(a: Attention, fill: (start: number, end: number, out: Float32Array) => void): Float32Array {
+  const out = new Float32Array(a.queries * a.keys);
+  const step = blockRowCount(a);
+  for (let s = 0; s < a.queries; s += step) {
+    const e = Math.min(a.queries, s + step);
+    fill(s, e, out.subarray(s * a.keys, e * a.keys));
+  }
+  return out;
 }
 
 /** Mean over the heads of `layer`: W[i, j] = (1/H) Σ_h A_h[i, j], a new matrix (rows still sum to 1). */
 export function layerMean(a: Attention, layer: number): Float32Array {
-  const n = a.queries * a.keys;
-  const out = new Float32Array(n);
-  if (a.heads === 0) return out;
-  for (let h = 0; h < a.heads; h++) {
-    const m = headView(a, layer, h);
-    for (let k = 0; k < n; k++) out[k] += m[k];
-  }
-  for (let k = 0; k < n; k++) out[k] /= a.heads;
-  return out;
+  return byBlocks(a, (s, e, out) => layerMeanRows(a, layer, s, e, out));
 }
 
 /** Element-wise max over the heads of `layer`: M[i, j] = max_h A_h[i, j], a new matrix (rows do not sum to 1). */
 export function layerMax(a: Attention, layer: number): Float32Array {
-  const n = a.queries * a.keys;
-  const out = new Float32Array(n);
-  for (let h = 0; h < a.heads; h++) {
-    const m = headView(a, layer, h);
-    for (let k = 0; k < n; k++) if (h === 0 || m[k] > out[k]) out[k] = m[k];
-  }
-  return out;
+  return byBlocks(a, (s, e, out) => layerMaxRows(a, layer, s, e, out));
 }
 
 /**
@@ -134,7 +173,7 @@ export function headMatrix(a: Attention, layer: number, head: HeadSelector): Flo
 /** Row `query` of a selector's matrix: what the query attends to (a view for a head, computed for mean and max). */
 export function headRow(a: Attention, layer: number, head: HeadSelector, query: number): Float32Array {
   const k = a.keys;
-  if (typeof head === 'number') return a.pages ? a.pages.row(layer, head, query) : headView(a, layer, head).subarray(query * k, (query + 1) * k);
+  if (typeof head === 'number') return a.pages ? a.pages.row(layer, head, query) : headRows(a, layer, head, query, query + 1);
   if (head === 'rollout') return rollout(a, layer).subarray(query * k, (query + 1) * k);
   const out = new Float32Array(k);
   for (let h = 0; h < a.heads; h++) {

@@ -96,3 +96,67 @@ export function displaySize(rows: number, cols: number, maxSide: number): { rows
   const side = Math.max(1, Math.floor(maxSide));
   return { rows: Math.min(rows, side), cols: Math.min(cols, side) };
 }
+
+/**
+ * visibleQuantile of a [rows, cols] matrix fed a block of rows at a time (add), in one pass and without a copy of the
+ * entries: the q-quantile is the ⌈q·n⌉-th smallest of the n visible entries, which is the smallest of the n − k
+ * largest (k = ⌈q·n⌉ − 1), so a min-heap keeps those (1 % of the entries for the 99th percentile). The result is the
+ * entry visibleQuantile selects, exactly.
+ */
+export class VisibleQuantileSink {
+  private readonly heap: Float32Array;
+  private size = 0;
+  private max = -Infinity;
+
+  constructor(rows: number, private readonly cols: number, private readonly causal: boolean, q: number) {
+    let n = 0;
+    for (let i = 0; i < rows; i++) n += causal ? Math.min(i + 1, cols) : cols;
+    const k = Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+    this.heap = new Float32Array(n === 0 ? 0 : n - k);
+  }
+
+  /** Takes in the visible entries of rows start… of `block` ([m, cols]). */
+  add(block: Float32Array, start: number): void {
+    const rows = block.length / this.cols;
+    for (let r = 0; r < rows; r++) {
+      const end = this.causal ? Math.min(start + r + 1, this.cols) : this.cols;
+      for (let j = 0, base = r * this.cols; j < end; j++) this.push(block[base + j]);
+    }
+  }
+
+  /** The quantile (the largest entry when it is not positive; 0 when nothing is visible). */
+  result(): number {
+    if (this.heap.length === 0) return 0;
+    const v = this.heap[0];
+    return v > 0 ? v : this.max;
+  }
+
+  /** Keeps `v` when it is among the largest heap.length seen so far. */
+  private push(v: number): void {
+    const h = this.heap;
+    if (v > this.max) this.max = v;
+    if (this.size < h.length) {
+      let c = this.size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (h[p] <= v) break;
+        h[c] = h[p];
+        c = p;
+      }
+      h[c] = v;
+      return;
+    }
+    if (!(v > h[0])) return;
+    // Replace the smallest kept and sift down.
+    let c = 0;
+    for (;;) {
+      let m = 2 * c + 1;
+      if (m >= this.size) break;
+      if (m + 1 < this.size && h[m + 1] < h[m]) m++;
+      if (h[m] >= v) break;
+      h[c] = h[m];
+      c = m;
+    }
+    h[c] = v;
+  }
+}

@@ -69,7 +69,7 @@ export function identifyFusedPaths(sources: readonly FusedSource[], get: Get, to
 }
 
 /** The paged stack of a fused run: Q and Kᵀ for layers identified 'qk', the others recomputed whole. */
-export function pagedFused(sources: readonly FusedSource[], paths: readonly LayerPath[], get: Get, tokens: number, budget?: number): Attention {
+export function pagedFused(sources: readonly FusedSource[], paths: readonly LayerPath[], get: Get, tokens: number, blockBytes?: number): Attention {
   let heads = 0;
   const layers = sources.map((src, l): LayerSource => {
     const path = paths[l];
@@ -83,5 +83,5 @@ export function pagedFused(sources: readonly FusedSource[], paths: readonly Laye
     heads = r.heads;
     return { path: 'softmax', data: r.probs };
   });
-  return pagedAttention(layers, heads, tokens, budget);
+  return pagedAttention(layers, heads, tokens, blockBytes);
 }

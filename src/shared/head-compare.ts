@@ -3,7 +3,8 @@
  * (base 2, so in [0, 1]), its mean over rows, a similarity figure, and the difference matrix.
  * Imports neither `vscode` nor the DOM.
  */
-import { headView, type Attention } from './attention';
+import { blockRowCount, type Attention } from './attention';
+import { BlockJob, selectorSource, type BlockUnit, type RowSink, type RowSource } from './row-blocks';
 
 /** Jensen–Shannon divergence (base 2, in [0, 1]) of two distributions; each is normalised first. */
 export function jsDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number {
@@ -92,17 +93,52 @@ export interface RelatedHead {
   readonly meanJsd: number;
 }
 
+/** The running sum of row JS divergences of one head from a target whose current block `target()` holds. */
+class JsSink implements RowSink {
+  sum = 0;
+
+  constructor(private readonly keys: number, private readonly target: () => Float32Array) {}
+
+  add(block: Float32Array): void {
+    const k = this.keys;
+    const t = this.target();
+    for (let r = 0; r < block.length / k; r++) this.sum += jsDivergence(t.subarray(r * k, (r + 1) * k), block.subarray(r * k, (r + 1) * k));
+  }
+}
+
+/**
+ * nearestHeads as a job over row blocks: each block of the target's rows, then the same rows of every other head, so
+ * no more than one block of each is held; `target` serves the reference matrix's rows (row-blocks.ts selectorSource).
+ */
+export function nearestHeadsJob(att: Attention, target: RowSource, k: number, exclude?: { layer: number; head: number },
+  blockRows = blockRowCount(att)): BlockJob<RelatedHead[]> {
+  let held: Float32Array = new Float32Array(0);
+  const hold: RowSink = { add: (block) => { held = block; } };
+  const heads: { layer: number; head: number; sink: JsSink; source: RowSource }[] = [];
+  for (let l = 0; l < att.layers; l++) {
+    for (let h = 0; h < att.heads; h++) {
+      if (exclude && exclude.layer === l && exclude.head === h) continue;
+      heads.push({ layer: l, head: h, sink: new JsSink(att.keys, () => held), source: selectorSource(att, l, h) });
+    }
+  }
+  const t = att.queries;
+  function* units(): Generator<BlockUnit> {
+    for (let s = 0; s < t; s += blockRows) {
+      const e = Math.min(t, s + blockRows);
+      yield { source: target, start: s, end: e, sinks: [hold] };
+      for (const c of heads) yield { source: c.source, start: s, end: e, sinks: [c.sink] };
+    }
+  }
+  const blocks = Math.ceil(t / blockRows) * (heads.length + 1);
+  return new BlockJob(units(), blocks, () => heads.map((c) => ({ layer: c.layer, head: c.head, meanJsd: t ? c.sink.sum / t : 0 }))
+    .sort((a, b) => a.meanJsd - b.meanJsd || a.layer - b.layer || a.head - b.head).slice(0, Math.max(0, k)));
+}
+
 /**
  * The `k` heads of a stack nearest to `target` (a [queries, keys] matrix) by mean row JS divergence,
  * nearest first (ties by layer, then head); `exclude` (layer, head) is left out (the target itself).
  */
 export function nearestHeads(att: Attention, target: Float32Array, k: number, exclude?: { layer: number; head: number }): RelatedHead[] {
-  const all: RelatedHead[] = [];
-  for (let l = 0; l < att.layers; l++) {
-    for (let h = 0; h < att.heads; h++) {
-      if (exclude && exclude.layer === l && exclude.head === h) continue;
-      all.push({ layer: l, head: h, meanJsd: meanRowJsDivergence(target, headView(att, l, h), att.queries) });
-    }
-  }
-  return all.sort((a, b) => a.meanJsd - b.meanJsd || a.layer - b.layer || a.head - b.head).slice(0, Math.max(0, k));
+  const source: RowSource = { rows: att.queries, keys: att.keys, block: (s, e) => target.subarray(s * att.keys, e * att.keys) };
+  return nearestHeadsJob(att, source, k, exclude).run();
 }

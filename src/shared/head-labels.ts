@@ -12,11 +12,9 @@
  * - duplicate: over queries whose token occurred earlier, mean weight on the earlier copies (null when none);
  * - induction: on the probe [r, r] of period p, mean over k of A[p + k, k + 1] (null until probed).
  */
-import { headView, type Attention } from './attention';
-import {
-  duplicateTokenScore, inductionScore, meanAttentionDistance, normalisedEntropy, previousTokenScore, selfScore,
-  sinkScore,
-} from './head-metrics';
+import { blockRowCount, type Attention } from './attention';
+import { HeadMetricsSink } from './head-metrics';
+import { BlockJob, passOver, selectorSource, type BlockUnit } from './row-blocks';
 
 /** One head's metrics on the current input (and, for induction, on the probe). */
 export interface HeadMetricValues {
@@ -125,22 +123,37 @@ export function stackMetrics(att: Attention, ids: ArrayLike<number>, induction?:
 
 /**
  * Metrics of one head (stackMetrics computes every head with it); `repeats` is hasRepeat(ids), passed in so
- * callers that go head by head compute it once.
+ * callers that go head by head compute it once. Streams the head's rows a block at a time (row-blocks.ts).
  */
 export function headMetrics(att: Attention, l: number, h: number, ids: ArrayLike<number>, repeats: boolean,
   induction?: ArrayLike<number>): HeadMetricValues {
-  const t = ids.length;
-  const a = headView(att, l, h);
+  const sink = new HeadMetricsSink(ids.length, att.causal, repeats ? ids : undefined);
+  new BlockJob(passOver(selectorSource(att, l, h), [sink], blockRowCount(att)), 0, () => undefined).run();
+  return metricValues(att, l, h, sink, induction);
+}
+
+/** A head's metric values from its finished sink. */
+function metricValues(att: Attention, l: number, h: number, sink: HeadMetricsSink, induction?: ArrayLike<number>): HeadMetricValues {
+  const m = sink.result();
   return {
-    layer: l, head: h,
-    entropy: normalisedEntropy(a, t, att.causal),
-    previousToken: previousTokenScore(a, t),
-    sink: sinkScore(a, t),
-    self: selfScore(a, t),
-    distance: meanAttentionDistance(a, t),
-    duplicate: repeats ? duplicateTokenScore(a, t, ids) : null,
+    layer: l, head: h, entropy: m.entropy, previousToken: m.previousToken, sink: m.sink, self: m.self, distance: m.distance,
+    duplicate: m.duplicate,
     induction: induction && induction.length === att.layers * att.heads ? induction[l * att.heads + h] : null,
   };
+}
+
+/**
+ * Every head's metrics on `ids` (stackMetrics) as a job over row blocks, head after head, so a worker can run it a
+ * slice at a time and report how many blocks are done. Layer-major rows, induction null.
+ */
+export function stackMetricsJob(att: Attention, ids: ArrayLike<number>, blockRows = blockRowCount(att)): BlockJob<HeadMetricValues[]> {
+  const repeats = hasRepeat(ids);
+  const sinks = Array.from({ length: att.layers * att.heads }, () => new HeadMetricsSink(ids.length, att.causal, repeats ? ids : undefined));
+  function* units(): Generator<BlockUnit> {
+    for (let k = 0; k < sinks.length; k++) yield* passOver(selectorSource(att, Math.floor(k / att.heads), k % att.heads), [sinks[k]], blockRows);
+  }
+  return new BlockJob(units(), sinks.length * Math.ceil(att.queries / blockRows),
+    () => sinks.map((s, k) => metricValues(att, Math.floor(k / att.heads), k % att.heads, s)));
 }
 
 /** Deterministic PRNG (mulberry32): the same sequence for the same seed on every machine. */
@@ -190,8 +203,17 @@ export function inductionProbe(vocab: number, context: number, seed = PROBE_SEED
 /** Induction score of every head of a stack computed on a probe of `period`: [L·H], layer-major. */
 export function inductionScores(att: Attention, period: number): number[] {
   const out: number[] = [];
+  const rows = blockRowCount(att);
   for (let l = 0; l < att.layers; l++) {
-    for (let h = 0; h < att.heads; h++) out.push(inductionScore(headView(att, l, h), att.queries, period));
+    for (let h = 0; h < att.heads; h++) {
+      // Only the rows period…2·period−2 hold the score.
+      const sink = new HeadMetricsSink(att.queries, att.causal, undefined, period);
+      const source = selectorSource(att, l, h);
+      const from = Math.min(att.queries, period);
+      const to = Math.min(att.queries, 2 * period - 1);
+      for (let s = from; s < to; s += rows) sink.add(source.block(s, Math.min(to, s + rows)), s);
+      out.push(sink.result().induction ?? 0);
+    }
   }
   return out;
 }

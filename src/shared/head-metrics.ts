@@ -97,3 +97,83 @@ export function duplicateTokenScore(a: ArrayLike<number>, t: number, ids: ArrayL
   }
   return n ? s / n : 0;
 }
+
+/** Every metric above of one head, as the whole-matrix functions give them (induction and duplicate only when asked). */
+export interface HeadMetricSums {
+  readonly entropy: number;
+  readonly previousToken: number;
+  readonly sink: number;
+  readonly self: number;
+  readonly distance: number;
+  readonly duplicate: number | null;
+  readonly induction: number | null;
+}
+
+/**
+ * The metrics above over a head's T × T matrix fed a block of rows at a time (row-blocks.ts), each summed in the
+ * same order as its whole-matrix function, so the results are equal to them exactly. `ids`: the tokens, for the
+ * duplicate score (omitted: null); `period`: the induction probe's period (omitted: null).
+ */
+export class HeadMetricsSink {
+  private entropy = 0;
+  private entropyRows = 0;
+  private prev = 0;
+  private sinkSum = 0;
+  private selfSum = 0;
+  private distance = 0;
+  private duplicate = 0;
+  private duplicateRows = 0;
+  private induction = 0;
+  private inductionRows = 0;
+
+  constructor(private readonly t: number, private readonly causal: boolean, private readonly ids?: ArrayLike<number>, private readonly period?: number) {}
+
+  /** Adds rows start… of `block` ([n, T]). */
+  add(block: Float32Array, start: number): void {
+    const t = this.t;
+    const n = block.length / t;
+    for (let r = 0; r < n; r++) {
+      const i = start + r;
+      const row = r * t;
+      const visible = this.causal ? i + 1 : t;
+      if (visible >= 2 && (!this.causal || i >= 1)) {
+        this.entropy += rowEntropy(block, t, r) / Math.log(visible);
+        this.entropyRows++;
+      }
+      if (i >= 1) this.prev += block[row + i - 1];
+      if (i >= 2) this.sinkSum += block[row];
+      this.selfSum += block[row + i];
+      for (let j = 0; j < t; j++) this.distance += block[row + j] * Math.abs(i - j);
+      if (this.ids && i >= 1) this.addDuplicate(block, row, i);
+      const p = this.period;
+      if (p !== undefined && i >= p && i - p + 1 < p) {
+        this.induction += block[row + i - p + 1];
+        this.inductionRows++;
+      }
+    }
+  }
+
+  /** The metrics once every row was added. */
+  result(): HeadMetricSums {
+    const t = this.t;
+    return {
+      entropy: this.entropyRows ? this.entropy / this.entropyRows : 0,
+      previousToken: t < 2 ? 0 : this.prev / (t - 1),
+      sink: t < 3 ? 0 : this.sinkSum / (t - 2),
+      self: t ? this.selfSum / t : 0,
+      distance: t ? this.distance / t : 0,
+      duplicate: this.ids ? (this.duplicateRows ? this.duplicate / this.duplicateRows : 0) : null,
+      induction: this.period === undefined ? null : this.inductionRows ? this.induction / this.inductionRows : 0,
+    };
+  }
+
+  private addDuplicate(block: Float32Array, row: number, i: number): void {
+    const ids = this.ids!;
+    let w = 0;
+    let seen = false;
+    for (let j = 0; j < i; j++) {
+      if (ids[j] === ids[i]) { w += block[row + j]; seen = true; }
+    }
+    if (seen) { this.duplicate += w; this.duplicateRows++; }
+  }
+}

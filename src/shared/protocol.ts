@@ -429,6 +429,12 @@ export type WorkerToPanel =
       readonly reason: 'done' | 'stopped' | 'context' | 'error'; readonly error?: string;
       /** How steps ran: on the model's own key/value cache (one token each), or re-running the whole sequence (no past inputs). */
       readonly stepping?: 'cache' | 'rerun'; }
+  /**
+   * Query `id` (one over every row: metrics, a matrix, nearest heads, a column) takes more than one slice of row blocks:
+   * `done` of `total` blocks are computed; sent after each slice, and once with done = total before its answer.
+   */
+  | { readonly type: 'queryProgress'; readonly id: number; readonly runId: number; readonly kind: AttentionQuery['kind']; readonly done: number;
+      readonly total: number; }
   | AnswerMessage;
 
 /** Exhaustiveness check for `switch` statements over message unions. */

@@ -210,3 +210,14 @@ export function maxRowDifference(x: LayerQK, softmax: Float32Array, heads?: read
   }
   return worst;
 }
+
+/**
+ * Rows start…end−1 of head h as one [end − start, keys] block, qkRow for each (a statistic's row block: row-blocks.ts);
+ * `keys`: the row length, the layer's tokens unless its queries attend over other keys.
+ */
+export function qkRows(x: LayerQK, h: number, start: number, end: number, keys = x.tokens): Float32Array {
+  const out = new Float32Array((end - start) * keys);
+  const scratch = new Float64Array(keys);
+  for (let i = start; i < end; i++) qkRow(x, h, i, out.subarray((i - start) * keys, (i - start + 1) * keys), scratch);
+  return out;
+}

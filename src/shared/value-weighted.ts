@@ -29,11 +29,18 @@ export function valueWeightedStack(att: Attention, norms: Float32Array): Attenti
   const { layers, heads, queries: t, keys: k, data: stack } = att;
   if (norms.length !== layers * heads * k) throw new RangeError(`value norms hold ${norms.length} values, expected ${layers * heads * k}`);
   if (att.pages) {
-    // A paged stack stays paged: each head or row is weighted as it is served.
+    // A paged stack stays paged: each block of rows, or row, is weighted as it is served.
     const pages = att.pages;
     const weigh = (l: number, h: number, m: Float32Array, rows: number): Float32Array =>
       weighRows(m, new Float32Array(m.length), rows, k, norms.subarray((l * heads + h) * k, (l * heads + h + 1) * k));
-    return { ...att, pages: { head: (l, h) => weigh(l, h, pages.head(l, h), t), row: (l, h, i) => weigh(l, h, pages.row(l, h, i), 1) } };
+    return {
+      ...att,
+      pages: {
+        blockBytes: pages.blockBytes,
+        rows: (l, h, s, e) => weigh(l, h, pages.rows(l, h, s, e), e - s),
+        row: (l, h, i) => weigh(l, h, pages.row(l, h, i), 1),
+      },
+    };
   }
   const out = new Float32Array(stack.length);
   const n = t * k;

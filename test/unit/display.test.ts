@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { blockStart, displaySize, poolMax, selectKth, visibleQuantile } from '../../src/shared/display';
+import { blockStart, displaySize, poolMax, selectKth, visibleQuantile, VisibleQuantileSink } from '../../src/shared/display';
 import { mulberry32 as rng } from '../../src/shared/head-labels'; // seeded, so failures reproduce
 
 /** Softmax rows of random scores: a [rows, cols] attention-like matrix, causal rows zero above the diagonal. */
@@ -52,6 +52,25 @@ describe('display: selection instead of sorting', () => {
     }
     assert.equal(visibleQuantile(new Float32Array(0), 0, true, 0.99), 0);
     assert.equal(visibleQuantile([0, 0, 0, 0.9], 2, false, 0.5), 0.9, 'a zero quantile falls back to the max');
+  });
+
+  it('the streamed quantile (fed blocks of rows, keeping only the top entries) equals the sorted quantile exactly', () => {
+    const rand = rng(3);
+    const tied = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, () => Math.floor(rand() * 3) / 4);
+    const cases: [Float32Array, number, number, boolean][] = [
+      [attentionLike(37, 37, true, rand), 37, 37, true], [attentionLike(40, 40, false, rand), 40, 40, false],
+      [attentionLike(12, 30, false, rand), 12, 30, false], [attentionLike(30, 12, true, rand), 30, 12, true],
+      [tied(25, 25), 25, 25, true], [Float32Array.from({ length: 64 }, (_, k) => -k / 7), 8, 8, false], [new Float32Array(0), 0, 0, true],
+    ];
+    for (const [m, rows, cols, causal] of cases) {
+      for (const q of [0, 0.01, 0.5, 0.9, 0.99, 1]) {
+        for (const block of [1, 4, 7, rows || 1]) {
+          const sink = new VisibleQuantileSink(rows, cols, causal, q);
+          for (let s = 0; s < rows; s += block) sink.add(m.subarray(s * cols, Math.min(rows, s + block) * cols), s);
+          assert.equal(sink.result(), sortedQuantile(m, rows, causal, q, cols), `${rows}×${cols} causal=${causal} q=${q} block=${block}`);
+        }
+      }
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { PagedHeads } from '../../src/shared/paged-attention';
 import { qkHead, qkRow, type LayerQK } from '../../src/shared/qk-attention';
 
 // Rows computed elsewhere (the worker's WebGPU, gpu-paged.ts) handed to a paged stack: a provided row answers row()
-// once, as a copy of its own (the store transfers it); a provided whole head is kept and answers head() and row().
+// once, as a copy of its own (the store transfers it); a provided whole head is kept and answers rows() and row().
 // The stand-in "GPU" values here are marked (qkRow + 1) so an answer shows where it came from.
 
 const [H, T, d] = [2, 9, 4];
@@ -34,12 +34,14 @@ describe('a paged stack answers from provided rows and heads', () => {
     assert.equal(p.holds(0, 1), false);
   });
 
-  it('keeps a provided whole head for head() and row()', () => {
+  it('keeps a provided whole head for rows() and row()', () => {
     const { pages: p, qk } = pages();
     const head = marked(qkHead(qk, 0));
     p.provide(0, 0, 0, head);
     assert.equal(p.holds(0, 0), true);
-    assert.equal(p.head(0, 0), head);
+    assert.equal(p.rows(0, 0, 0, T).buffer, head.buffer, 'a view of the head handed in, not a recomputation');
+    assert.deepEqual(p.rows(0, 0, 2, 5), head.subarray(2 * T, 5 * T));
+    assert.equal(p.largestBlockBytes, 0, 'nothing recomputed');
     assert.deepEqual(p.row(0, 0, 3), head.slice(3 * T, 4 * T));
   });
 });

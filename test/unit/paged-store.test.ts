@@ -94,12 +94,14 @@ describe('a paged stack answers every query as the whole stack does', () => {
     }
   });
 
-  it('keeps recomputed heads under its byte budget', () => {
+  it('keeps no recomputed head: statistics stream row blocks no larger than its block budget', () => {
     const { paged } = build(false, 5);
     const pages = (paged as ReturnType<typeof pagedAttention>).pages;
     const qkBytes = pages.heldBytes();
-    for (let h = 0; h < H; h++) pages.head(0, h);
-    assert.ok(pages.heldBytes() - qkBytes <= 2 * T * T * 4, `${pages.heldBytes() - qkBytes} bytes of heads kept`);
-    assert.ok(pages.heldBytes() - qkBytes > 0);
+    const store = new AttentionStore([paged]);
+    store.answer({ kind: 'metrics', stack: 'self', ids: Array.from({ length: T }, (_, i) => i % 5) });
+    store.answer({ kind: 'nearest', head: { stack: 'self', layer: 0, head: 2 }, count: 3 });
+    assert.equal(pages.heldBytes(), qkBytes, 'nothing kept beside Q and K');
+    assert.ok(pages.largestBlockBytes > 0 && pages.largestBlockBytes <= 2 * T * T * 4, `largest block ${pages.largestBlockBytes} bytes`);
   });
 });

@@ -49,7 +49,7 @@ async function checkModel(bytes: Uint8Array, short: number[], long: number[],
   const declared = new Set(scanOnnx(narrowed).outputs.map((o) => o.name));
   for (const p of paths) assert.equal(declared.has(p.name), p.path === 'softmax', `${p.name} (${p.path}) declared only when it falls back`);
   const narrowedRun = (await open(narrowed, externalData, true)).run;
-  const paged = pagedFromFetched(paths, t.sources, await narrowedRun(long, pagedNames), long.length, 0); // budget 0: heads recomputed when asked
+  const paged = pagedFromFetched(paths, t.sources, await narrowedRun(long, pagedNames), long.length, 0); // block bytes 0: blocks of one row
   const get = await run(long, paths.map((p) => p.name));
   const T = long.length;
   paths.forEach((p, l) => {

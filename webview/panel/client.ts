@@ -144,6 +144,9 @@ export class InferenceClient {
   /** Called with each induction-probe result the worker sends (after a run's result). */
   onProbe?: (msg: Extract<WorkerToPanel, { type: 'probe' }>) => void;
 
+  /** Called with the progress of a query that takes the worker many row blocks (a paged stack at a long context). */
+  onQueryProgress?: (msg: Extract<WorkerToPanel, { type: 'queryProgress' }>) => void;
+
   constructor(private readonly workerUri: string, private readonly wasmBase: string) {}
 
   /**
@@ -228,6 +231,10 @@ export class InferenceClient {
     }
     if (msg.type === 'generateStep' || msg.type === 'generateEnd') {
       this.onGeneration?.(msg);
+      return;
+    }
+    if (msg.type === 'queryProgress') {
+      this.onQueryProgress?.(msg);
       return;
     }
     if (msg.type === 'valueNorms') {

@@ -4,6 +4,7 @@
  * each waiting, under way (with a detail such as bytes downloaded) or done. The runtime and the model load side by side.
  */
 import type { BackendUsed } from '../../src/shared/protocol';
+import type { AttentionQuery } from '../../src/shared/attention-query';
 
 /** The stages, in the order they finish ('text': the host loads the model and tokenizes; only after a 'prepare'). */
 export const LOAD_STAGES = ['text', 'runtime', 'model', 'session', 'inference'] as const;
@@ -91,8 +92,22 @@ export class ProgressLine {
   /** Hides the line; later events of what it showed are dropped. */
   clear(): void {
     this.shown = this.prepared = undefined;
+    this.queries.clear();
     this.render(undefined);
   }
+
+  /**
+   * The worker's progress on query `id` over row blocks (queryProgressText; undefined once done): shown while no run
+   * is loading, the latest unfinished query's, and the line hidden when the last one finishes.
+   */
+  query(id: number, text: string | undefined): void {
+    if (text) this.queries.set(id, text);
+    else this.queries.delete(id);
+    if (this.shown) return;
+    this.render([...this.queries.values()].pop());
+  }
+
+  private readonly queries = new Map<number, string>();
 
   private updater(p: LoadProgress): (e: LoadEvent) => void {
     return (e) => {
@@ -100,4 +115,14 @@ export class ProgressLine {
       if (this.shown === p) this.render(p.text(), p.started());
     };
   }
+}
+
+/** What a query over row blocks does, for the progress line. */
+const QUERY_DOING: Partial<Record<AttentionQuery['kind'], string>> = {
+  metrics: 'Computing head metrics', matrix: 'Drawing attention', nearest: 'Finding the nearest heads', column: 'Reading a column',
+};
+
+/** The progress line's text for `done` of `total` row blocks of a query; undefined once it is done. */
+export function queryProgressText(kind: AttentionQuery['kind'], done: number, total: number): string | undefined {
+  return done >= total ? undefined : `${QUERY_DOING[kind] ?? 'Computing'} from Q and K: ${Math.floor((100 * done) / Math.max(1, total))} %…`;
 }

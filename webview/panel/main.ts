@@ -7,7 +7,7 @@ import { assertNever, HOST_TO_PANEL_TYPES, isMessage, type AttentionStackKind, t
 import { readTheme, watchTheme, type Theme } from '../common/theme';
 import { vscodeApi } from '../common/vscode-api';
 import { CancelledError, InferenceClient } from './client';
-import { ProgressLine } from './load-progress';
+import { ProgressLine, queryProgressText } from './load-progress';
 import { encoderOnly, loadRun, resultForHost, type LoadedRun } from './run-loader';
 import { HeadPicker, registerToolkit, ViewTabs } from './controls';
 import { GridView } from './grid-view';
@@ -140,6 +140,7 @@ const metricsView = new MetricsView({
 const residualView = new ResidualView({ client, select: (layer, head) => selectHead(layer, head), focus: (i) => setLock(i) });
 /** The latest Analyse Heads Across File result (mean ± sd per head), shown under the Metrics table's values. */
 let aggregate: Extract<HostToPanel, { type: 'headAggregate' }> | undefined;
+client.onQueryProgress = (m) => { if (m.runId === currentRunId) progressLine.query(m.id, queryProgressText(m.kind, m.done, m.total)); };
 client.onProbe = (m) => {
   probe = { modelKey: m.modelKey, period: m.period, layers: m.layers, heads: m.heads, induction: m.induction };
   // Freshly computed: the host stores it for this model, so the next panel (or window) need not run the probe.

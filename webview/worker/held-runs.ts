@@ -1,10 +1,12 @@
 /**
  * The runs the inference worker holds, and its answers to their queries: the worker is the one owner of every stack it
  * computed (the panel and the host ask for rows and display-size matrices; nothing copies a stack out). Queries are
- * answered at once, not behind runs in the queue; 'metrics' a few heads at a time so hovers get in between.
+ * answered at once, not behind runs in the queue; those over every row a slice of row blocks at a time so hovers get in
+ * between.
  */
 import type { Attention } from '../../src/shared/attention';
-import { AttentionStore } from '../../src/shared/attention-query';
+import { AttentionStore, type AnsweredQuery } from '../../src/shared/attention-query';
+import type { Job } from '../../src/shared/row-blocks';
 import { messageOf } from '../../src/shared/backend-fallback';
 import type { BackendUsed, PanelToWorker, RecomputedOn, WorkerToPanel } from '../../src/shared/protocol';
 import type { ExplainableRun } from './explain';
@@ -24,6 +26,9 @@ export interface HeldRun { store: AttentionStore; weighted?: AttentionStore; com
 /** At most this many companion runs (Compare With Another Selection) are kept beside the base run; the oldest goes first. */
 const MAX_COMPANIONS = 2;
 
+/** How long one slice of a query over row blocks runs before the worker looks at its other messages. */
+const SLICE_MS = 20;
+
 /** How long no query must have come before background work (the induction probe) takes the thread. */
 const QUIET_MS = 250;
 
@@ -36,7 +41,8 @@ export class HeldRuns {
   /** When the last query arrived (performance.now()). */
   private lastQueryAt = 0;
 
-  constructor(private readonly post: (msg: WorkerToPanel, transfer?: Transferable[]) => void) {}
+  /** `sliceMs`: how long one slice of a query over row blocks runs (SLICE_MS; 0: one block a slice). */
+  constructor(private readonly post: (msg: WorkerToPanel, transfer?: ArrayBuffer[]) => void, private readonly sliceMs = SLICE_MS) {}
 
   /** The run held under `runId`, if any. */
   get(runId: number): HeldRun | undefined {
@@ -69,7 +75,6 @@ export class HeldRuns {
     if (!run) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
     const store = msg.weighted ? run.weighted : run.store;
     if (!store) return this.post({ ...base, error: 'The value norms of this run have not been computed.' });
-    if (msg.query.kind === 'metrics') return void this.answerMetrics(msg, store);
     // A paged head's rows are computed on the GPU first (gpu-paged.ts), then answered as below.
     const on = msg.weighted ? undefined : run.gpu?.prefetch(store, msg.query);
     if (on instanceof Promise) return void on.then((where) => this.answerNow(msg, store, where));
@@ -81,6 +86,8 @@ export class HeldRuns {
     const base = { type: 'answer' as const, id: msg.id, runId: msg.runId, ...(on ? { computedOn: on } : {}) };
     if (!this.held.has(msg.runId)) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
     try {
+      const job = store.job(msg.query);
+      if (job) return void this.answerInSlices(msg, job, base);
       const { answer, transfer } = store.answer(msg.query);
       this.post({ ...base, answer }, transfer);
     } catch (e) {
@@ -99,20 +106,33 @@ export class HeldRuns {
   }
 
   /**
-   * Answers a 'metrics' query a few heads at a time (about 20 ms each), letting the questions that arrive meanwhile
-   * (a hover's row) be answered between the slices.
+   * Answers a query that needs every row (metrics, a matrix, nearest heads, a column) a slice of row blocks at a time
+   * (about 20 ms each; the first at once, so a small one is answered at once), letting the questions that arrive
+   * meanwhile (a hover's row) be answered between the slices, and reporting how many blocks are done while it takes
+   * more than one slice (a paged stack at a long context).
    */
-  private async answerMetrics(msg: QueryMessage, store: AttentionStore): Promise<void> {
-    const base = { type: 'answer' as const, id: msg.id, runId: msg.runId };
-    const q = msg.query as Extract<typeof msg.query, { kind: 'metrics' }>;
+  private async answerInSlices(msg: QueryMessage, job: Job<AnsweredQuery>, base: { type: 'answer'; id: number; runId: number; computedOn?: RecomputedOn }):
+  Promise<void> {
+    const progress = { type: 'queryProgress' as const, id: msg.id, runId: msg.runId, kind: msg.query.kind };
+    let reported = false;
+    const end = (): void => { if (reported) this.post({ ...progress, done: job.total, total: job.total }); };
     try {
       for (;;) {
-        if (!this.held.has(msg.runId)) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
-        const rows = store.metricsStep(q.stack, q.ids, 20);
-        if (rows) return this.post({ ...base, answer: { kind: 'metrics', rows } });
+        if (!this.held.has(msg.runId)) {
+          end();
+          return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
+        }
+        const done = job.step(this.sliceMs);
+        if (done) {
+          end();
+          return this.post({ ...base, answer: done.answer }, done.transfer);
+        }
+        this.post({ ...progress, done: job.done, total: job.total });
+        reported = true;
         await new Promise((r) => setTimeout(r, 0));
       }
     } catch (e) {
+      end();
       this.post({ ...base, error: messageOf(e) });
     }
   }
