@@ -34,6 +34,8 @@ export interface HeadPages {
   row(layer: number, head: number, query: number): Float32Array;
   /** How many bytes one block of rows may take (blockRowCount). */
   readonly blockBytes: number;
+  /** Column `key` of a head (the weight every query puts on it) without the head, where the source can; else undefined. */
+  column?(layer: number, head: number, key: number): Float32Array | undefined;
 }
 
 /** How many bytes a block of rows takes at most by default: 4 MiB, 256 rows at T = 4 096. */

@@ -10,6 +10,7 @@ import { BLOCK_BYTES, type Attention, type HeadPages } from './attention';
 import { isCausal } from './tap-collect';
 import { qkRow, qkRows, type LayerQK } from './qk-attention';
 import { ByteLru } from './byte-lru';
+import { columnsComputable, qkColumn, rowNormalisers, type RowNormalisers } from './qk-columns';
 
 /** Where one layer's attention comes from. */
 export type LayerSource =
@@ -20,6 +21,9 @@ export type LayerSource =
 /** How many bytes of whole heads handed in (provide) a paged stack keeps, the most recently used (four heads at T = 4 096). */
 export const PROVIDED_HEAD_BYTES = 256 * 2 ** 20;
 
+/** How many bytes of row normalisers (qk-columns.ts) a paged stack keeps: every head of 24 × 16 at T = 4 096 is 12 MiB. */
+const NORMALISER_BYTES = 64 * 2 ** 20;
+
 /** How many provided rows a paged stack keeps until they are asked for (the oldest go first). */
 const PROVIDED_ROWS = 64;
 
@@ -28,6 +32,8 @@ export class PagedHeads implements HeadPages {
   private largest = 0;
   /** Whole heads computed elsewhere (provide), by l · H + h. */
   private readonly given = new ByteLru<number, Float32Array>(PROVIDED_HEAD_BYTES);
+  /** Row normalisers of recomputed heads, by l · H + h, for columns (2T numbers each; the most recently used kept). */
+  private readonly normalisers = new ByteLru<number, RowNormalisers>(NORMALISER_BYTES);
   /** Rows computed elsewhere, by `l,h,i`, answered by row() once; at most PROVIDED_ROWS. */
   private readonly provided = new Map<string, Float32Array>();
 
@@ -68,6 +74,22 @@ export class PagedHeads implements HeadPages {
     const given = this.provided.get(key);
     if (given) this.provided.delete(key);
     return given ?? qkRow(src.qk, h, i, new Float32Array(s), new Float64Array(s));
+  }
+
+  /**
+   * Column j of head h of layer l (length T: the weight every query puts on key j) without the head's T × S matrix: a
+   * strided read of a kept Softmax output or head, else from the head's row normalisers (one pass, then kept) in
+   * O(T·d); undefined for a layer whose score form columns cannot be computed from (the row-block job answers then).
+   */
+  column(l: number, h: number, j: number): Float32Array | undefined {
+    const src = this.source(l, h);
+    const [t, s] = [this.tokens, this.keys];
+    if (!Number.isInteger(j) || j < 0 || j >= s) throw new RangeError(`There is no key ${j} of ${s}.`);
+    const whole = src.path === 'softmax' ? src.data.subarray(h * t * s, (h + 1) * t * s) : this.given.peek(l * this.heads + h);
+    if (whole) return Float32Array.from({ length: t }, (_, i) => whole[i * s + j]);
+    if (src.path !== 'qk' || !columnsComputable(src.qk)) return undefined;
+    const qk = src.qk;
+    return qkColumn(qk, h, j, this.normalisers.get(l * this.heads + h, () => rowNormalisers(qk, h)));
   }
 
   /** Hands in rows [start, start + rows/S) of head h of layer l computed elsewhere: a whole head is kept, rows answer row() once. */
