@@ -2,7 +2,8 @@
  * `npm run bench -- --scale`: one hovered row at T = 2 048 (16 heads of 64, one layer of random Q and Kᵀ, causal)
  * computed on WebGPU (gpu-rows.ts, upload excluded, readback included) against the worker's JavaScript rows
  * (qk-attention.ts qkRow), one whole head each way, and a head's pooled thumbnail streamed over row blocks by the worker's
- * query driver (held-runs.ts) with its blocks from the GPU (gpu-paged.ts `blocks`) or from JavaScript, median of a few, in Chromium. Here WebGPU is SwiftShader, a CPU
+ * query driver (held-runs.ts) with its blocks from the GPU (gpu-paged.ts `blocks`) or from JavaScript, median of a
+ * few, in Chromium. Here WebGPU is SwiftShader, a CPU
  * emulation: the figure says nothing about a real GPU. Figures, never assertions. Node only.
  */
 import { closeSharedBrowsers, launch } from './browser';
