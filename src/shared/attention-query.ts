@@ -216,14 +216,16 @@ export class AttentionStore {
 
   /**
    * The statistics a query needs every row for (a column, a matrix or region, nearest heads, metrics) as a job over row
-   * blocks that a worker runs a slice at a time with progress; undefined for the queries answered at once.
+   * blocks that a worker runs a slice at a time with progress; undefined for the queries answered at once. A paged
+   * column comes from its head's row normalisers at once, except in layers `streamed` names (the worker streams those
+   * layers' blocks from its WebGPU device).
    */
-  job(q: AttentionQuery): Job<AnsweredQuery> | undefined {
+  job(q: AttentionQuery, streamed?: (layer: number) => boolean): Job<AnsweredQuery> | undefined {
     switch (q.kind) {
       case 'column': {
         const { stack, selector } = this.resolve(q.head);
         if (!Number.isInteger(q.key) || q.key < 0 || q.key >= stack.keys) throw new RangeError(`There is no key ${q.key} of ${stack.keys}.`);
-        const direct = pagedColumn(stack, q.head.layer, selector, q.key);
+        const direct = streamed?.(q.head.layer) ? undefined : pagedColumn(stack, q.head.layer, selector, q.key);
         if (direct) {
           const weights = direct.buffer as ArrayBuffer;
           return new BlockJob([][Symbol.iterator](), 0, () => ({ answer: { kind: 'column', weights }, transfer: [weights] }));
