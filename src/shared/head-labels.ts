@@ -13,22 +13,13 @@
  * - induction: on the probe [r, r] of period p, mean over k of A[p + k, k + 1] (null until probed).
  */
 import { blockRowCount, type Attention } from './attention';
-import { HeadMetricsSink } from './head-metrics';
+import { HeadMetricsSink, type HeadMetricSums } from './head-metrics';
 import { BlockJob, passOver, selectorSource, type BlockUnit } from './row-blocks';
 
 /** One head's metrics on the current input (and, for induction, on the probe). */
-export interface HeadMetricValues {
+export interface HeadMetricValues extends HeadMetricSums {
   readonly layer: number;
   readonly head: number;
-  readonly entropy: number;
-  readonly previousToken: number;
-  readonly sink: number;
-  readonly self: number;
-  readonly distance: number;
-  /** null when no token of the input repeats. */
-  readonly duplicate: number | null;
-  /** null until the induction probe has run for this model. */
-  readonly induction: number | null;
 }
 
 /** The automatic head labels. */

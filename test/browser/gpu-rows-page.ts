@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import type { Page } from 'playwright-core';
 import { repoRoot } from '../support/model';
+import { launch, type Browser } from './browser';
+import { startServer, type TestServer } from './serve';
 
 /** The page's folder, relative to the repository (serve it with startServer's extraDirs). */
 export const GPU_ROWS_PAGE = path.join('out', 'gpu-rows-page');
@@ -28,4 +31,14 @@ export async function buildGpuRowsPage(): Promise<void> {
     bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(dir, 'bundle.js'), logLevel: 'warning',
   });
   fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script src="bundle.js"></script>');
+}
+
+/** Builds the page and opens it in a Chromium with WebGPU (SwiftShader), served by a test server; close both after. */
+export async function openGpuRowsPage(): Promise<{ browser: Browser; server: TestServer; page: Page }> {
+  await buildGpuRowsPage();
+  const browser = await launch({ webgpu: true });
+  const server = await startServer(repoRoot, [GPU_ROWS_PAGE]);
+  const page = await browser.context.newPage();
+  await page.goto(`${server.origin}/${GPU_ROWS_PAGE}/index.html`);
+  return { browser, server, page };
 }

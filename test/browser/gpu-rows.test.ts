@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { readBundledOnnx, repoRoot } from '../support/model';
+import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
 import { fusedModelLayers, idsOf, softmaxModelLayers } from '../support/qk-layers';
 import type { LayerQK } from '../../src/shared/qk-attention';
-import { launch, type Browser } from './browser';
-import { startServer, type TestServer } from './serve';
-import { buildGpuRowsPage, GPU_ROWS_PAGE } from './gpu-rows-page';
+import type { Browser } from './browser';
+import type { TestServer } from './serve';
+import { openGpuRowsPage } from './gpu-rows-page';
 
 const TOLERANCE = 1e-5;
 /** A layer as plain arrays, for page.evaluate. */
@@ -69,11 +69,7 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
   let page: Page;
 
   before(async () => {
-    await buildGpuRowsPage();
-    browser = await launch({ webgpu: true });
-    server = await startServer(repoRoot, [GPU_ROWS_PAGE]);
-    page = await browser.context.newPage();
-    await page.goto(`${server.origin}/${GPU_ROWS_PAGE}/index.html`);
+    ({ browser, server, page } = await openGpuRowsPage());
   });
   after(async () => {
     await browser?.close();

@@ -9,15 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { readBundledOnnx, repoRoot } from '../support/model';
+import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
 import { idsOf, softmaxModelLayers } from '../support/qk-layers';
 import { wholeAnswer } from '../support/whole-stats';
 import { qkHead, type LayerQK } from '../../src/shared/qk-attention';
 import type { AttentionAnswer, AttentionQuery } from '../../src/shared/attention-query';
-import { launch, type Browser } from './browser';
-import { startServer, type TestServer } from './serve';
-import { buildGpuRowsPage, GPU_ROWS_PAGE } from './gpu-rows-page';
+import type { Browser } from './browser';
+import type { TestServer } from './serve';
+import { openGpuRowsPage } from './gpu-rows-page';
 
 const TOLERANCE = 1e-5;
 /** Rows per block: several blocks per head at T = 64 and 100. */
@@ -149,11 +149,7 @@ describe('statistics over row blocks on WebGPU equal the JavaScript ones (Chromi
   let page: Page;
 
   before(async () => {
-    await buildGpuRowsPage();
-    browser = await launch({ webgpu: true });
-    server = await startServer(repoRoot, [GPU_ROWS_PAGE]);
-    page = await browser.context.newPage();
-    await page.goto(`${server.origin}/${GPU_ROWS_PAGE}/index.html`);
+    ({ browser, server, page } = await openGpuRowsPage());
   });
   after(async () => {
     await browser?.close();
