@@ -12,6 +12,7 @@ import type { Attention } from './attention';
 import type { ScoreSources } from './score-tap';
 import { unshownWindow, type DeclaredWindows } from './sliding-window';
 import type { RecomputedOn } from './protocol';
+import { keyBias } from './score-bias';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
@@ -21,7 +22,11 @@ export const FP16_RECOMPUTE_TOLERANCE = 1e-3;
 
 /** How one layer of the stack is served: recomputed from Q and K with its score form, or from its Softmax tap and why. */
 export type LayerPath =
-  | { readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number }
+  | {
+    readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number;
+    /** The tapped terms summed into its per-key bias (ScoreForm.bias: ALiBi), which every run fetches with Q and Kᵀ. */
+    readonly biases?: readonly string[];
+  }
   | { readonly name: string; readonly path: 'softmax'; readonly reason: string };
 
 /** What the identification run found: the heads per layer, and each layer's path in stack order. */
@@ -33,10 +38,10 @@ export interface IdentifiedPaths {
 /** A fetched float tensor. */
 type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array; readonly type?: string } | undefined;
 
-/** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ). */
+/** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ, added terms). */
 export function identificationFetches(softmaxOutputs: readonly string[], sources: readonly ScoreSources[]): string[] {
   const names = new Set(softmaxOutputs);
-  for (const s of sources) if (names.has(s.softmax)) for (const n of [s.logits, s.q, s.kT]) if (n) names.add(n);
+  for (const s of sources) if (names.has(s.softmax)) for (const n of [s.logits, s.q, s.kT, ...(s.biases ?? [])]) if (n) names.add(n);
   return [...names];
 }
 
@@ -74,9 +79,12 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     const kT = get(src.kT);
     const logits = get(src.logits);
     if (!q || !kT || !logits) return { name, path: 'softmax', reason: 'its Q, Kᵀ or scores were not fetched' };
-    const x = layerTensors(q, kT, tokens, opts.keys);
-    if (typeof x === 'string') return { name, path: 'softmax', reason: x };
-    if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
+    const plain = layerTensors(q, kT, tokens, opts.keys);
+    if (typeof plain === 'string') return { name, path: 'softmax', reason: plain };
+    if (plain.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${plain.heads} heads, the Softmax ${stack.heads}` };
+    const added = biasOf(src, get, plain.heads, keys);
+    if (typeof added === 'string') return { name, path: 'softmax', reason: added };
+    const x = added.names.length ? { ...plain, bias: added.bias } : plain;
     const fp16 = get(name)?.type === 'float16';
     const form = identifyForm(x, logits.data, fp16 ? 1e-2 : 1e-3);
     if (typeof form === 'string') return { name, path: 'softmax', reason: form };
@@ -84,8 +92,19 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     if (!(maxDifference <= (fp16 ? FP16_RECOMPUTE_TOLERANCE : RECOMPUTE_TOLERANCE))) {
       return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
     }
-    return { name, path: 'qk', form, maxDifference };
+    return { name, path: 'qk', form, maxDifference, ...(added.names.length ? { biases: added.names } : {}) };
   }) };
+}
+
+/** The per-key bias the terms `names` (all of src.biases by default) add to a layer's scores, fetched by `get`; or why not. */
+function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, names = src.biases ?? []): ReturnType<typeof keyBias> {
+  const terms = [];
+  for (const n of names) {
+    const f = get(n);
+    if (!f) return `${n}, added to its scores, was not fetched`;
+    terms.push({ name: n, dims: f.dims, data: f.data });
+  }
+  return keyBias(terms, heads, keys);
 }
 
 /** The tensors a paged run fetches: Q and Kᵀ of recomputed layers, the Softmax output of the others. */
@@ -93,8 +112,10 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
   const names = new Set<string>();
   for (const p of paths) {
     const src = sources.find((s) => s.softmax === p.name);
-    if (p.path === 'qk' && src?.q && src.kT) names.add(src.q).add(src.kT);
-    else names.add(p.name);
+    if (p.path === 'qk' && src?.q && src.kT) {
+      names.add(src.q).add(src.kT);
+      for (const b of p.biases ?? []) names.add(b);
+    } else names.add(p.name);
   }
   return [...names];
 }
@@ -114,7 +135,10 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
       const x = layerTensors(q, kT, tokens, keys);
       if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
       heads = x.heads;
-      return { path: 'qk', qk: { ...x, form: p.form } };
+      if (!p.biases) return { path: 'qk', qk: { ...x, form: p.form } };
+      const added = biasOf(src, get, x.heads, keys ?? tokens, p.biases);
+      if (typeof added === 'string') throw new Error(`The bias of ${p.name}: ${added}.`);
+      return { path: 'qk', qk: { ...x, bias: added.bias, form: p.form } };
     }
     const f = get(p.name);
     if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);

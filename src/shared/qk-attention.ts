@@ -17,6 +17,11 @@ export interface ScoreForm {
    * kv_idx ≤ q_idx) and onnxruntime's GroupQueryAttention `local_window_size`. Absent: no window.
    */
   readonly window?: number;
+  /**
+   * True where the graph adds a per-head, per-key term to s·q·k before the Softmax (BLOOM's ALiBi: slope_h × key
+   * position, the same for every query): each run taps it (ScoreSources.biases) into LayerQK.bias.
+   */
+  readonly bias?: boolean;
 }
 
 /** The mask part of a score form. */
@@ -45,6 +50,8 @@ export interface LayerQK {
   readonly d: number;
   readonly q: Float32Array;
   readonly kT: Float32Array;
+  /** What the graph adds to head h's score of key j, for every query: bias[h·S + j] ([heads, S]); absent: nothing. */
+  readonly bias?: Float32Array;
   readonly form: ScoreForm;
 }
 
@@ -98,9 +105,10 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(k
   const t = keyCount(x);
   const { start, end } = visibleKeys(i, t, x.form);
   const z = rowDots(x, h, i, scratch);
+  const b = x.bias?.subarray(h * t, (h + 1) * t);
   let max = -Infinity;
   for (let j = start; j < end; j++) {
-    z[j] *= x.form.scale;
+    z[j] = z[j] * x.form.scale + (b ? b[j] : 0);
     if (z[j] > max) max = z[j];
   }
   let sum = 0;
@@ -128,8 +136,9 @@ const SNAP = 1e-4;
  * run: which keys are masked (none; exactly those after the query; or those and the ones a sliding window leaves
  * behind, the band read off the masked cells: a window shows only when the run is longer than it; cross-attention:
  * none), and the one
- * factor s with logits = s·q·k on every unmasked cell (least squares, snapped to 1/√d or 1 when that close). Anything
- * else added on top (ALiBi, a relative position bias, a padding mask) is a reason string, not a form. `tolerance`:
+ * factor s with logits = s·q·k + bias on every unmasked cell (least squares, snapped to 1/√d or 1 when that close;
+ * bias: x.bias, the per-key terms the graph was seen to add, or 0). Anything else added on top (a relative position
+ * bias that varies by query, a mask of another shape) is a reason string, not a form. `tolerance`:
  * the largest relative difference of a score from s·q·k taken as rounding (1e-3; an fp16 graph rounds more).
  */
 export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 1e-3): ScoreForm | string {
@@ -139,6 +148,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
   const mask = x.keys === undefined ? maskOf(logits, x.heads, t)
     : logits.some(isMaskedScore) ? 'it masks some of the keys it attends over' : { causal: false };
   if (typeof mask === 'string') return mask;
+  const biasOf = (h: number, j: number): number => (x.bias ? x.bias[h * s + j] : 0);
   let num = 0;
   let den = 0;
   const dots = new Float64Array(t * s * x.heads);
@@ -148,7 +158,7 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
       rowDots(x, h, i, row);
       for (let j = 0; j < s; j++) {
         if (!isVisible(i, j, mask)) continue;
-        num += logits[(h * t + i) * s + j] * row[j];
+        num += (logits[(h * t + i) * s + j] - biasOf(h, j)) * row[j];
         den += row[j] * row[j];
       }
     }
@@ -160,10 +170,14 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
   for (let c = 0; c < logits.length; c++) {
     const l = logits[c];
     if (isMaskedScore(l)) continue;
-    worst = Math.max(worst, Math.abs(l - scale * dots[c]) / Math.max(1, Math.abs(l)));
+    const h = Math.floor(c / (t * s));
+    worst = Math.max(worst, Math.abs(l - biasOf(h, c % s) - scale * dots[c]) / Math.max(1, Math.abs(l)));
   }
-  if (worst > tolerance) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;
-  return { scale, ...mask };
+  if (worst > tolerance) {
+    return `something ${x.bias ? 'besides its per-key bias ' : ''}is added to q·k×${scale.toPrecision(4)} before the Softmax ` +
+      `(a position bias that varies by query, or another mask): off by up to ${worst.toPrecision(2)}`;
+  }
+  return { scale, ...mask, ...(x.bias ? { bias: true } : {}) };
 }
 
 /**
