@@ -59,13 +59,15 @@ interface CachedSession {
   run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, OrtValue>>;
 }
 
+/** A recomputed layer of a cached step: its q and Kᵀ, score form, and the per-key terms it adds (ALiBi), by name. */
+interface PagedStepLayer { readonly q: string; readonly kT: string; readonly form: ScoreForm; readonly biases?: readonly string[] }
+
 /** How one step's rows are read: from the tapped Softmax outputs ([1, H, 1, K]), or recomputed from q and Kᵀ per layer. */
 export type StepRowSource =
   | { readonly kind: 'softmax'; readonly names: readonly string[] }
   | {
     readonly kind: 'paged';
-    /** `biases`: the terms a layer adds per head and key (ALiBi; attention-paths.ts LayerPath), fetched with q and Kᵀ. */
-    readonly layers: readonly ({ readonly q: string; readonly kT: string; readonly form: ScoreForm; readonly biases?: readonly string[] } | { readonly softmax: string })[];
+    readonly layers: readonly (PagedStepLayer | { readonly softmax: string })[];
   };
 
 /** The tensors a step fetches for `rows`. */

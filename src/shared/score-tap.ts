@@ -75,6 +75,11 @@ function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: Onnx
   return undefined;
 }
 
+/** The Q, Kᵀ, scaling and added terms of a found score MatMul, as ScoreSources fields. */
+function qkOf(found: Found): Pick<ScoreSources, 'q' | 'kT' | 'scaling' | 'biases'> {
+  return { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling, ...(found.biases.length ? { biases: found.biases } : {}) };
+}
+
 /** For each named Softmax output, its input and (where found) the Q and Kᵀ of the score MatMul. */
 export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly string[]): ScoreSources[] {
   const producer = new Map<string, OnnxNode>();
@@ -99,8 +104,7 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
     const qkMissing = ends.length === 0 ? 'the walk back from the Softmax is longer than this view follows'
       : `the walk back from the Softmax ends at ${ends.slice(0, 3).join(', ')}${ends.length > 3 ? ` and ${ends.length - 3} more` : ''}, not at a MatMul of Q and Kᵀ`;
     out.push({
-      softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling, ...(found.biases.length ? { biases: found.biases } : {}) }
-        : { qkMissing }),
+      softmax, logits, ...(found ? qkOf(found) : { qkMissing }),
       ...(typeof v === 'string' ? { v } : { vMissing: v.missing }),
     });
   }
