@@ -156,12 +156,16 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
  */
 export type PathSummary = readonly {
   readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string; readonly window?: number; readonly on?: RecomputedOn;
+  /** A recomputed layer that adds a per-key bias (ALiBi) to its scores. */
+  readonly bias?: true;
 }[];
 
 /** The per-layer summary a result message carries (`stack`: the stack's name, to label each layer with). */
 export function summarisePaths(paths: readonly LayerPath[], stack?: string): PathSummary {
   return paths.map((p, l) => ({
-    ...(p.path === 'qk' ? { path: 'qk' as const, ...(p.form.window === undefined ? {} : { window: p.form.window }) } : { path: 'softmax' as const, reason: p.reason }),
+    ...(p.path === 'softmax' ? { path: 'softmax' as const, reason: p.reason } : { path: 'qk' as const }),
+    ...(p.path === 'qk' && p.form.window !== undefined ? { window: p.form.window } : {}),
+    ...(p.path === 'qk' && p.form.bias ? { bias: true as const } : {}),
     ...(stack ? { label: `${stack} layer ${l}` } : {}),
   }));
 }
@@ -191,9 +195,11 @@ export function pathsTitle(s: PathSummary): string {
     : js ? ' Rows are computed in the worker\'s JavaScript.' : '';
   const windows = s.flatMap((p, l) => (p.window === undefined ? [] : [`${p.label ?? `layer ${l}`} (${p.window})`]));
   const slide = windows.length ? ` Layers with a sliding window (each query sees that many keys, its own included): ${windows.join(', ')}.` : '';
+  const biased = s.flatMap((p, l) => (p.bias ? [p.label ?? `layer ${l}`] : []));
+  const alibi = biased.length ? ` Layers that add a per-head, per-key position bias (ALiBi), tapped with Q and K on every run: ${biased.join(', ')}.` : '';
   const falls = fallbacks(s);
-  return falls.length ? `${head}${where}${slide} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.`
-    : `${head}${where}${slide}`;
+  return falls.length ? `${head}${where}${slide}${alibi} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.`
+    : `${head}${where}${slide}${alibi}`;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */

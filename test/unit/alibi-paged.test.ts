@@ -38,7 +38,7 @@ describe('tiny-bloom: ALiBi layers recomputed from Q, Kᵀ and the tapped bias e
       assert.equal(x.form.bias, true);
       assert.ok(x.bias && x.bias.length === x.heads * x.tokens, 'a bias per head and key');
       const slopes = Array.from({ length: x.heads }, (_, h) => x.bias![h * x.tokens + 1] - x.bias![h * x.tokens]);
-      assert.equal(new Set(slopes.map((s) => s.toPrecision(4))).size, x.heads, `one slope per head: ${slopes}`);
+      assert.equal(new Set(slopes.map((s) => s.toPrecision(4))).size, x.heads, `one slope per head: ${slopes.join(', ')}`);
     }
   });
 

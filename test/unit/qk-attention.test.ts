@@ -4,7 +4,7 @@ import { buildFeeds } from '../../src/shared/feeds';
 import { toFloat32 } from '../../src/shared/tapped-run';
 import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { retapForPaging } from '../../src/shared/paged-tap';
-import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
+import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, pathsTitle, summarisePaths, type LayerPath } from '../../src/shared/attention-paths';
 import { headView, headRow } from '../../src/shared/attention';
 import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
@@ -131,6 +131,7 @@ describe('attention recomputed from Q and K equals the Softmax tap (onnxruntime-
       assert.ok(Math.abs(p.form.scale - 1 / 4) < 1e-9, `baddbmm's alpha 1/√16, got ${p.form.scale}`);
       assert.equal(p.biases?.length, 1, 'ALiBi only: the all-zero padding mask is not tapped');
     }
+    assert.match(pathsTitle(summarisePaths(paths)), /per-key position bias \(ALiBi\)[^.]*: layer 0, layer 1\./);
   });
 
   it('tiny-t5 encoder: the relative position bias (one per query and key) turns layers to the fallback', async () => {
