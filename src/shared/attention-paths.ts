@@ -13,6 +13,8 @@ import type { ScoreSources } from './score-tap';
 import { unshownWindow, type DeclaredWindows } from './sliding-window';
 import type { RecomputedOn } from './protocol';
 import { keyBias } from './score-bias';
+import { identifyRelative, type RelativeBias } from './relative-bias';
+import type { FloatInitializer } from './onnx-initializer';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
@@ -26,6 +28,8 @@ export type LayerPath =
     readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number;
     /** The tapped terms summed into its per-key bias (ScoreForm.bias: ALiBi), which every run fetches with Q and Kᵀ. */
     readonly biases?: readonly string[];
+    /** Its relative position bias (T5), recomputed from the table on every run: nothing more is fetched for it. */
+    readonly relative?: RelativeBias;
   }
   | { readonly name: string; readonly path: 'softmax'; readonly reason: string };
 
@@ -52,6 +56,11 @@ export interface IdentifyOptions {
   readonly context?: number;
   /** Cross-attention layers: the keys (encoder tokens) the `tokens` decoder queries attend over. */
   readonly keys?: number;
+  /**
+   * T5's relative position bias: config.json's relative_attention_max_distance, and the model's initializers by name
+   * (onnx-initializer.ts), to recompute a term gathered from a table (ScoreSources.tables); absent, such a term falls back.
+   */
+  readonly relative?: { readonly maxDistance: number; readonly table: (name: string) => FloatInitializer | undefined };
 }
 
 /**
@@ -82,9 +91,9 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     const plain = layerTensors(q, kT, tokens, opts.keys);
     if (typeof plain === 'string') return { name, path: 'softmax', reason: plain };
     if (plain.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${plain.heads} heads, the Softmax ${stack.heads}` };
-    const added = biasOf(src, get, plain.heads, keys);
+    const added = biasOf(src, get, plain.heads, keys, src.biases ?? [], opts.relative);
     if (typeof added === 'string') return { name, path: 'softmax', reason: added };
-    const x = added.names.length ? { ...plain, bias: added.bias } : plain;
+    const x = { ...plain, ...(added.names.length ? { bias: added.bias } : {}), ...(added.relative ? { relative: added.relative } : {}) };
     const fp16 = get(name)?.type === 'float16';
     const form = identifyForm(x, logits.data, fp16 ? 1e-2 : 1e-3);
     if (typeof form === 'string') return { name, path: 'softmax', reason: form };
@@ -92,19 +101,31 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     if (!(maxDifference <= (fp16 ? FP16_RECOMPUTE_TOLERANCE : RECOMPUTE_TOLERANCE))) {
       return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
     }
-    return { name, path: 'qk', form, maxDifference, ...(added.names.length ? { biases: added.names } : {}) };
+    return { name, path: 'qk', form, maxDifference, ...(added.names.length ? { biases: added.names } : {}), ...(added.relative ? { relative: added.relative } : {}) };
   }) };
 }
 
-/** The per-key bias the terms `names` (all of src.biases by default) add to a layer's scores, fetched by `get`; or why not. */
-function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, names = src.biases ?? []): ReturnType<typeof keyBias> {
+/**
+ * What the terms `names` (of src.biases) add to a layer's scores, fetched by `get`: a per-key bias, and (with `relative`)
+ * a relative position bias for a term gathered from a table; or why neither.
+ */
+function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, names: readonly string[],
+  relative?: IdentifyOptions['relative']): { bias: Float32Array; names: readonly string[]; relative?: RelativeBias } | string {
   const terms = [];
+  let found: RelativeBias | undefined;
   for (const n of names) {
     const f = get(n);
     if (!f) return `${n}, added to its scores, was not fetched`;
-    terms.push({ name: n, dims: f.dims, data: f.data });
+    const tableName = src.tables?.[n];
+    const table = tableName && relative ? relative.table(tableName) : undefined;
+    if (table && !found && relative) {
+      const r = identifyRelative(f, table, heads, f.data.length / (heads * keys), keys, relative.maxDistance);
+      if (typeof r === 'string') return r;
+      found = r;
+    } else terms.push({ name: n, dims: f.dims, data: f.data });
   }
-  return keyBias(terms, heads, keys);
+  const perKey = keyBias(terms, heads, keys);
+  return typeof perKey === 'string' || !found ? perKey : { ...perKey, relative: found };
 }
 
 /** The tensors a paged run fetches: Q and Kᵀ of recomputed layers, the Softmax output of the others. */
@@ -135,10 +156,11 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
       const x = layerTensors(q, kT, tokens, keys);
       if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
       heads = x.heads;
-      if (!p.biases) return { path: 'qk', qk: { ...x, form: p.form } };
+      const relative = p.relative ? { relative: p.relative } : {};
+      if (!p.biases) return { path: 'qk', qk: { ...x, ...relative, form: p.form } };
       const added = biasOf(src, get, x.heads, keys ?? tokens, p.biases);
       if (typeof added === 'string') throw new Error(`The bias of ${p.name}: ${added}.`);
-      return { path: 'qk', qk: { ...x, bias: added.bias, form: p.form } };
+      return { path: 'qk', qk: { ...x, bias: added.bias, ...relative, form: p.form } };
     }
     const f = get(p.name);
     if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);

@@ -102,6 +102,7 @@ export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }
   const added = keyBias(biases, H, K);
   if (typeof added === 'string') throw new Error(`A cached step's bias: ${added}.`);
   if (form.bias && added.names.length === 0) throw new Error('A cached step of a layer with a per-key bias did not fetch it.');
+  if (form.relative) throw new Error('A cached step does not recompute a relative position bias (T5): this layer needs its Softmax output.');
   const window = (form as { window?: number }).window;
   const first = window ? Math.max(0, K - window) : 0;
   const rows = new Float32Array(H * K);

@@ -26,6 +26,11 @@ export interface ScoreSources {
    * keyBias). Absent or empty when nothing is added.
    */
   readonly biases?: readonly string[];
+  /**
+   * For a term of `biases` gathered from an embedding initializer (T5's relative_attention_bias: Gather(E, buckets),
+   * then Transpose/Unsqueeze), the initializer's name, by term: relative-bias.ts recomputes that term from E.
+   */
+  readonly tables?: Readonly<Record<string, string>>;
   /** V ([.., T, d_head]): the right input of the MatMul(P, V) that consumes the Softmax output, when found. */
   readonly v?: string;
   /** Why Q and Kᵀ were not found (the node the walk back from the Softmax could not pass), when they were not. */
@@ -75,9 +80,35 @@ function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: Onnx
   return undefined;
 }
 
-/** The Q, Kᵀ, scaling and added terms of a found score MatMul, as ScoreSources fields. */
-function qkOf(found: Found): Pick<ScoreSources, 'q' | 'kT' | 'scaling' | 'biases'> {
-  return { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling, ...(found.biases.length ? { biases: found.biases } : {}) };
+/** Ops a gathered position bias may pass through on its way to the scores (layout changes, and the decoder's mask). */
+const TABLE_PASS = new Set(['Unsqueeze', 'Transpose', 'Reshape', 'Cast', 'Identity', 'Add', 'Where']);
+
+/** The embedding initializer a term is gathered from (through TABLE_PASS ops, at most `depth`), or undefined. */
+function tableOf(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary, depth = 6): string | undefined {
+  const n = producer.get(name);
+  if (!n || depth < 0) return undefined;
+  if (n.opType === 'Gather' && summary.initializerNames.has(n.inputs[0])) return n.inputs[0];
+  if (!TABLE_PASS.has(n.opType)) return undefined;
+  const next = n.opType === 'Where' ? n.inputs.slice(1) : n.opType === 'Add' ? n.inputs : n.inputs.slice(0, 1);
+  for (const c of next) {
+    if (isConstant(c, producer, summary)) continue;
+    const t = tableOf(c, producer, summary, depth - 1);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/** The Q, Kᵀ, scaling and added terms (with the tables gathered ones come from) of a found score MatMul, as ScoreSources fields. */
+function qkOf(found: Found, producer: Map<string, OnnxNode>, summary: OnnxSummary): Pick<ScoreSources, 'q' | 'kT' | 'scaling' | 'biases' | 'tables'> {
+  const tables: Record<string, string> = {};
+  for (const b of found.biases) {
+    const t = tableOf(b, producer, summary);
+    if (t) tables[b] = t;
+  }
+  return {
+    q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling, ...(found.biases.length ? { biases: found.biases } : {}),
+    ...(Object.keys(tables).length ? { tables } : {}),
+  };
 }
 
 /** For each named Softmax output, its input and (where found) the Q and Kᵀ of the score MatMul. */
@@ -104,7 +135,7 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
     const qkMissing = ends.length === 0 ? 'the walk back from the Softmax is longer than this view follows'
       : `the walk back from the Softmax ends at ${ends.slice(0, 3).join(', ')}${ends.length > 3 ? ` and ${ends.length - 3} more` : ''}, not at a MatMul of Q and Kᵀ`;
     out.push({
-      softmax, logits, ...(found ? qkOf(found) : { qkMissing }),
+      softmax, logits, ...(found ? qkOf(found, producer, summary) : { qkMissing }),
       ...(typeof v === 'string' ? { v } : { vMissing: v.missing }),
     });
   }

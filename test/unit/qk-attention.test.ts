@@ -4,11 +4,15 @@ import { buildFeeds } from '../../src/shared/feeds';
 import { toFloat32 } from '../../src/shared/tapped-run';
 import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { retapForPaging } from '../../src/shared/paged-tap';
-import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, pathsTitle, summarisePaths, type LayerPath } from '../../src/shared/attention-paths';
+import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, pathsTitle, summarisePaths, type IdentifyOptions, type LayerPath } from '../../src/shared/attention-paths';
 import { headView, headRow } from '../../src/shared/attention';
 import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
 import { buildModel } from '../support/onnx-builder';
+import { readFloatInitializer } from '../../src/shared/onnx-initializer';
+import { testModelsDir } from '../support/test-models';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 // Attention recomputed from tapped Q and K (issue 16), checked against onnxruntime-node's own Softmax output (the
 // oracle: a different implementation of the same graph) on every test model with a Softmax: each layer's path is
@@ -38,10 +42,10 @@ const idsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 
 
 /** Identifies on `short` tokens, then checks every row of a paged run on `long` tokens against that run's Softmax. */
 async function checkModel(bytes: Uint8Array, short: number[], long: number[],
-  externalData?: { path: string; data: Uint8Array }[], tolerance = 1e-5): Promise<readonly LayerPath[]> {
+  externalData?: { path: string; data: Uint8Array }[], tolerance = 1e-5, opts: IdentifyOptions = {}): Promise<readonly LayerPath[]> {
   const { run, t } = await open(bytes, externalData);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
-  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
+  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length, opts).layers;
   // The paged run goes through the model as the worker narrows it (paged-tap.ts): Q and Kᵀ declared, Softmax outputs not.
   const pagedNames = pagedFetches(paths, t.sources);
   const narrowed = retapForPaging(t.tapped, pagedNames);
@@ -134,11 +138,26 @@ describe('attention recomputed from Q and K equals the Softmax tap (onnxruntime-
     assert.match(pathsTitle(summarisePaths(paths)), /per-key position bias \(ALiBi\)[^.]*: layer 0, layer 1\./);
   });
 
-  it('tiny-t5 encoder: the relative position bias (one per query and key) turns layers to the fallback', async () => {
+  it('tiny-t5 encoder without config.json\'s bucket rule: the relative position bias (one per query and key) turns layers to the fallback', async () => {
     const m = readTestOnnx('tiny-t5', 'encoder_model.onnx');
     const paths = await checkModel(m.bytes, idsOf(6), idsOf(18));
     assert.ok(paths.length > 0 && qkLayers(paths) === 0, JSON.stringify(paths));
     for (const p of paths) if (p.path === 'softmax') assert.match(p.reason, /not one bias per head and key/);
+  });
+
+  it('tiny-t5 encoder with config.json\'s bucket rule: every layer recomputed with E[bucket(j − i), h] from the initializer, bidirectional, at 150 tokens after 6 (past every bucket edge)', async () => {
+    const m = readTestOnnx('tiny-t5', 'encoder_model.onnx');
+    const config = JSON.parse(fs.readFileSync(path.join(testModelsDir, 'tiny-t5', 'config.json'), 'utf8')) as { relative_attention_max_distance: number };
+    const opts = { relative: { maxDistance: config.relative_attention_max_distance, table: (n: string) => readFloatInitializer(m.bytes, n) } };
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(150), undefined, 1e-5, opts);
+    assert.ok(paths.length === 2 && qkLayers(paths) === 2, JSON.stringify(paths.map((p) => (p.path === 'softmax' ? p.reason : p.path))));
+    for (const p of paths) {
+      if (p.path !== 'qk') continue;
+      assert.equal(p.form.relative, true);
+      assert.equal(p.form.scale, 1, 'T5 does not scale q·k');
+      assert.deepEqual(p.relative?.rule, { buckets: 32, maxDistance: 128, bidirectional: true });
+      assert.equal(p.biases, undefined, 'nothing is tapped for it: the padding mask is all zero');
+    }
   });
 });
 
