@@ -91,7 +91,7 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     const plain = layerTensors(q, kT, tokens, opts.keys);
     if (typeof plain === 'string') return { name, path: 'softmax', reason: plain };
     if (plain.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${plain.heads} heads, the Softmax ${stack.heads}` };
-    const added = biasOf(src, get, plain.heads, keys, src.biases ?? [], opts.relative);
+    const added = biasOf(src, get, plain.heads, keys, src.biases ?? [], opts.relative && { ...opts.relative, scores: logits.data });
     if (typeof added === 'string') return { name, path: 'softmax', reason: added };
     const x = { ...plain, ...(added.names.length ? { bias: added.bias } : {}), ...(added.relative ? { relative: added.relative } : {}) };
     const fp16 = get(name)?.type === 'float16';
@@ -110,7 +110,7 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
  * a relative position bias for a term gathered from a table; or why neither.
  */
 function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, names: readonly string[],
-  relative?: IdentifyOptions['relative']): { bias: Float32Array; names: readonly string[]; relative?: RelativeBias } | string {
+  relative?: IdentifyOptions['relative'] & { scores: Float32Array }): { bias: Float32Array; names: readonly string[]; relative?: RelativeBias } | string {
   const terms = [];
   let found: RelativeBias | undefined;
   for (const n of names) {
@@ -119,7 +119,7 @@ function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, name
     const tableName = src.tables?.[n];
     const table = tableName && relative ? relative.table(tableName) : undefined;
     if (table && !found && relative) {
-      const r = identifyRelative(f, table, heads, f.data.length / (heads * keys), keys, relative.maxDistance);
+      const r = identifyRelative(f, table, heads, f.data.length / (heads * keys), keys, relative.maxDistance, relative.scores);
       if (typeof r === 'string') return r;
       found = r;
     } else terms.push({ name: n, dims: f.dims, data: f.data });

@@ -50,18 +50,25 @@ export function relativeBiasAt(b: RelativeBias, h: number, i: number, j: number)
 
 /**
  * Reads a tapped term [.., heads, T, S] as E[bucket(j − i), h] under `buckets` and `maxDistance` (config.json), bidirectional
- * or not (whichever matches every cell not masked, within `tolerance` relative); or why it is not.
+ * or not (whichever matches every cell not masked, within `tolerance` relative); or why it is not. A short causal check
+ * cannot tell the two apart (both put a key d < buckets/4 behind in bucket d), so a layer whose later keys are all masked
+ * (in `scores`, its Softmax input, [heads, T, S]; else in the term) is tried one-directional first, as transformers builds
+ * a decoder's, and any other bidirectional first, as an encoder's.
  */
 export function identifyRelative(term: { readonly dims: readonly number[]; readonly data: Float32Array },
   table: { readonly dims: readonly number[]; readonly data: Float32Array }, heads: number, t: number, s: number,
-  maxDistance: number, tolerance = 1e-5): RelativeBias | string {
+  maxDistance: number, scores: Float32Array = term.data, tolerance = 1e-5): RelativeBias | string {
   const [buckets, th] = table.dims;
   if (table.dims.length !== 2 || th !== heads || table.data.length !== buckets * heads) {
     return `its position bias table is [${table.dims.join(', ')}], not [buckets, ${heads}]`;
   }
   if (term.data.length !== heads * t * s) return `its position bias holds ${term.data.length} values, not ${heads}×${t}×${s}`;
   let worst = Infinity;
-  for (const bidirectional of [true, false]) {
+  let seesLater = false;
+  for (let h = 0; h < heads && !seesLater; h++) {
+    for (let i = 0; i < t; i++) for (let j = i + 1; j < s; j++) if (!isMaskedScore(scores[(h * t + i) * s + j])) seesLater = true;
+  }
+  for (const bidirectional of seesLater ? [true, false] : [false, true]) {
     const b: RelativeBias = { rule: { buckets, maxDistance, bidirectional }, heads, table: table.data };
     let off = 0;
     for (let h = 0; h < heads && off <= tolerance; h++) {
