@@ -100,3 +100,15 @@ export function addRelativeRow(b: RelativeBias, h: number, i: number, s: number,
   const mid = (cached.length - 1) / 2;
   for (let j = 0; j < s; j++) out[j] += b.table[cached[mid + j - i] * b.heads + h];
 }
+
+/**
+ * config.json's relative_attention_max_distance; transformers' default 128 for a T5-family model (model_type t5, mt5,
+ * umt5, longt5) that does not say; undefined for any other model.
+ */
+export function relativeMaxDistanceOf(config: unknown): number | undefined {
+  if (!config || typeof config !== 'object') return undefined;
+  const c = config as Record<string, unknown>;
+  const d = c.relative_attention_max_distance;
+  if (typeof d === 'number' && Number.isInteger(d) && d > 0) return d;
+  return typeof c.model_type === 'string' && /^(t5|mt5|umt5|longt5)$/.test(c.model_type) ? 128 : undefined;
+}
