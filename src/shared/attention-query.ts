@@ -216,13 +216,20 @@ export class AttentionStore {
 
   /**
    * The statistics a query needs every row for (a column, a matrix or region, nearest heads, metrics) as a job over row
-   * blocks that a worker runs a slice at a time with progress; undefined for the queries answered at once.
+   * blocks that a worker runs a slice at a time with progress; undefined for the queries answered at once. A paged
+   * column comes from its head's row normalisers at once, except in layers `streamed` names (the worker streams those
+   * layers' blocks from its WebGPU device).
    */
-  job(q: AttentionQuery): Job<AnsweredQuery> | undefined {
+  job(q: AttentionQuery, streamed?: (layer: number) => boolean): Job<AnsweredQuery> | undefined {
     switch (q.kind) {
       case 'column': {
-        const { stack } = this.resolve(q.head);
+        const { stack, selector } = this.resolve(q.head);
         if (!Number.isInteger(q.key) || q.key < 0 || q.key >= stack.keys) throw new RangeError(`There is no key ${q.key} of ${stack.keys}.`);
+        const direct = streamed?.(q.head.layer) ? undefined : pagedColumn(stack, q.head.layer, selector, q.key);
+        if (direct) {
+          const weights = direct.buffer as ArrayBuffer;
+          return new BlockJob([][Symbol.iterator](), 0, () => ({ answer: { kind: 'column', weights }, transfer: [weights] }));
+        }
         return mapJob(columnJob(this.rows(q.head), q.key, blockRowCount(stack)), (c) => {
           const weights = c.buffer as ArrayBuffer;
           return { answer: { kind: 'column', weights }, transfer: [weights] };
@@ -291,4 +298,26 @@ function checkRegion(r: MatrixRegion, queries: number, keys: number): MatrixRegi
     && r.row + r.rows <= queries && r.col + r.cols <= keys;
   if (!ok) throw new RangeError(`The region ${JSON.stringify(r)} is not inside the ${queries}×${keys} matrix.`);
   return { row: r.row, col: r.col, rows: r.rows, cols: r.cols };
+}
+
+/**
+ * A column of a paged stack's head, or of its layer's mean or max, straight from its source (paged-attention.ts
+ * `column`: O(T·d) once a head's row normalisers are in) instead of a pass over every row; undefined where the source
+ * cannot (rollout, a value-weighted view, a layer with a bias), and the row-block job answers.
+ */
+function pagedColumn(stack: Attention, layer: number, selector: HeadSelector, key: number): Float32Array | undefined {
+  const pages = stack.pages;
+  if (!pages?.column || selector === 'rollout') return undefined;
+  if (typeof selector === 'number') return pages.column(layer, selector, key);
+  const cols: Float32Array[] = [];
+  for (let h = 0; h < stack.heads; h++) {
+    const c = pages.column(layer, h, key);
+    if (!c) return undefined;
+    cols.push(c);
+  }
+  // As layerMeanRows / layerMaxRows add and compare them (Float32, heads in order), so a column is the matrices' column.
+  const out = new Float32Array(stack.queries);
+  for (const [h, c] of cols.entries()) for (let i = 0; i < out.length; i++) out[i] = selector === 'max' ? (h === 0 || c[i] > out[i] ? c[i] : out[i]) : out[i] + c[i];
+  if (selector === 'mean') for (let i = 0; i < out.length; i++) out[i] /= cols.length;
+  return out;
 }

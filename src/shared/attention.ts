@@ -34,6 +34,8 @@ export interface HeadPages {
   row(layer: number, head: number, query: number): Float32Array;
   /** How many bytes one block of rows may take (blockRowCount). */
   readonly blockBytes: number;
+  /** Column `key` of a head (the weight every query puts on it) without the head, where the source can; else undefined. */
+  column?(layer: number, head: number, key: number): Float32Array | undefined;
 }
 
 /** How many bytes a block of rows takes at most by default: 4 MiB, 256 rows at T = 4 096. */
@@ -78,24 +80,27 @@ export function headView(a: Attention, layer: number, head: number): Float32Arra
 /** Rows start…end−1 of the mean over the heads of `layer` (`out`: a [end − start, keys] block to fill; head by head, one block each). */
 export function layerMeanRows(a: Attention, layer: number, start: number, end: number,
   out: Float32Array = new Float32Array((end - start) * a.keys)): Float32Array {
-  out.fill(0);
-  if (a.heads === 0) return out;
-  for (let h = 0; h < a.heads; h++) {
-    const m = headRows(a, layer, h, start, end);
-    for (let k = 0; k < out.length; k++) out[k] += m[k];
-  }
-  for (let k = 0; k < out.length; k++) out[k] /= a.heads;
-  return out;
+  return combineHeadBlocks('mean', a.heads, (h) => headRows(a, layer, h, start, end), out);
 }
 
 /** Rows start…end−1 of the element-wise max over the heads of `layer`, into `out` as layerMeanRows. */
 export function layerMaxRows(a: Attention, layer: number, start: number, end: number,
   out: Float32Array = new Float32Array((end - start) * a.keys)): Float32Array {
+  return combineHeadBlocks('max', a.heads, (h) => headRows(a, layer, h, start, end), out);
+}
+
+/**
+ * The same block of rows of `heads` heads (`blockOf(h)`, asked head by head) combined into `out`: their mean, or their
+ * element-wise max. One arithmetic for every source of blocks (held, paged in JavaScript, or computed on a GPU).
+ */
+export function combineHeadBlocks(how: 'mean' | 'max', heads: number, blockOf: (h: number) => Float32Array, out: Float32Array): Float32Array {
   out.fill(0);
-  for (let h = 0; h < a.heads; h++) {
-    const m = headRows(a, layer, h, start, end);
-    for (let k = 0; k < out.length; k++) if (h === 0 || m[k] > out[k]) out[k] = m[k];
+  for (let h = 0; h < heads; h++) {
+    const m = blockOf(h);
+    if (how === 'mean') for (let k = 0; k < out.length; k++) out[k] += m[k];
+    else for (let k = 0; k < out.length; k++) if (h === 0 || m[k] > out[k]) out[k] = m[k];
   }
+  if (how === 'mean' && heads > 0) for (let k = 0; k < out.length; k++) out[k] /= heads;
   return out;
 }
 

@@ -3,7 +3,7 @@
  * size), as jobs over row blocks (row-blocks.ts): a paged stack computes one block at a time and never holds a whole
  * head. Pure: no `vscode`, no DOM.
  */
-import { BlockJob, ColumnSink, passOver, PoolSink, type RowSink, type RowSource } from './row-blocks';
+import { BlockJob, ColumnSink, passOver, PoolSink, type RowSource } from './row-blocks';
 import { displaySize, VisibleQuantileSink } from './display';
 
 /** A window of a matrix: rows [row, row + rows) × columns [col, col + cols). */
@@ -40,9 +40,8 @@ export function matrixJob(source: RowSource, causal: boolean, maxSide: number, r
   const pooled = size.rows !== r.rows || size.cols !== r.cols;
   const pool = new PoolSink(source.keys, r, size.rows, size.cols, causal, !!region);
   const quantile = scale === undefined ? new VisibleQuantileSink(source.rows, source.keys, causal, 0.99) : undefined;
-  const regionRows: RowSource = { rows: r.rows, keys: source.keys, block: (s, e) => source.block(r.row + s, r.row + e) };
-  const shifted: RowSink = { add: (block, start) => pool.add(block, r.row + start) };
-  const units = quantile ? passOver(source, [pool, quantile], blockRows) : passOver(regionRows, [shifted], blockRows);
+  // With the scale known only the region's rows are computed (blocks from its first row), from the source itself so a driver still sees its origin.
+  const units = quantile ? passOver(source, [pool, quantile], blockRows) : passOver(source, [pool], blockRows, r.row, r.row + r.rows);
   return new BlockJob(units, Math.ceil((quantile ? source.rows : r.rows) / blockRows), () => ({
     matrix: { rows: size.rows, cols: size.cols, pooled, data: pool.result() },
     scale: scale ?? quantile!.result(),

@@ -2,8 +2,9 @@
  * Statistics over every row of an attention matrix, streamed a block of rows at a time (issue 16): a source serves
  * rows start…end−1 of a head (or of a layer's mean or max), sinks are fed each block in order, and a job pulls the
  * blocks a slice at a time so a worker can answer hovers in between and report progress. Sinks are pure and only see
- * one block, so a source may later compute blocks elsewhere (a GPU kernel) and a driver await them. Each sink adds in
- * row order, so its result equals the same statistic over the whole matrix exactly. Pure: no `vscode`, no DOM.
+ * one block, so a driver may compute a paged source's blocks elsewhere (the worker's WebGPU kernel: `stepAsync` with a
+ * BlockFetch) and await them. Each sink adds in row order, so its result equals the same statistic over the whole
+ * matrix exactly. Pure: no `vscode`, no DOM.
  */
 import { headRows, layerMaxRows, layerMeanRows, type Attention, type HeadSelector } from './attention';
 import { blockStart } from './display';
@@ -14,7 +15,22 @@ export interface RowSource {
   readonly keys: number;
   /** Rows start…end−1 as a [end − start, keys] block (a view or a new array; sinks do not write to it). */
   block(start: number, end: number): Float32Array;
+  /** For a paged stack's head, or the mean or max of a layer's heads: what the rows are, so a driver may compute them elsewhere. */
+  readonly origin?: BlockOrigin;
 }
+
+/** A paged stack's head (or a layer's mean or max over heads) that a source serves. */
+export interface BlockOrigin {
+  readonly attention: Attention;
+  readonly layer: number;
+  readonly selector: number | 'mean' | 'max';
+}
+
+/**
+ * Computes a unit's block somewhere else than its source (the worker's GPU): a promise of the same rows the source would
+ * give, or undefined to leave the unit to its source. It must not reject (it falls back to the source itself).
+ */
+export type BlockFetch = (unit: BlockUnit) => Promise<Float32Array> | undefined;
 
 /** A statistic fed a matrix's row blocks in order: `block` holds rows start… (block.length / keys of them). */
 export interface RowSink {
@@ -39,12 +55,13 @@ export function selectorSource(a: Attention, layer: number, selector: HeadSelect
       if (!whole) throw new RangeError('Rollout is a product of whole layer matrices and does not stream by rows.');
       return whole().subarray(s * k, e * k);
     };
-  return { rows: a.queries, keys: k, block };
+  const origin: BlockOrigin | undefined = a.pages && selector !== 'rollout' ? { attention: a, layer, selector } : undefined;
+  return { rows: a.queries, keys: k, block, ...(origin ? { origin } : {}) };
 }
 
-/** The units that feed every row of `source` to `sinks`, `blockRows` rows a unit. */
-export function* passOver(source: RowSource, sinks: readonly RowSink[], blockRows: number): Generator<BlockUnit> {
-  for (let s = 0; s < source.rows; s += blockRows) yield { source, start: s, end: Math.min(source.rows, s + blockRows), sinks };
+/** The units that feed rows from…to−1 (every row by default) of `source` to `sinks`, `blockRows` rows a unit. */
+export function* passOver(source: RowSource, sinks: readonly RowSink[], blockRows: number, from = 0, to = source.rows): Generator<BlockUnit> {
+  for (let s = from; s < to; s += blockRows) yield { source, start: s, end: Math.min(to, s + blockRows), sinks };
 }
 
 /** Work done a slice at a time: `done` of `total` units so far, the result once every unit ran. */
@@ -55,6 +72,11 @@ export interface Job<R> {
   step(budgetMs?: number): R | undefined;
   /** Runs every unit left and returns the result. */
   run(): R;
+  /**
+   * As `step`, but each unit's block is asked of `fetch` first and awaited when it gives one (else its source computes
+   * it). Calls run one after another, in the order made, so sinks still see their blocks in row order.
+   */
+  stepAsync(budgetMs: number, fetch: BlockFetch): Promise<R | undefined>;
 }
 
 /** A job whose result is passed through `f` (once, when it is done). */
@@ -65,7 +87,12 @@ export function mapJob<A, B>(job: Job<A>, f: (a: A) => B): Job<B> {
     const r = job.step(budgetMs);
     return r === undefined ? undefined : (out = { value: f(r) }).value;
   };
-  return { get done() { return job.done; }, get total() { return job.total; }, step, run: () => step(Infinity) as B };
+  const stepAsync = async (budgetMs: number, fetch: BlockFetch): Promise<B | undefined> => {
+    if (out) return out.value;
+    const r = await job.stepAsync(budgetMs, fetch);
+    return r === undefined ? undefined : (out ??= { value: f(r) }).value;
+  };
+  return { get done() { return job.done; }, get total() { return job.total; }, step, run: () => step(Infinity) as B, stepAsync };
 }
 
 /**
@@ -76,6 +103,10 @@ export function mapJob<A, B>(job: Job<A>, f: (a: A) => B): Job<B> {
 export class BlockJob<R> implements Job<R> {
   private ran = 0;
   private finished: { value: R } | undefined;
+  /** The asynchronous steps made so far, chained (each starts once the one before has ended). */
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Whether an asynchronous step is awaiting a block: a synchronous step then would feed sinks out of order. */
+  private awaiting = false;
 
   constructor(private readonly units: Iterator<BlockUnit>, readonly total: number, private readonly result: () => R) {}
 
@@ -86,16 +117,43 @@ export class BlockJob<R> implements Job<R> {
 
   /** Runs units until `budgetMs` has passed (at least one); the result once none is left, else undefined. */
   step(budgetMs = Infinity): R | undefined {
+    if (this.awaiting) throw new Error('This job is waiting for a block computed elsewhere; step it with stepAsync.');
     const end = performance.now() + budgetMs;
     for (let n = 0; !this.finished && (n === 0 || performance.now() < end); n++) {
       const u = this.units.next();
       if (u.done) { this.finished = { value: this.result() }; break; }
-      const block = u.value.source.block(u.value.start, u.value.end);
-      for (const s of u.value.sinks) s.add(block, u.value.start);
-      // The last unit ends the job at once (total counts them), so no call is spent finding the list empty.
-      if (++this.ran === this.total) this.finished = { value: this.result() };
+      this.feed(u.value, u.value.source.block(u.value.start, u.value.end));
     }
     return this.finished?.value;
+  }
+
+  /** Runs units until `budgetMs` has passed (at least one), each block from `fetch` when it gives one; see Job.stepAsync. */
+  stepAsync(budgetMs: number, fetch: BlockFetch): Promise<R | undefined> {
+    const run = this.chain.then(async () => {
+      const end = performance.now() + budgetMs;
+      for (let n = 0; !this.finished && (n === 0 || performance.now() < end); n++) {
+        const u = this.units.next();
+        if (u.done) { this.finished = { value: this.result() }; break; }
+        const pending = fetch(u.value);
+        let block: Float32Array;
+        if (pending) {
+          this.awaiting = true;
+          try { block = await pending; } finally { this.awaiting = false; }
+        } else {
+          block = u.value.source.block(u.value.start, u.value.end);
+        }
+        this.feed(u.value, block);
+      }
+      return this.finished?.value;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Feeds one unit's block to its sinks; the last unit ends the job at once (total counts them), so no call is spent finding the list empty. */
+  private feed(u: BlockUnit, block: Float32Array): void {
+    for (const s of u.sinks) s.add(block, u.start);
+    if (++this.ran === this.total) this.finished = { value: this.result() };
   }
 
   /** Runs every unit left and returns the result. */

@@ -218,4 +218,55 @@ describe('generation on the key/value cache in the panel (Chromium, WASM, tiny-g
       }
     });
   }
+
+  it('steps on the cache on WebGPU too (SwiftShader): the greedy continuation and each step\'s rows match onnxruntime-node within 1e-4', async () => {
+    const gpu = await launch({ webgpu: true });
+    try {
+      const p = await openWebview(gpu, `${server.origin}/panel.html`);
+      await deliver(p, {
+        type: 'show', runId: 1, documentLabel: 'cats.txt', text: TEXT, tokens: prompt,
+        model: { name: 'tiny-gpt2', onnxUri: `${server.origin}/test/models/tiny-gpt2/onnx/model.onnx`, maxTokens: 64, extraInputs: [],
+          tokenizerUri: `${server.origin}/test/models/tiny-gpt2/tokenizer.json` },
+        backend: 'webgpu', recompute: 'never', notices: [], timings: {},
+      });
+      const r = await waitForPosted(p, 'result', 1);
+      assert.equal(r.backendUsed, 'webgpu', r.fallbackReason);
+      await p.waitForSelector('#generate:not([hidden])');
+      await p.fill('#gen-steps', '4');
+      await p.fill('#gen-temperature', '0');
+      await p.locator('#gen-start').click();
+      await p.waitForSelector('#generate[data-state="done"]');
+      assert.equal(await p.locator('#gen-status').getAttribute('data-stepping'), 'cache');
+      const shown = (await p.locator('#gen-tokens').getAttribute('data-tokens'))!.split(' ').map(Number);
+      // The oracle: onnxruntime-node, whole sequence, empty past. WebGPU's float32 sums differ in the last bits, so a
+      // token must match where the oracle's best logit leads the next by more than 1e-3.
+      const plain = await fedSession(bytes);
+      const seq = [...ids];
+      for (let k = 0; k < 4; k++) {
+        const out = await plain(seq, ['logits']);
+        const V = Number(out.logits.dims[2]);
+        const last = Array.from((out.logits.data as Float32Array).subarray((seq.length - 1) * V, seq.length * V));
+        const order = last.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]);
+        if (order[0][0] - order[1][0] > 1e-3) assert.equal(shown[k], order[0][1], `step ${k}`);
+        seq.push(shown[k]);
+      }
+      const t = tapAll(bytes);
+      const tapped = await fedSession(t.tapped);
+      await p.locator('#gen-step').focus();
+      await p.keyboard.press('End');
+      await p.waitForSelector('#gen-tokens[data-step="3"]');
+      const [layer, head] = await p.$eval('#gen-tokens', (e: any) => [Number(e.dataset.layer), Number(e.dataset.head)]);
+      assert.ok(Number.isInteger(head), 'a single head on show');
+      const name = t.plan.softmaxOutputs[layer];
+      const T = ids.length + 3;
+      const out = await tapped(seq.slice(0, T), [name]);
+      const row = (out[name].data as Float32Array).slice((head * T + T - 1) * T, (head * T + T) * T);
+      const cells = await p.$$eval('#gen-tokens .gen-token:not(.next)', (els) => els.map((e: any) => Number(e.dataset.weight)));
+      const d = maxAbsDiff(cells, row);
+      console.log(`    WebGPU cached step 3, L${layer} H${head}: max |Δ| = ${d.toExponential(2)}`);
+      assert.ok(d <= 1e-4, `max |Δ| = ${d}`);
+    } finally {
+      await gpu.close();
+    }
+  });
 });

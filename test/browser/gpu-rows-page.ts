@@ -1,6 +1,6 @@
 /**
- * A test page for the WebGPU rows: bundles webview/worker/gpu-rows.ts and gpu-paged.ts with the JavaScript rows and the
- * paged store (what the worker bundles) into out/gpu-rows-page, exposed as `globalThis.__lens`. Node only.
+ * A test page for the WebGPU rows: bundles webview/worker/gpu-rows.ts and gpu-paged.ts with the JavaScript rows, the
+ * paged store and the worker's query driver (held-runs.ts; what the worker bundles) into out/gpu-rows-page, exposed as `globalThis.__lens`. Node only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,8 @@ export async function buildGpuRowsPage(): Promise<void> {
         import { isVisible, qkRow, qkHead } from './src/shared/qk-attention';
         import { pagedAttention } from './src/shared/paged-attention';
         import { AttentionStore } from './src/shared/attention-query';
-        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, isVisible, qkRow, qkHead, pagedAttention, AttentionStore };`,
+        import { HeldRuns } from './webview/worker/held-runs';
+        globalThis.__lens = { GpuRows, gpuRows, GpuPagedRun, isVisible, qkRow, qkHead, pagedAttention, AttentionStore, HeldRuns };`,
       resolveDir: repoRoot, loader: 'ts',
     },
     bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(dir, 'bundle.js'), logLevel: 'warning',

@@ -2,7 +2,9 @@
  * Attention recomputed from Q and K in the panel's worker (issue 16), in a real Chromium: with
  * attentionLens.recomputeAttention 'always' the worker identifies the bundled model's layers on a short run, keeps
  * only Q and Kᵀ, and answers the host's questions (whole heads, single rows) from them; every answer matches PyTorch's
- * attention to 1e-5, and the header says where the attention came from. 'never' taps the Softmax as before.
+ * attention to 1e-5, and the header says where the attention came from. 'never' taps the Softmax as before. On WebGPU
+ * the statistics over every row (metrics, nearest heads, a thumbnail) stream their blocks from the GPU, say so, and
+ * equal the WASM setting's JavaScript answers within 1e-5.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -26,21 +28,50 @@ function showMessage(server: TestServer, runId: number, ref: ReferenceEntry, rec
   };
 }
 
-/** One 'row' question to the panel, as the host asks it for an editor hover: the row, and where the worker says it was computed. */
-async function askRow(page: Page, runId: number, layer: number, head: number, query: number): Promise<{ row: number[]; on?: string }> {
-  return page.evaluate(async ({ runId, layer, head, query }) => {
+/** One question to the panel, as the host asks it: the answer (buffers as arrays), and where the worker says it was computed. */
+async function ask(page: Page, runId: number, query: unknown): Promise<{ answer: any; on?: string }> {
+  return page.evaluate(async ({ runId, query }) => {
     const g = globalThis as any;
     const id = (g.__testQueryId = (g.__testQueryId ?? 2_000_000) + 1);
-    g.postMessage({ type: 'query', id, runId, query: { kind: 'row', head: { stack: 'self', layer, head }, query } }, '*');
+    g.postMessage({ type: 'query', id, runId, query }, '*');
     for (;;) {
       const a = g.__posted.find((m: any) => m.type === 'answer' && m.id === id);
       if (a) {
         if (a.error) throw new Error(a.error);
-        return { row: Array.from<number>(new Float32Array(a.answer.weights)), on: a.computedOn };
+        const answer = { ...a.answer };
+        for (const f of ['data', 'weights']) if (answer[f] instanceof ArrayBuffer) answer[f] = Array.from(new Float32Array(answer[f]));
+        return { answer, on: a.computedOn };
       }
       await new Promise((r) => g.requestAnimationFrame(r));
     }
-  }, { runId, layer, head, query });
+  }, { runId, query });
+}
+
+/** One 'row' question to the panel, as the host asks it for an editor hover: the row, and where the worker says it was computed. */
+async function askRow(page: Page, runId: number, layer: number, head: number, query: number): Promise<{ row: number[]; on?: string }> {
+  const { answer, on } = await ask(page, runId, { kind: 'row', head: { stack: 'self', layer, head }, query });
+  return { row: answer.weights, on };
+}
+
+/** Statistics over every row, asked of a run (metrics, nearest heads, a pooled thumbnail), as the grid and metrics views ask them. */
+const STATISTICS = (T: number, ids: number[]) => [
+  { kind: 'metrics', stack: 'self', ids },
+  { kind: 'nearest', head: { stack: 'self', layer: 1, head: 2 }, count: 3 },
+  { kind: 'matrix', head: { stack: 'self', layer: 2, head: 0 }, maxSide: Math.ceil(T / 3) },
+];
+
+/** The largest difference between two answers' numbers (metrics' values, nearest heads' divergences, a matrix's cells and scale). */
+function statDiff(a: any, b: any): number {
+  const pairs: [number, number][] = [];
+  if (a.kind === 'metrics') a.rows.forEach((r: any, k: number) => ['entropy', 'previousToken', 'sink', 'self', 'distance'].forEach((f) => pairs.push([r[f], b.rows[k][f]])));
+  if (a.kind === 'nearest') a.heads.forEach((n: any, k: number) => pairs.push([n.meanJsd, b.heads[k].meanJsd]));
+  if (a.kind === 'matrix') {
+    assert.equal(a.data.length, b.data.length);
+    a.data.forEach((v: number | null, k: number) => pairs.push([v ?? NaN, b.data[k] ?? NaN]));
+    pairs.push([a.scale, b.scale]);
+  }
+  assert.ok(pairs.length > 0);
+  return Math.max(...pairs.map(([x, y]) => (Number.isNaN(x) && Number.isNaN(y) ? 0 : Math.abs(x - y))));
 }
 
 describe('attention recomputed from Q and K in the panel (Chromium, WASM)', function () {
@@ -116,6 +147,13 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
       console.log(`    WebGPU: max |heads − PyTorch| = ${diff.toExponential(2)}, hovered rows ${worst.toExponential(2)}`);
       assert.equal((await page.locator('#paths').textContent())?.trim(), 'attention recomputed from Q and K on WebGPU');
       assert.match((await page.locator('#paths').getAttribute('title')) ?? '', /3 layers compute their rows on the worker's WebGPU device/);
+      const ids = ref.ids;
+      const onGpu = [];
+      for (const q of STATISTICS(T, ids)) {
+        const a = await ask(page, 1, q);
+        assert.equal(a.on, 'webgpu', `${q.kind}: streamed from GPU blocks`);
+        onGpu.push(a.answer);
+      }
 
       // The backend setting 'wasm': no GPU for the rows either; the same rows from JavaScript, to PyTorch's 1e-5.
       await deliver(page, showMessage(server, 2, ref, 'always', 'wasm'));
@@ -126,6 +164,13 @@ describe('attention recomputed from Q and K in the panel (Chromium, WASM)', func
       assert.equal(on, 'js');
       assert.ok(maxAbsDiff(row, ref.attention.subarray(((0 * H + 2) * T + T - 1) * T, ((0 * H + 2) * T + T) * T)) <= TOLERANCE);
       assert.equal((await page.locator('#paths').textContent())?.trim(), 'attention recomputed from Q and K in the worker\'s JavaScript');
+      const stats = STATISTICS(T, ids);
+      for (let k = 0; k < stats.length; k++) {
+        const a = await ask(page, 2, stats[k]);
+        assert.equal(a.on, 'js', `${stats[k].kind} under the WASM setting: JavaScript`);
+        const diff = statDiff(onGpu[k], a.answer);
+        assert.ok(diff <= TOLERANCE, `${stats[k].kind}: |WebGPU − JavaScript| = ${diff}`);
+      }
     } finally {
       await gpu.close();
     }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { maxAbsDiff, repoRoot } from '../support/model';
 import { loadTestReference, testModelsDir } from '../support/test-models';
 import { declaredWindows } from '../../src/shared/sliding-window';
-import { deliver, launch, openWebview, waitForPosted, type Browser } from './browser';
+import { deliver, launch, openWebview, selectDropdown, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const config = JSON.parse(fs.readFileSync(path.join(testModelsDir, 'tiny-window', 'config.json'), 'utf8'));
@@ -64,6 +64,38 @@ describe('sliding-window layers recomputed in the panel (tiny-window, Chromium, 
     const diff = maxAbsDiff(r.attention.data, ref.tensors.attention.data);
     console.log(`    T = ${ref.ids.length}: max |recomputed − PyTorch| = ${diff.toExponential(2)}`);
     assert.ok(diff <= 1e-5, `max |recomputed − PyTorch| = ${diff}`);
+
+    // The heatmap masks what the window hides, as it masks future tokens: hatched, and the tip says why.
+    await page.locator('#tab-heatmap').click();
+    const tipAt = async (layer: number, i: number, j: number) => {
+      await selectDropdown(page, 'layer-select', String(layer));
+      await selectDropdown(page, 'head-select', '1');
+      await page.waitForFunction(() => Number((globalThis as any).document.getElementById('heatmap').dataset.cell) > 0);
+      const g = await page.$eval('#heatmap', (c: any) => ({ x0: +c.dataset.x0, y0: +c.dataset.y0, cell: +c.dataset.cell }));
+      await page.mouse.move(1, 1);
+      await page.locator('#heatmap').hover({ position: { x: g.x0 + (j + 0.5) * g.cell, y: g.y0 + (i + 0.5) * g.cell } });
+      await page.waitForFunction(([a, b]) => {
+        const t = (globalThis as any).document.getElementById('heatmap-tip');
+        return !t.hidden && t.dataset.row === String(a) && t.dataset.col === String(b);
+      }, [i, j]);
+      const colours = await page.$eval('#heatmap', (c: any, a: number[]) => {
+        const [x0, y0, cell, i, j] = a;
+        const k = c.width / c.clientWidth;
+        const px = c.getContext('2d').getImageData(Math.ceil((x0 + j * cell) * k) + 1, Math.ceil((y0 + i * cell) * k) + 1,
+          Math.max(1, Math.floor(cell * k) - 2), Math.max(1, Math.floor(cell * k) - 2)).data;
+        const seen = new Set<string>();
+        for (let p = 0; p < px.length; p += 4) seen.add(`${px[p]},${px[p + 1]},${px[p + 2]}`);
+        return seen.size;
+      }, [g.x0, g.y0, g.cell, i, j]);
+      return { text: (await page.locator('#heatmap-tip').textContent()) ?? '', colours };
+    };
+    const [i, j] = [40, 12];
+    const sliding = await tipAt(0, i, j);
+    assert.match(sliding.text, /masked \(outside the layer's sliding window of 8 tokens\)/);
+    assert.ok(sliding.colours >= 2, 'the cell left of the window is hatched');
+    const full = await tipAt(1, i, j);
+    assert.match(full.text, /weight \d\.\d{4}/, 'the full layer sees that key');
+    assert.doesNotMatch(full.text, /masked/);
     assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
   });
 });

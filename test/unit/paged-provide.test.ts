@@ -4,7 +4,7 @@ import { PagedHeads } from '../../src/shared/paged-attention';
 import { qkHead, qkRow, type LayerQK } from '../../src/shared/qk-attention';
 
 // Rows computed elsewhere (the worker's WebGPU, gpu-paged.ts) handed to a paged stack: a provided row answers row()
-// once, as a copy of its own (the store transfers it); a provided whole head is kept and answers rows() and row().
+// once, as a copy of its own (the store transfers it); no head is kept whole (statistics stream blocks instead).
 // The stand-in "GPU" values here are marked (qkRow + 1) so an answer shows where it came from.
 
 const [H, T, d] = [2, 9, 4];
@@ -20,7 +20,7 @@ function pages(): { pages: PagedHeads; qk: LayerQK } {
 
 const marked = (xs: Float32Array): Float32Array => xs.map((v) => v + 1);
 
-describe('a paged stack answers from provided rows and heads', () => {
+describe('a paged stack answers from provided rows', () => {
   it('answers a provided row once, as its own array, then recomputes it', () => {
     const { pages: p, qk } = pages();
     const block = new Float32Array(3 * T);
@@ -34,14 +34,16 @@ describe('a paged stack answers from provided rows and heads', () => {
     assert.equal(p.holds(0, 1), false);
   });
 
-  it('keeps a provided whole head for rows() and row()', () => {
+  it('keeps no head whole: a whole head handed in answers row() once per row and rows() is recomputed; nothing stays beside Q and K', () => {
     const { pages: p, qk } = pages();
+    const qkBytes = p.heldBytes();
     const head = marked(qkHead(qk, 0));
     p.provide(0, 0, 0, head);
-    assert.equal(p.holds(0, 0), true);
-    assert.equal(p.rows(0, 0, 0, T).buffer, head.buffer, 'a view of the head handed in, not a recomputation');
-    assert.deepEqual(p.rows(0, 0, 2, 5), head.subarray(2 * T, 5 * T));
-    assert.equal(p.largestBlockBytes, 0, 'nothing recomputed');
-    assert.deepEqual(p.row(0, 0, 3), head.slice(3 * T, 4 * T));
+    assert.equal(p.holds(0, 0), false, 'not kept whole');
+    assert.deepEqual(p.rows(0, 0, 2, 5), qkHead(qk, 0).subarray(2 * T, 5 * T), 'a block is recomputed from Q and K');
+    assert.ok(p.largestBlockBytes > 0, 'recomputed');
+    assert.deepEqual(p.row(0, 0, 3), head.slice(3 * T, 4 * T), 'a row handed in answers once');
+    assert.deepEqual(p.row(0, 0, 3), qkRow(qk, 0, 3), 'then recomputed');
+    assert.equal(p.heldBytes(), qkBytes, 'only Q and K counted');
   });
 });

@@ -143,6 +143,33 @@ describe('statistics streamed over row blocks of a paged stack equal those of th
   });
 });
 
+describe('columns ("attended by") of a paged stack come from row normalisers, not row blocks (qk-columns.ts)', function () {
+  this.timeout(240000);
+  const cases = [
+    { name: 'the bundled model, T = 60', bytes: () => readBundledOnnx(), ids: [...Array(60)].map((_, i) => (i * 7 + 3) % 50), short: [5, 9, 14, 3, 7, 5, 9, 2] },
+    { name: 'tiny-gpt2, T = 40', bytes: () => readTestOnnx('tiny-gpt2').bytes, ids: [...Array(40)].map((_, i) => (i * 13 + 1) % 40), short: [3, 1, 4, 1, 5, 9] },
+    // Sliding windows of 8 on two of its three layers: the check is longer than the window, so the band is read off it.
+    { name: 'tiny-window, T = 40', bytes: () => readTestOnnx('tiny-window').bytes, ids: [...Array(40)].map((_, i) => (i * 5 + 2) % 30),
+      short: [...Array(12)].map((_, i) => (i * 3 + 1) % 20) },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: every head's, mean's and max's columns equal the whole matrices' columns, with no row block computed`, async () => {
+      const { recomputed, paged, pages } = await stacksOf(c.bytes(), c.short, c.ids, 5);
+      const store = new AttentionStore([paged]);
+      const T = c.ids.length;
+      for (let l = 0; l < paged.layers; l++) {
+        for (const head of [...Array.from({ length: paged.heads }, (_, h) => h), 'mean', 'max'] as HeadSelector[]) {
+          for (const key of [0, 1, 17, T - 1]) {
+            const q: AttentionQuery = { kind: 'column', head: { stack: 'self', layer: l, head }, key };
+            close(store.answer(q).answer, wholeAnswer(recomputed, q), JSON.stringify(q));
+          }
+        }
+      }
+      assert.equal(pages.largestBlockBytes, 0, 'no block of rows was computed for a column');
+    });
+  }
+});
+
 describe('a paged cross-attention stack (decoder queries over encoder keys) streams rows of its keys', () => {
   it('answers matrices, regions, columns and nearest heads as the whole matrices give them, in blocks of 3 rows', () => {
     const [L, H, T, S] = [2, 3, 13, 21];

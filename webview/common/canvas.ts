@@ -157,9 +157,12 @@ export function hatchUpperTriangle(ctx: CanvasRenderingContext2D, tokens: number
   hatchMasked(ctx, { row: 0, col: 0, rows: tokens, cols: tokens }, x, y, cell, line);
 }
 
-/** Hatches the masked cells (key after query: col > row) of a window of a causal matrix drawn at (x, y), `cell` px per cell. */
+/**
+ * Hatches the masked cells (key after query: col > row; with a sliding window `band`, also col ≤ row − band) of a
+ * window of a causal matrix drawn at (x, y), `cell` px per cell.
+ */
 export function hatchMasked(ctx: CanvasRenderingContext2D, w: { row: number; col: number; rows: number; cols: number }, x: number, y: number,
-  cell: number, line: Rgba): void {
+  cell: number, line: Rgba, band?: number): void {
   const pattern = hatchPattern(ctx, line, Math.max(3, Math.min(6, cell / 2)));
   if (!pattern) return;
   ctx.save();
@@ -168,6 +171,8 @@ export function hatchMasked(ctx: CanvasRenderingContext2D, w: { row: number; col
   for (let i = 0; i < w.rows; i++) {
     const first = Math.max(0, w.row + i + 1 - w.col); // the window's first masked column in this row
     if (first < w.cols) ctx.rect(x + first * cell, y + i * cell, (w.cols - first) * cell, cell);
+    const before = band === undefined ? 0 : Math.min(w.cols, w.row + i - band + 1 - w.col); // columns left of the band
+    if (before > 0) ctx.rect(x, y + i * cell, before * cell, cell);
   }
   ctx.fill();
   ctx.restore();

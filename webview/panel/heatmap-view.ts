@@ -174,7 +174,7 @@ export class HeatmapView {
     const m = this.model;
     if (!m) return;
     const row = m.run.row(m.layer, m.head, i);
-    const masked = m.run.causal && j > i;
+    const masked = m.run.masked(m.layer, i, j);
     // Attended by: the key's column (the worker's 'column' answer) names the queries that attend to it most.
     const column = m.direction === 'by' ? m.run.column(m.layer, m.head, j) : undefined;
     // The exact weight comes with the row from the worker: the tip shows once it is in (draw() calls back here).
@@ -187,7 +187,7 @@ export class HeatmapView {
     const lines = [
       `query ${describeToken(m.run.labels, i)}`,
       `key ${describeToken(m.run.keyLabels, j)}`,
-      masked ? 'masked (future token)' : `${m.run.valueWeighted ? 'α·‖v‖ share' : 'weight'} ${formatWeight(w)}`,
+      masked ? (j > i ? 'masked (future token)' : `masked (outside the layer's sliding window of ${m.run.windows[m.layer]} tokens)`) : `${m.run.valueWeighted ? 'α·‖v‖ share' : 'weight'} ${formatWeight(w)}`,
       ...(column ? [`key attended most by ${topK(column, 3).map((q) => `${describeToken(m.run.labels, q)} ${formatWeight(column[q])}`).join(', ')}`] : []),
     ];
     this.tip.replaceChildren(...lines.map((t) => {
@@ -258,7 +258,7 @@ export class HeatmapView {
       this.images.set(key, img);
     }
     blitMatrix(ctx, img, x0, y0, size, height);
-    if (run.causal) hatchMasked(ctx, w, x0, y0, cell, theme.hatch);
+    if (run.causal) hatchMasked(ctx, w, x0, y0, cell, theme.hatch, run.windows[m.layer]);
     ctx.strokeStyle = rgbaToCss(theme.contrastBorder ?? withAlpha(theme.fg, 0.3));
     ctx.lineWidth = 1;
     ctx.strokeRect(x0 - 0.5, y0 - 0.5, size + 1, height + 1);

@@ -57,7 +57,10 @@ export async function loadRun(client: InferenceClient, msg: ShowMessage, progres
   }
   // Encoder–decoder results: one view per stack; the encoder's backs the default run.
   const stacks = shapes.length > 1 ? stackRuns(msg.runId, msg.text, msg.tokens, msg.decoderTokens ?? [], shapes, source) : undefined;
-  return { run: stacks?.get(main.kind) ?? new RunData(msg.runId, msg.text, msg.tokens, main, source), stacks, result };
+  const run = stacks?.get(main.kind) ?? new RunData(msg.runId, msg.text, msg.tokens, main, source);
+  // A single self-attention stack's paths list its layers in order: their verified windows mask the heatmap's cells too.
+  if (!stacks && result.paths) run.windows = result.paths.map((p) => p.window);
+  return { run, stacks, result };
 }
 
 /** The result message for the host: the stacks' shapes only (the worker keeps the data; the host asks for rows). */

@@ -138,6 +138,15 @@ export class RunData {
     return this.shape?.causal ?? false;
   }
 
+  /** Each layer's sliding window where the worker verified one (a paged run's paths); query i sees keys i − w < j ≤ i. */
+  windows: readonly (number | undefined)[] = [];
+
+  /** True when key j is hidden from query i in `layer` by the causal mask or the layer's sliding window. */
+  masked(layer: number, i: number, j: number): boolean {
+    const w = this.windows[layer];
+    return this.causal && (j > i || (w !== undefined && j <= i - w));
+  }
+
   /** Labels of the key tokens (columns): the tokens' own, except for cross-attention. */
   get keyLabels(): readonly TokenLabel[] {
     return this.labels;

@@ -1,28 +1,31 @@
 /**
- * A paged run's rows on WebGPU (issue 16): the layers recomputed from Q and K are uploaded once when the run is kept,
- * and before the store answers a question about one head (a hovered row, its top keys, its matrix or a column) the
- * rows it needs are computed on the GPU and handed to the stack's PagedHeads, which then answers from them. Layers that
- * do not fit the device, and every layer when there is no device, stay with the JavaScript rows (qk-attention.ts).
+ * A paged run's rows on WebGPU (issue 16): the layers recomputed from Q and K are uploaded once when the run is kept.
+ * Before the store answers a hovered row (or its top keys) the row is computed on the GPU and handed to the stack's
+ * PagedHeads; the statistics over every row (metrics, nearest heads, matrices and thumbnails, columns) take each block
+ * of rows from the GPU as the worker's job driver asks for it (`blocks`, row-blocks.ts stepAsync), one dispatch and
+ * readback per block, so no head's T × T matrix is held. Layers that do not fit the device, and every layer when there
+ * is no device, stay with the JavaScript rows (qk-attention.ts).
  */
 import type { AttentionQuery, AttentionStore } from '../../src/shared/attention-query';
+import { combineHeadBlocks } from '../../src/shared/attention';
 import { PagedHeads } from '../../src/shared/paged-attention';
 import type { PathSummary } from '../../src/shared/attention-paths';
 import type { RecomputedOn } from '../../src/shared/protocol';
+import type { BlockFetch, BlockUnit } from '../../src/shared/row-blocks';
 import type { GpuLayer, GpuRows } from './gpu-rows';
 
-/** The kinds of question whose rows can be computed on the GPU ahead of the store's answer. */
-const PREFETCHED = new Set<AttentionQuery['kind']>(['row', 'topk', 'matrix', 'column']);
+/** The kinds of question whose row is computed on the GPU ahead of the store's answer (the others stream blocks). */
+const PREFETCHED = new Set<AttentionQuery['kind']>(['row', 'topk']);
 
-/** One held run's uploaded layers and the heads already computed on the GPU. */
+/** A job's block source (GpuPagedRun.blocks): `fetch` for the driver, `on` where its paged blocks were computed. */
+export interface GpuBlocks {
+  readonly fetch: BlockFetch;
+  /** 'webgpu' when every block of a recomputed layer came from the GPU, 'js' when any did not, undefined when there were none. */
+  readonly on: RecomputedOn | undefined;
+}
+
+/** One held run's uploaded layers. */
 export class GpuPagedRun {
-  /** Heads (l · H + h) computed whole on the GPU and handed to the pages. */
-  private readonly wholeHeads = new Set<number>();
-  /**
-   * Whole heads are computed one after another (a grid asks for every head at once, and each holds 2 × T² floats on
-   * the device while it runs); single rows do not wait behind them.
-   */
-  private headQueue: Promise<unknown> = Promise.resolve();
-
   private constructor(private readonly gpu: GpuRows | undefined, private readonly pages: PagedHeads,
     private readonly layers: readonly (GpuLayer | string | undefined)[]) {}
 
@@ -50,15 +53,14 @@ export class GpuPagedRun {
   }
 
   /**
-   * Computes on the GPU the rows `query` needs from `store` (when they come from this run's pages) and hands them in:
-   * resolves to where the answer's rows were recomputed. Undefined (answer at once) for questions the pages do not serve.
-   * A row of a layer's mean or max takes that row of every head.
+   * Computes on the GPU the row a 'row' or 'topk' `query` needs from `store` (when it comes from this run's pages) and
+   * hands it in: resolves to where the answer's row was recomputed. Undefined (answer at once) for other questions,
+   * which stream their blocks (`blocks`). A row of a layer's mean or max takes that row of every head.
    */
   prefetch(store: AttentionStore, query: AttentionQuery): Promise<RecomputedOn> | RecomputedOn | undefined {
     if (!PREFETCHED.has(query.kind) || !('head' in query)) return undefined;
-    const single = typeof query.head.head === 'number';
-    const isRow = query.kind === 'row' || query.kind === 'topk';
-    if (!single && !(isRow && (query.head.head === 'mean' || query.head.head === 'max'))) return undefined;
+    const sel = query.head.head;
+    if (typeof sel !== 'number' && sel !== 'mean' && sel !== 'max') return undefined;
     let stack;
     try {
       stack = store.resolve(query.head).stack;
@@ -70,27 +72,39 @@ export class GpuPagedRun {
     const where = this.on(l);
     const gl = this.layers[l];
     if (where !== 'webgpu' || !this.gpu || !gl || typeof gl === 'string') return where;
-    const t = this.pages.tokens;
-    if (isRow) {
-      const i = (query as { query: number }).query;
-      if (!Number.isInteger(i) || i < 0 || i >= t) return undefined;
-      const heads = single ? [query.head.head] : Array.from({ length: this.pages.heads }, (_, h) => h);
-      return Promise.all(heads.map((h) => Promise.resolve(this.rowOf(gl, l, h, i)))).then((on) => (on.every((x) => x === 'webgpu') ? 'webgpu' : 'js'));
-    }
-    const h = query.head.head as number;
-    const key = l * this.pages.heads + h;
-    const done = this.headQueue.then(() => (this.pages.holds(l, h) ? (this.wholeHeads.has(key) ? 'webgpu' : 'js') : this.fetch(gl, l, h, 0, t)));
-    this.headQueue = done;
-    return done.then((on) => {
-      if (on === 'webgpu') this.wholeHeads.add(key);
-      return on;
-    });
+    const i = (query as { query: number }).query;
+    if (!Number.isInteger(i) || i < 0 || i >= this.pages.tokens) return undefined;
+    const heads = typeof sel === 'number' ? [sel] : Array.from({ length: this.pages.heads }, (_, h) => h);
+    return Promise.all(heads.map((h) => this.fetch(gl, l, h, i, i + 1))).then((on) => (on.every((x) => x === 'webgpu') ? 'webgpu' : 'js'));
   }
 
-  /** Row i of head h into the pages, unless the head is kept whole already. */
-  private rowOf(gl: GpuLayer, l: number, h: number, i: number): Promise<RecomputedOn> | RecomputedOn {
-    if (this.pages.holds(l, h)) return this.wholeHeads.has(l * this.pages.heads + h) ? 'webgpu' : 'js';
-    return this.fetch(gl, l, h, i, i + 1);
+  /**
+   * A block source for one job over row blocks: a unit whose rows are a head (or a layer's mean or max) of this run's
+   * pages, on a layer uploaded here, is computed on the GPU (one dispatch and readback per head and block; a mean or max
+   * combines the heads' blocks as layerMeanRows does); every other unit is left to its JavaScript source.
+   */
+  blocks(): GpuBlocks {
+    let onGpu = 0;
+    let inJs = 0;
+    const fetch = (u: BlockUnit): Promise<Float32Array> | undefined => {
+      const o = u.source.origin;
+      if (!o || o.attention.pages !== this.pages || this.layers[o.layer] === undefined) return undefined;
+      const gl = this.layers[o.layer];
+      if (this.on(o.layer) !== 'webgpu' || !this.gpu || !gl || typeof gl === 'string') {
+        inJs++;
+        return undefined;
+      }
+      const gpu = this.gpu;
+      const heads = typeof o.selector === 'number' ? [o.selector] : Array.from({ length: this.pages.heads }, (_, h) => h);
+      return Promise.all(heads.map((h) => gpu.rows(gl, h, u.start, u.end))).then((b) => {
+        onGpu++;
+        return typeof o.selector === 'number' ? b[0] : combineHeadBlocks(o.selector, b.length, (h) => b[h], new Float32Array(b[0].length));
+      }, () => {
+        inJs++; // the device was lost or the run released meanwhile: this block from JavaScript
+        return u.source.block(u.start, u.end);
+      });
+    };
+    return { fetch, get on() { return inJs ? 'js' : onGpu ? 'webgpu' : undefined; } };
   }
 
   /** The run's path summary with each recomputed layer's place. */

@@ -2,7 +2,7 @@
  * The runs the inference worker holds, and its answers to their queries: the worker is the one owner of every stack it
  * computed (the panel and the host ask for rows and display-size matrices; nothing copies a stack out). Queries are
  * answered at once, not behind runs in the queue; those over every row a slice of row blocks at a time so hovers get in
- * between.
+ * between, each block of a paged layer on the GPU awaited from it (gpu-paged.ts `blocks`) where the run has one.
  */
 import type { Attention } from '../../src/shared/attention';
 import { AttentionStore, type AnsweredQuery } from '../../src/shared/attention-query';
@@ -10,7 +10,7 @@ import type { Job } from '../../src/shared/row-blocks';
 import { messageOf } from '../../src/shared/backend-fallback';
 import type { BackendUsed, PanelToWorker, RecomputedOn, WorkerToPanel } from '../../src/shared/protocol';
 import type { ExplainableRun } from './explain';
-import type { GpuPagedRun } from './gpu-paged';
+import type { GpuBlocks, GpuPagedRun } from './gpu-paged';
 
 type QueryMessage = Extract<PanelToWorker, { type: 'query' }>;
 
@@ -75,19 +75,23 @@ export class HeldRuns {
     if (!run) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker; run Show Attention again.` });
     const store = msg.weighted ? run.weighted : run.store;
     if (!store) return this.post({ ...base, error: 'The value norms of this run have not been computed.' });
-    // A paged head's rows are computed on the GPU first (gpu-paged.ts), then answered as below.
-    const on = msg.weighted ? undefined : run.gpu?.prefetch(store, msg.query);
-    if (on instanceof Promise) return void on.then((where) => this.answerNow(msg, store, where));
-    this.answerNow(msg, store, on);
+    // A hovered paged row is computed on the GPU first (gpu-paged.ts), then answered as below.
+    const gpu = msg.weighted ? undefined : run.gpu;
+    const on = gpu?.prefetch(store, msg.query);
+    if (on instanceof Promise) return void on.then((where) => this.answerNow(msg, store, where, gpu));
+    this.answerNow(msg, store, on, gpu);
   }
 
-  /** Answers a query from the store, saying where a paged head's rows were recomputed (`on`). */
-  private answerNow(msg: QueryMessage, store: AttentionStore, on: RecomputedOn | undefined): void {
+  /** Answers a query from the store, saying where a paged head's rows were recomputed (`on`; a job's blocks: on `gpu` where it can). */
+  private answerNow(msg: QueryMessage, store: AttentionStore, on: RecomputedOn | undefined, gpu: GpuPagedRun | undefined): void {
     const base = { type: 'answer' as const, id: msg.id, runId: msg.runId, ...(on ? { computedOn: on } : {}) };
     if (!this.held.has(msg.runId)) return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
     try {
-      const job = store.job(msg.query);
-      if (job) return void this.answerInSlices(msg, job, base);
+      // A layer on the GPU streams its blocks from there; the worker's JavaScript reads columns off row normalisers.
+      const job = store.job(msg.query, gpu ? (l) => gpu.on(l) === 'webgpu' : undefined);
+      // A job that took no block (a column off row normalisers) was computed where its layer is: in JavaScript.
+      const layerOn = gpu && 'head' in msg.query ? gpu.on(msg.query.head.layer) : undefined;
+      if (job) return void this.answerInSlices(msg, job, { ...base, ...(layerOn ? { computedOn: 'js' as const } : {}) }, gpu?.blocks());
       const { answer, transfer } = store.answer(msg.query);
       this.post({ ...base, answer }, transfer);
     } catch (e) {
@@ -109,10 +113,11 @@ export class HeldRuns {
    * Answers a query that needs every row (metrics, a matrix, nearest heads, a column) a slice of row blocks at a time
    * (about 20 ms each; the first at once, so a small one is answered at once), letting the questions that arrive
    * meanwhile (a hover's row) be answered between the slices, and reporting how many blocks are done while it takes
-   * more than one slice (a paged stack at a long context).
+   * more than one slice (a paged stack at a long context). With `gpu` each block of a layer on the GPU is awaited from
+   * it (awaiting lets other messages in too), and the answer says where the paged blocks were computed.
    */
-  private async answerInSlices(msg: QueryMessage, job: Job<AnsweredQuery>, base: { type: 'answer'; id: number; runId: number; computedOn?: RecomputedOn }):
-  Promise<void> {
+  private async answerInSlices(msg: QueryMessage, job: Job<AnsweredQuery>, base: { type: 'answer'; id: number; runId: number; computedOn?: RecomputedOn },
+    gpu?: GpuBlocks): Promise<void> {
     const progress = { type: 'queryProgress' as const, id: msg.id, runId: msg.runId, kind: msg.query.kind };
     let reported = false;
     const end = (): void => { if (reported) this.post({ ...progress, done: job.total, total: job.total }); };
@@ -122,10 +127,11 @@ export class HeldRuns {
           end();
           return this.post({ ...base, stale: true, error: `Run ${msg.runId} is no longer held by the worker.` });
         }
-        const done = job.step(this.sliceMs);
+        const done = gpu ? await job.stepAsync(this.sliceMs, gpu.fetch) : job.step(this.sliceMs);
         if (done) {
           end();
-          return this.post({ ...base, answer: done.answer }, done.transfer);
+          const on = gpu?.on;
+          return this.post({ ...base, ...(on ? { computedOn: on } : {}), answer: done.answer }, done.transfer);
         }
         this.post({ ...progress, done: job.done, total: job.total });
         reported = true;
