@@ -24,6 +24,7 @@ export { ModelError } from './model-layout';
 export { configNotices, DEFAULT_CONTEXT, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
 import { configNotices, parseModelConfig, vocabNotices, vocabSizeOf, type ModelDims } from './model-config';
 import { declaredWindows, type DeclaredWindows } from '../shared/sliding-window';
+import { relativeMaxDistanceOf } from '../shared/relative-bias';
 import { loadTokenizer, TokenizerLoadError, type ThreadTokenizer } from './tokenizer-thread';
 
 /** A model folder that passed every check, with its tokenizer loaded. */
@@ -55,6 +56,8 @@ export interface LoadedModel {
   readonly expectedAttention?: AttentionShape;
   /** Per layer, the sliding window config.json declares (null: full attention), when it declares one. */
   readonly slidingWindows?: DeclaredWindows;
+  /** T5's relative_attention_max_distance (ModelInfo.relativeMaxDistance). */
+  readonly relativeMaxDistance?: number;
   /** Warnings for the user that do not stop the model from running (a graph that fixes no layer order). */
   readonly notices?: readonly string[];
 }
@@ -232,6 +235,7 @@ export async function loadModelFolder(dir: string,
   const externalData = [...main.externalData, ...(decoder?.externalData ?? [])];
   const vocabSize = vocabSizeOf(configJson);
   const slidingWindows = declaredWindows(configJson);
+  const relativeMaxDistance = relativeMaxDistanceOf(configJson);
   const notices = [...configNotices(configJson, `config.json in ${dir}`),
     ...vocabNotices(tokenizer.facts.maxId, vocabSize, `config.json in ${dir}`),
     layerOrderNotice(main.layerOrder, `${files.onnx} in ${dir}`),
@@ -243,6 +247,7 @@ export async function loadModelFolder(dir: string,
     externalData: externalData.length ? externalData : undefined, tappedPath, tappedDecoderPath, sha256: main.sha256,
     expectedAttention: attentionShapeFromConfig(configJson as Record<string, unknown>),
     ...(slidingWindows ? { slidingWindows } : {}),
+    ...(relativeMaxDistance ? { relativeMaxDistance } : {}),
     ...(notices.length ? { notices } : {}),
   };
   cache.set(key, { stamp, model });

@@ -64,6 +64,7 @@ export function modelInfo(model: LoadedModel, maxTokens: number, uri: (file: str
     decoderOnnxUri: model.decoderOnnxPath ? uri(model.tappedDecoderPath ?? model.decoderOnnxPath) : undefined,
     expectedAttention: model.expectedAttention,
     ...(model.slidingWindows ? { slidingWindows: model.slidingWindows } : {}),
+    ...(model.relativeMaxDistance ? { relativeMaxDistance: model.relativeMaxDistance } : {}),
     tokenizerUri: uri(path.join(model.dir, 'tokenizer.json')),
   };
 }

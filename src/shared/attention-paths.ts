@@ -12,6 +12,9 @@ import type { Attention } from './attention';
 import type { ScoreSources } from './score-tap';
 import { unshownWindow, type DeclaredWindows } from './sliding-window';
 import type { RecomputedOn } from './protocol';
+import { keyBias } from './score-bias';
+import { identifyRelative, type RelativeBias } from './relative-bias';
+import type { FloatInitializer } from './onnx-initializer';
 
 /** Largest |recomputed − Softmax output| a layer may show and still be recomputed. */
 export const RECOMPUTE_TOLERANCE = 1e-5;
@@ -21,7 +24,13 @@ export const FP16_RECOMPUTE_TOLERANCE = 1e-3;
 
 /** How one layer of the stack is served: recomputed from Q and K with its score form, or from its Softmax tap and why. */
 export type LayerPath =
-  | { readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number }
+  | {
+    readonly name: string; readonly path: 'qk'; readonly form: ScoreForm; readonly maxDifference: number;
+    /** The tapped terms summed into its per-key bias (ScoreForm.bias: ALiBi), which every run fetches with Q and Kᵀ. */
+    readonly biases?: readonly string[];
+    /** Its relative position bias (T5), recomputed from the table on every run: nothing more is fetched for it. */
+    readonly relative?: RelativeBias;
+  }
   | { readonly name: string; readonly path: 'softmax'; readonly reason: string };
 
 /** What the identification run found: the heads per layer, and each layer's path in stack order. */
@@ -33,10 +42,10 @@ export interface IdentifiedPaths {
 /** A fetched float tensor. */
 type Fetch = (name: string) => { readonly dims: readonly number[]; readonly data: Float32Array; readonly type?: string } | undefined;
 
-/** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ). */
+/** Every tensor the identification run fetches: each Softmax output, and what feeds it (scores, Q, Kᵀ, added terms). */
 export function identificationFetches(softmaxOutputs: readonly string[], sources: readonly ScoreSources[]): string[] {
   const names = new Set(softmaxOutputs);
-  for (const s of sources) if (names.has(s.softmax)) for (const n of [s.logits, s.q, s.kT]) if (n) names.add(n);
+  for (const s of sources) if (names.has(s.softmax)) for (const n of [s.logits, s.q, s.kT, ...(s.biases ?? [])]) if (n) names.add(n);
   return [...names];
 }
 
@@ -47,6 +56,11 @@ export interface IdentifyOptions {
   readonly context?: number;
   /** Cross-attention layers: the keys (encoder tokens) the `tokens` decoder queries attend over. */
   readonly keys?: number;
+  /**
+   * T5's relative position bias: config.json's relative_attention_max_distance, and the model's initializers by name
+   * (onnx-initializer.ts), to recompute a term gathered from a table (ScoreSources.tables); absent, such a term falls back.
+   */
+  readonly relative?: { readonly maxDistance: number; readonly table: (name: string) => FloatInitializer | undefined };
 }
 
 /**
@@ -74,9 +88,12 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     const kT = get(src.kT);
     const logits = get(src.logits);
     if (!q || !kT || !logits) return { name, path: 'softmax', reason: 'its Q, Kᵀ or scores were not fetched' };
-    const x = layerTensors(q, kT, tokens, opts.keys);
-    if (typeof x === 'string') return { name, path: 'softmax', reason: x };
-    if (x.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${x.heads} heads, the Softmax ${stack.heads}` };
+    const plain = layerTensors(q, kT, tokens, opts.keys);
+    if (typeof plain === 'string') return { name, path: 'softmax', reason: plain };
+    if (plain.heads !== stack.heads) return { name, path: 'softmax', reason: `Q has ${plain.heads} heads, the Softmax ${stack.heads}` };
+    const added = biasOf(src, get, plain.heads, keys, src.biases ?? [], opts.relative && { ...opts.relative, scores: logits.data });
+    if (typeof added === 'string') return { name, path: 'softmax', reason: added };
+    const x = { ...plain, ...(added.names.length ? { bias: added.bias } : {}), ...(added.relative ? { relative: added.relative } : {}) };
     const fp16 = get(name)?.type === 'float16';
     const form = identifyForm(x, logits.data, fp16 ? 1e-2 : 1e-3);
     if (typeof form === 'string') return { name, path: 'softmax', reason: form };
@@ -84,8 +101,31 @@ export function identifyPaths(softmaxOutputs: readonly string[], sources: readon
     if (!(maxDifference <= (fp16 ? FP16_RECOMPUTE_TOLERANCE : RECOMPUTE_TOLERANCE))) {
       return { name, path: 'softmax', reason: `rows recomputed from Q and K differ from its Softmax by up to ${maxDifference.toExponential(1)}` };
     }
-    return { name, path: 'qk', form, maxDifference };
+    return { name, path: 'qk', form, maxDifference, ...(added.names.length ? { biases: added.names } : {}), ...(added.relative ? { relative: added.relative } : {}) };
   }) };
+}
+
+/**
+ * What the terms `names` (of src.biases) add to a layer's scores, fetched by `get`: a per-key bias, and (with `relative`)
+ * a relative position bias for a term gathered from a table; or why neither.
+ */
+function biasOf(src: ScoreSources, get: Fetch, heads: number, keys: number, names: readonly string[],
+  relative?: IdentifyOptions['relative'] & { scores: Float32Array }): { bias: Float32Array; names: readonly string[]; relative?: RelativeBias } | string {
+  const terms = [];
+  let found: RelativeBias | undefined;
+  for (const n of names) {
+    const f = get(n);
+    if (!f) return `${n}, added to its scores, was not fetched`;
+    const tableName = src.tables?.[n];
+    const table = tableName && relative ? relative.table(tableName) : undefined;
+    if (table && !found && relative) {
+      const r = identifyRelative(f, table, heads, f.data.length / (heads * keys), keys, relative.maxDistance, relative.scores);
+      if (typeof r === 'string') return r;
+      found = r;
+    } else terms.push({ name: n, dims: f.dims, data: f.data });
+  }
+  const perKey = keyBias(terms, heads, keys);
+  return typeof perKey === 'string' || !found ? perKey : { ...perKey, relative: found };
 }
 
 /** The tensors a paged run fetches: Q and Kᵀ of recomputed layers, the Softmax output of the others. */
@@ -93,8 +133,10 @@ export function pagedFetches(paths: readonly LayerPath[], sources: readonly Scor
   const names = new Set<string>();
   for (const p of paths) {
     const src = sources.find((s) => s.softmax === p.name);
-    if (p.path === 'qk' && src?.q && src.kT) names.add(src.q).add(src.kT);
-    else names.add(p.name);
+    if (p.path === 'qk' && src?.q && src.kT) {
+      names.add(src.q).add(src.kT);
+      for (const b of p.biases ?? []) names.add(b);
+    } else names.add(p.name);
   }
   return [...names];
 }
@@ -114,7 +156,11 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
       const x = layerTensors(q, kT, tokens, keys);
       if (typeof x === 'string') throw new Error(`Q and Kᵀ of ${p.name}: ${x}.`);
       heads = x.heads;
-      return { path: 'qk', qk: { ...x, form: p.form } };
+      const relative = p.relative ? { relative: p.relative } : {};
+      if (!p.biases) return { path: 'qk', qk: { ...x, ...relative, form: p.form } };
+      const added = biasOf(src, get, x.heads, keys ?? tokens, p.biases);
+      if (typeof added === 'string') throw new Error(`The bias of ${p.name}: ${added}.`);
+      return { path: 'qk', qk: { ...x, bias: added.bias, ...relative, form: p.form } };
     }
     const f = get(p.name);
     if (!f) throw new Error(`The run did not return the Softmax output ${p.name}.`);
@@ -132,12 +178,16 @@ export function pagedFromFetched(paths: readonly LayerPath[], sources: readonly 
  */
 export type PathSummary = readonly {
   readonly path: 'qk' | 'softmax'; readonly reason?: string; readonly label?: string; readonly window?: number; readonly on?: RecomputedOn;
+  /** A recomputed layer that adds a per-key bias (ALiBi) to its scores. */
+  readonly bias?: true;
 }[];
 
 /** The per-layer summary a result message carries (`stack`: the stack's name, to label each layer with). */
 export function summarisePaths(paths: readonly LayerPath[], stack?: string): PathSummary {
   return paths.map((p, l) => ({
-    ...(p.path === 'qk' ? { path: 'qk' as const, ...(p.form.window === undefined ? {} : { window: p.form.window }) } : { path: 'softmax' as const, reason: p.reason }),
+    ...(p.path === 'softmax' ? { path: 'softmax' as const, reason: p.reason } : { path: 'qk' as const }),
+    ...(p.path === 'qk' && p.form.window !== undefined ? { window: p.form.window } : {}),
+    ...(p.path === 'qk' && p.form.bias ? { bias: true as const } : {}),
     ...(stack ? { label: `${stack} layer ${l}` } : {}),
   }));
 }
@@ -167,9 +217,11 @@ export function pathsTitle(s: PathSummary): string {
     : js ? ' Rows are computed in the worker\'s JavaScript.' : '';
   const windows = s.flatMap((p, l) => (p.window === undefined ? [] : [`${p.label ?? `layer ${l}`} (${p.window})`]));
   const slide = windows.length ? ` Layers with a sliding window (each query sees that many keys, its own included): ${windows.join(', ')}.` : '';
+  const biased = s.flatMap((p, l) => (p.bias ? [p.label ?? `layer ${l}`] : []));
+  const alibi = biased.length ? ` Layers that add a per-head, per-key position bias (ALiBi), tapped with Q and K on every run: ${biased.join(', ')}.` : '';
   const falls = fallbacks(s);
-  return falls.length ? `${head}${where}${slide} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.`
-    : `${head}${where}${slide}`;
+  return falls.length ? `${head}${where}${slide}${alibi} These layers use the tapped Softmax output instead: ${falls.map((f) => `${f.layer}: ${f.reason}`).join('; ')}.`
+    : `${head}${where}${slide}${alibi}`;
 }
 
 /** A notice for a paged run where some layers fell back to the Softmax tap; undefined when none did. */

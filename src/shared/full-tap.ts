@@ -12,9 +12,10 @@ import { rewriteSubgraphs } from './tap-subgraph';
  * Version of what a tapped file holds; part of the tap cache's key. Bump it whenever the outputs added
  * change (planTap or planScoreTaps finding other tensors), so files tapped the old way are not reused.
  * 1: Softmax outputs only. 2: Softmax outputs and score taps. 3: score taps through Reshape (baddbmm), and
- * fused attention nodes' inputs and outputs.
+ * fused attention nodes' inputs and outputs. 4: the terms Adds put on the scores (ALiBi, position biases, masks:
+ * ScoreSources.biases), which identification fetches.
  */
-export const TAP_FORMAT = 3;
+export const TAP_FORMAT = 4;
 
 /** The full tap of a scanned model: its Softmax plan, the score sources, and the bytes to append (maybe none). */
 export interface FullTap {

@@ -9,6 +9,7 @@
 import { buildFeeds, intFeedType, type FeedSpec } from './feeds';
 import { collectAttention, requiredInputs, type OnnxSummary } from './onnx-tap';
 import type { ScoreForm } from './qk-attention';
+import { keyBias } from './score-bias';
 import type { StepOutput } from './generate';
 import type { OrtTensorCtor } from './tapped-run';
 
@@ -58,15 +59,21 @@ interface CachedSession {
   run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, OrtValue>>;
 }
 
+/** A recomputed layer of a cached step: its q and Kᵀ, score form, and the per-key terms it adds (ALiBi), by name. */
+interface PagedStepLayer { readonly q: string; readonly kT: string; readonly form: ScoreForm; readonly biases?: readonly string[] }
+
 /** How one step's rows are read: from the tapped Softmax outputs ([1, H, 1, K]), or recomputed from q and Kᵀ per layer. */
 export type StepRowSource =
   | { readonly kind: 'softmax'; readonly names: readonly string[] }
-  | { readonly kind: 'paged'; readonly layers: readonly ({ readonly q: string; readonly kT: string; readonly form: ScoreForm } | { readonly softmax: string })[] };
+  | {
+    readonly kind: 'paged';
+    readonly layers: readonly (PagedStepLayer | { readonly softmax: string })[];
+  };
 
 /** The tensors a step fetches for `rows`. */
 function rowFetches(rows: StepRowSource): string[] {
   if (rows.kind === 'softmax') return [...rows.names];
-  return rows.layers.flatMap((l) => ('softmax' in l ? [l.softmax] : [l.q, l.kT]));
+  return rows.layers.flatMap((l) => ('softmax' in l ? [l.softmax] : [l.q, l.kT, ...(l.biases ?? [])]));
 }
 
 /** Float32 of a fetched float32/float16 tensor (float16 through `toFloat32`). */
@@ -84,14 +91,18 @@ function lastSoftmaxRows(name: string, t: { dims: readonly number[]; data: Float
 
 /**
  * The last query's row over K keys for every head of one recomputed layer: q [1, H, Tq, d] and Kᵀ [1, Hk, d, K] (the
- * last query is the newest token: it sees every key but those a sliding window leaves out). Float64 accumulation, as
- * qk-attention.ts.
+ * last query is the newest token: it sees every key but those a sliding window leaves out), plus the per-key `biases`
+ * terms where the form has them (ALiBi). Float64 accumulation, as qk-attention.ts.
  */
 export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }, kT: { dims: readonly number[]; data: Float32Array },
-  form: ScoreForm): { heads: number; rows: Float32Array } {
+  form: ScoreForm, biases: readonly { name: string; dims: readonly number[]; data: Float32Array }[] = []): { heads: number; rows: Float32Array } {
   const [H, Tq, d] = q.dims.slice(-3);
   const [Hk, dk, K] = kT.dims.slice(-3);
   if (!(Tq >= 1) || dk !== d || Hk < 1 || H % Hk !== 0) throw new Error(`q [${q.dims.join(', ')}] and Kᵀ [${kT.dims.join(', ')}] do not pair up.`);
+  const added = keyBias(biases, H, K);
+  if (typeof added === 'string') throw new Error(`A cached step's bias: ${added}.`);
+  if (form.bias && added.names.length === 0) throw new Error('A cached step of a layer with a per-key bias did not fetch it.');
+  if (form.relative) throw new Error('A cached step does not recompute a relative position bias (T5): this layer needs its Softmax output.');
   const window = (form as { window?: number }).window;
   const first = window ? Math.max(0, K - window) : 0;
   const rows = new Float32Array(H * K);
@@ -105,9 +116,9 @@ export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }
       for (let j = first; j < K; j++) s[j] += qc * kT.data[kOff + c * K + j];
     }
     let max = -Infinity;
-    for (let j = first; j < K; j++) max = Math.max(max, s[j] * form.scale);
+    for (let j = first; j < K; j++) max = Math.max(max, (s[j] = s[j] * form.scale + added.bias[h * K + j]));
     let sum = 0;
-    for (let j = first; j < K; j++) sum += (s[j] = Math.exp(s[j] * form.scale - max));
+    for (let j = first; j < K; j++) sum += (s[j] = Math.exp(s[j] - max));
     for (let j = first; j < K; j++) rows[h * K + j] = s[j] / sum;
   }
   return { heads: H, rows };
@@ -122,7 +133,7 @@ function newestRows(rows: StepRowSource, out: Record<string, OrtValue>, K: numbe
   };
   const parts = rows.kind === 'softmax'
     ? rows.names.map((n) => lastSoftmaxRows(n, get(n), K))
-    : rows.layers.map((l) => ('softmax' in l ? lastSoftmaxRows(l.softmax, get(l.softmax), K) : lastQueryRows(get(l.q), get(l.kT), l.form)));
+    : rows.layers.map((l) => ('softmax' in l ? lastSoftmaxRows(l.softmax, get(l.softmax), K) : lastQueryRows(get(l.q), get(l.kT), l.form, (l.biases ?? []).map((n) => ({ name: n, ...get(n) })))));
   const heads = parts[0]?.heads ?? 0;
   if (parts.some((p) => p.heads !== heads)) throw new Error('The layers of a cached step have different head counts.');
   const data = new Float32Array(parts.length * heads * K);

@@ -92,6 +92,8 @@ export interface ModelInfo {
   readonly expectedAttention?: 'causal' | 'bidirectional' | 'encoder-decoder';
   /** Per layer, the sliding window config.json declares (null: full attention); absent when it declares none. */
   readonly slidingWindows?: readonly (number | null)[];
+  /** T5's relative_attention_max_distance (config.json, or transformers' default 128 for a T5 model); absent for others. */
+  readonly relativeMaxDistance?: number;
 }
 
 /** Timings in milliseconds; each stage is filled in as it completes. */
@@ -327,6 +329,8 @@ export type PanelToWorker =
       readonly context?: number;
       /** ModelInfo.slidingWindows: how long the check run that identifies the layers must be (sliding-window.ts). */
       readonly slidingWindows?: readonly (number | null)[];
+      /** ModelInfo.relativeMaxDistance: the bucket rule of a relative position bias recomputed from its table (relative-bias.ts). */
+      readonly relativeMaxDistance?: number;
       /** The model's stored probe scores (ModelInfo.probe): posted instead of running the probe when they fit. */
       readonly probe?: ProbeScores;
       /** attentionLens.recomputeAttention (default auto): serve attention recomputed from Q and K (paged-run.ts). */

@@ -4,6 +4,7 @@
  * input and output (attention-paths.ts), never assumed. Pure: no `vscode`, no DOM.
  */
 import { isMaskedScore } from './weight-explain';
+import { addRelativeRow, type RelativeBias } from './relative-bias';
 
 /** How a layer forms its scores from q·k: a scale, and a causal mask (banded by a sliding window, or not) or none. */
 export interface ScoreForm {
@@ -17,6 +18,13 @@ export interface ScoreForm {
    * kv_idx ≤ q_idx) and onnxruntime's GroupQueryAttention `local_window_size`. Absent: no window.
    */
   readonly window?: number;
+  /**
+   * True where the graph adds a per-head, per-key term to s·q·k before the Softmax (BLOOM's ALiBi: slope_h × key
+   * position, the same for every query): each run taps it (ScoreSources.biases) into LayerQK.bias.
+   */
+  readonly bias?: boolean;
+  /** True where the graph adds T5's relative position bias, recomputed from its table (LayerQK.relative). */
+  readonly relative?: boolean;
 }
 
 /** The mask part of a score form. */
@@ -45,6 +53,10 @@ export interface LayerQK {
   readonly d: number;
   readonly q: Float32Array;
   readonly kT: Float32Array;
+  /** What the graph adds to head h's score of key j, for every query: bias[h·S + j] ([heads, S]); absent: nothing. */
+  readonly bias?: Float32Array;
+  /** T5's relative position bias the graph adds: E[bucket(j − i), h] (relative-bias.ts); absent: none. */
+  readonly relative?: RelativeBias;
   readonly form: ScoreForm;
 }
 
@@ -98,9 +110,10 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(k
   const t = keyCount(x);
   const { start, end } = visibleKeys(i, t, x.form);
   const z = rowDots(x, h, i, scratch);
+  for (let j = start; j < end; j++) z[j] *= x.form.scale;
+  addBiases(x, h, i, z);
   let max = -Infinity;
   for (let j = start; j < end; j++) {
-    z[j] *= x.form.scale;
     if (z[j] > max) max = z[j];
   }
   let sum = 0;
@@ -109,6 +122,13 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(k
   out.fill(0, 0, start);
   out.fill(0, end, t);
   return out;
+}
+
+/** Adds what the graph adds to row i of head h's scores (its per-key bias, its relative position bias) into `z`. */
+function addBiases(x: LayerTensors, h: number, i: number, z: Float64Array): void {
+  const s = keyCount(x);
+  if (x.bias) for (let j = 0, o = h * s; j < s; j++) z[j] += x.bias[o + j];
+  if (x.relative) addRelativeRow(x.relative, h, i, s, z);
 }
 
 /** Head h's whole [T, S] matrix, one row at a time. */
@@ -128,8 +148,9 @@ const SNAP = 1e-4;
  * run: which keys are masked (none; exactly those after the query; or those and the ones a sliding window leaves
  * behind, the band read off the masked cells: a window shows only when the run is longer than it; cross-attention:
  * none), and the one
- * factor s with logits = s·q·k on every unmasked cell (least squares, snapped to 1/√d or 1 when that close). Anything
- * else added on top (ALiBi, a relative position bias, a padding mask) is a reason string, not a form. `tolerance`:
+ * factor s with logits = s·q·k + bias on every unmasked cell (least squares, snapped to 1/√d or 1 when that close;
+ * bias: x.bias, the per-key terms the graph was seen to add, or 0). Anything else added on top (a relative position
+ * bias that varies by query, a mask of another shape) is a reason string, not a form. `tolerance`:
  * the largest relative difference of a score from s·q·k taken as rounding (1e-3; an fp16 graph rounds more).
  */
 export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 1e-3): ScoreForm | string {
@@ -139,16 +160,22 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
   const mask = x.keys === undefined ? maskOf(logits, x.heads, t)
     : logits.some(isMaskedScore) ? 'it masks some of the keys it attends over' : { causal: false };
   if (typeof mask === 'string') return mask;
+  const biases = new Float64Array(s);
   let num = 0;
   let den = 0;
   const dots = new Float64Array(t * s * x.heads);
+  const logitsLessBias = new Float64Array(t * s * x.heads);
   for (let h = 0; h < x.heads; h++) {
     for (let i = 0; i < t; i++) {
       const row = dots.subarray((h * t + i) * s, (h * t + i + 1) * s);
       rowDots(x, h, i, row);
+      biases.fill(0);
+      addBiases(x, h, i, biases);
       for (let j = 0; j < s; j++) {
+        // What the graph adds is taken off the scores before the fit, and left there for the check below.
+        logitsLessBias[(h * t + i) * s + j] = logits[(h * t + i) * s + j] - biases[j];
         if (!isVisible(i, j, mask)) continue;
-        num += logits[(h * t + i) * s + j] * row[j];
+        num += logitsLessBias[(h * t + i) * s + j] * row[j];
         den += row[j] * row[j];
       }
     }
@@ -160,10 +187,13 @@ export function identifyForm(x: LayerTensors, logits: Float32Array, tolerance = 
   for (let c = 0; c < logits.length; c++) {
     const l = logits[c];
     if (isMaskedScore(l)) continue;
-    worst = Math.max(worst, Math.abs(l - scale * dots[c]) / Math.max(1, Math.abs(l)));
+    worst = Math.max(worst, Math.abs(logitsLessBias[c] - scale * dots[c]) / Math.max(1, Math.abs(l)));
   }
-  if (worst > tolerance) return `something is added to q·k×${scale.toPrecision(4)} before the Softmax (a position bias such as ALiBi, or another mask): off by up to ${worst.toPrecision(2)}`;
-  return { scale, ...mask };
+  if (worst > tolerance) {
+    return `something ${x.bias || x.relative ? 'besides the bias found ' : ''}is added to q·k×${scale.toPrecision(4)} before the Softmax ` +
+      `(a position bias that varies by query, or another mask): off by up to ${worst.toPrecision(2)}`;
+  }
+  return { scale, ...mask, ...(x.bias ? { bias: true } : {}), ...(x.relative ? { relative: true } : {}) };
 }
 
 /**

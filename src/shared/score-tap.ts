@@ -20,6 +20,17 @@ export interface ScoreSources {
   readonly kT?: string;
   /** How the MatMul output is scaled on the way: divided, multiplied, or not at all (Q or K scaled before). */
   readonly scaling?: 'div' | 'mul' | 'none';
+  /**
+   * What an Add on the way from the MatMul to the Softmax adds to the scores, other than the scores themselves and
+   * constants (BLOOM's ALiBi, an additive padding mask): the values tapped to recompute the scores with (qk-attention.ts
+   * keyBias). Absent or empty when nothing is added.
+   */
+  readonly biases?: readonly string[];
+  /**
+   * For a term of `biases` gathered from an embedding initializer (T5's relative_attention_bias: Gather(E, buckets),
+   * then Transpose/Unsqueeze), the initializer's name, by term: relative-bias.ts recomputes that term from E.
+   */
+  readonly tables?: Readonly<Record<string, string>>;
   /** V ([.., T, d_head]): the right input of the MatMul(P, V) that consumes the Softmax output, when found. */
   readonly v?: string;
   /** Why Q and Kᵀ were not found (the node the walk back from the Softmax could not pass), when they were not. */
@@ -40,15 +51,18 @@ function isConstant(name: string, producer: Map<string, OnnxNode>, summary: Onnx
   return !p || p.opType === 'Constant' || p.opType === 'ConstantOfShape';
 }
 
+/** The MatMul a walk back from a Softmax reached, the scaling met on the way, and the non-constant terms Adds put on top. */
+interface Found { matmul: OnnxNode; scaling: 'div' | 'mul' | 'none'; biases: string[] }
+
 /**
- * Walks back from `name` through masking/scaling ops to a MatMul (at most `depth` ops). Returns the MatMul
- * and the scaling op met on the way, or undefined.
+ * Walks back from `name` through masking/scaling ops to a MatMul (at most `depth` ops). Returns the MatMul, the
+ * scaling op met on the way and what Adds on the way add (their other non-constant operands), or undefined.
  */
 function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary, depth: number,
-  scaling: 'div' | 'mul' | 'none', stops: string[]): { matmul: OnnxNode; scaling: 'div' | 'mul' | 'none' } | undefined {
+  scaling: 'div' | 'mul' | 'none', stops: string[]): Found | undefined {
   const n = producer.get(name);
   if (!n || depth < 0) return undefined;
-  if (n.opType === 'MatMul' && n.inputs.length === 2) return { matmul: n, scaling };
+  if (n.opType === 'MatMul' && n.inputs.length === 2) return { matmul: n, scaling, biases: [] };
   if (!PASS.has(n.opType)) {
     stops.push(describe(n));
     return undefined;
@@ -59,9 +73,42 @@ function findMatMul(name: string, producer: Map<string, OnnxNode>, summary: Onnx
   for (const c of candidates) {
     if (isConstant(c, producer, summary)) continue;
     const found = findMatMul(c, producer, summary, depth - 1, next, stops);
-    if (found) return found;
+    if (!found) continue;
+    if (n.opType === 'Add') found.biases.push(...n.inputs.filter((o) => o !== c && !isConstant(o, producer, summary)));
+    return found;
   }
   return undefined;
+}
+
+/** Ops a gathered position bias may pass through on its way to the scores (layout changes, and the decoder's mask). */
+const TABLE_PASS = new Set(['Unsqueeze', 'Transpose', 'Reshape', 'Cast', 'Identity', 'Add', 'Where']);
+
+/** The embedding initializer a term is gathered from (through TABLE_PASS ops, at most `depth`), or undefined. */
+function tableOf(name: string, producer: Map<string, OnnxNode>, summary: OnnxSummary, depth = 6): string | undefined {
+  const n = producer.get(name);
+  if (!n || depth < 0) return undefined;
+  if (n.opType === 'Gather' && summary.initializerNames.has(n.inputs[0])) return n.inputs[0];
+  if (!TABLE_PASS.has(n.opType)) return undefined;
+  const next = n.opType === 'Where' ? n.inputs.slice(1) : n.opType === 'Add' ? n.inputs : n.inputs.slice(0, 1);
+  for (const c of next) {
+    if (isConstant(c, producer, summary)) continue;
+    const t = tableOf(c, producer, summary, depth - 1);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/** The Q, Kᵀ, scaling and added terms (with the tables gathered ones come from) of a found score MatMul, as ScoreSources fields. */
+function qkOf(found: Found, producer: Map<string, OnnxNode>, summary: OnnxSummary): Pick<ScoreSources, 'q' | 'kT' | 'scaling' | 'biases' | 'tables'> {
+  const tables: Record<string, string> = {};
+  for (const b of found.biases) {
+    const t = tableOf(b, producer, summary);
+    if (t) tables[b] = t;
+  }
+  return {
+    q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling, ...(found.biases.length ? { biases: found.biases } : {}),
+    ...(Object.keys(tables).length ? { tables } : {}),
+  };
 }
 
 /** For each named Softmax output, its input and (where found) the Q and Kᵀ of the score MatMul. */
@@ -88,7 +135,7 @@ export function planScoreTaps(summary: OnnxSummary, softmaxOutputs: readonly str
     const qkMissing = ends.length === 0 ? 'the walk back from the Softmax is longer than this view follows'
       : `the walk back from the Softmax ends at ${ends.slice(0, 3).join(', ')}${ends.length > 3 ? ` and ${ends.length - 3} more` : ''}, not at a MatMul of Q and Kᵀ`;
     out.push({
-      softmax, logits, ...(found ? { q: found.matmul.inputs[0], kT: found.matmul.inputs[1], scaling: found.scaling } : { qkMissing }),
+      softmax, logits, ...(found ? qkOf(found, producer, summary) : { qkMissing }),
       ...(typeof v === 'string' ? { v } : { vMissing: v.missing }),
     });
   }
@@ -115,6 +162,6 @@ function valueOf(p: string, readers: ReadonlyMap<string, readonly OnnxNode[]>, d
 /** Every tensor name the score taps need, without duplicates. */
 export function scoreTapNames(sources: readonly ScoreSources[]): string[] {
   const names = new Set<string>();
-  for (const s of sources) for (const n of [s.logits, s.q, s.kT, s.v]) if (n) names.add(n);
+  for (const s of sources) for (const n of [s.logits, s.q, s.kT, s.v, ...(s.biases ?? [])]) if (n) names.add(n);
   return [...names];
 }

@@ -4,7 +4,8 @@
  * heads) and sliding windows (tiny-window, tiny-fused ms-gqa-window), every row of every head equals qk-attention.ts
  * `qkRow` (Float64 in JavaScript) within 1e-5, keys after a causal query or before its window are exactly 0, and every
  * row sums to 1 within 1e-5. The seam (gpu-paged.ts) answers a paged store from the GPU, and a layer over the device's
- * limits (or no device) answers from JavaScript, identically to qkRow.
+ * limits (or no device), or one that adds a per-key bias (tiny-bloom's ALiBi: the kernel does not apply it), answers from
+ * JavaScript, identically to qkRow.
  */
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -18,7 +19,7 @@ import { openGpuRowsPage } from './gpu-rows-page';
 
 const TOLERANCE = 1e-5;
 /** A layer as plain arrays, for page.evaluate. */
-const plain = (x: LayerQK) => ({ ...x, q: Array.from(x.q), kT: Array.from(x.kT) });
+const plain = (x: LayerQK) => ({ ...x, q: Array.from(x.q), kT: Array.from(x.kT), bias: x.bias && Array.from(x.bias) });
 
 /** In the page: every row of every head on the GPU (one block per head, and single rows) against qkRow. */
 async function compareLayer(page: Page, x: LayerQK): Promise<{ worst: number; worstSum: number; nonZeroMasked: number; rows: number }> {
@@ -186,5 +187,29 @@ describe('attention rows on WebGPU equal the JavaScript rows (Chromium, SwiftSha
       assert.equal(none.reason, 'there is no WebGPU device in the worker');
       assert.deepEqual(none.row, want, 'no device: the JavaScript row, exactly');
     }
+  });
+
+  it('tiny-bloom: a layer with ALiBi is refused by the GPU rows, with the reason, and answered from JavaScript, identically to qkRow', async () => {
+    const layers = await softmaxModelLayers(readTestOnnx('tiny-bloom').bytes, idsOf(32), 6);
+    assert.equal(layers.length, 2);
+    const r = await page.evaluate(async (p) => {
+      const L = (globalThis as any).__lens;
+      const x = { ...p, q: Float32Array.from(p.q), kT: Float32Array.from(p.kT), bias: Float32Array.from(p.bias!) };
+      const gpu = await L.gpuRows();
+      const refused = await gpu.upload(x);
+      const stack = L.pagedAttention([{ path: 'qk', qk: x }], x.heads, x.tokens, 0);
+      const store = new L.AttentionStore([stack]);
+      const run = await L.GpuPagedRun.create(gpu, stack.pages);
+      const query = { kind: 'row', head: { stack: 'self', layer: 0, head: 2 }, query: x.tokens - 1 };
+      const on = await run.prefetch(store, query);
+      const row = Array.from(new Float32Array(store.answer(query).answer.weights));
+      const reason = run.reason(0);
+      run.release();
+      return { refused, on, reason, row, want: Array.from(L.qkRow(x, 2, x.tokens - 1)) };
+    }, plain(layers[1]));
+    assert.match(String(r.refused), /per-key position bias \(ALiBi\).*WebGPU rows do not apply/);
+    assert.equal(r.on, 'js');
+    assert.equal(r.reason, r.refused);
+    assert.deepEqual(r.row, r.want, 'the JavaScript row, with the bias, exactly');
   });
 });

@@ -18,4 +18,16 @@ describe('the model facts the host sends the panel (run-input.ts modelInfo)', ()
     const plain = modelInfo(await loadModelFolder(bundledModelDir, { bundled: true }), 128, uri, undefined);
     assert.equal('slidingWindows' in plain, false);
   });
+
+  it('carries config.json\'s relative_attention_max_distance to the worker (tiny-t5: 128), and none for a model without a relative position bias', async () => {
+    const uri = (f: string) => `webview:${f}`;
+    const t5 = modelInfo(await loadModelFolder(path.join(testModelsDir, 'tiny-t5'), { bundled: false }), 128, uri, undefined);
+    assert.equal(t5.relativeMaxDistance, 128);
+    const plain = modelInfo(await loadModelFolder(bundledModelDir, { bundled: true }), 128, uri, undefined);
+    assert.equal('relativeMaxDistance' in plain, false);
+    const { relativeMaxDistanceOf } = require('../../src/shared/relative-bias') as typeof import('../../src/shared/relative-bias');
+    assert.equal(relativeMaxDistanceOf({ model_type: 't5', relative_attention_max_distance: 64 }), 64);
+    assert.equal(relativeMaxDistanceOf({ model_type: 'mt5' }), 128, 'transformers\' default when a T5 config does not say');
+    assert.equal(relativeMaxDistanceOf({ model_type: 'bloom' }), undefined);
+  });
 });

@@ -4,11 +4,15 @@ import { buildFeeds } from '../../src/shared/feeds';
 import { toFloat32 } from '../../src/shared/tapped-run';
 import { requiredInputs, scanOnnx } from '../../src/shared/onnx-tap';
 import { retapForPaging } from '../../src/shared/paged-tap';
-import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, type LayerPath } from '../../src/shared/attention-paths';
+import { identificationFetches, identifyPaths, pagedFetches, pagedFromFetched, pathsTitle, summarisePaths, type IdentifyOptions, type LayerPath } from '../../src/shared/attention-paths';
 import { headView, headRow } from '../../src/shared/attention';
 import { readBundledOnnx } from '../support/model';
 import { readTestOnnx } from '../support/test-models';
 import { buildModel } from '../support/onnx-builder';
+import { readFloatInitializer } from '../../src/shared/onnx-initializer';
+import { testModelsDir } from '../support/test-models';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 // Attention recomputed from tapped Q and K (issue 16), checked against onnxruntime-node's own Softmax output (the
 // oracle: a different implementation of the same graph) on every test model with a Softmax: each layer's path is
@@ -38,16 +42,17 @@ const idsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 
 
 /** Identifies on `short` tokens, then checks every row of a paged run on `long` tokens against that run's Softmax. */
 async function checkModel(bytes: Uint8Array, short: number[], long: number[],
-  externalData?: { path: string; data: Uint8Array }[], tolerance = 1e-5): Promise<readonly LayerPath[]> {
+  externalData?: { path: string; data: Uint8Array }[], tolerance = 1e-5, opts: IdentifyOptions = {}): Promise<readonly LayerPath[]> {
   const { run, t } = await open(bytes, externalData);
   const self = t.plan.softmaxOutputs.filter((_, i) => (t.plan.kinds?.[i] ?? 'self') === 'self');
-  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length).layers;
+  const paths = identifyPaths(self, t.sources, await run(short, identificationFetches(self, t.sources)), short.length, opts).layers;
   // The paged run goes through the model as the worker narrows it (paged-tap.ts): Q and Kᵀ declared, Softmax outputs not.
   const pagedNames = pagedFetches(paths, t.sources);
   const narrowed = retapForPaging(t.tapped, pagedNames);
   assert.ok(narrowed, 'the appended taps can be replaced');
   const declared = new Set(scanOnnx(narrowed).outputs.map((o) => o.name));
   for (const p of paths) assert.equal(declared.has(p.name), p.path === 'softmax', `${p.name} (${p.path}) declared only when it falls back`);
+  for (const p of paths) for (const b of p.path === 'qk' ? p.biases ?? [] : []) assert.ok(declared.has(b), `${p.name}'s bias ${b} is declared`);
   const narrowedRun = (await open(narrowed, externalData, true)).run;
   const paged = pagedFromFetched(paths, t.sources, await narrowedRun(long, pagedNames), long.length, 0); // block bytes 0: blocks of one row
   const get = await run(long, paths.map((p) => p.name));
@@ -119,20 +124,40 @@ describe('attention recomputed from Q and K equals the Softmax tap (onnxruntime-
     }
   });
 
-  it('tiny-bloom: ALiBi added to q·k turns every layer to the Softmax fallback, with the reason', async () => {
+  it('tiny-bloom: every layer recomputed with its ALiBi (a per-head, per-key bias tapped with Q and Kᵀ), causal, at 32 tokens after a 6-token check', async () => {
     const m = readTestOnnx('tiny-bloom');
-    const paths = await checkModel(m.bytes, idsOf(6), idsOf(20));
-    assert.ok(paths.length > 0);
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(32));
+    assert.ok(paths.length === 2 && qkLayers(paths) === paths.length, JSON.stringify(paths));
     for (const p of paths) {
-      assert.equal(p.path, 'softmax');
-      if (p.path === 'softmax') assert.match(p.reason, /added to q·k/);
+      if (p.path !== 'qk') continue;
+      assert.equal(p.form.causal, true);
+      assert.equal(p.form.bias, true);
+      assert.ok(Math.abs(p.form.scale - 1 / 4) < 1e-9, `baddbmm's alpha 1/√16, got ${p.form.scale}`);
+      assert.equal(p.biases?.length, 1, 'ALiBi only: the all-zero padding mask is not tapped');
     }
+    assert.match(pathsTitle(summarisePaths(paths)), /per-key position bias \(ALiBi\)[^.]*: layer 0, layer 1\./);
   });
 
-  it('tiny-t5 encoder: the relative position bias turns layers to the fallback', async () => {
+  it('tiny-t5 encoder without config.json\'s bucket rule: the relative position bias (one per query and key) turns layers to the fallback', async () => {
     const m = readTestOnnx('tiny-t5', 'encoder_model.onnx');
     const paths = await checkModel(m.bytes, idsOf(6), idsOf(18));
     assert.ok(paths.length > 0 && qkLayers(paths) === 0, JSON.stringify(paths));
+    for (const p of paths) if (p.path === 'softmax') assert.match(p.reason, /not one bias per head and key/);
+  });
+
+  it('tiny-t5 encoder with config.json\'s bucket rule: every layer recomputed with E[bucket(j − i), h] from the initializer, bidirectional, at 150 tokens after 6 (past every bucket edge)', async () => {
+    const m = readTestOnnx('tiny-t5', 'encoder_model.onnx');
+    const config = JSON.parse(fs.readFileSync(path.join(testModelsDir, 'tiny-t5', 'config.json'), 'utf8')) as { relative_attention_max_distance: number };
+    const opts = { relative: { maxDistance: config.relative_attention_max_distance, table: (n: string) => readFloatInitializer(m.bytes, n) } };
+    const paths = await checkModel(m.bytes, idsOf(6), idsOf(150), undefined, 1e-5, opts);
+    assert.ok(paths.length === 2 && qkLayers(paths) === 2, JSON.stringify(paths.map((p) => (p.path === 'softmax' ? p.reason : p.path))));
+    for (const p of paths) {
+      if (p.path !== 'qk') continue;
+      assert.equal(p.form.relative, true);
+      assert.equal(p.form.scale, 1, 'T5 does not scale q·k');
+      assert.deepEqual(p.relative?.rule, { buckets: 32, maxDistance: 128, bidirectional: true });
+      assert.equal(p.biases, undefined, 'nothing is tapped for it: the padding mask is all zero');
+    }
   });
 });
 
@@ -142,14 +167,17 @@ describe('identifying a layer\'s score form on hand-built graphs', function () {
   const d = 4;
   const tensor = (dims: number[], f: (k: number) => number) => new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b) }, (_, k) => f(k)), dims);
 
-  /** Runs a graph over inputs q [1, H, T, d], kt [1, H, d, T] (and s, bias) and identifies its one layer. */
+  /**
+   * Runs a graph over inputs q [1, H, T, d], kt [1, H, d, T] (and s, bias) and identifies its one layer. A term added to
+   * the scores comes through Identity (b → bias): a graph input counts as a constant to the walk, computed values are tapped.
+   */
   async function identifyGraph(nodes: Parameters<typeof buildModel>[0], inputs: string[], T: number, extra: Record<string, unknown> = {}): Promise<LayerPath> {
     const bytes = buildModel(nodes, inputs, ['p']);
     const { t, session } = await open(bytes);
     const q = tensor([1, H, T, d], (k) => Math.sin(k * 1.3));
     const kt = tensor([1, H, d, T], (k) => Math.cos(k * 0.7));
     const feeds: Record<string, any> = { q, kt, ...extra };
-    const outputs = new Set(t.summary.outputs.map((o) => o.name));
+    const outputs = new Set(scanOnnx(t.tapped).outputs.map((o) => o.name));
     const out = await session.run(feeds, identificationFetches(['p'], t.sources).filter((n) => outputs.has(n)));
     // Q and Kᵀ are this graph's inputs: a run returns what it was fed as they are.
     const get = (n: string) => { const v = out[n] ?? feeds[n]; return v ? { dims: v.dims.map(Number), data: v.data as Float32Array } : undefined; };
@@ -179,14 +207,45 @@ describe('identifying a layer\'s score form on hand-built graphs', function () {
     if (p.path === 'softmax') assert.match(p.reason, /Tanh/);
   });
 
-  it('falls back where a bias is added to the scores', async () => {
+  it('falls back where the bias added to the scores varies by query ([1, H, T, T]), saying so', async () => {
     const T = 5;
     const p = await identifyGraph([
       { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Identity', inputs: ['b'], outputs: ['bias'] },
       { op: 'Add', inputs: ['s0', 'bias'], outputs: ['s1'] },
       { op: 'Softmax', inputs: ['s1'], outputs: ['p'], attrs: { axis: -1 } },
-    ], ['q', 'kt', 'bias'], T, { bias: tensor([1, H, T, T], (k) => (k % 7) * 0.1) });
+    ], ['q', 'kt', 'b'], T, { b: tensor([1, H, T, T], (k) => (k % 7) * 0.1) });
+    assert.equal(p.path, 'softmax');
+    if (p.path === 'softmax') assert.match(p.reason, /bias, added to its scores, is \[1, 2, 5, 5\], not one bias per head and key/);
+  });
+
+  it('falls back where a per-key term is subtracted (Sub is not an added bias the walk taps)', async () => {
+    const T = 5;
+    const p = await identifyGraph([
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Identity', inputs: ['b'], outputs: ['bias'] },
+      { op: 'Sub', inputs: ['s0', 'bias'], outputs: ['s1'] },
+      { op: 'Softmax', inputs: ['s1'], outputs: ['p'], attrs: { axis: -1 } },
+    ], ['q', 'kt', 'b'], T, { b: tensor([1, H, 1, T], (k) => k * 0.3) });
     assert.equal(p.path, 'softmax');
     if (p.path === 'softmax') assert.match(p.reason, /added to q·k/);
+  });
+
+  it('recomputes a layer that adds a per-head, per-key bias ([1, H, 1, T], ALiBi-shaped), with the bias in its form', async () => {
+    const T = 5;
+    const p = await identifyGraph([
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+      { op: 'Mul', inputs: ['s0', 'half'], outputs: ['s1'] },
+      { op: 'Identity', inputs: ['b'], outputs: ['bias'] },
+      { op: 'Add', inputs: ['bias', 's1'], outputs: ['s2'] },
+      { op: 'Softmax', inputs: ['s2'], outputs: ['p'], attrs: { axis: -1 } },
+    ], ['q', 'kt', 'b', 'half'], T, { b: tensor([1, H, 1, T], (k) => -0.4 * k + (k >= T ? 1 : 0)), half: tensor([1], () => 0.5) });
+    assert.equal(p.path, 'qk', JSON.stringify(p));
+    if (p.path === 'qk') {
+      assert.deepEqual(p.biases, ['bias']);
+      assert.equal(p.form.bias, true);
+      assert.equal(p.form.scale, 0.5);
+      assert.ok(p.maxDifference <= 1e-6, String(p.maxDifference));
+    }
   });
 });

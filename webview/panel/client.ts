@@ -335,6 +335,7 @@ export class InferenceClient {
         type: 'run', runId, backend, model, externalData, modelKey: onnxUri,
         inputIds: [...inputIds], extraInputs: [...info.extraInputs], context: info.context ?? info.maxTokens,
         ...(info.slidingWindows ? { slidingWindows: info.slidingWindows } : {}),
+        ...(info.relativeMaxDistance ? { relativeMaxDistance: info.relativeMaxDistance } : {}),
         ...(info.probe ? { probe: info.probe } : {}), ...(recompute ? { recompute } : {}), ...(companion ? { companion } : {}),
         ...(decoderModel ? { decoderModel } : {}), ...(decoderInputIds ? { decoderInputIds: [...decoderInputIds] } : {}),
       };

@@ -2,8 +2,10 @@
  * Encoder–decoder runs paged (issue 16): on a model's first run a short check identifies each stack's layers (the
  * encoder's self-attention, the decoder's self-attention, and its cross-attention, whose decoder queries attend over
  * encoder keys) against their Softmax outputs (attention-paths.ts); runs then fetch Q and Kᵀ for the identified
- * layers (the Softmax output for the others: T5's self-attention adds a relative position bias) and answer views from
- * paged stacks. Used as paged-run.ts uses it for single models: 'always', or 'auto' past AUTO_RECOMPUTE_BYTES.
+ * layers (the Softmax output for the others) and answer views from paged stacks. T5's self-attention adds a relative
+ * position bias, recomputed from its table when the run says config.json's relative_attention_max_distance
+ * (relative-bias.ts); without it those layers keep the Softmax tap. Used as paged-run.ts uses it for single models:
+ * 'always', or 'auto' past AUTO_RECOMPUTE_BYTES.
  */
 import type * as ort from 'onnxruntime-web';
 import {
@@ -13,6 +15,7 @@ import type { Attention } from '../../src/shared/attention';
 import type { BackendUsed, RecomputeSetting } from '../../src/shared/protocol';
 import { AUTO_RECOMPUTE_BYTES } from './paged-run';
 import { getSession, runFetching, type PreparedModel, type SessionKind } from './session';
+import { readFloatInitializer } from '../../src/shared/onnx-initializer';
 
 /** The identified layers of an encoder–decoder model: the encoder's, the decoder's self-attention, the cross-attention. */
 interface EncDecPaths {
@@ -55,19 +58,22 @@ type Lookup = (name: string) => { dims: number[]; data: Float32Array; type: stri
 
 /** Identifies the model's three stacks on a short check (full sessions), once per model. */
 async function identify(model: PreparedModel, decoder: PreparedModel, backend: BackendUsed, ids: readonly number[],
-  decIds: readonly number[]): Promise<EncDecPaths | string> {
+  decIds: readonly number[], maxDistance?: number): Promise<EncDecPaths | string> {
   const found = identified.get(model);
   if (found) return found;
   const S = Math.min(CHECK_TOKENS, Math.max(ids.length, 8));
   const T = Math.min(CHECK_TOKENS, Math.max(decIds.length, 2));
   const [encSelf, decSelf, cross] = [softmaxOf(model, 'self'), softmaxOf(decoder, 'self'), softmaxOf(decoder, 'cross')];
+  // T5's relative position bias, recomputed from each graph's own table where config.json gave the bucket rule.
+  const relative = (m: PreparedModel) => (maxDistance ? { relative: { maxDistance, table: (n: string) => readFloatInitializer(m.tapped, n) } } : {});
   let p: EncDecPaths | string;
   try {
     const sessions = await Promise.all([getSession(model, backend), getSession(decoder, backend)]);
     p = await runBoth(model, decoder, sessions, cycle(ids, S), cycle(decIds, T), identificationFetches(encSelf, model.sources),
-      identificationFetches([...decSelf, ...cross], decoder.sources), (enc) => identifyPaths(encSelf, model.sources, enc, S), (dec, encoder) => ({
+      identificationFetches([...decSelf, ...cross], decoder.sources), (enc) => identifyPaths(encSelf, model.sources, enc, S, relative(model)),
+      (dec, encoder) => ({
         encoder,
-        decoder: identifyPaths(decSelf, decoder.sources, dec, T),
+        decoder: identifyPaths(decSelf, decoder.sources, dec, T, relative(decoder)),
         cross: identifyPaths(cross, decoder.sources, dec, T, { keys: S }),
       }));
     model.pagedOutputs = [...pagedFetches(p.encoder.layers, model.sources), hiddenName(model)];
@@ -104,10 +110,10 @@ export function encDecSessionKind(model: PreparedModel, S: number, T: number, se
  * path, the encoder's, the decoder's and the cross layers in that order.
  */
 export async function runEncDecPaged(model: PreparedModel, backend: BackendUsed, ids: readonly number[], decIds: readonly number[],
-  setting: RecomputeSetting): Promise<{ stacks: Attention[]; paths: PathSummary } | undefined> {
+  setting: RecomputeSetting, maxDistance?: number): Promise<{ stacks: Attention[]; paths: PathSummary } | undefined> {
   const decoder = model.decoder;
   if (setting === 'never' || !decoder || model.plan.fused || decoder.plan.fused) return undefined;
-  await identify(model, decoder, backend, ids, decIds);
+  await identify(model, decoder, backend, ids, decIds, maxDistance);
   const [S, T] = [ids.length, decIds.length];
   const p = pages(model, S, T, setting);
   if (!p) return undefined;

@@ -54,7 +54,7 @@ export async function handleEncoderDecoderRun(msg: RunMessage, model: PreparedMo
   const ran = await stepWithFallback(started.backend, async (b) => {
     const pair = b === started.backend ? started.value : await handles(model, decoder, b, kind);
     t1 = performance.now();
-    const paged = await runEncDecPaged(model, b, msg.inputIds, decoderIds, recompute);
+    const paged = await runEncDecPaged(model, b, msg.inputIds, decoderIds, recompute, msg.relativeMaxDistance);
     return paged ?? runEncoderDecoder(ortCtor, pair[0], pair[1], msg.inputIds, { decoderIds });
   }, { doing: 'run the model', onFallback: () => ctx.post({ type: 'progress', runId, stage: 'running', backend: 'wasm' }) });
   const inferenceMs = performance.now() - t1;

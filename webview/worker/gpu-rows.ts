@@ -110,6 +110,9 @@ export class GpuRows {
     if (this.lostReason) return this.lostReason;
     // A sliding window (ScoreForm.window) goes to the shader's `window` uniform; cross-attention (keys ≠ queries) stays in JS.
     if (qk.keys !== undefined) return 'it is cross-attention (queries over another sequence\'s keys), which the WebGPU rows do not take';
+    // A per-key bias (ALiBi, ScoreForm.bias) is not in the shader: such a layer's rows stay in JavaScript (qkRow adds it).
+    if (qk.bias) return 'it adds a per-key position bias (ALiBi) to its scores, which the WebGPU rows do not apply';
+    if (qk.relative) return 'it adds a relative position bias (T5) to its scores, which the WebGPU rows do not apply';
     const biggest = Math.max(qk.q.byteLength, qk.kT.byteLength);
     if (biggest > this.maxBytes) return `its Q or Kᵀ (${(biggest / 2 ** 20).toFixed(1)} MiB) is over the device's ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB per buffer`;
     if (4 * qk.tokens > this.maxBytes) return 'one row is over the device\'s buffer limit';

@@ -97,7 +97,7 @@ export function pagedRowSource(model: PreparedModel): StepRowSource | undefined 
   if (!found || typeof found === 'string' || selfFused(model)) return undefined;
   const layers = found.layers.map((p) => {
     const src = model.sources.find((s) => s.softmax === p.name);
-    return p.path === 'qk' && src?.q && src.kT ? { q: src.q, kT: src.kT, form: p.form } : { softmax: p.name };
+    return p.path === 'qk' && src?.q && src.kT ? { q: src.q, kT: src.kT, form: p.form, ...(p.biases ? { biases: p.biases } : {}) } : { softmax: p.name };
   });
   return { kind: 'paged', layers };
 }
