@@ -22,12 +22,12 @@ export interface CachePair {
 }
 
 /**
- * The cache pairs of a decoder graph, one per layer; undefined when it has no past inputs, when a past input has no
- * present output of the same layer, or when it is a merged decoder (use_cache_branch: its taps are the no-past branch's).
+ * The cache pairs of a decoder graph, one per layer; undefined when it has no past inputs or a past input has no
+ * present output of the same layer. A merged decoder (use_cache_branch) has them too: its taps are If outputs that
+ * carry whichever branch ran (tap-subgraph.ts), so a step with the cache reads the with-past branch's Softmax.
  */
 export function cachePairs(summary: OnnxSummary): CachePair[] | undefined {
   const inputs = requiredInputs(summary).map((i) => i.name);
-  if (inputs.includes('use_cache_branch')) return undefined;
   const outputs = new Set(summary.outputs.map((o) => o.name));
   const pasts = inputs.flatMap((n) => {
     const m = /^(past_key_values|past)\.(\d+)\.key$/.exec(n);
@@ -191,13 +191,17 @@ export function cachedForward(ort: OrtTensorCtor, session: CachedSession, summar
   return { forward, dispose: release, cachedSteps: () => cached };
 }
 
-/** Feeds other than the past for one cached step: the token at `position`, a mask over position + 1 keys, positions [position]. */
+/**
+ * Feeds other than the past for one cached step: the token at `position`, a mask over position + 1 keys, positions
+ * [position], and a merged decoder's use_cache_branch set.
+ */
 export function stepFeeds(summary: OnnxSummary, token: number, position: number): FeedSpec[] {
   const inputs = requiredInputs(summary).filter((i) => !/^past/.test(i.name));
   return buildFeeds(inputs, [token]).map((f): FeedSpec => {
     const info = inputs.find((i) => i.name === f.name)!;
     if (f.name === 'position_ids') return { ...f, data: intFeed(info, [position]) };
     if (f.name === 'attention_mask') return { ...f, dims: [1, position + 1], data: intFeed(info, new Array(position + 1).fill(1)) };
+    if (f.name === 'use_cache_branch') return { ...f, data: Uint8Array.of(1) }; // a merged decoder's with-past branch
     return f;
   });
 }

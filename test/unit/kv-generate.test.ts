@@ -7,7 +7,9 @@ import { generateSteps, GREEDY, type GeneratedStep } from '../../src/shared/gene
 import { cachePairs, cachedForward, type StepRowSource } from '../../src/shared/kv-forward';
 import { identificationFetches, identifyPaths } from '../../src/shared/attention-paths';
 import { maxAbsDiff, readBundledOnnx } from '../support/model';
-import { readTestOnnx } from '../support/test-models';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readTestOnnx, testModelsDir } from '../support/test-models';
 
 // Generation on the model's own key/value cache (issue 13: "using past key/values where the model has them"), on
 // tiny-gpt2 as optimum exports GPT-2 (past_key_values.N.* inputs, present.N.* outputs). The oracle is the untapped
@@ -93,6 +95,36 @@ describe('generation on the key/value cache (src/shared/kv-forward.ts)', functio
       }
     });
   }
+
+  it('a merged decoder (If on use_cache_branch) steps on its cache too: its tapped If outputs carry the with-past branch\'s rows', async () => {
+    const mt = tapAll(new Uint8Array(fs.readFileSync(path.join(testModelsDir, 'tiny-gpt2', 'onnx', 'decoder_model_merged.onnx'))));
+    const names = mt.plan.softmaxOutputs.filter((_, i) => (mt.plan.kinds?.[i] ?? 'self') === 'self');
+    const pairs = cachePairs(mt.summary);
+    assert.equal(pairs?.length, 2);
+    const tapped = await session(mt.tapped);
+    const cached = cachedForward(ort, tapped.s, mt.summary, pairs ?? [], { kind: 'softmax', names }, 'logits', toFloat32);
+    const steps = await collect(generateSteps(cached.forward, prompt, 6, GREEDY));
+    cached.dispose();
+    assert.equal(cached.cachedSteps(), 5);
+    const ids = [...prompt];
+    for (const [k, step] of steps.entries()) {
+      // The oracle: the same merged model on the whole prefix, its no-past branch (use_cache_branch false, empty past).
+      const T = ids.length;
+      const out = await tapped.run(ids, ['logits', ...names]);
+      const V = out.logits.dims[2];
+      const last = (out.logits.data as Float32Array).subarray((T - 1) * V, T * V);
+      let best = 0;
+      for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+      assert.equal(step.token, best, `step ${k}`);
+      const expected: number[] = [];
+      for (const n of names) {
+        const d = out[n].data as Float32Array;
+        for (let h = 0; h < out[n].dims[1]; h++) expected.push(...d.subarray((h * T + T - 1) * T, (h * T + T) * T));
+      }
+      assert.ok(maxAbsDiff(step.row, expected) < 1e-5, `step ${k}: ${maxAbsDiff(step.row, expected)}`);
+      ids.push(best);
+    }
+  });
 
   it('a call that does not extend the last by one token runs the whole sequence again', async () => {
     const tapped = await session(t.tapped);
