@@ -12,11 +12,13 @@ const WORKGROUP = 64;
 
 /** One invocation group per row r of the block; rows start + r of head (qOff, kOff). Masked keys get exactly 0. */
 const SHADER = /* wgsl */ `
-struct Params { tokens: u32, d: u32, qOff: u32, kOff: u32, start: u32, causal: u32, window: u32, scale: f32 }
+struct Params { tokens: u32, d: u32, qOff: u32, kOff: u32, start: u32, causal: u32, window: u32, scale: f32, biased: u32, biasOff: u32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> kT: array<f32>;
 @group(0) @binding(2) var<storage, read_write> outRows: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+// A per-head, per-key bias added to the scaled scores (ALiBi: [heads, T]); one unused value when the layer has none.
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 const WG: u32 = ${WORKGROUP}u;
 var<workgroup> red: array<f32, ${WORKGROUP}>;
 
@@ -39,6 +41,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3
       var s = 0.0;
       for (var c = 0u; c < p.d; c++) { s += q[qBase + c] * kT[p.kOff + c * t + j]; }
       s = s * p.scale;
+      if (p.biased != 0u) { s += bias[p.biasOff + j]; }
       outRows[base + j] = s;
       m = max(m, s);
     } else {
@@ -110,8 +113,7 @@ export class GpuRows {
     if (this.lostReason) return this.lostReason;
     // A sliding window (ScoreForm.window) goes to the shader's `window` uniform; cross-attention (keys ≠ queries) stays in JS.
     if (qk.keys !== undefined) return 'it is cross-attention (queries over another sequence\'s keys), which the WebGPU rows do not take';
-    // A per-key bias (ALiBi, ScoreForm.bias) is not in the shader: such a layer's rows stay in JavaScript (qkRow adds it).
-    if (qk.bias) return 'it adds a per-key position bias (ALiBi) to its scores, which the WebGPU rows do not apply';
+    // A per-key bias (ALiBi, [heads, T]) goes to the shader's `bias` binding; T5's relative bias (T² per head) stays in JS.
     if (qk.relative) return 'it adds a relative position bias (T5) to its scores, which the WebGPU rows do not apply';
     const biggest = Math.max(qk.q.byteLength, qk.kT.byteLength);
     if (biggest > this.maxBytes) return `its Q or Kᵀ (${(biggest / 2 ** 20).toFixed(1)} MiB) is over the device's ${(this.maxBytes / 2 ** 20).toFixed(1)} MiB per buffer`;
@@ -120,13 +122,13 @@ export class GpuRows {
     this.device.pushErrorScope('validation');
     const q = this.storage(qk.q);
     const kT = this.storage(qk.kT);
+    const bias = this.storage(qk.bias ?? new Float32Array(1));
     const errors = [await this.device.popErrorScope(), await this.device.popErrorScope()].filter((e) => e);
     if (errors.length) {
-      q.destroy();
-      kT.destroy();
+      for (const b of [q, kT, bias]) b.destroy();
       return `the device refused the upload (${errors[0]!.message})`;
     }
-    const layer = new GpuLayerImpl(qk, q, kT, () => this.live.delete(layer));
+    const layer = new GpuLayerImpl(qk, q, kT, bias, () => this.live.delete(layer));
     this.live.add(layer);
     return layer;
   }
@@ -163,10 +165,11 @@ export class GpuRows {
     const t = x.qk.tokens;
     const d = x.qk.d;
     const kh = Math.floor(h / (x.qk.heads / x.qk.kvHeads));
-    const params = new ArrayBuffer(32);
+    const params = new ArrayBuffer(48); // 10 fields, padded to the uniform's 16-byte size rule
     new Uint32Array(params, 0, 7).set([t, d, h * t * d, kh * d * t, s, x.qk.form.causal ? 1 : 0, x.qk.form.window ?? 0]);
     new Float32Array(params, 28, 1)[0] = x.qk.form.scale;
-    const uniform = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+    new Uint32Array(params, 32, 2).set([x.qk.bias ? 1 : 0, h * t]);
+    const uniform = device.createBuffer({ size: 48, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     device.queue.writeBuffer(uniform, 0, new Uint8Array(params));
     const bytes = (e - s) * t * 4;
     const result = device.createBuffer({ size: bytes, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC });
@@ -174,7 +177,7 @@ export class GpuRows {
     try {
       const group = device.createBindGroup({
         layout: this.pipeline.getBindGroupLayout(0),
-        entries: [x.q, x.kT, result, uniform].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        entries: [x.q, x.kT, result, uniform, x.bias].map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -207,13 +210,14 @@ export class GpuRows {
 /** An uploaded layer. */
 class GpuLayerImpl implements GpuLayer {
   released = false;
-  constructor(readonly qk: LayerQK, readonly q: GpuBuffer, readonly kT: GpuBuffer, private readonly onRelease: () => void) {}
+  constructor(readonly qk: LayerQK, readonly q: GpuBuffer, readonly kT: GpuBuffer, readonly bias: GpuBuffer, private readonly onRelease: () => void) {}
 
   release(): void {
     if (this.released) return;
     this.released = true;
     this.q.destroy();
     this.kT.destroy();
+    this.bias.destroy();
     this.onRelease();
   }
 }
