@@ -166,14 +166,25 @@ def quantize_dynamic_uint8(src, dst):
 
 
 def merge_with_if(src, dst):
-    """optimum-style merged decoder: the whole graph inside both branches of an If on `use_cache_branch`."""
+    """optimum-style merged decoder: the whole graph inside both branches of an If on `use_cache_branch`. As in
+    optimum's merge, the else (no-past) branch is the decoder without a past: it reads an empty past of its own
+    instead of the past_key_values inputs, so only the then branch (use_cache_branch true) uses the cache."""
     m = onnx.load(src)
     g = m.graph
     outer = {i.name for i in g.input} | {t.name for t in g.initializer}
+    pasts = {i.name: i for i in g.input if i.name.startswith("past_key_values.")}
 
-    def branch(prefix):
-        rename = lambda s: s if (s in outer or s == "") else prefix + s
+    def branch(prefix, with_past):
+        def rename(s):
+            if s in pasts and not with_past:
+                return prefix + s  # the branch's own empty past (below)
+            return s if (s in outer or s == "") else prefix + s
         nodes = []
+        if not with_past:
+            for name, vi in pasts.items():
+                dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+                empty = numpy_helper.from_array(np.zeros((1, dims[1], 0, dims[3]), dtype=np.float32), prefix + name)
+                nodes.append(helper.make_node("Constant", [], [prefix + name], name=prefix + name + "/empty", value=empty))
         for n in g.node:
             c = copy.deepcopy(n)
             c.name = prefix + c.name
@@ -188,7 +199,7 @@ def merge_with_if(src, dst):
         return helper.make_graph(nodes, prefix + "branch", [], outs)
 
     node = helper.make_node("If", ["use_cache_branch"], [o.name for o in g.output], name="optimum::if",
-                            then_branch=branch("with_past/"), else_branch=branch("no_past/"))
+                            then_branch=branch("with_past/", True), else_branch=branch("no_past/", False))
     inputs = list(g.input) + [helper.make_tensor_value_info("use_cache_branch", TensorProto.BOOL, [1])]
     merged = helper.make_graph([node], "merged", inputs, list(g.output), list(g.initializer))
     out = helper.make_model(merged, opset_imports=list(m.opset_import), ir_version=m.ir_version)
