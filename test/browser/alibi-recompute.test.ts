@@ -10,20 +10,8 @@ import path from 'node:path';
 import { maxAbsDiff, repoRoot } from '../support/model';
 import { testModelsDir } from '../support/test-models';
 import { idsOf } from '../support/qk-layers';
-import { deliver, launch, openWebview, waitForPosted, type Browser } from './browser';
+import { deliver, launch, numberTokens, openWebview, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
-
-/** Tokens for `ids` over a text of their numbers separated by spaces. */
-function tokensOf(ids: readonly number[]) {
-  let at = 0;
-  const tokens = ids.map((id) => {
-    const text = String(id);
-    const t = { id, text, start: at, end: at + text.length };
-    at += text.length + 1;
-    return t;
-  });
-  return { text: ids.join(' '), tokens };
-}
 
 describe('ALiBi layers recomputed in the panel (tiny-bloom, Chromium, WASM)', function () {
   this.timeout(180000);
@@ -44,7 +32,7 @@ describe('ALiBi layers recomputed in the panel (tiny-bloom, Chromium, WASM)', fu
     const errors: string[] = [];
     const page = await openWebview(browser, `${server.origin}/panel.html`, errors);
     const show = (runId: number, ids: readonly number[], recompute: 'always' | 'never') => ({
-      type: 'show', runId, documentLabel: 'tiny-bloom', ...tokensOf(ids),
+      type: 'show', runId, documentLabel: 'tiny-bloom', ...numberTokens(ids),
       model: { name: 'tiny-bloom', onnxUri: `${server.origin}/test/models/tiny-bloom/onnx/model.onnx`, maxTokens: 32, context: 32,
         extraInputs: ['attention_mask'] },
       backend: 'wasm', recompute, notices: [], timings: { tokenizeMs: 1 },

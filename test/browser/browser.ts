@@ -174,6 +174,18 @@ export function tokenize(modelDir: string, text: string): TokenInfo[] {
   });
 }
 
+/** Tokens for `ids` over a text of their numbers separated by spaces (for models whose ids need no tokenizer here). */
+export function numberTokens(ids: readonly number[]): { text: string; tokens: TokenInfo[] } {
+  let at = 0;
+  const tokens = ids.map((id) => {
+    const text = String(id);
+    const t = { id, text, start: at, end: at + text.length };
+    at += text.length + 1;
+    return t;
+  });
+  return { text: ids.join(' '), tokens };
+}
+
 /** The text the real tokenizer decodes token `id` of the model to, with whitespace made visible as the panel shows it. */
 export function decodeToken(modelDir: string, id: number): string {
   const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')), {});

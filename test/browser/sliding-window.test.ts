@@ -10,22 +10,10 @@ import path from 'node:path';
 import { maxAbsDiff, repoRoot } from '../support/model';
 import { loadTestReference, testModelsDir } from '../support/test-models';
 import { declaredWindows } from '../../src/shared/sliding-window';
-import { deliver, launch, openWebview, selectDropdown, waitForPosted, type Browser } from './browser';
+import { deliver, launch, numberTokens, openWebview, selectDropdown, waitForPosted, type Browser } from './browser';
 import { startServer, type TestServer } from './serve';
 
 const config = JSON.parse(fs.readFileSync(path.join(testModelsDir, 'tiny-window', 'config.json'), 'utf8'));
-
-/** Tokens for `ids` over a text of their numbers separated by spaces. */
-function tokensOf(ids: readonly number[]) {
-  let at = 0;
-  const tokens = ids.map((id) => {
-    const text = String(id);
-    const t = { id, text, start: at, end: at + text.length };
-    at += text.length + 1;
-    return t;
-  });
-  return { text: ids.join(' '), tokens };
-}
 
 describe('sliding-window layers recomputed in the panel (tiny-window, Chromium, WASM)', function () {
   this.timeout(180000);
@@ -48,7 +36,7 @@ describe('sliding-window layers recomputed in the panel (tiny-window, Chromium, 
     const ref = loadTestReference('tiny-window')[0];
     const base = `${server.origin}/test/models/tiny-window`;
     const show = (runId: number, ids: readonly number[]) => ({
-      type: 'show', runId, documentLabel: 'tiny-window', ...tokensOf(ids),
+      type: 'show', runId, documentLabel: 'tiny-window', ...numberTokens(ids),
       model: { name: 'tiny-window', onnxUri: `${base}/onnx/model.onnx`, maxTokens: 128, context: 128,
         extraInputs: ['attention_mask', 'position_ids'], tokenizerUri: `${base}/tokenizer.json`, slidingWindows: declaredWindows(config) },
       backend: 'wasm', recompute: 'always', notices: [], timings: { tokenizeMs: 1 },
