@@ -6,9 +6,9 @@
  * is recomputed from the tapped q (one query) and Kᵀ (every key, past included). Works with any onnxruntime (web in
  * the worker, node in tests). Pure apart from the onnxruntime objects it is handed.
  */
-import { buildFeeds, intFeedType, type FeedSpec } from './feeds';
+import { buildFeeds, intFeedData, type FeedSpec } from './feeds';
 import { collectAttention, requiredInputs, type OnnxSummary } from './onnx-tap';
-import type { ScoreForm } from './qk-attention';
+import { qkRow, type LayerQK, type ScoreForm } from './qk-attention';
 import { keyBias } from './score-bias';
 import type { StepOutput } from './generate';
 import type { OrtTensorCtor } from './tapped-run';
@@ -92,7 +92,7 @@ function lastSoftmaxRows(name: string, t: { dims: readonly number[]; data: Float
 /**
  * The last query's row over K keys for every head of one recomputed layer: q [1, H, Tq, d] and Kᵀ [1, Hk, d, K] (the
  * last query is the newest token: it sees every key but those a sliding window leaves out), plus the per-key `biases`
- * terms where the form has them (ALiBi). Float64 accumulation, as qk-attention.ts.
+ * terms where the form has them (ALiBi): qkRow on a layer of that one query.
  */
 export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }, kT: { dims: readonly number[]; data: Float32Array },
   form: ScoreForm, biases: readonly { name: string; dims: readonly number[]; data: Float32Array }[] = []): { heads: number; rows: Float32Array } {
@@ -103,24 +103,14 @@ export function lastQueryRows(q: { dims: readonly number[]; data: Float32Array }
   if (typeof added === 'string') throw new Error(`A cached step's bias: ${added}.`);
   if (form.bias && added.names.length === 0) throw new Error('A cached step of a layer with a per-key bias did not fetch it.');
   if (form.relative) throw new Error('A cached step does not recompute a relative position bias (T5): this layer needs its Softmax output.');
-  const window = (form as { window?: number }).window;
-  const first = window ? Math.max(0, K - window) : 0;
+  // The newest query alone, at position K − 1 among the keys: qkRow's mask and bias take it from there.
+  const newest = new Float32Array(H * d);
+  for (let h = 0; h < H; h++) newest.set(q.data.subarray((h * Tq + Tq - 1) * d, (h * Tq + Tq) * d), h * d);
+  const x: LayerQK = { heads: H, kvHeads: Hk, tokens: 1, keys: K, queryStart: K - 1, d, q: newest, kT: kT.data, form,
+    ...(added.names.length ? { bias: added.bias } : {}) };
   const rows = new Float32Array(H * K);
-  const s = new Float64Array(K);
-  for (let h = 0; h < H; h++) {
-    const kOff = Math.floor(h / (H / Hk)) * d * K;
-    const qOff = (h * Tq + Tq - 1) * d;
-    s.fill(0);
-    for (let c = 0; c < d; c++) {
-      const qc = q.data[qOff + c];
-      for (let j = first; j < K; j++) s[j] += qc * kT.data[kOff + c * K + j];
-    }
-    let max = -Infinity;
-    for (let j = first; j < K; j++) max = Math.max(max, (s[j] = s[j] * form.scale + added.bias[h * K + j]));
-    let sum = 0;
-    for (let j = first; j < K; j++) sum += (s[j] = Math.exp(s[j] - max));
-    for (let j = first; j < K; j++) rows[h * K + j] = s[j] / sum;
-  }
+  const scratch = new Float64Array(K);
+  for (let h = 0; h < H; h++) qkRow(x, h, 0, rows.subarray(h * K, (h + 1) * K), scratch);
   return { heads: H, rows };
 }
 
@@ -198,16 +188,9 @@ export function cachedForward(ort: OrtTensorCtor, session: CachedSession, summar
 export function stepFeeds(summary: OnnxSummary, token: number, position: number): FeedSpec[] {
   const inputs = requiredInputs(summary).filter((i) => !/^past/.test(i.name));
   return buildFeeds(inputs, [token]).map((f): FeedSpec => {
-    const info = inputs.find((i) => i.name === f.name)!;
-    if (f.name === 'position_ids') return { ...f, data: intFeed(info, [position]) };
-    if (f.name === 'attention_mask') return { ...f, dims: [1, position + 1], data: intFeed(info, new Array(position + 1).fill(1)) };
+    if (f.name === 'position_ids') return { ...f, data: intFeedData(f.type, [position]) };
+    if (f.name === 'attention_mask') return { ...f, dims: [1, position + 1], data: intFeedData(f.type, new Array(position + 1).fill(1)) };
     if (f.name === 'use_cache_branch') return { ...f, data: Uint8Array.of(1) }; // a merged decoder's with-past branch
     return f;
   });
-}
-
-/** Integer (or float) feed data of an input's type. */
-function intFeed(info: Parameters<typeof intFeedType>[0], values: readonly number[]): FeedSpec['data'] {
-  const type = intFeedType(info);
-  return type === 'int64' ? BigInt64Array.from(values, (v) => BigInt(v)) : type === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
 }

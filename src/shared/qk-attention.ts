@@ -50,6 +50,11 @@ export interface LayerQK {
   readonly tokens: number;
   /** Cross-attention only: the keys S (the encoder's tokens) the queries attend over; absent, the keys are the T queries. */
   readonly keys?: number;
+  /**
+   * The position of query 0 among the keys, for the mask and position biases: a step on a key/value cache holds only
+   * its newest query, at position S − 1 (kv-forward.ts); absent, query i is at position i.
+   */
+  readonly queryStart?: number;
   readonly d: number;
   readonly q: Float32Array;
   readonly kT: Float32Array;
@@ -108,10 +113,7 @@ export function rowDots(x: LayerTensors, h: number, i: number, out: Float64Array
  */
 export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(keyCount(x)), scratch = new Float64Array(keyCount(x))): Float32Array {
   const t = keyCount(x);
-  const { start, end } = visibleKeys(i, t, x.form);
-  const z = rowDots(x, h, i, scratch);
-  for (let j = start; j < end; j++) z[j] *= x.form.scale;
-  addBiases(x, h, i, z);
+  const { z, start, end } = rowScores(x, h, i, scratch);
   let max = -Infinity;
   for (let j = start; j < end; j++) {
     if (z[j] > max) max = z[j];
@@ -124,11 +126,26 @@ export function qkRow(x: LayerQK, h: number, i: number, out = new Float32Array(k
   return out;
 }
 
-/** Adds what the graph adds to row i of head h's scores (its per-key bias, its relative position bias) into `z`. */
-function addBiases(x: LayerTensors, h: number, i: number, z: Float64Array): void {
+/**
+ * Row i of head h's scores before the softmax, s·q_i·k_j plus what the graph adds (its per-key bias, its relative
+ * position bias), into `scratch` (Float64, length ≥ S), and the keys [start, end) the row sees: what qkRow takes the
+ * softmax of, and what column normalisers (qk-columns.ts) sum.
+ */
+export function rowScores(x: LayerQK, h: number, i: number, scratch: Float64Array): { z: Float64Array; start: number; end: number } {
+  const s = keyCount(x);
+  const at = (x.queryStart ?? 0) + i;
+  const { start, end } = visibleKeys(at, s, x.form);
+  const z = rowDots(x, h, i, scratch);
+  for (let j = start; j < end; j++) z[j] *= x.form.scale;
+  addBiases(x, h, at, z);
+  return { z, start, end };
+}
+
+/** Adds what the graph adds to head h's scores of the query at position `at` (its per-key bias, its relative position bias) into `z`. */
+function addBiases(x: LayerTensors, h: number, at: number, z: Float64Array): void {
   const s = keyCount(x);
   if (x.bias) for (let j = 0, o = h * s; j < s; j++) z[j] += x.bias[o + j];
-  if (x.relative) addRelativeRow(x.relative, h, i, s, z);
+  if (x.relative) addRelativeRow(x.relative, h, at, s, z);
 }
 
 /** Head h's whole [T, S] matrix, one row at a time. */

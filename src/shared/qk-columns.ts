@@ -5,7 +5,7 @@
  * T·S); after it, each column costs O(T·d). Only for the score forms qk-attention.ts recomputes (a scale and a
  * band mask); any other layer is left to the row-block job. Pure: no `vscode`, no DOM.
  */
-import { isVisible, keyCount, rowDots, visibleKeys, type LayerQK } from './qk-attention';
+import { isVisible, keyCount, rowScores, type LayerQK } from './qk-attention';
 
 /** Per row of one head, Float64 [2, T]: the largest score m_i (first T), then Σ_j exp(score_ij − m_i) over the keys it sees. */
 export type RowNormalisers = Float64Array;
@@ -19,19 +19,18 @@ export function columnsComputable(x: LayerQK): boolean {
   return Object.keys(x.form).every((k) => PLAIN_FORM.has(k)) && Object.keys(x).every((k) => PLAIN_LAYER.has(k));
 }
 
-/** Row normalisers of head h: one pass over its rows (Float64, as qkRow sums). */
+/** Row normalisers of head h: one pass over its rows' scores as qkRow forms them (rowScores, Float64). */
 export function rowNormalisers(x: LayerQK, h: number): RowNormalisers {
   const t = x.tokens;
   const s = keyCount(x);
   const norm = new Float64Array(2 * t);
-  const z = new Float64Array(s);
+  const scratch = new Float64Array(s);
   for (let i = 0; i < t; i++) {
-    const { start, end } = visibleKeys(i, s, x.form);
-    rowDots(x, h, i, z);
+    const { z, start, end } = rowScores(x, h, i, scratch);
     let m = -Infinity;
-    for (let j = start; j < end; j++) if (z[j] * x.form.scale > m) m = z[j] * x.form.scale;
+    for (let j = start; j < end; j++) if (z[j] > m) m = z[j];
     let total = 0;
-    for (let j = start; j < end; j++) total += Math.exp(z[j] * x.form.scale - m);
+    for (let j = start; j < end; j++) total += Math.exp(z[j] - m);
     norm[i] = m;
     norm[t + i] = total;
   }
