@@ -4,7 +4,7 @@
  * hold a [layers, heads, T, T] stack; they ask for one row, the top attended tokens, one head's matrix
  * pooled to the pixels it is drawn at, or the heads nearest to one. Pure: no `vscode`, no DOM.
  */
-import { blockRowCount, headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
+import { blockRowCount, combineHeadBlocks, headView, headMatrix, headRow, matmul, rolloutLayer, topK, type Attention, type AttentionStackKind, type HeadSelector } from './attention';
 import { nearestHeadsJob } from './head-compare';
 import { ByteLru } from './byte-lru';
 import type { AttentionStackKind as StackKind, HeadRef } from './protocol';
@@ -315,9 +315,6 @@ function pagedColumn(stack: Attention, layer: number, selector: HeadSelector, ke
     if (!c) return undefined;
     cols.push(c);
   }
-  // As layerMeanRows / layerMaxRows add and compare them (Float32, heads in order), so a column is the matrices' column.
-  const out = new Float32Array(stack.queries);
-  for (const [h, c] of cols.entries()) for (let i = 0; i < out.length; i++) out[i] = selector === 'max' ? (h === 0 || c[i] > out[i] ? c[i] : out[i]) : out[i] + c[i];
-  if (selector === 'mean') for (let i = 0; i < out.length; i++) out[i] /= cols.length;
-  return out;
+  // As layerMeanRows / layerMaxRows combine heads, so a column is the matrices' column.
+  return combineHeadBlocks(selector, stack.heads, (h) => cols[h], new Float32Array(stack.queries));
 }

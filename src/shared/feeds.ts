@@ -65,15 +65,15 @@ export interface FeedOptions {
   readonly headDim?: number;
 }
 
-/** The tensor type an integer-valued input (ids, masks, positions) takes: its own int64/int32, or float32. */
-export function intFeedType(info: OnnxValueInfo): FeedType {
+function intType(info: OnnxValueInfo): FeedType {
   if (info.elemType === ElemType.INT32) return 'int32';
   if (info.elemType === ElemType.INT64 || info.elemType === 0) return 'int64';
   if (info.elemType === ElemType.FLOAT) return 'float32';
   throw new FeedError(`The model input "${info.name}" has element type ${info.elemType}, which Attention Lens cannot feed.`, info.name);
 }
 
-function ints(type: FeedType, values: readonly number[]): FeedSpec['data'] {
+/** Feed data of an integer-valued input's type (int64, int32, or float32 where a graph takes ids as floats) holding `values`. */
+export function intFeedData(type: FeedType, values: readonly number[]): FeedSpec['data'] {
   if (type === 'int64') return BigInt64Array.from(values, (v) => BigInt(v));
   if (type === 'int32') return Int32Array.from(values);
   return Float32Array.from(values);
@@ -105,21 +105,21 @@ export function buildFeeds(inputs: readonly OnnxValueInfo[], ids: readonly numbe
     const info = byName.get(name)!;
     switch (rule) {
       case 'token-ids': {
-        const type = intFeedType(info);
-        return { name, type, dims: [1, T], data: ints(type, ids) };
+        const type = intType(info);
+        return { name, type, dims: [1, T], data: intFeedData(type, ids) };
       }
       case 'ones':
       case 'zeros':
       case 'positions': {
-        const type = intFeedType(info);
+        const type = intType(info);
         const values = Array.from({ length: T }, (_, i) => (rule === 'ones' ? 1 : rule === 'zeros' ? 0 : i));
-        return { name, type, dims: [1, T], data: ints(type, values) };
+        return { name, type, dims: [1, T], data: intFeedData(type, values) };
       }
       case 'encoder-ones': {
         const S = opts.encoderHiddenStates?.dims[1];
         if (S === undefined) throw new FeedError(`"${name}" needs the encoder's output length; run the encoder first.`, name);
-        const type = intFeedType(info);
-        return { name, type, dims: [1, S], data: ints(type, new Array(S).fill(1)) };
+        const type = intType(info);
+        return { name, type, dims: [1, S], data: intFeedData(type, new Array(S).fill(1)) };
       }
       case 'encoder-hidden-states': {
         const h = opts.encoderHiddenStates;
